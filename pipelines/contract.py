@@ -1,0 +1,308 @@
+"""The data contract: the tables a clinic export may fill, their columns, types and allowed values.
+
+This module is the single place that says what an input file must look like. The loader's parsing and
+validation SQL, the DuckDB schema and ``docs/data-contract.md`` are all generated from it
+(``python -m pipelines docs`` rewrites the document; a test checks that it is up to date).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# --------------------------------------------------------------------------------------------------------------
+# Allowed values
+# --------------------------------------------------------------------------------------------------------------
+
+INDICATIONS: dict[str, tuple[str, ...]] = {
+    # canonical value: accepted spellings (matched case-insensitively, after trimming)
+    "cosmetic": ("cosmetic", "kosmetisk", "rynker", "rynkebehandling", "wrinkles"),
+    "migraine": ("migraine", "migrene", "chronic_migraine", "kronisk migrene"),
+    "tension_headache": ("tension_headache", "tension headache", "spenningshodepine"),
+    "hyperhidrosis": ("hyperhidrosis", "hyperhidrose", "svette", "sweating"),
+    "bruxism": ("bruxism", "bruksisme", "tanngnissing"),
+}
+HEADACHE_INDICATIONS = ("migraine", "tension_headache")
+
+AREAS: dict[str, tuple[str, ...]] = {
+    "glabella": ("glabella", "sinnarynke", "sinnarynker", "glabellar"),
+    "forehead": ("forehead", "panne", "pannen"),
+    "crows_feet": ("crows_feet", "crow's feet", "crows feet", "kråkeføtter", "smilerynker"),
+    "other_face": ("other_face", "annet_ansikt", "other face", "annet ansikt"),
+    "masseter": ("masseter", "tyggemuskel"),
+    "axillae": ("axillae", "armhuler", "armhule", "axilla"),
+    "palms": ("palms", "håndflater", "hender"),
+    "head_neck": ("head_neck", "hode_nakke", "head and neck", "hode og nakke"),
+}
+AREA_SEPARATOR = "|"
+UPPER_FACE_AREAS = ("glabella", "forehead", "crows_feet")
+FACE_AREAS = ("glabella", "forehead", "crows_feet", "other_face", "masseter")
+
+EFFECTS: dict[str, tuple[str, ...]] = {
+    "full": ("full", "good", "god", "fullgod"),
+    "partial": ("partial", "delvis"),
+    "none": ("none", "ingen", "no effect", "ingen effekt"),
+    "not_assessed": ("not_assessed", "ikke_vurdert", "ikke vurdert", "not assessed"),
+}
+
+PROFESSIONS: dict[str, tuple[str, ...]] = {
+    "lege": ("lege", "doctor", "physician"),
+    "sykepleier": ("sykepleier", "nurse"),
+    "tannlege": ("tannlege", "dentist"),
+}
+
+SEXES: dict[str, tuple[str, ...]] = {
+    "female": ("female", "f", "k", "kvinne", "woman"),
+    "male": ("male", "m", "mann", "man"),
+    "other": ("other", "annet", "x"),
+}
+
+AGE_BANDS: dict[str, tuple[str, ...]] = {
+    band: (band,) for band in ("18-29", "30-39", "40-49", "50-59", "60-69", "70+")
+}
+
+TRUE_SPELLINGS = ("yes", "ja", "true", "1", "y", "j", "sann")
+FALSE_SPELLINGS = ("no", "nei", "false", "0", "n", "usann")
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str
+    unit_type: str  # "botox" (onabotulinumtoxinA-like units) or "speywood"
+    botox_equivalent_factor: float  # native units x factor = Botox-equivalent units
+    max_units_per_session: float  # above this a row is refused as implausible
+
+
+# Units are not interchangeable between products (DOMAIN.md): Speywood units (Dysport / Azzalure / Alluzience,
+# and the liquid relabotulinumtoxinA Relfydess, dosed on the same scale) are about 2.5-3 per Botox unit.
+PRODUCTS: tuple[Product, ...] = (
+    Product("Botox", "botox", 1.0, 400),
+    Product("Vistabel", "botox", 1.0, 400),
+    Product("Bocouture", "botox", 1.0, 400),
+    Product("Xeomin", "botox", 1.0, 400),
+    Product("Letybo", "botox", 1.0, 400),
+    Product("Azzalure", "speywood", 0.37, 1000),
+    Product("Dysport", "speywood", 0.37, 1000),
+    Product("Alluzience", "speywood", 0.37, 1000),
+    Product("Relfydess", "speywood", 0.37, 1000),
+)
+PRODUCT_NAMES = tuple(p.name for p in PRODUCTS)
+PRODUCT_SPELLINGS: dict[str, tuple[str, ...]] = {p.name: (p.name,) for p in PRODUCTS}
+
+# Dates earlier than this are refused as implausible (botulinum toxin for wrinkles is approved from 2002).
+EARLIEST_DATE = "1990-01-01"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Columns and tables
+# --------------------------------------------------------------------------------------------------------------
+
+KINDS = ("id", "code", "text", "date", "number", "integer", "bool", "enum", "areas")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str
+    required: bool
+    meaning: str
+    allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    min_value: float | None = None
+    max_value: float | None = None
+    example: str = ""
+    min_exclusive: bool = False  # the value must be strictly above min_value
+
+    @property
+    def sql_type(self) -> str:
+        return {
+            "id": "VARCHAR",
+            "code": "VARCHAR",
+            "text": "VARCHAR",
+            "date": "DATE",
+            "number": "DOUBLE",
+            "integer": "INTEGER",
+            "bool": "BOOLEAN",
+            "enum": "VARCHAR",
+            "areas": "VARCHAR",
+        }[self.kind]
+
+    def describe_type(self) -> str:
+        if self.kind == "date":
+            return "date (`2024-03-05` or `05.03.2024`)"
+        if self.kind == "bool":
+            return "yes/no (yes/no, ja/nei, true/false, 1/0)"
+        if self.kind in ("enum", "areas"):
+            values = ", ".join(f"`{v}`" for v in self.allowed)
+            prefix = "one or more of" if self.kind == "areas" else "one of"
+            suffix = f", separated by `{AREA_SEPARATOR}`" if self.kind == "areas" else ""
+            return f"{prefix} {values}{suffix}"
+        if self.kind in ("number", "integer"):
+            bounds = []
+            if self.min_value is not None:
+                bounds.append(f"{'>' if self.min_exclusive else '>='} {self.min_value:g}")
+            if self.max_value is not None:
+                bounds.append(f"<= {self.max_value:g}")
+            word = "whole number" if self.kind == "integer" else "number (decimal comma accepted)"
+            return word + (f" ({', '.join(bounds)})" if bounds else "")
+        return {"id": "text id (max 64 characters)", "code": "code (case-insensitive)", "text": "text"}[self.kind]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    meaning: str
+    load_order: int  # reference data first, then treatments, then follow-ups
+    signature: tuple[str, ...]  # columns whose presence identifies the table from a header
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+def _yes_no(name: str, meaning: str, required: bool = False) -> Column:
+    return Column(name, "bool", required, meaning, example="no")
+
+
+CLINICIANS = Table(
+    name="clinicians",
+    key=("clinician",),
+    meaning="Reference: the clinic's clinicians (codes only, never names) and what their chair time costs.",
+    load_order=1,
+    signature=("clinician", "profession"),
+    columns=(
+        Column("clinician", "code", True, "clinician code, e.g. `C07` or `ÅSH`", example="C07"),
+        Column("profession", "enum", True, "profession", allowed=PROFESSIONS, example="lege"),
+        Column("cost_per_minute_nok", "number", True, "what a minute of this clinician's chair time costs",
+               min_value=0, max_value=10_000, example="25"),
+    ),
+)
+
+PRODUCT_PRICES = Table(
+    name="product_prices",
+    key=("product", "valid_from"),
+    meaning="Reference: the clinic's invoice price per native unit of each product, from a date on.",
+    load_order=1,
+    signature=("valid_from", "cost_per_unit_nok"),
+    columns=(
+        Column("product", "enum", True, "product brand", allowed=PRODUCT_SPELLINGS, example="Botox"),
+        Column("valid_from", "date", True, "first date the price applies", example="2024-01-01"),
+        Column("cost_per_unit_nok", "number", True, "cost per native unit", min_value=0, max_value=10_000,
+               example="30"),
+    ),
+)
+
+TREATMENTS = Table(
+    name="treatments",
+    key=("treatment_id",),
+    meaning="One row per injection session (primary or correction).",
+    load_order=2,
+    signature=("treatment_id", "treated_on"),
+    columns=(
+        Column("treatment_id", "id", True, "unique id of the session", example="T000123"),
+        Column("patient_ref", "id", True,
+               "pseudonymous patient reference (a keyed hash; never a national id, name, phone or e-mail)",
+               example="p_5f1c9a"),
+        Column("treated_on", "date", True, "date of the session", example="2024-03-05"),
+        Column("clinician", "code", True, "clinician code; must exist in `clinicians`", example="C07"),
+        Column("indication", "enum", True, "why the patient was treated", allowed=INDICATIONS, example="cosmetic"),
+        Column("areas", "areas", True, "the areas treated", allowed=AREAS, example="glabella|forehead"),
+        Column("product", "enum", True, "product brand", allowed=PRODUCT_SPELLINGS, example="Vistabel"),
+        Column("units", "number", True, "native units of that product; must be > 0 and plausible for one session",
+               min_value=0, min_exclusive=True, example="20"),
+        Column("corrects_treatment_id", "id", False,
+               "empty for a primary session; for a correction (touch-up), the id of the session it corrects",
+               example=""),
+        Column("price_nok", "number", True, "amount charged (0 for a free correction)", min_value=0,
+               max_value=200_000, example="2900"),
+        Column("minutes", "number", False, "chair time", min_value=0, max_value=600, example="20"),
+        Column("baseline_headache_days", "number", False,
+               "headache days per month before treatment (headache indications)", min_value=0, max_value=31,
+               example=""),
+        Column("baseline_hdss", "integer", False,
+               "Hyperhidrosis Disease Severity Scale before treatment, 1-4 (hyperhidrosis)", min_value=1,
+               max_value=4, example=""),
+        Column("age_band", "enum", False, "age band", allowed=AGE_BANDS, example="40-49"),
+        Column("sex", "enum", False, "sex", allowed=SEXES, example="female"),
+        Column("prior_treatments", "integer", False, "number of earlier botulinum-toxin treatments", min_value=0,
+               max_value=1000, example="3"),
+        _yes_no("neuromuscular_disease", "known nerve or muscle disease (ALS, myasthenia gravis, neuropathy)"),
+        _yes_no("aminoglycoside_antibiotics", "uses aminoglycoside antibiotics"),
+        _yes_no("pregnant_or_breastfeeding", "pregnant or breastfeeding"),
+    ),
+)
+
+FOLLOW_UPS = Table(
+    name="follow_ups",
+    key=("follow_up_id",),
+    meaning="One row per follow-up contact (review visit, phone call, message) after a session.",
+    load_order=3,
+    signature=("follow_up_id",),
+    columns=(
+        Column("follow_up_id", "id", True, "unique id of the contact", example="F000456"),
+        Column("treatment_id", "id", True, "the session followed up; must exist in `treatments`", example="T000123"),
+        Column("seen_on", "date", True, "date of the contact; not before the session", example="2024-03-19"),
+        Column("effect", "enum", True, "effect of the treatment as judged at this contact", allowed=EFFECTS,
+               example="full"),
+        _yes_no("asymmetry", "visible asymmetry between the two sides"),
+        _yes_no("eyelid_ptosis", "drooping eyelid"),
+        _yes_no("brow_ptosis", "drooping brow"),
+        _yes_no("bruising", "bruise (haematoma) at an injection site"),
+        _yes_no("bleeding", "bleeding at an injection site beyond a drop"),
+        _yes_no("pain", "pain at an injection site beyond the injection itself"),
+        _yes_no("itching", "itching at an injection site"),
+        _yes_no("infection", "infection at an injection site"),
+        _yes_no("allergic_reaction", "allergic reaction (strong swelling, redness, severe headache)"),
+        _yes_no("dry_eye", "dry eyes"),
+        _yes_no("double_vision", "double or blurred vision"),
+        Column("headache_days", "number", False, "headache days per month at follow-up (headache indications)",
+               min_value=0, max_value=31, example=""),
+        Column("hdss", "integer", False, "Hyperhidrosis Disease Severity Scale at follow-up, 1-4", min_value=1,
+               max_value=4, example=""),
+        Column("satisfaction", "integer", False, "patient satisfaction, 1 (very dissatisfied) to 5 (very satisfied)",
+               min_value=1, max_value=5, example="4"),
+    ),
+)
+
+TABLES: tuple[Table, ...] = (CLINICIANS, PRODUCT_PRICES, TREATMENTS, FOLLOW_UPS)
+TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+COMPLICATION_FLAGS: tuple[str, ...] = tuple(c.name for c in FOLLOW_UPS.columns if c.kind == "bool")
+
+# Header words that name direct identifiers. A file with such a column is refused as a whole.
+IDENTIFIER_HEADER_WORDS = (
+    "name", "navn", "fornavn", "etternavn", "firstname", "lastname", "surname", "fullname",
+    "address", "adresse", "postadresse", "street", "gate",
+    "email", "epost", "mail",
+    "phone", "telefon", "tlf", "mobil", "mobile", "telephone",
+    "fnr", "fodselsnummer", "fødselsnummer", "personnummer", "ssn", "nationalid", "personid",
+    "birthdate", "fodselsdato", "fødselsdato", "dob",
+)
+
+
+def table_for_header(columns: list[str]) -> Table | None:
+    """The table whose signature columns all appear in a (normalised) header, preferring the most specific."""
+    present = set(columns)
+    matches = [t for t in TABLES if set(t.signature) <= present]
+    if not matches:
+        return None
+    return max(matches, key=lambda t: len(t.signature))
+
+
+def canonical_lookup(allowed: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Lower-cased accepted spelling -> canonical value."""
+    out: dict[str, str] = {}
+    for canonical, spellings in allowed.items():
+        out[canonical.lower()] = canonical
+        for s in spellings:
+            out[s.lower()] = canonical
+    return out

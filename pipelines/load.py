@@ -1,0 +1,226 @@
+"""One load: read files, refuse identifiers, validate rows, write everything in one transaction, publish.
+
+    result = load_files([Path("treatments.csv")], db=Path("data/clinic.duckdb"))
+
+Either the whole load is applied (and a new snapshot published) or nothing is: any whole-file problem raises
+before the transaction commits, and the published database is untouched. Every row read ends up loaded or in
+`rejected_rows` with its file, row, column and reason; `rows_read == rows_loaded + rows_rejected` per file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from pipelines import contract, privacy, store, validate
+from pipelines.read import InputError, Source, read_column_map, read_sources
+
+
+@dataclass
+class SourceSummary:
+    name: str
+    table: str
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    rows_inserted: int
+    rows_updated: int
+    rows_unchanged: int
+    ignored_columns: list[str]
+
+
+@dataclass
+class LoadResult:
+    load_id: int
+    version: int
+    published: Path
+    sources: list[SourceSummary]
+    rejected_examples: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(s.rows_read for s in self.sources)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(s.rows_loaded for s in self.sources)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(s.rows_rejected for s in self.sources)
+
+
+class Progress:
+    """A one-line progress bar on stderr, shown only for loads that take more than a second."""
+
+    def __init__(self, total: int, enabled: bool | None = None, stream=None):
+        self.total = max(total, 1)
+        self.done = 0
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.started = time.monotonic()
+        self.shown = False
+
+    def step(self, label: str) -> None:
+        self.done = min(self.done + 1, self.total)
+        if not self.enabled or (time.monotonic() - self.started < 1.0 and not self.shown):
+            return
+        width = 30
+        filled = int(width * self.done / self.total)
+        self.stream.write(f"\r[{'#' * filled}{'-' * (width - filled)}] {100 * self.done // self.total:3d}% "
+                          f"{label[:50]:<50}")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def load_files(
+    paths: list[Path],
+    db: Path | None = None,
+    *,
+    table: str | None = None,
+    column_map: Path | None = None,
+    today: dt.date | None = None,
+    progress: bool | None = None,
+    wait_seconds: float = 600.0,
+) -> LoadResult:
+    """Load export files into the working database and publish a new snapshot. Raises InputError on bad files."""
+    db_paths = store.DbPaths(Path(db) if db else store.default_db_path())
+    mapping = read_column_map(column_map)
+    today = today or dt.date.today()
+    bar = Progress(len(paths) * 2 + 4, enabled=progress)
+    with store.load_lock(db_paths, wait_seconds):
+        store.clean_stale_temp_files(db_paths)
+        con = store.open_work(db_paths)
+        try:
+            con.execute("BEGIN TRANSACTION").fetchall()
+            sources: list[Source] = []
+            for i, path in enumerate(paths):
+                bar.step(f"reading {Path(path).name}")
+                found = read_sources(con, Path(path), column_map=mapping, table_name=table,
+                                     relation_prefix=f"f{i}")
+                for source in found:
+                    privacy.guard(con, source)
+                bar.step(f"checked {Path(path).name}")
+                sources.extend(found)
+            sources.sort(key=lambda s: s.table.load_order)
+            names = [s.path.name for s in sources]
+            bar.step("validating rows")
+            batch = validate.validate_batch(con, sources, today, [s.display_name for s in sources])
+            bar.step("writing")
+            load_id = store.next_load_id(con)
+            summaries, examples = _write(con, batch, sources, names, load_id)
+            version = store.bump_snapshot(con, load_id)
+            con.execute("COMMIT").fetchall()
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK").fetchall()
+            con.close()
+            bar.close()
+            raise
+        bar.step("publishing")
+        con.execute("CHECKPOINT").fetchall()
+        con.close()
+        store.publish(db_paths, version)
+        bar.close()
+    return LoadResult(load_id, version, db_paths.published, summaries, examples)
+
+
+def _write(con, batch: validate.Batch, sources: list[Source], names: list[str], load_id: int):
+    now = dt.datetime.now().replace(microsecond=0)
+    counts: dict[int, store.SourceCounts] = {}
+    for source in sources:
+        _forget_earlier_rejects(con, source)
+    for table_name in batch.tables:
+        table = contract.TABLES_BY_NAME[table_name]
+        rel = batch.relation(table_name)
+        _supersede(con, table, rel, load_id)
+        counts.update(store.upsert(con, table, rel, load_id, names))
+        for i, source in enumerate(sources):
+            if source.table.name == table_name:
+                _record_rejected(con, table, rel, i, source, load_id, now)
+    for i, source in enumerate(sources):
+        if source.malformed:
+            con.executemany(
+                "INSERT INTO rejected_rows VALUES (nextval('rejected_rows_seq'), ?, ?, ?, ?, ?, ?, ?, NULL, NULL, "
+                "?, ?, 'pending', NULL)",
+                [(load_id, now, source.path.name, source.sheet, source.sha256, source.table.name, m.row_number,
+                  m.reason, json.dumps({"line": m.raw_line}, ensure_ascii=False)) for m in source.malformed],
+            )
+    summaries: list[SourceSummary] = []
+    for i, source in enumerate(sources):
+        c = counts.get(i, store.SourceCounts())
+        rejected = c.rows_rejected + len(source.malformed)
+        if c.rows_loaded + rejected != source.rows_read:  # the invariant the whole loader is built around
+            raise RuntimeError(f"{source.display_name}: {source.rows_read} rows read but {c.rows_loaded} loaded "
+                               f"+ {rejected} rejected; nothing was stored")
+        con.execute(
+            "INSERT INTO load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded')",
+            [load_id, now, source.path.name, source.sheet, source.sha256, source.file_bytes, source.table.name,
+             source.source_format, source.encoding, source.delimiter, source.rows_read, c.rows_loaded, rejected,
+             c.rows_inserted, c.rows_updated, c.rows_unchanged, ", ".join(source.ignored_columns)],
+        ).fetchall()
+        summaries.append(SourceSummary(source.display_name, source.table.name, source.rows_read, c.rows_loaded,
+                                       rejected, c.rows_inserted, c.rows_updated, c.rows_unchanged,
+                                       source.ignored_columns))
+    examples = [
+        f"{name} row {row}: {reason}"
+        for name, row, reason in con.execute(
+            "SELECT coalesce(file_name || ' [' || sheet || ']', file_name), row_number, reason "
+            "FROM rejected_rows WHERE load_id = ? ORDER BY file_name, row_number LIMIT 10", [load_id]
+        ).fetchall()
+    ]
+    return summaries, examples
+
+
+def _record_id_sql(table: contract.Table, alias_batch: str, alias_raw: str) -> str:
+    parts = [f"coalesce(CAST({alias_batch}.\"{k}\" AS VARCHAR), trim({alias_raw}.\"{k}\"))" for k in table.key]
+    return "concat_ws(' ', " + ", ".join(parts) + ")"
+
+
+def _forget_earlier_rejects(con, source: Source) -> None:
+    """Loading the same file again replaces the pending rejects it produced before (they are the same rows)."""
+    con.execute(
+        "DELETE FROM rejected_rows WHERE status = 'pending' AND file_sha256 = ? AND sheet IS NOT DISTINCT FROM ?",
+        [source.sha256, source.sheet],
+    ).fetchall()
+
+
+def _record_rejected(con, table: contract.Table, rel: str, index: int, source: Source, load_id: int,
+                     now: dt.datetime) -> None:
+    raw = "to_json(struct_pack(" + ", ".join(f'"{c}" := r."{c}"' for c in table.column_names) + "))::VARCHAR"
+    con.execute(
+        f"""INSERT INTO rejected_rows
+            SELECT nextval('rejected_rows_seq'), ?, ?, ?, ?, ?, ?, b._row, {_record_id_sql(table, 'b', 'r')},
+                   b._issues[1].column,
+                   array_to_string(list_transform(b._issues, lambda x: x.column || ': ' || x.message), '; '),
+                   {raw}, 'pending', NULL
+            FROM {rel} b JOIN {source.relation} r USING (_row)
+            WHERE b._src = ? AND len(b._issues) > 0 ORDER BY b._row""",
+        [load_id, now, source.path.name, source.sheet, source.sha256, table.name, index],
+    ).fetchall()
+
+
+def _supersede(con, table: contract.Table, rel: str, load_id: int) -> None:
+    """Earlier rejected rows whose record has now loaded are no longer pending."""
+    key_text = "concat_ws(' ', " + ", ".join(f'CAST("{k}" AS VARCHAR)' for k in table.key) + ")"
+    con.execute(
+        f"""UPDATE rejected_rows SET status = 'superseded', resolved_load_id = ?
+            WHERE status = 'pending' AND table_name = ? AND record_id IN
+              (SELECT {key_text} FROM {rel} WHERE len(_issues) = 0)""",
+        [load_id, table.name],
+    ).fetchall()
+
+
+__all__ = ["load_files", "LoadResult", "InputError"]

@@ -1,0 +1,533 @@
+"""Read a clinic export (CSV, Excel .xlsx or Parquet) into a DuckDB temp table of text columns.
+
+Nothing here judges a value: every cell arrives as VARCHAR under the contract's column name, with the row number a
+person would see when opening the file (the header is row 1; for Parquet, the record number). Rows the CSV parser
+cannot split into the header's columns are returned as malformed rows, so that nothing read is ever lost.
+Whole-file problems (empty, binary, unknown encoding, no recognisable header, missing required columns) raise
+``InputError`` with one line saying what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from pipelines import contract
+from pipelines.contract import Table
+
+
+class InputError(Exception):
+    """A whole file cannot be used. The message names the file and says what to fix."""
+
+    def __init__(self, path: Path | str, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path.name}: {problem}")
+
+
+@dataclass
+class MalformedRow:
+    row_number: int
+    reason: str
+    raw_line: str
+
+
+@dataclass
+class Source:
+    """One readable unit of input (a CSV or Parquet file, or one sheet of a workbook)."""
+
+    path: Path
+    sheet: str | None
+    table: Table
+    relation: str  # name of the DuckDB temp table holding `_row` and the contract's columns as VARCHAR
+    rows_read: int
+    sha256: str
+    file_bytes: int
+    source_format: str
+    encoding: str = ""
+    delimiter: str = ""
+    ignored_columns: list[str] = field(default_factory=list)
+    malformed: list[MalformedRow] = field(default_factory=list)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.path.name} [{self.sheet}]" if self.sheet else self.path.name
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Column names
+# --------------------------------------------------------------------------------------------------------------
+
+
+def normalise_header(name: object) -> str:
+    text = "" if name is None else str(name)
+    text = text.replace("\ufeff", "").strip().lower()
+    text = re.sub(r"[\s\-./]+", "_", text)
+    return text.strip("_")
+
+
+def read_column_map(path: Path | None) -> dict[str, str]:
+    """A clinic's mapping file: CSV with columns `source_column,column` (their header -> ours)."""
+    if path is None:
+        return {}
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read the column mapping file ({exc})") from None
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows or not {"source_column", "column"} <= set(rows[0]):
+        raise InputError(path, "a column mapping file needs the header `source_column,column`")
+    known = {c for t in contract.TABLES for c in t.column_names}
+    mapping: dict[str, str] = {}
+    for i, row in enumerate(rows, start=2):
+        target = normalise_header(row["column"])
+        if target not in known:
+            raise InputError(path, f"row {i}: `{row['column']}` is not a column of the data contract")
+        mapping[normalise_header(row["source_column"])] = target
+    return mapping
+
+
+def resolve_columns(path: Path, header: list[object], column_map: dict[str, str]) -> list[str]:
+    """Normalise and map header names; refuse empty or duplicated names."""
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(header, start=1):
+        name = normalise_header(raw)
+        if not name:
+            name = f"unnamed_column_{i}"
+        name = column_map.get(name, name)
+        if name in seen:
+            raise InputError(
+                path,
+                f"column `{name}` appears twice in the header (columns {seen[name]} and {i}); "
+                "remove or rename one of them",
+            )
+        seen[name] = i
+        names.append(name)
+    return names
+
+
+def choose_table(path: Path, columns: list[str], table_name: str | None) -> Table:
+    if table_name:
+        try:
+            return contract.TABLES_BY_NAME[table_name]
+        except KeyError:
+            raise InputError(path, f"unknown table `{table_name}`; use one of "
+                             + ", ".join(contract.TABLES_BY_NAME)) from None
+    table = contract.table_for_header(columns)
+    if table is None:
+        raise InputError(
+            path,
+            "the header does not look like any known export (found columns: "
+            + ", ".join(columns[:12])
+            + "). Expected e.g. treatment_id + treated_on (treatments), follow_up_id (follow_ups), "
+            "clinician + profession (clinicians) or valid_from + cost_per_unit_nok (product_prices); "
+            "map your own headers with --map FILE, or name the table with --table",
+        )
+    return table
+
+
+def check_required(path: Path, table: Table, columns: list[str]) -> None:
+    missing = [c for c in table.required_columns if c not in columns]
+    if missing:
+        raise InputError(
+            path,
+            f"missing required column(s) {', '.join(missing)} for table {table.name} "
+            f"(found: {', '.join(columns)}); add them, or map your own header names with --map FILE",
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Bytes and text
+# --------------------------------------------------------------------------------------------------------------
+
+_MOJIBAKE = re.compile("[\u00c3\u00c2][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u2013-\u2122]")
+
+
+def sniff_format(path: Path, head: bytes) -> str:
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputError(path, "this is an old Excel .xls workbook; save it as .xlsx or CSV and load again")
+    return "csv"
+
+
+def decode_text(path: Path, data: bytes) -> tuple[str, str]:
+    """Decode CSV bytes: UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1252."""
+    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf"):
+        raise InputError(path, "the file is empty; export the data again")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise InputError(path, "the file starts like UTF-16 but is not valid UTF-16; export it again "
+                             "as UTF-8 CSV") from None
+    if b"\x00" in data[:65536]:
+        raise InputError(path, "this is not a text file (it contains binary data); export the data as CSV, "
+                         "Excel .xlsx or Parquet")
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise _mixed_encoding(path, data[3:], exc) from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise InputError(path, "unknown text encoding (neither UTF-8 nor Windows-1252); save the file as "
+                         "CSV UTF-8 and load again") from None
+    if _MOJIBAKE.search(text):
+        raise _mixed_encoding(path, data, utf8_error)
+    return text, "cp1252"
+
+
+def _mixed_encoding(path: Path, data: bytes, exc: UnicodeDecodeError) -> InputError:
+    line = data.count(b"\n", 0, exc.start) + 1
+    return InputError(path, f"mixed text encodings: most of the file is UTF-8 but line {line} is not; "
+                      "save the whole file again as CSV UTF-8")
+
+
+def sniff_delimiter(path: Path, header_line: str) -> str:
+    counts = {d: len(next(csv.reader([header_line], delimiter=d))) for d in (";", ",", "\t")}
+    delimiter, fields = max(counts.items(), key=lambda kv: kv[1])
+    if fields < 2:
+        raise InputError(
+            path,
+            "could not split the header into columns; separate columns with comma or semicolon "
+            f"(header starts: {header_line[:60]!r})",
+        )
+    return delimiter
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Readers
+# --------------------------------------------------------------------------------------------------------------
+
+
+def read_sources(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    column_map: dict[str, str] | None = None,
+    table_name: str | None = None,
+    relation_prefix: str = "src",
+) -> list[Source]:
+    """Read one file into temp table(s). Returns one Source per recognised table (a workbook may hold several)."""
+    path = Path(path)
+    column_map = column_map or {}
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder, not a file") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror})") from None
+    sha = hashlib.sha256(data).hexdigest()
+    fmt = sniff_format(path, data[:8])
+    if fmt == "xlsx":
+        return _read_xlsx(con, path, data, sha, column_map, table_name, relation_prefix)
+    if fmt == "parquet":
+        return [_read_parquet(con, path, len(data), sha, column_map, table_name, relation_prefix)]
+    return [_read_csv(con, path, data, sha, column_map, table_name, relation_prefix)]
+
+
+def _project(
+    con: duckdb.DuckDBPyConnection, raw: str, relation: str, names: list[str], table: Table
+) -> list[str]:
+    """Create `relation` with `_row` and one VARCHAR column per contract column (absent optional ones NULL).
+
+    Extra columns are kept too (prefixed `extra__`) so the privacy guard can scan them; they are never stored.
+    """
+    select = ["_row"]
+    for c in table.column_names:
+        if c in names:
+            select.append(f'CAST("c{names.index(c)}" AS VARCHAR) AS "{c}"')
+        else:
+            select.append(f'CAST(NULL AS VARCHAR) AS "{c}"')
+    ignored = [n for n in names if n not in table.column_names]
+    for n in ignored:
+        select.append(f'CAST("c{names.index(n)}" AS VARCHAR) AS "extra__{n}"')
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT {', '.join(select)} FROM {raw} ORDER BY _row")
+    con.execute(f"DROP TABLE IF EXISTS {raw}")
+    return ignored
+
+
+def _read_csv(con, path: Path, data: bytes, sha: str, column_map, table_name, prefix) -> Source:
+    text, encoding = decode_text(path, data)
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    delimiter = sniff_delimiter(path, first_line)
+    header = next(csv.reader([first_line], delimiter=delimiter))
+    names = resolve_columns(path, header, column_map)
+    table = choose_table(path, names, table_name)
+    check_required(path, table, names)
+
+    if encoding == "utf-8":
+        csv_bytes = data
+    else:
+        csv_bytes = text.encode("utf-8")
+
+    raw = f"{prefix}_raw"
+    malformed: list[MalformedRow]
+    with tempfile.TemporaryDirectory(prefix="clinic-read-") as tmp:
+        if encoding == "utf-8":
+            csv_path = path
+        else:
+            csv_path = Path(tmp) / "input.csv"
+            csv_path.write_bytes(csv_bytes)
+        try:
+            rows, malformed = _duckdb_csv(con, csv_path, csv_bytes, delimiter, len(names), raw)
+        except _NeedsSlowPath:
+            rows, malformed = _python_csv(con, text, delimiter, len(names), raw)
+        except duckdb.Error as exc:
+            raise InputError(path, f"cannot be read as CSV ({str(exc).splitlines()[0]})") from None
+    if rows == 0 and malformed and len(malformed) >= 1:
+        raise InputError(
+            path,
+            f"no data row has the header's {len(names)} columns (e.g. row {malformed[0].row_number}); "
+            "check the separator (comma or semicolon) and quoting",
+        )
+    relation = f"{prefix}_rows"
+    ignored = _project(con, raw, relation, names, table)
+    return Source(path, None, table, relation, rows + len(malformed), sha, len(data), "csv", encoding,
+                  "tab" if delimiter == "\t" else delimiter, ignored, malformed)
+
+
+class _NeedsSlowPath(Exception):
+    pass
+
+
+_REJECT_MESSAGES = {
+    "MISSING COLUMNS": "the row has fewer fields than the header",
+    "TOO MANY COLUMNS": "the row has more fields than the header",
+    "UNQUOTED VALUE": "a quote character inside an unquoted field",
+    "LINE SIZE OVER MAXIMUM": "the row is too long",
+    "INVALID ENCODING": "invalid characters for the text encoding",
+    "INVALID UNICODE": "invalid characters for the text encoding",
+}
+
+
+def _duckdb_csv(con, csv_path: Path, csv_bytes: bytes, delimiter: str, n_cols: int, raw: str):
+    """Fast path: DuckDB's CSV reader, rows numbered by mapping records onto physical lines."""
+    arr = np.frombuffer(csv_bytes, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == 10)
+    quotes_before = np.cumsum(arr == 34)[newlines] if len(newlines) else np.array([], dtype=np.int64)
+    if len(quotes_before) and np.any(np.diff(np.concatenate(([0], quotes_before))) % 2):
+        raise _NeedsSlowPath()  # a quoted field spans lines: physical lines are not records
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n_cols)) + "}"
+    con.execute("DROP TABLE IF EXISTS clinic_reject_errors")
+    con.execute("DROP TABLE IF EXISTS clinic_reject_scans")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {raw}_scan AS
+        SELECT * FROM read_csv(?, delim = ?, quote = '"', escape = '"', header = true, auto_detect = false,
+                               columns = {columns}, store_rejects = true, ignore_errors = true,
+                               rejects_scan = 'clinic_reject_scans', rejects_table = 'clinic_reject_errors',
+                               null_padding = false, strict_mode = true, encoding = 'utf-8')""",
+        [str(csv_path), delimiter],
+    )
+    rejects = con.execute(
+        """SELECT line, list(error_type ORDER BY error_type)[1], any_value(csv_line)
+           FROM clinic_reject_errors GROUP BY line ORDER BY line"""
+    ).fetchall()
+    n_valid = con.execute(f"SELECT count(*) FROM {raw}_scan").fetchall()[0][0]
+    reject_lines = np.array([r[0] for r in rejects], dtype=np.int64)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(arr)]))
+    if len(arr) and arr[-1] == 10:
+        starts, ends = starts[:-1], ends[:-1]
+    content = ends - starts
+    has_cr = np.zeros(len(ends), dtype=bool)
+    nonempty = content > 0
+    has_cr[nonempty] = arr[ends[nonempty] - 1] == 13
+    content = content - has_cr
+    line_no = np.arange(1, len(starts) + 1, dtype=np.int64)
+    keep = (content > 0) & (line_no > 1) & ~np.isin(line_no, reject_lines)
+    candidates = line_no[keep]
+    if len(candidates) != n_valid:
+        con.execute(f"DROP TABLE IF EXISTS {raw}_scan")
+        raise _NeedsSlowPath()
+    con.register(f"{raw}_lines", pa.table({"_row": pa.array(candidates, pa.int64())}))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {raw} AS
+            SELECT l._row::INTEGER AS _row, s.* FROM
+              (SELECT rowid - (SELECT min(rowid) FROM {raw}_scan) AS rid, * FROM {raw}_scan) s
+              JOIN (SELECT row_number() OVER () - 1 AS rid, _row FROM {raw}_lines) l USING (rid)"""
+    )
+    con.unregister(f"{raw}_lines")
+    con.execute(f"DROP TABLE IF EXISTS {raw}_scan")
+    con.execute(f"ALTER TABLE {raw} DROP COLUMN rid")
+    malformed = [
+        MalformedRow(int(line), _REJECT_MESSAGES.get(kind, kind.lower()), (csv_line or "").strip("\r\n")[:500])
+        for line, kind, csv_line in rejects
+    ]
+    return n_valid, malformed
+
+
+def _python_csv(con, text: str, delimiter: str, n_cols: int, raw: str):
+    """Slow path for files DuckDB's reader cannot number (quoted line breaks): Python's csv module."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True)
+    columns: list[list[str | None]] = [[] for _ in range(n_cols)]
+    rows: list[int] = []
+    malformed: list[MalformedRow] = []
+    start_line = 1
+    first = True
+    try:
+        for record in reader:
+            line = start_line
+            start_line = reader.line_num + 1
+            if first:
+                first = False
+                continue
+            if not record or all(not f.strip() for f in record) and len(record) <= 1:
+                continue
+            if len(record) != n_cols:
+                why = "the row has fewer fields than the header" if len(record) < n_cols else \
+                    "the row has more fields than the header"
+                malformed.append(MalformedRow(line, why, delimiter.join(record)[:500]))
+                continue
+            rows.append(line)
+            for i, value in enumerate(record):
+                columns[i].append(value if value != "" else None)
+    except csv.Error as exc:
+        malformed.append(MalformedRow(start_line, f"the file cannot be parsed from here on ({exc})", ""))
+    arrow = pa.table({"_row": pa.array(rows, pa.int32()),
+                      **{f"c{i}": pa.array(col, pa.string()) for i, col in enumerate(columns)}})
+    con.register(f"{raw}_arrow", arrow)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM {raw}_arrow")
+    con.unregister(f"{raw}_arrow")
+    return len(rows), malformed
+
+
+def _cell_text(value: object) -> str | None:
+    """An Excel cell as the text a person sees (integral numbers without `.0`, dates as ISO)."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    text = str(value)
+    return text if text.strip() else None
+
+
+def _read_xlsx(con, path: Path, data: bytes, sha: str, column_map, table_name, prefix) -> list[Source]:
+    try:
+        from python_calamine import CalamineWorkbook
+
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        sheets = [(name, workbook.get_sheet_by_name(name).to_python(skip_empty_area=False))
+                  for name in workbook.sheet_names]
+    except Exception as exc:  # calamine raises its own error types for damaged workbooks
+        raise InputError(path, f"cannot be read as an Excel workbook ({str(exc)[:120]}); save it again as "
+                         ".xlsx or CSV") from None
+    sources: list[Source] = []
+    unrecognised: list[str] = []
+    for index, (sheet, rows) in enumerate(sheets):
+        rows = [r for r in rows]
+        if not rows or all(_cell_text(v) is None for v in rows[0]):
+            continue
+        header = list(rows[0])
+        while header and _cell_text(header[-1]) is None:
+            header.pop()
+        names = resolve_columns(path, header, column_map)
+        try:
+            table = choose_table(path, names, table_name)
+        except InputError:
+            unrecognised.append(sheet)
+            continue
+        check_required(path, table, names)
+        n = len(names)
+        numbers: list[int] = []
+        columns: list[list[str | None]] = [[] for _ in range(n)]
+        malformed: list[MalformedRow] = []
+        for i, row in enumerate(rows[1:], start=2):
+            cells = [_cell_text(v) for v in row]
+            if all(c is None for c in cells):
+                continue
+            if any(c is not None for c in cells[n:]):
+                malformed.append(MalformedRow(i, "the row has values beyond the header's last column",
+                                              "\t".join(c or "" for c in cells)[:500]))
+                continue
+            cells = (cells + [None] * n)[:n]
+            numbers.append(i)
+            for j, c in enumerate(cells):
+                columns[j].append(c)
+        raw = f"{prefix}_{index}_raw"
+        arrow = pa.table({"_row": pa.array(numbers, pa.int32()),
+                          **{f"c{j}": pa.array(col, pa.string()) for j, col in enumerate(columns)}})
+        con.register(f"{raw}_arrow", arrow)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM {raw}_arrow")
+        con.unregister(f"{raw}_arrow")
+        relation = f"{prefix}_{index}_rows"
+        ignored = _project(con, raw, relation, names, table)
+        sources.append(Source(path, sheet, table, relation, len(numbers) + len(malformed), sha, len(data),
+                              "xlsx", "", "", ignored, malformed))
+    if not sources:
+        detail = f" (sheets: {', '.join(unrecognised)})" if unrecognised else " (all sheets are empty)"
+        raise InputError(path, "no sheet has a recognisable header" + detail
+                         + "; the first row of a sheet must hold the column names")
+    return sources
+
+
+def _read_parquet(con, path: Path, size: int, sha: str, column_map, table_name, prefix) -> Source:
+    raw = f"{prefix}_raw"
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {raw}_pq AS SELECT * FROM read_parquet(?)", [str(path)])
+    except duckdb.Error as exc:
+        raise InputError(path, f"cannot be read as Parquet ({str(exc).splitlines()[0][:160]})") from None
+    header = [r[0] for r in con.execute(f"DESCRIBE {raw}_pq").fetchall()]
+    names = resolve_columns(path, header, column_map)
+    table = choose_table(path, names, table_name)
+    check_required(path, table, names)
+    select = ", ".join(f'CAST("{h}" AS VARCHAR) AS "c{i}"' for i, h in enumerate(header))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT (rowid - (SELECT min(rowid) FROM {raw}_pq) + 1)"
+                f"::INTEGER AS _row, {select} FROM {raw}_pq")
+    con.execute(f"DROP TABLE {raw}_pq")
+    rows = con.execute(f"SELECT count(*) FROM {raw}").fetchall()[0][0]
+    relation = f"{prefix}_rows"
+    ignored = _project(con, raw, relation, names, table)
+    return Source(path, None, table, relation, rows, sha, size, "parquet", "", "", ignored, [])
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+__all__ = ["InputError", "MalformedRow", "Source", "read_sources", "read_column_map", "normalise_header",
+           "file_sha256", "os"]

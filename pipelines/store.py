@@ -1,0 +1,255 @@
+"""The DuckDB side of loading: schema, upserts, rejected rows, load log, and publishing a read-only snapshot.
+
+Files (for the published database ``data/clinic.duckdb``):
+- ``data/clinic.work.duckdb``: the pipeline's private working database. Only the loader opens it (read-write).
+- ``data/clinic.duckdb``: the published snapshot the dashboard opens read-only. A load never writes it in place: it
+  copies the checkpointed working file to a temp file beside it and ``os.replace``-s it over the published one,
+  so a reader sees the old or the new database, never half of one.
+- ``data/clinic.snapshots/``: the last few published snapshots (hard links, no extra space), for ``restore``.
+- ``data/clinic.work.lock``: held while a load runs, so two loads never interleave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines import contract
+from pipelines.contract import Table
+
+DEFAULT_DB = Path("data/clinic.duckdb")
+SNAPSHOTS_KEPT = 5
+SCHEMA_VERSION = 1
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("CLINIC_DB") or DEFAULT_DB)
+
+
+@dataclass(frozen=True)
+class DbPaths:
+    published: Path
+
+    @property
+    def work(self) -> Path:
+        return self.published.with_name(self.published.stem + ".work.duckdb")
+
+    @property
+    def lock(self) -> Path:
+        return self.published.with_name(self.published.stem + ".work.lock")
+
+    @property
+    def snapshots(self) -> Path:
+        return self.published.with_name(self.published.stem + ".snapshots")
+
+
+class LoadBusyError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Schema
+# --------------------------------------------------------------------------------------------------------------
+
+PROVENANCE_COLUMNS = ("load_id INTEGER", "source_file VARCHAR", "source_row INTEGER")
+
+
+def table_ddl(table: Table) -> str:
+    cols = [f'"{c.name}" {c.sql_type}' for c in table.columns] + list(PROVENANCE_COLUMNS)
+    return f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(cols)})"
+
+
+SCHEMA_SQL = [
+    *(table_ddl(t) for t in contract.TABLES),
+    """CREATE TABLE IF NOT EXISTS load_log (
+        load_id INTEGER, loaded_at TIMESTAMP, file_name VARCHAR, sheet VARCHAR, file_sha256 VARCHAR,
+        file_bytes BIGINT, table_name VARCHAR, source_format VARCHAR, encoding VARCHAR, delimiter VARCHAR,
+        rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT, rows_inserted BIGINT, rows_updated BIGINT,
+        rows_unchanged BIGINT, ignored_columns VARCHAR, status VARCHAR)""",
+    "CREATE SEQUENCE IF NOT EXISTS rejected_rows_seq",
+    """CREATE TABLE IF NOT EXISTS rejected_rows (
+        rejected_id BIGINT, load_id INTEGER, rejected_at TIMESTAMP, file_name VARCHAR, sheet VARCHAR,
+        file_sha256 VARCHAR, table_name VARCHAR, row_number INTEGER, record_id VARCHAR, column_name VARCHAR,
+        reason VARCHAR, raw_values VARCHAR, status VARCHAR, resolved_load_id INTEGER)""",
+    """CREATE TABLE IF NOT EXISTS snapshot_info (
+        version INTEGER, published_at TIMESTAMP, last_load_id INTEGER, schema_version INTEGER)""",
+]
+
+
+def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in SCHEMA_SQL:
+        con.execute(statement).fetchall()
+    con.execute("CREATE OR REPLACE TABLE products (product VARCHAR, unit_type VARCHAR, "
+                "botox_equivalent_factor DOUBLE, max_units_per_session DOUBLE)").fetchall()
+    con.executemany("INSERT INTO products VALUES (?, ?, ?, ?)",
+                    [(p.name, p.unit_type, p.botox_equivalent_factor, p.max_units_per_session)
+                     for p in contract.PRODUCTS])
+    if con.execute("SELECT count(*) FROM snapshot_info").fetchall()[0][0] == 0:
+        con.execute("INSERT INTO snapshot_info VALUES (0, NULL, 0, ?)", [SCHEMA_VERSION]).fetchall()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The working database and its lock
+# --------------------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def load_lock(paths: DbPaths, wait_seconds: float = 600.0):
+    paths.lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(paths.lock, "a+") as fh:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LoadBusyError(
+                        f"another load is still running on {paths.published}; try again when it has finished"
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def open_work(paths: DbPaths) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the working database. Call only while holding the load lock."""
+    paths.published.parent.mkdir(parents=True, exist_ok=True)
+    if not paths.work.exists() and paths.published.exists():
+        shutil.copyfile(paths.published, paths.work)  # continue from what was last published
+    con = duckdb.connect(str(paths.work), config={"threads": 2, "memory_limit": "1GB",
+                                                  "preserve_insertion_order": True})
+    init_schema(con)
+    return con
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Writing a validated batch
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SourceCounts:
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+
+
+def upsert(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id: int,
+           source_names: list[str]) -> dict[int, SourceCounts]:
+    """Insert new keys, replace changed rows, leave identical ones alone. Returns counts per source index."""
+    cols = table.column_names
+    key = list(table.key)
+    names = "[" + ", ".join("'" + n.replace("'", "''") + "'" for n in source_names) + "]"
+    join = " AND ".join(f'i."{k}" = t."{k}"' for k in key)
+    same = " AND ".join(f'i."{c}" IS NOT DISTINCT FROM t."{c}"' for c in cols)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE incoming AS
+            SELECT i.*, CASE WHEN t."{key[0]}" IS NULL THEN 'insert' WHEN {same} THEN 'unchanged'
+                             ELSE 'update' END AS _action
+            FROM (SELECT * FROM {batch_rel} WHERE len(_issues) = 0 AND NOT _dup) i
+            LEFT JOIN main.{table.name} t ON {join}"""
+    ).fetchall()
+    key_list = ", ".join(f'"{k}"' for k in key)
+    con.execute(
+        f"""DELETE FROM main.{table.name} WHERE ({key_list}) IN
+            (SELECT ({key_list}) FROM incoming WHERE _action = 'update')"""
+    ).fetchall()
+    col_list = ", ".join(f'"{c}"' for c in cols)
+    con.execute(
+        f"""INSERT INTO main.{table.name} ({col_list}, load_id, source_file, source_row)
+            SELECT {col_list}, ?, {names}[_src + 1], _row FROM incoming WHERE _action IN ('insert', 'update')
+            ORDER BY _src, _row""",
+        [load_id],
+    ).fetchall()
+    counts: dict[int, SourceCounts] = {}
+    for src, action, n in con.execute("SELECT _src, _action, count(*) FROM incoming GROUP BY ALL").fetchall():
+        field = {"insert": "rows_inserted", "update": "rows_updated", "unchanged": "rows_unchanged"}[action]
+        c = counts.setdefault(src, SourceCounts())
+        setattr(c, field, getattr(c, field) + n)
+    for src, loaded, rejected in con.execute(
+        f"SELECT _src, count(*) FILTER (len(_issues) = 0), count(*) FILTER (len(_issues) > 0) "
+        f"FROM {batch_rel} GROUP BY _src"
+    ).fetchall():
+        c = counts.setdefault(src, SourceCounts())
+        c.rows_loaded, c.rows_rejected = loaded, rejected
+    con.execute("DROP TABLE incoming").fetchall()
+    return counts
+
+
+def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM load_log").fetchall()[0][0]
+
+
+def bump_snapshot(con: duckdb.DuckDBPyConnection, load_id: int | None) -> int:
+    con.execute(
+        "UPDATE snapshot_info SET version = version + 1, published_at = ?, "
+        "last_load_id = coalesce(?, last_load_id)",
+        [dt.datetime.now().replace(microsecond=0), load_id],
+    ).fetchall()
+    return con.execute("SELECT version FROM snapshot_info").fetchall()[0][0]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Publishing
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(paths: DbPaths, version: int, keep: int = SNAPSHOTS_KEPT) -> Path:
+    """Atomically replace the published database with the (closed, checkpointed) working one."""
+    target = paths.published
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(paths.work, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        paths.snapshots.mkdir(exist_ok=True)
+        snapshot = paths.snapshots / f"{target.stem}-v{version:06d}.duckdb"
+        with contextlib.suppress(FileNotFoundError):
+            snapshot.unlink()
+        os.link(tmp, snapshot)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    prune_snapshots(paths, keep)
+    return target
+
+
+def prune_snapshots(paths: DbPaths, keep: int) -> None:
+    snapshots = sorted(paths.snapshots.glob(f"{paths.published.stem}-v*.duckdb"))
+    for old in snapshots[:-keep] if keep > 0 else snapshots:
+        with contextlib.suppress(FileNotFoundError):
+            old.unlink()
+
+
+def list_snapshots(paths: DbPaths) -> list[Path]:
+    return sorted(paths.snapshots.glob(f"{paths.published.stem}-v*.duckdb"))
+
+
+def clean_stale_temp_files(paths: DbPaths) -> None:
+    """Remove publish temp files left by a loader that was killed mid-copy."""
+    for stale in paths.published.parent.glob(f".{paths.published.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()

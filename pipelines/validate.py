@@ -1,0 +1,325 @@
+"""Row rules: turn the text columns of read files into typed rows, each with the list of problems found.
+
+Everything is generated from the data contract and runs as set-based DuckDB SQL (no per-row Python), so a file of
+a million rows validates in about a second. The result of `validate_batch` is one temp table per contract table,
+`batch_<table>`, with `_src` (index of the source), `_row`, the typed columns, `_issues` (a list of
+{column, message}; empty means the row is accepted) and `_dup` (an identical copy of an earlier row in the same
+load, accepted but written once).
+
+Cross-row rules run after the column rules, in dependency order: duplicates in the load, then references
+(clinician codes, corrected sessions, followed-up sessions) against the database plus the rows accepted so far.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+
+from pipelines import contract
+from pipelines.contract import Column, Table
+from pipelines.read import Source
+
+WHITESPACE = " \t\r\n\u00a0\u202f"
+
+
+def sql_str(text: str) -> str:
+    """A constant from the contract as an SQL string literal. User values never go through here."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _clean(column: str) -> str:
+    return f"NULLIF(trim(\"{column}\", {sql_str(WHITESPACE)}), '')"
+
+
+def _shown(v: str) -> str:
+    """The offending value, quoted and shortened, for a message."""
+    return f"'\"' || left({v}, 40) || '\"'"
+
+
+def _case_lookup(v: str, allowed: dict[str, tuple[str, ...]]) -> str:
+    whens = " ".join(
+        f"WHEN {sql_str(spelling)} THEN {sql_str(canonical)}"
+        for spelling, canonical in contract.canonical_lookup(allowed).items()
+    )
+    return f"(CASE lower({v}) {whens} ELSE NULL END)"
+
+
+def _number(v: str) -> str:
+    s = f"regexp_replace({v}, '[ \u00a0\u202f]', '', 'g')"
+    normalised = (
+        f"(CASE WHEN contains({s}, ',') AND contains({s}, '.') THEN "
+        f"  (CASE WHEN strpos(reverse({s}), ',') < strpos(reverse({s}), '.') "
+        f"        THEN replace(replace({s}, '.', ''), ',', '.') ELSE replace({s}, ',', '') END) "
+        f" WHEN contains({s}, ',') THEN replace({s}, ',', '.') ELSE {s} END)"
+    )
+    return f"(CASE WHEN isfinite(TRY_CAST({normalised} AS DOUBLE)) THEN TRY_CAST({normalised} AS DOUBLE) END)"
+
+
+def _date(v: str) -> str:
+    return (
+        f"CAST(coalesce(try_strptime({v}, '%Y-%m-%d'), try_strptime({v}, '%d.%m.%Y'), "
+        f"try_strptime({v}, '%Y-%m-%d %H:%M:%S'), try_strptime({v}, '%Y-%m-%dT%H:%M:%S'), "
+        f"try_strptime({v}, '%d.%m.%Y %H:%M:%S'), try_strptime({v}, '%d/%m/%Y')) AS DATE)"
+    )
+
+
+def _issue(column: str, condition: str, message: str) -> str:
+    return f"CASE WHEN {condition} THEN {{'column': {sql_str(column)}, 'message': {message}}} END"
+
+
+def column_sql(col: Column) -> tuple[str, list[str]]:
+    """(typed expression, issue expressions) for one contract column, reading the clean text as `v_<name>`."""
+    v = f'"v_{col.name}"'
+    t = f'"t_{col.name}"'
+    issues: list[str] = []
+    if col.required:
+        issues.append(_issue(col.name, f"{v} IS NULL", sql_str("is empty (required)")))
+    if col.kind == "id":
+        typed = v
+        issues.append(_issue(col.name, f"length({v}) > 64", sql_str("is longer than 64 characters")))
+        issues.append(_issue(col.name, f"regexp_matches({v}, '[\\x00-\\x1f]')",
+                             sql_str("contains a line break or control character")))
+    elif col.kind == "code":
+        typed = f"upper({v})"
+        issues.append(_issue(col.name, f"NOT regexp_full_match({v}, '[\\p{{L}}0-9_.-]{{1,16}}')",
+                             f"{_shown(v)} || ' is not a valid code (letters, digits, - or _, at most 16)'"))
+    elif col.kind == "text":
+        typed = v
+    elif col.kind == "date":
+        typed = _date(v)
+        issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL",
+                             f"{_shown(v)} || ' is not a real date (write 2024-03-05 or 05.03.2024)'"))
+        issues.append(_issue(col.name, f"{t} > $today",
+                             f"strftime({t}, '%Y-%m-%d') || ' lies in the future'"))
+        issues.append(_issue(col.name, f"{t} < DATE {sql_str(contract.EARLIEST_DATE)}",
+                             f"strftime({t}, '%Y-%m-%d') || ' is before {contract.EARLIEST_DATE}'"))
+    elif col.kind in ("number", "integer"):
+        typed = _number(v)
+        word = "a whole number" if col.kind == "integer" else "a number"
+        issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL",
+                             f"{_shown(v)} || ' is not {word}'"))
+        if col.kind == "integer":
+            issues.append(_issue(col.name, f"{t} IS NOT NULL AND {t} <> round({t})",
+                                 f"{_shown(v)} || ' is not a whole number'"))
+            typed = f"(CASE WHEN {typed} = round({typed}) THEN CAST({typed} AS INTEGER) END)"
+        if col.min_value is not None:
+            if col.min_exclusive:
+                issues.append(_issue(col.name, f"{t} <= {col.min_value}",
+                                     f"{_shown(v)} || ' must be greater than {col.min_value:g}'"))
+            else:
+                issues.append(_issue(col.name, f"{t} < {col.min_value}",
+                                     f"{_shown(v)} || ' is below the minimum {col.min_value:g}'"))
+        if col.max_value is not None:
+            issues.append(_issue(col.name, f"{t} > {col.max_value}",
+                                 f"{_shown(v)} || ' is above the maximum {col.max_value:g}'"))
+    elif col.kind == "bool":
+        true = ", ".join(sql_str(s) for s in contract.TRUE_SPELLINGS)
+        false = ", ".join(sql_str(s) for s in contract.FALSE_SPELLINGS)
+        typed = f"(CASE WHEN lower({v}) IN ({true}) THEN true WHEN lower({v}) IN ({false}) THEN false END)"
+        issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL",
+                             f"{_shown(v)} || ' is not yes/no (write yes/no, ja/nei, true/false or 1/0)'"))
+    elif col.kind == "enum":
+        typed = _case_lookup(v, col.allowed)
+        choices = ", ".join(col.allowed)
+        issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL",
+                             f"{_shown(v)} || {sql_str(' is not one of: ' + choices)}"))
+    elif col.kind == "areas":
+        parts = f"list_filter(list_transform(string_split_regex({v}, '[|;,+/]'), lambda x: trim(x)), lambda x: x <> '')"
+        lookup = _case_lookup("x", col.allowed)
+        mapped = f"list_transform({parts}, lambda x: {lookup})"
+        bad = f"list_filter({parts}, lambda x: {lookup} IS NULL)"
+        typed = (f"(CASE WHEN len({bad}) = 0 AND len({parts}) > 0 "
+                 f"THEN array_to_string(list_sort(list_distinct({mapped})), '|') END)")
+        choices = ", ".join(col.allowed)
+        issues.append(_issue(col.name, f"{v} IS NOT NULL AND len({bad}) > 0",
+                             f"'\"' || left({bad}[1], 40) || '\"' || {sql_str(' is not a known area (' + choices + ')')}"))
+    else:  # pragma: no cover - the contract only uses the kinds above
+        raise ValueError(col.kind)
+    return typed, issues
+
+
+def _row_rules(table: Table) -> list[str]:
+    """Rules that look at several columns of one row."""
+    if table.name != "treatments":
+        return []
+    maxima = " ".join(f"WHEN {sql_str(p.name)} THEN {p.max_units_per_session:g}" for p in contract.PRODUCTS)
+    max_units = f"(CASE \"t_product\" {maxima} END)"
+    return [
+        _issue("units", f"\"t_units\" > {max_units}",
+               f"'\"' || \"v_units\" || '\" is more than the plausible maximum of ' || {max_units}::INTEGER "
+               f"|| ' units of ' || \"t_product\" || ' for one session'"),
+        _issue("corrects_treatment_id", "\"t_corrects_treatment_id\" = \"t_treatment_id\"",
+               sql_str("a session cannot correct itself")),
+    ]
+
+
+def typed_select(source: Source, index: int) -> str:
+    """SELECT turning one source's text rows into typed columns plus `_issues`."""
+    table = source.table
+    cleaned = ", ".join(f"{_clean(c)} AS \"v_{c}\"" for c in table.column_names)
+    typed_parts, issue_parts = [], []
+    for col in table.columns:
+        typed, issues = column_sql(col)
+        typed_parts.append(f"{typed} AS \"t_{col.name}\"")
+        issue_parts.extend(issues)
+    issue_parts.extend(_row_rules(table))
+    issue_list = "list_filter([" + ", ".join(issue_parts) + "], lambda x: x IS NOT NULL)"
+    final = ", ".join(f"\"t_{c}\" AS \"{c}\"" for c in table.column_names)
+    return f"""
+        WITH cleaned AS (SELECT _row, {cleaned} FROM {source.relation}),
+        typed AS (SELECT *, {', '.join(typed_parts)} FROM cleaned),
+        judged AS (SELECT *, {issue_list} AS _issues FROM typed)
+        SELECT {index} AS _src, _row, {final}, _issues FROM judged"""
+
+
+@dataclass
+class Batch:
+    """The validated rows of one load, per contract table (temp tables `batch_<name>`)."""
+
+    tables: list[str]
+
+    def relation(self, table: str) -> str:
+        return f"batch_{table}"
+
+
+def _add_issue(con, relation: str, condition: str, column: str, message: str, params=None) -> None:
+    con.execute(
+        f"UPDATE {relation} SET _issues = list_append(_issues, {{'column': {sql_str(column)}, "
+        f"'message': {message}}}) WHERE {condition}",
+        params or [],
+    ).fetchall()
+
+
+def validate_batch(
+    con: duckdb.DuckDBPyConnection, sources: list[Source], today: dt.date, source_names: list[str]
+) -> Batch:
+    """Validate every source of one load; the database (main schema) supplies existing reference rows."""
+    tables: list[str] = []
+    for table in sorted(contract.TABLES, key=lambda t: t.load_order):
+        members = [(i, s) for i, s in enumerate(sources) if s.table.name == table.name]
+        rel = f"batch_{table.name}"
+        if not members:
+            con.execute(f"DROP TABLE IF EXISTS {rel}")
+            continue
+        tables.append(table.name)
+        union = " UNION ALL ".join(f"SELECT * FROM ({typed_select(s, i)})" for i, s in members)
+        sql = f"CREATE OR REPLACE TEMP TABLE {rel} AS {union}"
+        params = {"today": today} if "$today" in sql else {}
+        con.execute(sql.replace("$today", "CAST($today AS DATE)"), params).fetchall()
+        con.execute(f"ALTER TABLE {rel} ADD COLUMN _dup BOOLEAN DEFAULT false").fetchall()
+        _check_duplicates(con, table, rel, source_names)
+        _check_references(con, table, rel)
+    return Batch(tables)
+
+
+def _content_hash(table: Table) -> str:
+    return "hash(" + ", ".join(f"\"{c}\"" for c in table.column_names) + ")"
+
+
+def _check_duplicates(con, table: Table, rel: str, source_names: list[str]) -> None:
+    """Same key twice in one load: identical copies are written once; different content rejects every copy."""
+    key = ", ".join(f'"{k}"' for k in table.key)
+    names = "[" + ", ".join(sql_str(n) for n in source_names) + "]"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {rel}_keys AS
+        SELECT {key}, count(DISTINCT {_content_hash(table)}) AS versions_n,
+               string_agg({names}[_src + 1] || ' row ' || _row, ', ' ORDER BY _src, _row) AS places
+        FROM {rel} WHERE len(_issues) = 0 GROUP BY {key} HAVING count(*) > 1"""
+    ).fetchall()
+    key_match = " AND ".join(f'{rel}."{k}" IS NOT DISTINCT FROM k."{k}"' for k in table.key)
+    key_text = " || ' ' || ".join(f'CAST({rel}."{k}" AS VARCHAR)' for k in table.key)
+    con.execute(
+        f"""UPDATE {rel} SET _issues = list_append(_issues, {{'column': {sql_str(table.key[0])},
+              'message': {key_text} || ' appears more than once in this load with different content ('
+                         || k.places || '); keep one version'}})
+            FROM {rel}_keys k WHERE k.versions_n > 1 AND len({rel}._issues) = 0 AND {key_match}"""
+    ).fetchall()
+    con.execute(
+        f"""UPDATE {rel} SET _dup = true WHERE rowid IN (
+              SELECT rid FROM (SELECT rowid AS rid, row_number() OVER (PARTITION BY {key} ORDER BY _src, _row) AS n
+                               FROM {rel} WHERE len(_issues) = 0) WHERE n > 1)"""
+    ).fetchall()
+    con.execute(f"DROP TABLE {rel}_keys").fetchall()
+
+
+def _check_references(con, table: Table, rel: str) -> None:
+    if table.name == "treatments":
+        _add_issue(
+            con, rel,
+            f"""clinician IS NOT NULL AND {_no_issue_in('clinician')} AND NOT EXISTS (SELECT 1 FROM main.clinicians c WHERE c.clinician = {rel}.clinician)
+                AND NOT EXISTS (SELECT 1 FROM {_accepted_or_empty(con, 'clinicians', 'clinician')} c
+                                WHERE c.clinician = {rel}.clinician)""",
+            "clinician",
+            "'unknown clinician code \"' || clinician || '\" (not in the clinicians table; check for a typo or "
+            "load the clinicians file first)'",
+        )
+        known = f"""(SELECT treatment_id, treated_on, corrects_treatment_id FROM main.treatments
+                     WHERE treatment_id NOT IN (SELECT treatment_id FROM {rel} WHERE len(_issues) = 0)
+                     UNION ALL SELECT treatment_id, treated_on, corrects_treatment_id FROM {rel}
+                     WHERE len(_issues) = 0 AND NOT _dup)"""
+        con.execute(f"CREATE OR REPLACE TEMP TABLE known_treatments AS {known}").fetchall()
+        _add_issue(
+            con, rel,
+            "len(_issues) = 0 AND corrects_treatment_id IS NOT NULL AND corrects_treatment_id NOT IN "
+            "(SELECT treatment_id FROM known_treatments)",
+            "corrects_treatment_id",
+            "'corrects unknown treatment \"' || corrects_treatment_id || '\" (load the session it corrects first; "
+            "the row is kept and can be retried)'",
+        )
+        con.execute(
+            f"""UPDATE {rel} SET _issues = list_append(_issues, {{'column': 'treated_on',
+                  'message': 'the correction is dated ' || strftime({rel}.treated_on, '%Y-%m-%d')
+                    || ', before the session it corrects (' || k.treatment_id || ', '
+                    || strftime(k.treated_on, '%Y-%m-%d') || ')'}})
+                FROM known_treatments k
+                WHERE len({rel}._issues) = 0 AND {rel}.corrects_treatment_id = k.treatment_id
+                  AND {rel}.treated_on < k.treated_on"""
+        ).fetchall()
+    elif table.name == "follow_ups":
+        has_batch = _exists(con, "batch_treatments")
+        batch_part = (
+            "UNION ALL SELECT treatment_id, treated_on FROM batch_treatments WHERE len(_issues) = 0 AND NOT _dup"
+            if has_batch else ""
+        )
+        exclude = (
+            "WHERE treatment_id NOT IN (SELECT treatment_id FROM batch_treatments WHERE len(_issues) = 0)"
+            if has_batch else ""
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE known_treatments AS
+                SELECT treatment_id, treated_on FROM main.treatments {exclude} {batch_part}"""
+        ).fetchall()
+        _add_issue(
+            con, rel,
+            f"treatment_id IS NOT NULL AND {_no_issue_in('treatment_id')} "
+            "AND treatment_id NOT IN (SELECT treatment_id FROM known_treatments)",
+            "treatment_id",
+            "'follow-up for unknown treatment \"' || treatment_id || '\" (load the treatments file first; the row "
+            "is kept and can be retried)'",
+        )
+        con.execute(
+            f"""UPDATE {rel} SET _issues = list_append(_issues, {{'column': 'seen_on',
+                  'message': strftime({rel}.seen_on, '%Y-%m-%d') || ' is before the treatment date '
+                    || strftime(k.treated_on, '%Y-%m-%d') || ' of ' || k.treatment_id}})
+                FROM known_treatments k
+                WHERE len({rel}._issues) = 0 AND {rel}.treatment_id = k.treatment_id
+                  AND {rel}.seen_on < k.treated_on"""
+        ).fetchall()
+
+
+def _no_issue_in(column: str) -> str:
+    return f"NOT list_contains(list_transform(_issues, lambda x: x.column), {sql_str(column)})"
+
+
+def _exists(con, relation: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary", [relation]
+    ).fetchall()[0][0])
+
+
+def _accepted_or_empty(con, table: str, column: str) -> str:
+    if _exists(con, f"batch_{table}"):
+        return f"(SELECT {column} FROM batch_{table} WHERE len(_issues) = 0)"
+    return f"(SELECT NULL::VARCHAR AS {column} WHERE false)"
