@@ -2,6 +2,7 @@
 
     python -m pipelines load FILE... [--db PATH] [--table NAME] [--map FILE]
     python -m pipelines demo [--treatments N] [--seed S] [--db PATH]
+    python -m pipelines export KIND [options] -o FILE.csv      (KIND: rates, funnel, spc, costs, cusum)
     python -m pipelines docs
 """
 
@@ -40,8 +41,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to write the generated export files (default: a temp folder)")
     _db_arg(p)
 
-    sub.add_parser("docs", help="regenerate docs/data-contract.md from the code")
+    p = sub.add_parser("export", help="write a metric export as CSV (with provenance lines starting with #)")
+    p.add_argument("kind", choices=["rates", "funnel", "spc", "costs", "cusum"])
+    p.add_argument("-o", "--output", type=Path, required=True, help="the CSV file to write")
+    _db_arg(p)
+    p.add_argument("--outcome", help="outcome key (rates, funnel, spc, cusum); see docs/metrics.md")
+    p.add_argument("--by", help="rates: clinician|indication|product|area; costs: month|clinician|product")
+    p.add_argument("--period", help="rates: month|quarter|year|all (default month); spc: month|quarter|week")
+    p.add_argument("--from", dest="date_from", type=_date, help="first treatment date counted (YYYY-MM-DD)")
+    p.add_argument("--to", dest="date_to", type=_date, help="last treatment date counted (YYYY-MM-DD)")
+    p.add_argument("--as-of", dest="as_of", type=_date,
+                   help="count only windows closed by this date (default: the newest date in the data)")
+    p.add_argument("--clinician", action="append", default=[], help="only these clinicians (repeatable)")
+    p.add_argument("--indication", action="append", default=[], help="only these indications (repeatable)")
+    p.add_argument("--product", action="append", default=[], help="only these products (repeatable)")
+    p.add_argument("--area", action="append", default=[], help="only sessions treating these areas (repeatable)")
+    p.add_argument("--method", choices=["arcsine", "exact", "normal"], default="arcsine", help="funnel limits")
+    p.add_argument("--overdispersion", choices=["auto", "on", "off"], default="auto", help="funnel adjustment")
+    p.add_argument("--chart", choices=["p", "pp"], default="p", help="spc: p-chart or Laney p'-chart")
+    p.add_argument("--rules", choices=["anhoej", "mdc"], default="anhoej",
+                   help="spc: Anhoej run rules or NHS Making Data Count rules")
+    p.add_argument("--freeze", type=int, default=None, help="spc: centre line and limits from the first N points")
+    p.add_argument("--consumables-nok", type=float, default=None,
+                   help="costs: consumables per correction (default 100)")
+    p.add_argument("--excel", action="store_true",
+                   help="Norwegian Excel format: semicolon separator, decimal comma, UTF-8 with BOM")
+
+    sub.add_parser("docs", help="regenerate the generated documents in docs/ from the code")
     return parser
+
+
+def _date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a date; write YYYY-MM-DD") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,13 +132,21 @@ def cmd_docs(args) -> int:
     return 0
 
 
-COMMANDS = {"load": cmd_load, "demo": cmd_demo, "docs": cmd_docs}
+def cmd_export(args) -> int:
+    from pipelines.export_cli import run_export
+
+    path, rows = run_export(args)
+    print(f"wrote {path} ({rows} rows)")
+    return 0
+
+
+COMMANDS = {"load": cmd_load, "demo": cmd_demo, "docs": cmd_docs, "export": cmd_export}
 
 
 def _user_facing_errors() -> tuple[type[BaseException], ...]:
     from pipelines.read import InputError
 
-    return (InputError, store.LoadBusyError, FileNotFoundError, ValueError)
+    return (InputError, store.LoadBusyError, FileNotFoundError, ValueError)  # ExportOptionError is a ValueError
 
 
 UserFacingErrors = _user_facing_errors()

@@ -1,0 +1,230 @@
+"""Metric frames: counts from pipelines.metrics put through pipelines.stats. The exports and the dashboard both
+read these, so a chart and its CSV always show the same numbers.
+
+- spc():       one outcome over time, p or Laney p' chart, Anhoej run rules and the NHS "Making Data Count" rules;
+- funnel():    one outcome by clinician against the clinic rate, with limits by the chosen method;
+- case_mix():  observed / expected per clinician after indirect standardisation, with a funnel of ratios;
+- cusum():     a risk-adjusted Bernoulli CUSUM per clinician;
+- signals():   every place where one of the above fired, newest first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipelines import metrics, stats
+from pipelines import outcomes as registry
+from pipelines.metrics import Filters
+
+FUNNEL_METHODS = ("arcsine", "exact", "normal")
+OVERDISPERSION = ("auto", "on", "off")
+CHARTS = ("p", "pp")
+RULE_SETS = ("anhoej", "mdc")
+CUSUM_ODDS_RATIO = 2.0  # the chart looks for a doubling of the odds of the event
+CUSUM_ARL0 = stats.DEFAULT_CUSUM_ARL0  # in-control average run length (sessions) that sets the threshold
+CUSUM_SHRINK_SESSIONS = 20  # case-mix risks are shrunk towards the clinic rate by this many pseudo-sessions
+
+PERIOD_FREQ = {"week": "W-MON", "month": "MS", "quarter": "QS", "year": "YS"}
+
+
+def _full_periods(frame: pd.DataFrame, period: str) -> pd.DataFrame:
+    """All periods from the first to the last with a counted session; missing ones get zero counts."""
+    have = frame[frame["denominator_n"] > 0]
+    if have.empty:
+        return frame.iloc[0:0]
+    first, last = min(have["period_start"]), max(have["period_start"])
+    periods = pd.date_range(pd.Timestamp(first), pd.Timestamp(last), freq=PERIOD_FREQ[period]).date
+    full = pd.DataFrame({"period_start": periods})
+    merged = full.merge(frame.drop(columns=["metric"]), on="period_start", how="left")
+    for c in metrics.COUNT_COLUMNS:
+        merged[c] = merged[c].fillna(0).astype("int64")
+    return merged
+
+
+def spc(
+    con: duckdb.DuckDBPyConnection,
+    outcome_key: str,
+    *,
+    period: str = "month",
+    chart: str = "p",
+    freeze: int | None = None,
+    parts: list[int] | None = None,
+    rules: str = "anhoej",
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+) -> pd.DataFrame:
+    """Control chart of one outcome by treatment period (only closed windows count)."""
+    if chart not in CHARTS:
+        raise ValueError(f"chart must be one of {', '.join(CHARTS)}")
+    if rules not in RULE_SETS:
+        raise ValueError(f"rules must be one of {', '.join(RULE_SETS)}")
+    counted = metrics.counts(con, outcome_key, period=period, filters=filters, as_of=as_of)
+    frame = _full_periods(counted, period)
+    return spc_from_counts(frame, chart=chart, freeze=freeze, parts=parts, rules=rules,
+                           higher_is_better=registry.get(outcome_key).higher_is_better)
+
+
+def spc_from_counts(frame: pd.DataFrame, *, chart: str = "p", freeze: int | None = None,
+                    parts: list[int] | None = None, rules: str = "anhoej",
+                    higher_is_better: bool = False) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=["period_start", "numerator_n", "denominator_n", "rate", "cl", "lcl", "ucl",
+                                     "sigma_signal", "runs_signal", "signal", "signal_rules"])
+    pc = stats.p_chart(frame["numerator_n"], frame["denominator_n"], chart=chart, freeze=freeze, parts=parts)
+    out = pd.concat([frame[["period_start", "eligible_n", "followed_up_n", "event_n", "awaiting_n"]]
+                     .reset_index(drop=True), pc.reset_index(drop=True)], axis=1)
+    mdc = stats.mdc_rules(pc["rate"], pc["cl"], pc["lcl"], pc["ucl"], pc["lcl_95"], pc["ucl_95"])
+    for c in ("astronomical", "shift", "trend", "two_of_three"):
+        out[c] = mdc[c].to_numpy()
+    out["mdc_rule"] = mdc["rule"].to_numpy()
+    out["direction"] = mdc["direction"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["followup_completeness"] = np.where(out["eligible_n"] > 0, out["followed_up_n"] / out["eligible_n"],
+                                                np.nan)
+    if rules == "mdc":
+        out["signal"] = out["mdc_rule"] != ""
+        out["signal_rules"] = out["mdc_rule"]
+    else:
+        texts = []
+        for r in out.itertuples():
+            fired = []
+            if r.sigma_signal:
+                fired.append("outside 3-sigma limits")
+            if r.runs_signal:
+                if pd.notna(r.longest_run) and pd.notna(r.longest_run_max) and r.longest_run > r.longest_run_max:
+                    fired.append(f"Anhoej: longest run {r.longest_run} > {r.longest_run_max}")
+                if pd.notna(r.crossings) and pd.notna(r.crossings_min) and r.crossings < r.crossings_min:
+                    fired.append(f"Anhoej: {r.crossings} crossings < {r.crossings_min}")
+            texts.append("; ".join(fired))
+        out["signal_rules"] = texts
+        out["signal"] = out["signal_rules"] != ""
+    return out
+
+
+def funnel(
+    con: duckdb.DuckDBPyConnection,
+    outcome_key: str,
+    *,
+    method: str = "arcsine",
+    overdispersion: str = "auto",
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Funnel plot data: one row per clinician with a denominator, limits at 95 % and 99.8 %."""
+    if method not in FUNNEL_METHODS:
+        raise ValueError(f"method must be one of {', '.join(FUNNEL_METHODS)}")
+    if overdispersion not in OVERDISPERSION:
+        raise ValueError(f"overdispersion must be one of {', '.join(OVERDISPERSION)}")
+    counted = metrics.counts(con, outcome_key, by="clinician", filters=filters, as_of=as_of)
+    counted = counted[counted["denominator_n"] > 0].reset_index(drop=True)
+    if counted.empty:
+        return counted.assign(rate=[], target=[], flag=[]), {"phi": np.nan, "tau2": np.nan, "method": method,
+                                                             "overdispersion_applied": False, "target": np.nan}
+    frame, info = stats.funnel_proportions(counted["numerator_n"], counted["denominator_n"], method=method,
+                                           overdispersion=overdispersion)
+    out = pd.concat([counted[["clinician", "eligible_n", "followed_up_n", "event_n"]],
+                     frame.reset_index(drop=True)], axis=1)
+    out["phi"] = info["phi"]
+    out["tau2"] = info["tau2"]
+    out["method"] = method
+    out["overdispersion_applied"] = info["overdispersion_applied"]
+    return out, info
+
+
+def funnel_curve(info: dict, max_n: int, method: str) -> pd.DataFrame:
+    """Limit lines for drawing a funnel from n = 1 to max_n."""
+    if not np.isfinite(info.get("target", np.nan)):
+        return pd.DataFrame(columns=["denominator_n", "lcl_95", "ucl_95", "lcl_998", "ucl_998"])
+    n = np.unique(np.round(np.geomspace(1, max(max_n, 2) * 1.05, 200)))
+    tau2 = info["tau2"] if info.get("overdispersion_applied") else 0.0
+    return stats.funnel_limit_curve(info["target"], n, method=method, tau2=tau2)
+
+
+def case_mix(
+    con: duckdb.DuckDBPyConnection,
+    outcome_key: str,
+    *,
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+    confidence: float = 0.95,
+) -> tuple[pd.DataFrame, dict]:
+    """Observed / expected per clinician (indirect standardisation) with an exact Poisson interval and a funnel of
+    standardised ratios (FunnelPlotR's SHMI method, flags at 99.8 %)."""
+    frame = metrics.expected_by_clinician(con, outcome_key, filters=filters, as_of=as_of)
+    frame = frame.rename(columns={"numerator_n": "observed_n"})
+    if frame.empty:
+        return frame, {}
+    ratio, low, high = stats.observed_expected(frame["observed_n"], frame["expected_n"], confidence)
+    frame["oe_ratio"], frame["oe_low"], frame["oe_high"] = ratio, low, high
+    usable = frame["expected_n"] > 0
+    info: dict = {}
+    if usable.sum() >= 2:
+        fr, info = stats.funnel_ratios(frame.loc[usable, "observed_n"], frame.loc[usable, "expected_n"],
+                                       method="SHMI", limit=99)
+        for c in ("lcl_95", "ucl_95", "lcl_998", "ucl_998", "flag"):
+            frame.loc[usable, c] = fr[c].to_numpy()
+    frame["flag"] = frame.get("flag", pd.Series("", index=frame.index)).fillna("")
+    return frame, info
+
+
+def cusum(
+    con: duckdb.DuckDBPyConnection,
+    outcome_key: str,
+    *,
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+    odds_ratio: float = CUSUM_ODDS_RATIO,
+    arl0: float = CUSUM_ARL0,
+) -> pd.DataFrame:
+    """Risk-adjusted Bernoulli CUSUM per clinician, sessions in date order.
+
+    Each session's expected risk is its case-mix stratum rate (indication x areas x product x first/repeat over
+    all clinicians), shrunk towards the clinic rate by CUSUM_SHRINK_SESSIONS pseudo-sessions so that a small
+    stratum cannot explain away a clinician's own events. The chart looks for the odds of the event rising by
+    `odds_ratio`; the threshold gives an in-control average run length of `arl0` sessions (stats.cusum_threshold,
+    computed from the clinician's mean expected risk). After a signal the CUSUM restarts from 0, so a lasting
+    problem signals again.
+    """
+    rows = metrics.session_risks(con, outcome_key, filters=filters, as_of=as_of)
+    columns = ["clinician", "treated_on", "outcome", "expected", "cusum", "threshold", "signal"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    p0 = float(rows["y"].mean())
+    if not 0 < p0 < 1:
+        return pd.DataFrame(columns=columns)
+    k = CUSUM_SHRINK_SESSIONS
+    expected = (rows["expected"] * rows["stratum_n"] + k * p0) / (rows["stratum_n"] + k)
+    expected = expected.clip(1e-4, 1 - 1e-4)
+    parts = []
+    for clinician, idx in rows.groupby("clinician", sort=True).groups.items():
+        sub = rows.loc[idx]
+        exp = expected.loc[idx]
+        chart = stats.bernoulli_cusum(sub["y"].to_numpy(), p0, odds_ratio=odds_ratio, expected=exp.to_numpy(),
+                                      threshold=stats.cusum_threshold(float(exp.mean()), odds_ratio, arl0))
+        chart.insert(0, "treated_on", sub["treated_on"].to_numpy())
+        chart.insert(0, "clinician", clinician)
+        parts.append(chart)
+    out = pd.concat(parts, ignore_index=True)
+    return out[columns]
+
+
+def cusum_status(chart: pd.DataFrame) -> pd.DataFrame:
+    """Per clinician: the current CUSUM value against its threshold, signals so far and the latest one."""
+    if chart.empty:
+        return pd.DataFrame(columns=["clinician", "cusum_now", "threshold", "signals_n", "last_signal_on",
+                                     "cusum_status"])
+    g = chart.groupby("clinician", sort=True)
+    out = pd.DataFrame({
+        "cusum_now": g["cusum"].last(),
+        "threshold": g["threshold"].last(),
+        "signals_n": g["signal"].sum().astype(int),
+        "last_signal_on": g.apply(lambda d: d.loc[d["signal"], "treated_on"].max() if d["signal"].any() else None,
+                                  include_groups=False),
+    }).reset_index()
+    out["cusum_status"] = np.where(out["signals_n"] > 0, "signalled",
+                                   np.where(out["cusum_now"] >= 0.5 * out["threshold"], "watch", "in control"))
+    return out

@@ -1,0 +1,330 @@
+"""Registry -> SQL -> counts. Count first, divide last, keep both counts.
+
+Every outcome comes out in one long shape, one row per (metric, stratum):
+
+    metric, [period_start], [clinician | indication | product | area | ...], eligible_n, followed_up_n, event_n,
+    awaiting_n, numerator_n, denominator_n
+
+- eligible_n: eligible sessions whose window has closed by the as-of date;
+- awaiting_n: eligible sessions whose window is still open (not counted anywhere else);
+- followed_up_n: of eligible_n, those with a follow-up contact in the window (completeness = followed_up_n /
+  eligible_n);
+- event_n: of followed_up_n, those with the event;
+- numerator_n / denominator_n: the headline rate. For outcomes where loss to follow-up is `excluded` it is
+  event_n / followed_up_n (the rate among followed-up sessions); where it counts as the `event` it is
+  (event_n + lost) / eligible_n. The crude rate over all eligible sessions is event_n / eligible_n.
+
+All of it is one DuckDB statement over the whole table (sql/sessions.sql, sql/contacts.sql and SQL generated from
+pipelines/outcomes.py); rates and intervals are computed on the small result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipelines import outcomes as registry
+from pipelines import stats
+from pipelines.outcomes import Outcome
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+PERIODS = ("week", "month", "quarter", "year")
+# stratum name -> SQL over the per-session row p (area is multi-valued: a session counts once per area treated)
+STRATA: dict[str, str] = {
+    "clinician": "p.clinician",
+    "indication": "p.indication",
+    "product": "p.product",
+    "area": "p.area",
+    "age_band": "p.age_band",
+    "sex": "p.sex",
+    "treatment": "CASE WHEN p.is_repeat THEN 'repeat' ELSE 'first' END",
+}
+COUNT_COLUMNS = ("eligible_n", "followed_up_n", "event_n", "awaiting_n", "numerator_n", "denominator_n")
+
+
+@cache
+def model_sql(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which sessions to count (by their own attributes). Values reach SQL only as bound parameters."""
+
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    clinicians: tuple[str, ...] = ()
+    indications: tuple[str, ...] = ()
+    areas: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+
+    def sql(self, alias: str = "p") -> tuple[str, dict]:
+        conditions, params = [], {}
+        if self.date_from:
+            conditions.append(f"{alias}.treated_on >= $date_from")
+            params["date_from"] = self.date_from
+        if self.date_to:
+            conditions.append(f"{alias}.treated_on <= $date_to")
+            params["date_to"] = self.date_to
+        for name, column in (("clinicians", "clinician"), ("indications", "indication"),
+                             ("products", "product")):
+            values = getattr(self, name)
+            if values:
+                conditions.append(f"list_contains(${name}, {alias}.{column})")
+                params[name] = list(values)
+        if self.areas:
+            conditions.append(f"list_has_any({alias}.area_list, $areas)")
+            params["areas"] = list(self.areas)
+        return (" AND ".join(conditions) or "true"), params
+
+
+def default_as_of(con: duckdb.DuckDBPyConnection) -> dt.date:
+    """The data's own date: the newest treatment or follow-up contact (today if there is no data)."""
+    row = con.execute("SELECT greatest((SELECT max(treated_on) FROM treatments), "
+                      "(SELECT max(seen_on) FROM follow_ups))").fetchall()[0][0]
+    return row or dt.date.today()
+
+
+def _outcome_list(keys) -> list[Outcome]:
+    if keys is None:
+        return list(registry.OUTCOMES)
+    if isinstance(keys, str):
+        keys = [keys]
+    return [registry.get(k) for k in keys]
+
+
+def _contact_aggregates(outcomes: list[Outcome]) -> list[str]:
+    cols = []
+    for o in outcomes:
+        window = o.in_window_sql()
+        if o.followed_agg:
+            cols.append(f'{o.followed_agg.format(in_window=window)} AS "{o.key}__cf"')
+        if o.event_agg:
+            cols.append(f'{o.event_agg.format(in_window=window)} AS "{o.key}__ce"')
+    return cols
+
+
+def _session_flags(o: Outcome) -> list[str]:
+    """Per session: in the headline numerator / denominator, and the four counting flags."""
+    k = o.key
+    closed = f"(s.treated_on + {o.close_days_sql()} <= $as_of)"
+    eligible = f"coalesce({o.eligible_sql}, false)"
+    followed_parts = []
+    if o.needs_follow_up and o.followed_agg:
+        followed_parts.append(f'coalesce(c."{k}__cf", false)')
+    if o.session_followed_sql:
+        followed_parts.append(f"coalesce({o.session_followed_sql}, false)")
+    followed = " OR ".join(followed_parts) if followed_parts else "true"
+    event_parts = []
+    if o.event_agg:
+        event_parts.append(f'coalesce(c."{k}__ce", false)')
+    if o.session_event_sql:
+        event_parts.append(f"coalesce({o.session_event_sql}, false)")
+    event = " OR ".join(event_parts) or "false"
+    elig = f"({eligible} AND {closed})"
+    fu = f"({elig} AND ({followed}))"
+    ev = f"({fu} AND ({event}))"
+    if o.lost_to_follow_up == "event":
+        num, den = f"({ev} OR ({elig} AND NOT ({followed})))", elig
+    else:
+        num, den = ev, fu
+    return [
+        f'{elig} AS "{k}__eligible_n"',
+        f'({eligible} AND NOT {closed}) AS "{k}__awaiting_n"',
+        f'{fu} AS "{k}__followed_up_n"',
+        f'{ev} AS "{k}__event_n"',
+        f'{num} AS "{k}__numerator_n"',
+        f'{den} AS "{k}__denominator_n"',
+    ]
+
+
+def per_session_sql(outcomes: list[Outcome]) -> str:
+    """SELECT of one row per session with the counting flags of each outcome, plus the session's attributes."""
+    aggregates = _contact_aggregates(outcomes)
+    contact_agg = (f"SELECT f.treatment_id, {', '.join(aggregates)} FROM contacts f GROUP BY f.treatment_id"
+                   if aggregates else "SELECT NULL::VARCHAR AS treatment_id WHERE false")
+    flags = ", ".join(col for o in outcomes for col in _session_flags(o))
+    return f"""
+WITH sessions AS ({model_sql('sessions')}),
+contacts AS ({model_sql('contacts')}),
+contact_agg AS ({contact_agg})
+SELECT s.treatment_id, s.patient_ref, s.treated_on, s.clinician, s.indication, s.areas, s.area_list, s.product,
+       s.units, s.botox_equivalent_units, s.is_primary, s.is_repeat, s.age_band, s.sex, {flags}
+FROM sessions s LEFT JOIN contact_agg c USING (treatment_id)"""
+
+
+def _period_sql(period: str | None) -> str | None:
+    if period is None:
+        return None
+    if period not in PERIODS:
+        raise ValueError(f"unknown period `{period}`; choose one of: {', '.join(PERIODS)}")
+    return f"CAST(date_trunc('{period}', p.treated_on) AS DATE)"
+
+
+def counts(
+    con: duckdb.DuckDBPyConnection,
+    outcome_keys=None,
+    *,
+    by: tuple[str, ...] | list[str] | str = (),
+    period: str | None = None,
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+) -> pd.DataFrame:
+    """Counts per outcome and stratum, in the long shape described in the module docstring."""
+    outcomes = _outcome_list(outcome_keys)
+    by = (by,) if isinstance(by, str) else tuple(by)
+    for b in by:
+        if b not in STRATA:
+            raise ValueError(f"unknown stratum `{b}`; choose from: {', '.join(STRATA)}")
+    as_of = as_of or default_as_of(con)
+    where, params = filters.sql("p")
+    group_exprs: list[tuple[str, str]] = []
+    period_sql = _period_sql(period)
+    if period_sql:
+        group_exprs.append(("period_start", period_sql))
+    group_exprs += [(b, STRATA[b]) for b in by]
+    source = "per_session p"
+    if "area" in by:
+        source = "(SELECT *, unnest(area_list) AS area FROM per_session) p"
+    sums = ", ".join(f'sum(CAST("{o.key}__{c}" AS INTEGER)) AS "{o.key}__{c}"'
+                     for o in outcomes for c in COUNT_COLUMNS)
+    select_groups = ", ".join(f"{sql} AS \"{name}\"" for name, sql in group_exprs)
+    sql = f"""
+WITH per_session AS ({per_session_sql(outcomes)})
+SELECT {select_groups + ', ' if select_groups else ''}{sums}
+FROM {source}
+WHERE {where}
+{'GROUP BY ALL' if group_exprs else ''}
+{'ORDER BY ALL' if group_exprs else ''}"""
+    wide = con.execute(sql, {"as_of": as_of, **params}).df()
+    return _long(wide, outcomes, [name for name, _ in group_exprs])
+
+
+def _long(wide: pd.DataFrame, outcomes: list[Outcome], groups: list[str]) -> pd.DataFrame:
+    frames = []
+    for o in outcomes:
+        part = wide[groups].copy() if groups else pd.DataFrame(index=wide.index)
+        part.insert(0, "metric", o.key)
+        for c in COUNT_COLUMNS:
+            part[c] = wide[f"{o.key}__{c}"].fillna(0).astype("int64")
+        frames.append(part)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["metric", *groups,
+                                                                                    *COUNT_COLUMNS])
+    if "period_start" in out:
+        out["period_start"] = pd.to_datetime(out["period_start"]).dt.date
+    return out
+
+
+def add_rates(frame: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """rate (headline), Wilson interval, crude rate and follow-up completeness, from the counts."""
+    out = frame.copy()
+    num = out["numerator_n"].to_numpy(dtype=float)
+    den = out["denominator_n"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rate"] = np.where(den > 0, num / den, np.nan)
+        low, high = stats.wilson_interval(num, np.where(den > 0, den, 1), confidence)
+        out["ci_low"] = np.where(den > 0, low, np.nan)
+        out["ci_high"] = np.where(den > 0, high, np.nan)
+        elig = out["eligible_n"].to_numpy(dtype=float)
+        out["crude_rate"] = np.where(elig > 0, out["event_n"] / np.where(elig > 0, elig, 1), np.nan)
+        out["followup_completeness"] = np.where(elig > 0, out["followed_up_n"] / np.where(elig > 0, elig, 1),
+                                                np.nan)
+    return out
+
+
+def rates(con, outcome_keys=None, *, confidence: float = 0.95, **kwargs) -> pd.DataFrame:
+    return add_rates(counts(con, outcome_keys, **kwargs), confidence)
+
+
+def session_outcomes(
+    con: duckdb.DuckDBPyConnection,
+    outcome_key: str,
+    *,
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+    only_denominator: bool = True,
+) -> pd.DataFrame:
+    """Row-level view of one outcome: one row per eligible session, with its flags (pseudonymous ids only)."""
+    o = registry.get(outcome_key)
+    as_of = as_of or default_as_of(con)
+    where, params = filters.sql("p")
+    k = o.key
+    cond = f'p."{k}__denominator_n"' if only_denominator else f'(p."{k}__eligible_n" OR p."{k}__awaiting_n")'
+    sql = f"""
+WITH per_session AS ({per_session_sql([o])})
+SELECT p.treatment_id, p.patient_ref, p.treated_on, p.clinician, p.indication, p.areas, p.product, p.units,
+       p.is_repeat, p."{k}__eligible_n" AS is_closed, p."{k}__followed_up_n" AS is_followed_up,
+       p."{k}__event_n" AS is_event, p."{k}__numerator_n" AS in_numerator,
+       p."{k}__denominator_n" AS in_denominator
+FROM per_session p
+WHERE {cond} AND {where}
+ORDER BY p.treated_on, p.treatment_id"""
+    out = con.execute(sql, {"as_of": as_of, **params}).df()
+    out["treated_on"] = pd.to_datetime(out["treated_on"]).dt.date
+    return out
+
+
+def expected_by_clinician(
+    con: duckdb.DuckDBPyConnection,
+    outcome_key: str,
+    *,
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+) -> pd.DataFrame:
+    """Indirect standardisation: each session's expected risk is the clinic-wide rate in its case-mix stratum
+    (indication x areas x product x first/repeat treatment), over the same sessions; summed per clinician.
+
+    Returns clinician, numerator_n (observed), expected_n, denominator_n.
+    """
+    o = registry.get(outcome_key)
+    as_of = as_of or default_as_of(con)
+    where, params = filters.sql("p")
+    k = o.key
+    sql = f"""
+WITH per_session AS ({per_session_sql([o])}),
+base AS (
+    SELECT p.clinician, p.indication, p.areas, p.product, p.is_repeat,
+           CAST(p."{k}__numerator_n" AS INTEGER) AS y
+    FROM per_session p WHERE p."{k}__denominator_n" AND {where}
+),
+risk AS (
+    SELECT *, avg(y) OVER (PARTITION BY indication, areas, product, is_repeat) AS expected FROM base
+)
+SELECT clinician, sum(y) AS numerator_n, sum(expected) AS expected_n, count(*) AS denominator_n
+FROM risk GROUP BY clinician ORDER BY clinician"""
+    return con.execute(sql, {"as_of": as_of, **params}).df()
+
+
+def session_risks(
+    con: duckdb.DuckDBPyConnection,
+    outcome_key: str,
+    *,
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+) -> pd.DataFrame:
+    """Per denominator session in date order: clinician, treated_on, y (0/1), its case-mix expected risk (the
+    stratum's rate over all clinicians) and the stratum's size."""
+    o = registry.get(outcome_key)
+    as_of = as_of or default_as_of(con)
+    where, params = filters.sql("p")
+    k = o.key
+    sql = f"""
+WITH per_session AS ({per_session_sql([o])}),
+base AS (
+    SELECT p.treatment_id, p.clinician, p.treated_on, p.indication, p.areas, p.product, p.is_repeat,
+           CAST(p."{k}__numerator_n" AS INTEGER) AS y
+    FROM per_session p WHERE p."{k}__denominator_n" AND {where}
+)
+SELECT treatment_id, clinician, treated_on, y,
+       avg(y) OVER (PARTITION BY indication, areas, product, is_repeat) AS expected,
+       count(*) OVER (PARTITION BY indication, areas, product, is_repeat) AS stratum_n
+FROM base ORDER BY clinician, treated_on, treatment_id"""
+    out = con.execute(sql, {"as_of": as_of, **params}).df()
+    out["treated_on"] = pd.to_datetime(out["treated_on"]).dt.date
+    return out

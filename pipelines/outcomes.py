@@ -1,0 +1,340 @@
+"""THE registry of outcomes: each one declared once, read by the SQL, the dashboard, the exports and the docs.
+
+An outcome says, per treatment session:
+- who is **eligible** (the denominator): an SQL condition on the session model `s` (see sql/sessions.sql);
+- its **window**: the days after treatment in which the event happens (DOMAIN.md), and up to which day a follow-up
+  contact counts as having asked about it (`reported_within_days`: a review at two weeks asks about the first
+  week's bruising). A session counts only once that window has closed by the as-of date;
+- when a session counts as **followed up** for it and when the **event** happened: SQL aggregates over its
+  follow-up contacts `f` (sql/contacts.sql) inside the window (`{in_window}`), and/or conditions on the session;
+- what **loss to follow-up** means: `excluded` (the rate is among followed-up sessions; the crude rate over all
+  eligible sessions is the lower bound) or `event` (counted as the bad outcome, as for headache response);
+- labels and descriptions in English and Norwegian, and the published reference range with its source.
+
+Adding an outcome is one entry in OUTCOMES. Nothing else in the code names an outcome's definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipelines import contract
+
+
+@dataclass(frozen=True)
+class Reference:
+    low_pct: float | None
+    high_pct: float | None
+    text_en: str
+    text_nb: str
+    source: str
+    is_estimate: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    label_en: str
+    label_nb: str
+    description_en: str
+    description_nb: str
+    group: str  # effect | eye | injection_site | systemic | cost | response | safety
+    eligible_sql: str
+    eligible_en: str
+    eligible_nb: str
+    window_days: tuple[int, int]
+    event_agg: str | None = None  # aggregate over contacts f; {in_window} is the window condition
+    followed_agg: str | None = "bool_or({in_window})"
+    session_event_sql: str | None = None  # condition on the session s that also counts as the event
+    session_followed_sql: str | None = None  # condition on s that also counts as followed up
+    needs_follow_up: bool = True
+    reported_within_days: int | None = None
+    window_days_by_indication: dict[str, tuple[int, int]] = field(default_factory=dict)
+    lost_to_follow_up: str = "excluded"  # or "event"
+    reference: Reference | None = None
+    higher_is_better: bool = False
+
+    @property
+    def close_days(self) -> int:
+        return max(self.window_days[1], self.reported_within_days or 0)
+
+    def close_days_sql(self, indication: str = "s.indication") -> str:
+        if not self.window_days_by_indication:
+            return str(self.close_days)
+        whens = " ".join(f"WHEN '{ind}' THEN {max(w[1], self.reported_within_days or 0)}"
+                         for ind, w in self.window_days_by_indication.items())
+        return f"(CASE {indication} {whens} ELSE {self.close_days} END)"
+
+    def in_window_sql(self) -> str:
+        """Condition on a contact f: seen inside the window (from its start to the reporting limit)."""
+        if not self.window_days_by_indication:
+            return f"(f.days_after BETWEEN {self.window_days[0]} AND {self.close_days})"
+        start = " ".join(f"WHEN '{i}' THEN {w[0]}" for i, w in self.window_days_by_indication.items())
+        return (f"(f.days_after BETWEEN (CASE f.indication {start} ELSE {self.window_days[0]} END) "
+                f"AND {self.close_days_sql('f.indication')})")
+
+    def window_text(self, lang: str = "en") -> str:
+        def one(w: tuple[int, int]) -> str:
+            return f"{w[0]}-{w[1]}"
+        if not self.needs_follow_up:
+            text = f"{one(self.window_days)} days after treatment"
+            return text if lang == "en" else f"{one(self.window_days)} dager etter behandling"
+        parts = [f"{one(self.window_days)}"]
+        for ind, w in self.window_days_by_indication.items():
+            parts.append(f"{ind}: {one(w)}")
+        base = ", ".join(parts)
+        if lang == "en":
+            text = f"{base} days after treatment"
+            if self.reported_within_days and self.reported_within_days > self.window_days[1]:
+                text += f", as reported at a follow-up contact up to day {self.reported_within_days}"
+            return text
+        text = f"{base} dager etter behandling"
+        if self.reported_within_days and self.reported_within_days > self.window_days[1]:
+            text += f", slik det er rapportert ved en kontroll innen dag {self.reported_within_days}"
+        return text
+
+    def label(self, lang: str = "en") -> str:
+        return self.label_nb if lang == "nb" else self.label_en
+
+    def description(self, lang: str = "en") -> str:
+        return self.description_nb if lang == "nb" else self.description_en
+
+
+def _areas_sql(areas: tuple[str, ...]) -> str:
+    return "list_has_any(s.area_list, [" + ", ".join(f"'{a}'" for a in areas) + "])"
+
+
+ALL_SESSIONS = "true"
+ALL_SESSIONS_EN = "all sessions (primary and corrections)"
+ALL_SESSIONS_NB = "alle behandlinger (første behandling og korrigeringer)"
+UPPER_FACE = _areas_sql(contract.UPPER_FACE_AREAS)
+UPPER_FACE_EN = "sessions that treated the glabella, forehead or crow's feet"
+UPPER_FACE_NB = "behandlinger av sinnarynke, panne eller kråkeføtter"
+FACE = _areas_sql(contract.FACE_AREAS)
+PRIMARY_COSMETIC = "s.is_primary AND s.indication = 'cosmetic'"
+PRIMARY_COSMETIC_EN = "primary cosmetic sessions (corrections excluded)"
+PRIMARY_COSMETIC_NB = "første kosmetiske behandling (korrigeringer ikke med)"
+CORRECTION_28D = "coalesce(s.first_correction_after_days <= 28, false)"
+
+
+def flag(key: str, column: str, label_en: str, label_nb: str, description_en: str, description_nb: str,
+         group: str, window: tuple[int, int], *, eligible: tuple[str, str, str] = (ALL_SESSIONS, ALL_SESSIONS_EN,
+                                                                                 ALL_SESSIONS_NB),
+         reported_within: int | None = 28, reference: Reference | None = None) -> Outcome:
+    """An outcome recorded as a yes/no column of follow_ups."""
+    return Outcome(
+        key=key, label_en=label_en, label_nb=label_nb, description_en=description_en, description_nb=description_nb,
+        group=group, eligible_sql=eligible[0], eligible_en=eligible[1], eligible_nb=eligible[2],
+        window_days=window, reported_within_days=reported_within,
+        followed_agg="bool_or({in_window})", event_agg=f"bool_or({{in_window}} AND coalesce(f.{column}, false))",
+        reference=reference,
+    )
+
+
+BRIN_2009 = "Brin et al., J Am Acad Dermatol 2009;61:961 (pooled trials, n=1,678)"
+VISTABEL_SMPC = "Vistabel summary of product characteristics"
+
+OUTCOMES: tuple[Outcome, ...] = (
+    Outcome(
+        key="insufficient_effect",
+        label_en="Insufficient effect", label_nb="Manglende effekt",
+        description_en="Effect judged partial or absent at the review, or a correction session within 28 days "
+                       "(the nerve was only partly blocked and a repeat was needed).",
+        description_nb="Effekten vurdert som delvis eller uteblitt ved kontrollen, eller en korrigering innen "
+                       "28 dager (nerven ble bare delvis hemmet og behandlingen måtte gjentas).",
+        group="effect",
+        eligible_sql=PRIMARY_COSMETIC, eligible_en=PRIMARY_COSMETIC_EN, eligible_nb=PRIMARY_COSMETIC_NB,
+        window_days=(10, 28),
+        followed_agg="bool_or({in_window} AND f.effect <> 'not_assessed')",
+        event_agg="bool_or({in_window} AND f.effect IN ('partial', 'none'))",
+        session_event_sql=CORRECTION_28D, session_followed_sql=CORRECTION_28D,
+        reference=Reference(2, 17, "2-17 % depending on the threshold", "2-17 % avhengig av terskel",
+                            "READY-1, Aesthet Surg J 2024 (n=297): 97.7 % at least 1 grade, 82.9 % at least 2 "
+                            "grades better at month 1"),
+    ),
+    Outcome(
+        key="correction",
+        label_en="Correction (free touch-up)", label_nb="Korrigering (gratis etterbehandling)",
+        description_en="A correction session within 28 days of a primary session. The clinic corrects free of "
+                       "charge at about two weeks, so every correction is a cost.",
+        description_nb="En korrigering innen 28 dager etter første behandling. Klinikken korrigerer gratis etter "
+                       "ca. to uker, så hver korrigering er en kostnad.",
+        group="cost",
+        eligible_sql="s.is_primary", eligible_en="primary sessions (all indications)",
+        eligible_nb="første behandlinger (alle indikasjoner)",
+        window_days=(0, 28), needs_follow_up=False, followed_agg=None,
+        session_event_sql=CORRECTION_28D,
+        reference=Reference(2, 17, "2-17 % touch-ups at two weeks", "2-17 % etterbehandling etter to uker",
+                            "READY-1, Aesthet Surg J 2024"),
+    ),
+    flag("asymmetry", "asymmetry", "Asymmetry", "Asymmetri",
+         "Visible difference in effect between the two sides of the face at the review.",
+         "Synlig forskjell i effekt mellom de to sidene av ansiktet ved kontrollen.",
+         "effect", (10, 28), reported_within=None,
+         eligible=(f"{FACE} AND s.indication IN ('cosmetic', 'bruxism')", "sessions that treated the face",
+                   "behandlinger i ansiktet"),
+         reference=Reference(2, 4, "no robust incidence; 25 % of toxin complaints (Save Face 2017-18)",
+                             "ingen sikker forekomst; 25 % av klagene (Save Face 2017-18)",
+                             "estimate (DOMAIN.md)", is_estimate=True)),
+    Outcome(
+        key="ptosis",
+        label_en="Ptosis (eyelid or brow)", label_nb="Ptose (øyelokk eller øyenbryn)",
+        description_en="Drooping eyelid or brow from the toxin spreading downwards.",
+        description_nb="Hengende øyelokk eller øyenbryn fordi legemiddelet har sunket nedover.",
+        group="eye",
+        eligible_sql=UPPER_FACE, eligible_en=UPPER_FACE_EN, eligible_nb=UPPER_FACE_NB,
+        window_days=(0, 28),
+        event_agg="bool_or({in_window} AND (coalesce(f.eyelid_ptosis, false) OR coalesce(f.brow_ptosis, false)))",
+        reference=Reference(0.5, 5.4, "0.5-5.4 % (eyelid 1.2 %, brow 0.6 % pooled)",
+                            "0,5-5,4 % (øyelokk 1,2 %, øyenbryn 0,6 % samlet)",
+                            BRIN_2009 + "; first glabellar RCT 5.4 %"),
+    ),
+    flag("eyelid_ptosis", "eyelid_ptosis", "Eyelid ptosis", "Hengende øyelokk",
+         "Drooping upper eyelid.", "Hengende øvre øyelokk.", "eye", (0, 28), reported_within=None,
+         eligible=(UPPER_FACE, UPPER_FACE_EN, UPPER_FACE_NB),
+         reference=Reference(0.5, 5.4, "0.5-5.4 %; SmPC: common (1-10 %)", "0,5-5,4 %; preparatomtale: vanlig",
+                             BRIN_2009 + "; " + VISTABEL_SMPC)),
+    flag("brow_ptosis", "brow_ptosis", "Brow ptosis", "Hengende øyenbryn",
+         "Drooping brow.", "Hengende øyenbryn.", "eye", (0, 28), reported_within=None,
+         eligible=(UPPER_FACE, UPPER_FACE_EN, UPPER_FACE_NB),
+         reference=Reference(0.6, 0.6, "about 0.6 %", "omtrent 0,6 %", BRIN_2009)),
+    flag("dry_eye", "dry_eye", "Dry eyes", "Tørre øyne",
+         "Dry eyes after the toxin reached the eye muscles.", "Tørre øyne etter at legemiddelet nådde øyemusklene.",
+         "eye", (0, 28), reported_within=None, eligible=(UPPER_FACE, UPPER_FACE_EN, UPPER_FACE_NB),
+         reference=Reference(1, 10, "common (1-10 %)", "vanlig (1-10 %)", VISTABEL_SMPC)),
+    flag("double_vision", "double_vision", "Double vision", "Dobbeltsyn",
+         "Double or blurred vision.", "Dobbeltsyn eller tåkesyn.", "eye", (0, 28), reported_within=None,
+         eligible=(UPPER_FACE, UPPER_FACE_EN, UPPER_FACE_NB),
+         reference=Reference(0.1, 1, "0.1-1 %", "0,1-1 %", VISTABEL_SMPC + "; " + BRIN_2009)),
+    flag("bruising", "bruising", "Bruising", "Blåmerke",
+         "A bruise (haematoma) at an injection site in the first week.",
+         "Blåmerke ved et innstikksted den første uken.", "injection_site", (0, 7),
+         reference=Reference(3, None, "about 3 % in trials; higher when patients are asked",
+                             "omtrent 3 % i studier; høyere når pasienten blir spurt", BRIN_2009)),
+    flag("bleeding", "bleeding", "Bleeding", "Blødning",
+         "Bleeding at an injection site beyond a drop, in the first week.",
+         "Blødning fra et innstikksted utover en dråpe, den første uken.", "injection_site", (0, 7),
+         reference=Reference(None, None, "no published rate; use the clinic's own baseline",
+                             "ingen publisert forekomst; bruk klinikkens egen", "none")),
+    flag("pain", "pain", "Pain at the injection site", "Smerte ved innstikkstedet",
+         "Pain at an injection site beyond the injection itself, in the first week.",
+         "Smerte ved et innstikksted utover selve stikket, den første uken.", "injection_site", (0, 7),
+         reference=Reference(1.6, 10, "1.6 % in trials; SmPC up to more than 10 %",
+                             "1,6 % i studier; preparatomtalen opptil over 10 %", BRIN_2009 + "; " + VISTABEL_SMPC)),
+    flag("itching", "itching", "Itching", "Kløe",
+         "Itching at an injection site in the first week.", "Kløe ved et innstikksted den første uken.",
+         "injection_site", (0, 7),
+         reference=Reference(None, None, "no published rate; use the clinic's own baseline",
+                             "ingen publisert forekomst; bruk klinikkens egen", "none")),
+    flag("infection", "infection", "Infection", "Infeksjon",
+         "Infection at an injection site within two weeks.", "Infeksjon ved et innstikksted innen to uker.",
+         "injection_site", (0, 14),
+         reference=Reference(None, None, "rare; no published rate", "sjelden; ingen publisert forekomst", "none")),
+    flag("allergic_reaction", "allergic_reaction", "Allergic reaction", "Allergisk reaksjon",
+         "Allergic reaction (strong swelling, redness or severe headache) within three days.",
+         "Allergisk reaksjon (kraftig hevelse, rødhet eller sterk hodepine) innen tre døgn.", "systemic", (0, 3),
+         reference=Reference(None, 0.1, "rare (below 0.1 %)", "sjelden (under 0,1 %)", "product SmPCs")),
+    Outcome(
+        key="unsatisfactory_result",
+        label_en="Unsatisfactory result", label_nb="Ikke-tilfredsstillende resultat",
+        description_en="The patient rated satisfaction 1 or 2 of 5 at a follow-up contact.",
+        description_nb="Pasienten ga 1 eller 2 av 5 i tilfredshet ved en kontroll.",
+        group="effect",
+        eligible_sql="s.is_primary", eligible_en="primary sessions (all indications)",
+        eligible_nb="første behandlinger (alle indikasjoner)",
+        window_days=(7, 42),
+        followed_agg="bool_or({in_window} AND f.satisfaction IS NOT NULL)",
+        event_agg="bool_or({in_window} AND f.satisfaction <= 2)",
+        reference=Reference(None, None, "no published rate; named as a risk in the patient information",
+                            "ingen publisert forekomst; nevnt som risiko i pasientinformasjonen", "none"),
+    ),
+    Outcome(
+        key="headache_non_response",
+        label_en="Headache non-response", label_nb="Manglende bedring av hodepine",
+        description_en="Headache days per month at follow-up not at least 50 % below the baseline diary "
+                       "(migraine at 10-12 weeks, tension headache at 4-12 weeks). Patients lost to follow-up "
+                       "count as non-responders.",
+        description_nb="Hodepinedager per måned ved kontroll ikke minst 50 % lavere enn før behandling (migrene "
+                       "etter 10-12 uker, spenningshodepine etter 4-12 uker). Pasienter uten kontroll regnes som "
+                       "uten bedring.",
+        group="response",
+        eligible_sql="s.is_primary AND s.indication IN ('migraine', 'tension_headache') "
+                     "AND s.baseline_headache_days > 0",
+        eligible_en="primary migraine and tension-headache sessions with a baseline headache diary",
+        eligible_nb="første behandling for migrene og spenningshodepine med hodepinedagbok før behandling",
+        window_days=(28, 84), window_days_by_indication={"migraine": (70, 84)},
+        followed_agg="bool_or({in_window} AND f.headache_days IS NOT NULL)",
+        event_agg="NOT coalesce(bool_or({in_window} AND f.headache_days <= 0.5 * f.baseline_headache_days), false)",
+        lost_to_follow_up="event",
+        reference=Reference(55.2, 55.2, "55.2 % non-responders on treatment (44.8 % responders vs 34.2 % on "
+                            "placebo); no published figure for tension headache",
+                            "55,2 % uten bedring (44,8 % med bedring mot 34,2 % på placebo); ingen tall for "
+                            "spenningshodepine", "Diener et al., Pain Ther 2020 (pooled PREEMPT, N=1,384), "
+                            "chronic migraine at week 24"),
+    ),
+    Outcome(
+        key="hyperhidrosis_non_response",
+        label_en="Sweating non-response", label_nb="Manglende effekt på svetting",
+        description_en="Hyperhidrosis severity (HDSS) not down by at least 2 points at 2-6 weeks; where HDSS was "
+                       "not recorded, effect not judged full.",
+        description_nb="Alvorlighetsgrad (HDSS) ikke redusert med minst 2 poeng etter 2-6 uker; der HDSS mangler, "
+                       "effekten ikke vurdert som full.",
+        group="response",
+        eligible_sql="s.is_primary AND s.indication = 'hyperhidrosis'",
+        eligible_en="primary hyperhidrosis sessions", eligible_nb="første behandling for hyperhidrose",
+        window_days=(14, 42),
+        followed_agg="bool_or({in_window} AND (f.hdss IS NOT NULL OR f.effect <> 'not_assessed'))",
+        event_agg="NOT coalesce(bool_or({in_window} AND CASE WHEN f.hdss IS NOT NULL AND f.baseline_hdss IS NOT "
+                  "NULL THEN f.hdss <= f.baseline_hdss - 2 ELSE f.effect = 'full' END), false)",
+        reference=Reference(6, 6, "6 % non-responders (94 % had at least 50 % less sweat at week 4)",
+                            "6 % uten effekt (94 % fikk minst 50 % mindre svette etter 4 uker)",
+                            "Naumann & Lowe, BMJ 2001 (n=320), axillary hyperhidrosis"),
+    ),
+    Outcome(
+        key="secondary_non_response",
+        label_en="Secondary non-response (suspected antibodies)",
+        label_nb="Sekundær svikt (mistenkt antistoffer)",
+        description_en="No effect at the review in a patient who had full effect from an earlier treatment: "
+                       "antibodies against the toxin are suspected.",
+        description_nb="Ingen effekt ved kontroll hos en pasient som tidligere hadde full effekt: antistoffer mot "
+                       "legemiddelet mistenkes.",
+        group="effect",
+        eligible_sql="s.is_primary AND s.responded_before",
+        eligible_en="primary sessions of patients with full effect from an earlier session",
+        eligible_nb="første behandlinger hos pasienter som hadde full effekt av en tidligere behandling",
+        window_days=(10, 28),
+        followed_agg="bool_or({in_window} AND f.effect <> 'not_assessed')",
+        event_agg="bool_or({in_window} AND f.effect = 'none')",
+        reference=Reference(0, 1, "0-1 % in cosmetic use", "0-1 % ved kosmetisk bruk",
+                            "Rahman et al., Plast Reconstr Surg 2022;149:837"),
+    ),
+    Outcome(
+        key="treated_despite_risk",
+        label_en="Treated despite a listed risk", label_nb="Behandlet tross kjent risiko",
+        description_en="Session given to a patient recorded with a neuromuscular disease, aminoglycoside "
+                       "antibiotics, or pregnancy / breastfeeding. A safety count to review case by case; "
+                       "'followed up' here means the risk questions were recorded.",
+        description_nb="Behandling gitt til en pasient registrert med nevromuskulær sykdom, aminoglykosid-"
+                       "antibiotika eller graviditet / amming. En sikkerhetstelling som gjennomgås sak for sak; "
+                       "'fulgt opp' betyr her at risikospørsmålene er registrert.",
+        group="safety",
+        eligible_sql=ALL_SESSIONS, eligible_en=ALL_SESSIONS_EN, eligible_nb=ALL_SESSIONS_NB,
+        window_days=(0, 0), needs_follow_up=False, followed_agg=None,
+        session_followed_sql="(s.neuromuscular_disease IS NOT NULL OR s.aminoglycoside_antibiotics IS NOT NULL "
+                             "OR s.pregnant_or_breastfeeding IS NOT NULL)",
+        session_event_sql="(coalesce(s.neuromuscular_disease, false) OR coalesce(s.aminoglycoside_antibiotics, "
+                          "false) OR coalesce(s.pregnant_or_breastfeeding, false))",
+        reference=Reference(0, 0, "should be 0 unless documented", "bør være 0 med mindre begrunnet",
+                            "patient information sheet; product SmPCs"),
+    ),
+)
+
+OUTCOMES_BY_KEY: dict[str, Outcome] = {o.key: o for o in OUTCOMES}
+GROUPS = ("effect", "cost", "eye", "injection_site", "systemic", "response", "safety")
+
+
+def get(key: str) -> Outcome:
+    try:
+        return OUTCOMES_BY_KEY[key]
+    except KeyError:
+        raise ValueError(f"unknown outcome `{key}`; choose one of: {', '.join(OUTCOMES_BY_KEY)}") from None
