@@ -212,8 +212,15 @@ def cusum(
     return out[columns]
 
 
+CUSUM_RECENT_DAYS = 90
+
+
 def cusum_status(chart: pd.DataFrame) -> pd.DataFrame:
-    """Per clinician: the current CUSUM value against its threshold, signals so far and the latest one."""
+    """Per clinician: the current CUSUM value against its threshold, signals so far and the latest one.
+
+    cusum_status: 'signal' when the latest signal lies within CUSUM_RECENT_DAYS of the newest session charted,
+    'watch' when the CUSUM now stands at half its threshold or more, else 'in control' (older signals are counted
+    in signals_n: after a signal the chart restarts from 0)."""
     if chart.empty:
         return pd.DataFrame(columns=["clinician", "cusum_now", "threshold", "signals_n", "last_signal_on",
                                      "cusum_status"])
@@ -222,9 +229,13 @@ def cusum_status(chart: pd.DataFrame) -> pd.DataFrame:
         "cusum_now": g["cusum"].last(),
         "threshold": g["threshold"].last(),
         "signals_n": g["signal"].sum().astype(int),
-        "last_signal_on": g.apply(lambda d: d.loc[d["signal"], "treated_on"].max() if d["signal"].any() else None,
-                                  include_groups=False),
-    }).reset_index()
-    out["cusum_status"] = np.where(out["signals_n"] > 0, "signalled",
+    })
+    last = chart[chart["signal"].astype(bool)].groupby("clinician")["treated_on"].max()
+    out["last_signal_on"] = last.reindex(out.index).astype(object).where(last.reindex(out.index).notna(), None)
+    out = out.reset_index()
+    newest = max(chart["treated_on"])
+    recent = out["last_signal_on"].map(
+        lambda d: d is not None and (newest - d).days <= CUSUM_RECENT_DAYS)
+    out["cusum_status"] = np.where(recent, "signal",
                                    np.where(out["cusum_now"] >= 0.5 * out["threshold"], "watch", "in control"))
     return out

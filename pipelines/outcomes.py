@@ -175,7 +175,7 @@ OUTCOMES: tuple[Outcome, ...] = (
                    "behandlinger i ansiktet"),
          reference=Reference(2, 4, "no robust incidence; 25 % of toxin complaints (Save Face 2017-18)",
                              "ingen sikker forekomst; 25 % av klagene (Save Face 2017-18)",
-                             "estimate (DOMAIN.md)", is_estimate=True)),
+                             "no published source; clinic estimate", is_estimate=True)),
     Outcome(
         key="ptosis",
         label_en="Ptosis (eyelid or brow)", label_nb="Ptose (øyelokk eller øyenbryn)",

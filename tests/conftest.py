@@ -43,3 +43,21 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 CLINICIANS_CSV = "clinician,profession,cost_per_minute_nok\nC01,lege,30\nC02,sykepleier,20\n"
 TREATMENT_HEADER = "treatment_id,patient_ref,treated_on,clinician,indication,areas,product,units,price_nok\n"
+
+
+@pytest.fixture(scope="session")
+def metrics_db(tmp_path_factory) -> Path:
+    """The hand-made metrics fixture (tests/fixtures/metrics), loaded once through the real loader."""
+    from pipelines.load import load_files
+
+    db_path = tmp_path_factory.mktemp("metrics") / "clinic.duckdb"
+    result = load_files(sorted((FIXTURES / "metrics").glob("*.csv")), db_path, today=TODAY)
+    assert result.rows_rejected == 0
+    return db_path
+
+
+@pytest.fixture
+def metrics_con(metrics_db):
+    con = duckdb.connect(str(metrics_db), read_only=True)
+    yield con
+    con.close()

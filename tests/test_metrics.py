@@ -8,26 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pytest
 
-from conftest import FIXTURES, TODAY
 from pipelines import metrics
-from pipelines.load import load_files
 from pipelines.metrics import Filters
 
 AS_OF = dt.date(2024, 6, 30)
 
 
-@pytest.fixture(scope="module")
-def con(tmp_path_factory):
-    db = tmp_path_factory.mktemp("metrics") / "clinic.duckdb"
-    folder = FIXTURES / "metrics"
-    result = load_files(sorted(folder.glob("*.csv")), db, today=TODAY)
-    assert result.rows_rejected == 0
-    c = duckdb.connect(str(db), read_only=True)
-    yield c
-    c.close()
+@pytest.fixture
+def con(metrics_con):
+    return metrics_con
 
 
 def row(frame, **where):

@@ -1,0 +1,143 @@
+"""`python -m pipelines export`: the public columns, values on the hand-made fixture, provenance, safety, Excel."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from pipelines.__main__ import main
+from pipelines.export import neutralise, to_csv_text
+
+AS_OF = ["--as-of", "2024-06-30"]
+
+
+def run(metrics_db, tmp_path, *args, name="out.csv"):
+    out = tmp_path / name
+    code = main(["export", *args, "-o", str(out), "--db", str(metrics_db)])
+    return code, out
+
+
+def read(path, **kw):
+    return pd.read_csv(path, comment="#", **kw)
+
+
+def test_rates_columns_and_values(metrics_db, tmp_path):
+    code, out = run(metrics_db, tmp_path, "rates", "--outcome", "ptosis", "--by", "clinician", *AS_OF)
+    assert code == 0
+    frame = read(out)
+    assert list(frame.columns[:8]) == ["clinician", "period_start", "numerator_n", "denominator_n", "rate", "ci_low",
+                                       "ci_high", "followup_completeness"]
+    march = frame[(frame.clinician == "A01") & (frame.period_start == "2024-03-01")].iloc[0]
+    # A01 upper-face sessions in March: S01 S02 S03; followed up S01 S02; eyelid ptosis at S01
+    assert (march.numerator_n, march.denominator_n, march.rate) == (1, 2, 0.5)
+    assert march.followup_completeness == pytest.approx(2 / 3)
+
+
+def test_rates_whole_period_and_date_range(metrics_db, tmp_path):
+    code, out = run(metrics_db, tmp_path, "rates", "--outcome", "insufficient_effect", "--period", "all",
+                    "--from", "2024-03-01", "--to", "2024-04-30", *AS_OF)
+    frame = read(out)
+    assert len(frame) == 1
+    # primary cosmetic S01 S02 S04 S05 S15 S16 (March-April); followed up S01 S02 S15 S16; event S02
+    assert (frame.period_start[0], frame.numerator_n[0], frame.denominator_n[0]) == ("2024-03-01", 1, 4)
+
+
+def test_funnel_columns(metrics_db, tmp_path):
+    code, out = run(metrics_db, tmp_path, "funnel", "--outcome", "ptosis", "--method", "exact", *AS_OF)
+    frame = read(out, keep_default_na=False)
+    assert list(frame.columns[:12]) == ["clinician", "numerator_n", "denominator_n", "rate", "target", "lcl_95",
+                                        "ucl_95", "lcl_998", "ucl_998", "flag", "phi", "tau2"]
+    assert list(frame.clinician) == ["A01", "B02"] and set(frame.flag) <= {"high", "low", ""}
+    assert set(frame.method) == {"exact"}
+
+
+def test_spc_columns(metrics_db, tmp_path):
+    code, out = run(metrics_db, tmp_path, "spc", "--outcome", "correction", "--chart", "pp", "--rules", "mdc",
+                    *AS_OF)
+    frame = read(out)
+    assert list(frame.columns[:13]) == ["period_start", "numerator_n", "denominator_n", "rate", "cl", "lcl", "ucl",
+                                        "sigma_signal", "runs_signal", "longest_run", "longest_run_max", "crossings",
+                                        "crossings_min"]
+    assert frame.denominator_n.tolist() == [1, 0, 0, 4, 3, 4, 2]
+
+
+def test_costs_columns_and_values(metrics_db, tmp_path):
+    code, out = run(metrics_db, tmp_path, "costs", "--by", "month", *AS_OF)
+    frame = read(out)
+    assert list(frame.columns[:7]) == ["month", "correction_n", "correction_cost_nok", "primary_n",
+                                       "cost_per_100_primary_nok", "revenue_nok", "cost_share"]
+    march = frame[frame.month == "2024-03-01"].iloc[0]
+    assert (march.correction_n, march.correction_cost_nok, march.primary_n) == (1, 592, 4)
+    code, out = run(metrics_db, tmp_path, "costs", "--by", "clinician", "--consumables-nok", "0", *AS_OF,
+                    name="c2.csv")
+    frame = read(out)
+    assert frame.set_index("clinician").loc["A01", "correction_cost_nok"] == 492
+
+
+def test_cusum_columns(metrics_db, tmp_path):
+    code, out = run(metrics_db, tmp_path, "cusum", "--outcome", "insufficient_effect", *AS_OF)
+    frame = read(out)
+    assert list(frame.columns[:5]) == ["clinician", "treated_on", "cusum", "threshold", "signal"]
+    assert list(frame.clinician) == ["A01"] * 4 + ["B02"] * 2
+
+
+def test_provenance_lines(metrics_db, tmp_path):
+    code, out = run(metrics_db, tmp_path, "funnel", "--outcome", "ptosis", "--clinician", "a01", *AS_OF)
+    lines = out.read_text().splitlines()
+    prov = dict(line[2:].split(": ", 1) for line in lines if line.startswith("# "))
+    assert prov["export"] == "funnel"
+    assert prov["outcome"] == "ptosis (Ptosis (eyelid or brow))"
+    assert prov["as_of"] == "2024-06-30"
+    assert prov["filters"] == "clinicians = A01"
+    assert prov["method"] == "arcsine" and prov["overdispersion"] == "auto"
+    assert prov["snapshot_version"] == "1"
+    assert {"generated_at", "generated_by", "database", "eligible", "window"} <= set(prov)
+    header = [line for line in lines if not line.startswith("#")][0]
+    assert header.startswith("clinician,numerator_n")
+
+
+def test_excel_dialect(metrics_db, tmp_path):
+    code, out = run(metrics_db, tmp_path, "rates", "--outcome", "insufficient_effect", "--period", "all", "--excel",
+                    *AS_OF)
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    header = [line for line in text.splitlines() if not line.startswith("#")][0]
+    assert header.startswith("period_start;numerator_n;denominator_n;rate;")
+    frame = pd.read_csv(io.StringIO(text), comment="#", sep=";", decimal=",")
+    assert frame.rate[0] == pytest.approx(2 / 6)
+
+
+@pytest.mark.parametrize("value, expected", [("=1+2", "'=1+2"), ("+47", "'+47"), ("-cmd", "'-cmd"),
+                                             ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+                                             ("C01", "C01"), (-5, -5), (0.5, 0.5)])
+def test_formula_cells_are_neutralised(value, expected):
+    assert neutralise(value) == expected
+
+
+def test_text_cells_in_a_csv_are_neutralised_but_numbers_are_not():
+    text = to_csv_text(pd.DataFrame({"clinician": ["=HYPERLINK(\"x\")", "C01"], "rate": [-0.5, 0.25]}), {})
+    assert text.splitlines() == ["clinician,rate", "\"'=HYPERLINK(\"\"x\"\")\",-0.5", "C01,0.25"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["rates"], "export rates needs --outcome KEY"),
+    (["rates", "--outcome", "nope"], "unknown outcome `nope`"),
+    (["rates", "--outcome", "ptosis", "--by", "month"], "--by for rates must be one of: clinician, indication"),
+    (["costs", "--by", "area"], "--by for costs must be one of: month, clinician, product"),
+    (["funnel", "--outcome", "ptosis", "--by", "clinician"], "export funnel takes no --by"),
+    (["costs", "--outcome", "ptosis"], "export costs takes no --outcome"),
+])
+def test_option_errors_are_one_line(metrics_db, tmp_path, capsys, args, message):
+    code, _ = run(metrics_db, tmp_path, *args)
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_missing_database(tmp_path, capsys):
+    code = main(["export", "costs", "-o", str(tmp_path / "x.csv"), "--db", str(tmp_path / "none.duckdb")])
+    assert code == 1
+    assert "no database at" in capsys.readouterr().err
