@@ -118,6 +118,8 @@ def load_files(
             names = [s.path.name for s in sources]
             bar.step("validating rows")
             batch = validate.validate_batch(con, sources, today, [s.display_name for s in sources])
+            for i, source in enumerate(sources):
+                privacy.guard_rejected(con, source, batch.relation(source.table.name), i)
             bar.step("writing")
             load_id = store.next_load_id(con)
             summaries, examples = _write(con, batch, sources, names, load_id)
@@ -184,11 +186,6 @@ def _write(con, batch: validate.Batch, sources: list[Source], names: list[str], 
     return summaries, examples
 
 
-def _record_id_sql(table: contract.Table, alias_batch: str, alias_raw: str) -> str:
-    parts = [f"coalesce(CAST({alias_batch}.\"{k}\" AS VARCHAR), trim({alias_raw}.\"{k}\"))" for k in table.key]
-    return "concat_ws(' ', " + ", ".join(parts) + ")"
-
-
 def _forget_earlier_rejects(con, source: Source) -> None:
     """Loading the same file again replaces the pending rejects it produced before (they are the same rows)."""
     con.execute(
@@ -197,16 +194,26 @@ def _forget_earlier_rejects(con, source: Source) -> None:
     ).fetchall()
 
 
+def rejected_raw_sql(table: contract.Table, alias: str = "b") -> str:
+    """The rejected row's values as JSON: as read when its own values were wrong (`_raw`), else its typed values
+    (it failed a rule across rows, e.g. an unknown clinician, and its values parsed)."""
+    typed = "to_json(struct_pack(" + ", ".join(f'"{c}" := CAST({alias}."{c}" AS VARCHAR)'
+                                               for c in table.column_names) + "))::VARCHAR"
+    return f"coalesce({alias}._raw, {typed})"
+
+
 def _record_rejected(con, table: contract.Table, rel: str, index: int, source: Source, load_id: int,
                      now: dt.datetime) -> None:
-    raw = "to_json(struct_pack(" + ", ".join(f'"{c}" := r."{c}"' for c in table.column_names) + "))::VARCHAR"
+    raw = rejected_raw_sql(table)
+    record_id = "concat_ws(' ', " + ", ".join(
+        f"coalesce(CAST(b.\"{k}\" AS VARCHAR), json_extract_string({raw}, '$.{k}'))" for k in table.key) + ")"
     con.execute(
         f"""INSERT INTO rejected_rows
-            SELECT nextval('rejected_rows_seq'), ?, ?, ?, ?, ?, ?, b._row, {_record_id_sql(table, 'b', 'r')},
+            SELECT nextval('rejected_rows_seq'), ?, ?, ?, ?, ?, ?, b._row, {record_id},
                    b._issues[1].column,
                    array_to_string(list_transform(b._issues, lambda x: x.column || ': ' || x.message), '; '),
                    {raw}, 'pending', NULL
-            FROM {rel} b JOIN {source.relation} r USING (_row)
+            FROM {rel} b
             WHERE b._src = ? AND len(b._issues) > 0 ORDER BY b._row""",
         [load_id, now, source.path.name, source.sheet, source.sha256, table.name, index],
     ).fetchall()

@@ -9,6 +9,7 @@ Whole-file problems (empty, binary, unknown encoding, no recognisable header, mi
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -167,36 +168,51 @@ def sniff_format(path: Path, head: bytes) -> str:
     return "csv"
 
 
-def decode_text(path: Path, data: bytes) -> tuple[str, str]:
-    """Decode CSV bytes: UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1252."""
-    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf"):
+def _is_utf8(data: bytes) -> UnicodeDecodeError | None:
+    """Validate UTF-8 in chunks (no copy of a large file as a Python string); the error if it is not."""
+    if data.isascii():
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    step = 1 << 20
+    for start in range(0, len(data), step):
+        try:
+            decoder.decode(data[start:start + step], final=start + step >= len(data))
+        except UnicodeDecodeError as exc:
+            return UnicodeDecodeError(exc.encoding, data, start + exc.start, start + exc.end, exc.reason)
+    return None
+
+
+def decode_csv(path: Path, data: bytes) -> tuple[bytes, str]:
+    """CSV bytes as UTF-8 without BOM, from UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1252."""
+    head = data[:65536]
+    if not head.strip(b" \t\r\n\x00\xef\xbb\xbf") and (len(data) <= len(head) or not data.strip()):
         raise InputError(path, "the file is empty; export the data again")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode("utf-16"), "utf-16"
+            return data.decode("utf-16").encode("utf-8"), "utf-16"
         except UnicodeDecodeError:
             raise InputError(path, "the file starts like UTF-16 but is not valid UTF-16; export it again "
                              "as UTF-8 CSV") from None
-    if b"\x00" in data[:65536]:
+    if b"\x00" in head:
         raise InputError(path, "this is not a text file (it contains binary data); export the data as CSV, "
                          "Excel .xlsx or Parquet")
     if data.startswith(b"\xef\xbb\xbf"):
-        try:
-            return data[3:].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError as exc:
-            raise _mixed_encoding(path, data[3:], exc) from None
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as exc:
-        utf8_error = exc
+        body = data[3:]
+        error = _is_utf8(body)
+        if error:
+            raise _mixed_encoding(path, body, error)
+        return body, "utf-8-sig"
+    error = _is_utf8(data)
+    if error is None:
+        return data, "utf-8"
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
         raise InputError(path, "unknown text encoding (neither UTF-8 nor Windows-1252); save the file as "
                          "CSV UTF-8 and load again") from None
     if _MOJIBAKE.search(text):
-        raise _mixed_encoding(path, data, utf8_error)
-    return text, "cp1252"
+        raise _mixed_encoding(path, data, error)
+    return text.encode("utf-8"), "cp1252"
 
 
 def _mixed_encoding(path: Path, data: bytes, exc: UnicodeDecodeError) -> InputError:
@@ -206,6 +222,9 @@ def _mixed_encoding(path: Path, data: bytes, exc: UnicodeDecodeError) -> InputEr
 
 
 def sniff_delimiter(path: Path, header_line: str) -> str:
+    if "\r" in header_line:  # csv.reader would raise on it: lines that end with a carriage return alone
+        raise InputError(path, "the lines end with a carriage return only (old Mac format); save the file again "
+                         "as CSV UTF-8 (Windows or Unix line endings) and load again")
     counts = {d: len(next(csv.reader([header_line], delimiter=d))) for d in (";", ",", "\t")}
     delimiter, fields = max(counts.items(), key=lambda kv: kv[1])
     if fields < 2:
@@ -253,7 +272,7 @@ def read_sources(
 def _project(
     con: duckdb.DuckDBPyConnection, raw: str, relation: str, names: list[str], table: Table
 ) -> list[str]:
-    """Create `relation` with `_row` and one VARCHAR column per contract column (absent optional ones NULL).
+    """Create the view `relation` with `_row` and one VARCHAR column per contract column (absent optional ones NULL).
 
     Extra columns are kept too (prefixed `extra__`) so the privacy guard can scan them; they are never stored.
     """
@@ -266,24 +285,19 @@ def _project(
     ignored = [n for n in names if n not in table.column_names]
     for n in ignored:
         select.append(f'CAST("c{names.index(n)}" AS VARCHAR) AS "extra__{n}"')
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT {', '.join(select)} FROM {raw} ORDER BY _row")
-    con.execute(f"DROP TABLE IF EXISTS {raw}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT {', '.join(select)} FROM {raw}").fetchall()
     return ignored
 
 
 def _read_csv(con, path: Path, data: bytes, sha: str, column_map, table_name, prefix) -> Source:
-    text, encoding = decode_text(path, data)
-    first_line = text.split("\n", 1)[0].rstrip("\r")
+    csv_bytes, encoding = decode_csv(path, data)
+    newline = csv_bytes.find(b"\n", 0, 1 << 20)
+    first_line = csv_bytes[: newline if newline >= 0 else 1 << 20].decode("utf-8", errors="replace").rstrip("\r")
     delimiter = sniff_delimiter(path, first_line)
     header = next(csv.reader([first_line], delimiter=delimiter))
     names = resolve_columns(path, header, column_map)
     table = choose_table(path, names, table_name)
     check_required(path, table, names)
-
-    if encoding == "utf-8":
-        csv_bytes = data
-    else:
-        csv_bytes = text.encode("utf-8")
 
     raw = f"{prefix}_raw"
     malformed: list[MalformedRow]
@@ -296,7 +310,7 @@ def _read_csv(con, path: Path, data: bytes, sha: str, column_map, table_name, pr
         try:
             rows, malformed = _duckdb_csv(con, csv_path, csv_bytes, delimiter, len(names), raw)
         except _NeedsSlowPath:
-            rows, malformed = _python_csv(con, text, delimiter, len(names), raw)
+            rows, malformed = _python_csv(con, csv_bytes.decode("utf-8"), delimiter, len(names), raw)
         except duckdb.Error as exc:
             raise InputError(path, f"cannot be read as CSV ({str(exc).splitlines()[0]})") from None
     if rows == 0 and malformed and len(malformed) >= 1:
@@ -329,9 +343,11 @@ def _duckdb_csv(con, csv_path: Path, csv_bytes: bytes, delimiter: str, n_cols: i
     """Fast path: DuckDB's CSV reader, rows numbered by mapping records onto physical lines."""
     arr = np.frombuffer(csv_bytes, dtype=np.uint8)
     newlines = np.flatnonzero(arr == 10)
-    quotes_before = np.cumsum(arr == 34)[newlines] if len(newlines) else np.array([], dtype=np.int64)
-    if len(quotes_before) and np.any(np.diff(np.concatenate(([0], quotes_before))) % 2):
-        raise _NeedsSlowPath()  # a quoted field spans lines: physical lines are not records
+    if b'"' in csv_bytes:
+        quotes = np.flatnonzero(arr == 34)
+        per_line = np.diff(np.concatenate(([0], np.searchsorted(quotes, newlines), [len(quotes)])))
+        if np.any(per_line % 2):
+            raise _NeedsSlowPath()  # a quoted field spans lines: physical lines are not records
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n_cols)) + "}"
     con.execute("DROP TABLE IF EXISTS clinic_reject_errors")
     con.execute("DROP TABLE IF EXISTS clinic_reject_scans")
@@ -362,18 +378,31 @@ def _duckdb_csv(con, csv_path: Path, csv_bytes: bytes, delimiter: str, n_cols: i
     keep = (content > 0) & (line_no > 1) & ~np.isin(line_no, reject_lines)
     candidates = line_no[keep]
     if len(candidates) != n_valid:
-        con.execute(f"DROP TABLE IF EXISTS {raw}_scan")
+        con.execute(f"DROP TABLE IF EXISTS {raw}_scan").fetchall()
         raise _NeedsSlowPath()
-    con.register(f"{raw}_lines", pa.table({"_row": pa.array(candidates, pa.int64())}))
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {raw} AS
-            SELECT l._row::INTEGER AS _row, s.* FROM
-              (SELECT rowid - (SELECT min(rowid) FROM {raw}_scan) AS rid, * FROM {raw}_scan) s
-              JOIN (SELECT row_number() OVER () - 1 AS rid, _row FROM {raw}_lines) l USING (rid)"""
-    )
-    con.unregister(f"{raw}_lines")
-    con.execute(f"DROP TABLE IF EXISTS {raw}_scan")
-    con.execute(f"ALTER TABLE {raw} DROP COLUMN rid")
+    # Row number = record position + an offset that only changes after a blank line or a malformed row: a few
+    # (first record, offset) steps number a million rows without copying them.
+    offsets = candidates - np.arange(len(candidates), dtype=np.int64)
+    starts = np.flatnonzero(np.diff(offsets, prepend=offsets[0] - 1)) if len(offsets) else np.zeros(0, np.int64)
+    if len(starts) <= 64:  # the usual case: a handful of steps, as a CASE over the record position
+        whens = " ".join(f"WHEN rid >= {int(a)} THEN {int(offsets[a])}" for a in starts[::-1])
+        offset_sql = f"(CASE {whens} END)" if len(starts) else "0"
+        con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {raw} AS
+                SELECT CAST(rid + {offset_sql} AS INTEGER) AS _row, * EXCLUDE (rid)
+                FROM (SELECT rowid - (SELECT min(rowid) FROM {raw}_scan) AS rid, * FROM {raw}_scan)"""
+        ).fetchall()
+    else:
+        steps = pa.table({"first_rid": pa.array(starts, pa.int64()), "offset": pa.array(offsets[starts], pa.int64())})
+        con.register(f"{raw}_steps_arrow", steps)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {raw}_steps AS SELECT * FROM {raw}_steps_arrow").fetchall()
+        con.unregister(f"{raw}_steps_arrow")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {raw} AS
+                SELECT CAST(s.rid + st."offset" AS INTEGER) AS _row, s.* EXCLUDE (rid)
+                FROM (SELECT rowid - (SELECT min(rowid) FROM {raw}_scan) AS rid, * FROM {raw}_scan) s
+                ASOF JOIN {raw}_steps st ON s.rid >= st.first_rid"""
+        ).fetchall()
     malformed = [
         MalformedRow(int(line), _REJECT_MESSAGES.get(kind, kind.lower()), (csv_line or "").strip("\r\n")[:500])
         for line, kind, csv_line in rejects

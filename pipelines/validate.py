@@ -3,8 +3,9 @@
 Everything is generated from the data contract and runs as set-based DuckDB SQL (no per-row Python), so a file of
 a million rows validates in about a second. The result of `validate_batch` is one temp table per contract table,
 `batch_<table>`, with `_src` (index of the source), `_row`, the typed columns, `_issues` (a list of
-{column, message}; empty means the row is accepted) and `_dup` (an identical copy of an earlier row in the same
-load, accepted but written once).
+{column, message}; empty means the row is accepted), `_raw` (the row's text values as JSON, for rows with a
+problem in their own values) and `_dup` (an identical copy of an earlier row in the same load, accepted but
+written once).
 
 Cross-row rules run after the column rules, in dependency order: duplicates in the load, then references
 (clinician codes, corrected sessions, followed-up sessions) against the database plus the rows accepted so far.
@@ -30,7 +31,10 @@ def sql_str(text: str) -> str:
 
 
 def _clean(column: str) -> str:
-    return f"NULLIF(trim(\"{column}\", {sql_str(WHITESPACE)}), '')"
+    """Trimmed text or NULL. The regex guard keeps the (slower) trim of all whitespace kinds off most values."""
+    c = f'"{column}"'
+    return (f"NULLIF(CASE WHEN regexp_matches({c}, '^[\\s\u00a0\u202f]|[\\s\u00a0\u202f]$') "
+            f"THEN trim({c}, {sql_str(WHITESPACE)}) ELSE {c} END, '')")
 
 
 def _shown(v: str) -> str:
@@ -46,17 +50,6 @@ def _case_lookup(v: str, allowed: dict[str, tuple[str, ...]]) -> str:
     return f"(CASE lower({v}) {whens} ELSE NULL END)"
 
 
-def _number(v: str) -> str:
-    s = f"regexp_replace({v}, '[ \u00a0\u202f]', '', 'g')"
-    normalised = (
-        f"(CASE WHEN contains({s}, ',') AND contains({s}, '.') THEN "
-        f"  (CASE WHEN strpos(reverse({s}), ',') < strpos(reverse({s}), '.') "
-        f"        THEN replace(replace({s}, '.', ''), ',', '.') ELSE replace({s}, ',', '') END) "
-        f" WHEN contains({s}, ',') THEN replace({s}, ',', '.') ELSE {s} END)"
-    )
-    return f"(CASE WHEN isfinite(TRY_CAST({normalised} AS DOUBLE)) THEN TRY_CAST({normalised} AS DOUBLE) END)"
-
-
 def _date(v: str) -> str:
     return (
         f"CAST(coalesce(try_strptime({v}, '%Y-%m-%d'), try_strptime({v}, '%d.%m.%Y'), "
@@ -65,12 +58,30 @@ def _date(v: str) -> str:
     )
 
 
-def _issue(column: str, condition: str, message: str) -> str:
-    return f"CASE WHEN {condition} THEN {{'column': {sql_str(column)}, 'message': {message}}} END"
+Issue = tuple[str, str, str]  # (column, SQL condition that flags the row, SQL expression of the message)
 
 
-def column_sql(col: Column) -> tuple[str, list[str]]:
-    """(typed expression, issue expressions) for one contract column, reading the clean text as `v_<name>`."""
+def _issue(column: str, condition: str, message: str) -> Issue:
+    return (column, condition, message)
+
+
+def _number_prep(col: str) -> tuple[str, str]:
+    """Two projection steps for a number column: strip spaces, then normalise the decimal mark to `.`."""
+    v = f'"v_{col}"'
+    s = f'"s_{col}"'
+    strip = f"replace(replace(replace({v}, ' ', ''), '\u00a0', ''), '\u202f', '')"
+    normalised = (
+        f"(CASE WHEN contains({s}, ',') AND contains({s}, '.') THEN "
+        f"  (CASE WHEN strpos(reverse({s}), ',') < strpos(reverse({s}), '.') "
+        f"        THEN replace(replace({s}, '.', ''), ',', '.') ELSE replace({s}, ',', '') END) "
+        f" WHEN contains({s}, ',') THEN replace({s}, ',', '.') ELSE {s} END)"
+    )
+    return strip, normalised
+
+
+def column_sql(col: Column) -> tuple[str, list[Issue]]:
+    """(typed expression, issues) for one contract column, reading the clean text as `v_<name>` (and, for numbers,
+    the parsed double as `d_<name>`)."""
     v = f'"v_{col.name}"'
     t = f'"t_{col.name}"'
     issues: list[str] = []
@@ -82,8 +93,9 @@ def column_sql(col: Column) -> tuple[str, list[str]]:
         issues.append(_issue(col.name, f"regexp_matches({v}, '[\\x00-\\x1f]')",
                              sql_str("contains a line break or control character")))
     elif col.kind == "code":
+        # judged once per distinct value (see _dictionary)
         typed = f"upper({v})"
-        issues.append(_issue(col.name, f"NOT regexp_full_match({v}, '[\\p{{L}}0-9_.-]{{1,16}}')",
+        issues.append(_issue(col.name, f'"cb_{col.name}"',
                              f"{_shown(v)} || ' is not a valid code (letters, digits, - or _, at most 16)'"))
     elif col.kind == "text":
         typed = v
@@ -96,14 +108,15 @@ def column_sql(col: Column) -> tuple[str, list[str]]:
         issues.append(_issue(col.name, f"{t} < DATE {sql_str(contract.EARLIEST_DATE)}",
                              f"strftime({t}, '%Y-%m-%d') || ' is before {contract.EARLIEST_DATE}'"))
     elif col.kind in ("number", "integer"):
-        typed = _number(v)
+        d = f'"d_{col.name}"'
+        typed = d
         word = "a whole number" if col.kind == "integer" else "a number"
         issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL",
                              f"{_shown(v)} || ' is not {word}'"))
         if col.kind == "integer":
             issues.append(_issue(col.name, f"{t} IS NOT NULL AND {t} <> round({t})",
                                  f"{_shown(v)} || ' is not a whole number'"))
-            typed = f"(CASE WHEN {typed} = round({typed}) THEN CAST({typed} AS INTEGER) END)"
+            typed = f"(CASE WHEN {d} = round({d}) THEN CAST({d} AS INTEGER) END)"
         if col.min_value is not None:
             if col.min_exclusive:
                 issues.append(_issue(col.name, f"{t} <= {col.min_value}",
@@ -115,9 +128,9 @@ def column_sql(col: Column) -> tuple[str, list[str]]:
             issues.append(_issue(col.name, f"{t} > {col.max_value}",
                                  f"{_shown(v)} || ' is above the maximum {col.max_value:g}'"))
     elif col.kind == "bool":
-        true = ", ".join(sql_str(s) for s in contract.TRUE_SPELLINGS)
-        false = ", ".join(sql_str(s) for s in contract.FALSE_SPELLINGS)
-        typed = f"(CASE WHEN lower({v}) IN ({true}) THEN true WHEN lower({v}) IN ({false}) THEN false END)"
+        whens = " ".join([f"WHEN {sql_str(x)} THEN true" for x in contract.TRUE_SPELLINGS]
+                         + [f"WHEN {sql_str(x)} THEN false" for x in contract.FALSE_SPELLINGS])
+        typed = f"(CASE lower({v}) {whens} END)"
         issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL",
                              f"{_shown(v)} || ' is not yes/no (write yes/no, ja/nei, true/false or 1/0)'"))
     elif col.kind == "enum":
@@ -126,21 +139,52 @@ def column_sql(col: Column) -> tuple[str, list[str]]:
         issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL",
                              f"{_shown(v)} || {sql_str(' is not one of: ' + choices)}"))
     elif col.kind == "areas":
-        parts = f"list_filter(list_transform(string_split_regex({v}, '[|;,+/]'), lambda x: trim(x)), lambda x: x <> '')"
-        lookup = _case_lookup("x", col.allowed)
-        mapped = f"list_transform({parts}, lambda x: {lookup})"
-        bad = f"list_filter({parts}, lambda x: {lookup} IS NULL)"
-        typed = (f"(CASE WHEN len({bad}) = 0 AND len({parts}) > 0 "
-                 f"THEN array_to_string(list_sort(list_distinct({mapped})), '|') END)")
+        # parsed once per distinct value (see _dictionary); here only its results are read
+        typed = f'"a_{col.name}"'
+        bad = f'"ab_{col.name}"'
         choices = ", ".join(col.allowed)
-        issues.append(_issue(col.name, f"{v} IS NOT NULL AND len({bad}) > 0",
-                             f"'\"' || left({bad}[1], 40) || '\"' || {sql_str(' is not a known area (' + choices + ')')}"))
+        issues.append(_issue(col.name, f"{v} IS NOT NULL AND {bad} IS NOT NULL",
+                             f"'\"' || left({bad}, 40) || '\"' || {sql_str(' is not a known area (' + choices + ')')}"))
     else:  # pragma: no cover - the contract only uses the kinds above
         raise ValueError(col.kind)
     return typed, issues
 
 
-def _row_rules(table: Table) -> list[str]:
+ROW_KINDS = ("id", "text")  # (nearly) unique values: cleaned row by row; every other kind goes by dictionary
+
+
+def _dictionary(col: Column) -> str:
+    """SELECT over the distinct raw values of a column, cleaning, parsing and judging each value once.
+
+    A million rows hold a few dozen yes/no spellings, area combinations, products or clinician codes, a few
+    thousand dates and a few hundred amounts, so the trimming, number normalisation, date parsing, area-list
+    parsing and Unicode-aware code check run on those only; rows pick the results up by a hash join. Gives
+    `v_<name>` (clean text), `t_<name>` (typed value) and the kind's helper columns (`d_`, `a_`, `ab_`, `cb_`)."""
+    name = col.name
+    r, v = f'"r_{name}"', f'"v_{name}"'
+    base = f"SELECT {r}, {_clean('r_' + name)} AS {v} FROM (SELECT DISTINCT {r} FROM cleaned WHERE {r} IS NOT NULL)"
+    extra = ""
+    if col.kind in ("number", "integer"):
+        strip, normalised = _number_prep(name)
+        base = (f"SELECT *, (CASE WHEN isfinite(TRY_CAST(\"n_{name}\" AS DOUBLE)) "
+                f"THEN TRY_CAST(\"n_{name}\" AS DOUBLE) END) AS \"d_{name}\" FROM ("
+                f"SELECT *, {normalised} AS \"n_{name}\" FROM (SELECT *, {strip} AS \"s_{name}\" FROM ({base})))")
+    elif col.kind == "code":
+        extra = f", NOT regexp_full_match({v}, '[\\p{{L}}0-9_.-]{{1,16}}') AS \"cb_{name}\""
+    elif col.kind == "areas":
+        parts = (f"list_filter(list_transform(string_split_regex({v}, '[|;,+/]'), lambda x: trim(x)), "
+                 f"lambda x: x <> '')")
+        lookup = _case_lookup("x", col.allowed)
+        mapped = f"list_transform({parts}, lambda x: {lookup})"
+        bad = f"list_filter({parts}, lambda x: {lookup} IS NULL)"
+        typed = (f"(CASE WHEN len({bad}) = 0 AND len({parts}) > 0 "
+                 f"THEN array_to_string(list_sort(list_distinct({mapped})), '|') END)")
+        base = f'SELECT *, {typed} AS "a_{name}", {bad}[1] AS "ab_{name}" FROM ({base})'
+    typed_expr, _ = column_sql(col)
+    return f'SELECT *{extra}, {typed_expr} AS "t_{name}" FROM ({base})'
+
+
+def _row_rules(table: Table) -> list[Issue]:
     """Rules that look at several columns of one row."""
     if table.name != "treatments":
         return []
@@ -158,20 +202,37 @@ def _row_rules(table: Table) -> list[str]:
 def typed_select(source: Source, index: int) -> str:
     """SELECT turning one source's text rows into typed columns plus `_issues`."""
     table = source.table
-    cleaned = ", ".join(f"{_clean(c)} AS \"v_{c}\"" for c in table.column_names)
-    typed_parts, issue_parts = [], []
+    row_cols = [c for c in table.columns if c.kind in ROW_KINDS]
+    dict_cols = [c for c in table.columns if c.kind not in ROW_KINDS]
+    cleaned = ", ".join([f"{_clean(c.name)} AS \"v_{c.name}\"" for c in row_cols]
+                        + [f'"{c.name}" AS "r_{c.name}"' for c in dict_cols])
+    typed_parts: list[str] = []
+    issues: list[Issue] = []
     for col in table.columns:
-        typed, issues = column_sql(col)
-        typed_parts.append(f"{typed} AS \"t_{col.name}\"")
-        issue_parts.extend(issues)
-    issue_parts.extend(_row_rules(table))
-    issue_list = "list_filter([" + ", ".join(issue_parts) + "], lambda x: x IS NOT NULL)"
+        typed, col_issues = column_sql(col)
+        if col.kind in ROW_KINDS:
+            typed_parts.append(f"{typed} AS \"t_{col.name}\"")
+        issues.extend(col_issues)
+    issues.extend(_row_rules(table))
+    # Build the list of problems only for rows that have one: most rows are fine, and building a list of
+    # structs for every row is what would make a million-row file slow.
+    any_issue = "coalesce(" + " OR ".join(f"({cond})" for _, cond, _ in issues) + ", false)"
+    issue_list = ("list_filter([" + ", ".join(
+        f"CASE WHEN {cond} THEN {{'column': {sql_str(column)}, 'message': {message}}} END"
+        for column, cond, message in issues) + "], lambda x: x IS NOT NULL)")
     final = ", ".join(f"\"t_{c}\" AS \"{c}\"" for c in table.column_names)
+    # the row as read (trimmed), kept for rejected rows so they can be corrected and retried
+    raw_json = "to_json(struct_pack(" + ", ".join(f'"{c}" := "v_{c}"' for c in table.column_names) + "))::VARCHAR"
+    dictionaries = "".join(f"dict_{c.name} AS ({_dictionary(c)}),\n" for c in dict_cols)
+    joined = "cleaned c" + "".join(f' LEFT JOIN dict_{c.name} USING ("r_{c.name}")' for c in dict_cols)
     return f"""
         WITH cleaned AS (SELECT _row, {cleaned} FROM {source.relation}),
-        typed AS (SELECT *, {', '.join(typed_parts)} FROM cleaned),
-        judged AS (SELECT *, {issue_list} AS _issues FROM typed)
-        SELECT {index} AS _src, _row, {final}, _issues FROM judged"""
+        {dictionaries}with_dictionaries AS (SELECT * FROM {joined}),
+        typed AS (SELECT *{''.join(', ' + p for p in typed_parts)} FROM with_dictionaries),
+        flagged AS (SELECT *, {any_issue} AS _bad FROM typed),
+        judged AS (SELECT *, CASE WHEN _bad THEN {issue_list} ELSE [] END AS _issues,
+                          CASE WHEN _bad THEN {raw_json} END AS _raw FROM flagged)
+        SELECT {index} AS _src, _row, {final}, _issues, _raw FROM judged"""
 
 
 @dataclass
@@ -222,12 +283,17 @@ def _check_duplicates(con, table: Table, rel: str, source_names: list[str]) -> N
     """Same key twice in one load: identical copies are written once; different content rejects every copy."""
     key = ", ".join(f'"{k}"' for k in table.key)
     names = "[" + ", ".join(sql_str(n) for n in source_names) + "]"
+    # Keys seen more than once are few; find them with one cheap aggregate before looking at their content.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {rel}_keys AS
+        WITH repeated AS (SELECT {key} FROM {rel} WHERE len(_issues) = 0 GROUP BY {key} HAVING count(*) > 1)
         SELECT {key}, count(DISTINCT {_content_hash(table)}) AS versions_n,
                string_agg({names}[_src + 1] || ' row ' || _row, ', ' ORDER BY _src, _row) AS places
-        FROM {rel} WHERE len(_issues) = 0 GROUP BY {key} HAVING count(*) > 1"""
+        FROM {rel} JOIN repeated USING ({key}) WHERE len(_issues) = 0 GROUP BY {key}"""
     ).fetchall()
+    if con.execute(f"SELECT count(*) FROM {rel}_keys").fetchall()[0][0] == 0:
+        con.execute(f"DROP TABLE {rel}_keys").fetchall()
+        return
     key_match = " AND ".join(f'{rel}."{k}" IS NOT DISTINCT FROM k."{k}"' for k in table.key)
     key_text = " || ' ' || ".join(f'CAST({rel}."{k}" AS VARCHAR)' for k in table.key)
     con.execute(
@@ -238,8 +304,8 @@ def _check_duplicates(con, table: Table, rel: str, source_names: list[str]) -> N
     ).fetchall()
     con.execute(
         f"""UPDATE {rel} SET _dup = true WHERE rowid IN (
-              SELECT rid FROM (SELECT rowid AS rid, row_number() OVER (PARTITION BY {key} ORDER BY _src, _row) AS n
-                               FROM {rel} WHERE len(_issues) = 0) WHERE n > 1)"""
+              SELECT rid FROM (SELECT b.rowid AS rid, row_number() OVER (PARTITION BY {key} ORDER BY _src, _row) AS n
+                               FROM {rel} b JOIN {rel}_keys USING ({key}) WHERE len(b._issues) = 0) WHERE n > 1)"""
     ).fetchall()
     con.execute(f"DROP TABLE {rel}_keys").fetchall()
 

@@ -107,3 +107,42 @@ def test_identifier_header_words():
     assert identifier_header("pasient_navn") and identifier_header("e_post") and identifier_header("tlf")
     assert not identifier_header("patient_ref") and not identifier_header("areas")
     assert not identifier_header("treatment_id")
+
+
+def test_identifier_in_a_typed_column_of_a_rejected_row_refuses_the_file(tmp_path, db):
+    # units must be a number: the row would be rejected and kept as read, so its values are checked too
+    header = TREATMENT_HEADER.strip()
+    text = (f"{header}\nT1,p1,2024-03-05,C01,cosmetic,glabella,Botox,20,1900\n"
+            f"T2,p2,2024-03-05,C01,cosmetic,glabella,Botox,{VALID_FNR},1900\n")
+    path = write(tmp_path / "t.csv", text)
+    assert_refused_and_nothing_stored(
+        tmp_path, db, path,
+        "t.csv: refused: row 3, column `units` holds what looks like a Norwegian national identity number "
+        "(fødselsnummer). Exports must carry pseudonymous references only; remove direct identifiers and export "
+        "again. Nothing from this file was stored")
+
+
+def test_identifier_in_an_unsplittable_line_refuses_the_file(tmp_path, db):
+    text = (TREATMENT_HEADER + "T1,p1,2024-03-05,C01,cosmetic,glabella,Botox,20,1900\n"
+            "kari.nordmann@example.no,ring meg\n")
+    path = write(tmp_path / "t.csv", text)
+    assert_refused_and_nothing_stored(
+        tmp_path, db, path,
+        "t.csv: refused: row 3, column `(unsplittable row)` holds what looks like an e-mail address. Exports must "
+        "carry pseudonymous references only; remove direct identifiers and export again. Nothing from this file "
+        "was stored")
+
+
+@pytest.mark.parametrize("value", [VALID_FNR, D_NUMBER, VALID_FNR[:6] + " " + VALID_FNR[6:], "15038512338",
+                                   "a@b.no", "x@y", "+47 912 34 567", "0047 91234567", "912 34 567",
+                                   "91 23 45 67", "91234567", "21234567", "p_5f1c9a0b7e21", "2024-0001", ""])
+def test_python_and_sql_checks_agree(value):
+    import duckdb
+
+    from pipelines.privacy import EMAIL_SQL, PHONE_FORMATTED_SQL, PHONE_PLAIN_SQL, fnr_sql, identifier_kind
+
+    con = duckdb.connect()
+    sql_hit = con.execute(
+        f"SELECT {fnr_sql('$v')} OR {EMAIL_SQL.format(v='$v')} OR {PHONE_FORMATTED_SQL.format(v='$v')} "
+        f"OR {PHONE_PLAIN_SQL.format(v='$v')}", {"v": value}).fetchall()[0][0]
+    assert bool(sql_hit) == (identifier_kind(value) is not None)
