@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import contract, privacy, store, validate
+from pipelines import contract, metrics, privacy, store, validate
 from pipelines.read import InputError, Source, read_column_map, read_sources
 
 
@@ -99,7 +99,7 @@ def load_files(
     db_paths = store.DbPaths(Path(db) if db else store.default_db_path())
     mapping = read_column_map(column_map)
     today = today or dt.date.today()
-    bar = Progress(len(paths) * 2 + 4, enabled=progress)
+    bar = Progress(len(paths) * 2 + 5, enabled=progress)
     with store.load_lock(db_paths, wait_seconds):
         store.clean_stale_temp_files(db_paths)
         con = store.open_work(db_paths)
@@ -123,6 +123,8 @@ def load_files(
             bar.step("writing")
             load_id = store.next_load_id(con)
             summaries, examples = _write(con, batch, sources, names, load_id)
+            bar.step("building the outcome mart")
+            metrics.build_mart(con)
             version = store.bump_snapshot(con, load_id)
             con.execute("COMMIT").fetchall()
         except BaseException:

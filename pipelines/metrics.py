@@ -21,6 +21,7 @@ pipelines/outcomes.py); rates and intervals are computed on the small result.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -110,11 +111,9 @@ def _contact_aggregates(outcomes: list[Outcome]) -> list[str]:
     return cols
 
 
-def _session_flags(o: Outcome) -> list[str]:
-    """Per session: in the headline numerator / denominator, and the four counting flags."""
+def _base_flags(o: Outcome) -> list[str]:
+    """Per session, independent of the as-of date: eligible, followed up, event, and the day its window closes."""
     k = o.key
-    closed = f"(s.treated_on + {o.close_days_sql()} <= $as_of)"
-    eligible = f"coalesce({o.eligible_sql}, false)"
     followed_parts = []
     if o.needs_follow_up and o.followed_agg:
         followed_parts.append(f'coalesce(c."{k}__cf", false)')
@@ -127,29 +126,37 @@ def _session_flags(o: Outcome) -> list[str]:
     if o.session_event_sql:
         event_parts.append(f"coalesce({o.session_event_sql}, false)")
     event = " OR ".join(event_parts) or "false"
-    elig = f"({eligible} AND {closed})"
-    fu = f"({elig} AND ({followed}))"
-    ev = f"({fu} AND ({event}))"
-    if o.lost_to_follow_up == "event":
-        num, den = f"({ev} OR ({elig} AND NOT ({followed})))", elig
-    else:
-        num, den = ev, fu
     return [
-        f'{elig} AS "{k}__eligible_n"',
-        f'({eligible} AND NOT {closed}) AS "{k}__awaiting_n"',
-        f'{fu} AS "{k}__followed_up_n"',
-        f'{ev} AS "{k}__event_n"',
-        f'{num} AS "{k}__numerator_n"',
-        f'{den} AS "{k}__denominator_n"',
+        f'coalesce({o.eligible_sql}, false) AS "{k}__eligible"',
+        f'({followed}) AS "{k}__followed"',
+        f'({event}) AS "{k}__event"',
+        f'CAST(s.treated_on + {o.close_days_sql()} AS DATE) AS "{k}__closes_on"',
     ]
 
 
+def counting_sql(o: Outcome, alias: str = "p") -> dict[str, str]:
+    """The six counting flags of one outcome on a per-session row (the mart or its live equivalent), as of $as_of."""
+    k = f'{alias}."{o.key}'
+    closed = f'{k}__closes_on" <= $as_of'
+    elig = f'({k}__eligible" AND {closed})'
+    fu = f'({elig} AND {k}__followed")'
+    ev = f'({fu} AND {k}__event")'
+    if o.lost_to_follow_up == "event":
+        num, den = f'({ev} OR ({elig} AND NOT {k}__followed"))', elig
+    else:
+        num, den = ev, fu
+    return {"eligible_n": elig, "followed_up_n": fu, "event_n": ev,
+            "awaiting_n": f'({k}__eligible" AND NOT {closed})', "numerator_n": num, "denominator_n": den}
+
+
 def per_session_sql(outcomes: list[Outcome]) -> str:
-    """SELECT of one row per session with the counting flags of each outcome, plus the session's attributes."""
+    """SELECT of one row per session with each outcome's base flags (_base_flags), plus the session's attributes.
+
+    This is also the definition of the `session_outcomes` mart the loader publishes (see build_mart)."""
     aggregates = _contact_aggregates(outcomes)
     contact_agg = (f"SELECT f.treatment_id, {', '.join(aggregates)} FROM contacts f GROUP BY f.treatment_id"
                    if aggregates else "SELECT NULL::VARCHAR AS treatment_id WHERE false")
-    flags = ", ".join(col for o in outcomes for col in _session_flags(o))
+    flags = ", ".join(col for o in outcomes for col in _base_flags(o))
     return f"""
 WITH sessions AS ({model_sql('sessions')}),
 contacts AS ({model_sql('contacts')}),
@@ -157,6 +164,49 @@ contact_agg AS ({contact_agg})
 SELECT s.treatment_id, s.patient_ref, s.treated_on, s.clinician, s.indication, s.areas, s.area_list, s.product,
        s.units, s.botox_equivalent_units, s.is_primary, s.is_repeat, s.age_band, s.sex, {flags}
 FROM sessions s LEFT JOIN contact_agg c USING (treatment_id)"""
+
+
+MART = "session_outcomes"
+
+
+def registry_fingerprint() -> str:
+    """Changes whenever an outcome definition or a model SQL file changes: a mart built from another version of
+    the definitions is never used."""
+    return hashlib.sha256(per_session_sql(list(registry.OUTCOMES)).encode("utf-8")).hexdigest()[:16]
+
+
+def build_mart(con: duckdb.DuckDBPyConnection) -> None:
+    """Materialise every outcome's per-session flags as `session_outcomes` (the loader calls this before it
+    publishes), so that dashboard queries are one aggregate scan. Built as of the data's own date: it serves every
+    as-of date on or after that; an earlier as-of date is computed live from the same definitions."""
+    as_of = default_as_of(con)
+    con.execute(f"CREATE OR REPLACE TABLE {MART} AS {per_session_sql(list(registry.OUTCOMES))}",
+                {"as_of": as_of}).fetchall()
+    con.execute("CREATE OR REPLACE TABLE mart_info (as_of DATE, registry_fingerprint VARCHAR, built_at TIMESTAMP)"
+                ).fetchall()
+    con.execute("INSERT INTO mart_info VALUES (?, ?, ?)",
+                [as_of, registry_fingerprint(), dt.datetime.now().replace(microsecond=0)]).fetchall()
+
+
+@cache
+def _fingerprint_cached() -> str:
+    return registry_fingerprint()
+
+
+def mart_usable(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> bool:
+    try:
+        row = con.execute("SELECT as_of, registry_fingerprint FROM mart_info").fetchall()
+    except duckdb.CatalogException:
+        return False
+    return bool(row) and row[0][0] is not None and as_of >= row[0][0] and row[0][1] == _fingerprint_cached()
+
+
+def _source(con: duckdb.DuckDBPyConnection, outcomes: list[Outcome], as_of: dt.date) -> tuple[str, str]:
+    """(CTE prefix, relation) holding the per-session flags: the published mart when it serves this as-of date,
+    else the same definitions computed live."""
+    if mart_usable(con, as_of):
+        return "", MART
+    return f"WITH per_session AS ({per_session_sql(outcomes)})", "per_session"
 
 
 def _period_sql(period: str | None) -> str | None:
@@ -189,14 +239,15 @@ def counts(
     if period_sql:
         group_exprs.append(("period_start", period_sql))
     group_exprs += [(b, STRATA[b]) for b in by]
-    source = "per_session p"
+    prefix, relation = _source(con, outcomes, as_of)
+    source = f"{relation} p"
     if "area" in by:
-        source = "(SELECT *, unnest(area_list) AS area FROM per_session) p"
-    sums = ", ".join(f'sum(CAST("{o.key}__{c}" AS INTEGER)) AS "{o.key}__{c}"'
-                     for o in outcomes for c in COUNT_COLUMNS)
+        source = f"(SELECT *, unnest(area_list) AS area FROM {relation}) p"
+    sums = ", ".join(f'sum(CAST({expr} AS INTEGER)) AS "{o.key}__{c}"'
+                     for o in outcomes for c, expr in counting_sql(o).items())
     select_groups = ", ".join(f"{sql} AS \"{name}\"" for name, sql in group_exprs)
     sql = f"""
-WITH per_session AS ({per_session_sql(outcomes)})
+{prefix}
 SELECT {select_groups + ', ' if select_groups else ''}{sums}
 FROM {source}
 WHERE {where}
@@ -254,15 +305,15 @@ def session_outcomes(
     o = registry.get(outcome_key)
     as_of = as_of or default_as_of(con)
     where, params = filters.sql("p")
-    k = o.key
-    cond = f'p."{k}__denominator_n"' if only_denominator else f'(p."{k}__eligible_n" OR p."{k}__awaiting_n")'
+    c = counting_sql(o)
+    prefix, relation = _source(con, [o], as_of)
+    cond = c["denominator_n"] if only_denominator else f'p."{o.key}__eligible"'
     sql = f"""
-WITH per_session AS ({per_session_sql([o])})
+{prefix}
 SELECT p.treatment_id, p.patient_ref, p.treated_on, p.clinician, p.indication, p.areas, p.product, p.units,
-       p.is_repeat, p."{k}__eligible_n" AS is_closed, p."{k}__followed_up_n" AS is_followed_up,
-       p."{k}__event_n" AS is_event, p."{k}__numerator_n" AS in_numerator,
-       p."{k}__denominator_n" AS in_denominator
-FROM per_session p
+       p.is_repeat, {c["eligible_n"]} AS is_closed, {c["followed_up_n"]} AS is_followed_up,
+       {c["event_n"]} AS is_event, {c["numerator_n"]} AS in_numerator, {c["denominator_n"]} AS in_denominator
+FROM {relation} p
 WHERE {cond} AND {where}
 ORDER BY p.treated_on, p.treatment_id"""
     out = con.execute(sql, {"as_of": as_of, **params}).df()
@@ -285,13 +336,13 @@ def expected_by_clinician(
     o = registry.get(outcome_key)
     as_of = as_of or default_as_of(con)
     where, params = filters.sql("p")
-    k = o.key
+    c = counting_sql(o)
+    prefix, relation = _source(con, [o], as_of)
     sql = f"""
-WITH per_session AS ({per_session_sql([o])}),
+{prefix}{',' if prefix else 'WITH'}
 base AS (
-    SELECT p.clinician, p.indication, p.areas, p.product, p.is_repeat,
-           CAST(p."{k}__numerator_n" AS INTEGER) AS y
-    FROM per_session p WHERE p."{k}__denominator_n" AND {where}
+    SELECT p.clinician, p.indication, p.areas, p.product, p.is_repeat, CAST({c["numerator_n"]} AS INTEGER) AS y
+    FROM {relation} p WHERE {c["denominator_n"]} AND {where}
 ),
 risk AS (
     SELECT *, avg(y) OVER (PARTITION BY indication, areas, product, is_repeat) AS expected FROM base
@@ -313,13 +364,14 @@ def session_risks(
     o = registry.get(outcome_key)
     as_of = as_of or default_as_of(con)
     where, params = filters.sql("p")
-    k = o.key
+    c = counting_sql(o)
+    prefix, relation = _source(con, [o], as_of)
     sql = f"""
-WITH per_session AS ({per_session_sql([o])}),
+{prefix}{',' if prefix else 'WITH'}
 base AS (
     SELECT p.treatment_id, p.clinician, p.treated_on, p.indication, p.areas, p.product, p.is_repeat,
-           CAST(p."{k}__numerator_n" AS INTEGER) AS y
-    FROM per_session p WHERE p."{k}__denominator_n" AND {where}
+           CAST({c["numerator_n"]} AS INTEGER) AS y
+    FROM {relation} p WHERE {c["denominator_n"]} AND {where}
 )
 SELECT treatment_id, clinician, treated_on, y,
        avg(y) OVER (PARTITION BY indication, areas, product, is_repeat) AS expected,

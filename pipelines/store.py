@@ -129,6 +129,7 @@ def open_work(paths: DbPaths) -> duckdb.DuckDBPyConnection:
         shutil.copyfile(paths.published, paths.work)  # continue from what was last published
     con = duckdb.connect(str(paths.work), config={"threads": 2, "memory_limit": "1GB",
                                                   "preserve_insertion_order": True})
+    con.execute("SET enable_progress_bar = false").fetchall()
     init_schema(con)
     return con
 

@@ -171,3 +171,19 @@ def test_unknown_names_are_refused(con):
         metrics.counts(con, "ptosis", by="shoe_size")
     with pytest.raises(ValueError, match="unknown period `decade`"):
         metrics.counts(con, "ptosis", period="decade")
+
+
+def test_the_published_mart_is_used_and_agrees_with_the_live_definitions(con):
+    assert metrics.mart_usable(con, AS_OF)  # built by the loader, as of the data's date 2024-06-20
+    assert not metrics.mart_usable(con, dt.date(2024, 3, 16))  # an earlier as-of date is computed live
+    for by, period in [((), None), (("clinician",), "month"), (("area",), None), (("indication", "product"), "quarter")]:
+        from_mart = metrics.counts(con, by=by, period=period, as_of=AS_OF)
+        prefix = f"WITH per_session AS ({metrics.per_session_sql(list(metrics.registry.OUTCOMES))})"
+        original = metrics._source
+        try:
+            metrics._source = lambda c, o, a: (f"WITH per_session AS ({metrics.per_session_sql(o)})", "per_session")
+            live = metrics.counts(con, by=by, period=period, as_of=AS_OF)
+        finally:
+            metrics._source = original
+        assert prefix  # the live path is the mart's own definition
+        assert from_mart.equals(live), (by, period)

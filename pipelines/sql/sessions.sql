@@ -5,7 +5,7 @@ WITH treatments_as_of AS (
 ),
 
 contacts_as_of AS (
-    SELECT * FROM follow_ups WHERE seen_on <= $as_of
+    SELECT treatment_id, effect FROM follow_ups WHERE seen_on <= $as_of
 ),
 
 -- the first correction session of each corrected session, and how many there were
@@ -23,27 +23,29 @@ full_effect AS (
     SELECT DISTINCT treatment_id FROM contacts_as_of WHERE effect = 'full'
 ),
 
-enriched AS (
-    SELECT t.*,
-           t.corrects_treatment_id IS NULL AS is_primary,
-           string_split(t.areas, '|') AS area_list,
-           t.units * p.botox_equivalent_factor AS botox_equivalent_units,
-           c.first_correction_after_days,
-           coalesce(c.corrections_n, 0) AS corrections_n,
-           fe.treatment_id IS NOT NULL AS had_full_effect
-    FROM treatments_as_of t
-    JOIN products p USING (product)
-    LEFT JOIN corrections c USING (treatment_id)
+-- each patient's earlier sessions; the window runs over a narrow row, not the whole session
+history AS (
+    SELECT t.treatment_id,
+           sum(CAST(t.corrects_treatment_id IS NULL AS INTEGER)) OVER earlier AS earlier_primary_n,
+           bool_or(t.corrects_treatment_id IS NULL AND fe.treatment_id IS NOT NULL) OVER earlier AS responded_before
+    FROM (SELECT treatment_id, patient_ref, treated_on, corrects_treatment_id FROM treatments_as_of) t
     LEFT JOIN full_effect fe USING (treatment_id)
+    WINDOW earlier AS (PARTITION BY t.patient_ref ORDER BY t.treated_on, t.treatment_id
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 )
 
-SELECT *,
+SELECT t.*,
+       t.corrects_treatment_id IS NULL AS is_primary,
+       string_split(t.areas, '|') AS area_list,
+       t.units * p.botox_equivalent_factor AS botox_equivalent_units,
+       c.first_correction_after_days,
+       coalesce(c.corrections_n, 0) AS corrections_n,
        -- repeat treatment: the export says so, else an earlier primary session of the same patient in the data
-       CASE WHEN prior_treatments IS NOT NULL THEN prior_treatments > 0
-            ELSE row_number() OVER (PARTITION BY patient_ref, is_primary ORDER BY treated_on, treatment_id) > 1
-       END AS is_repeat,
+       CASE WHEN t.prior_treatments IS NOT NULL THEN t.prior_treatments > 0
+            ELSE coalesce(h.earlier_primary_n, 0) > 0 END AS is_repeat,
        -- an earlier primary session of the same patient had full effect
-       coalesce(bool_or(had_full_effect AND is_primary) OVER (
-           PARTITION BY patient_ref ORDER BY treated_on, treatment_id
-           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS responded_before
-FROM enriched
+       coalesce(h.responded_before, false) AS responded_before
+FROM treatments_as_of t
+JOIN history h USING (treatment_id)
+JOIN products p USING (product)
+LEFT JOIN corrections c USING (treatment_id)
