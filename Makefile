@@ -45,3 +45,6 @@ docs: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) data/*.duckdb data/*.duckdb.wal data/*.work.* data/*.snapshots test-artifacts
+
+bench: $(VENV)/.installed-test
+	$(PY) tests/benchmarks/bench.py $(BENCH_ARGS)

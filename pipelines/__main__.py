@@ -1,8 +1,11 @@
 """The command line: a thin layer over the library that turns errors into one-line messages and exit codes.
 
     python -m pipelines load FILE... [--db PATH] [--table NAME] [--map FILE]
+    python -m pipelines retry [--db PATH]
+    python -m pipelines snapshots [--db PATH]
+    python -m pipelines restore VERSION [--db PATH]
     python -m pipelines demo [--treatments N] [--seed S] [--db PATH]
-    python -m pipelines export KIND [options] -o FILE.csv      (KIND: rates, funnel, spc, costs, cusum)
+    python -m pipelines export KIND [options] -o FILE.csv      (KIND: rates, funnel, spc, costs, cusum, records)
     python -m pipelines docs
 """
 
@@ -11,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+import duckdb
 
 from pipelines import store
 
@@ -33,6 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CSV with source_column,column mapping your export headers to ours")
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
 
+    p = sub.add_parser("retry", help="retry pending rejected rows after the missing reference data has been loaded")
+    _db_arg(p)
+
+    p = sub.add_parser("snapshots", help="list the kept snapshots (version, time, rows per table)")
+    _db_arg(p)
+
+    p = sub.add_parser("restore", help="republish a kept snapshot; the next load continues from it")
+    p.add_argument("version", type=int, help="snapshot version (see `python -m pipelines snapshots`)")
+    _db_arg(p)
+
     p = sub.add_parser("demo", help="generate realistic demo exports and load them through the real loader")
     p.add_argument("--treatments", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=42)
@@ -42,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(p)
 
     p = sub.add_parser("export", help="write a metric export as CSV (with provenance lines starting with #)")
-    p.add_argument("kind", choices=["rates", "funnel", "spc", "costs", "cusum"])
+    p.add_argument("kind", choices=["rates", "funnel", "spc", "costs", "cusum", "records"])
     p.add_argument("-o", "--output", type=Path, required=True, help="the CSV file to write")
     _db_arg(p)
     p.add_argument("--outcome", help="outcome key (rates, funnel, spc, cusum); see docs/metrics.md")
@@ -66,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="costs: consumables per correction (default 100)")
     p.add_argument("--excel", action="store_true",
                    help="Norwegian Excel format: semicolon separator, decimal comma, UTF-8 with BOM")
+    p.add_argument("--release", action="store_true",
+                   help="for use outside the clinic: aggregate columns only, small cells suppressed and marked")
+    p.add_argument("--min-numerator", type=int, default=5,
+                   help="with --release: numerators 1 to N-1 are suppressed (default 5)")
+    p.add_argument("--min-denominator", type=int, default=10,
+                   help="with --release: denominators under N are suppressed (default 10)")
 
     sub.add_parser("docs", help="regenerate the generated documents in docs/ from the code")
     return parser
@@ -90,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     except UserFacingErrors as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except DatabaseErrors as exc:  # e.g. a damaged working database: say what to do, not a traceback
+        print(f"error: database error ({str(exc).splitlines()[0][:300]}); nothing was published. If the working "
+              "database is damaged, put a kept snapshot back with `python -m pipelines restore VERSION` (list them "
+              "with `python -m pipelines snapshots`)", file=sys.stderr)
+        return 1
 
 
 def cmd_load(args) -> int:
@@ -113,6 +139,64 @@ def print_load_result(result) -> None:
               "(dashboard: Data quality)")
     print(f"total: {result.rows_read} read, {result.rows_loaded} loaded, {result.rows_rejected} rejected")
     print(f"published {result.published} (snapshot {result.version}, load {result.load_id})")
+
+
+def cmd_retry(args) -> int:
+    from pipelines.retry import retry_pending
+
+    result = retry_pending(args.db)
+    for s in result.sources:
+        print(f"{s.name} ({s.table}): {s.rows_retried} retried, {s.rows_loaded} loaded, "
+              f"{s.rows_still_pending} still pending [new {s.rows_inserted}, updated {s.rows_updated}, "
+              f"unchanged {s.rows_unchanged}]")
+    for line in result.still_pending_examples:
+        print(f"  still pending: {line}")
+    if result.rows_still_pending > len(result.still_pending_examples):
+        print(f"  ... {result.rows_still_pending - len(result.still_pending_examples)} more in the rejected_rows "
+              "table (dashboard: Data quality)")
+    if result.waiting_behind_newer:
+        print(f"{result.waiting_behind_newer} older rejected version(s) of records were not retried: a newer export "
+              "of the same record was rejected too; fix that one")
+    if result.malformed:
+        shown = ", ".join(result.malformed[:5]) + (", ..." if len(result.malformed) > 5 else "")
+        print(f"{len(result.malformed)} malformed row(s) cannot be retried (the line could not be split into the "
+              f"header's columns); correct them in the file and load it again: {shown}")
+    if not result.sources:
+        print("no pending rejected rows to retry")
+    print(f"total: {result.rows_retried} retried, {result.rows_loaded} loaded, "
+          f"{result.rows_still_pending} still pending")
+    if result.version is None:
+        print("nothing changed; nothing was published")
+    else:
+        print(f"published {result.published} (snapshot {result.version}, load {result.load_id})")
+    return 0
+
+
+def cmd_snapshots(args) -> int:
+    from pipelines.contract import TABLES
+    from pipelines.recovery import list_versions
+
+    entries = list_versions(args.db)
+    if not entries:
+        print(f"no snapshots kept for {store.DbPaths(args.db or store.default_db_path()).published}")
+        return 0
+    names = [t.name for t in TABLES]
+    print(f"{'version':>7}  {'published at':<19}  " + "  ".join(f"{n:>14}" for n in names) + "  pending rejected")
+    for e in reversed(entries):
+        when = e.published_at.strftime("%Y-%m-%d %H:%M:%S") if e.published_at else "-"
+        print(f"{e.version:>7}  {when:<19}  " + "  ".join(f"{e.rows.get(n, 0):>14}" for n in names)
+              + f"  {e.pending_rejected:>16}" + ("  (published)" if e.is_published else ""))
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from pipelines.recovery import restore
+
+    entry = restore(args.version, args.db)
+    rows = ", ".join(f"{n} {c}" for n, c in entry.rows.items())
+    print(f"restored snapshot {args.version} as snapshot {entry.version}: {rows}")
+    print(f"published {entry.path}; the next load continues from it")
+    return 0
 
 
 def cmd_demo(args) -> int:
@@ -140,16 +224,19 @@ def cmd_export(args) -> int:
     return 0
 
 
-COMMANDS = {"load": cmd_load, "demo": cmd_demo, "docs": cmd_docs, "export": cmd_export}
+COMMANDS = {"load": cmd_load, "retry": cmd_retry, "snapshots": cmd_snapshots, "restore": cmd_restore,
+            "demo": cmd_demo, "docs": cmd_docs, "export": cmd_export}
 
 
 def _user_facing_errors() -> tuple[type[BaseException], ...]:
     from pipelines.read import InputError
 
-    return (InputError, store.LoadBusyError, FileNotFoundError, ValueError)  # ExportOptionError is a ValueError
+    # ExportOptionError and recovery.RecoveryError are ValueErrors
+    return (InputError, store.LoadBusyError, FileNotFoundError, ValueError)
 
 
 UserFacingErrors = _user_facing_errors()
+DatabaseErrors = (duckdb.Error,)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -53,17 +53,25 @@ def spc(
     chart: str = "p",
     freeze: int | None = None,
     parts: list[int] | None = None,
+    part_starts: list[dt.date] | None = None,
     rules: str = "anhoej",
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Control chart of one outcome by treatment period (only closed windows count)."""
+    """Control chart of one outcome by treatment period (only closed windows count).
+
+    `part_starts`: dates of process changes (e.g. a product switch); the chart is re-based from the first period
+    starting on or after each date: its own centre line, limits and run rules."""
     if chart not in CHARTS:
         raise ValueError(f"chart must be one of {', '.join(CHARTS)}")
     if rules not in RULE_SETS:
         raise ValueError(f"rules must be one of {', '.join(RULE_SETS)}")
     counted = metrics.counts(con, outcome_key, period=period, filters=filters, as_of=as_of)
     frame = _full_periods(counted, period)
+    if part_starts and not frame.empty:
+        starts = list(frame["period_start"])
+        found = {next((i for i, p in enumerate(starts) if p >= d), None) for d in part_starts}
+        parts = sorted(set(parts or []) | {i for i in found if i is not None and 0 < i})
     return spc_from_counts(frame, chart=chart, freeze=freeze, parts=parts, rules=rules,
                            higher_is_better=registry.get(outcome_key).higher_is_better)
 
@@ -77,7 +85,9 @@ def spc_from_counts(frame: pd.DataFrame, *, chart: str = "p", freeze: int | None
     pc = stats.p_chart(frame["numerator_n"], frame["denominator_n"], chart=chart, freeze=freeze, parts=parts)
     out = pd.concat([frame[["period_start", "eligible_n", "followed_up_n", "event_n", "awaiting_n"]]
                      .reset_index(drop=True), pc.reset_index(drop=True)], axis=1)
-    mdc = stats.mdc_rules(pc["rate"], pc["cl"], pc["lcl"], pc["ucl"], pc["lcl_95"], pc["ucl_95"])
+    # the MDC rules, like the Anhoej rules, look at each part (the process after a change) on its own
+    mdc = pd.concat([stats.mdc_rules(g["rate"], g["cl"], g["lcl"], g["ucl"], g["lcl_95"], g["ucl_95"])
+                     for _, g in pc.reset_index(drop=True).groupby("part", sort=True)]).sort_index()
     for c in ("astronomical", "shift", "trend", "two_of_three"):
         out[c] = mdc[c].to_numpy()
     out["mdc_rule"] = mdc["rule"].to_numpy()

@@ -18,11 +18,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines import analysis, costs, metrics, quality
+from pipelines import analysis, costs, disclosure, metrics, quality
 from pipelines import outcomes as registry
 from pipelines.metrics import Filters
 
-KINDS = ("rates", "funnel", "spc", "costs", "cusum")
+KINDS = ("rates", "funnel", "spc", "costs", "cusum", "records")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 RATES_COLUMNS = ["period_start", "numerator_n", "denominator_n", "rate", "ci_low", "ci_high", "followup_completeness",
@@ -160,3 +160,43 @@ def cusum_frame(con, outcome_key: str, *, filters: Filters = Filters(), as_of: d
     frame = analysis.cusum(con, outcome_key, filters=filters, as_of=as_of)
     return frame.reindex(columns=CUSUM_COLUMNS)
 
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Releases: aggregate exports meant to leave the clinic
+# --------------------------------------------------------------------------------------------------------------
+
+# kind -> (numerator, denominator, columns hidden with the row, columns kept in a release)
+RELEASE = {
+    "rates": ("numerator_n", "denominator_n", ["rate", "ci_low", "ci_high", "followup_completeness"],
+              ["period_start", "numerator_n", "denominator_n", "rate", "ci_low", "ci_high", "followup_completeness",
+               "metric"]),
+    "funnel": ("numerator_n", "denominator_n", ["rate", "lcl_95", "ucl_95", "lcl_998", "ucl_998", "flag", "z",
+                                                "flag_95"],
+               ["clinician", "numerator_n", "denominator_n", "rate", "target", "lcl_95", "ucl_95", "lcl_998",
+                "ucl_998", "flag", "phi", "tau2", "method", "overdispersion_applied"]),
+    "spc": ("numerator_n", "denominator_n", ["rate", "lcl", "ucl", "lcl_95", "ucl_95", "sigma_signal",
+                                             "followup_completeness"],
+            ["period_start", "numerator_n", "denominator_n", "rate", "cl", "lcl", "ucl", "sigma_signal",
+             "runs_signal", "longest_run", "longest_run_max", "crossings", "crossings_min", "signal",
+             "signal_rules"]),
+    "costs": ("correction_n", "primary_n", ["correction_cost_nok", "cost_per_100_primary_nok", "cost_share",
+                                            "product_cost_nok", "chair_cost_nok", "consumables_nok"],
+              None),
+}
+
+
+class NotForRelease(ValueError):
+    pass
+
+
+def release(frame: pd.DataFrame, kind: str, groups: list[str], rule: disclosure.Rule) -> pd.DataFrame:
+    """The export as it may leave the clinic: only aggregate columns, small cells suppressed and marked."""
+    if kind not in RELEASE:
+        raise NotForRelease(f"a {kind} export holds one row per session and cannot be released; "
+                            "use the pseudonymised records export for audit")
+    numerator, denominator, derived, keep = RELEASE[kind]
+    columns = list(dict.fromkeys([*groups, *(keep or frame.columns)]))
+    out = frame[[c for c in columns if c in frame.columns]]
+    return disclosure.suppress(out, numerator=numerator, denominator=denominator, derived=derived,
+                               groups=[g for g in groups if g in out.columns], rule=rule)

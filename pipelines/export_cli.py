@@ -6,12 +6,13 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import costs, export, metrics, store
+from pipelines import costs, disclosure, export, metrics, record_export, store
 from pipelines import outcomes as registry
 from pipelines.metrics import Filters
 
 BY_CHOICES = {"rates": ("clinician", "indication", "product", "area"), "costs": tuple(costs.COST_GROUPS)}
 PERIOD_CHOICES = {"rates": ("month", "quarter", "year", "all"), "spc": ("week", "month", "quarter")}
+NEEDS_OUTCOME = ("rates", "funnel", "spc", "cusum")
 
 
 class ExportOptionError(ValueError):
@@ -20,7 +21,14 @@ class ExportOptionError(ValueError):
 
 def _check(args) -> None:
     kind = args.kind
-    if kind != "costs":
+    if kind == "records":
+        if args.outcome or args.by or args.period:
+            raise ExportOptionError("export records takes no --outcome, --by or --period (it holds every outcome)")
+        if args.release:
+            raise ExportOptionError("export records is pseudonymised per export already; --release is for "
+                                    "aggregate exports")
+        return
+    if kind in NEEDS_OUTCOME:
         if not args.outcome:
             raise ExportOptionError(f"export {kind} needs --outcome KEY (one of: {', '.join(registry.OUTCOMES_BY_KEY)})")
         registry.get(args.outcome)
@@ -71,9 +79,18 @@ def run_export(args) -> tuple[Path, int]:
             consumables = costs.DEFAULT_CONSUMABLES_NOK if args.consumables_nok is None else args.consumables_nok
             options = {"by": by, "consumables_nok": consumables}
             frame = export.costs_frame(con, by=by, consumables_nok=consumables, filters=filters, as_of=as_of)
-        else:
+        elif kind == "cusum":
             options = {"odds_ratio": 2.0, "in_control_arl": 1000, "reset": "to 0 after each signal"}
             frame = export.cusum_frame(con, args.outcome, filters=filters, as_of=as_of)
+        else:
+            options = {"pseudonymisation": "patient and session references re-keyed with HMAC-SHA256 under a "
+                                           "one-off key that was not kept; no free text"}
+            frame = record_export.records(con, filters=filters, as_of=as_of)
+        if args.release:
+            rule = disclosure.Rule(args.min_numerator, args.min_denominator)
+            groups = [c for c in ("period_start", "month", args.by, "clinician") if c and c in frame.columns]
+            frame = export.release(frame, kind, groups, rule)
+            options["suppression"] = rule.describe()
         prov = export.provenance(con, kind, as_of=as_of, filters=filters, options=options,
                                  outcome_key=args.outcome, db_path=db)
     finally:

@@ -39,3 +39,30 @@ def data_freshness(con: duckdb.DuckDBPyConnection) -> dict:
         """SELECT (SELECT max(treated_on) FROM treatments), (SELECT max(seen_on) FROM follow_ups),
                   (SELECT max(loaded_at) FROM load_log)""").fetchall()[0]
     return {"last_treatment_on": row[0], "last_follow_up_on": row[1], "last_load_at": row[2]}
+
+
+# The kind of a rejection, from the first problem named in its reason (see validate.py and read.py for the wording).
+_REASON_KINDS = (
+    ("malformed", "json_exists(raw_values, '$.line')"),
+    ("unknown reference", "regexp_matches(reason, '^[a-z_]+: (unknown clinician code|follow-up for unknown treatment"
+                          "|corrects unknown treatment)')"),
+    ("duplicate in load", "regexp_matches(reason, '^[a-z_]+: .* appears more than once in this load')"),
+    ("date order",
+     "regexp_matches(reason, '^[a-z_]+: (the correction is dated|[0-9-]+ is before the treatment date)')"),
+    ("empty required value", "regexp_matches(reason, '^[a-z_]+: is empty \\(required\\)')"),
+)
+
+
+def pending_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Pending rejected rows counted by table and kind of reason (what still needs a fix, and what a retry may fix).
+
+    Kinds: `unknown reference` (fixed by loading the missing clinician or treatment, then
+    `python -m pipelines retry`), `malformed` (the line must be corrected in the file), `duplicate in load`,
+    `date order`, `empty required value`, and `invalid value` for everything else.
+    """
+    kind = "CASE " + " ".join(f"WHEN {sql} THEN '{name}'" for name, sql in _REASON_KINDS) + " ELSE 'invalid value' END"
+    return con.execute(
+        f"""SELECT table_name, {kind} AS reason_kind, count(*) AS rows_n, count(DISTINCT file_name) AS files_n,
+                   min(rejected_at) AS first_rejected_at
+            FROM rejected_rows WHERE status = 'pending' GROUP BY ALL ORDER BY table_name, rows_n DESC, reason_kind"""
+    ).df()

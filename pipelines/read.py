@@ -310,7 +310,10 @@ def _read_csv(con, path: Path, data: bytes, sha: str, column_map, table_name, pr
         try:
             rows, malformed = _duckdb_csv(con, csv_path, csv_bytes, delimiter, len(names), raw)
         except _NeedsSlowPath:
-            rows, malformed = _python_csv(con, csv_bytes.decode("utf-8"), delimiter, len(names), raw)
+            try:
+                rows, malformed = _python_csv(con, csv_bytes.decode("utf-8"), delimiter, len(names), raw)
+            except _Unreadable as exc:
+                raise InputError(path, str(exc)) from None
         except duckdb.Error as exc:
             raise InputError(path, f"cannot be read as CSV ({str(exc).splitlines()[0]})") from None
     if rows == 0 and malformed and len(malformed) >= 1:
@@ -329,6 +332,10 @@ class _NeedsSlowPath(Exception):
     pass
 
 
+class _Unreadable(Exception):
+    """The slow path cannot split the rest of the file into rows: the file is refused as a whole (nothing lost)."""
+
+
 _REJECT_MESSAGES = {
     "MISSING COLUMNS": "the row has fewer fields than the header",
     "TOO MANY COLUMNS": "the row has more fields than the header",
@@ -343,6 +350,9 @@ def _duckdb_csv(con, csv_path: Path, csv_bytes: bytes, delimiter: str, n_cols: i
     """Fast path: DuckDB's CSV reader, rows numbered by mapping records onto physical lines."""
     arr = np.frombuffer(csv_bytes, dtype=np.uint8)
     newlines = np.flatnonzero(arr == 10)
+    cr = arr[newlines[newlines > 0] - 1] == 13
+    if cr.any() and not cr.all():
+        raise _NeedsSlowPath()  # DuckDB's strict reader fails on mixed \n / \r\n line endings
     if b'"' in csv_bytes:
         quotes = np.flatnonzero(arr == 34)
         per_line = np.diff(np.concatenate(([0], np.searchsorted(quotes, newlines), [len(quotes)])))
@@ -412,7 +422,9 @@ def _duckdb_csv(con, csv_path: Path, csv_bytes: bytes, delimiter: str, n_cols: i
 
 def _python_csv(con, text: str, delimiter: str, n_cols: int, raw: str):
     """Slow path for files DuckDB's reader cannot number (quoted line breaks): Python's csv module."""
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))  # a long note must not end the file (default 128 KB)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True)
+    last_line = text.count("\n") + (not text.endswith("\n"))
     columns: list[list[str | None]] = [[] for _ in range(n_cols)]
     rows: list[int] = []
     malformed: list[MalformedRow] = []
@@ -428,6 +440,10 @@ def _python_csv(con, text: str, delimiter: str, n_cols: int, raw: str):
             if not record or all(not f.strip() for f in record) and len(record) <= 1:
                 continue
             if len(record) != n_cols:
+                runs_to_the_end = reader.line_num > line and reader.line_num >= last_line
+                if runs_to_the_end and _ends_inside_quotes(text, line, delimiter):
+                    raise _Unreadable(f"a quote opened on line {line} is never closed, so the rest of the file "
+                                      "cannot be split into rows; correct the quoting and load again")
                 why = "the row has fewer fields than the header" if len(record) < n_cols else \
                     "the row has more fields than the header"
                 malformed.append(MalformedRow(line, why, delimiter.join(record)[:500]))
@@ -435,14 +451,25 @@ def _python_csv(con, text: str, delimiter: str, n_cols: int, raw: str):
             rows.append(line)
             for i, value in enumerate(record):
                 columns[i].append(value if value != "" else None)
-    except csv.Error as exc:
-        malformed.append(MalformedRow(start_line, f"the file cannot be parsed from here on ({exc})", ""))
+    except csv.Error as exc:  # the rows from here on cannot be numbered or kept: refuse the file, lose nothing
+        raise _Unreadable(f"cannot be read as CSV from line {start_line} on ({exc}); export the file again") from None
     arrow = pa.table({"_row": pa.array(rows, pa.int32()),
                       **{f"c{i}": pa.array(col, pa.string()) for i, col in enumerate(columns)}})
     con.register(f"{raw}_arrow", arrow)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM {raw}_arrow")
     con.unregister(f"{raw}_arrow")
     return len(rows), malformed
+
+
+def _ends_inside_quotes(text: str, line: int, delimiter: str) -> bool:
+    """Whether the record starting on `line` runs to the end of the file inside a quoted field (an unclosed quote)."""
+    tail = text.split("\n", line - 1)[-1]
+    try:
+        for _ in csv.reader(io.StringIO(tail, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def _cell_text(value: object) -> str | None:

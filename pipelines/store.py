@@ -126,7 +126,11 @@ def open_work(paths: DbPaths) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the working database. Call only while holding the load lock."""
     paths.published.parent.mkdir(parents=True, exist_ok=True)
     if not paths.work.exists() and paths.published.exists():
-        shutil.copyfile(paths.published, paths.work)  # continue from what was last published
+        # Continue from what was last published. Copy beside and rename: a load killed mid-copy must not leave a
+        # half-copied working database that every later load would fail to open.
+        tmp = paths.work.with_name(f".{paths.work.name}.{os.getpid()}.tmp")
+        shutil.copyfile(paths.published, tmp)
+        os.replace(tmp, paths.work)
     con = duckdb.connect(str(paths.work), config={"threads": 2, "memory_limit": "1GB",
                                                   "preserve_insertion_order": True})
     con.execute("SET enable_progress_bar = false").fetchall()
@@ -250,7 +254,8 @@ def list_snapshots(paths: DbPaths) -> list[Path]:
 
 
 def clean_stale_temp_files(paths: DbPaths) -> None:
-    """Remove publish temp files left by a loader that was killed mid-copy."""
-    for stale in paths.published.parent.glob(f".{paths.published.name}.*.tmp"):
-        with contextlib.suppress(FileNotFoundError):
-            stale.unlink()
+    """Remove temp files left by a loader that was killed mid-copy (publish, or a copy of the working database)."""
+    for pattern in (f".{paths.published.name}.*.tmp", f".{paths.work.name}.*.tmp"):
+        for stale in paths.published.parent.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()

@@ -172,7 +172,7 @@ def _dictionary(col: Column) -> str:
     elif col.kind == "code":
         extra = f", NOT regexp_full_match({v}, '[\\p{{L}}0-9_.-]{{1,16}}') AS \"cb_{name}\""
     elif col.kind == "areas":
-        parts = (f"list_filter(list_transform(string_split_regex({v}, '[|;,+/]'), lambda x: trim(x)), "
+        parts = (f"list_filter(list_transform(string_split_regex({v}, '[|;,+/]'), lambda x: trim(x, {sql_str(WHITESPACE)})), "
                  f"lambda x: x <> '')")
         lookup = _case_lookup("x", col.allowed)
         mapped = f"list_transform({parts}, lambda x: {lookup})"

@@ -100,3 +100,19 @@ def test_option_errors(metrics_con):
         analysis.funnel(metrics_con, "ptosis", method="poisson")
     with pytest.raises(ValueError, match="chart must be one of p, pp"):
         analysis.spc(metrics_con, "ptosis", chart="u")
+
+
+def test_parts_rebase_the_chart_after_a_process_change():
+    frame = counts_frame([1] * 4 + [5] * 8, [100] * 12)
+    whole = analysis.spc_from_counts(frame, rules="mdc")
+    split = analysis.spc_from_counts(frame, rules="mdc", parts=[4])
+    assert whole.signal.sum() == 8  # one process: the last 8 months are a shift
+    # re-based at month 5: each part has its own centre line (0.01 and 0.05) and no signal
+    assert list(split.cl.round(6).unique()) == [0.01, 0.05]
+    assert not split.signal.any() and list(split.part.unique()) == [1, 2]
+
+
+def test_part_starts_by_date(metrics_con):
+    frame = analysis.spc(metrics_con, "correction", as_of=AS_OF, part_starts=[dt.date(2024, 2, 15)])
+    # months Oct-23 .. Apr-24; the first month starting on or after 15 Feb is March
+    assert list(frame.part) == [1, 1, 1, 1, 1, 2, 2]
