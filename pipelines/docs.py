@@ -82,7 +82,9 @@ def data_contract_md() -> str:
         "## Whole-file refusals (exit status 1, database unchanged)",
         "- Empty file, binary file, unknown or mixed text encoding, a header that cannot be split into columns,",
         "  an unrecognised header, duplicated or missing required columns, an unreadable workbook or Parquet file,",
-        "  or a file in which no data row has the header's number of columns (wrong separator).",
+        "  a file in which no data row has the header's number of columns (wrong separator), lines ending in a",
+        "  carriage return only (old Mac format), a quote that is never closed (it would swallow the rest of the",
+        "  file), or CSV that cannot be split into rows from some line on.",
         "- **Privacy guard**: a column named like a direct identifier ("
         + ", ".join(sorted(set(contract.IDENTIFIER_HEADER_WORDS))[:12])
         + ", ...) or any value that looks like a Norwegian national identity number (11 digits with valid check",
