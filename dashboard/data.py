@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,10 @@ from pipelines.store import default_db_path
 
 class NoDatabase(Exception):
     """No published database yet (or it is being replaced right now)."""
+
+
+class BadDatabase(Exception):
+    """The published file is not a database this dashboard can read (e.g. a table is missing)."""
 
 
 def db_path() -> Path:
@@ -56,6 +62,10 @@ def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     con = _open(path)
     try:
         return fn(con, *args, **kwargs)
+    except duckdb.CatalogException as exc:
+        raise BadDatabase(str(exc)) from exc
+    except duckdb.IOException as exc:
+        raise NoDatabase(str(exc)) from exc
     finally:
         con.close()
 
@@ -73,5 +83,102 @@ def cached(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return _cached(fn, f"{fn.__module__}.{fn.__qualname__}", key, args, tuple(sorted(kwargs.items())))
 
 
+# One worker for slow, optional work (the overview's CUSUM check of every outcome): a page shows what is ready
+# and picks the rest up when it is done, instead of waiting for it. Jobs are keyed on the snapshot like the cache.
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clinic-background")
+
+
+@st.cache_resource(show_spinner=False)
+def _jobs() -> dict:
+    return {}
+
+
+def background(fn: Callable[..., Any], *args: Any, wait: float = 0.0, **kwargs: Any) -> tuple[bool, Any]:
+    """Run fn(con, *args, **kwargs) once per snapshot and arguments on the background worker.
+
+    Returns (True, result) when it has finished (waiting up to `wait` seconds for it), else (False, None).
+    A failed job raises its exception here (NoDatabase and friends included) and is forgotten, so a later call
+    retries it."""
+    key = snapshot_key()
+    if key is None:
+        raise NoDatabase(f"no database at {db_path()}")
+    jobs = _jobs()
+    job_key = (key, f"{fn.__module__}.{fn.__qualname__}", args, tuple(sorted(kwargs.items())))
+    future = jobs.get(job_key)
+    if future is None:
+        for old, job in list(jobs.items()):
+            if old[0] != key:  # results of a replaced snapshot are never read again
+                jobs.pop(old, None)
+            elif old[1] == job_key[1] and job.cancel():  # not started yet: the filters have changed since
+                jobs.pop(old, None)
+        future = jobs[job_key] = _BACKGROUND.submit(run, fn, *args, **kwargs)
+    try:
+        result = future.result(timeout=wait) if wait else (future.result() if future.done() else None)
+    except FutureTimeout:
+        return False, None
+    except BaseException:
+        jobs.pop(job_key, None)
+        raise
+    return future.done(), result
+
+
 def sql_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | tuple = ()) -> pd.DataFrame:
     return con.execute(sql, list(params)).df()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# CSV exports: the same frames, options and provenance as `python -m pipelines export` (pipelines/export_cli.py)
+# --------------------------------------------------------------------------------------------------------------
+
+EXPORT_KINDS = ("rates", "funnel", "spc", "costs", "cusum")
+
+
+def export_options(kind: str, *, by: str | None = None, period: str = "month", method: str = "arcsine",
+                   overdispersion: str = "auto", chart: str = "p", rules: str = "anhoej",
+                   consumables_nok: float | None = None) -> dict[str, object]:
+    """The provenance options of an export, exactly as the CLI writes them."""
+    from pipelines import costs
+
+    if kind == "rates":
+        return {"by": by or "", "period": period, "interval": "Wilson score 95 %"}
+    if kind == "funnel":
+        return {"method": method, "overdispersion": overdispersion, "flag": "outside the 99.8 % limits"}
+    if kind == "spc":
+        return {"chart": chart, "period": period, "rules": rules, "freeze": ""}
+    if kind == "costs":
+        return {"by": by or "month",
+                "consumables_nok": costs.DEFAULT_CONSUMABLES_NOK if consumables_nok is None else consumables_nok}
+    if kind == "cusum":
+        return {"odds_ratio": 2.0, "in_control_arl": 1000, "reset": "to 0 after each signal"}
+    raise ValueError(f"unknown export kind `{kind}`")
+
+
+def export_csv(con: duckdb.DuckDBPyConnection, kind: str, outcome_key: str | None, *, filters, as_of,
+               excel: bool = False, by: str | None = None, period: str = "month", method: str = "arcsine",
+               overdispersion: str = "auto", chart: str = "p", rules: str = "anhoej",
+               consumables_nok: float | None = None, db_path_text: str = "",
+               generated_by: str | None = None) -> tuple[bytes, int]:
+    """(file bytes, data rows) of one export kind, built by pipelines.export's frame, provenance and CSV writer
+    (UTF-8; UTF-8 with BOM, semicolons and decimal commas when `excel`)."""
+    from pipelines import export
+
+    options = export_options(kind, by=by, period=period, method=method, overdispersion=overdispersion,
+                             chart=chart, rules=rules, consumables_nok=consumables_nok)
+    if kind == "rates":
+        frame = export.rates_frame(con, outcome_key, by=by, period=period, filters=filters, as_of=as_of)
+    elif kind == "funnel":
+        frame = export.funnel_frame(con, outcome_key, method=method, overdispersion=overdispersion,
+                                    filters=filters, as_of=as_of)
+    elif kind == "spc":
+        frame = export.spc_frame(con, outcome_key, chart=chart, period=period, rules=rules, filters=filters,
+                                 as_of=as_of)
+    elif kind == "costs":
+        frame = export.costs_frame(con, by=options["by"], consumables_nok=options["consumables_nok"],
+                                   filters=filters, as_of=as_of)
+    else:
+        frame = export.cusum_frame(con, outcome_key, filters=filters, as_of=as_of)
+    prov = export.provenance(con, kind, as_of=as_of, filters=filters, options=options,
+                             outcome_key=None if kind == "costs" else outcome_key,
+                             db_path=Path(db_path_text) if db_path_text else None, generated_by=generated_by)
+    text = export.to_csv_text(frame, prov, excel=excel)
+    return text.encode("utf-8-sig" if excel else "utf-8"), len(frame)

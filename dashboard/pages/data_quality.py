@@ -1,26 +1,133 @@
-"""Data quality: loads, rejected rows and the freshness of the data."""
+"""Data quality: how fresh the data is, the loads (when, file, rows loaded / rejected), the rejected rows with
+their reasons, and follow-up completeness by month and clinician."""
 
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
 import streamlit as st
 
-from dashboard import data
-from pipelines import quality
+from dashboard import charts, data, filters, i18n
+from dashboard import components as ui
+from pipelines import metrics, quality
+from pipelines import outcomes as registry
 
-st.title("Data quality")
-try:
+PAGE_PARAMS = ("dq_outcome",)
+STALE_DAYS = 14
+
+
+def freshness(ctx_lang: str) -> None:
     info = data.cached(quality.snapshot_info)
-except data.NoDatabase:
-    st.info("No database has been published yet. Load exports with `python -m pipelines load FILE...` "
-            "or generate demo data with `python -m pipelines demo`.")
-    st.stop()
+    fresh = data.cached(quality.data_freshness)
+    today = dt.date.today()
+    c = st.columns(4)
 
-fresh = data.cached(quality.data_freshness)
-c1, c2, c3 = st.columns(3)
-c1.metric("Snapshot", f"v{info['version']}")
-c2.metric("Newest treatment", str(fresh["last_treatment_on"] or "none"))
-c3.metric("Last load", str(fresh["last_load_at"] or "none"))
-st.subheader("Rows per table")
-st.dataframe(data.cached(quality.table_counts), hide_index=True)
-st.subheader("Loads")
-st.dataframe(data.cached(quality.load_history), hide_index=True)
-st.subheader("Rejected rows waiting for a fix")
-st.dataframe(data.cached(quality.rejected_rows), hide_index=True)
+    def day_of(d) -> dt.date | None:
+        return d.date() if isinstance(d, dt.datetime) else d
+
+    def ago(d) -> str | None:
+        if d is None:
+            return None
+        n = (today - day_of(d)).days
+        text = ui.tr("today") if n == 0 else ui.tr("days_ago", n=n)
+        if isinstance(d, dt.datetime):
+            text += " " + ui.tr("at_time", time=d.strftime("%H:%M"))
+        return text
+
+    ui.kpi(c[0], ui.tr("fresh_snapshot"), f"v{info['version']}",
+           delta=ui.tr("fresh_published", when=i18n.date(info["published_at"])) if info["published_at"] else None)
+    ui.kpi(c[1], ui.tr("fresh_treatment"), i18n.date(fresh["last_treatment_on"]), delta=ago(fresh["last_treatment_on"]))
+    ui.kpi(c[2], ui.tr("fresh_follow_up"), i18n.date(fresh["last_follow_up_on"]), delta=ago(fresh["last_follow_up_on"]))
+    ui.kpi(c[3], ui.tr("fresh_load"), i18n.date(day_of(fresh["last_load_at"])), delta=ago(fresh["last_load_at"]))
+    last = fresh["last_treatment_on"]
+    if last is not None and (today - last).days > STALE_DAYS:
+        st.warning(ui.tr("stale_warning", n=(today - last).days), icon=":material/schedule:")
+
+
+def main() -> None:
+    filters.page(PAGE_PARAMS)
+    lg = ui.lang()
+    ui.header("page_data_quality", ui.tr("dq_caption"))
+    freshness(lg)
+
+    st.subheader(ui.tr("loads"))
+    loads = data.cached(quality.load_history)
+    ui.table(pd.DataFrame({
+        ui.tr("col_loaded_at"): [_when(v) for v in loads["loaded_at"]],
+        ui.tr("col_file"): loads["file_name"],
+        ui.tr("col_table"): loads["table_name"],
+        ui.tr("col_rows_read"): ui.nums(loads["rows_read"]),
+        ui.tr("col_rows_loaded"): ui.nums(loads["rows_loaded"]),
+        ui.tr("col_rows_rejected"): ui.nums(loads["rows_rejected"]),
+        ui.tr("col_rows_inserted"): ui.nums(loads["rows_inserted"]),
+        ui.tr("col_rows_updated"): ui.nums(loads["rows_updated"]),
+    }), right=[ui.tr(k) for k in ("col_rows_read", "col_rows_loaded", "col_rows_rejected", "col_rows_inserted",
+                                  "col_rows_updated")])
+
+    st.subheader(ui.tr("rejected"))
+    st.caption(ui.tr("rejected_caption"))
+    rejected = data.cached(quality.rejected_rows)
+    if rejected.empty:
+        st.success(ui.tr("rejected_none"), icon=":material/check_circle:")
+    else:
+        summary = data.cached(quality.pending_summary)
+        st.markdown(f"**{ui.tr('rejected_summary')}**")
+        ui.table(pd.DataFrame({
+            ui.tr("col_table"): summary["table_name"],
+            ui.tr("col_reason_kind"): [i18n.label("kind", v, lg) for v in summary["reason_kind"]],
+            ui.tr("col_rows"): summary["rows_n"],
+            ui.tr("col_files"): summary["files_n"],
+            ui.tr("col_first_rejected"): [_when(v) for v in summary["first_rejected_at"]],
+        }))
+        ui.table(pd.DataFrame({
+            ui.tr("col_file"): rejected["file_name"],
+            ui.tr("col_row"): rejected["row_number"],
+            ui.tr("col_column"): rejected["column_name"],
+            ui.tr("col_reason"): rejected["reason"],
+            ui.tr("col_record"): rejected["record_id"],
+            ui.tr("col_rejected_at"): [_when(v) for v in rejected["rejected_at"]],
+        }), column_config={ui.tr("col_reason"): st.column_config.TextColumn(width=560),
+                           ui.tr("col_file"): st.column_config.TextColumn(width=150)},
+            height=min(400, 35 * (len(rejected) + 1) + 3))
+
+    st.subheader(ui.tr("completeness_title"))
+    st.caption(ui.tr("completeness_caption"))
+    ctx = ui.context()
+    keys = [o.key for o in registry.OUTCOMES if o.needs_follow_up]
+    c = st.columns([1.5, 3])
+    key = ui.outcome_picker("dq_outcome", keys=keys, default="bruising", container=c[0],
+                            label_key="completeness_outcome")
+    o = registry.get(key)
+    monthly = data.cached(metrics.rates, key, period="month", filters=ctx.filters, as_of=ctx.as_of)
+    monthly = monthly[monthly["eligible_n"] > 0]
+    ui.show_chart(charts.rate_time_chart(
+        monthly.assign(numerator_n=monthly["followed_up_n"], denominator_n=monthly["eligible_n"],
+                       rate=monthly["followup_completeness"],
+                       ci_low=_wilson(monthly)[0], ci_high=_wilson(monthly)[1]).drop(columns=["followup_completeness"]),
+        lang=lg, title=f"{o.label(lg)}: {ui.tr('completeness').lower()}", subtitle=ui.tr("interval"),
+        name=ui.tr("completeness_short"),
+        y_title=ui.tr("completeness_short") + " (%)"), key="completeness_month")
+    grid = data.cached(metrics.counts, key, by=("clinician",), period="month", filters=ctx.filters, as_of=ctx.as_of)
+    ui.show_chart(charts.completeness_heatmap(grid, outcome_label=o.label(lg), lang=lg), key="completeness_grid")
+
+    st.subheader(ui.tr("table_counts"))
+    counts = data.cached(quality.table_counts)
+    ui.table(pd.DataFrame({ui.tr("col_table"): counts["table_name"], ui.tr("col_rows"): ui.nums(counts["rows_n"])}),
+             right=[ui.tr("col_rows")])
+
+
+def _when(value) -> str:
+    """A timestamp as 'YYYY-MM-DD HH:MM' text (the same in both languages; no time-zone surprises in the grid)."""
+    if value is None or pd.isna(value):
+        return ""
+    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _wilson(frame: pd.DataFrame):
+    from pipelines import stats
+
+    return stats.wilson_interval(frame["followed_up_n"].to_numpy(float), frame["eligible_n"].to_numpy(float))
+
+
+ui.run_page(main)

@@ -1,0 +1,194 @@
+"""Small UI helpers shared by the pages: the page guard (clear messages instead of tracebacks), the page context
+(language, filters, as-of date), translated text, chart / table display and in-app links."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, filters, i18n
+from pipelines import metrics, quality, reference
+from pipelines import outcomes as registry
+
+PAGES = {
+    "overview": "dashboard/pages/overview.py",
+    "complications": "dashboard/pages/complications.py",
+    "clinicians": "dashboard/pages/clinicians.py",
+    "costs": "dashboard/pages/costs.py",
+    "responses": "dashboard/pages/responses.py",
+    "data_quality": "dashboard/pages/data_quality.py",
+    "export": "dashboard/pages/export.py",
+    "about": "dashboard/pages/about.py",
+}
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
+                 "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
+                 "toImageButtonOptions": {"format": "png", "scale": 2}}
+DEFAULT_OUTCOME = "insufficient_effect"
+
+
+def lang() -> str:
+    return filters.lang()
+
+
+def tr(key: str, **values: Any) -> str:
+    return i18n.t(key, filters.lang(), **values)
+
+
+def run_page(body: Callable[[], None]) -> None:
+    """Run a page body; a missing / republishing / unreadable database becomes a message, not a traceback."""
+    try:
+        body()
+    except data.NoDatabase:
+        if data.db_path().exists():
+            st.warning(tr("republishing"), icon=":material/sync:")
+        else:
+            st.info(tr("no_database"), icon=":material/database:")
+    except data.BadDatabase as exc:
+        st.error(tr("bad_database", error=str(exc).splitlines()[0][:200]), icon=":material/error:")
+
+
+@dataclass(frozen=True)
+class Context:
+    lang: str
+    filters: metrics.Filters
+    as_of: dt.date
+    options: dict
+    sessions_n: int
+
+
+def context(*, require_sessions: bool = True) -> Context:
+    """Language, filters and the data's as-of date for a page; stops the page with a clear message when the
+    database is empty or the filters select nothing."""
+    options = data.cached(reference.filter_options)
+    if options["first_date"] is None:
+        st.info(tr("empty_database"), icon=":material/inbox:")
+        st.stop()
+    f = filters.current()
+    n = data.cached(reference.session_count, f)
+    if require_sessions and n == 0:
+        st.warning(tr("no_match"), icon=":material/filter_alt_off:")
+        st.stop()
+    return Context(lang=lang(), filters=f, as_of=data.cached(metrics.default_as_of), options=options,
+                   sessions_n=n)
+
+
+def header(title_key: str, caption: str | None = None) -> None:
+    st.title(tr(title_key))
+    if caption:
+        st.caption(caption)
+
+
+def period_text(ctx: Context) -> str:
+    f = ctx.filters
+    if not f.date_from and not f.date_to:
+        return tr("period_all") + f" ({i18n.date(ctx.options['first_date'])} – {i18n.date(ctx.options['last_date'])})"
+    return tr("period_range", start=i18n.date(f.date_from or ctx.options["first_date"]),
+              end=i18n.date(f.date_to or ctx.options["last_date"]))
+
+
+def outcome_label(key: str) -> str:
+    return registry.get(key).label(lang())
+
+
+def outcome_picker(name: str = "outcome", keys: Sequence[str] | None = None, default: str = DEFAULT_OUTCOME,
+                   container: Any = None, label_key: str = "choose_outcome") -> str:
+    keys = list(keys or registry.OUTCOMES_BY_KEY)
+    lg = lang()
+    return filters.synced(st.selectbox, name, tr(label_key), options=keys,
+                          default=default if default in keys else keys[0], container=container,
+                          format_func=lambda k: f"{registry.get(k).label(lg)} · {i18n.label('group', registry.get(k).group, lg)}")
+
+
+def choice(name: str, label_key: str, options: Sequence[str], *, default: str, prefix: str,
+           help_key: str | None = None, container: Any = None, select: bool = False) -> str:
+    """A segmented control (or a selectbox, `select=True`, for long labels) of coded options with translated
+    labels (`{prefix}_{option}`), synced to the URL."""
+    fmt = labeller(prefix)
+    if select:
+        return filters.synced(st.selectbox, name, tr(label_key), options=list(options), default=default,
+                              container=container, format_func=fmt, help=tr(help_key) if help_key else None)
+    return filters.synced(st.segmented_control, name, tr(label_key), options=list(options), default=default,
+                          container=container, required=True, format_func=fmt,
+                          help=tr(help_key) if help_key else None)
+
+
+def labeller(prefix: str | None = None, overrides: dict[str, str] | None = None) -> Callable[[Any], str]:
+    """A format_func for coded options, bound to the language of this run (`{prefix}_{value}` texts)."""
+    lg = lang()
+    fixed = dict(overrides or {})
+    return lambda v: fixed[v] if v in fixed else i18n.t(f"{prefix}_{v}" if prefix else str(v), lg)
+
+
+def reference_short(reference, lg: str) -> str:
+    """A registry reference range in a few characters: '2-17 %', '0.6 %', '≈ 3 %', '< 0.1 %', '–'."""
+    low = reference.low_pct if reference else None
+    high = reference.high_pct if reference else None
+
+    def p(v: float) -> str:
+        return i18n.pct(v / 100, lg, 1).replace(",0\u00a0", "\u00a0").replace(".0\u00a0", "\u00a0")
+
+    if low is None and high is None:
+        return "–"
+    if low is not None and high is not None:
+        if high == low:
+            return p(low)
+        return p(low).replace("\u00a0%", "") + "–" + p(high)
+    if high is not None:
+        return "< " + p(high)
+    return "≈ " + p(low)
+
+
+def show_chart(fig, *, key: str | None = None, on_select: str = "ignore", selection_mode=("points",)):
+    return st.plotly_chart(fig, theme=None, config=PLOTLY_CONFIG, key=key, on_select=on_select,
+                           selection_mode=selection_mode)
+
+
+def table(frame, *, column_config: dict | None = None, height: int | str = "auto", key: str | None = None,
+          right: Sequence[str] = (), **kwargs: Any):
+    """A dataframe without index, full width; `right` = columns of formatted numbers (text) to right-align."""
+    config = dict(column_config or {})
+    for col in right:
+        config.setdefault(col, st.column_config.TextColumn(alignment="right"))
+    return st.dataframe(frame, hide_index=True, width="stretch", column_config=config, height=height, key=key,
+                        **kwargs)
+
+
+def nums(values, digits: int = 0) -> list[str]:
+    """Numbers as text in the page's language (thousands separated), '' for missing."""
+    lg = lang()
+    return ["" if v is None or pd.isna(v) else i18n.number(v, lg, digits) for v in values]
+
+
+def kpi(container: Any, label: str, value: str, *, help: str | None = None, delta: str | None = None) -> None:
+    container.metric(label, value, delta=delta, delta_color="off", delta_arrow="off", help=help, border=True)
+
+
+def page_link(page: str, label: str, **params: Any) -> None:
+    st.page_link(PAGES[page], label=label, icon=":material/open_in_new:", query_params=filters.link_params(**params))
+
+
+def link_url(page: str, **params: Any) -> str:
+    """A relative URL to a page with the current filters and the given page parameters (for table links)."""
+    from urllib.parse import urlencode
+
+    return f"{page}?" + urlencode(filters.link_params(**params), doseq=True)
+
+
+def snapshot_caption() -> str | None:
+    try:
+        info = data.cached(quality.snapshot_info)
+        as_of = data.cached(metrics.default_as_of)
+    except (data.NoDatabase, data.BadDatabase):
+        return None
+    published = info["published_at"]
+    return tr("snapshot_caption", version=info["version"],
+              published=i18n.date(published) if published else "–", as_of=i18n.date(as_of))
+
+
+def small_flag(den: float | int | None, n: int = 20) -> str:
+    return "⚠ " + tr("small_n_badge", n=n) if den is not None and pd.notna(den) and den < n else ""

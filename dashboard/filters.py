@@ -1,0 +1,350 @@
+"""The shared sidebar (language and filters) and the link between widget state and the URL.
+
+State lives in one place per session, `st.session_state["_canon"]` (coded values: clinician codes, indication
+keys, ISO dates), and is mirrored to the URL query parameters after every run, so a view can be shared and
+reopened. A URL value is applied to the state only when it differs from what the app itself last wrote: a new
+session opened from a shared link, or a link inside the app (st.page_link with query parameters) that preselects
+an outcome / clinician / period. Parameters missing from the URL leave the state as it is (page switches may drop
+the query string).
+
+Every run sets each widget from the state before drawing it, and a user's change reaches the state through the
+widget's on_change callback (which runs before the script). So a value survives page switches (a widget's own
+memory can be stale there), language switches (labels change, the coded value does not) and reruns.
+
+Global parameters (every page): lang, from, to, clin, ind, area, prod. Pages add their own (outcome, clinician,
+point, chart, rules, ...) through `synced(...)`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import streamlit as st
+
+from dashboard import i18n
+from pipelines.metrics import Filters
+
+GLOBAL_PARAMS = ("lang", "from", "to", "clin", "ind", "area", "prod")
+LIST_PARAMS = {"clin", "ind", "area", "prod"}
+DATE_PARAMS = {"from", "to"}
+_CANON = "_canon"
+_WRITTEN = "_url_written"
+
+
+def widget_key(name: str) -> str:
+    return f"w_{name}"
+
+
+def canon() -> dict[str, Any]:
+    return st.session_state.setdefault(_CANON, {})
+
+
+def get(name: str, default: Any = None) -> Any:
+    value = canon().get(name)
+    return default if value is None or value == () else value
+
+
+def lang() -> str:
+    value = canon().get("lang")
+    return value if value in i18n.LANGS else i18n.DEFAULT_LANG
+
+
+# --------------------------------------------------------------------------------------------------------------
+# URL <-> state
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _parse(name: str, values: list[str]) -> Any:
+    values = [v for v in values if v != ""]
+    if name in LIST_PARAMS or name.endswith("_list"):
+        return tuple(dict.fromkeys(values))
+    if not values:
+        return None
+    value = values[-1]
+    if name in DATE_PARAMS:
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    if name == "page_n":
+        try:
+            return max(1, int(value))
+        except ValueError:
+            return None
+    return value
+
+
+def _serialise(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (tuple, list)):
+        return [str(v) for v in value]
+    if isinstance(value, dt.date):
+        return [value.isoformat()]
+    return [str(value)]
+
+
+def apply_url(names: Sequence[str]) -> None:
+    """Take URL values that changed outside the app into the state."""
+    written = st.session_state.setdefault(_WRITTEN, {})
+    state = canon()
+    for name in names:
+        if name not in st.query_params:
+            continue
+        values = st.query_params.get_all(name)
+        if written.get(name) == values:
+            continue
+        state[name] = _parse(name, values)
+        written[name] = values
+        st.session_state.pop(widget_key(name), None)
+
+
+def write_url(names: Sequence[str], defaults: dict[str, Any] | None = None) -> None:
+    """Mirror the state of `names` into the URL (a value equal to its default is left out)."""
+    written = st.session_state.setdefault(_WRITTEN, {})
+    defaults = defaults or {}
+    state = canon()
+    for name in names:
+        value = state.get(name)
+        values = [] if value == defaults.get(name) else _serialise(value)
+        if values:
+            if st.query_params.get_all(name) != values:
+                st.query_params[name] = values if len(values) > 1 else values[0]
+            written[name] = values
+        else:
+            if name in st.query_params:
+                del st.query_params[name]
+            written.pop(name, None)
+
+
+def keep_only(page_names: Sequence[str]) -> None:
+    """Drop URL parameters that belong to other pages (a page calls this with its own parameter names)."""
+    allowed = set(GLOBAL_PARAMS) | set(page_names)
+    for name in list(st.query_params.keys()):
+        if name not in allowed and name.lower() not in ("embed", "embed_options"):
+            del st.query_params[name]
+
+
+def link_params(**page_params: Any) -> dict[str, Any]:
+    """Query parameters for an in-app link: the current global state plus the target page's own values."""
+    out: dict[str, Any] = {}
+    for name in GLOBAL_PARAMS:
+        values = st.session_state.get(_WRITTEN, {}).get(name)
+        if values:
+            out[name] = values if len(values) > 1 else values[0]
+    for name, value in page_params.items():
+        values = _serialise(value)
+        if values:
+            out[name] = values if len(values) > 1 else values[0]
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Synced widgets
+# --------------------------------------------------------------------------------------------------------------
+
+
+def synced(widget: Callable[..., Any], name: str, label: str, *, options: Sequence[Any] | None = None,
+           default: Any = None, url: bool = True, container: Any = None, cast: Callable[[Any], Any] | None = None,
+           **kwargs: Any) -> Any:
+    """Render `widget` (st.selectbox, st.segmented_control, st.radio, st.multiselect, st.number_input, ...) bound
+    to the state `name` and, unless url=False, to the URL parameter of the same name. An option no longer offered
+    falls back to `default`; `cast` converts a value read from the URL (e.g. float). Returns the value."""
+    state = canon()
+    apply_url([name]) if url else None
+    value = state.get(name, default)
+    if cast is not None and value is not None:
+        try:
+            value = cast(value)
+        except (TypeError, ValueError):
+            value = default
+    elif widget is st.toggle and isinstance(value, str):
+        value = value.lower() in ("1", "true", "yes")
+    multi = widget is st.multiselect or kwargs.get("selection_mode") == "multi"
+    if options is not None:
+        if multi:
+            value = tuple(v for v in (value or ()) if v in options)
+        elif value not in options:
+            value = default if default in options else (options[0] if options else None)
+
+    def to_widget(v: Any) -> Any:
+        if multi:
+            return list(v or ())
+        return v
+
+    key = widget_key(name)
+
+    def changed() -> None:  # runs before the script: the user's new value becomes the state
+        new = st.session_state.get(key)
+        state[name] = tuple(new or ()) if multi else (default if new is None else new)
+
+    # the widget always shows the state (a widget's own memory can be stale after a page switch)
+    st.session_state[key] = to_widget(value)
+    kwargs["on_change"] = changed
+    target = container or st
+    call = getattr(target, widget.__name__)
+    result = call(label, options, key=key, **kwargs) if options is not None else call(label, key=key, **kwargs)
+    if multi:
+        result = tuple(result or ())
+    elif result is None:
+        result = default
+    state[name] = result
+    if url:
+        write_url([name], {name: default if not multi else ()})
+    return result
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The sidebar
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _on_language_change() -> None:
+    canon()["lang"] = st.session_state.get(widget_key("lang")) or i18n.DEFAULT_LANG
+
+
+def language_selector() -> str:
+    """Language switch (kept in the URL as ?lang=en / nb); call before building the navigation."""
+    apply_url(["lang"])
+    state = canon()
+    if state.get("lang") not in i18n.LANGS:
+        state["lang"] = i18n.DEFAULT_LANG
+    st.session_state[widget_key("lang")] = state["lang"]
+    return state["lang"]
+
+
+def render_language() -> None:
+    current = lang()
+    st.sidebar.segmented_control(i18n.t("language", current), i18n.LANGS, key=widget_key("lang"),
+                                 format_func=lambda v: i18n.LANG_NAMES[v], required=True,
+                                 on_change=_on_language_change)
+    write_url(["lang"], {"lang": i18n.DEFAULT_LANG})
+
+
+def _reset() -> None:
+    state = canon()
+    for name in ("from", "to", "clin", "ind", "area", "prod"):
+        state[name] = None if name in DATE_PARAMS else ()
+    st.session_state.pop("_dates_half", None)
+
+
+def render_filters(options: dict | None) -> Filters:
+    """The filters in the sidebar, from the values present in the data (`pipelines.reference.filter_options`).
+    Returns the Filters every page passes to the pipelines (values reach SQL only as bound parameters)."""
+    lg = lang()
+    apply_url(["from", "to", "clin", "ind", "area", "prod"])
+    state = canon()
+    sb = st.sidebar
+    sb.subheader(i18n.t("filters", lg))
+    if not options or options.get("first_date") is None:
+        return Filters()
+    first, last = options["first_date"], options["last_date"]
+    start = state.get("from") or first
+    end = state.get("to") or last
+    start, end = max(min(start, last), first), min(max(end, first), last)
+    if start > end:
+        start, end = first, last
+    dkey = widget_key("dates")
+
+    def dates_changed() -> None:
+        picked = st.session_state.get(dkey)
+        picked = tuple(picked) if isinstance(picked, (tuple, list)) else (picked,)
+        if len(picked) == 2 and all(picked):
+            state["from"] = picked[0] if picked[0] != first else None
+            state["to"] = picked[1] if picked[1] != last else None
+            st.session_state.pop("_dates_half", None)
+        else:  # the second date is still being chosen: leave the widget alone until it is
+            st.session_state["_dates_half"] = True
+
+    if not st.session_state.get("_dates_half"):
+        st.session_state[dkey] = (start, end)
+    sb.date_input(i18n.t("filter_period", lg), key=dkey, min_value=first, max_value=last, format="YYYY-MM-DD",
+                  help=i18n.t("filter_period_help", lg), on_change=dates_changed)
+
+    def fmt(prefix: str) -> Callable[[str], str]:
+        return lambda v: i18n.label(prefix, v, lg)
+
+    synced(st.multiselect, "clin", i18n.t("filter_clinicians", lg), options=list(options["clinicians"]),
+           default=(), url=False, container=sb, placeholder=i18n.t("filter_all", lg))
+    synced(st.multiselect, "ind", i18n.t("filter_indications", lg), options=list(options["indications"]),
+           default=(), url=False, container=sb, placeholder=i18n.t("filter_all", lg), format_func=fmt("ind"))
+    synced(st.multiselect, "area", i18n.t("filter_areas", lg), options=list(options["areas"]),
+           default=(), url=False, container=sb, placeholder=i18n.t("filter_all", lg), format_func=fmt("area"))
+    synced(st.multiselect, "prod", i18n.t("filter_products", lg), options=list(options["products"]),
+           default=(), url=False, container=sb, placeholder=i18n.t("filter_all", lg))
+    write_url(["from", "to", "clin", "ind", "area", "prod"])
+    active = sum(1 for n in ("from", "to", "clin", "ind", "area", "prod") if state.get(n))
+    if active:
+        sb.button(i18n.t("filter_reset", lg), on_click=_reset, icon=":material/filter_alt_off:",
+                  width="stretch")
+    return current()
+
+
+def current() -> Filters:
+    """The Filters of the current state."""
+    state = canon()
+    return Filters(date_from=state.get("from"), date_to=state.get("to"),
+                   clinicians=tuple(state.get("clin") or ()), indications=tuple(state.get("ind") or ()),
+                   areas=tuple(state.get("area") or ()), products=tuple(state.get("prod") or ()))
+
+
+def active_count() -> int:
+    state = canon()
+    return sum(1 for n in ("from", "to", "clin", "ind", "area", "prod") if state.get(n))
+
+
+def sidebar() -> Filters:
+    """Language, filters and the snapshot line in the sidebar (rendered on every page by streamlit_app.py)."""
+    from dashboard import components, data
+    from pipelines import reference
+
+    render_language()
+    try:
+        options = data.cached(reference.filter_options)
+    except (data.NoDatabase, data.BadDatabase):
+        options = None
+    result = render_filters(options)
+    caption = components.snapshot_caption()
+    if caption:
+        st.sidebar.caption(caption)
+    st.sidebar.caption(i18n.t("share_hint", lang()))
+    return result
+
+
+def pagination(name: str, num_pages: int, *, render: bool = True) -> int:
+    """Current page (1-based) of a paginated list, kept in the state and the URL; render=False only reads it
+    (call again with render=True where the control should appear)."""
+    apply_url([name])
+    state = canon()
+    page = state.get(name) or 1
+    page = max(1, min(int(page), num_pages))
+    if not render:
+        state[name] = page
+        return page
+
+    # no widget key: the widget's identity follows `default`, so it always shows the state's page; a click
+    # returns the new page once, which becomes the state (and the rows shown) on an immediate rerun
+    picked = st.pagination(num_pages, default=page)
+    if picked != page:
+        state[name] = picked
+        write_url([name], {name: 1})
+        st.rerun()
+    write_url([name], {name: 1})
+    return picked
+
+
+def page(names: Sequence[str]) -> None:
+    """Start of a page: keep only the global and this page's URL parameters, and take changed ones into the state."""
+    keep_only(names)
+    apply_url(names)
+
+
+def peek(name: str, default: Any = None) -> Any:
+    """The latest value of a synced widget before it is drawn again (the widget's value if the user just changed
+    it, else the state)."""
+    key = widget_key(name)
+    if key in st.session_state and st.session_state[key] is not None:
+        return st.session_state[key]
+    return get(name, default)

@@ -1,0 +1,858 @@
+"""Norwegian (bokmål) and English texts of the dashboard, and number / date formatting per language.
+
+Pure: no streamlit import. `t(key, lang, **values)` looks a text up and fills its `{placeholders}`; every key has
+both languages with the same placeholders (tests/test_i18n.py checks it, and that every key the code uses exists).
+Outcome labels, descriptions, eligibility, windows and reference texts come from the registry
+(pipelines/outcomes.py), never from here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+LANGS = ("nb", "en")
+DEFAULT_LANG = "nb"
+LANG_NAMES = {"nb": "Norsk", "en": "English"}
+NBSP = "\u00a0"
+
+MONTHS = {
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    "nb": ("jan.", "feb.", "mar.", "apr.", "mai", "jun.", "jul.", "aug.", "sep.", "okt.", "nov.", "des."),
+}
+
+# key: (English, Norwegian)
+TEXTS: dict[str, tuple[str, str]] = {
+    # --- app, navigation -------------------------------------------------------------------------------------
+    "app_title": ("Clinic outcomes", "Behandlingsresultater"),
+    "app_caption": ("Botulinum-toxin treatment: outcomes, corrections and costs",
+                    "Behandling med botulinumtoksin: resultater, korrigeringer og kostnader"),
+    "nav_section_quality": ("Outcomes", "Resultater"),
+    "nav_section_management": ("Management", "Drift"),
+    "nav_section_data": ("Data and methods", "Data og metode"),
+    "page_overview": ("Overview", "Oversikt"),
+    "page_complications": ("Complications", "Komplikasjoner"),
+    "page_clinicians": ("Clinicians", "Behandlere"),
+    "page_costs": ("Corrections and costs", "Korrigeringer og kostnader"),
+    "page_responses": ("Headache and sweating", "Hodepine og svette"),
+    "page_data_quality": ("Data quality", "Datakvalitet"),
+    "page_export": ("Export", "Eksport"),
+    "page_about": ("About the metrics", "Om målene"),
+    # --- sidebar filters ---------------------------------------------------------------------------------------
+    "language": ("Language", "Språk"),
+    "filters": ("Filters", "Filtre"),
+    "filter_period": ("Treatment dates", "Behandlingsdato"),
+    "filter_period_help": ("Sessions treated in this period are counted. Outcomes count only once their "
+                           "observation window has closed.",
+                           "Behandlinger i denne perioden telles. Et utfall telles først når "
+                           "observasjonsvinduet er lukket."),
+    "filter_clinicians": ("Clinicians", "Behandlere"),
+    "filter_indications": ("Indication", "Indikasjon"),
+    "filter_areas": ("Area treated", "Behandlet område"),
+    "filter_products": ("Product", "Preparat"),
+    "filter_all": ("All", "Alle"),
+    "filter_reset": ("Reset filters", "Nullstill filtre"),
+    "filter_active": ("{n} filters active", "{n} filtre aktive"),
+    "filter_none": ("No filters: all sessions", "Ingen filtre: alle behandlinger"),
+    "snapshot_caption": ("Snapshot v{version}, published {published}. Counted as of {as_of}.",
+                         "Datasett v{version}, publisert {published}. Telt per {as_of}."),
+    "share_hint": ("The address bar holds the filters: copy it to share this view.",
+                   "Adressefeltet inneholder filtrene: kopier det for å dele denne visningen."),
+    # --- states ------------------------------------------------------------------------------------------------
+    "no_database": ("No database has been published yet. Load the clinic's exports with "
+                    "`python -m pipelines load FILE...` or generate demo data with `python -m pipelines demo`.",
+                    "Ingen database er publisert ennå. Last inn klinikkens eksportfiler med "
+                    "`python -m pipelines load FIL...` eller lag demodata med `python -m pipelines demo`."),
+    "republishing": ("The data is being republished right now. Reload the page in a moment.",
+                     "Dataene publiseres på nytt akkurat nå. Last siden på nytt om et øyeblikk."),
+    "bad_database": ("The published database cannot be read by this version of the dashboard ({error}). "
+                     "Load the exports again with `python -m pipelines load`.",
+                     "Den publiserte databasen kan ikke leses av denne versjonen av dashbordet ({error}). "
+                     "Last inn eksportfilene på nytt med `python -m pipelines load`."),
+    "empty_database": ("The database has no treatments yet. Load the clinic's exports with "
+                       "`python -m pipelines load FILE...`.",
+                       "Databasen har ingen behandlinger ennå. Last inn klinikkens eksportfiler med "
+                       "`python -m pipelines load FIL...`."),
+    "no_match": ("No sessions match the filters. Widen the period or remove a filter in the sidebar.",
+                 "Ingen behandlinger passer filtrene. Utvid perioden eller fjern et filter i sidemenyen."),
+    "no_eligible": ("No session in the filters is eligible for this outcome with a closed window yet.",
+                    "Ingen behandling i filtrene er aktuell for dette utfallet med lukket vindu ennå."),
+    "loading": ("Counting…", "Teller…"),
+    # --- common words ------------------------------------------------------------------------------------------
+    "outcome": ("Outcome", "Utfall"),
+    "clinician": ("Clinician", "Behandler"),
+    "clinic": ("Clinic", "Klinikken"),
+    "indication": ("Indication", "Indikasjon"),
+    "area": ("Area", "Område"),
+    "product": ("Product", "Preparat"),
+    "month": ("Month", "Måned"),
+    "period": ("Period", "Periode"),
+    "period_week": ("Week", "Uke"),
+    "period_month": ("Month", "Måned"),
+    "period_quarter": ("Quarter", "Kvartal"),
+    "period_year": ("Year", "År"),
+    "rate": ("Rate", "Andel"),
+    "interval": ("95 % interval", "95 % intervall"),
+    "reference": ("Published reference", "Publisert referanse"),
+    "reference_band": ("Published reference range", "Publisert referanseområde"),
+    "reference_none": ("none published", "ingen publisert"),
+    "estimate": ("estimate", "anslag"),
+    "sessions": ("Sessions", "Behandlinger"),
+    "events": ("Events", "Hendelser"),
+    "events_of": ("{num} of {den}", "{num} av {den}"),
+    "completeness": ("Follow-up completeness", "Oppfølging gjennomført"),
+    "completeness_short": ("Followed up", "Fulgt opp"),
+    "awaiting": ("Window still open", "Vindu ennå åpent"),
+    "variation": ("Variation", "Variasjon"),
+    "trend": ("Trend", "Utvikling"),
+    "yes": ("yes", "ja"),
+    "no": ("no", "nei"),
+    "none": ("none", "ingen"),
+    "small_n": ("fewer than {n} sessions: read with care", "færre enn {n} behandlinger: tolk med varsomhet"),
+    "small_n_badge": ("n < {n}", "n < {n}"),
+    "open_chart": ("Open chart", "Åpne diagram"),
+    "open_chart_short": ("Chart", "Diagram"),
+    "page_of": ("Page {page} of {pages}", "Side {page} av {pages}"),
+    "showing": ("{first}-{last} of {total}", "{first}-{last} av {total}"),
+    "hover_rate": ("Rate: {rate} ({num} of {den})", "Andel: {rate} ({num} av {den})"),
+    "hover_ci": ("95 % interval: {low} to {high}", "95 % intervall: {low} til {high}"),
+    "hover_completeness": ("Followed up: {pct} ({num} of {den} eligible)",
+                           "Fulgt opp: {pct} ({num} av {den} aktuelle)"),
+    "hover_limits": ("Limits: {low} to {high} (centre {cl})", "Grenser: {low} til {high} (senter {cl})"),
+    "hover_awaiting": ("Window still open: {n} sessions", "Vindu ennå åpent: {n} behandlinger"),
+    "awaiting_short": ("{n} still open", "{n} ennå åpne"),
+    "hover_reference": ("Reference: {text}", "Referanse: {text}"),
+    "hover_signal": ("Signal: {rules}", "Signal: {rules}"),
+    "lost_as_event": ("Lost to follow-up counts as {label}.", "Uten oppfølging regnes som {label}."),
+    "lost_excluded": ("Lost to follow-up is left out of the rate (the rate is among sessions followed up); "
+                      "completeness is shown beside it.",
+                      "Behandlinger uten oppfølging er holdt utenfor andelen (andelen gjelder de som er fulgt "
+                      "opp); andelen fulgt opp vises ved siden av."),
+    # --- MDC readings ------------------------------------------------------------------------------------------
+    "reading_common_cause": ("Common cause", "Vanlig variasjon"),
+    "reading_special_cause_concerning": ("Special cause: concerning", "Spesiell variasjon: bekymring"),
+    "reading_special_cause_improving": ("Special cause: improving", "Spesiell variasjon: forbedring"),
+    "reading_none": ("Too few periods", "For få perioder"),
+    "reading_short_common_cause": ("Common cause", "Vanlig"),
+    "reading_short_special_cause_concerning": ("Special: concerning", "Spesiell: bekymring"),
+    "reading_short_special_cause_improving": ("Special: improving", "Spesiell: forbedring"),
+    "reading_short_none": ("Too few periods", "For få perioder"),
+    "reading_help": ("NHS \"Making Data Count\" reading of the latest month of the p-chart: common cause "
+                     "(only random variation), or special cause (a point beyond the 3-sigma limits, a shift or "
+                     "trend of 7 points, or 2 of 3 points beyond 2 sigma) on the concerning or improving side.",
+                     "Tolkning etter NHS «Making Data Count» av siste måned i p-diagrammet: vanlig variasjon "
+                     "(bare tilfeldig), eller spesiell variasjon (et punkt utenfor 3-sigma-grensene, et skift "
+                     "eller en trend på 7 punkter, eller 2 av 3 punkter utenfor 2 sigma) i bekymringsfull eller "
+                     "gunstig retning."),
+    # --- signals -----------------------------------------------------------------------------------------------
+    "signals": ("Signals", "Signaler"),
+    "signals_caption": ("Every outcome, clinician and period where a control-chart rule, a funnel limit or a "
+                        "CUSUM fired under the current filters, newest first. Open the chart to judge it.",
+                        "Alle utfall, behandlere og perioder der en regel i styringsdiagrammet, en "
+                        "traktgrense eller en CUSUM har slått ut med gjeldende filtre, nyeste først. Åpne "
+                        "diagrammet for å vurdere."),
+    "signals_none": ("No signals under the current filters.", "Ingen signaler med gjeldende filtre."),
+    "signals_kind_filter": ("Show", "Vis"),
+    "signals_all": ("All", "Alle"),
+    "signals_concerning_only": ("Concerning only", "Bare bekymringsfulle"),
+    "signals_count": ("{n} signals", "{n} signaler"),
+    "signals_concerning": ("Concerning signals", "Bekymringsfulle signaler"),
+    "signals_cusum_pending": ("The CUSUM charts of every outcome and clinician are still being checked; their "
+                              "signals are added to the list when ready.",
+                              "CUSUM for alle utfall og behandlere sjekkes fortsatt; signalene legges til i listen "
+                              "når de er klare."),
+    "signals_cusum_pending_short": ("CUSUM still being checked", "CUSUM sjekkes ennå"),
+    "signals_cusum_skipped": ("CUSUM could not be computed for {outcomes}: the event is too rare for the "
+                              "chart's threshold rule.",
+                              "CUSUM kunne ikke beregnes for {outcomes}: hendelsen er for sjelden for "
+                              "terskelregelen."),
+    "kind_spc": ("Control chart", "Styringsdiagram"),
+    "kind_funnel": ("Funnel plot", "Traktplott"),
+    "kind_cusum": ("CUSUM", "CUSUM"),
+    "kind_short_spc": ("p-chart", "p-diagram"),
+    "kind_short_funnel": ("Funnel", "Trakt"),
+    "kind_short_cusum": ("CUSUM", "CUSUM"),
+    "direction_high": ("higher", "høyere"),
+    "direction_low": ("lower", "lavere"),
+    "concern_true": ("concerning", "bekymringsfull"),
+    "concern_false": ("improving", "forbedring"),
+    "rule_sigma": ("Outside the 3-sigma limits: {value} against the limit {limit}",
+                   "Utenfor 3-sigma-grensene: {value} mot grensen {limit}"),
+    "rule_runs_longest": ("Anhøj run rule: {run} periods in a row {side} the centre line, {start} to {end} "
+                          "(more than {limit} is unusual)",
+                          "Anhøjs regel for serier: {run} perioder på rad {side} senterlinjen, {start} til {end} "
+                          "(mer enn {limit} er uvanlig)"),
+    "rule_runs_crossings": ("Anhøj crossing rule: the series crosses the centre line only {crossings} times "
+                            "(fewer than {limit} is unusual)",
+                            "Anhøjs regel for kryssinger: serien krysser senterlinjen bare {crossings} ganger "
+                            "(færre enn {limit} er uvanlig)"),
+    "rule_rare_note": ("Rare event: fewer than one expected per month, so runs of empty months are expected.",
+                       "Sjelden hendelse: under én forventet per måned, så serier av tomme måneder er ventet."),
+    "side_above": ("above", "over"),
+    "side_below": ("below", "under"),
+    "rule_mdc_astronomical": ("Making Data Count: the latest point is beyond the 3-sigma limits ({value})",
+                              "Making Data Count: siste punkt er utenfor 3-sigma-grensene ({value})"),
+    "rule_mdc_shift": ("Making Data Count: shift, the latest 7 or more points on one side of the centre line",
+                       "Making Data Count: skift, de siste 7 eller flere punktene på samme side av senterlinjen"),
+    "rule_mdc_trend": ("Making Data Count: trend, 7 or more points in a row rising or falling",
+                       "Making Data Count: trend, 7 eller flere punkter på rad som stiger eller faller"),
+    "rule_mdc_two_of_three": ("Making Data Count: 2 of 3 points beyond the 2-sigma limit",
+                              "Making Data Count: 2 av 3 punkter utenfor 2-sigma-grensen"),
+    "rule_funnel_998": ("Outside the 99.8 % funnel limit: {value} ({num} of {den}) against the clinic's {target}",
+                        "Utenfor 99,8 % traktgrense: {value} ({num} av {den}) mot klinikkens {target}"),
+    "rule_cusum": ("Risk-adjusted CUSUM reached {value} (threshold {limit})",
+                   "Risikojustert CUSUM nådde {value} (terskel {limit})"),
+    "col_when": ("When", "Når"),
+    "col_what": ("What fired", "Hva slo ut"),
+    "col_kind": ("Chart", "Diagram"),
+    "col_signal_side": ("Side", "Retning"),
+    # --- overview ----------------------------------------------------------------------------------------------
+    "overview_caption": ("Rates per treatment session for {period}. A session counts once its observation "
+                         "window has closed ({as_of}); the interval is Wilson's 95 % score interval.",
+                         "Andeler per behandling for {period}. En behandling telles når observasjonsvinduet er "
+                         "lukket ({as_of}); intervallet er Wilsons 95 % intervall."),
+    "period_all": ("all data", "alle data"),
+    "period_range": ("{start} to {end}", "{start} til {end}"),
+    "kpi_sessions": ("Sessions in the period", "Behandlinger i perioden"),
+    "kpi_sessions_help": ("Primary sessions and corrections selected by the filters.",
+                          "Første behandlinger og korrigeringer som filtrene velger."),
+    "kpi_completeness": ("Follow-up completeness", "Oppfølging gjennomført"),
+    "kpi_completeness_value": ("{low} to {high}", "{low} til {high}"),
+    "kpi_completeness_help": ("Share of eligible sessions with a follow-up contact inside the outcome's window, "
+                              "lowest and highest over the outcomes that need a follow-up.",
+                              "Andel aktuelle behandlinger med en kontroll innenfor utfallets vindu, laveste og "
+                              "høyeste blant utfallene som krever oppfølging."),
+    "kpi_signals": ("Concerning signals", "Bekymringsfulle signaler"),
+    "kpi_signals_help": ("Signals on the worse side (list below).", "Signaler i ugunstig retning (liste under)."),
+    "kpi_special": ("Outcomes: special cause, concerning", "Utfall: spesiell variasjon, bekymring"),
+    "kpi_special_help": ("Outcomes whose latest month shows special-cause variation on the concerning side (Making "
+                         "Data Count); the table shows the reading of each.",
+                         "Utfall der siste måned viser spesiell variasjon i bekymringsfull retning (Making Data "
+                         "Count); tabellen viser tolkningen for hvert utfall."),
+    "headline_rates": ("Outcome rates", "Utfallsrater"),
+    "tab_table": ("Table", "Tabell"),
+    "tab_chart": ("Against the reference", "Mot referansen"),
+    "col_outcome": ("Outcome", "Utfall"),
+    "col_rate": ("Rate", "Andel"),
+    "col_interval": ("95 % interval", "95 % intervall"),
+    "col_reference": ("Reference", "Referanse"),
+    "col_reading": ("Variation", "Variasjon"),
+    "col_events": ("Events / sessions", "Hendelser / behandlinger"),
+    "col_events_short": ("Events / n", "Hendelser / n"),
+    "col_completeness": ("Followed up", "Fulgt opp"),
+    "col_trend": ("Monthly rate", "Månedlig andel"),
+    "col_link": ("Chart", "Diagram"),
+    "col_small": ("Note", "Merknad"),
+    "forest_title": ("Rates with 95 % intervals against the published reference range",
+                     "Andeler med 95 % intervall mot publisert referanseområde"),
+    "forest_complications": ("Complications, effect and safety", "Komplikasjoner, effekt og sikkerhet"),
+    "forest_response": ("Non-response (headache, sweating)", "Manglende respons (hodepine, svette)"),
+    # --- complications -----------------------------------------------------------------------------------------
+    "complications_caption": ("For the responsible doctor: one outcome over time, what it is made of, and the "
+                              "sessions behind it.",
+                              "For medisinsk ansvarlig: ett utfall over tid, hva det består av og behandlingene "
+                              "bak."),
+    "choose_outcome": ("Outcome", "Utfall"),
+    "chart_type": ("Chart", "Diagram"),
+    "chart_p": ("p-chart", "p-diagram"),
+    "chart_pp": ("p′-chart (Laney)", "p′-diagram (Laney)"),
+    "chart_short_p": ("p", "p"),
+    "chart_short_pp": ("p′ (Laney)", "p′ (Laney)"),
+    "chart_help": ("p-chart: binomial 3-sigma limits. Laney's p′-chart widens them by the between-period "
+                   "variation, for large denominators where a p-chart flags almost everything.",
+                   "p-diagram: binomiske 3-sigma-grenser. Laneys p′-diagram utvider dem med variasjonen mellom "
+                   "periodene, for store nevnere der et p-diagram flagger nesten alt."),
+    "rules": ("Rules", "Regler"),
+    "rules_anhoej": ("Anhøj", "Anhøj"),
+    "rules_mdc": ("NHS MDC", "NHS MDC"),
+    "rules_help": ("Anhøj: 3-sigma limits plus the run rules (longest run, number of crossings). Making Data "
+                   "Count (NHS): 3-sigma limits, shift of 7, trend of 7, 2 of 3 beyond 2 sigma.",
+                   "Anhøj: 3-sigma-grenser og seriereglene (lengste serie, antall kryssinger). Making Data "
+                   "Count (NHS): 3-sigma-grenser, skift på 7, trend på 7, 2 av 3 utenfor 2 sigma."),
+    "period_choice": ("Period", "Periode"),
+    "definition": ("Definition", "Definisjon"),
+    "eligible": ("Denominator", "Nevner"),
+    "window": ("Window", "Vindu"),
+    "spc_title": ("{outcome}: {chart} by {period}", "{outcome}: {chart} per {period}"),
+    "spc_subtitle": ("Centre line and 3-sigma limits; {rules}; hollow points have fewer than {n} sessions",
+                     "Senterlinje og 3-sigma-grenser; {rules}; hule punkter har færre enn {n} behandlinger"),
+    "spc_rules_anhoej": ("signals: outside the limits and Anhøj run rules",
+                         "signaler: utenfor grensene og Anhøjs serieregler"),
+    "spc_rules_mdc": ("signals: Making Data Count rules", "signaler: Making Data Count-regler"),
+    "spc_runs_note": ("Anhøj: {text}", "Anhøj: {text}"),
+    "runs_longest_note": ("longest run {run} > {limit}", "lengste serie {run} > {limit}"),
+    "runs_crossings_note": ("{crossings} crossings < {limit}", "{crossings} kryssinger < {limit}"),
+    "legend_rate": ("Rate", "Andel"),
+    "legend_centre": ("Centre line", "Senterlinje"),
+    "legend_limits": ("3-sigma limits", "3-sigma-grenser"),
+    "legend_limits_2": ("2-sigma limits", "2-sigma-grenser"),
+    "legend_signal_concerning": ("Signal: concerning", "Signal: bekymring"),
+    "legend_signal_improving": ("Signal: improving", "Signal: forbedring"),
+    "legend_small_n": ("Fewer than {n} sessions", "Færre enn {n} behandlinger"),
+    "legend_selected": ("Selected for review", "Valgt for gjennomgang"),
+    "axis_rate": ("% of sessions", "% av behandlingene"),
+    "axis_sessions": ("Sessions (denominator)", "Behandlinger (nevner)"),
+    "axis_treatment_date": ("Treatment date", "Behandlingsdato"),
+    "spc_empty": ("No closed periods to chart yet.", "Ingen lukkede perioder å vise ennå."),
+    "breakdown": ("Breakdown", "Fordeling"),
+    "breakdown_caption": ("The same rate split by indication, area treated and product (a session treating "
+                          "several areas counts once in each). The dashed line is the rate over all of them.",
+                          "Samme andel fordelt på indikasjon, behandlet område og preparat (en behandling av "
+                          "flere områder telles én gang i hvert). Stiplet linje er andelen for alle."),
+    "breakdown_title": ("{outcome} by {by}", "{outcome} etter {by}"),
+    "by_indication": ("indication", "indikasjon"),
+    "by_area": ("area", "område"),
+    "by_product": ("product", "preparat"),
+    "by_clinician": ("clinician", "behandler"),
+    "by_month": ("month", "måned"),
+    "overall": ("All", "Alle"),
+    "case_review": ("Sessions behind a point", "Behandlinger bak et punkt"),
+    "case_review_caption": ("Pseudonymous references only. Click a point in the chart or choose the period; "
+                            "the list shows {page_size} sessions at a time.",
+                            "Bare pseudonyme referanser. Klikk et punkt i diagrammet eller velg perioden; "
+                            "listen viser {page_size} behandlinger om gangen."),
+    "review_period": ("Period", "Periode"),
+    "review_which": ("Sessions", "Behandlinger"),
+    "review_numerator": ("With the event", "Med hendelsen"),
+    "review_denominator": ("All in the rate", "Alle i andelen"),
+    "review_lost": ("Lost to follow-up", "Uten oppfølging"),
+    "review_none": ("No sessions of this kind in the period.", "Ingen slike behandlinger i perioden."),
+    "col_treatment_id": ("Treatment", "Behandling"),
+    "col_patient_ref": ("Patient (pseudonym)", "Pasient (pseudonym)"),
+    "col_treated_on": ("Treated", "Behandlet"),
+    "col_areas": ("Areas", "Områder"),
+    "col_units": ("Units", "Enheter"),
+    "col_repeat": ("Repeat", "Gjentatt"),
+    "col_followed_up": ("Followed up", "Fulgt opp"),
+    "col_event": ("Event", "Hendelse"),
+    "col_contacts": ("Contacts", "Kontakter"),
+    "col_last_contact": ("Last contact (day)", "Siste kontakt (dag)"),
+    "col_last_effect": ("Effect at last contact", "Effekt ved siste kontakt"),
+    "col_lost": ("Lost to follow-up", "Uten oppfølging"),
+    # --- clinicians --------------------------------------------------------------------------------------------
+    "clinicians_caption": ("Each clinician against the clinic rate: a funnel plot, not a league table. "
+                           "Clinicians are listed by code, never ranked by rate.",
+                           "Hver behandler mot klinikkens andel: et traktplott, ikke en rangering. Behandlerne "
+                           "står etter kode, aldri sortert etter andel."),
+    "funnel_method": ("Funnel limits", "Traktgrenser"),
+    "method_arcsine": ("Arcsine (FunnelPlotR)", "Arcsin (FunnelPlotR)"),
+    "method_exact": ("Exact binomial (Spiegelhalter)", "Eksakt binomisk (Spiegelhalter)"),
+    "method_normal": ("Normal approximation", "Normaltilnærming"),
+    "method_help": ("How the 95 % and 99.8 % limits around the clinic rate are computed.",
+                    "Hvordan 95 % og 99,8 % grensene rundt klinikkens andel beregnes."),
+    "overdispersion": ("Overdispersion", "Overspredning"),
+    "od_auto": ("Automatic", "Automatisk"),
+    "od_on": ("Always adjust", "Juster alltid"),
+    "od_off": ("Never adjust", "Juster aldri"),
+    "od_help": ("Widen the limits by the between-clinician variance (random effects, DerSimonian-Laird) when "
+                "the clinicians vary more than chance allows. Automatic adjusts exactly when FunnelPlotR does.",
+                "Utvid grensene med variansen mellom behandlerne (tilfeldige effekter, DerSimonian-Laird) når de "
+                "varierer mer enn tilfeldighet tilsier. Automatisk justerer når FunnelPlotR gjør det."),
+    "funnel_title": ("{outcome}: each clinician against the clinic rate of {target}",
+                     "{outcome}: hver behandler mot klinikkens andel på {target}"),
+    "funnel_subtitle": ("Funnel plot, {method} limits at 95 % and 99.8 %; overdispersion {od}",
+                        "Traktplott, {method} grenser på 95 % og 99,8 %; overspredning {od}"),
+    "od_applied": ("applied (φ = {phi}, τ² = {tau2})", "justert for (φ = {phi}, τ² = {tau2})"),
+    "od_not_applied": ("not applied (φ = {phi})", "ikke justert (φ = {phi})"),
+    "legend_target": ("Clinic rate", "Klinikkens andel"),
+    "legend_95": ("95 % limits", "95 % grenser"),
+    "legend_998": ("99.8 % limits", "99,8 % grenser"),
+    "legend_inside": ("Within the limits", "Innenfor grensene"),
+    "legend_high": ("Above the 99.8 % limit", "Over 99,8 % grensen"),
+    "legend_low": ("Below the 99.8 % limit", "Under 99,8 % grensen"),
+    "legend_focus": ("Selected clinician", "Valgt behandler"),
+    "funnel_position": ("Funnel position", "Plass i trakten"),
+    "pos_high": ("above 99.8 %", "over 99,8 %"),
+    "pos_low": ("below 99.8 %", "under 99,8 %"),
+    "pos_high95": ("above 95 %", "over 95 %"),
+    "pos_low95": ("below 95 %", "under 95 %"),
+    "pos_inside": ("within", "innenfor"),
+    "funnel_empty": ("No funnel: the outcome has no events (or only events) under these filters.",
+                     "Ingen trakt: utfallet har ingen hendelser (eller bare hendelser) med disse filtrene."),
+    "clinician_table": ("Clinicians", "Behandlere"),
+    "col_oe": ("Observed / expected", "Observert / forventet"),
+    "col_oe_help": ("Observed events divided by the events expected from each session's case mix (indication, "
+                    "areas, product, first or repeat treatment) at the clinic's rates: indirect "
+                    "standardisation, exact Poisson 95 % interval. 1.0 = as expected.",
+                    "Observerte hendelser delt på forventet ut fra hver behandlings pasientsammensetning "
+                    "(indikasjon, områder, preparat, første eller gjentatt behandling) med klinikkens andeler: "
+                    "indirekte standardisering, eksakt Poisson 95 % intervall. 1,0 = som forventet."),
+    "col_oe_interval": ("O/E 95 % interval", "O/F 95 % intervall"),
+    "col_cusum": ("CUSUM status", "CUSUM-status"),
+    "col_cusum_help": ("Risk-adjusted Bernoulli CUSUM looking for a doubling of the odds of the event; 'signal' "
+                       "if it crossed its threshold in the last {days} days charted, 'watch' if it now stands at half "
+                       "of it or more; earlier signals are counted (the chart restarts from 0 after each).",
+                       "Risikojustert Bernoulli-CUSUM som ser etter en dobling av oddsen for hendelsen; «signal» "
+                       "hvis den har krysset terskelen de siste {days} dagene, «følg med» hvis den nå er på minst "
+                       "halvparten av den; tidligere signaler telles (diagrammet starter på 0 etter hvert)."),
+    "cusum_in control": ("in control", "i kontroll"),
+    "cusum_watch": ("watch", "følg med"),
+    "cusum_signal": ("signal", "signal"),
+    "cusum_signals_text": ("{n}, last {last}", "{n}, sist {last}"),
+    "col_cusum_signals": ("CUSUM signals", "CUSUM-signaler"),
+    "cusum_too_rare": ("CUSUM not drawn: the event is too rare for the threshold rule (one event would already "
+                       "signal).",
+                       "CUSUM ikke tegnet: hendelsen er for sjelden for terskelregelen (én hendelse ville "
+                       "allerede gi signal)."),
+    "cusum_no_events": ("CUSUM not drawn: no events (or only events) under these filters.",
+                        "CUSUM ikke tegnet: ingen hendelser (eller bare hendelser) med disse filtrene."),
+    "tab_funnel": ("Funnel plot", "Traktplott"),
+    "tab_oe": ("Case-mix adjusted", "Justert for pasientsammensetning"),
+    "tab_cusum": ("CUSUM", "CUSUM"),
+    "oe_title": ("{outcome}: observed / expected events after case mix",
+                 "{outcome}: observerte / forventede hendelser etter pasientsammensetning"),
+    "oe_subtitle": ("Indirect standardisation; exact Poisson 95 % interval; 1 = as expected",
+                    "Indirekte standardisering; eksakt Poisson 95 % intervall; 1 = som forventet"),
+    "axis_oe": ("Observed / expected", "Observert / forventet"),
+    "focus_clinician": ("CUSUM for clinician", "CUSUM for behandler"),
+    "cusum_title": ("{outcome}: risk-adjusted CUSUM for {clinician}",
+                    "{outcome}: risikojustert CUSUM for {clinician}"),
+    "cusum_subtitle": ("Looks for a doubling of the odds of the event; threshold {h} gives an in-control average "
+                       "run length of {arl} sessions; restarts from 0 after a signal",
+                       "Ser etter en dobling av oddsen for hendelsen; terskel {h} gir i snitt {arl} behandlinger "
+                       "mellom falske alarmer; starter på 0 igjen etter et signal"),
+    "axis_cusum": ("CUSUM", "CUSUM"),
+    "legend_cusum": ("CUSUM (highest per day)", "CUSUM (høyeste per dag)"),
+    "legend_threshold": ("Threshold", "Terskel"),
+    "legend_cusum_signal": ("Signal", "Signal"),
+    # --- costs -------------------------------------------------------------------------------------------------
+    "costs_caption": ("For the clinic manager: free corrections and what they cost. cost = units × the product's "
+                      "price per unit on the correction date + chair minutes × the clinician's cost per minute + "
+                      "consumables.",
+                      "For daglig leder: gratis korrigeringer og hva de koster. kostnad = enheter × preparatets "
+                      "pris per enhet på korrigeringsdatoen + stoltid i minutter × behandlerens kostnad per "
+                      "minutt + forbruksmateriell."),
+    "consumables": ("Consumables per correction (NOK)", "Forbruksmateriell per korrigering (kr)"),
+    "consumables_help": ("A fixed amount per correction for needles, swabs and the like. Changing it recomputes "
+                         "every cost on this page and in the export.",
+                         "Et fast beløp per korrigering for kanyler, kompresser og lignende. Endringen beregner "
+                         "alle kostnader på siden og i eksporten på nytt."),
+    "kpi_corrections": ("Corrections", "Korrigeringer"),
+    "kpi_correction_rate": ("Correction rate", "Korrigeringsandel"),
+    "kpi_correction_rate_help": ("Primary sessions corrected within 28 days (registry outcome 'correction'), "
+                                 "with its 95 % interval.",
+                                 "Første behandlinger korrigert innen 28 dager (utfallet «korrigering»), med 95 % "
+                                 "intervall."),
+    "kpi_cost": ("Correction cost", "Korrigeringskostnad"),
+    "kpi_corrections_n": ("{n} corrections", "{n} korrigeringer"),
+    "kpi_cost_per_100": ("Per 100 treatments", "Per 100 behandlinger"),
+    "kpi_cost_per_100_help": ("Correction cost per 100 primary treatments.",
+                              "Kostnad for korrigeringer per 100 første behandlinger."),
+    "kpi_cost_share": ("Share of revenue", "Andel av omsetningen"),
+    "kpi_cost_share_help": ("Correction cost as a share of the treatment revenue (price charged) in the period.",
+                            "Kostnad for korrigeringer som andel av behandlingsinntektene i perioden."),
+    "kpi_unpriced": ("{n} corrections have no product price for their date and count without product cost.",
+                     "{n} korrigeringer mangler preparatpris for datoen og telles uten preparatkostnad."),
+    "correction_rate_title": ("Correction rate by month of the primary treatment",
+                              "Korrigeringsandel etter måned for første behandling"),
+    "correction_rate_subtitle": ("Share of primary sessions corrected within 28 days; band = 95 % interval",
+                                 "Andel første behandlinger korrigert innen 28 dager; bånd = 95 % intervall"),
+    "cost_month_title": ("Correction cost by month of the correction", "Kostnad for korrigeringer per måned"),
+    "cost_month_subtitle": ("Product, chair time and consumables (NOK)",
+                            "Preparat, stoltid og forbruksmateriell (kr)"),
+    "cost_product": ("Product", "Preparat"),
+    "cost_chair": ("Chair time", "Stoltid"),
+    "cost_consumables": ("Consumables", "Forbruksmateriell"),
+    "axis_nok": ("NOK", "kr"),
+    "axis_nok_per_100": ("NOK per 100 treatments", "kr per 100 behandlinger"),
+    "cost_by_title": ("Correction cost per 100 primary treatments, by {by}",
+                      "Korrigeringskostnad per 100 første behandlinger, etter {by}"),
+    "cost_by_subtitle": ("Corrections are counted with the clinician and product of the session they correct",
+                         "Korrigeringer telles hos behandleren og preparatet for behandlingen de korrigerer"),
+    "col_corrections": ("Corrections", "Korrigeringer"),
+    "col_primary": ("Primary treatments", "Første behandlinger"),
+    "col_cost": ("Correction cost (NOK)", "Kostnad (kr)"),
+    "col_cost_per_100": ("Per 100 treatments (NOK)", "Per 100 behandlinger (kr)"),
+    "col_revenue": ("Revenue (NOK)", "Omsetning (kr)"),
+    "col_cost_share": ("Share of revenue", "Andel av omsetning"),
+    "assumptions": ("Price and cost assumptions", "Forutsetninger for pris og kostnad"),
+    "assumptions_caption": ("These reference tables drive every cost. The clinic edits them as files "
+                            "(data/product_prices.csv, data/clinicians.csv or its own) and loads them with "
+                            "`python -m pipelines load`; the dashboard never changes the data.",
+                            "Disse referansetabellene styrer alle kostnader. Klinikken redigerer dem som filer "
+                            "(data/product_prices.csv, data/clinicians.csv eller egne) og laster dem inn med "
+                            "`python -m pipelines load`; dashbordet endrer aldri dataene."),
+    "product_prices": ("Product prices (per native unit, dated)", "Preparatpriser (per enhet, datert)"),
+    "clinician_costs": ("Clinician chair-time cost", "Behandlernes kostnad for stoltid"),
+    "col_valid_from": ("Valid from", "Gjelder fra"),
+    "col_cost_per_unit": ("NOK / unit", "kr / enhet"),
+    "col_unit_type": ("Unit type", "Enhetstype"),
+    "col_factor": ("Botox factor", "Botox-faktor"),
+    "col_cost_per_botox_unit": ("NOK / Botox unit", "kr / Botox-enhet"),
+    "col_in_force": ("In force now", "Gjelder nå"),
+    "col_profession": ("Profession", "Yrke"),
+    "col_cost_per_minute": ("NOK per minute", "kr per minutt"),
+    "col_cost_per_hour": ("NOK per hour", "kr per time"),
+    "costs_empty": ("No corrections or treatments in the filters.", "Ingen korrigeringer eller behandlinger i "
+                    "filtrene."),
+    # --- responses ---------------------------------------------------------------------------------------------
+    "responses_caption": ("Responder rates for migraine, tension headache and hyperhidrosis, and how much the "
+                          "headache days change. Responder rate = 1 - the registry's non-response rate.",
+                          "Andel med effekt for migrene, spenningshodepine og hyperhidrose, og hvor mye "
+                          "hodepinedagene endres. Andel med effekt = 1 - andelen uten bedring i registeret."),
+    "responder_rate": ("Responder rate", "Andel med effekt"),
+    "responders": ("Responders", "Med effekt"),
+    "non_responders": ("Non-responders", "Uten effekt"),
+    "responder_of": ("{num} of {den} responded", "{num} av {den} fikk effekt"),
+    "responder_reference": ("Trials: {text}", "Studier: {text}"),
+    "responder_reference_migraine": ("44.8 % responders (PREEMPT, week 24)", "44,8 % med effekt (PREEMPT, uke 24)"),
+    "responder_reference_hyperhidrosis": ("94 % responders (axillary, week 4)",
+                                          "94 % med effekt (armhuler, uke 4)"),
+    "responder_reference_tension_headache": ("no published figure (off-label)",
+                                             "ingen publisert andel (utenfor godkjent bruk)"),
+    "not_in_filter": ("Not in the current filters.", "Ikke med i gjeldende filtre."),
+    "responder_time_title": ("Responder rate by quarter of treatment", "Andel med effekt per kvartal"),
+    "responder_time_subtitle": ("Band = 95 % interval; dotted line = published trial rate",
+                                "Bånd = 95 % intervall; prikket linje = publisert andel i studier"),
+    "headache_change": ("Change in headache days", "Endring i hodepinedager"),
+    "headache_change_caption": ("Headache days per month at follow-up against the baseline diary. The lowest count "
+                                "reported inside the window is used (the contact that decides response). Sessions "
+                                "with no count at follow-up are shown separately, never as zero change.",
+                                "Hodepinedager per måned ved kontroll mot dagboken før behandling. Laveste antall "
+                                "rapportert innenfor vinduet brukes (kontrollen som avgjør effekt). Behandlinger "
+                                "uten antall ved kontroll vises for seg, aldri som uendret."),
+    "change_title": ("Mean change in headache days per month, by quarter",
+                     "Gjennomsnittlig endring i hodepinedager per måned, per kvartal"),
+    "change_subtitle": ("Error bars = 95 % interval of the mean", "Feilstolper = 95 % intervall for snittet"),
+    "axis_change_days": ("Change in days per month", "Endring i dager per måned"),
+    "distribution_title": ("Distribution of the change from baseline", "Fordeling av endringen fra før behandling"),
+    "distribution_subtitle": ("Sessions per 10 % band; solid = at least 50 % fewer days (responder)",
+                              "Behandlinger per 10 %-intervall; fylt = minst 50 % færre dager (effekt)"),
+    "distribution_lost": ("{lost} sessions had no headache count at follow-up (not in the chart; they count as "
+                          "non-responders in the responder rate).",
+                          "{lost} behandlinger hadde ikke hodepineantall ved kontroll (ikke i diagrammet; de regnes "
+                          "som uten effekt i andelen med effekt)."),
+    "axis_pct_change": ("Change in headache days from baseline (%)", "Endring i hodepinedager fra før (%)"),
+    "change_table": ("Change by indication", "Endring etter indikasjon"),
+    "col_baseline": ("Baseline days / month", "Dager / måned før"),
+    "col_follow_up": ("At follow-up", "Ved kontroll"),
+    "col_change": ("Mean change", "Snittendring"),
+    "col_pct_median": ("Median change", "Median endring"),
+    "col_measured": ("With a count", "Med antall"),
+    "col_lost_n": ("Lost to follow-up", "Uten oppfølging"),
+    "hdss_title": ("Hyperhidrosis: drop in HDSS points", "Hyperhidrose: fall i HDSS-poeng"),
+    "hdss_subtitle": ("Baseline minus the best score in the window; a drop of 2 or more is a response",
+                      "Før minus beste skår i vinduet; et fall på 2 eller mer er effekt"),
+    "axis_hdss_drop": ("Drop in HDSS points", "Fall i HDSS-poeng"),
+    "hdss_missing": ("{n} sessions without a baseline and follow-up HDSS (judged by the clinician's effect "
+                     "assessment instead).",
+                     "{n} behandlinger uten HDSS før og etter (vurdert etter behandlerens effektvurdering i "
+                     "stedet)."),
+    # --- data quality ------------------------------------------------------------------------------------------
+    "dq_caption": ("What was loaded, what was refused and why, how complete the follow-up is, and how fresh the "
+                   "data is.",
+                   "Hva som er lastet inn, hva som ble avvist og hvorfor, hvor komplett oppfølgingen er og hvor "
+                   "ferske dataene er."),
+    "fresh_snapshot": ("Snapshot", "Datasett"),
+    "fresh_published": ("published {when}", "publisert {when}"),
+    "fresh_treatment": ("Newest treatment", "Nyeste behandling"),
+    "fresh_follow_up": ("Newest follow-up", "Nyeste kontroll"),
+    "fresh_load": ("Last load", "Siste innlasting"),
+    "days_ago": ("{n} days ago", "for {n} dager siden"),
+    "today": ("today", "i dag"),
+    "at_time": ("at {time}", "kl. {time}"),
+    "rejected_summary": ("What still needs a fix", "Hva som må rettes"),
+    "col_reason_kind": ("Kind of problem", "Type problem"),
+    "col_files": ("Files", "Filer"),
+    "col_first_rejected": ("First rejected", "Først avvist"),
+    "kind_unknown reference": ("unknown reference (load the missing clinician / treatment, then retry)",
+                               "ukjent referanse (last inn manglende behandler / behandling, prøv igjen)"),
+    "kind_malformed": ("malformed line (correct the file)", "ødelagt linje (rett filen)"),
+    "kind_duplicate in load": ("duplicate in the same load", "duplikat i samme innlasting"),
+    "kind_date order": ("dates in the wrong order", "datoer i feil rekkefølge"),
+    "kind_empty required value": ("required value missing", "påkrevd verdi mangler"),
+    "kind_invalid value": ("invalid value", "ugyldig verdi"),
+    "stale_warning": ("The newest treatment is {n} days old: has the latest export been loaded?",
+                      "Nyeste behandling er {n} dager gammel: er siste eksport lastet inn?"),
+    "loads": ("Loads", "Innlastinger"),
+    "col_loaded_at": ("Loaded at", "Lastet inn"),
+    "col_file": ("File", "Fil"),
+    "col_table": ("Table", "Tabell"),
+    "col_rows_read": ("Read", "Lest"),
+    "col_rows_loaded": ("Rows loaded", "Rader lastet"),
+    "col_rows_rejected": ("Rejected", "Avvist"),
+    "col_rows_inserted": ("New", "Nye"),
+    "col_rows_updated": ("Updated", "Endret"),
+    "rejected": ("Rejected rows waiting for a fix", "Avviste rader som venter på retting"),
+    "rejected_caption": ("Each row the loader refused, with the file, row, column and reason. Fix the export "
+                         "and load it again.",
+                         "Hver rad innlastingen avviste, med fil, rad, kolonne og årsak. Rett eksporten og last "
+                         "den inn igjen."),
+    "rejected_none": ("No rejected rows.", "Ingen avviste rader."),
+    "col_row": ("Row", "Rad"),
+    "col_record": ("Record", "Post"),
+    "col_column": ("Column", "Kolonne"),
+    "col_reason": ("Reason", "Årsak"),
+    "col_rejected_at": ("Rejected", "Avvist"),
+    "completeness_title": ("Follow-up completeness by month and clinician",
+                           "Oppfølging etter måned og behandler"),
+    "completeness_caption": ("Share of the eligible sessions with a follow-up contact inside the window of the "
+                             "chosen outcome. Months whose window is still open are not shown.",
+                             "Andel aktuelle behandlinger med kontroll innenfor vinduet for valgt utfall. "
+                             "Måneder der vinduet fortsatt er åpent vises ikke."),
+    "completeness_outcome": ("Completeness for", "Oppfølging for"),
+    "completeness_heatmap_title": ("{outcome}: share followed up", "{outcome}: andel fulgt opp"),
+    "table_counts": ("Rows per table", "Rader per tabell"),
+    "col_rows": ("Rows", "Rader"),
+    # --- export ------------------------------------------------------------------------------------------------
+    "export_caption": ("CSV files for quality audit: the same frames and provenance lines as "
+                       "`python -m pipelines export`, with the current filters. The lines starting with # say "
+                       "what the file is, from which snapshot, as of when and with which filters.",
+                       "CSV-filer for kvalitetsrevisjon: samme tabeller og opphavslinjer som "
+                       "`python -m pipelines export`, med gjeldende filtre. Linjene som starter med # sier hva "
+                       "filen er, fra hvilket datasett, per når og med hvilke filtre."),
+    "excel_format": ("Norwegian Excel format", "Norsk Excel-format"),
+    "excel_help": ("Semicolon separator, decimal comma, UTF-8 with BOM: opens directly in Norwegian Excel.",
+                   "Semikolon som skilletegn, desimalkomma, UTF-8 med BOM: åpnes direkte i norsk Excel."),
+    "export_rates": ("Rates", "Andeler"),
+    "export_rates_help": ("Counts, rate, Wilson interval, crude rate and follow-up completeness per period.",
+                          "Antall, andel, Wilson-intervall, rå andel og oppfølging per periode."),
+    "export_funnel": ("Funnel", "Trakt"),
+    "export_funnel_help": ("Per clinician: rate, clinic target, 95 % and 99.8 % limits, z, flags.",
+                           "Per behandler: andel, klinikkens andel, 95 % og 99,8 % grenser, z, flagg."),
+    "export_spc": ("Control chart", "Styringsdiagram"),
+    "export_spc_help": ("Per period: rate, centre line, limits, run rules and Making Data Count rules.",
+                        "Per periode: andel, senterlinje, grenser, serieregler og Making Data Count-regler."),
+    "export_costs": ("Costs", "Kostnader"),
+    "export_costs_help": ("Corrections, cost parts, cost per 100 primary treatments and share of revenue.",
+                          "Korrigeringer, kostnadsdeler, kostnad per 100 første behandlinger og andel av omsetning."),
+    "export_cusum": ("CUSUM", "CUSUM"),
+    "export_cusum_help": ("Per clinician and session: CUSUM value, threshold and signals.",
+                          "Per behandler og behandling: CUSUM-verdi, terskel og signaler."),
+    "export_by": ("Group by", "Grupper etter"),
+    "export_by_none": ("Nothing (clinic)", "Ingenting (klinikken)"),
+    "export_period_all": ("Whole period", "Hele perioden"),
+    "export_download": ("Download {name}", "Last ned {name}"),
+    "export_rows": ("{n} rows", "{n} rader"),
+    "export_preview": ("Preview", "Forhåndsvisning"),
+    "export_failed": ("This export cannot be made with these filters: {error}",
+                      "Denne eksporten kan ikke lages med disse filtrene: {error}"),
+    "export_provenance": ("Provenance lines", "Opphavslinjer"),
+    "export_filters": ("Filters in the files: {filters}", "Filtre i filene: {filters}"),
+    # --- about -------------------------------------------------------------------------------------------------
+    "about_caption": ("Generated from the outcome registry (pipelines/outcomes.py) and the statistics module: "
+                      "what is counted, over which sessions and window, what loss to follow-up means, what it is "
+                      "compared with, and how the limits are computed.",
+                      "Laget fra utfallsregisteret (pipelines/outcomes.py) og statistikkmodulen: hva som telles, "
+                      "blant hvilke behandlinger og i hvilket vindu, hva manglende oppfølging betyr, hva det "
+                      "sammenlignes med og hvordan grensene beregnes."),
+    "about_outcomes": ("Outcomes", "Utfall"),
+    "about_methods": ("Statistical methods", "Statistiske metoder"),
+    "about_denominator": ("Denominator", "Nevner"),
+    "about_window": ("Window", "Vindu"),
+    "about_lost": ("Lost to follow-up", "Manglende oppfølging"),
+    "about_lost_event": ("counts as the event ({label}): the rate is over all eligible sessions",
+                         "regnes som hendelsen ({label}): andelen er over alle aktuelle behandlinger"),
+    "about_lost_excluded": ("excluded: the rate is among sessions followed up in the window; the crude rate over "
+                            "all eligible sessions is its lower bound, and completeness is shown beside it",
+                            "holdes utenfor: andelen gjelder behandlinger fulgt opp i vinduet; rå andel over alle "
+                            "aktuelle er nedre grense, og andelen fulgt opp vises ved siden av"),
+    "about_no_follow_up": ("needs no follow-up contact: every eligible session is counted",
+                           "krever ingen kontroll: alle aktuelle behandlinger telles"),
+    "about_reference": ("Reference", "Referanse"),
+    "about_source": ("Source", "Kilde"),
+    "about_group": ("Group", "Gruppe"),
+    "about_closed": ("A session counts once its window has closed: {days} days after treatment.",
+                     "En behandling telles når vinduet er lukket: {days} dager etter behandling."),
+    "method_wilson": ("Wilson 95 % interval", "Wilsons 95 % intervall"),
+    "method_wilson_text": ("Every rate carries Wilson's score interval without continuity correction (as "
+                           "PHEindicatormethods and R's prop.test(correct = FALSE)); it behaves well for small "
+                           "counts and rates near 0.",
+                           "Alle andeler har Wilsons intervall uten kontinuitetskorreksjon (som "
+                           "PHEindicatormethods og R prop.test(correct = FALSE)); det fungerer godt for små antall "
+                           "og andeler nær 0."),
+    "method_spc": ("Control charts (p and p′)", "Styringsdiagram (p og p′)"),
+    "method_spc_text": ("One point per month (or week / quarter) of treatment. Centre line = events / sessions "
+                        "over the chart; 3-sigma limits from the binomial variance at each period's denominator "
+                        "(p-chart). Laney's p′-chart multiplies sigma by the moving range of the z-scores / 1.128 "
+                        "(moving ranges above 3.267 × their mean screened out), for large denominators. Checked "
+                        "against qicharts2 0.8.1.",
+                        "Ett punkt per behandlingsmåned (eller uke / kvartal). Senterlinje = hendelser / "
+                        "behandlinger i hele diagrammet; 3-sigma-grenser fra binomisk varians med hver periodes "
+                        "nevner (p-diagram). Laneys p′-diagram ganger sigma med glidende variasjonsbredde av "
+                        "z-verdiene / 1,128 (bredder over 3,267 × snittet fjernes), for store nevnere. Kontrollert "
+                        "mot qicharts2 0.8.1."),
+    "method_anhoej": ("Anhøj run rules", "Anhøjs serieregler"),
+    "method_anhoej_text": ("Non-random variation when the longest run of points on one side of the centre line "
+                           "is longer than round(log2(n)) + 3, or the series crosses the centre line fewer times "
+                           "than the 5 % quantile of Binomial(n - 1, 0.5) (n = useful points, points on the line "
+                           "skipped).",
+                           "Ikke-tilfeldig variasjon når lengste serie av punkter på samme side av senterlinjen er "
+                           "lengre enn round(log2(n)) + 3, eller serien krysser senterlinjen færre ganger enn 5 % "
+                           "kvantilen i Binomial(n - 1; 0,5) (n = nyttige punkter, punkter på linjen hoppes over)."),
+    "method_mdc": ("Making Data Count (NHS)", "Making Data Count (NHS)"),
+    "method_mdc_text": ("Special cause when a point is beyond the 3-sigma limits, {run} or more points in a row are "
+                        "on one side of the centre line (shift) or rise or fall (trend), or 2 of 3 points lie "
+                        "beyond the same 2-sigma limit. The overview's reading is that of the latest month: "
+                        "common cause, or special cause on the concerning or improving side.",
+                        "Spesiell variasjon når et punkt er utenfor 3-sigma-grensene, {run} eller flere punkter "
+                        "på rad ligger på samme side av senterlinjen (skift) eller stiger eller faller (trend), "
+                        "eller 2 av 3 punkter ligger utenfor samme 2-sigma-grense. Oversiktens tolkning gjelder "
+                        "siste måned: vanlig variasjon, eller spesiell variasjon i bekymringsfull eller gunstig "
+                        "retning."),
+    "method_funnel": ("Funnel plots", "Traktplott"),
+    "method_funnel_text": ("Each clinician's rate against the clinic rate (the pooled target), with 95 % "
+                           "(z = {z95}) and 99.8 % (z = {z998}) limits as a function of the number of sessions "
+                           "(Spiegelhalter 2005). Methods: arcsine (FunnelPlotR default), exact binomial "
+                           "(Spiegelhalter's interpolated limits) or normal. Overdispersion: z-scores Winsorised at "
+                           "10 %, φ and τ² by DerSimonian-Laird; 'automatic' widens the limits when τ² > 0, as "
+                           "FunnelPlotR 0.6.0. A clinician outside 99.8 % is a signal. Checked against FunnelPlotR.",
+                           "Hver behandlers andel mot klinikkens samlede andel, med 95 % (z = {z95}) og 99,8 % "
+                           "(z = {z998}) grenser som funksjon av antall behandlinger (Spiegelhalter 2005). "
+                           "Metoder: arcsin (standard i FunnelPlotR), eksakt binomisk (Spiegelhalters "
+                           "interpolerte grenser) eller normal. Overspredning: z-verdier winsorisert på 10 %, φ og "
+                           "τ² etter DerSimonian-Laird; «automatisk» utvider grensene når τ² > 0, som FunnelPlotR "
+                           "0.6.0. En behandler utenfor 99,8 % er et signal. Kontrollert mot FunnelPlotR."),
+    "method_oe": ("Observed / expected after case mix", "Observert / forventet etter pasientsammensetning"),
+    "method_oe_text": ("Indirect standardisation: each session's expected risk is the clinic's rate in its "
+                       "stratum (indication × areas × product × first or repeat treatment) over the same "
+                       "sessions; a clinician's expected count is the sum. O/E has an exact Poisson (Garwood) "
+                       "interval, with the expected count taken as fixed.",
+                       "Indirekte standardisering: hver behandlings forventede risiko er klinikkens andel i "
+                       "samme gruppe (indikasjon × områder × preparat × første eller gjentatt behandling) blant "
+                       "de samme behandlingene; behandlerens forventede antall er summen. O/F har eksakt "
+                       "Poisson-intervall (Garwood), med forventet antall som fast."),
+    "method_cusum": ("Risk-adjusted CUSUM", "Risikojustert CUSUM"),
+    "method_cusum_text": ("Bernoulli CUSUM per clinician (Steiner et al. 2000), sessions in date order, looking "
+                          "for the odds of the event rising by a factor {odds}. Each session's expected risk is "
+                          "its case-mix stratum rate shrunk towards the clinic rate by {shrink} pseudo-sessions. "
+                          "The threshold h gives an in-control average run length of {arl} sessions (Markov-chain "
+                          "approximation, Brook and Evans 1972, at the clinician's mean expected risk); after a "
+                          "signal the chart restarts from 0.",
+                          "Bernoulli-CUSUM per behandler (Steiner mfl. 2000), behandlinger i datorekkefølge, som "
+                          "ser etter at oddsen for hendelsen øker med en faktor {odds}. Hver behandlings "
+                          "forventede risiko er andelen i pasientgruppen, trukket mot klinikkens andel med "
+                          "{shrink} tenkte behandlinger. Terskelen h gir i snitt {arl} behandlinger mellom falske "
+                          "alarmer (Markov-kjede, Brook og Evans 1972, ved behandlerens gjennomsnittlige "
+                          "forventede risiko); etter et signal starter diagrammet på 0 igjen."),
+    "method_small": ("Small numbers", "Små tall"),
+    "method_small_text": ("Rates over fewer than {n} sessions are drawn hollow and marked, never hidden. "
+                          "Exports that leave the clinic should suppress small cells.",
+                          "Andeler over færre enn {n} behandlinger tegnes hule og merkes, men skjules aldri. "
+                          "Eksport som forlater klinikken bør skjule små celler."),
+    "method_windows": ("Closed windows", "Lukkede vinduer"),
+    "method_windows_text": ("A session counts for an outcome only once its observation window has closed by the "
+                            "data's own date (the newest treatment or follow-up), so recent months are not "
+                            "falsely good; sessions still inside the window are reported as 'window still open'.",
+                            "En behandling telles for et utfall først når observasjonsvinduet er lukket på "
+                            "dataenes egen dato (nyeste behandling eller kontroll), slik at siste måneder ikke ser "
+                            "falskt gode ut; behandlinger innenfor vinduet vises som «vindu ennå åpent»."),
+    # --- value labels ------------------------------------------------------------------------------------------
+    "ind_cosmetic": ("Cosmetic (wrinkles)", "Kosmetisk (rynker)"),
+    "ind_migraine": ("Migraine", "Migrene"),
+    "ind_tension_headache": ("Tension headache", "Spenningshodepine"),
+    "ind_hyperhidrosis": ("Hyperhidrosis (sweating)", "Hyperhidrose (svette)"),
+    "ind_bruxism": ("Bruxism (teeth grinding)", "Bruksisme (tanngnissing)"),
+    "area_glabella": ("Glabella (frown lines)", "Sinnarynke"),
+    "area_forehead": ("Forehead", "Panne"),
+    "area_crows_feet": ("Crow's feet", "Kråkeføtter"),
+    "area_other_face": ("Other face", "Annet i ansiktet"),
+    "area_masseter": ("Masseter (jaw)", "Tyggemuskel"),
+    "area_axillae": ("Armpits", "Armhuler"),
+    "area_palms": ("Palms", "Håndflater"),
+    "area_head_neck": ("Head and neck", "Hode og nakke"),
+    "group_effect": ("Effect", "Effekt"),
+    "group_cost": ("Corrections", "Korrigeringer"),
+    "group_eye": ("Eyes", "Øyne"),
+    "group_injection_site": ("Injection site", "Innstikksted"),
+    "group_systemic": ("Systemic", "Hele kroppen"),
+    "group_response": ("Response", "Respons"),
+    "group_safety": ("Safety", "Sikkerhet"),
+    "prof_lege": ("Doctor", "Lege"),
+    "prof_sykepleier": ("Nurse", "Sykepleier"),
+    "prof_tannlege": ("Dentist", "Tannlege"),
+    "effect_full": ("full", "full"),
+    "effect_partial": ("partial", "delvis"),
+    "effect_none": ("none", "ingen"),
+    "effect_not_assessed": ("not assessed", "ikke vurdert"),
+    "unit_botox": ("Botox units", "Botox-enheter"),
+    "unit_speywood": ("Speywood units", "Speywood-enheter"),
+}
+
+
+def t(key: str, lang: str = DEFAULT_LANG, /, **values: object) -> str:
+    """The text for `key` in `lang` ('nb' or 'en'), with `{placeholders}` filled from `values`."""
+    en, nb = TEXTS[key]
+    text = nb if lang == "nb" else en
+    return text.format(**values) if values else text
+
+
+def label(prefix: str, value: str | None, lang: str = DEFAULT_LANG) -> str:
+    """Translated label of a coded value (indication, area, group, profession, effect), else the value itself."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    key = f"{prefix}_{value}"
+    return t(key, lang) if key in TEXTS else str(value)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Numbers and dates
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _missing(x: object) -> bool:
+    try:
+        return x is None or bool(math.isnan(float(x)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return x is None
+
+
+def number(x: float | int | None, lang: str = DEFAULT_LANG, digits: int = 0) -> str:
+    """12,345.6 in English; 12 345,6 in Norwegian (non-breaking space between thousands)."""
+    if _missing(x):
+        return "–"
+    text = f"{float(x):,.{digits}f}"
+    if lang == "nb":
+        text = text.replace(",", NBSP).replace(".", ",")
+    return text.replace("-", "−") if text.startswith("-") else text
+
+
+def pct(x: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
+    """A proportion (0-1) as a percentage: '10.4 %' / '10,4 %'."""
+    if _missing(x):
+        return "–"
+    return f"{number(100 * float(x), lang, digits)}{NBSP}%"
+
+
+def pct_range(low: float | None, high: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
+    """'8.1-12.9 %' from two proportions."""
+    if _missing(low) or _missing(high):
+        return "–"
+    return f"{number(100 * float(low), lang, digits)}–{number(100 * float(high), lang, digits)}{NBSP}%"
+
+
+def nok(x: float | None, lang: str = DEFAULT_LANG) -> str:
+    """'NOK 12,345' / 'kr 12 345'."""
+    if _missing(x):
+        return "–"
+    return f"{'kr' if lang == 'nb' else 'NOK'}{NBSP}{number(x, lang, 0)}"
+
+
+def date(d: dt.date | None, lang: str = DEFAULT_LANG) -> str:
+    """ISO dates in both languages ('2026-03-25'): unambiguous in a clinic and in an audit."""
+    if d is None or (isinstance(d, float) and math.isnan(d)):
+        return "–"
+    if isinstance(d, dt.datetime):
+        return d.strftime("%Y-%m-%d %H:%M")
+    return d.isoformat() if hasattr(d, "isoformat") else str(d)
+
+
+def period_label(d: dt.date | None, period: str = "month", lang: str = DEFAULT_LANG) -> str:
+    """'Mar 2026' / 'mar. 2026', 'Q1 2026' / '1. kv. 2026', 'week of 2026-03-02', '2026'."""
+    if d is None:
+        return "–"
+    if hasattr(d, "date") and isinstance(d, dt.datetime):
+        d = d.date()
+    if period == "month":
+        return f"{MONTHS[lang if lang in MONTHS else 'en'][d.month - 1]} {d.year}"
+    if period == "quarter":
+        q = (d.month - 1) // 3 + 1
+        return f"{q}. kv. {d.year}" if lang == "nb" else f"Q{q} {d.year}"
+    if period == "year":
+        return str(d.year)
+    return f"{'uke fra' if lang == 'nb' else 'week of'} {d.isoformat()}"
+
+
+def plotly_separators(lang: str = DEFAULT_LANG) -> str:
+    """Plotly's `separators` (decimal then thousands) for the language."""
+    return ", " if lang == "nb" else ".,"

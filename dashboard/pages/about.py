@@ -1,0 +1,76 @@
+"""About the metrics: generated from the outcome registry and the statistics settings, in the chosen language."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, filters, i18n
+from dashboard import components as ui
+from pipelines import analysis, stats
+from pipelines import outcomes as registry
+
+PAGE_PARAMS = ()
+
+
+def outcome_section(o: registry.Outcome, lg: str) -> None:
+    with st.container(border=True):
+        left, right = st.columns([2, 3])
+        left.markdown(f"**{o.label(lg)}**  \n{o.description(lg)}")
+        if not o.needs_follow_up:
+            lost = ui.tr("about_no_follow_up")
+        elif o.lost_to_follow_up == "event":
+            lost = ui.tr("about_lost_event", label=o.label(lg).lower())
+        else:
+            lost = ui.tr("about_lost_excluded")
+        lines = [f"**{ui.tr('about_denominator')}:** {o.eligible_nb if lg == 'nb' else o.eligible_en}",
+                 f"**{ui.tr('about_window')}:** {o.window_text(lg)}. "
+                 + ui.tr("about_closed", days=_close_text(o)),
+                 f"**{ui.tr('about_lost')}:** {lost}"]
+        ref = o.reference
+        if ref:
+            text = ref.text_nb if lg == "nb" else ref.text_en
+            lines.append(f"**{ui.tr('about_reference')}:** {text}"
+                         + (f" ({ui.tr('estimate')})" if ref.is_estimate else ""))
+            lines.append(f"**{ui.tr('about_source')}:** {ref.source}")
+        right.markdown("  \n".join(lines))
+        left.caption(f"`{o.key}`")
+
+
+def _close_text(o: registry.Outcome) -> str:
+    if not o.window_days_by_indication:
+        return str(o.close_days)
+    parts = [f"{ind}: {max(w[1], o.reported_within_days or 0)}" for ind, w in o.window_days_by_indication.items()]
+    return f"{o.close_days} ({', '.join(parts)})"
+
+
+def main() -> None:
+    filters.page(PAGE_PARAMS)
+    lg = ui.lang()
+    ui.header("page_about", ui.tr("about_caption"))
+    st.subheader(ui.tr("about_outcomes"))
+    for group in registry.GROUPS:
+        members = [o for o in registry.OUTCOMES if o.group == group]
+        if not members:
+            continue
+        st.markdown(f"##### {i18n.label('group', group, lg)}")
+        for o in members:
+            outcome_section(o, lg)
+
+    st.subheader(ui.tr("about_methods"))
+    methods = [
+        ("method_windows", {}),
+        ("method_wilson", {}),
+        ("method_spc", {}),
+        ("method_anhoej", {}),
+        ("method_mdc", {"run": stats.MDC_RUN_LENGTH}),
+        ("method_funnel", {"z95": i18n.number(stats.FUNNEL_Z95, lg, 6), "z998": i18n.number(stats.FUNNEL_Z998, lg, 6)}),
+        ("method_oe", {}),
+        ("method_cusum", {"odds": i18n.number(analysis.CUSUM_ODDS_RATIO, lg, 1),
+                          "shrink": analysis.CUSUM_SHRINK_SESSIONS, "arl": i18n.number(analysis.CUSUM_ARL0, lg)}),
+        ("method_small", {"n": charts.SMALL_N}),
+    ]
+    for key, values in methods:
+        st.markdown(f"**{ui.tr(key)}**  \n{ui.tr(key + '_text', **values)}")
+
+
+ui.run_page(main)

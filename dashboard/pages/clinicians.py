@@ -1,0 +1,134 @@
+"""Clinicians: each clinician against the clinic rate (funnel plot with its method and limits named), observed /
+expected after case mix, and the risk-adjusted CUSUM; a table by clinician code (never ranked by rate)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data, filters, i18n
+from dashboard import components as ui
+from pipelines import analysis, signals, stats
+from pipelines import outcomes as registry
+
+PAGE_PARAMS = ("outcome", "method", "od", "clinician", "tab")
+TABS = ("funnel", "oe", "cusum")
+
+
+def position(r: dict) -> str:
+    if r.get("flag") in ("high", "low"):
+        return ui.tr(f"pos_{r['flag']}")
+    if r.get("flag_95") in ("high", "low"):
+        return ui.tr(f"pos_{r['flag_95']}95")
+    return ui.tr("pos_inside")
+
+
+def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame, lg: str, cusum_note: str) -> None:
+    if funnel.empty:
+        return
+    f = funnel.sort_values("clinician").reset_index(drop=True)
+    low, high = stats.wilson_interval(f["numerator_n"].to_numpy(float), f["denominator_n"].to_numpy(float))
+    oe_by = oe.set_index("clinician") if not oe.empty else pd.DataFrame()
+    st_by = status.set_index("clinician") if not status.empty else pd.DataFrame()
+
+    def oe_text(c: str) -> tuple[str, str]:
+        if c not in oe_by.index:
+            return "–", "–"
+        r = oe_by.loc[c]
+        return (f"{i18n.number(r['oe_ratio'], lg, 2)} ({i18n.number(r['observed_n'], lg)} / "
+                f"{i18n.number(r['expected_n'], lg, 1)})",
+                f"{i18n.number(r['oe_low'], lg, 2)}–{i18n.number(r['oe_high'], lg, 2)}")
+
+    def cusum_text(c: str) -> tuple[str, str]:
+        if c not in st_by.index:
+            return (cusum_note and ui.tr("none")) or "–", ""
+        r = st_by.loc[c]
+        label = i18n.label("cusum", r["cusum_status"], lg)
+        if int(r["signals_n"]):
+            return label, ui.tr("cusum_signals_text", n=int(r["signals_n"]), last=i18n.date(r["last_signal_on"], lg))
+        return label, "0"
+
+    oes = [oe_text(c) for c in f["clinician"]]
+    cus = [cusum_text(c) for c in f["clinician"]]
+    table = pd.DataFrame({
+        ui.tr("clinician"): f["clinician"],
+        ui.tr("sessions"): ui.nums(f["denominator_n"]),
+        ui.tr("events"): ui.nums(f["numerator_n"]),
+        ui.tr("rate"): [i18n.pct(v, lg) for v in f["rate"]],
+        ui.tr("interval"): [i18n.pct_range(a, b, lg) for a, b in zip(low, high, strict=True)],
+        ui.tr("funnel_position"): [position(r) for r in f.to_dict("records")],
+        ui.tr("col_oe"): [x[0] for x in oes],
+        ui.tr("col_oe_interval"): [x[1] for x in oes],
+        ui.tr("col_cusum"): [x[0] for x in cus],
+        ui.tr("col_cusum_signals"): [x[1] for x in cus],
+        ui.tr("col_small"): [ui.small_flag(d) for d in f["denominator_n"]],
+    })
+    colour = {"high": charts.CONCERNING, "low": charts.IMPROVING}
+    flags = list(f["flag"].fillna(""))
+    styled = table.style.apply(lambda s: [f"color: {colour.get(fl, '#1F2328')}; font-weight: "
+                                          f"{'600' if fl else '400'}" for fl in flags],
+                               subset=[ui.tr("funnel_position")])
+    ui.table(styled, height=35 * (len(table) + 1) + 3, right=[ui.tr("sessions"), ui.tr("events"), ui.tr("rate")],
+             column_config={
+        ui.tr("col_oe"): st.column_config.TextColumn(help=ui.tr("col_oe_help"), width=120),
+        ui.tr("col_cusum"): st.column_config.TextColumn(help=ui.tr("col_cusum_help", days=analysis.CUSUM_RECENT_DAYS),
+                                                        width=90),
+        ui.tr("col_cusum_signals"): st.column_config.TextColumn(width=140),
+    })
+
+
+def main() -> None:
+    filters.page(PAGE_PARAMS)
+    ctx = ui.context()
+    lg = ctx.lang
+    ui.header("page_clinicians", ui.tr("clinicians_caption"))
+    c = st.columns([2.2, 2, 1.6], vertical_alignment="bottom")
+    key = ui.outcome_picker(container=c[0])
+    method = ui.choice("method", "funnel_method", analysis.FUNNEL_METHODS, default="arcsine", prefix="method",
+                       help_key="method_help", container=c[1], select=True)
+    od = ui.choice("od", "overdispersion", analysis.OVERDISPERSION, default="auto", prefix="od", help_key="od_help",
+                   container=c[2], select=True)
+    o = registry.get(key)
+    funnel, info = data.cached(signals.funnel, key, method=method, overdispersion=od, filters=ctx.filters,
+                               as_of=ctx.as_of)
+    oe, _oe_info = data.cached(analysis.case_mix, key, filters=ctx.filters, as_of=ctx.as_of)
+    summary = data.cached(signals.cusum_summary, key, filters=ctx.filters, as_of=ctx.as_of)
+    status, reason = summary["status"], summary["reason"]
+    cusum_note = ui.tr(f"cusum_{reason}") if reason else ""
+
+    clinicians = sorted(funnel["clinician"]) if not funnel.empty else sorted(ctx.options["clinicians"])
+    recent = status.loc[status["cusum_status"] == "signal", "clinician"] if not status.empty else []
+    focus_default = recent.iloc[0] if len(recent) else (clinicians[0] if clinicians else None)
+    chosen = filters.peek("clinician")  # set by a link (?clinician=) or the CUSUM selector: ringed in the charts
+    tab_param = filters.get("tab", "funnel")
+    labels = {"funnel": ui.tr("tab_funnel"), "oe": ui.tr("tab_oe"), "cusum": ui.tr("tab_cusum")}
+    tabs = st.tabs([labels[k] for k in TABS], default=labels.get(tab_param, labels["funnel"]))
+    focus = chosen if chosen in clinicians else focus_default
+    ring = chosen if chosen in clinicians and "clinician" in st.query_params else None
+    with tabs[0]:
+        curve = analysis.funnel_curve(info, int(funnel["denominator_n"].max()) if not funnel.empty else 1, method)
+        ui.show_chart(charts.funnel_chart(funnel, curve, info, outcome_label=o.label(lg), lang=lg,
+                                          reference=charts.reference_tuple(o.reference), highlight=ring),
+                      key="funnel")
+    with tabs[1]:
+        ui.show_chart(charts.oe_chart(oe, outcome_label=o.label(lg), lang=lg, highlight=ring), key="oe")
+    with tabs[2]:
+        if reason:
+            st.info(cusum_note, icon=":material/info:")
+        else:
+            cc = st.columns([1, 3])
+            with cc[0]:
+                focus = filters.synced(st.selectbox, "clinician", ui.tr("focus_clinician"), options=clinicians,
+                                       default=focus_default)
+            ui.show_chart(charts.cusum_chart(summary["daily"], clinician=focus, outcome_label=o.label(lg), lang=lg,
+                                             arl0=analysis.CUSUM_ARL0), key="cusum")
+    st.subheader(ui.tr("clinician_table"))
+    if funnel.empty:
+        st.info(ui.tr("funnel_empty"))
+    clinician_table(funnel, oe, status, lg, cusum_note)
+    if not funnel.empty and np.isfinite(info.get("target", np.nan)):
+        st.caption(ui.tr("col_oe_help"))
+
+
+ui.run_page(main)

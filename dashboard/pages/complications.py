@@ -1,0 +1,181 @@
+"""Complications (responsible doctor): one outcome over time as a p / p' chart with its limits and signals, the
+breakdown by indication, area and product, and the sessions behind a point for case review."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data, filters, i18n
+from dashboard import components as ui
+from pipelines import analysis, metrics, signals
+from pipelines import outcomes as registry
+
+PAGE_PARAMS = ("outcome", "chart", "rules", "period", "point", "which", "review_page")
+REVIEW_PAGE_SIZE = 25
+PERIODS = ("month", "quarter", "week")
+
+
+def definition(o: registry.Outcome, lg: str) -> None:
+    with st.expander(f"{ui.tr('definition')}: {o.label(lg)}", expanded=False, icon=":material/info:"):
+        st.markdown(o.description(lg))
+        st.markdown(f"**{ui.tr('eligible')}:** {o.eligible_nb if lg == 'nb' else o.eligible_en}  \n"
+                    f"**{ui.tr('window')}:** {o.window_text(lg)}  \n"
+                    f"**{ui.tr('about_lost')}:** "
+                    + (ui.tr("about_lost_event", label=o.label(lg).lower()) if o.lost_to_follow_up == "event"
+                       else ui.tr("about_no_follow_up") if not o.needs_follow_up else ui.tr("about_lost_excluded")))
+        if o.reference:
+            ref = o.reference
+            st.markdown(f"**{ui.tr('reference')}:** {ref.text_nb if lg == 'nb' else ref.text_en}"
+                        f"{' (' + ui.tr('estimate') + ')' if ref.is_estimate else ''}  \n"
+                        f"**{ui.tr('about_source')}:** {ref.source}")
+
+
+def headline(o: registry.Outcome, ctx: ui.Context) -> None:
+    lg = ctx.lang
+    r = data.cached(metrics.rates, o.key, filters=ctx.filters, as_of=ctx.as_of).iloc[0]
+    c = st.columns(4)
+    ui.kpi(c[0], ui.tr("rate"), i18n.pct(r["rate"], lg),
+           help=ui.tr("hover_rate", rate=i18n.pct(r["rate"], lg), num=i18n.number(r["numerator_n"], lg),
+                      den=i18n.number(r["denominator_n"], lg)),
+           delta=ui.tr("events_of", num=i18n.number(r["numerator_n"], lg), den=i18n.number(r["denominator_n"], lg))
+           + (" ⚠" if r["denominator_n"] < charts.SMALL_N else ""))
+    ui.kpi(c[1], ui.tr("interval"), i18n.pct_range(r["ci_low"], r["ci_high"], lg))
+    ref = o.reference
+    ref_value = ui.reference_short(ref, lg)
+    ui.kpi(c[2], ui.tr("reference"), ref_value if ref_value != "–" else ui.tr("reference_none"),
+           help=(ref.text_nb if lg == "nb" else ref.text_en) + f" ({ref.source})" if ref else None)
+    ui.kpi(c[3], ui.tr("completeness"),
+           i18n.pct(r["followup_completeness"], lg, 0) if o.needs_follow_up else "–",
+           help=ui.tr("hover_completeness", pct=i18n.pct(r["followup_completeness"], lg),
+                      num=i18n.number(r["followed_up_n"], lg), den=i18n.number(r["eligible_n"], lg)),
+           delta=ui.tr("awaiting_short", n=i18n.number(r["awaiting_n"], lg)) if r["awaiting_n"] else None)
+
+
+def review(o: registry.Outcome, ctx: ui.Context, frame: pd.DataFrame, period: str, chosen: dt.date | None) -> None:
+    lg = ctx.lang
+    st.subheader(ui.tr("case_review"))
+    st.caption(ui.tr("case_review_caption", page_size=REVIEW_PAGE_SIZE))
+    periods = [p for p in frame.loc[frame["denominator_n"] > 0, "period_start"]][::-1]
+    if not periods:
+        st.info(ui.tr("no_eligible"))
+        return
+    iso = [p.isoformat() for p in periods]
+    c = st.columns([1, 2], vertical_alignment="bottom")
+    with c[0]:
+        picked = filters.synced(st.selectbox, "point", ui.tr("review_period"), options=iso,
+                                default=chosen.isoformat() if chosen and chosen.isoformat() in iso else iso[0],
+                                format_func=lambda v: i18n.period_label(dt.date.fromisoformat(v), period, lg))
+    with c[1]:
+        which = ui.choice("which", "review_which", signals.REVIEW_SETS, default="numerator", prefix="review")
+    start = dt.date.fromisoformat(picked)
+    end = (pd.Timestamp(start) + pd.tseries.frequencies.to_offset(analysis.PERIOD_FREQ[period])).date() \
+        - dt.timedelta(days=1)
+    f = ctx.filters
+    narrowed = metrics.Filters(date_from=max(start, f.date_from) if f.date_from else start,
+                               date_to=min(end, f.date_to) if f.date_to else end, clinicians=f.clinicians,
+                               indications=f.indications, areas=f.areas, products=f.products)
+    page_n = filters.pagination("review_page", 10_000, render=False)
+    page, total = data.cached(signals.case_review, o.key, which=which, filters=narrowed, as_of=ctx.as_of,
+                              limit=REVIEW_PAGE_SIZE, offset=(page_n - 1) * REVIEW_PAGE_SIZE)
+    pages = max(1, -(-total // REVIEW_PAGE_SIZE))
+    if page_n > pages:
+        filters.canon()["review_page"] = 1
+        page, total = data.cached(signals.case_review, o.key, which=which, filters=narrowed, as_of=ctx.as_of,
+                                  limit=REVIEW_PAGE_SIZE, offset=0)
+    if total == 0:
+        st.info(ui.tr("review_none"))
+        return
+    yes, no = ui.tr("yes"), ui.tr("no")
+    shown = pd.DataFrame({
+        ui.tr("col_treatment_id"): page["treatment_id"],
+        ui.tr("col_patient_ref"): page["patient_ref"],
+        ui.tr("col_treated_on"): page["treated_on"],
+        ui.tr("clinician"): page["clinician"],
+        ui.tr("col_event"): [yes if v else no for v in page["event"]],
+        ui.tr("col_lost"): [yes if v else no for v in page["lost"]],
+        ui.tr("col_contacts"): page["contacts_n"],
+        ui.tr("col_last_contact"): page["last_contact_day"],
+        ui.tr("col_last_effect"): [i18n.label("effect", v, lg) if isinstance(v, str) else "" for v in
+                                   page["last_effect"]],
+        ui.tr("col_areas"): [", ".join(i18n.label("area", a, lg) for a in str(v).split("|")) for v in page["areas"]],
+        ui.tr("product"): page["product"],
+        ui.tr("col_units"): page["units"],
+        ui.tr("col_repeat"): [yes if v else no for v in page["is_repeat"]],
+        ui.tr("indication"): [i18n.label("ind", v, lg) for v in page["indication"]],
+    })
+    ui.table(shown, column_config={ui.tr("col_treated_on"): st.column_config.DateColumn(format="YYYY-MM-DD"),
+                                   ui.tr("col_units"): st.column_config.NumberColumn(format="%g")})
+    c = st.columns([1, 3], vertical_alignment="center")
+    c[0].caption(ui.tr("showing", first=(min(page_n, pages) - 1) * REVIEW_PAGE_SIZE + 1,
+                       last=min(min(page_n, pages) * REVIEW_PAGE_SIZE, total), total=total))
+    if pages > 1:
+        with c[1]:
+            filters.pagination("review_page", pages)
+
+
+def main() -> None:
+    filters.page(PAGE_PARAMS)
+    ctx = ui.context()
+    lg = ctx.lang
+    ui.header("page_complications", ui.tr("complications_caption"))
+    c = st.columns([2.3, 1.55, 1.65, 1.9], vertical_alignment="bottom")
+    key = ui.outcome_picker(container=c[0])
+    chart = ui.choice("chart", "chart_type", analysis.CHARTS, default="p", prefix="chart_short",
+                      help_key="chart_help", container=c[1])
+    rules = ui.choice("rules", "rules", analysis.RULE_SETS, default="anhoej", prefix="rules", help_key="rules_help",
+                      container=c[2])
+    period = ui.choice("period", "period_choice", PERIODS, default="month", prefix="period", container=c[3])
+    o = registry.get(key)
+    definition(o, lg)
+    headline(o, ctx)
+
+    frame = data.cached(analysis.spc, key, period=period, chart=chart, rules=rules, filters=ctx.filters,
+                        as_of=ctx.as_of)
+    point = filters.peek("point")
+    chosen = dt.date.fromisoformat(point) if isinstance(point, str) and point[:4].isdigit() else None
+    if chosen is None and not frame.empty:
+        flagged = frame.loc[frame["signal"].astype(bool) & frame["sigma_signal"].astype(bool), "period_start"]
+        chosen = (flagged.iloc[-1] if len(flagged) else
+                  frame.loc[frame["denominator_n"] > 0, "period_start"].iloc[-1]
+                  if (frame["denominator_n"] > 0).any() else None)
+    if chosen is not None and not frame.empty and chosen not in set(frame["period_start"]):
+        chosen = None
+    fig = charts.spc_chart(frame, outcome_label=o.label(lg), lang=lg, chart=chart, rules=rules, period=period,
+                           reference=charts.reference_tuple(o.reference),
+                           reference_text=(o.reference.text_nb if lg == "nb" else o.reference.text_en)
+                           if o.reference else None, higher_is_better=o.higher_is_better, highlight=chosen)
+    event = ui.show_chart(fig, key=f"spc_{key}_{chart}_{rules}_{period}", on_select="rerun",
+                          selection_mode=("points",))
+    points = (event.selection.points if event and getattr(event, "selection", None) else None) or []
+    if points:
+        x = points[0].get("x")
+        if x:
+            clicked = pd.Timestamp(x).date()
+            if clicked in set(frame["period_start"]) and clicked != st.session_state.get("_spc_click"):
+                st.session_state["_spc_click"] = clicked
+                filters.canon()["point"] = clicked.isoformat()
+                st.session_state.pop(filters.widget_key("point"), None)
+                chosen = clicked
+                st.rerun()
+
+    st.subheader(ui.tr("breakdown"))
+    st.caption(ui.tr("breakdown_caption"))
+    overall = data.cached(metrics.rates, key, filters=ctx.filters, as_of=ctx.as_of)["rate"].iloc[0]
+    tabs = st.tabs([ui.tr("indication"), ui.tr("area"), ui.tr("product")])
+    for tab, by, labels in (
+        (tabs[0], "indication", {k: i18n.label("ind", k, lg) for k in ctx.options["indications"]}),
+        (tabs[1], "area", {k: i18n.label("area", k, lg) for k in ctx.options["areas"]}),
+        (tabs[2], "product", {k: k for k in ctx.options["products"]}),
+    ):
+        with tab:
+            part = data.cached(metrics.rates, key, by=(by,), filters=ctx.filters, as_of=ctx.as_of)
+            ui.show_chart(charts.breakdown_chart(part, by=by, labels=labels, outcome_label=o.label(lg), lang=lg,
+                                                 overall=overall, reference=charts.reference_tuple(o.reference)),
+                          key=f"breakdown_{by}")
+    review(o, ctx, frame, period, chosen)
+
+
+ui.run_page(main)

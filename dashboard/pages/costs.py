@@ -1,0 +1,118 @@
+"""Corrections and costs (clinic manager): correction rate and cost over time, per clinician and per product,
+cost per 100 treatments and share of revenue, with the price and cost assumptions shown and a consumables
+amount that recomputes everything."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data, filters, i18n
+from dashboard import components as ui
+from pipelines import costs, metrics, reference
+from pipelines import outcomes as registry
+
+PAGE_PARAMS = ("consumables",)
+
+
+def totals(frame: pd.DataFrame) -> dict:
+    out = {c: float(frame[c].sum()) for c in ("correction_n", "correction_cost_nok", "primary_n", "revenue_nok",
+                                               "unpriced_n")}
+    out["per_100"] = 100 * out["correction_cost_nok"] / out["primary_n"] if out["primary_n"] else float("nan")
+    out["share"] = out["correction_cost_nok"] / out["revenue_nok"] if out["revenue_nok"] else float("nan")
+    return out
+
+
+def group_table(frame: pd.DataFrame, by: str, lg: str) -> None:
+    f = frame.sort_values(by).reset_index(drop=True)
+    cols = [ui.tr("col_corrections"), ui.tr("col_primary"), ui.tr("col_cost"), ui.tr("col_cost_per_100"),
+            ui.tr("col_revenue"), ui.tr("col_cost_share")]
+    ui.table(pd.DataFrame({
+        ui.tr(by): f[by],
+        cols[0]: ui.nums(f["correction_n"]),
+        cols[1]: ui.nums(f["primary_n"]),
+        cols[2]: ui.nums(f["correction_cost_nok"]),
+        cols[3]: ui.nums(f["cost_per_100_primary_nok"]),
+        cols[4]: ui.nums(f["revenue_nok"]),
+        cols[5]: [i18n.pct(v, lg, 2) for v in f["cost_share"]],
+        ui.tr("col_small"): [ui.small_flag(d) for d in f["primary_n"]],
+    }), right=cols)
+
+
+def main() -> None:
+    filters.page(PAGE_PARAMS)
+    ctx = ui.context()
+    lg = ctx.lang
+    ui.header("page_costs", ui.tr("costs_caption"))
+    c = st.columns([1.3, 3])
+    with c[0]:
+        consumables = filters.synced(st.number_input, "consumables", ui.tr("consumables"),
+                                     default=float(costs.DEFAULT_CONSUMABLES_NOK), min_value=0.0, max_value=10_000.0,
+                                     step=10.0, format="%.0f", help=ui.tr("consumables_help"), cast=float)
+    consumables = float(consumables if consumables is not None else costs.DEFAULT_CONSUMABLES_NOK)
+    by_month = data.cached(costs.cost_summary, "month", consumables_nok=consumables, filters=ctx.filters,
+                           as_of=ctx.as_of)
+    tot = totals(by_month)
+    rate = data.cached(metrics.rates, "correction", filters=ctx.filters, as_of=ctx.as_of).iloc[0]
+    k = st.columns(4)
+    ui.kpi(k[0], ui.tr("kpi_correction_rate"), i18n.pct(rate["rate"], lg),
+           delta=ui.tr("events_of", num=i18n.number(rate["numerator_n"], lg), den=i18n.number(rate["denominator_n"], lg))
+           + " · " + i18n.pct_range(rate["ci_low"], rate["ci_high"], lg),
+           help=ui.tr("kpi_correction_rate_help"))
+    ui.kpi(k[1], ui.tr("kpi_cost"), i18n.nok(tot["correction_cost_nok"], lg),
+           delta=ui.tr("kpi_corrections_n", n=i18n.number(tot["correction_n"], lg)))
+    ui.kpi(k[2], ui.tr("kpi_cost_per_100"), i18n.nok(tot["per_100"], lg), help=ui.tr("kpi_cost_per_100_help"),
+           delta=ui.tr("kpi_corrections_n", n=i18n.number(tot["correction_n"], lg)).split(" ")[0] + " / "
+           + i18n.number(tot["primary_n"], lg))
+    ui.kpi(k[3], ui.tr("kpi_cost_share"), i18n.pct(tot["share"], lg, 2), help=ui.tr("kpi_cost_share_help"),
+           delta=i18n.nok(tot["revenue_nok"], lg))
+    if tot["unpriced_n"]:
+        st.warning(ui.tr("kpi_unpriced", n=int(tot["unpriced_n"])), icon=":material/price_change:")
+
+    c = st.columns(2)
+    with c[0]:
+        monthly = data.cached(metrics.rates, "correction", period="month", filters=ctx.filters, as_of=ctx.as_of)
+        monthly = monthly[monthly["denominator_n"] > 0]
+        ui.show_chart(charts.rate_time_chart(monthly, lang=lg, title=ui.tr("correction_rate_title"),
+                                             subtitle=ui.tr("correction_rate_subtitle"),
+                                             reference=charts.reference_tuple(registry.get("correction").reference)),
+                      key="correction_rate")
+    with c[1]:
+        ui.show_chart(charts.cost_time_chart(by_month, lang=lg), key="cost_month")
+
+    tabs = st.tabs([ui.tr("clinician"), ui.tr("product")])
+    for tab, by in zip(tabs, ("clinician", "product"), strict=True):
+        with tab:
+            frame = data.cached(costs.cost_summary, by, consumables_nok=consumables, filters=ctx.filters,
+                                as_of=ctx.as_of)
+            ui.show_chart(charts.cost_group_chart(frame, by=by, lang=lg), key=f"cost_{by}")
+            group_table(frame, by, lg)
+
+    st.subheader(ui.tr("assumptions"))
+    st.caption(ui.tr("assumptions_caption"))
+    c = st.columns([3, 2])
+    with c[0]:
+        st.markdown(f"**{ui.tr('product_prices')}**")
+        prices = data.cached(reference.product_prices, ctx.as_of)
+        yes = ui.tr("yes")
+        ui.table(pd.DataFrame({
+            ui.tr("product"): prices["product"],
+            ui.tr("col_valid_from"): prices["valid_from"],
+            ui.tr("col_cost_per_unit"): ui.nums(prices["cost_per_unit_nok"], 2),
+            ui.tr("col_factor"): ui.nums(prices["botox_equivalent_factor"], 2),
+            ui.tr("col_cost_per_botox_unit"): ui.nums(prices["cost_per_botox_unit_nok"], 2),
+            ui.tr("col_in_force"): [yes if v else "" for v in prices["in_force"]],
+        }), column_config={ui.tr("col_valid_from"): st.column_config.DateColumn(format="YYYY-MM-DD")}, height=300,
+            right=[ui.tr("col_cost_per_unit"), ui.tr("col_factor"), ui.tr("col_cost_per_botox_unit")])
+    with c[1]:
+        st.markdown(f"**{ui.tr('clinician_costs')}**")
+        cl = data.cached(reference.clinician_costs)
+        ui.table(pd.DataFrame({
+            ui.tr("clinician"): cl["clinician"],
+            ui.tr("col_profession"): [i18n.label("prof", v, lg) for v in cl["profession"]],
+            ui.tr("col_cost_per_minute"): ui.nums(cl["cost_per_minute_nok"], 2),
+            ui.tr("col_cost_per_hour"): ui.nums(cl["cost_per_hour_nok"]),
+        }), height=300, right=[ui.tr("col_cost_per_minute"), ui.tr("col_cost_per_hour")])
+
+
+ui.run_page(main)

@@ -1,0 +1,396 @@
+"""The signals list: every outcome / clinician / period where a control-chart rule, a funnel limit or a CUSUM fired.
+
+Sources (each from the same frames the charts and exports draw, pipelines/analysis.py):
+
+- `spc` (clinic level, one outcome over time; p or p' chart):
+  - `sigma`: a period outside the 3-sigma limits (one entry per period);
+  - `runs_longest` / `runs_crossings`: Anhoej's run rules on the chart (one entry per chart part), dated at the
+    end of the longest run (or at the last period for too few crossings);
+  - `mdc_<rule>`: the NHS "Making Data Count" reading of the latest period is special cause (astronomical, shift,
+    trend or two of three beyond 2 sigma); one entry per outcome, dated at the latest period. This is the entry
+    behind a "special cause" icon on the overview;
+- `funnel` (clinician against the clinic rate): outside the 99.8 % limit (`funnel_998`), dated at the end of the
+  period analysed;
+- `cusum` (risk-adjusted Bernoulli CUSUM per clinician): every crossing of the threshold (`cusum`).
+
+`direction` is the side of the signal ('high' / 'low'); `concern` is True when that side is the worse one for the
+outcome (all outcomes in the registry are adverse events, so 'high' is concerning unless `higher_is_better`).
+A run-rule or Making Data Count entry has `detail_b = 'rare'` when the chart expects fewer than one event per
+period: most periods are then empty and sit below the centre line, so such runs are what a rare event looks like.
+
+The batched readers (`spc_frames`, `funnel_frames`) compute the counts of many outcomes in one DuckDB statement
+and then apply exactly the per-outcome functions of pipelines.analysis / pipelines.stats, so their frames equal
+`analysis.spc` / `analysis.funnel` (tests/test_signals.py checks it) at a fraction of the cost.
+
+`case_review` is the paginated list of sessions behind a rate (pseudonymous references only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipelines import analysis, metrics, stats
+from pipelines import outcomes as registry
+from pipelines.metrics import Filters
+
+SIGNAL_COLUMNS = ["on", "kind", "rule", "outcome", "clinician", "period", "direction", "concern", "value",
+                  "numerator_n", "denominator_n", "limit", "detail_a", "detail_b", "run_start"]
+KINDS = ("spc", "funnel", "cusum")
+MDC_RULES = ("astronomical", "shift", "trend", "two_of_three")
+REVIEW_SETS = ("numerator", "denominator", "lost")
+
+
+def _keys(outcome_keys) -> list[str]:
+    if outcome_keys is None:
+        return [o.key for o in registry.OUTCOMES]
+    if isinstance(outcome_keys, str):
+        return [outcome_keys]
+    return [registry.get(k).key for k in outcome_keys]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Batched frames (same result as analysis.spc / analysis.funnel per outcome)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def spc_frames(
+    con: duckdb.DuckDBPyConnection,
+    outcome_keys=None,
+    *,
+    period: str = "month",
+    chart: str = "p",
+    rules: str = "anhoej",
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+) -> dict[str, pd.DataFrame]:
+    """analysis.spc for many outcomes from one counting statement: {outcome key: spc frame}."""
+    keys = _keys(outcome_keys)
+    counted = metrics.counts(con, keys, period=period, filters=filters, as_of=as_of)
+    out = {}
+    for key in keys:
+        part = counted[counted["metric"] == key]
+        frame = analysis._full_periods(part, period)  # noqa: SLF001 - the same fill analysis.spc applies
+        out[key] = analysis.spc_from_counts(frame, chart=chart, rules=rules,
+                                            higher_is_better=registry.get(key).higher_is_better)
+    return out
+
+
+def _funnel_from_counts(counted: pd.DataFrame, method: str, overdispersion: str) -> tuple[pd.DataFrame, dict]:
+    """analysis.funnel's assembly, from one outcome's counts by clinician."""
+    counted = counted[counted["denominator_n"] > 0].reset_index(drop=True)
+    if counted.empty:
+        return counted.assign(rate=[], target=[], flag=[]), {"phi": np.nan, "tau2": np.nan, "method": method,
+                                                             "overdispersion_applied": False, "target": np.nan}
+    if counted["numerator_n"].sum() == 0 or counted["numerator_n"].sum() == counted["denominator_n"].sum():
+        # no events (or only events): the funnel has no target strictly between 0 and 1
+        return counted.iloc[0:0].assign(rate=[], target=[], flag=[]), {
+            "phi": np.nan, "tau2": np.nan, "method": method, "overdispersion_applied": False, "target": np.nan}
+    frame, info = stats.funnel_proportions(counted["numerator_n"], counted["denominator_n"], method=method,
+                                           overdispersion=overdispersion)
+    out = pd.concat([counted[["clinician", "eligible_n", "followed_up_n", "event_n"]],
+                     frame.reset_index(drop=True)], axis=1)
+    out["phi"] = info["phi"]
+    out["tau2"] = info["tau2"]
+    out["method"] = method
+    out["overdispersion_applied"] = info["overdispersion_applied"]
+    return out, info
+
+
+def funnel_frames(
+    con: duckdb.DuckDBPyConnection,
+    outcome_keys=None,
+    *,
+    method: str = "arcsine",
+    overdispersion: str = "auto",
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+) -> dict[str, tuple[pd.DataFrame, dict]]:
+    """analysis.funnel for many outcomes from one counting statement: {outcome key: (frame, info)}.
+
+    An outcome with no event at all (or only events) has no funnel: an empty frame and a NaN target (where
+    analysis.funnel raises, since a funnel needs a target rate strictly between 0 and 1)."""
+    if method not in analysis.FUNNEL_METHODS:
+        raise ValueError(f"method must be one of {', '.join(analysis.FUNNEL_METHODS)}")
+    if overdispersion not in analysis.OVERDISPERSION:
+        raise ValueError(f"overdispersion must be one of {', '.join(analysis.OVERDISPERSION)}")
+    keys = _keys(outcome_keys)
+    counted = metrics.counts(con, keys, by="clinician", filters=filters, as_of=as_of)
+    return {key: _funnel_from_counts(counted[counted["metric"] == key], method, overdispersion) for key in keys}
+
+
+def funnel(con: duckdb.DuckDBPyConnection, outcome_key: str, *, method: str = "arcsine",
+           overdispersion: str = "auto", filters: Filters = Filters(),
+           as_of: dt.date | None = None) -> tuple[pd.DataFrame, dict]:
+    """One outcome's funnel (as analysis.funnel, but an outcome without events gives an empty funnel)."""
+    return funnel_frames(con, [outcome_key], method=method, overdispersion=overdispersion, filters=filters,
+                         as_of=as_of)[outcome_key]
+
+
+def cusum(con: duckdb.DuckDBPyConnection, outcome_key: str, *, filters: Filters = Filters(),
+          as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]:
+    """analysis.cusum, with the reason when it cannot be drawn: (frame, "") or (empty frame, reason).
+
+    Reasons: "no_events" (no event, or only events, among the sessions) and "too_rare" (the event is so rare that
+    the threshold for the in-control run length cannot be found: stats.cusum_threshold finds no root when the
+    expected risk is below 1 / ARL0, i.e. one event alone would already be unusual)."""
+    try:
+        frame = analysis.cusum(con, outcome_key, filters=filters, as_of=as_of)
+    except ValueError as exc:
+        if "different signs" in str(exc) or "bracket" in str(exc):
+            return pd.DataFrame(columns=["clinician", "treated_on", "outcome", "expected", "cusum", "threshold",
+                                         "signal"]), "too_rare"
+        raise
+    if frame.empty:
+        return frame, "no_events"
+    return frame, ""
+
+
+def cusum_daily(frame: pd.DataFrame) -> pd.DataFrame:
+    """A CUSUM frame (analysis.cusum rows) reduced to one row per clinician and treatment day: the highest value,
+    the threshold, whether it signalled, sessions and events. Small enough to chart years of sessions."""
+    columns = ["clinician", "treated_on", "cusum", "threshold", "signal", "sessions_n", "events_n"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    g = frame.groupby(["clinician", "treated_on"], sort=True)
+    out = pd.DataFrame({"cusum": g["cusum"].max(), "threshold": g["threshold"].last(), "signal": g["signal"].any(),
+                        "sessions_n": g.size(), "events_n": g["outcome"].sum().astype("int64")}).reset_index()
+    return out[columns]
+
+
+def cusum_summary(con: duckdb.DuckDBPyConnection, outcome_key: str, *, filters: Filters = Filters(),
+                  as_of: dt.date | None = None) -> dict:
+    """What the pages need of one outcome's CUSUM, without its row per session: {"status":
+    analysis.cusum_status, "daily": cusum_daily, "signals": the threshold crossings (cusum_signals), "reason":
+    "" or why there is no chart}."""
+    frame, reason = cusum(con, outcome_key, filters=filters, as_of=as_of)
+    return {"status": analysis.cusum_status(frame), "daily": cusum_daily(frame),
+            "signals": cusum_signals({outcome_key: frame}), "reason": reason}
+
+
+def cusum_signal_rows(con: duckdb.DuckDBPyConnection, outcome_keys=None, *, filters: Filters = Filters(),
+                      as_of: dt.date | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Every CUSUM threshold crossing of the outcomes (default: all), and the outcomes too rare for a CUSUM.
+    One outcome at a time, so only one outcome's sessions are ever in memory."""
+    parts, too_rare = [], []
+    for key in _keys(outcome_keys):
+        frame, reason = cusum(con, key, filters=filters, as_of=as_of)
+        if reason == "too_rare":
+            too_rare.append(key)
+        parts.append(cusum_signals({key: frame}))
+    parts = [p for p in parts if not p.empty]
+    return (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SIGNAL_COLUMNS)), too_rare
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Signals from the frames (pure)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _concern(outcome_key: str, direction: str) -> bool:
+    higher_is_better = registry.get(outcome_key).higher_is_better
+    return (direction == "high") != higher_is_better
+
+
+def _row(**values) -> dict:
+    row = dict.fromkeys(SIGNAL_COLUMNS)
+    row.update(values)
+    return row
+
+
+def longest_run(rate: pd.Series, cl: pd.Series) -> tuple[int, int, int, str] | None:
+    """The longest run of consecutive useful points on one side of the centre line, as Anhoej counts it
+    (points on the line or missing are skipped): (length, first index, last index, 'high' / 'low')."""
+    side = np.sign(rate.to_numpy(dtype=float) - cl.to_numpy(dtype=float))
+    useful = np.flatnonzero((side != 0) & ~np.isnan(side))
+    best = None
+    start = 0
+    for i in range(1, len(useful) + 1):
+        if i == len(useful) or side[useful[i]] != side[useful[start]]:
+            length = i - start
+            if best is None or length >= best[0]:
+                best = (length, int(useful[start]), int(useful[i - 1]), "high" if side[useful[start]] > 0 else "low")
+            start = i
+    return best
+
+
+def spc_signals(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Control-chart signals of each outcome's spc frame (analysis.spc / spc_frames output)."""
+    rows = []
+    for key, frame in frames.items():
+        if frame.empty:
+            continue
+        frame = frame.reset_index(drop=True)
+        periods = pd.Series(frame["period_start"])
+        for r in frame[frame["sigma_signal"].astype(bool)].itertuples():
+            direction = "high" if r.rate > r.ucl else "low"
+            rows.append(_row(on=r.period_start, period=r.period_start, kind="spc", rule="sigma", outcome=key,
+                             direction=direction, concern=_concern(key, direction), value=r.rate,
+                             numerator_n=r.numerator_n, denominator_n=r.denominator_n,
+                             limit=r.ucl if direction == "high" else r.lcl))
+        for _part, idx in frame.groupby("part").groups.items():
+            sub = frame.loc[idx]
+            first = sub.iloc[0]
+            if not bool(first["runs_signal"]):
+                continue
+            run_max, crossings, crossings_min = first["longest_run_max"], first["crossings"], first["crossings_min"]
+            # fewer than one expected event per period: most periods are 0, below the centre line, so long runs
+            # below it are what a rare event looks like (a g-chart of sessions between events suits it better)
+            rare = "rare" if float(first["cl"]) * float(sub["denominator_n"].mean()) < 1 else None
+            if pd.notna(first["longest_run"]) and pd.notna(run_max) and first["longest_run"] > run_max:
+                found = longest_run(sub["rate"], sub["cl"])
+                length, a, b, direction = found
+                start, end = periods.loc[sub.index[a]], periods.loc[sub.index[b]]
+                rows.append(_row(on=end, period=end, kind="spc", rule="runs_longest", outcome=key,
+                                 direction=direction, concern=_concern(key, direction), value=sub["rate"].iloc[b],
+                                 limit=float(run_max), detail_a=float(length), detail_b=rare, run_start=start))
+            elif pd.notna(crossings) and pd.notna(crossings_min) and crossings < crossings_min:
+                end = periods.loc[sub.index[-1]]
+                rows.append(_row(on=end, period=end, kind="spc", rule="runs_crossings", outcome=key, direction="",
+                                 concern=True, value=sub["rate"].iloc[-1], limit=float(crossings_min),
+                                 detail_a=float(crossings), detail_b=rare))
+        latest = frame[frame["rate"].notna()]
+        if not latest.empty:
+            last = latest.iloc[-1]
+            if last["mdc_rule"] and last["direction"]:
+                rule = str(last["mdc_rule"]).split("; ")[0]
+                part = frame[frame["part"] == last["part"]]
+                rare = "rare" if float(last["cl"]) * float(part["denominator_n"].mean()) < 1 else None
+                rows.append(_row(on=last["period_start"], period=last["period_start"], kind="spc",
+                                 rule=f"mdc_{rule}", outcome=key, direction=last["direction"],
+                                 concern=_concern(key, last["direction"]), value=last["rate"],
+                                 numerator_n=last["numerator_n"], denominator_n=last["denominator_n"],
+                                 detail_a=None, detail_b=rare))
+    return pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
+
+
+def funnel_signals(frames: dict[str, tuple[pd.DataFrame, dict]], on: dt.date) -> pd.DataFrame:
+    """Clinicians outside the 99.8 % funnel limits, dated `on` (the end of the period analysed)."""
+    rows = []
+    for key, (frame, _info) in frames.items():
+        if frame.empty or "flag" not in frame:
+            continue
+        for r in frame[frame["flag"].isin(["high", "low"])].itertuples():
+            rows.append(_row(on=on, kind="funnel", rule="funnel_998", outcome=key, clinician=r.clinician,
+                             direction=r.flag, concern=_concern(key, r.flag), value=r.rate,
+                             numerator_n=r.numerator_n, denominator_n=r.denominator_n,
+                             limit=r.ucl_998 if r.flag == "high" else r.lcl_998, detail_a=r.target))
+    return pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
+
+
+def cusum_signals(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every threshold crossing of each outcome's per-clinician CUSUM (analysis.cusum output)."""
+    rows = []
+    for key, frame in frames.items():
+        if frame.empty:
+            continue
+        for r in frame[frame["signal"].astype(bool)].itertuples():
+            rows.append(_row(on=r.treated_on, kind="cusum", rule="cusum", outcome=key, clinician=r.clinician,
+                             direction="high", concern=_concern(key, "high"), value=r.cusum, limit=r.threshold))
+    return pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
+
+
+def collect(*parts: pd.DataFrame) -> pd.DataFrame:
+    """All signals, newest first (then by kind, outcome in registry order and clinician)."""
+    parts = [p for p in parts if p is not None and not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=SIGNAL_COLUMNS)
+    out = pd.concat(parts, ignore_index=True)
+    out["on"] = pd.to_datetime(out["on"]).dt.date
+    order = {o.key: i for i, o in enumerate(registry.OUTCOMES)}
+    out["_kind"] = out["kind"].map({k: i for i, k in enumerate(KINDS)})
+    out["_outcome"] = out["outcome"].map(order)
+    out["_clinician"] = out["clinician"].fillna("")
+    out = out.sort_values(["on", "_kind", "_outcome", "_clinician"], ascending=[False, True, True, True])
+    return out.drop(columns=["_kind", "_outcome", "_clinician"]).reset_index(drop=True)
+
+
+def signals(
+    con: duckdb.DuckDBPyConnection,
+    outcome_keys=None,
+    *,
+    period: str = "month",
+    chart: str = "p",
+    funnel_method: str = "arcsine",
+    include_cusum: bool = True,
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+) -> pd.DataFrame:
+    """Every signal of the given outcomes (default: all) under the filters, newest first."""
+    as_of = as_of or metrics.default_as_of(con)
+    keys = _keys(outcome_keys)
+    spc = spc_frames(con, keys, period=period, chart=chart, filters=filters, as_of=as_of)
+    funnels = funnel_frames(con, keys, method=funnel_method, filters=filters, as_of=as_of)
+    cus = cusum_signal_rows(con, keys, filters=filters, as_of=as_of)[0] if include_cusum else None
+    end = min(filters.date_to, as_of) if filters.date_to else as_of
+    return collect(spc_signals(spc), funnel_signals(funnels, end), cus)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Case review: the sessions behind a rate, a page at a time
+# --------------------------------------------------------------------------------------------------------------
+
+
+def case_review(
+    con: duckdb.DuckDBPyConnection,
+    outcome_key: str,
+    *,
+    which: str = "numerator",
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+    limit: int = 25,
+    offset: int = 0,
+) -> tuple[pd.DataFrame, int]:
+    """One page of the sessions behind a rate, newest first, with what their follow-up contacts recorded.
+
+    which: `numerator` (the sessions counted as the event, including those lost to follow-up when the outcome
+    counts loss as the event), `denominator` (every session in the rate) or `lost` (eligible, window closed, no
+    follow-up for this outcome). Returns (page, total number of such sessions).
+    Identifiers are the export's pseudonymous treatment id and patient reference only.
+    """
+    if which not in REVIEW_SETS:
+        raise ValueError(f"which must be one of {', '.join(REVIEW_SETS)}")
+    o = registry.get(outcome_key)
+    as_of = as_of or metrics.default_as_of(con)
+    where, params = filters.sql("p")
+    c = metrics.counting_sql(o)
+    prefix, relation = metrics._source(con, [o], as_of)  # noqa: SLF001 - the published mart or the live flags
+    cond = {"numerator": c["numerator_n"], "denominator": c["denominator_n"],
+            "lost": f'({c["eligible_n"]} AND NOT {c["followed_up_n"]})'}[which]
+    sql = f"""
+{prefix}{',' if prefix else 'WITH'}
+chosen AS (
+    SELECT p.treatment_id, p.patient_ref, CAST(p.treated_on AS DATE) AS treated_on, p.clinician, p.indication,
+           p.areas, p.product, p.units, p.is_repeat, {c["followed_up_n"]} AS followed_up,
+           {c["event_n"]} AS event, {c["numerator_n"]} AS in_numerator, count(*) OVER () AS total_n
+    FROM {relation} p
+    WHERE {cond} AND {where}
+    ORDER BY p.treated_on DESC, p.treatment_id DESC
+    LIMIT $limit OFFSET $offset
+),
+seen AS (
+    SELECT f.treatment_id, count(*) AS contacts_n, max(f.seen_on - t.treated_on) AS last_contact_day,
+           arg_max(f.effect, f.seen_on) AS last_effect
+    FROM follow_ups f JOIN treatments t USING (treatment_id)
+    WHERE f.treatment_id IN (SELECT treatment_id FROM chosen) AND f.seen_on <= $as_of
+    GROUP BY 1
+)
+SELECT c.* EXCLUDE (total_n), coalesce(s.contacts_n, 0) AS contacts_n, s.last_contact_day, s.last_effect,
+       c.total_n
+FROM chosen c LEFT JOIN seen s USING (treatment_id)
+ORDER BY c.treated_on DESC, c.treatment_id DESC"""
+    page = con.execute(sql, {"as_of": as_of, "limit": int(limit), "offset": int(offset), **params}).df()
+    if page.empty:
+        total = 0 if not offset else int(con.execute(
+            f"{prefix} SELECT count(*) FROM {relation} p WHERE {cond} AND {where}",
+            {"as_of": as_of, **params}).fetchall()[0][0])
+    else:
+        total = int(page["total_n"].iloc[0])
+    page = page.drop(columns=["total_n"])
+    page["treated_on"] = pd.to_datetime(page["treated_on"]).dt.date
+    page["contacts_n"] = page["contacts_n"].astype("int64")
+    page["lost"] = ~page["followed_up"].astype(bool)
+    return page, total

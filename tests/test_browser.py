@@ -1,0 +1,190 @@
+"""The dashboard in a real browser (Debian's chromium through Playwright): `streamlit run` on a demo database,
+every page opened from the sidebar with its charts drawn and a screenshot saved to test-artifacts/, a filter
+applied (and kept in the URL and across pages), the language switched, and a CSV downloaded and read back."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from pipelines.demo_load import run_demo
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+END = dt.date(2026, 6, 30)
+PAGES = [  # (sidebar label in English, file stem, what must be drawn)
+    ("Overview", "overview", "chart"),
+    ("Complications", "complications", "chart"),
+    ("Clinicians", "clinicians", "chart"),
+    ("Headache and sweating", "responses", "chart"),
+    ("Corrections and costs", "costs", "chart"),
+    ("Data quality", "data_quality", "chart"),
+    ("Export", "export", "download"),
+    ("About the metrics", "about", "text"),
+]
+
+if not Path(CHROMIUM).exists():  # `make test` installs it (make chromium); never `playwright install`
+    pytest.skip("Debian's chromium is not installed (run `make chromium`)", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM,
+            "args": ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync"]}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 900}, "accept_downloads": True}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    db = tmp_path_factory.mktemp("browser") / "clinic.duckdb"
+    run_demo(db, n_treatments=3000, end_date=END, progress=False)
+    port = _free_port()
+    env = {**os.environ, "CLINIC_DB": str(db)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            raise RuntimeError("streamlit did not start: " + proc.stderr.read().decode(errors="replace")[-2000:])
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until the script has finished running (it may start a moment after an interaction)."""
+    page.wait_for_timeout(250)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+
+
+def wait_for_content(page, what: str) -> None:
+    if what == "chart":
+        page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot .main-svg', state="attached",
+                               timeout=60_000)
+    elif what == "download":
+        page.wait_for_selector('[data-testid="stDownloadButton"]', timeout=60_000)
+    if page.locator('[data-testid="stDataFrame"]:visible').count():  # tables in closed expanders are not drawn
+        page.wait_for_selector('[data-testid="stDataFrame"]:visible canvas', state="attached", timeout=30_000)
+    page.wait_for_timeout(400)  # let plotly finish its transitions before the screenshot
+
+
+def screenshot(page, name: str) -> Path:
+    """The whole page (the app scrolls inside its main block, so the viewport is stretched to fit it)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    height = page.evaluate("document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight")
+    page.set_viewport_size({"width": 1440, "height": min(int(height) + 140, 9000)})
+    page.wait_for_timeout(500)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1440, "height": 900})
+    return path
+
+
+def open_page(page, label: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=label, exact=True).click()
+    settle(page)
+
+
+def test_every_page_filter_language_and_download(server, page):
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/?lang=en")
+    settle(page)
+    page.get_by_role("heading", name="Overview").wait_for()
+
+    for label, stem, what in PAGES:
+        if stem != "overview":
+            open_page(page, label)
+        page.get_by_role("heading", name=label, exact=True).first.wait_for(timeout=60_000)
+        wait_for_content(page, what)
+        assert not page.locator('[data-testid="stException"]').count(), f"{label}: {page.inner_text('body')[:500]}"
+        if what == "chart":
+            assert page.locator('[data-testid="stPlotlyChart"] .main-svg').count() >= 1
+        assert screenshot(page, f"en_{stem}").stat().st_size > 20_000
+
+    # a filter: only clinician C01; it lands in the URL and stays when switching pages
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_role("combobox", name="Clinicians").click()
+    page.keyboard.type("C01")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    settle(page)
+    page.wait_for_function("() => window.location.search.includes('clin=C01')", timeout=30_000)
+    open_page(page, "Export")
+    page.wait_for_selector('[data-testid="stDownloadButton"]', timeout=60_000)
+    assert "clin=C01" in page.url
+    assert page.get_by_text("Filters in the files: clinicians = C01").count() == 1
+
+    # the CSV: provenance lines, then the same columns as `python -m pipelines export rates`
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download Rates").click()
+    download = info.value
+    text = Path(download.path()).read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert download.suggested_filename.startswith("rates_insufficient_effect_")
+    assert lines[0] == "# export: rates"
+    assert "# filters: clinicians = C01" in lines
+    assert any(line.startswith("# snapshot_version: ") for line in lines)
+    body = [line for line in lines if not line.startswith("#")]
+    rows = list(csv.DictReader(io.StringIO("\n".join(body))))
+    assert rows and {"period_start", "numerator_n", "denominator_n", "rate", "ci_low", "ci_high",
+                     "followup_completeness"} <= set(rows[0])
+    assert all(int(r["numerator_n"]) <= int(r["denominator_n"]) for r in rows)
+
+    # the language: Norwegian labels everywhere, the filter kept
+    sidebar.get_by_text("Norsk", exact=True).click()
+    settle(page)
+    page.get_by_role("heading", name="Eksport", exact=True).wait_for(timeout=30_000)
+    assert page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Oversikt").count() == 1
+    assert "clin=C01" in page.url and "lang=" not in page.url
+    open_page(page, "Komplikasjoner")
+    page.get_by_role("heading", name="Komplikasjoner", exact=True).wait_for(timeout=60_000)
+    wait_for_content(page, "chart")
+    assert page.get_by_text("p-diagram per måned").count() >= 1
+    screenshot(page, "nb_complications_C01")
+
+    # back on the overview the CUSUM check (run in the background) has added its signals to the list
+    open_page(page, "Oversikt")
+    page.get_by_role("heading", name="Signaler", exact=True).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"^CUSUM \([1-9][0-9]*\)$")).wait_for(timeout=60_000)
+    assert not errors, errors
