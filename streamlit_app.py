@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from dashboard import filters
+from dashboard import data, filters
 from dashboard.i18n import t
 
 st.set_page_config(page_title="Clinic outcomes", page_icon=":material/monitoring:", layout="wide")
+data.pin_snapshot()  # one snapshot for the whole page view, even if a load publishes while it renders
 
 lang = filters.language_selector()
 

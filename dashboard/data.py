@@ -1,9 +1,11 @@
 """The only place the dashboard touches DuckDB: the published snapshot, opened read-only, cached per version.
 
-The loader replaces the published file atomically (a new inode). Every read opens the file read-only, runs one unit
-of work and closes it, so a new load appears on the next rerun without a restart and a reader never blocks the
-loader. Cached results are keyed on the snapshot's identity (inode, size, mtime), so they go stale exactly when a new
-snapshot is published.
+The loader replaces the published file atomically (a new inode). At the start of every script run the app pins the
+snapshot (`pin_snapshot`): it opens the published file read-only once and every query of that page view runs on
+that connection, so one page always shows one snapshot even if a load publishes while it renders; the next rerun
+pins the new file, so a new load appears without a restart, and a reader never blocks the loader. Cached results
+are keyed on the snapshot's identity (inode, size, mtime), so they go stale exactly when a new snapshot is
+published. Outside a script run (background jobs, plain Python) each call opens the file for itself.
 """
 
 from __future__ import annotations
@@ -54,20 +56,82 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
     raise NoDatabase(str(last))
 
 
-def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call fn(con, *args, **kwargs) on a fresh read-only connection to the published snapshot."""
+_PIN = "_clinic_snapshot_pin"
+
+
+def _session_state():
+    """st.session_state inside a script run; None elsewhere (background threads, plain Python)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return st.session_state if get_script_run_ctx(suppress_warning=True) is not None else None
+
+
+def _open_identified(path: Path) -> tuple[duckdb.DuckDBPyConnection, tuple[int, int, int]]:
+    """Open the published file read-only and say which snapshot was opened: the identity is taken before and after
+    the open, and only an open between two equal identities counts (the file is only ever replaced whole)."""
+    for _ in range(10):
+        before = snapshot_key(path)
+        if before is None:
+            raise NoDatabase(f"no database at {path}")
+        con = _open(path)
+        if snapshot_key(path) == before:
+            return con, before
+        con.close()
+        time.sleep(0.02)
+    raise NoDatabase(f"{path} is being republished; try again in a moment")
+
+
+def pin_snapshot() -> None:
+    """Pin the published snapshot for this script run (called by streamlit_app.py before the page runs)."""
+    state = _session_state()
+    if state is None:
+        return
+    old = state.get(_PIN)
+    state[_PIN] = None
+    if old is not None:
+        old[0].close()
     path = db_path()
     if not path.exists():
-        raise NoDatabase(f"no database at {path}")
-    con = _open(path)
+        return
+    try:
+        state[_PIN] = _open_identified(path)
+    except NoDatabase:
+        state[_PIN] = None
+
+
+def _pinned() -> tuple[duckdb.DuckDBPyConnection, tuple[int, int, int]] | None:
+    state = _session_state()
+    return state.get(_PIN) if state is not None else None
+
+
+def _call(con: duckdb.DuckDBPyConnection, fn: Callable[..., Any], args, kwargs) -> Any:
     try:
         return fn(con, *args, **kwargs)
     except duckdb.CatalogException as exc:
         raise BadDatabase(str(exc)) from exc
     except duckdb.IOException as exc:
         raise NoDatabase(str(exc)) from exc
+
+
+def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call fn(con, *args, **kwargs) on this page view's pinned snapshot (else a fresh read-only connection)."""
+    pinned = _pinned()
+    if pinned is not None:
+        return _call(pinned[0], fn, args, kwargs)
+    path = db_path()
+    if not path.exists():
+        raise NoDatabase(f"no database at {path}")
+    con = _open(path)
+    try:
+        return _call(con, fn, args, kwargs)
     finally:
         con.close()
+
+
+def current_key() -> tuple[int, int, int] | None:
+    """The identity of the snapshot this page view reads."""
+    pinned = _pinned()
+    return pinned[1] if pinned is not None else snapshot_key()
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -77,7 +141,7 @@ def _cached(_fn: Callable[..., Any], fn_name: str, snapshot: tuple, args: tuple,
 
 def cached(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """run(), cached per snapshot version and arguments (arguments must be hashable)."""
-    key = snapshot_key()
+    key = current_key()
     if key is None:
         raise NoDatabase(f"no database at {db_path()}")
     return _cached(fn, f"{fn.__module__}.{fn.__qualname__}", key, args, tuple(sorted(kwargs.items())))
@@ -99,7 +163,7 @@ def background(fn: Callable[..., Any], *args: Any, wait: float = 0.0, **kwargs: 
     Returns (True, result) when it has finished (waiting up to `wait` seconds for it), else (False, None).
     A failed job raises its exception here (NoDatabase and friends included) and is forgotten, so a later call
     retries it."""
-    key = snapshot_key()
+    key = current_key()
     if key is None:
         raise NoDatabase(f"no database at {db_path()}")
     jobs = _jobs()
@@ -111,7 +175,7 @@ def background(fn: Callable[..., Any], *args: Any, wait: float = 0.0, **kwargs: 
                 jobs.pop(old, None)
             elif old[1] == job_key[1] and job.cancel():  # not started yet: the filters have changed since
                 jobs.pop(old, None)
-        future = jobs[job_key] = _BACKGROUND.submit(run, fn, *args, **kwargs)
+        future = jobs[job_key] = _BACKGROUND.submit(run_at, key, fn, *args, **kwargs)
     try:
         result = future.result(timeout=wait) if wait else (future.result() if future.done() else None)
     except FutureTimeout:
@@ -120,6 +184,18 @@ def background(fn: Callable[..., Any], *args: Any, wait: float = 0.0, **kwargs: 
         jobs.pop(job_key, None)
         raise
     return future.done(), result
+
+
+def run_at(key: tuple[int, int, int], fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """run() on the snapshot with this identity; NoDatabase if it has been replaced meanwhile (the job is retried
+    on the next rerun, under the new snapshot's key), so a result is never filed under the wrong snapshot."""
+    con, opened = _open_identified(db_path())
+    try:
+        if opened != key:
+            raise NoDatabase("a newer snapshot was published while the job waited")
+        return _call(con, fn, args, kwargs)
+    finally:
+        con.close()
 
 
 def sql_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | tuple = ()) -> pd.DataFrame:

@@ -11,6 +11,7 @@ read these, so a chart and its CSV always show the same numbers.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import duckdb
 import numpy as np
@@ -31,7 +32,7 @@ CUSUM_SHRINK_SESSIONS = 20  # case-mix risks are shrunk towards the clinic rate 
 PERIOD_FREQ = {"week": "W-MON", "month": "MS", "quarter": "QS", "year": "YS"}
 
 
-def _full_periods(frame: pd.DataFrame, period: str) -> pd.DataFrame:
+def full_periods(frame: pd.DataFrame, period: str) -> pd.DataFrame:
     """All periods from the first to the last with a counted session; missing ones get zero counts."""
     have = frame[frame["denominator_n"] > 0]
     if have.empty:
@@ -67,7 +68,7 @@ def spc(
     if rules not in RULE_SETS:
         raise ValueError(f"rules must be one of {', '.join(RULE_SETS)}")
     counted = metrics.counts(con, outcome_key, period=period, filters=filters, as_of=as_of)
-    frame = _full_periods(counted, period)
+    frame = full_periods(counted, period)
     if part_starts and not frame.empty:
         starts = list(frame["period_start"])
         found = {next((i for i, p in enumerate(starts) if p >= d), None) for d in part_starts}
@@ -130,10 +131,21 @@ def funnel(
     if overdispersion not in OVERDISPERSION:
         raise ValueError(f"overdispersion must be one of {', '.join(OVERDISPERSION)}")
     counted = metrics.counts(con, outcome_key, by="clinician", filters=filters, as_of=as_of)
+    return funnel_from_counts(counted, method, overdispersion)
+
+
+def funnel_from_counts(counted: pd.DataFrame, method: str = "arcsine",
+                       overdispersion: str = "auto") -> tuple[pd.DataFrame, dict]:
+    """The funnel of one outcome from its counts by clinician (metrics.counts(..., by="clinician")).
+
+    An outcome with no event at all among the clinicians (or only events) has no funnel: there is no clinic rate
+    strictly between 0 and 1 to draw limits around. It comes back as an empty frame with a NaN target."""
     counted = counted[counted["denominator_n"] > 0].reset_index(drop=True)
-    if counted.empty:
-        return counted.assign(rate=[], target=[], flag=[]), {"phi": np.nan, "tau2": np.nan, "method": method,
-                                                             "overdispersion_applied": False, "target": np.nan}
+    empty_info = {"phi": np.nan, "tau2": np.nan, "method": method, "overdispersion_applied": False,
+                  "target": np.nan}
+    events, total = counted["numerator_n"].sum(), counted["denominator_n"].sum()
+    if counted.empty or events == 0 or events == total:
+        return counted.iloc[0:0].assign(rate=[], target=[], flag=[]), empty_info
     frame, info = stats.funnel_proportions(counted["numerator_n"], counted["denominator_n"], method=method,
                                            overdispersion=overdispersion)
     out = pd.concat([counted[["clinician", "eligible_n", "followed_up_n", "event_n"]],
@@ -214,12 +226,24 @@ def cusum(
         sub = rows.loc[idx]
         exp = expected.loc[idx]
         chart = stats.bernoulli_cusum(sub["y"].to_numpy(), p0, odds_ratio=odds_ratio, expected=exp.to_numpy(),
-                                      threshold=stats.cusum_threshold(float(exp.mean()), odds_ratio, arl0))
+                                      threshold=threshold_for(float(exp.mean()), odds_ratio, arl0))
         chart.insert(0, "treated_on", sub["treated_on"].to_numpy())
         chart.insert(0, "clinician", clinician)
         parts.append(chart)
     out = pd.concat(parts, ignore_index=True)
     return out[columns]
+
+
+def threshold_for(mean_risk: float, odds_ratio: float = CUSUM_ODDS_RATIO, arl0: float = CUSUM_ARL0) -> float:
+    """The CUSUM threshold for a clinician's mean expected risk, rounded to 2 significant digits first: the
+    threshold barely moves within that rounding, and the few distinct values are computed once (stats is ~60 ms per
+    call). Raises stats.CusumTooRare when the event is too rare for any threshold to reach the in-control ARL."""
+    return _threshold_cached(float(f"{mean_risk:.2g}"), float(odds_ratio), float(arl0))
+
+
+@functools.lru_cache(maxsize=4096)
+def _threshold_cached(p: float, odds_ratio: float, arl0: float) -> float:
+    return stats.cusum_threshold(p, odds_ratio, arl0)
 
 
 CUSUM_RECENT_DAYS = 90

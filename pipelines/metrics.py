@@ -201,7 +201,7 @@ def mart_usable(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> bool:
     return bool(row) and row[0][0] is not None and as_of >= row[0][0] and row[0][1] == _fingerprint_cached()
 
 
-def _source(con: duckdb.DuckDBPyConnection, outcomes: list[Outcome], as_of: dt.date) -> tuple[str, str]:
+def per_session_source(con: duckdb.DuckDBPyConnection, outcomes: list[Outcome], as_of: dt.date) -> tuple[str, str]:
     """(CTE prefix, relation) holding the per-session flags: the published mart when it serves this as-of date,
     else the same definitions computed live."""
     if mart_usable(con, as_of):
@@ -239,7 +239,7 @@ def counts(
     if period_sql:
         group_exprs.append(("period_start", period_sql))
     group_exprs += [(b, STRATA[b]) for b in by]
-    prefix, relation = _source(con, outcomes, as_of)
+    prefix, relation = per_session_source(con, outcomes, as_of)
     source = f"{relation} p"
     if "area" in by:
         source = f"(SELECT *, unnest(area_list) AS area FROM {relation}) p"
@@ -306,7 +306,7 @@ def session_outcomes(
     as_of = as_of or default_as_of(con)
     where, params = filters.sql("p")
     c = counting_sql(o)
-    prefix, relation = _source(con, [o], as_of)
+    prefix, relation = per_session_source(con, [o], as_of)
     cond = c["denominator_n"] if only_denominator else f'p."{o.key}__eligible"'
     sql = f"""
 {prefix}
@@ -337,7 +337,7 @@ def expected_by_clinician(
     as_of = as_of or default_as_of(con)
     where, params = filters.sql("p")
     c = counting_sql(o)
-    prefix, relation = _source(con, [o], as_of)
+    prefix, relation = per_session_source(con, [o], as_of)
     sql = f"""
 {prefix}{',' if prefix else 'WITH'}
 base AS (
@@ -365,7 +365,7 @@ def session_risks(
     as_of = as_of or default_as_of(con)
     where, params = filters.sql("p")
     c = counting_sql(o)
-    prefix, relation = _source(con, [o], as_of)
+    prefix, relation = per_session_source(con, [o], as_of)
     sql = f"""
 {prefix}{',' if prefix else 'WITH'}
 base AS (

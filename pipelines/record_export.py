@@ -46,7 +46,7 @@ def records(
     """Sessions with, per outcome, in_denominator / in_numerator (as of `as_of`), references re-keyed."""
     key = key or secrets.token_bytes(32)
     as_of = as_of or metrics.default_as_of(con)
-    prefix, relation = metrics._source(con, list(registry.OUTCOMES), as_of)
+    prefix, relation = metrics.per_session_source(con, list(registry.OUTCOMES), as_of)
     flags = []
     for o in registry.OUTCOMES:
         c = metrics.counting_sql(o)

@@ -37,7 +37,7 @@ def _base_cte(con: duckdb.DuckDBPyConnection, outcome_key: str, value_sql: str, 
     published per-session mart when it serves this as-of date."""
     o = registry.get(outcome_key)
     c = metrics.counting_sql(o)
-    prefix, relation = metrics._source(con, [o], as_of)  # noqa: SLF001 - the mart or the same flags computed live
+    prefix, relation = metrics.per_session_source(con, [o], as_of)
     return f"""{prefix}{',' if prefix else 'WITH'}
 eligible AS (
     SELECT p.treatment_id, p.treated_on, p.clinician, p.indication, p.product, p.area_list

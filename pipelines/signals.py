@@ -73,31 +73,10 @@ def spc_frames(
     out = {}
     for key in keys:
         part = counted[counted["metric"] == key]
-        frame = analysis._full_periods(part, period)  # noqa: SLF001 - the same fill analysis.spc applies
+        frame = analysis.full_periods(part, period)
         out[key] = analysis.spc_from_counts(frame, chart=chart, rules=rules,
                                             higher_is_better=registry.get(key).higher_is_better)
     return out
-
-
-def _funnel_from_counts(counted: pd.DataFrame, method: str, overdispersion: str) -> tuple[pd.DataFrame, dict]:
-    """analysis.funnel's assembly, from one outcome's counts by clinician."""
-    counted = counted[counted["denominator_n"] > 0].reset_index(drop=True)
-    if counted.empty:
-        return counted.assign(rate=[], target=[], flag=[]), {"phi": np.nan, "tau2": np.nan, "method": method,
-                                                             "overdispersion_applied": False, "target": np.nan}
-    if counted["numerator_n"].sum() == 0 or counted["numerator_n"].sum() == counted["denominator_n"].sum():
-        # no events (or only events): the funnel has no target strictly between 0 and 1
-        return counted.iloc[0:0].assign(rate=[], target=[], flag=[]), {
-            "phi": np.nan, "tau2": np.nan, "method": method, "overdispersion_applied": False, "target": np.nan}
-    frame, info = stats.funnel_proportions(counted["numerator_n"], counted["denominator_n"], method=method,
-                                           overdispersion=overdispersion)
-    out = pd.concat([counted[["clinician", "eligible_n", "followed_up_n", "event_n"]],
-                     frame.reset_index(drop=True)], axis=1)
-    out["phi"] = info["phi"]
-    out["tau2"] = info["tau2"]
-    out["method"] = method
-    out["overdispersion_applied"] = info["overdispersion_applied"]
-    return out, info
 
 
 def funnel_frames(
@@ -119,7 +98,8 @@ def funnel_frames(
         raise ValueError(f"overdispersion must be one of {', '.join(analysis.OVERDISPERSION)}")
     keys = _keys(outcome_keys)
     counted = metrics.counts(con, keys, by="clinician", filters=filters, as_of=as_of)
-    return {key: _funnel_from_counts(counted[counted["metric"] == key], method, overdispersion) for key in keys}
+    return {key: analysis.funnel_from_counts(counted[counted["metric"] == key], method, overdispersion)
+            for key in keys}
 
 
 def funnel(con: duckdb.DuckDBPyConnection, outcome_key: str, *, method: str = "arcsine",
@@ -135,15 +115,13 @@ def cusum(con: duckdb.DuckDBPyConnection, outcome_key: str, *, filters: Filters 
     """analysis.cusum, with the reason when it cannot be drawn: (frame, "") or (empty frame, reason).
 
     Reasons: "no_events" (no event, or only events, among the sessions) and "too_rare" (the event is so rare that
-    the threshold for the in-control run length cannot be found: stats.cusum_threshold finds no root when the
-    expected risk is below 1 / ARL0, i.e. one event alone would already be unusual)."""
+    the threshold for the in-control run length cannot be found: stats.CusumTooRare, when the expected risk is
+    below about 1 / ARL0, i.e. one event alone would already be unusual)."""
     try:
         frame = analysis.cusum(con, outcome_key, filters=filters, as_of=as_of)
-    except ValueError as exc:
-        if "different signs" in str(exc) or "bracket" in str(exc):
-            return pd.DataFrame(columns=["clinician", "treated_on", "outcome", "expected", "cusum", "threshold",
-                                         "signal"]), "too_rare"
-        raise
+    except stats.CusumTooRare:
+        return pd.DataFrame(columns=["clinician", "treated_on", "outcome", "expected", "cusum", "threshold",
+                                     "signal"]), "too_rare"
     if frame.empty:
         return frame, "no_events"
     return frame, ""
@@ -357,7 +335,7 @@ def case_review(
     as_of = as_of or metrics.default_as_of(con)
     where, params = filters.sql("p")
     c = metrics.counting_sql(o)
-    prefix, relation = metrics._source(con, [o], as_of)  # noqa: SLF001 - the published mart or the live flags
+    prefix, relation = metrics.per_session_source(con, [o], as_of)
     cond = {"numerator": c["numerator_n"], "denominator": c["denominator_n"],
             "lost": f'({c["eligible_n"]} AND NOT {c["followed_up_n"]})'}[which]
     sql = f"""

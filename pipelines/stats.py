@@ -61,6 +61,7 @@ __all__ = [
     "bernoulli_cusum",
     "cusum_arl",
     "cusum_threshold",
+    "CusumTooRare",
     "FUNNEL_Z95",
     "FUNNEL_Z998",
     "MDC_RUN_LENGTH",
@@ -1052,6 +1053,10 @@ def cusum_arl(threshold: float, p0: float, odds_ratio: float = 2.0, *, n_states:
     return float(arl[0])
 
 
+class CusumTooRare(ValueError):
+    """No threshold reaches the requested in-control ARL: the event is rarer than 1 / ARL0."""
+
+
 def cusum_threshold(
     p0: float,
     odds_ratio: float = 2.0,
@@ -1072,11 +1077,44 @@ def cusum_threshold(
         return math.log(cusum_arl(h, p0, odds_ratio, n_states=n_states)) - math.log(arl0)
 
     lo, hi = 1e-3, 1.0
+    if f(lo) > 0:
+        raise CusumTooRare(
+            f"an event with risk {p0:.3g} is too rare for a CUSUM with an in-control average run length of "
+            f"{arl0:g}: even the lowest threshold, where every event signals, gives a longer run length (about "
+            f"1/p = {1 / p0:,.0f}); review each event on its own instead")
     while f(hi) < 0:
         lo, hi = hi, hi * 2.0
         if hi > 1e3:
             raise ValueError("could not bracket the threshold")
     return float(brentq(f, lo, hi, xtol=1e-6))
+
+
+def _cusum_path(weight: np.ndarray, missing: np.ndarray, threshold: float, reset: bool,
+                chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """S_t = max(0, S_{t-1} + W_t) without a Python loop per observation.
+
+    Page's identity: from S_0, S_t = D_t - min(0, min_{k<=t} D_k) with D_t = S_0 + W_1 + ... + W_t. The series is
+    computed a block at a time from the running value; after a signal (with reset) the next block starts at 0 at
+    the following observation. The loop runs once per block or signal, not once per observation."""
+    n = weight.size
+    s = np.zeros(n)
+    signal = np.zeros(n, dtype=bool)
+    start, level = 0, 0.0
+    while start < n:
+        stop = min(start + chunk, n)
+        d = level + np.cumsum(weight[start:stop])
+        path = np.maximum(d - np.minimum(np.minimum.accumulate(d), 0.0), 0.0)
+        hit = (path >= threshold) & ~missing[start:stop]
+        if reset and hit.any():
+            first = int(np.argmax(hit))
+            s[start:start + first + 1] = path[: first + 1]
+            signal[start + first] = True
+            start, level = start + first + 1, 0.0
+            continue
+        s[start:stop] = path
+        signal[start:stop] = hit
+        start, level = stop, float(path[-1])
+    return s, signal
 
 
 def bernoulli_cusum(
@@ -1121,14 +1159,7 @@ def bernoulli_cusum(
     w_event, w_none = _cusum_weights(p, odds_ratio)
     missing = np.isnan(y)
     weight = np.where(missing, 0.0, np.where(y == 1.0, w_event, w_none))
-    s = np.zeros(y.size)
-    signal = np.zeros(y.size, dtype=bool)
-    prev = 0.0
-    for t in range(y.size):  # inherently sequential
-        cur = max(0.0, prev + weight[t])
-        s[t] = cur
-        signal[t] = (not missing[t]) and cur >= threshold
-        prev = 0.0 if (signal[t] and reset) else cur
+    s, signal = _cusum_path(weight, missing, float(threshold), reset)
     out = pd.DataFrame(
         {"outcome": y, "expected": p, "weight": weight, "cusum": s, "threshold": float(threshold), "signal": signal}
     )

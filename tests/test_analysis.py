@@ -116,3 +116,21 @@ def test_part_starts_by_date(metrics_con):
     frame = analysis.spc(metrics_con, "correction", as_of=AS_OF, part_starts=[dt.date(2024, 2, 15)])
     # months Oct-23 .. Apr-24; the first month starting on or after 15 Feb is March
     assert list(frame.part) == [1, 1, 1, 1, 1, 2, 2]
+
+
+def test_a_funnel_needs_a_clinic_rate_between_0_and_1():
+    none = pd.DataFrame({"clinician": ["A", "B"], "eligible_n": [10, 10], "followed_up_n": [10, 10],
+                         "event_n": [0, 0], "numerator_n": [0, 0], "denominator_n": [10, 10]})
+    frame, info = analysis.funnel_from_counts(none)
+    assert frame.empty and np.isnan(info["target"])
+    every = none.assign(event_n=[10, 10], numerator_n=[10, 10])
+    assert analysis.funnel_from_counts(every)[0].empty
+
+
+def test_cusum_for_an_event_too_rare_says_so():
+    from pipelines import stats
+
+    with pytest.raises(stats.CusumTooRare, match="too rare for a CUSUM with an in-control average run length"):
+        stats.cusum_threshold(0.0002, 2.0, 1000)
+    # a common event has a threshold, and equal rounded risks share one computation
+    assert analysis.threshold_for(0.0312) == analysis.threshold_for(0.0308) > 0

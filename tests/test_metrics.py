@@ -179,11 +179,11 @@ def test_the_published_mart_is_used_and_agrees_with_the_live_definitions(con):
     for by, period in [((), None), (("clinician",), "month"), (("area",), None), (("indication", "product"), "quarter")]:
         from_mart = metrics.counts(con, by=by, period=period, as_of=AS_OF)
         prefix = f"WITH per_session AS ({metrics.per_session_sql(list(metrics.registry.OUTCOMES))})"
-        original = metrics._source
+        original = metrics.per_session_source
         try:
-            metrics._source = lambda c, o, a: (f"WITH per_session AS ({metrics.per_session_sql(o)})", "per_session")
+            metrics.per_session_source = lambda c, o, a: (f"WITH per_session AS ({metrics.per_session_sql(o)})", "per_session")
             live = metrics.counts(con, by=by, period=period, as_of=AS_OF)
         finally:
-            metrics._source = original
+            metrics.per_session_source = original
         assert prefix  # the live path is the mart's own definition
         assert from_mart.equals(live), (by, period)

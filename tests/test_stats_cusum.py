@@ -125,3 +125,24 @@ def test_threshold_gives_requested_arl_and_is_the_default() -> None:
     assert cusum_threshold(0.05, 2.0, 2000.0) > h  # longer in-control ARL needs a higher threshold
     default = bernoulli_cusum([0, 1, 0], 0.05, odds_ratio=2.0)
     assert default["threshold"].iloc[0] == pytest.approx(cusum_threshold(0.05, 2.0, DEFAULT_CUSUM_ARL0), rel=1e-12)
+
+
+@pytest.mark.parametrize("p, h, reset", [(0.03, 3.0, True), (0.3, 1.0, True), (0.05, 2.0, False)])
+def test_block_computation_equals_the_recursion(p, h, reset):
+    """The block-wise (Page identity) computation equals S_t = max(0, S_{t-1} + W_t) step by step."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    y = (rng.random(20_000) < p).astype(float)
+    y[rng.random(20_000) < 0.01] = np.nan
+    chart = bernoulli_cusum(y, p, threshold=h, reset=reset)
+    s, want_s, want_sig = 0.0, [], []
+    for w, missing in zip(chart["weight"], np.isnan(y)):
+        s = max(0.0, s + w)
+        hit = (not missing) and s >= h
+        want_s.append(s)
+        want_sig.append(hit)
+        if hit and reset:
+            s = 0.0
+    assert np.allclose(chart["cusum"], want_s, rtol=0, atol=1e-9)
+    assert chart["signal"].tolist() == want_sig
