@@ -321,6 +321,30 @@ ORDER BY p.treated_on, p.treatment_id"""
     return out
 
 
+CASE_MIX = ("indication", "areas", "product", "is_repeat")  # the strata of indirect standardisation
+
+
+def _case_mix_sql(con, o: Outcome, filters: Filters, as_of: dt.date) -> tuple[str, dict]:
+    """A statement prefix ending in the CTE `risk`: one row per denominator session with y (in the numerator, 0/1),
+    `expected` (the rate of its case-mix stratum over all clinicians, over the same sessions) and `stratum_n`."""
+    where, params = filters.sql("p")
+    c = counting_sql(o)
+    prefix, relation = per_session_source(con, [o], as_of)
+    strata = ", ".join(CASE_MIX)
+    sql = f"""
+{prefix}{',' if prefix else 'WITH'}
+base AS (
+    SELECT p.treatment_id, p.clinician, p.treated_on, {', '.join('p.' + x for x in CASE_MIX)},
+           CAST({c["numerator_n"]} AS INTEGER) AS y
+    FROM {relation} p WHERE {c["denominator_n"]} AND {where}
+),
+risk AS (
+    SELECT *, avg(y) OVER (PARTITION BY {strata}) AS expected, count(*) OVER (PARTITION BY {strata}) AS stratum_n
+    FROM base
+)"""
+    return sql, {"as_of": as_of, **params}
+
+
 def expected_by_clinician(
     con: duckdb.DuckDBPyConnection,
     outcome_key: str,
@@ -333,23 +357,11 @@ def expected_by_clinician(
 
     Returns clinician, numerator_n (observed), expected_n, denominator_n.
     """
-    o = registry.get(outcome_key)
-    as_of = as_of or default_as_of(con)
-    where, params = filters.sql("p")
-    c = counting_sql(o)
-    prefix, relation = per_session_source(con, [o], as_of)
-    sql = f"""
-{prefix}{',' if prefix else 'WITH'}
-base AS (
-    SELECT p.clinician, p.indication, p.areas, p.product, p.is_repeat, CAST({c["numerator_n"]} AS INTEGER) AS y
-    FROM {relation} p WHERE {c["denominator_n"]} AND {where}
-),
-risk AS (
-    SELECT *, avg(y) OVER (PARTITION BY indication, areas, product, is_repeat) AS expected FROM base
-)
+    prefix, params = _case_mix_sql(con, registry.get(outcome_key), filters, as_of or default_as_of(con))
+    sql = f"""{prefix}
 SELECT clinician, sum(y) AS numerator_n, sum(expected) AS expected_n, count(*) AS denominator_n
 FROM risk GROUP BY clinician ORDER BY clinician"""
-    return con.execute(sql, {"as_of": as_of, **params}).df()
+    return con.execute(sql, params).df()
 
 
 def session_risks(
@@ -361,22 +373,10 @@ def session_risks(
 ) -> pd.DataFrame:
     """Per denominator session in date order: clinician, treated_on, y (0/1), its case-mix expected risk (the
     stratum's rate over all clinicians) and the stratum's size."""
-    o = registry.get(outcome_key)
-    as_of = as_of or default_as_of(con)
-    where, params = filters.sql("p")
-    c = counting_sql(o)
-    prefix, relation = per_session_source(con, [o], as_of)
-    sql = f"""
-{prefix}{',' if prefix else 'WITH'}
-base AS (
-    SELECT p.treatment_id, p.clinician, p.treated_on, p.indication, p.areas, p.product, p.is_repeat,
-           CAST({c["numerator_n"]} AS INTEGER) AS y
-    FROM {relation} p WHERE {c["denominator_n"]} AND {where}
-)
-SELECT treatment_id, clinician, treated_on, y,
-       avg(y) OVER (PARTITION BY indication, areas, product, is_repeat) AS expected,
-       count(*) OVER (PARTITION BY indication, areas, product, is_repeat) AS stratum_n
-FROM base ORDER BY clinician, treated_on, treatment_id"""
-    out = con.execute(sql, {"as_of": as_of, **params}).df()
+    prefix, params = _case_mix_sql(con, registry.get(outcome_key), filters, as_of or default_as_of(con))
+    sql = f"""{prefix}
+SELECT treatment_id, clinician, treated_on, y, expected, stratum_n
+FROM risk ORDER BY clinician, treated_on, treatment_id"""
+    out = con.execute(sql, params).df()
     out["treated_on"] = pd.to_datetime(out["treated_on"]).dt.date
     return out
