@@ -80,7 +80,7 @@ class Filters:
                 conditions.append(f"list_contains(${name}, {alias}.{column})")
                 params[name] = list(values)
         if self.areas:
-            conditions.append(f"list_has_any({alias}.area_list, $areas)")
+            conditions.append(f"list_has_any(string_split({alias}.areas, '|'), $areas)")
             params["areas"] = list(self.areas)
         return (" AND ".join(conditions) or "true"), params
 
@@ -111,8 +111,21 @@ def _contact_aggregates(outcomes: list[Outcome]) -> list[str]:
     return cols
 
 
-def _base_flags(o: Outcome) -> list[str]:
-    """Per session, independent of the as-of date: eligible, followed up, event, and the day its window closes."""
+# Each outcome's three per-session flags (eligible, followed up, event) are kept as bits of an integer column:
+# a million sessions x 19 outcomes x 3 flags stays one narrow column instead of 57, which is what makes the mart
+# cheap to write at every load. 21 outcomes fit in one UBIGINT; more spill into outcome_bits_1, ...
+OUTCOMES_PER_BITS_COLUMN = 21
+FLAGS = ("eligible", "followed", "event")
+
+
+def _bit(o: Outcome, flag: str) -> tuple[str, int]:
+    """(column, bit) of one outcome's flag, by the outcome's place in the registry."""
+    index = [x.key for x in registry.OUTCOMES].index(o.key)
+    return f"outcome_bits_{index // OUTCOMES_PER_BITS_COLUMN}", 3 * (index % OUTCOMES_PER_BITS_COLUMN) + FLAGS.index(flag)
+
+
+def _base_flags(o: Outcome) -> dict[str, str]:
+    """Per session, independent of the as-of date: eligible, followed up and event, as SQL over s and c."""
     k = o.key
     followed_parts = []
     if o.needs_follow_up and o.followed_agg:
@@ -126,43 +139,61 @@ def _base_flags(o: Outcome) -> list[str]:
     if o.session_event_sql:
         event_parts.append(f"coalesce({o.session_event_sql}, false)")
     event = " OR ".join(event_parts) or "false"
-    return [
-        f'coalesce({o.eligible_sql}, false) AS "{k}__eligible"',
-        f'({followed}) AS "{k}__followed"',
-        f'({event}) AS "{k}__event"',
-        f'CAST(s.treated_on + {o.close_days_sql()} AS DATE) AS "{k}__closes_on"',
-    ]
+    return {"eligible": f"coalesce({o.eligible_sql}, false)", "followed": f"({followed})", "event": f"({event})"}
+
+
+def _bits_columns(outcomes: list[Outcome]) -> list[str]:
+    """The outcome_bits_N columns holding these outcomes' flags (other outcomes' bits stay 0)."""
+    columns: dict[str, list[str]] = {}
+    for o in outcomes:
+        for flag, sql in _base_flags(o).items():
+            column, bit = _bit(o, flag)
+            columns.setdefault(column, []).append(f"(CAST({sql} AS UBIGINT) << {bit})")
+    n = max(int(c.rsplit("_", 1)[1]) for c in _bits_columns_all()) + 1
+    return [f"({' | '.join(columns.get(f'outcome_bits_{i}', ['CAST(0 AS UBIGINT)']))}) AS outcome_bits_{i}"
+            for i in range(n)]
+
+
+def _bits_columns_all() -> list[str]:
+    return sorted({_bit(o, "eligible")[0] for o in registry.OUTCOMES})
+
+
+def flag_sql(o: Outcome, flag: str, alias: str = "p") -> str:
+    column, bit = _bit(o, flag)
+    return f"(({alias}.{column} >> {bit}) & 1 = 1)"
 
 
 def counting_sql(o: Outcome, alias: str = "p") -> dict[str, str]:
-    """The six counting flags of one outcome on a per-session row (the mart or its live equivalent), as of $as_of."""
-    k = f'{alias}."{o.key}'
-    closed = f'{k}__closes_on" <= $as_of'
-    elig = f'({k}__eligible" AND {closed})'
-    fu = f'({elig} AND {k}__followed")'
-    ev = f'({fu} AND {k}__event")'
+    """The six counting flags of one outcome on a per-session row (the mart or its live equivalent), as of $as_of.
+    A session's window closes `close_days` after treatment (by indication where the outcome says so)."""
+    eligible, followed, event = (flag_sql(o, f, alias) for f in FLAGS)
+    closed = f"({alias}.treated_on + {o.close_days_sql(f'{alias}.indication')} <= $as_of)"
+    elig = f"({eligible} AND {closed})"
+    fu = f"({elig} AND {followed})"
+    ev = f"({fu} AND {event})"
     if o.lost_to_follow_up == "event":
-        num, den = f'({ev} OR ({elig} AND NOT {k}__followed"))', elig
+        num, den = f"({ev} OR ({elig} AND NOT {followed}))", elig
     else:
         num, den = ev, fu
     return {"eligible_n": elig, "followed_up_n": fu, "event_n": ev,
-            "awaiting_n": f'({k}__eligible" AND NOT {closed})', "numerator_n": num, "denominator_n": den}
+            "awaiting_n": f"({eligible} AND NOT {closed})", "numerator_n": num, "denominator_n": den}
 
 
 def per_session_sql(outcomes: list[Outcome]) -> str:
-    """SELECT of one row per session with each outcome's base flags (_base_flags), plus the session's attributes.
+    """SELECT of one row per session with each outcome's base flags (_base_flags, as bits), plus the session's
+    attributes.
 
     This is also the definition of the `session_outcomes` mart the loader publishes (see build_mart)."""
     aggregates = _contact_aggregates(outcomes)
     contact_agg = (f"SELECT f.treatment_id, {', '.join(aggregates)} FROM contacts f GROUP BY f.treatment_id"
                    if aggregates else "SELECT NULL::VARCHAR AS treatment_id WHERE false")
-    flags = ", ".join(col for o in outcomes for col in _base_flags(o))
+    flags = ", ".join(_bits_columns(outcomes))
     return f"""
 WITH sessions AS ({model_sql('sessions')}),
 contacts AS ({model_sql('contacts')}),
 contact_agg AS ({contact_agg})
-SELECT s.treatment_id, s.patient_ref, s.treated_on, s.clinician, s.indication, s.areas, s.area_list, s.product,
-       s.units, s.botox_equivalent_units, s.is_primary, s.is_repeat, s.age_band, s.sex, {flags}
+SELECT s.treatment_id, s.patient_ref, s.treated_on, s.clinician, s.indication, s.areas, s.product, s.units,
+       s.is_primary, s.is_repeat, s.age_band, s.sex, {flags}
 FROM sessions s LEFT JOIN contact_agg c USING (treatment_id)"""
 
 
@@ -242,7 +273,7 @@ def counts(
     prefix, relation = per_session_source(con, outcomes, as_of)
     source = f"{relation} p"
     if "area" in by:
-        source = f"(SELECT *, unnest(area_list) AS area FROM {relation}) p"
+        source = f"(SELECT *, unnest(string_split(areas, '|')) AS area FROM {relation}) p"
     sums = ", ".join(f'sum(CAST({expr} AS INTEGER)) AS "{o.key}__{c}"'
                      for o in outcomes for c, expr in counting_sql(o).items())
     select_groups = ", ".join(f"{sql} AS \"{name}\"" for name, sql in group_exprs)
@@ -307,7 +338,7 @@ def session_outcomes(
     where, params = filters.sql("p")
     c = counting_sql(o)
     prefix, relation = per_session_source(con, [o], as_of)
-    cond = c["denominator_n"] if only_denominator else f'p."{o.key}__eligible"'
+    cond = c["denominator_n"] if only_denominator else flag_sql(o, "eligible")
     sql = f"""
 {prefix}
 SELECT p.treatment_id, p.patient_ref, p.treated_on, p.clinician, p.indication, p.areas, p.product, p.units,

@@ -40,7 +40,7 @@ def _base_cte(con: duckdb.DuckDBPyConnection, outcome_key: str, value_sql: str, 
     prefix, relation = metrics.per_session_source(con, [o], as_of)
     return f"""{prefix}{',' if prefix else 'WITH'}
 eligible AS (
-    SELECT p.treatment_id, p.treated_on, p.clinician, p.indication, p.product, p.area_list
+    SELECT p.treatment_id, p.treated_on, p.clinician, p.indication, p.product, string_split(p.areas, '|') AS area_list
     FROM {relation} p WHERE {c["eligible_n"]}
 ),
 contacts AS ({model_sql('contacts')}),
