@@ -202,36 +202,35 @@ def cusum(
     odds_ratio: float = CUSUM_ODDS_RATIO,
     arl0: float = CUSUM_ARL0,
 ) -> pd.DataFrame:
-    """Risk-adjusted Bernoulli CUSUM per clinician, sessions in date order.
+    """Risk-adjusted Bernoulli CUSUM per clinician (Steiner et al. 2000), updated once per treatment day.
 
     Each session's expected risk is its case-mix stratum rate (indication x areas x product x first/repeat over
     all clinicians), shrunk towards the clinic rate by CUSUM_SHRINK_SESSIONS pseudo-sessions so that a small
-    stratum cannot explain away a clinician's own events. The chart looks for the odds of the event rising by
-    `odds_ratio`; the threshold gives an in-control average run length of `arl0` sessions (stats.cusum_threshold,
-    computed from the clinician's mean expected risk). After a signal the CUSUM restarts from 0, so a lasting
-    problem signals again.
+    stratum cannot explain away a clinician's own events. A session adds W = y ln R - ln(1 - p + R p), R =
+    `odds_ratio` (the chart looks for the odds of the event rising R-fold). The sessions of one day have no order
+    of their own, so the chart takes a day's sessions together: S_day = max(0, S_previous + sum of the day's W).
+    The threshold gives an in-control average run length of `arl0` sessions (stats.cusum_threshold, from the
+    clinician's mean expected risk). After a signal the CUSUM restarts from 0, so a lasting problem signals again.
+
+    One row per clinician and treatment day: outcome (events that day), expected (expected events), sessions_n,
+    cusum, threshold, signal. Raises stats.CusumTooRare for an event too rare for the in-control run length.
     """
-    rows = metrics.session_risks(con, outcome_key, filters=filters, as_of=as_of)
-    columns = ["clinician", "treated_on", "outcome", "expected", "cusum", "threshold", "signal"]
-    if rows.empty:
+    columns = ["clinician", "treated_on", "outcome", "expected", "sessions_n", "cusum", "threshold", "signal"]
+    days, p0 = metrics.daily_risks(con, outcome_key, shrink_sessions=CUSUM_SHRINK_SESSIONS, odds_ratio=odds_ratio,
+                                   filters=filters, as_of=as_of)
+    if days.empty or not 0 < p0 < 1:
         return pd.DataFrame(columns=columns)
-    p0 = float(rows["y"].mean())
-    if not 0 < p0 < 1:
-        return pd.DataFrame(columns=columns)
-    k = CUSUM_SHRINK_SESSIONS
-    expected = (rows["expected"] * rows["stratum_n"] + k * p0) / (rows["stratum_n"] + k)
-    expected = expected.clip(1e-4, 1 - 1e-4)
+    days["weight"] = days["events_n"] * np.log(odds_ratio) - days["log_term"]
     parts = []
-    for clinician, idx in rows.groupby("clinician", sort=True).groups.items():
-        sub = rows.loc[idx]
-        exp = expected.loc[idx]
-        chart = stats.bernoulli_cusum(sub["y"].to_numpy(), p0, odds_ratio=odds_ratio, expected=exp.to_numpy(),
-                                      threshold=threshold_for(float(exp.mean()), odds_ratio, arl0))
-        chart.insert(0, "treated_on", sub["treated_on"].to_numpy())
-        chart.insert(0, "clinician", clinician)
-        parts.append(chart)
-    out = pd.concat(parts, ignore_index=True)
-    return out[columns]
+    for clinician, sub in days.groupby("clinician", sort=True):
+        threshold = threshold_for(float(sub["expected_n"].sum() / sub["sessions_n"].sum()), odds_ratio, arl0)
+        path, signal = stats.cusum_path(sub["weight"].to_numpy(), threshold)
+        parts.append(pd.DataFrame({
+            "clinician": clinician, "treated_on": sub["treated_on"].to_numpy(),
+            "outcome": sub["events_n"].to_numpy(dtype=float), "expected": sub["expected_n"].to_numpy(),
+            "sessions_n": sub["sessions_n"].to_numpy(dtype="int64"), "cusum": path, "threshold": threshold,
+            "signal": signal}))
+    return pd.concat(parts, ignore_index=True)[columns]
 
 
 def threshold_for(mean_risk: float, odds_ratio: float = CUSUM_ODDS_RATIO, arl0: float = CUSUM_ARL0) -> float:

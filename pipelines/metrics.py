@@ -411,3 +411,36 @@ FROM risk ORDER BY clinician, treated_on, treatment_id"""
     out = con.execute(sql, params).df()
     out["treated_on"] = pd.to_datetime(out["treated_on"]).dt.date
     return out
+
+
+def daily_risks(
+    con: duckdb.DuckDBPyConnection,
+    outcome_key: str,
+    *,
+    shrink_sessions: float,
+    odds_ratio: float,
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+) -> tuple[pd.DataFrame, float]:
+    """The risk-adjusted CUSUM's inputs per clinician and treatment day, aggregated in DuckDB.
+
+    A session's expected risk p is its case-mix stratum rate shrunk towards the clinic rate p0 by
+    `shrink_sessions` pseudo-sessions: (stratum events + k p0) / (stratum sessions + k), kept inside [1e-4, 1 - 1e-4].
+    Per clinician and day: sessions_n, events_n, expected_n (sum of p) and log_term (sum of ln(1 - p + R p)), from
+    which the day's CUSUM weight is events_n ln R - log_term. Returns (frame, p0)."""
+    prefix, params = _case_mix_sql(con, registry.get(outcome_key), filters, as_of or default_as_of(con))
+    sql = f"""{prefix},
+clinic AS (SELECT avg(y) AS p0 FROM risk),
+shrunk AS (
+    SELECT r.clinician, r.treated_on, r.y,
+           least(greatest((r.expected * r.stratum_n + $k * c.p0) / (r.stratum_n + $k), 1e-4), 1 - 1e-4) AS p
+    FROM risk r, clinic c
+)
+SELECT clinician, treated_on, count(*) AS sessions_n, sum(y) AS events_n, sum(p) AS expected_n,
+       sum(ln(1 - p + $odds_ratio * p)) AS log_term, (SELECT p0 FROM clinic) AS p0
+FROM shrunk GROUP BY clinician, treated_on ORDER BY clinician, treated_on"""
+    out = con.execute(sql, {**params, "k": float(shrink_sessions), "odds_ratio": float(odds_ratio)}).df()
+    p0 = float(out["p0"].iloc[0]) if len(out) else float("nan")
+    out = out.drop(columns="p0")
+    out["treated_on"] = pd.to_datetime(out["treated_on"]).dt.date
+    return out, p0

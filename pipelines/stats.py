@@ -61,6 +61,7 @@ __all__ = [
     "bernoulli_cusum",
     "cusum_arl",
     "cusum_threshold",
+    "cusum_path",
     "CusumTooRare",
     "FUNNEL_Z95",
     "FUNNEL_Z998",
@@ -1087,6 +1088,13 @@ def cusum_threshold(
         if hi > 1e3:
             raise ValueError("could not bracket the threshold")
     return float(brentq(f, lo, hi, xtol=1e-6))
+
+
+def cusum_path(weight: ArrayLike, threshold: float, *, reset: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(S_t, signal_t) of a CUSUM from its weights W_t: S_t = max(0, S_{t-1} + W_t), signal when S_t >= h, restart
+    from 0 after a signal when `reset`. For charts whose weights are summed outside, e.g. per treatment day."""
+    w = _as_float(weight)
+    return _cusum_path(w, np.zeros(w.size, dtype=bool), float(threshold), reset)
 
 
 def _cusum_path(weight: np.ndarray, missing: np.ndarray, threshold: float, reset: bool,
