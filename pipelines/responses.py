@@ -43,11 +43,12 @@ eligible AS (
     SELECT p.treatment_id, p.treated_on, p.clinician, p.indication, p.product, string_split(p.areas, '|') AS area_list
     FROM {relation} p WHERE {c["eligible_n"]}
 ),
-contacts AS ({model_sql('contacts')}),
+contacts AS ({model_sql('contacts')}
+             AND f.treatment_id IN (SELECT treatment_id FROM eligible)),  -- only the outcome's sessions' contacts
 best AS (
     SELECT f.treatment_id, {value_sql} AS value
     FROM contacts f
-    WHERE f.treatment_id IN (SELECT treatment_id FROM eligible) AND {o.in_window_sql()}
+    WHERE {o.in_window_sql()}
     GROUP BY f.treatment_id
 ),
 base AS (
