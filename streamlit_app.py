@@ -1,36 +1,43 @@
-"""Entry point: page config, the shared sidebar (dashboard/filters.py) and routing. Pages live in dashboard/pages/."""
+"""Entry point: page config, who is looking (dashboard/auth.py), the shared sidebar (dashboard/filters.py) and
+routing. Pages live in dashboard/pages/."""
 
 import streamlit as st
 
-from dashboard import data, filters
-from dashboard.i18n import t
+from dashboard import auth, data, filters
 
 st.set_page_config(page_title="Clinic outcomes", page_icon=":material/monitoring:", layout="wide")
 data.pin_snapshot()  # one snapshot for the whole page view, even if a load publishes while it renders
+auth.begin_run()
 
-lang = filters.language_selector()
-
-
-def page(path: str, key: str, icon: str, **kwargs) -> st.Page:
-    return st.Page(f"dashboard/pages/{path}.py", title=t(key, lang), icon=icon, **kwargs)
-
-
-pages = {
-    t("nav_section_quality", lang): [
-        page("overview", "page_overview", ":material/dashboard:", default=True),
-        page("complications", "page_complications", ":material/monitor_heart:"),
-        page("clinicians", "page_clinicians", ":material/groups:"),
-        page("responses", "page_responses", ":material/neurology:"),
+SECTIONS = {  # section title key: [(page file stem, title key, icon)]; who sees which: pipelines/access.py
+    "nav_section_quality": [
+        ("overview", "page_overview", ":material/dashboard:"),
+        ("complications", "page_complications", ":material/monitor_heart:"),
+        ("clinicians", "page_clinicians", ":material/groups:"),
+        ("responses", "page_responses", ":material/neurology:"),
     ],
-    t("nav_section_management", lang): [
-        page("costs", "page_costs", ":material/payments:"),
+    "nav_section_management": [
+        ("costs", "page_costs", ":material/payments:"),
     ],
-    t("nav_section_data", lang): [
-        page("data_quality", "page_data_quality", ":material/fact_check:"),
-        page("export", "page_export", ":material/download:"),
-        page("about", "page_about", ":material/menu_book:"),
+    "nav_section_data": [
+        ("data_quality", "page_data_quality", ":material/fact_check:"),
+        ("export", "page_export", ":material/download:"),
+        ("about", "page_about", ":material/menu_book:"),
+        ("access_log", "page_access_log", ":material/policy:"),
     ],
 }
-navigation = st.navigation(pages)
-filters.sidebar()
-navigation.run()
+
+lang = filters.language_selector()
+try:
+    viewer, problem = auth.viewer(), None
+except auth.RoleFileError as exc:  # fail closed: nobody gets a role from a broken role file
+    viewer, problem = None, exc
+navigation = auth.navigation(SECTIONS, viewer, lang)
+if problem:
+    filters.render_language()
+    st.error(auth.tr("role_file_error", error=str(problem)), icon=":material/error:")
+    st.stop()
+if auth.admitted(viewer):  # else the sign-in or the no-access page has been drawn
+    auth.sidebar(viewer)
+    filters.sidebar()
+    auth.run(navigation, viewer)

@@ -24,6 +24,7 @@ PAGES = {
     "data_quality": "dashboard/pages/data_quality.py",
     "export": "dashboard/pages/export.py",
     "about": "dashboard/pages/about.py",
+    "access_log": "dashboard/pages/access_log.py",
 }
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],

@@ -206,7 +206,10 @@ def sql_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | tuple = (
 # CSV exports: the same frames, options and provenance as `python -m pipelines export` (pipelines/export_cli.py)
 # --------------------------------------------------------------------------------------------------------------
 
-EXPORT_KINDS = ("rates", "funnel", "spc", "costs", "cusum")
+EXPORT_KINDS = ("rates", "funnel", "spc", "costs", "cusum", "records")
+RECORDS_NOTE = ("patient and session references re-keyed with HMAC-SHA256 under a one-off key that was not kept; "
+                "no free text")  # as `python -m pipelines export records` writes it
+INTERNAL_NOTE = "internal: small cells not suppressed; not for use outside the clinic"
 
 
 def export_options(kind: str, *, by: str | None = None, period: str = "month", method: str = "arcsine",
@@ -226,17 +229,32 @@ def export_options(kind: str, *, by: str | None = None, period: str = "month", m
                 "consumables_nok": costs.DEFAULT_CONSUMABLES_NOK if consumables_nok is None else consumables_nok}
     if kind == "cusum":
         return {"odds_ratio": 2.0, "in_control_arl": 1000, "reset": "to 0 after each signal"}
+    if kind == "records":
+        return {"pseudonymisation": RECORDS_NOTE}
     raise ValueError(f"unknown export kind `{kind}`")
+
+
+def release_frame(frame: pd.DataFrame, kind: str, rule, by: str | None = None) -> pd.DataFrame:
+    """An aggregate export as it may leave the clinic (pipelines.export.release), with the margins the CLI's
+    `--release` uses: the period, the grouping and the clinician columns present in the frame."""
+    from pipelines import export
+
+    groups = [c for c in ("period_start", "month", by, "clinician") if c and c in frame.columns]
+    return export.release(frame, kind, list(dict.fromkeys(groups)), rule)
 
 
 def export_csv(con: duckdb.DuckDBPyConnection, kind: str, outcome_key: str | None, *, filters, as_of,
                excel: bool = False, by: str | None = None, period: str = "month", method: str = "arcsine",
                overdispersion: str = "auto", chart: str = "p", rules: str = "anhoej",
                consumables_nok: float | None = None, db_path_text: str = "",
-               generated_by: str | None = None) -> tuple[bytes, int]:
+               generated_by: str | None = None, release=None, internal: bool = False) -> tuple[bytes, int]:
     """(file bytes, data rows) of one export kind, built by pipelines.export's frame, provenance and CSV writer
-    (UTF-8; UTF-8 with BOM, semicolons and decimal commas when `excel`)."""
-    from pipelines import export
+    (UTF-8; UTF-8 with BOM, semicolons and decimal commas when `excel`).
+
+    `release` (a pipelines.disclosure.Rule): small cells suppressed and marked, as `--release` does; a per-session
+    kind (cusum) raises pipelines.export.NotForRelease. `internal`: an unsuppressed file, said so in its provenance.
+    `records`: the pseudonymised record-level export (pipelines.record_export), re-keyed for this file."""
+    from pipelines import export, record_export
 
     options = export_options(kind, by=by, period=period, method=method, overdispersion=overdispersion,
                              chart=chart, rules=rules, consumables_nok=consumables_nok)
@@ -251,10 +269,17 @@ def export_csv(con: duckdb.DuckDBPyConnection, kind: str, outcome_key: str | Non
     elif kind == "costs":
         frame = export.costs_frame(con, by=options["by"], consumables_nok=options["consumables_nok"],
                                    filters=filters, as_of=as_of)
-    else:
+    elif kind == "cusum":
         frame = export.cusum_frame(con, outcome_key, filters=filters, as_of=as_of)
+    else:
+        frame = record_export.records(con, filters=filters, as_of=as_of)
+    if release is not None:
+        frame = release_frame(frame, kind, release, by=options.get("by") or None)
+        options["suppression"] = release.describe()
+    elif internal and kind != "records":
+        options["release"] = INTERNAL_NOTE
     prov = export.provenance(con, kind, as_of=as_of, filters=filters, options=options,
-                             outcome_key=None if kind == "costs" else outcome_key,
+                             outcome_key=None if kind in ("costs", "records") else outcome_key,
                              db_path=Path(db_path_text) if db_path_text else None, generated_by=generated_by)
     text = export.to_csv_text(frame, prov, excel=excel)
     return text.encode("utf-8-sig" if excel else "utf-8"), len(frame)

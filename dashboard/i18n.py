@@ -466,12 +466,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_revenue": ("Revenue (NOK)", "Omsetning (kr)"),
     "col_cost_share": ("Share of revenue", "Andel av omsetning"),
     "assumptions": ("Price and cost assumptions", "Forutsetninger for pris og kostnad"),
-    "assumptions_caption": ("These reference tables drive every cost. The clinic edits them as files "
-                            "(data/product_prices.csv, data/clinicians.csv or its own) and loads them with "
-                            "`python -m pipelines load`; the dashboard never changes the data.",
-                            "Disse referansetabellene styrer alle kostnader. Klinikken redigerer dem som filer "
-                            "(data/product_prices.csv, data/clinicians.csv eller egne) og laster dem inn med "
-                            "`python -m pipelines load`; dashbordet endrer aldri dataene."),
     "product_prices": ("Product prices (per native unit, dated)", "Preparatpriser (per enhet, datert)"),
     "clinician_costs": ("Clinician chair-time cost", "Behandlernes kostnad for stoltid"),
     "col_valid_from": ("Valid from", "Gjelder fra"),
@@ -767,6 +761,130 @@ TEXTS: dict[str, tuple[str, str]] = {
     "effect_not_assessed": ("not assessed", "ikke vurdert"),
     "unit_botox": ("Botox units", "Botox-enheter"),
     "unit_speywood": ("Speywood units", "Speywood-enheter"),
+    # --- sign-in, roles, access log ----------------------------------------------------------------------------
+    "page_access_log": ("Access log", "Tilgangslogg"),
+    "role_doctor": ("Doctor", "Lege"),
+    "role_manager": ("Clinic manager", "Daglig leder"),
+    "role_auditor": ("Quality auditor", "Kvalitetsrevisor"),
+    "role_admin": ("Administrator", "Administrator"),
+    "role_none": ("no role", "ingen rolle"),
+    "demo_banner": ("Demo mode: no sign-in configured — synthetic data, everyone sees everything.",
+                    "Demomodus: ingen innlogging satt opp — syntetiske data, alle ser alt."),
+    "preview_role": ("Preview as role", "Vis som rolle"),
+    "preview_role_help": ("Demo mode only: see the dashboard as each role would once sign-in is configured "
+                          "(pages, case lists and exports offered).",
+                          "Bare i demomodus: se dashbordet slik hver rolle vil se det når innlogging er satt opp "
+                          "(sider, behandlingslister og eksporter som tilbys)."),
+    "signed_in_as": ("Signed in as {user} ({roles})", "Logget inn som {user} ({roles})"),
+    "sign_in_title": ("Sign in", "Logg inn"),
+    "sign_in_text": ("This dashboard shows the clinic's health data. Sign in with your clinic account; what you "
+                     "may see depends on your role. Sign-ins, views of session lists and exports are logged.",
+                     "Dette dashbordet viser klinikkens helsedata. Logg inn med klinikkontoen din; hva du får se "
+                     "avhenger av rollen din. Innlogginger, visning av behandlingslister og eksporter logges."),
+    "sign_in": ("Sign in", "Logg inn"),
+    "sign_in_with": ("Sign in with {provider}", "Logg inn med {provider}"),
+    "sign_out": ("Sign out", "Logg ut"),
+    "no_access_title": ("No access", "Ingen tilgang"),
+    "no_access_text": ("You are signed in as {user}, but you have no role in this dashboard, so it shows you "
+                       "nothing. Ask the clinic's administrator for a role.",
+                       "Du er logget inn som {user}, men har ingen rolle i dette dashbordet, så det viser deg "
+                       "ingenting. Be klinikkens administrator om en rolle."),
+    "refused_title": ("Not available for your role", "Ikke tilgjengelig for din rolle"),
+    "refused_text": ("“{page}” is not open to your role ({roles}). This attempt has been logged. If you need "
+                     "it, ask the clinic's administrator.",
+                     "«{page}» er ikke åpen for din rolle ({roles}). Forsøket er logget. Trenger du den, spør "
+                     "klinikkens administrator."),
+    "refused_home": ("Go to your start page", "Gå til startsiden din"),
+    "role_file_error": ("The role file cannot be read, so nobody gets a role from it until it is fixed: {error}",
+                        "Rollefilen kan ikke leses, så ingen får en rolle fra den før den er rettet: {error}"),
+    "case_review_not_for_role": ("Lists of individual sessions are shown to doctors only.",
+                                 "Lister over enkeltbehandlinger vises bare for leger."),
+    # --- export: release, internal, records --------------------------------------------------------------------
+    "export_mode": ("Files", "Filer"),
+    "export_mode_release": ("Release (small cells suppressed)", "Utlevering (små celler skjult)"),
+    "export_mode_internal": ("Internal (not suppressed)", "Intern (ikke skjult)"),
+    "export_mode_help": ("Release files may leave the clinic: small counts are hidden and marked. Internal files "
+                         "keep every count and the per-session CUSUM; they must stay inside the clinic.",
+                         "Utleveringsfiler kan forlate klinikken: små tall skjules og merkes. Interne filer "
+                         "beholder alle tall og CUSUM per behandling; de skal bli i klinikken."),
+    "suppress_numerator": ("Hide numerators from 1 to", "Skjul tellere fra 1 til"),
+    "suppress_numerator_help": ("Counts of events from 1 up to this number are hidden (0 is not disclosive). "
+                                "Only an administrator may go below {floor}.",
+                                "Antall hendelser fra 1 opp til dette tallet skjules (0 avslører ingen). "
+                                "Bare en administrator kan gå under {floor}."),
+    "suppress_denominator": ("Hide denominators under", "Skjul nevnere under"),
+    "suppress_denominator_help": ("Groups with fewer sessions than this are hidden, with everything computed "
+                                  "from them. Only an administrator may go below {floor}.",
+                                  "Grupper med færre behandlinger enn dette skjules, med alt som er beregnet "
+                                  "fra dem. Bare en administrator kan gå under {floor}."),
+    "export_release_caption": ("Release files: {rule}. Hidden cells read “suppressed” and the column "
+                               "`suppression` says why; cells that would let a hidden one be recomputed from a "
+                               "total are hidden too (complementary).",
+                               "Utleveringsfiler: {rule}. Skjulte celler har teksten «suppressed», og kolonnen "
+                               "`suppression` sier hvorfor; celler som ville latt en skjult celle regnes ut fra en "
+                               "sum, skjules også (komplementært)."),
+    "export_rule_text": ("numerators 1–{num} and denominators under {den} hidden",
+                         "tellere 1–{num} og nevnere under {den} skjult"),
+    "export_internal_caption": ("Internal files: every count, not suppressed, marked as internal in their "
+                                "provenance. Do not hand them over outside the clinic.",
+                                "Interne filer: alle tall, ikke skjult, merket som interne i opphavslinjene. "
+                                "Skal ikke leveres ut av klinikken."),
+    "export_logged": ("Every file is logged when it is generated: who, when, filters, rows and the file's "
+                      "SHA-256.",
+                      "Hver fil logges når den lages: hvem, når, filtre, rader og filens SHA-256."),
+    "export_records": ("Pseudonymised records", "Pseudonymiserte poster"),
+    "export_records_help": ("One row per session with its outcome flags. Patient and session references are "
+                            "re-keyed for this file only (two files cannot be linked); clinicians by code; no "
+                            "free text.",
+                            "Én rad per behandling med utfallsflagg. Pasient- og behandlingsreferanser får nye "
+                            "nøkler bare for denne filen (to filer kan ikke kobles); behandlere med kode; ingen "
+                            "fritekst."),
+    # --- access log page ---------------------------------------------------------------------------------------
+    "access_log_caption": ("Who signed in, saw a list of sessions, exported a file or was refused. The app only "
+                           "appends to this log and cannot change it; each entry carries the SHA-256 of the one "
+                           "before, so an edit or a removed line shows. File: {path}",
+                           "Hvem som logget inn, så en liste over behandlinger, eksporterte en fil eller ble "
+                           "avvist. Appen legger bare til i loggen og kan ikke endre den; hver oppføring har "
+                           "SHA-256 av den forrige, så en endring eller en fjernet linje synes. Fil: {path}"),
+    "access_log_intact": ("The chain is intact: {n} entries, each linked to the one before.",
+                          "Kjeden er hel: {n} oppføringer, hver koblet til den forrige."),
+    "access_log_broken": ("The chain is broken: {message}. The file was changed outside the app: keep a copy "
+                          "and find out who changed it.",
+                          "Kjeden er brutt: {message}. Filen er endret utenfor appen: ta vare på en kopi og "
+                          "finn ut hvem som endret den."),
+    "access_log_empty": ("Nothing has been logged yet.", "Ingenting er logget ennå."),
+    "access_log_events": ("Events", "Hendelser"),
+    "access_log_download": ("Download the access log", "Last ned tilgangsloggen"),
+    "access_log_shown": ("{n} of {total} entries, newest first.", "{n} av {total} oppføringer, nyeste først."),
+    "col_at": ("When", "Når"),
+    "col_user": ("User", "Bruker"),
+    "col_role": ("Role", "Rolle"),
+    "col_event_kind": ("Event", "Hendelse"),
+    "col_what": ("What", "Hva"),
+    "col_filters": ("Filters", "Filtre"),
+    "col_rows_n": ("Rows", "Rader"),
+    "col_sha256": ("File SHA-256", "Filens SHA-256"),
+    "event_sign_in": ("sign-in", "innlogging"),
+    "event_sign_out": ("sign-out", "utlogging"),
+    "event_page_view": ("list viewed", "liste vist"),
+    "event_export": ("export", "eksport"),
+    "event_refused": ("refused", "avvist"),
+    # --- costs: what-if assumptions ----------------------------------------------------------------------------
+    "whatif_title": ("What-if: prices and chair-time cost", "Hva om: priser og kostnad for stoltid"),
+    "whatif_note": ("Edit the prices and costs below to see what the corrections would cost. The edits are "
+                    "assumptions for this view only: they are never written to the database and nobody else "
+                    "sees them. To change them for real, edit data/product_prices.csv and data/clinicians.csv "
+                    "(or the clinic's own files) and load them with `python -m pipelines load`.",
+                    "Endre prisene og kostnadene nedenfor for å se hva korrigeringene ville kostet. Endringene "
+                    "er forutsetninger bare for denne visningen: de skrives aldri til databasen, og ingen andre "
+                    "ser dem. For å endre dem på ordentlig: rediger data/product_prices.csv og "
+                    "data/clinicians.csv (eller klinikkens egne filer) og last dem inn med "
+                    "`python -m pipelines load`."),
+    "whatif_active": ("What-if: the figures on this page use edited prices or chair-time costs (see the bottom "
+                      "of the page), not the loaded ones.",
+                      "Hva om: tallene på denne siden bruker endrede priser eller stoltidskostnader (se nederst "
+                      "på siden), ikke de innlastede."),
+    "whatif_reset": ("Back to the loaded values", "Tilbake til innlastede verdier"),
 }
 
 

@@ -4,6 +4,10 @@ cost of one correction = units x product cost per unit valid on its date + chair
 per minute + a consumables amount (a setting, default below). Prices and costs live in the `product_prices` and
 `clinicians` reference tables, which the clinic edits and loads like any export.
 
+What-if: `prices` and `clinician_costs` DataFrames, when given, replace the two reference tables for one call (the
+dashboard's editable assumptions). They are registered on the connection under one-off names for the query and
+unregistered afterwards; nothing is written to the database, and no value is ever pasted into SQL text.
+
 Grouping: `month` is the month of the correction session (when the cost arises) against the primary sessions and
 revenue of the same month; `clinician` and `product` are those of the corrected session (whose result needed
 correcting) against that clinician's / product's primary sessions and revenue.
@@ -12,6 +16,9 @@ correcting) against that clinician's / product's primary sessions and revenue.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 import numpy as np
@@ -25,8 +32,65 @@ COST_GROUPS = {
     "clinician": ("c.clinician", "s.clinician"),
     "product": ("c.product", "s.product"),
 }
+PRICE_COLUMNS = ("product", "valid_from", "cost_per_unit_nok")
+CLINICIAN_COST_COLUMNS = ("clinician", "cost_per_minute_nok")
 COST_COLUMNS = ("correction_n", "correction_cost_nok", "primary_n", "cost_per_100_primary_nok", "revenue_nok",
                 "cost_share", "product_cost_nok", "chair_cost_nok", "consumables_nok", "unpriced_n")
+
+
+def override_if_edited(original: pd.DataFrame, edited: pd.DataFrame, value: str,
+                       columns: tuple[str, ...]) -> pd.DataFrame | None:
+    """An edited copy of a reference table as an override (its `columns`), or None when no `value` differs from
+    the original (so an unedited view keeps reading the tables)."""
+    before = pd.to_numeric(original[value], errors="coerce").reset_index(drop=True)
+    after = pd.to_numeric(edited[value], errors="coerce").reset_index(drop=True)
+    if len(before) == len(after) and bool(((before == after) | (before.isna() & after.isna())).all()):
+        return None
+    return edited[list(columns)].reset_index(drop=True)
+
+
+def _override(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> pd.DataFrame:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} override needs the columns {', '.join(columns)} (missing: {', '.join(missing)})")
+    out = frame[list(columns)].copy()
+    if "valid_from" in out:
+        out["valid_from"] = pd.to_datetime(out["valid_from"]).dt.date
+    for c in columns:
+        if c.endswith("_nok"):
+            out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
+    return out
+
+
+@contextmanager
+def _reference_relations(con: duckdb.DuckDBPyConnection, prices: pd.DataFrame | None,
+                         clinician_costs: pd.DataFrame | None) -> Iterator[dict[str, str]]:
+    """The relations the correction_costs model reads prices and clinician costs from: the loaded tables, or the
+    override frames registered under one-off names (unregistered on exit)."""
+    relations = {"product_prices": "product_prices", "clinicians": "clinicians"}
+    registered: list[str] = []
+    try:
+        if prices is not None:
+            name = f"_whatif_prices_{secrets.token_hex(6)}"
+            con.register(name, _override(prices, PRICE_COLUMNS, "prices"))
+            registered.append(name)
+            relations["product_prices"] = (f"(SELECT CAST(product AS VARCHAR) AS product, CAST(valid_from AS DATE) "
+                                           f"AS valid_from, CAST(cost_per_unit_nok AS DOUBLE) AS cost_per_unit_nok "
+                                           f"FROM {name})")
+        if clinician_costs is not None:
+            name = f"_whatif_clinicians_{secrets.token_hex(6)}"
+            con.register(name, _override(clinician_costs, CLINICIAN_COST_COLUMNS, "clinician_costs"))
+            registered.append(name)
+            relations["clinicians"] = (f"(SELECT CAST(clinician AS VARCHAR) AS clinician, "
+                                       f"CAST(cost_per_minute_nok AS DOUBLE) AS cost_per_minute_nok FROM {name})")
+        yield relations
+    finally:
+        for name in registered:
+            con.unregister(name)
+
+
+def _model(relations: dict[str, str]) -> str:
+    return model_sql("correction_costs").format(**relations)
 
 
 def correction_costs(
@@ -35,14 +99,18 @@ def correction_costs(
     as_of: dt.date | None = None,
     consumables_nok: float = DEFAULT_CONSUMABLES_NOK,
     filters: Filters = Filters(),
+    prices: pd.DataFrame | None = None,
+    clinician_costs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per correction session with its cost parts."""
+    """One row per correction session with its cost parts (`prices` / `clinician_costs`: what-if overrides of the
+    product_prices / clinicians tables)."""
     as_of = as_of or default_as_of(con)
     where, params = filters.sql("c")
-    sql = f"""WITH costs AS ({model_sql('correction_costs')})
+    with _reference_relations(con, prices, clinician_costs) as relations:
+        sql = f"""WITH costs AS ({_model(relations)})
 SELECT * EXCLUDE (area_list) FROM (SELECT *, string_split(areas, '|') AS area_list FROM costs) c
 WHERE {where} ORDER BY treated_on, treatment_id"""
-    return con.execute(sql, {"as_of": as_of, "consumables_nok": consumables_nok, **params}).df()
+        return con.execute(sql, {"as_of": as_of, "consumables_nok": consumables_nok, **params}).df()
 
 
 def cost_summary(
@@ -52,16 +120,20 @@ def cost_summary(
     as_of: dt.date | None = None,
     consumables_nok: float = DEFAULT_CONSUMABLES_NOK,
     filters: Filters = Filters(),
+    prices: pd.DataFrame | None = None,
+    clinician_costs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Correction count and cost against primary sessions and revenue, per month, clinician or product."""
+    """Correction count and cost against primary sessions and revenue, per month, clinician or product
+    (`prices` / `clinician_costs`: what-if overrides of the product_prices / clinicians tables)."""
     if by not in COST_GROUPS:
         raise ValueError(f"unknown grouping `{by}`; choose one of: {', '.join(COST_GROUPS)}")
     as_of = as_of or default_as_of(con)
     cost_group, session_group = COST_GROUPS[by]
     where_c, params = filters.sql("c")
     where_s, _ = filters.sql("s")
-    sql = f"""
-WITH costs AS ({model_sql('correction_costs')}),
+    with _reference_relations(con, prices, clinician_costs) as relations:
+        sql = f"""
+WITH costs AS ({_model(relations)}),
 c AS (SELECT *, string_split(areas, '|') AS area_list FROM costs),
 cost_groups AS (
     SELECT {cost_group} AS g, count(*) AS correction_n, sum(correction_cost_nok) AS correction_cost_nok,
@@ -82,7 +154,7 @@ SELECT coalesce(sg.g, cg.g) AS "{by}", coalesce(cg.correction_n, 0) AS correctio
        coalesce(cg.unpriced_n, 0) AS unpriced_n
 FROM session_groups sg FULL JOIN cost_groups cg USING (g)
 ORDER BY 1"""
-    out = con.execute(sql, {"as_of": as_of, "consumables_nok": consumables_nok, **params}).df()
+        out = con.execute(sql, {"as_of": as_of, "consumables_nok": consumables_nok, **params}).df()
     with np.errstate(divide="ignore", invalid="ignore"):
         out["cost_per_100_primary_nok"] = np.where(out["primary_n"] > 0,
                                                    100 * out["correction_cost_nok"] / out["primary_n"], np.nan)

@@ -53,7 +53,10 @@ def use_db(monkeypatch):
 
 
 def app(page: str | None = None, **query) -> AppTest:
+    """The app in demo mode (secrets without an [auth] section, whatever .streamlit/secrets.toml holds);
+    sign-in and roles: tests/test_app_auth.py."""
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.secrets["clinic"] = {"mode": "test without [auth]"}
     for k, v in query.items():
         at.query_params[k] = v
     if page and page != "overview":
@@ -266,8 +269,14 @@ def test_costs_recompute_with_consumables(demo_db, use_db):
     assert at.query_params["consumables"] == "300.0"
     titles = [title(f) for f in charts(at)]
     assert any("Correction rate" in t for t in titles) and any("cost by month" in t.lower() for t in titles)
-    frames = [d.value for d in at.dataframe]
-    assert any("Valid from" in f.columns for f in frames) and any("NOK per minute" in f.columns for f in frames)
+    editors = {tuple(d.value.columns): json.loads(d.proto.columns) for d in at.dataframe if d.proto.editing_mode}
+    prices = editors[("product", "valid_from", "cost_per_unit_nok", "botox_equivalent_factor", "in_force")]
+    clinicians = editors[("clinician", "profession", "cost_per_minute_nok")]
+    assert prices["valid_from"]["label"] == "Valid from" and clinicians["cost_per_minute_nok"]["label"] == "NOK per minute"
+    assert [c for c, v in prices.items() if not v.get("disabled") and c != "_index"] == ["cost_per_unit_nok"]
+    assert [c for c, v in clinicians.items() if not v.get("disabled") and c != "_index"] == ["cost_per_minute_nok"]
+    assert any("never written to the database" in i.value for i in at.info)
+    assert not any("What-if:" in w.value for w in at.warning), "nothing edited: the loaded values"
 
 
 def test_responses_rates_and_headache_change(demo_db, use_db):
@@ -315,7 +324,15 @@ def test_export_offers_every_csv(demo_db, use_db):
     no_exception(at)
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download Rates", "Download Funnel", "Download Control chart", "Download Costs",
-                      "Download CUSUM"]
+                      "Download Pseudonymised records"], "release files by default; the CUSUM is internal only"
+    preview = at.dataframe[0].value
+    assert "suppressed" in set(preview["numerator_n"].astype(str)) and "suppression" in preview.columns
+    at.segmented_control(key="w_mode").set_value("internal").run()
+    no_exception(at)
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Download Rates", "Download Funnel", "Download Control chart", "Download Costs",
+                      "Download CUSUM", "Download Pseudonymised records"]
+    assert "suppression" not in at.dataframe[0].value.columns
     assert "Filters in the files: none" in texts(at)
     at.toggle(key="w_excel").set_value(True).run()
     no_exception(at)
@@ -393,7 +410,7 @@ def test_a_new_snapshot_appears_without_a_restart(demo_db, tmp_path, use_db):
     db = use_db(tmp_path / "clinic.duckdb")
     shutil.copyfile(demo_db, db)
     at = app("costs", lang="en")
-    assert at.metric and not at.info
+    assert at.metric and not any("no treatments yet" in i.value for i in at.info)
     empty = tmp_path / "next.duckdb"
     con = duckdb.connect(str(empty))
     store.init_schema(con)

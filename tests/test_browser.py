@@ -1,6 +1,7 @@
 """The dashboard in a real browser (Debian's chromium through Playwright): `streamlit run` on a demo database,
 every page opened from the sidebar with its charts drawn and a screenshot saved to test-artifacts/, a filter
-applied (and kept in the URL and across pages), the language switched, and a CSV downloaded and read back."""
+applied (and kept in the URL and across pages), the language switched, and a CSV downloaded and read back.
+Demo mode (no sign-in configured, whatever .streamlit/secrets.toml says); sign-in: tests/test_browser_auth.py."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ PAGES = [  # (sidebar label in English, file stem, what must be drawn)
     ("Data quality", "data_quality", "chart"),
     ("Export", "export", "download"),
     ("About the metrics", "about", "text"),
+    ("Access log", "access_log", "text"),
 ]
 
 if not Path(CHROMIUM).exists():  # `make test` installs it (make chromium); never `playwright install`
@@ -65,11 +67,11 @@ def server(tmp_path_factory):
     db = tmp_path_factory.mktemp("browser") / "clinic.duckdb"
     run_demo(db, n_treatments=3000, end_date=END, progress=False)
     port = _free_port()
-    env = {**os.environ, "CLINIC_DB": str(db)}
+    env = {**os.environ, "CLINIC_DB": str(db), "CLINIC_ACCESS_LOG": str(db.with_suffix(".access.jsonl"))}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false"],
+         "--browser.gatherUsageStats", "false", "--secrets.files", str(db.with_name("no-secrets.toml"))],
         cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -131,6 +133,7 @@ def test_every_page_filter_language_and_download(server, page):
     page.goto(f"{server}/?lang=en")
     settle(page)
     page.get_by_role("heading", name="Overview").wait_for()
+    assert page.get_by_text("Demo mode: no sign-in configured").count() == 1
 
     for label, stem, what in PAGES:
         if stem != "overview":
@@ -153,7 +156,10 @@ def test_every_page_filter_language_and_download(server, page):
     open_page(page, "Export")
     page.wait_for_selector('[data-testid="stDownloadButton"]', timeout=60_000)
     assert "clin=C01" in page.url
-    assert page.get_by_text("Filters in the files: clinicians = C01").count() == 1
+    assert page.get_by_text("Filters in the files: clinicians = C01", exact=False).count() == 1
+    page.get_by_text("Internal (not suppressed)", exact=True).click()  # demo mode acts as admin
+    settle(page)
+    page.get_by_role("button", name="Download CUSUM").wait_for(timeout=30_000)
 
     # the CSV: provenance lines, then the same columns as `python -m pipelines export rates`
     with page.expect_download() as info:
@@ -164,6 +170,8 @@ def test_every_page_filter_language_and_download(server, page):
     assert download.suggested_filename.startswith("rates_insufficient_effect_")
     assert lines[0] == "# export: rates"
     assert "# filters: clinicians = C01" in lines
+    assert "# release: internal: small cells not suppressed; not for use outside the clinic" in lines
+    assert "# generated_by: demo" in lines
     assert any(line.startswith("# snapshot_version: ") for line in lines)
     body = [line for line in lines if not line.startswith("#")]
     rows = list(csv.DictReader(io.StringIO("\n".join(body))))

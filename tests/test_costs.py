@@ -86,3 +86,77 @@ def test_a_correction_without_a_price_is_counted_as_unpriced_not_free(tmp_path, 
 def test_unknown_grouping(metrics_con):
     with pytest.raises(ValueError, match="unknown grouping `area`"):
         costs.cost_summary(metrics_con, "area")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What-if overrides of the reference tables (the dashboard's editable assumptions)
+# --------------------------------------------------------------------------------------------------------------
+
+def _prices(botox_factor: float = 1.0):
+    import pandas as pd
+
+    return pd.DataFrame({"product": ["Botox", "Botox", "Azzalure"],
+                         "valid_from": [dt.date(2023, 1, 1), dt.date(2024, 3, 10), dt.date(2023, 1, 1)],
+                         "cost_per_unit_nok": [30 * botox_factor, 32 * botox_factor, 11.0]})
+
+
+def test_doubling_botox_prices_doubles_the_product_part(metrics_con):
+    # S03: 6 units x 64 (doubled 32) + 10 min x 30 + 100 = 784 NOK (was 592)
+    r = costs.correction_costs(metrics_con, as_of=AS_OF, prices=_prices(2.0)).iloc[0]
+    assert (r.cost_per_unit_nok, r.product_cost_nok, r.chair_cost_nok, r.correction_cost_nok) == (64, 384, 300, 784)
+    by_month = costs.cost_summary(metrics_con, "month", as_of=AS_OF, prices=_prices(2.0)).set_index("month")
+    assert by_month.loc[dt.date(2024, 3, 1), "correction_cost_nok"] == 784
+    assert by_month.loc[dt.date(2024, 3, 1), "product_cost_nok"] == 384
+
+
+def test_clinician_cost_override(metrics_con):
+    import pandas as pd
+
+    clinicians = pd.DataFrame({"clinician": ["A01", "B02"], "profession": ["lege", "sykepleier"],
+                               "cost_per_minute_nok": [45.0, 20.0]})
+    # 6 x 32 + 10 min x 45 + 100 = 742 NOK; the prices still come from the table
+    r = costs.correction_costs(metrics_con, as_of=AS_OF, clinician_costs=clinicians).iloc[0]
+    assert (r.product_cost_nok, r.chair_cost_nok, r.correction_cost_nok) == (192, 450, 742)
+    both = costs.cost_summary(metrics_con, "clinician", as_of=AS_OF, prices=_prices(2.0),
+                              clinician_costs=clinicians).set_index("clinician")
+    assert both.loc["A01", "correction_cost_nok"] == 6 * 64 + 10 * 45 + 100
+
+
+def test_overrides_leave_the_tables_and_the_connection_as_they_were(metrics_con):
+    import pandas as pd
+
+    views_before = metrics_con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchall()
+    odd = pd.DataFrame({"product": ["Botox'; DROP TABLE treatments; --", "Botox"],
+                        "valid_from": ["2023-01-01", "2023-01-01"], "cost_per_unit_nok": [1.0, 50.0]})
+    r = costs.correction_costs(metrics_con, as_of=AS_OF, prices=odd).iloc[0]
+    assert r.product_cost_nok == 6 * 50  # values are data, never SQL text
+    assert costs.correction_costs(metrics_con, as_of=AS_OF).iloc[0].correction_cost_nok == 592
+    assert metrics_con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchall() == views_before
+    assert metrics_con.execute("SELECT max(cost_per_unit_nok) FROM product_prices").fetchall()[0][0] == 32
+
+
+def test_a_product_missing_from_the_override_is_unpriced(metrics_con):
+    r = costs.correction_costs(metrics_con, as_of=AS_OF, prices=_prices().query("product != 'Botox'")).iloc[0]
+    assert bool(r.is_unpriced) and r.chair_cost_nok == 300
+
+
+def test_an_override_without_its_columns_is_refused(metrics_con):
+    import pandas as pd
+
+    with pytest.raises(ValueError, match="prices override needs the columns product, valid_from, cost_per_unit_nok"):
+        costs.correction_costs(metrics_con, as_of=AS_OF, prices=pd.DataFrame({"product": ["Botox"]}))
+
+
+def test_an_unedited_table_is_no_override():
+    import pandas as pd
+
+    shown = _prices().assign(in_force=["", "yes", "yes"])
+    assert costs.override_if_edited(shown, shown.copy(), "cost_per_unit_nok", costs.PRICE_COLUMNS) is None
+    edited = shown.copy()
+    edited.loc[1, "cost_per_unit_nok"] = 64.0
+    override = costs.override_if_edited(shown, edited, "cost_per_unit_nok", costs.PRICE_COLUMNS)
+    assert list(override.columns) == list(costs.PRICE_COLUMNS) and list(override.cost_per_unit_nok) == [30, 64, 11]
+    emptied = shown.copy()
+    emptied.loc[2, "cost_per_unit_nok"] = None  # a cleared cell is an edit too (the product becomes unpriced)
+    assert costs.override_if_edited(shown, emptied, "cost_per_unit_nok", costs.PRICE_COLUMNS) is not None
+    assert pd.isna(costs.override_if_edited(shown, emptied, "cost_per_unit_nok", costs.PRICE_COLUMNS).iloc[2, 2])

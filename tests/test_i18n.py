@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 
 from dashboard import i18n
-from pipelines import analysis, contract, signals
+from pipelines import access, analysis, contract, signals
 from pipelines import outcomes as registry
 
 SOURCES = sorted([*(ROOT / "dashboard").glob("*.py"), *(ROOT / "dashboard" / "pages").glob("*.py"),
@@ -51,7 +51,10 @@ def test_every_coded_value_has_a_label_in_both_languages():
         "cusum": ("in control", "watch", "signal"),
         "rule": ("sigma", "runs_longest", "runs_crossings", "funnel_998", "cusum",
                  *(f"mdc_{r}" for r in signals.MDC_RULES)),
-        "export": ("rates", "funnel", "spc", "costs", "cusum"),
+        "export": ("rates", "funnel", "spc", "costs", "cusum", "records"),
+        "export_mode": ("release", "internal"),
+        "role": (*access.ROLES, "none"),
+        "event": access.EVENTS,
         "responder_reference": ("migraine", "tension_headache", "hyperhidrosis"),
     }
     missing = [f"{prefix}_{value}" for prefix, values in families.items() for value in values

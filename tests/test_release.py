@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pandas as pd
 import pytest
 
 from pipelines import record_export
 from pipelines.__main__ import main
+from pipelines.metrics import Filters
 
 AS_OF = ["--as-of", "2024-06-30"]
 
@@ -88,3 +90,68 @@ def test_records_counts_match_the_rates(metrics_con):
 def test_records_option_errors(metrics_db, tmp_path, capsys, args, message):
     code, _ = run(metrics_db, tmp_path, *args)
     assert code == 1 and message in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the dashboard's release and record files are the CLI's
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _data_lines(body: bytes) -> list[str]:
+    return [line for line in body.decode("utf-8").splitlines()
+            if not line.startswith(("# generated_at", "# generated_by", "# database"))]
+
+
+@pytest.mark.parametrize("kind, args, kwargs, rule", [
+    ("rates", ["--outcome", "correction", "--period", "quarter"], {"period": "quarter"}, (5, 10)),
+    ("rates", ["--outcome", "bruising", "--by", "clinician", "--period", "quarter"],
+     {"by": "clinician", "period": "quarter"}, (2, 3)),
+    ("funnel", ["--outcome", "insufficient_effect"], {}, (5, 10)),
+    ("spc", ["--outcome", "correction", "--period", "month"], {"period": "month"}, (3, 4)),
+    ("costs", ["--by", "clinician"], {"by": "clinician"}, (5, 10)),
+])
+def test_dashboard_release_equals_cli_release(metrics_db, metrics_con, tmp_path, kind, args, kwargs, rule):
+    from dashboard import data
+    from pipelines import disclosure
+
+    code, out = run(metrics_db, tmp_path, kind, *args, "--release", "--min-numerator", str(rule[0]),
+                    "--min-denominator", str(rule[1]), *AS_OF)
+    assert code == 0
+    body, rows = data.export_csv(metrics_con, kind, None if kind == "costs" else args[1], filters=Filters(),
+                                 as_of=dt.date(2024, 6, 30), release=disclosure.Rule(*rule),
+                                 generated_by="revisor@klinikk.no", **kwargs)
+    assert _data_lines(body) == _data_lines(out.read_bytes())
+    assert "# generated_by: revisor@klinikk.no" in body.decode("utf-8").splitlines()
+    assert rows == len(pd.read_csv(out, comment="#"))
+
+
+def test_dashboard_cusum_is_never_a_release(metrics_con):
+    from dashboard import data
+    from pipelines import disclosure, export
+
+    with pytest.raises(export.NotForRelease, match="one row per session"):
+        data.export_csv(metrics_con, "cusum", "ptosis", filters=Filters(), as_of=dt.date(2024, 6, 30),
+                        release=disclosure.Rule())
+
+
+def test_dashboard_internal_files_say_so(metrics_con):
+    from dashboard import data
+
+    body, _ = data.export_csv(metrics_con, "rates", "ptosis", filters=Filters(), as_of=dt.date(2024, 6, 30),
+                              internal=True)
+    assert "# release: internal: small cells not suppressed; not for use outside the clinic" in body.decode().splitlines()
+
+
+def test_dashboard_records_equal_the_cli_but_for_the_keys(metrics_db, metrics_con, tmp_path):
+    from dashboard import data
+
+    code, out = run(metrics_db, tmp_path, "records", *AS_OF)
+    body, rows = data.export_csv(metrics_con, "records", None, filters=Filters(), as_of=dt.date(2024, 6, 30),
+                                 generated_by="revisor@klinikk.no")
+    assert [line for line in _data_lines(body) if line.startswith("#")] == \
+        [line for line in _data_lines(out.read_bytes()) if line.startswith("#")]
+    ours = pd.read_csv(io.StringIO(body.decode("utf-8")), comment="#")
+    cli = pd.read_csv(out, comment="#")
+    assert rows == len(ours) == len(cli) == 16
+    assert ours.drop(columns=["patient_key", "session_key"]).equals(cli.drop(columns=["patient_key", "session_key"]))
+    assert set(ours.patient_key).isdisjoint(cli.patient_key)

@@ -8,7 +8,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, filters, i18n
+from dashboard import auth, charts, data, filters, i18n
 from dashboard import components as ui
 from pipelines import analysis, metrics, signals
 from pipelines import outcomes as registry
@@ -56,6 +56,10 @@ def headline(o: registry.Outcome, ctx: ui.Context) -> None:
 
 def review(o: registry.Outcome, ctx: ui.Context, frame: pd.DataFrame, period: str, chosen: dt.date | None) -> None:
     lg = ctx.lang
+    who = auth.current()
+    if not who.may("case_review"):  # lists of sessions are the doctor's (pipelines/access.py)
+        st.caption(ui.tr("case_review_not_for_role"))
+        return
     st.subheader(ui.tr("case_review"))
     st.caption(ui.tr("case_review_caption", page_size=REVIEW_PAGE_SIZE))
     periods = [p for p in frame.loc[frame["denominator_n"] > 0, "period_start"]][::-1]
@@ -88,6 +92,8 @@ def review(o: registry.Outcome, ctx: ui.Context, frame: pd.DataFrame, period: st
     if total == 0:
         st.info(ui.tr("review_none"))
         return
+    auth.view_rows(who, "complications: case review", len(page), ctx.filters, outcome=o.key, period=picked,
+                   sessions=which, page=page_n if page_n <= pages else 1)
     yes, no = ui.tr("yes"), ui.tr("no")
     shown = pd.DataFrame({
         ui.tr("col_treatment_id"): page["treatment_id"],

@@ -1,6 +1,7 @@
 """Corrections and costs (clinic manager): correction rate and cost over time, per clinician and per product,
-cost per 100 treatments and share of revenue, with the price and cost assumptions shown and a consumables
-amount that recomputes everything."""
+cost per 100 treatments and share of revenue, with a consumables amount that recomputes everything, and the price
+and chair-time cost assumptions as an editable what-if (never written to the database: pipelines/costs.py takes
+the edited tables as overrides for this view only)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pipelines import costs, metrics, reference
 from pipelines import outcomes as registry
 
 PAGE_PARAMS = ("consumables",)
+EDITORS = ("whatif_prices", "whatif_clinicians")
 
 
 def totals(frame: pd.DataFrame) -> dict:
@@ -39,6 +41,60 @@ def group_table(frame: pd.DataFrame, by: str, lg: str) -> None:
     }), right=cols)
 
 
+def _reset_whatif() -> None:
+    for key in EDITORS:
+        st.session_state.pop(key, None)
+
+
+def assumptions(ctx: ui.Context) -> dict[str, pd.DataFrame | None]:
+    """The price and chair-time tables as editable what-if assumptions; returns the overrides (None: as loaded)."""
+    lg = ctx.lang
+    st.subheader(ui.tr("assumptions"))
+    st.info(ui.tr("whatif_note"), icon=":material/science:")
+    prices = data.cached(reference.product_prices, ctx.as_of)
+    cl = data.cached(reference.clinician_costs)
+    c = st.columns([3, 2])
+    with c[0]:
+        st.markdown(f"**{ui.tr('product_prices')}**")
+        yes = ui.tr("yes")
+        shown = pd.DataFrame({
+            "product": prices["product"], "valid_from": prices["valid_from"],
+            "cost_per_unit_nok": prices["cost_per_unit_nok"].astype(float),
+            "botox_equivalent_factor": prices["botox_equivalent_factor"],
+            "in_force": [yes if v else "" for v in prices["in_force"]],
+        })
+        edited_prices = st.data_editor(shown, key=EDITORS[0], hide_index=True, width="stretch", height=300,
+                                       num_rows="fixed",
+                                       disabled=["product", "valid_from", "botox_equivalent_factor", "in_force"],
+                                       column_config={
+            "product": st.column_config.TextColumn(ui.tr("product")),
+            "valid_from": st.column_config.DateColumn(ui.tr("col_valid_from"), format="YYYY-MM-DD"),
+            "cost_per_unit_nok": st.column_config.NumberColumn(ui.tr("col_cost_per_unit"), min_value=0.0,
+                                                               step=0.5, format="%.2f"),
+            "botox_equivalent_factor": st.column_config.NumberColumn(ui.tr("col_factor"), format="%.2f"),
+            "in_force": st.column_config.TextColumn(ui.tr("col_in_force")),
+        })
+    with c[1]:
+        st.markdown(f"**{ui.tr('clinician_costs')}**")
+        shown_cl = pd.DataFrame({
+            "clinician": cl["clinician"], "profession": [i18n.label("prof", v, lg) for v in cl["profession"]],
+            "cost_per_minute_nok": cl["cost_per_minute_nok"].astype(float),
+        })
+        edited_cl = st.data_editor(shown_cl, key=EDITORS[1], hide_index=True, width="stretch", height=300,
+                                   num_rows="fixed", disabled=["clinician", "profession"], column_config={
+            "clinician": st.column_config.TextColumn(ui.tr("clinician")),
+            "profession": st.column_config.TextColumn(ui.tr("col_profession")),
+            "cost_per_minute_nok": st.column_config.NumberColumn(ui.tr("col_cost_per_minute"), min_value=0.0,
+                                                                 step=0.5, format="%.2f"),
+        })
+    overrides = {"prices": costs.override_if_edited(shown, edited_prices, "cost_per_unit_nok", costs.PRICE_COLUMNS),
+                 "clinician_costs": costs.override_if_edited(shown_cl, edited_cl, "cost_per_minute_nok",
+                                                             costs.CLINICIAN_COST_COLUMNS)}
+    if any(v is not None for v in overrides.values()):
+        st.button(ui.tr("whatif_reset"), on_click=_reset_whatif, icon=":material/undo:")
+    return overrides
+
+
 def main() -> None:
     filters.page(PAGE_PARAMS)
     ctx = ui.context()
@@ -50,8 +106,18 @@ def main() -> None:
                                      default=float(costs.DEFAULT_CONSUMABLES_NOK), min_value=0.0, max_value=10_000.0,
                                      step=10.0, format="%.0f", help=ui.tr("consumables_help"), cast=float)
     consumables = float(consumables if consumables is not None else costs.DEFAULT_CONSUMABLES_NOK)
+    body = st.container()  # the figures, drawn above the assumptions they are computed from
+    whatif = assumptions(ctx)
+    with body:
+        figures(ctx, consumables, whatif)
+
+
+def figures(ctx: ui.Context, consumables: float, whatif: dict) -> None:
+    lg = ctx.lang
+    if any(v is not None for v in whatif.values()):
+        st.warning(ui.tr("whatif_active"), icon=":material/science:")
     by_month = data.cached(costs.cost_summary, "month", consumables_nok=consumables, filters=ctx.filters,
-                           as_of=ctx.as_of)
+                           as_of=ctx.as_of, **whatif)
     tot = totals(by_month)
     rate = data.cached(metrics.rates, "correction", filters=ctx.filters, as_of=ctx.as_of).iloc[0]
     k = st.columns(4)
@@ -84,35 +150,9 @@ def main() -> None:
     for tab, by in zip(tabs, ("clinician", "product"), strict=True):
         with tab:
             frame = data.cached(costs.cost_summary, by, consumables_nok=consumables, filters=ctx.filters,
-                                as_of=ctx.as_of)
+                                as_of=ctx.as_of, **whatif)
             ui.show_chart(charts.cost_group_chart(frame, by=by, lang=lg), key=f"cost_{by}")
             group_table(frame, by, lg)
-
-    st.subheader(ui.tr("assumptions"))
-    st.caption(ui.tr("assumptions_caption"))
-    c = st.columns([3, 2])
-    with c[0]:
-        st.markdown(f"**{ui.tr('product_prices')}**")
-        prices = data.cached(reference.product_prices, ctx.as_of)
-        yes = ui.tr("yes")
-        ui.table(pd.DataFrame({
-            ui.tr("product"): prices["product"],
-            ui.tr("col_valid_from"): prices["valid_from"],
-            ui.tr("col_cost_per_unit"): ui.nums(prices["cost_per_unit_nok"], 2),
-            ui.tr("col_factor"): ui.nums(prices["botox_equivalent_factor"], 2),
-            ui.tr("col_cost_per_botox_unit"): ui.nums(prices["cost_per_botox_unit_nok"], 2),
-            ui.tr("col_in_force"): [yes if v else "" for v in prices["in_force"]],
-        }), column_config={ui.tr("col_valid_from"): st.column_config.DateColumn(format="YYYY-MM-DD")}, height=300,
-            right=[ui.tr("col_cost_per_unit"), ui.tr("col_factor"), ui.tr("col_cost_per_botox_unit")])
-    with c[1]:
-        st.markdown(f"**{ui.tr('clinician_costs')}**")
-        cl = data.cached(reference.clinician_costs)
-        ui.table(pd.DataFrame({
-            ui.tr("clinician"): cl["clinician"],
-            ui.tr("col_profession"): [i18n.label("prof", v, lg) for v in cl["profession"]],
-            ui.tr("col_cost_per_minute"): ui.nums(cl["cost_per_minute_nok"], 2),
-            ui.tr("col_cost_per_hour"): ui.nums(cl["cost_per_hour_nok"]),
-        }), height=300, right=[ui.tr("col_cost_per_minute"), ui.tr("col_cost_per_hour")])
 
 
 ui.run_page(main)

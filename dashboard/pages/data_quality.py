@@ -8,7 +8,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, filters, i18n
+from dashboard import auth, charts, data, filters, i18n
 from dashboard import components as ui
 from pipelines import metrics, quality
 from pipelines import outcomes as registry
@@ -71,6 +71,7 @@ def main() -> None:
     if rejected.empty:
         st.success(ui.tr("rejected_none"), icon=":material/check_circle:")
     else:
+        auth.view_rows(auth.current(), "data_quality: rejected rows", len(rejected))
         summary = data.cached(quality.pending_summary)
         st.markdown(f"**{ui.tr('rejected_summary')}**")
         ui.table(pd.DataFrame({

@@ -3,6 +3,9 @@
 -- or before it) + chair minutes x the clinician's cost per minute + a fixed consumables amount.
 -- The correction is attributed to the session it corrects: its clinician and product.
 -- Parameters: $as_of (DATE), $consumables_nok (DOUBLE).
+-- Relations: {product_prices} (product, valid_from, cost_per_unit_nok) and {clinicians} (clinician,
+-- cost_per_minute_nok) are filled in by pipelines/costs.py: the loaded tables, or what-if overrides registered on
+-- the connection (never values pasted into this text).
 WITH corrections AS (
     SELECT c.treatment_id,
            c.treated_on,
@@ -24,7 +27,7 @@ WITH corrections AS (
 priced AS (
     SELECT c.*, pp.cost_per_unit_nok
     FROM corrections c
-    ASOF LEFT JOIN product_prices pp
+    ASOF LEFT JOIN {product_prices} pp
       ON pp.product = c.correction_product AND c.treated_on >= pp.valid_from
 )
 
@@ -36,4 +39,4 @@ SELECT p.*,
            + CAST($consumables_nok AS DOUBLE) AS correction_cost_nok,
        p.cost_per_unit_nok IS NULL AS is_unpriced
 FROM priced p
-LEFT JOIN clinicians cl ON cl.clinician = p.correction_clinician
+LEFT JOIN {clinicians} cl ON cl.clinician = p.correction_clinician

@@ -1,0 +1,413 @@
+"""Sign-in, roles and the access log in the app (AppTest on a small demo database).
+
+Sign-in mode without an identity provider: `at.secrets["auth"] = {...}` (dashboard/auth.py reads st.secrets, which
+AppTest replaces) and `at.user = {"is_logged_in": True, "email": ..., "roles": [...]}`. Downloads are "clicked" by
+calling the callable the page registered for the button (recorded from Streamlit's media file manager), which is
+exactly what the server runs when a user clicks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from conftest import ROOT, write
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+
+from pipelines import access
+from pipelines.demo_load import run_demo
+
+END = dt.date(2026, 6, 30)
+TIMEOUT = 60
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test", "client_id": "dashboard",
+        "client_secret": "test", "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
+EMAIL = {"doctor": "lege@klinikk.no", "manager": "leder@klinikk.no", "auditor": "revisor@klinikk.no",
+         "admin": "admin@klinikk.no"}
+NAVIGATION = {  # what each role finds in the menu (pipelines/access.py PAGE_ROLES)
+    "doctor": ["overview", "complications", "clinicians", "responses", "costs", "data_quality", "about"],
+    "manager": ["overview", "complications", "clinicians", "responses", "costs", "about"],
+    "auditor": ["data_quality", "export", "about"],
+    "admin": ["overview", "complications", "clinicians", "responses", "costs", "data_quality", "export", "about",
+              "access_log"],
+}
+RELEASE_DOWNLOADS = ["Download Rates", "Download Funnel", "Download Control chart", "Download Costs",
+                     "Download Pseudonymised records"]
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("auth") / "clinic.duckdb"
+    run_demo(db, n_treatments=3000, end_date=END, progress=False)
+    return db
+
+
+@pytest.fixture(autouse=True)
+def _isolated(demo_db, tmp_path, monkeypatch):
+    """Each test: the demo database, its own access log and role file, fresh caches."""
+    monkeypatch.setenv("CLINIC_DB", str(demo_db))
+    monkeypatch.setenv("CLINIC_ACCESS_LOG", str(tmp_path / "access.jsonl"))
+    monkeypatch.setenv("CLINIC_ROLES_FILE", str(tmp_path / "roles.csv"))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def menu(monkeypatch) -> dict:
+    """The pages of the last st.navigation call: {"visible": [stems], "hidden": [stems], "position": ...}."""
+    seen: dict = {}
+    original = st.navigation
+
+    def spy(pages, **kwargs):
+        entries = [p for section in pages.values() for p in section]
+        seen["visible"] = [Path(str(p._page)).stem for p in entries if p.visibility == "visible"]
+        seen["hidden"] = [Path(str(p._page)).stem for p in entries if p.visibility == "hidden"]
+        seen["position"] = kwargs.get("position")
+        return original(pages, **kwargs)
+
+    monkeypatch.setattr(st, "navigation", spy)
+    return seen
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict:
+    """file_id -> the callable a download button registered (what the server runs on a click)."""
+    registered: dict = {}
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, *args, **kwargs):
+        file_id = original(self, data_callable, *args, **kwargs)
+        registered[file_id] = data_callable
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return registered
+
+
+def log() -> list[dict]:
+    return access.read_log(access.log_path_for(Path("unused")))
+
+
+def app(role: str | None = "doctor", page: str | None = None, *, email: str | None = None, claims: dict | None = None,
+        signed_in: bool = True, **query) -> AppTest:
+    """The app in sign-in mode, signed in with `role` (None: a user without a role claim)."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.secrets["auth"] = AUTH
+    if signed_in:
+        at.user = {"is_logged_in": True, "email": email or EMAIL.get(role, "someone@klinikk.no"),
+                   **({"roles": [role]} if role else {}), **(claims or {})}
+    else:
+        at.user = {"is_logged_in": False}
+    return open_page(at, page, **query)
+
+
+def demo(page: str | None = None, **query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.secrets["clinic"] = {"mode": "test without [auth]"}
+    return open_page(at, page, **query)
+
+
+def open_page(at: AppTest, page: str | None, **query) -> AppTest:
+    at.query_params["lang"] = "en"
+    for k, v in query.items():
+        at.query_params[k] = v
+    if page:  # before the first run: the page is found by its file name, which is its URL path
+        at.switch_page(f"dashboard/pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def labels(at: AppTest) -> list[str]:
+    return [b.label for b in at.get("download_button")]
+
+
+def click(at: AppTest, downloads: dict, label: str) -> bytes:
+    button = next(b for b in at.get("download_button") if b.label == label)
+    return downloads[button.proto.deferred_file_id]()
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# who sees what
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", list(NAVIGATION))
+def test_each_role_finds_its_pages_in_the_menu(role, menu):
+    at = app(role)
+    assert menu["visible"] == NAVIGATION[role]
+    assert set(menu["visible"]) | set(menu["hidden"]) == set(access.PAGE_ROLES), "every page has a URL"
+    assert menu["position"] == "sidebar"
+    start = "Export" if role == "auditor" else "Overview"
+    assert at.title[0].value == start, "each role starts on a page it may open"
+    assert not [r for r in log() if r["event"] == "refused"], "the root URL is no attempt on the overview"
+    assert f"Signed in as {EMAIL[role]}" in texts(at)
+    assert not any("Demo mode" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("role, page, title", [
+    ("doctor", "export", "Export"),
+    ("manager", "data_quality", "Data quality"),
+    ("manager", "export", "Export"),
+    ("auditor", "complications", "Complications"),
+    ("auditor", "clinicians", "Clinicians"),
+    ("doctor", "access_log", "Access log"),
+])
+def test_a_forbidden_page_opened_by_its_url_refuses_and_is_logged(role, page, title):
+    at = app(role, page)
+    assert at.title[0].value == "Not available for your role"
+    assert any(f"“{title}” is not open to your role" in e.value for e in at.error)
+    assert not at.get("plotly_chart") and not at.dataframe and not at.get("download_button")
+    refused = [r for r in log() if r["event"] == "refused"]
+    assert [(r["user"], r["role"], r["what"]) for r in refused] == [(EMAIL[role], role, f"page {page}")]
+    at.run()  # the same refusal on screen again is not a new attempt
+    assert len([r for r in log() if r["event"] == "refused"]) == 1
+
+
+def test_the_doctor_reviews_cases_and_the_view_is_logged():
+    at = app("doctor", "complications", outcome="ptosis", point="2025-06-01")
+    review = at.dataframe[-1].value
+    assert "Patient (pseudonym)" in review.columns and len(review) > 0
+    views = [r for r in log() if r["event"] == "page_view"]
+    assert len(views) == 1
+    v = views[0]
+    assert (v["user"], v["role"], v["what"], v["rows_n"]) == (EMAIL["doctor"], "doctor", "complications: case review",
+                                                              len(review))
+    assert v["filters"].startswith("outcome=ptosis; period=2025-06-01; sessions=numerator; page=1")
+    assert v["filters"].endswith("filters: none")
+    at.segmented_control(key="w_lang").set_value("nb").run()  # the same list in another language: not a new view
+    assert len([r for r in log() if r["event"] == "page_view"]) == 1
+    at.segmented_control(key="w_which").set_value("denominator").run()  # another list: a new view
+    assert [r["filters"].split("; ")[2] for r in log() if r["event"] == "page_view"] == ["sessions=numerator",
+                                                                                         "sessions=denominator"]
+
+
+def test_the_manager_sees_rates_but_no_case_list():
+    at = app("manager", "complications", outcome="ptosis", point="2025-06-01")
+    assert at.title[0].value == "Complications" and at.get("plotly_chart")
+    assert not any("Patient (pseudonym)" in d.value.columns for d in at.dataframe)
+    assert "Lists of individual sessions are shown to doctors only." in texts(at)
+    assert not [r for r in log() if r["event"] == "page_view"]
+
+
+def test_the_auditor_gets_release_exports_and_records_only(downloads):
+    at = app("auditor", "export", outcome="ptosis", mode="internal")  # a mode in the URL cannot unlock anything
+    assert labels(at) == RELEASE_DOWNLOADS
+    assert not [s for s in at.get("button_group") if s.proto.label == "Files"], "no internal files offered"
+    numerator, denominator = at.number_input(key="w_hide_num"), at.number_input(key="w_hide_den")
+    assert (numerator.value, denominator.value) == (4, 10)
+    assert (numerator.min, denominator.min) == (4, 10), "an auditor may only make the rule stricter"
+    assert "numerators 1–4 and denominators under 10 hidden" in texts(at)
+
+    body = click(at, downloads, "Download Rates").decode("utf-8")
+    lines = body.splitlines()
+    assert "# generated_by: revisor@klinikk.no" in lines
+    assert "# suppression: numerators 1-4 and denominators under 10 hidden, with complementary suppression" in lines
+    frame = pd.read_csv(io.StringIO(body), comment="#", dtype=str, keep_default_na=False)
+    assert "suppressed" in set(frame["numerator_n"]) and (frame["suppression"] != "").any()
+    assert "eligible_n" not in frame.columns
+
+    records = click(at, downloads, "Download Pseudonymised records").decode("utf-8")
+    table = pd.read_csv(io.StringIO(records), comment="#")
+    assert table["patient_key"].str.fullmatch(r"P[0-9a-f]{16}").all()
+    assert "# pseudonymisation: patient and session references re-keyed with HMAC-SHA256 under a one-off key that " \
+           "was not kept; no free text" in records.splitlines()
+
+    exports = [r for r in log() if r["event"] == "export"]
+    assert [(r["user"], r["role"]) for r in exports] == [("revisor@klinikk.no", "auditor")] * 2
+    assert exports[0]["what"].startswith("rates (release): rates_ptosis_") and exports[0]["what"].endswith(
+        "_release.csv")
+    assert exports[0]["rows_n"] == len(frame) and exports[1]["rows_n"] == len(table)
+    assert exports[0]["file_sha256"] == hashlib.sha256(body.encode("utf-8")).hexdigest()
+    assert exports[1]["file_sha256"] == hashlib.sha256(records.encode("utf-8")).hexdigest()
+    assert "suppression=numerators 1-4" in exports[0]["filters"]
+
+
+def test_a_stricter_rule_set_on_the_page_reaches_the_file(downloads):
+    at = app("auditor", "export", outcome="bruising", hide_num="9", hide_den="30")
+    assert "numerators 1–9 and denominators under 30 hidden" in texts(at)
+    body = click(at, downloads, "Download Funnel").decode("utf-8")
+    assert "# suppression: numerators 1-9 and denominators under 30 hidden, with complementary suppression" in body
+    at = app("auditor", "export", outcome="bruising", hide_num="1", hide_den="2")
+    assert (at.number_input(key="w_hide_num").value, at.number_input(key="w_hide_den").value) == (4, 10)
+
+
+def test_the_admin_sees_the_access_log_and_internal_exports(downloads):
+    app("doctor", "export")  # something to see in the log: a sign-in and a refusal
+    at = app("admin", "export", outcome="ptosis", mode="internal")
+    assert labels(at) == ["Download Rates", "Download Funnel", "Download Control chart", "Download Costs",
+                          "Download CUSUM", "Download Pseudonymised records"]
+    body = click(at, downloads, "Download CUSUM").decode("utf-8")
+    assert "# release: internal: small cells not suppressed; not for use outside the clinic" in body.splitlines()
+    assert "# generated_by: admin@klinikk.no" in body.splitlines()
+
+    at = app("admin", "access_log")
+    assert at.title[0].value == "Access log"
+    assert any(s.value.startswith("The chain is intact: ") for s in at.success)
+    shown = at.dataframe[0].value
+    assert list(shown["Event"][:3]) == ["sign-in", "export", "sign-in"]  # newest first
+    assert {"lege@klinikk.no", "admin@klinikk.no"} <= set(shown["User"])
+    before = len(log())
+    exported = click(at, downloads, "Download the access log").decode("utf-8")
+    assert "# chain: intact" in exported.splitlines()
+    assert len(pd.read_csv(io.StringIO(exported), comment="#")) == before
+    last = log()[-1]
+    assert (last["event"], last["user"], last["rows_n"]) == ("export", "admin@klinikk.no", before)
+    assert last["file_sha256"] == hashlib.sha256(exported.encode("utf-8")).hexdigest()
+
+
+def test_a_broken_chain_is_shown_to_the_admin():
+    app("doctor")
+    app("manager")
+    path = access.log_path_for(Path("unused"))
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0].replace("lege@", "someone@"), *lines[1:]]) + "\n")
+    at = app("admin", "access_log")
+    assert any("The chain is broken: entry 1 was changed after it was written" in e.value for e in at.error)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# signing in, no role, the role file, demo mode
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_nobody_signed_in_sees_only_the_sign_in_page(menu):
+    at = app(signed_in=False)
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not menu["visible"] and menu["position"] == "hidden"
+    assert not at.get("plotly_chart") and not at.dataframe and not log()
+
+
+def test_a_user_without_a_role_sees_no_access_and_is_logged(menu):
+    at = app(None, "complications", email="vikar@klinikk.no")
+    assert at.title[0].value == "No access"
+    assert any("ask the clinic's administrator for a role" in e.value.lower() for e in at.error)
+    assert [b.label for b in at.button] == ["Sign out"]
+    assert not menu["visible"] and not at.get("plotly_chart") and not at.dataframe
+    assert [(r["event"], r["user"], r["role"], r["what"]) for r in log()] == [
+        ("sign_in", "vikar@klinikk.no", "none", "dashboard"),
+        ("refused", "vikar@klinikk.no", "none", "dashboard: no role")]
+
+
+def test_roles_from_the_role_file_when_the_token_has_none(tmp_path, menu):
+    write(tmp_path / "roles.csv", "email,role\nleder@klinikk.no,manager\nLEGE@klinikk.no,doctor\n")
+    app(None, email="leder@klinikk.no")
+    assert menu["visible"] == NAVIGATION["manager"]
+    app(None, email="lege@klinikk.no")
+    assert menu["visible"] == NAVIGATION["doctor"]
+    app("auditor", email="lege@klinikk.no")  # a role in the token wins
+    assert menu["visible"] == NAVIGATION["auditor"]
+    app(None, email="lege@klinikk.no", claims={"email_verified": False})  # an unverified address gets nothing
+    assert not menu["visible"]
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": True, "preferred_username": "leder@klinikk.no"}  # Entra ID without an email claim
+    open_page(at, None)
+    assert menu["visible"] == NAVIGATION["manager"]
+
+
+def test_a_broken_role_file_gives_nobody_a_role(tmp_path, menu):
+    write(tmp_path / "roles.csv", "email,role\nleder@klinikk.no,boss\n")
+    at = app(None, email="leder@klinikk.no")
+    assert any("The role file cannot be read" in e.value and "row 2" in e.value for e in at.error)
+    assert not menu["visible"] and not at.get("plotly_chart")
+
+
+def test_a_sign_in_is_logged_once(menu):
+    token = {"iat": 1_790_000_000, "auth_time": 1_790_000_000}
+    at = app("doctor", claims=token)
+    at.run()
+    at.switch_page("dashboard/pages/about.py").run()
+    app("doctor", claims=token)  # a reload or a second tab with the same sign-in
+    st.cache_resource.clear()  # even after the app restarted
+    app("doctor", claims=token)
+    app("doctor", claims={"iat": 1_790_003_600})  # signed in again later: a new sign-in
+    sign_ins = [r for r in log() if r["event"] == "sign_in"]
+    assert len(sign_ins) == 2
+    assert sign_ins[0]["what"] == f"dashboard (signed in {dt.datetime.fromtimestamp(1_790_000_000).isoformat()})"
+    assert access.verify_log(access.log_path_for(Path("unused"))) == (True, "intact")
+
+
+def test_sign_out_is_logged():
+    at = app("manager")
+    at.button(key="sign_out").click().run()
+    assert [r["event"] for r in log()] == ["sign_in", "sign_out"]
+
+
+def test_demo_mode_is_bannered_acts_as_admin_and_previews_roles(menu):
+    at = demo()
+    banner = "Demo mode: no sign-in configured — synthetic data, everyone sees everything."
+    assert at.warning[0].value == banner
+    assert menu["visible"] == NAVIGATION["admin"]
+    assert at.selectbox(key="w_preview_role").value == "admin"
+    at.selectbox(key="w_preview_role").set_value("auditor").run()
+    assert menu["visible"] == NAVIGATION["auditor"]
+    assert at.title[0].value == "Export" and at.warning[0].value == banner
+    at.switch_page("dashboard/pages/complications.py").run()
+    assert at.title[0].value == "Not available for your role"
+    assert [(r["user"], r["role"], r["event"], r["what"]) for r in log()] == [
+        ("demo", "auditor", "refused", "page complications")]
+    at.segmented_control(key="w_lang").set_value("nb").run()
+    assert at.warning[0].value == "Demomodus: ingen innlogging satt opp — syntetiske data, alle ser alt."
+
+
+def test_demo_downloads_are_generated_by_demo_and_logged(downloads):
+    at = demo("export", outcome="bruising")
+    body = click(at, downloads, "Download Costs").decode("utf-8")
+    assert "# generated_by: demo" in body.splitlines()
+    [entry] = log()
+    assert (entry["user"], entry["role"], entry["event"]) == ("demo", "admin", "export")
+    assert entry["file_sha256"] == hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+@pytest.mark.parametrize("mode", ["release", "internal"])
+def test_every_download_offered_is_logged_with_its_rows_and_hash(mode, downloads):
+    at = app("admin", "export", outcome="bruising", clin=["C01", "C02"], mode=mode, excel="True")
+    offered = labels(at)
+    assert len(offered) == (5 if mode == "release" else 6)
+    bodies = {label: click(at, downloads, label) for label in offered}
+    exports = [r for r in log() if r["event"] == "export"]
+    assert len(exports) == len(offered)
+    for (label, body), entry in zip(bodies.items(), exports, strict=True):
+        assert body.startswith(b"\xef\xbb\xbf"), "the Norwegian Excel option reaches the file"
+        frame = pd.read_csv(io.BytesIO(body), comment="#", sep=";", encoding="utf-8-sig")
+        assert entry["file_sha256"] == hashlib.sha256(body).hexdigest(), label
+        assert entry["rows_n"] == len(frame), label
+        assert "filters: clinicians = C01|C02" in entry["filters"] and "excel=yes" in entry["filters"]
+        assert b"# generated_by: admin@klinikk.no" in body
+
+
+def test_no_file_is_handed_over_when_the_log_cannot_be_written(tmp_path, monkeypatch):
+    from dashboard import auth
+
+    blocker = write(tmp_path / "not-a-dir", "x")
+    monkeypatch.setenv("CLINIC_ACCESS_LOG", str(blocker / "access.jsonl"))
+    make = auth.logged_download(auth.Viewer("revisor@klinikk.no", ("auditor",)), "rates (release): x.csv", "",
+                                lambda: (b"secret,rows\n", 1))
+    with pytest.raises(OSError):
+        make()
+
+
+
+
+def test_the_log_export_is_formula_safe_and_names_the_chain(tmp_path):
+    from dashboard import auth
+
+    path = tmp_path / "access.jsonl"
+    access.append(path, access.Entry("=HYPERLINK(\"http://x\")@klinikk.no", "doctor", "sign_in", "dashboard"))
+    body, rows = auth.log_csv(path, auth.Viewer("admin@klinikk.no", ("admin",)))
+    text = body.decode("utf-8")
+    assert rows == 1 and "# chain: intact" in text.splitlines() and "# generated_by: admin@klinikk.no" in text
+    frame = pd.read_csv(io.StringIO(text), comment="#")
+    assert frame.loc[0, "user"].startswith("'="), "a spreadsheet shows it as text, never runs it"
