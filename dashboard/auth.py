@@ -348,7 +348,7 @@ def describe(f: Filters | None = None, **details: Any) -> str:
 
     parts = [f"{k}={v}" for k, v in details.items() if v not in (None, "")]
     if f is not None:
-        parts.append(f"filters: {export._filters_text(f)}")
+        parts.append(f"filters: {export.filters_text(f)}")
     return "; ".join(parts)
 
 

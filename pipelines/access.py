@@ -131,20 +131,33 @@ def _digest(record: dict) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+def _last_line(fh) -> str:
+    """The last non-empty line of a file opened in binary mode, read from the end (appends stay cheap as the log
+    grows). Only whole lines are decoded: a block boundary may cut a character, never the line returned."""
+    fh.seek(0, os.SEEK_END)
+    end = fh.tell()
+    step = 4096
+    start = end
+    while start > 0:
+        start = max(0, start - step)
+        fh.seek(start)
+        lines = [line for line in fh.read(end - start).splitlines() if line.strip()]
+        if len(lines) >= 2 or (lines and start == 0):
+            return lines[-1].decode("utf-8")
+        step *= 2
+    return ""
+
+
 def append(path: Path, entry: Entry, *, at: dt.datetime | None = None) -> dict:
     """Append one entry under an exclusive lock, chained to the previous one by its hash."""
     if entry.event not in EVENTS:
         raise ValueError(f"unknown access-log event `{entry.event}`")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as fh:
+    with open(path, "a+b") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            fh.seek(0)
-            last = ""
-            for line in fh:
-                if line.strip():
-                    last = line
+            last = _last_line(fh)
             prev = json.loads(last)["hash"] if last else ""
             record = {
                 "at": (at or dt.datetime.now()).replace(microsecond=0).isoformat(),
@@ -154,7 +167,7 @@ def append(path: Path, entry: Entry, *, at: dt.datetime | None = None) -> dict:
             }
             record["hash"] = _digest(record)
             fh.seek(0, os.SEEK_END)
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
         finally:

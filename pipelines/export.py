@@ -84,7 +84,7 @@ def provenance(con: duckdb.DuckDBPyConnection, kind: str, *, as_of: dt.date, fil
         prov["lost_to_follow_up"] = ("counted as the event" if o.lost_to_follow_up == "event"
                                      else "excluded from the rate (see followup_completeness)")
     prov["as_of"] = as_of.isoformat()
-    prov["filters"] = _filters_text(filters)
+    prov["filters"] = filters_text(filters)
     for k, v in options.items():
         prov[k] = v
     prov["database"] = str(db_path) if db_path else ""
@@ -102,7 +102,7 @@ def _user() -> str:
         return "unknown"
 
 
-def _filters_text(filters: Filters) -> str:
+def filters_text(filters: Filters) -> str:
     parts = []
     if filters.date_from:
         parts.append(f"from {filters.date_from.isoformat()}")

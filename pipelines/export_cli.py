@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import duckdb
 
-from pipelines import costs, disclosure, export, metrics, record_export, store
+from pipelines import access, costs, disclosure, export, metrics, record_export, store
 from pipelines import outcomes as registry
 from pipelines.metrics import Filters
 
@@ -96,4 +97,9 @@ def run_export(args) -> tuple[Path, int]:
     finally:
         con.close()
     path = export.write_csv(frame, args.output, prov, excel=args.excel)
+    # an export from the command line is an export too: it goes into the same access log as the dashboard's
+    access.append(access.log_path_for(db), access.Entry(
+        user=str(prov["generated_by"]), role="command line", event="export",
+        what=f"{kind} -> {path.name}" + (" (release)" if args.release else ""), filters=str(prov["filters"]),
+        rows_n=len(frame), file_sha256=hashlib.sha256(path.read_bytes()).hexdigest()))
     return path, len(frame)

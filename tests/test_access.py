@@ -76,3 +76,27 @@ def test_log_path_sits_beside_the_database(tmp_path, monkeypatch):
     assert access.log_path_for(tmp_path / "clinic.duckdb") == tmp_path / "clinic.access.jsonl"
     monkeypatch.setenv("CLINIC_ACCESS_LOG", str(tmp_path / "elsewhere.jsonl"))
     assert access.log_path_for(tmp_path / "clinic.duckdb") == tmp_path / "elsewhere.jsonl"
+
+
+def test_a_command_line_export_is_logged_with_its_hash(metrics_db, tmp_path, monkeypatch):
+    import hashlib
+
+    from pipelines.__main__ import main
+
+    log = tmp_path / "access.jsonl"
+    monkeypatch.setenv("CLINIC_ACCESS_LOG", str(log))
+    out = tmp_path / "rates.csv"
+    assert main(["export", "rates", "--outcome", "ptosis", "--period", "all", "--release", "--clinician", "A01",
+                 "-o", str(out), "--db", str(metrics_db), "--as-of", "2024-06-30"]) == 0
+    [entry] = access.read_log(log)
+    assert (entry["event"], entry["role"], entry["what"]) == ("export", "command line", "rates -> rates.csv (release)")
+    assert entry["filters"] == "clinicians = A01" and entry["rows_n"] == 1
+    assert entry["file_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert access.verify_log(log) == (True, "intact")
+
+
+def test_appends_stay_chained_across_a_long_log_with_non_ascii_text(tmp_path):
+    log = tmp_path / "clinic.access.jsonl"
+    for i in range(300):
+        access.append(log, Entry("kåre@klinikk.no", "doctor", "page_view", f"komplikasjoner ø{i}" * (i % 7 + 1)))
+    assert access.verify_log(log) == (True, "intact") and len(access.read_log(log)) == 300
