@@ -43,6 +43,7 @@ class LoadResult:
     published: Path
     sources: list[SourceSummary]
     rejected_examples: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # read, validate, write, mart, commit, ...
 
     @property
     def rows_read(self) -> int:
@@ -67,8 +68,15 @@ class Progress:
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.started = time.monotonic()
         self.shown = False
+        self.stage: str | None = None
+        self.stage_started = self.started
+        self.seconds: dict[str, float] = {}
 
-    def step(self, label: str) -> None:
+    def step(self, label: str, stage: str | None = None) -> None:
+        """Advance the bar; `stage` starts timing a new stage (the time since the last one goes to that one)."""
+        if stage is not None:
+            self._end_stage()
+            self.stage = stage
         self.done = min(self.done + 1, self.total)
         if not self.enabled or (time.monotonic() - self.started < 1.0 and not self.shown):
             return
@@ -79,7 +87,15 @@ class Progress:
         self.stream.flush()
         self.shown = True
 
+    def _end_stage(self) -> None:
+        now = time.monotonic()
+        if self.stage is not None:
+            self.seconds[self.stage] = self.seconds.get(self.stage, 0.0) + now - self.stage_started
+        self.stage_started = now
+
     def close(self) -> None:
+        self._end_stage()
+        self.stage = None
         if self.shown:
             self.stream.write("\n")
             self.stream.flush()
@@ -99,7 +115,7 @@ def load_files(
     db_paths = store.DbPaths(Path(db) if db else store.default_db_path())
     mapping = read_column_map(column_map)
     today = today or dt.date.today()
-    bar = Progress(len(paths) * 2 + 5, enabled=progress)
+    bar = Progress(len(paths) * 2 + 7, enabled=progress)
     with store.load_lock(db_paths, wait_seconds):
         store.clean_stale_temp_files(db_paths)
         con = store.open_work(db_paths)
@@ -107,7 +123,7 @@ def load_files(
             con.execute("BEGIN TRANSACTION").fetchall()
             sources: list[Source] = []
             for i, path in enumerate(paths):
-                bar.step(f"reading {Path(path).name}")
+                bar.step(f"reading {Path(path).name}", "read")
                 found = read_sources(con, Path(path), column_map=mapping, table_name=table,
                                      relation_prefix=f"f{i}")
                 for source in found:
@@ -116,16 +132,17 @@ def load_files(
                 sources.extend(found)
             sources.sort(key=lambda s: s.table.load_order)
             names = [s.path.name for s in sources]
-            bar.step("validating rows")
+            bar.step("validating rows", "validate")
             batch = validate.validate_batch(con, sources, today, [s.display_name for s in sources])
             for i, source in enumerate(sources):
                 privacy.guard_rejected(con, source, batch.relation(source.table.name), i)
-            bar.step("writing")
+            bar.step("writing", "write")
             load_id = store.next_load_id(con)
             summaries, examples = _write(con, batch, sources, names, load_id)
-            bar.step("building the outcome mart")
+            bar.step("building the outcome mart", "mart")
             metrics.build_mart(con)
             version = store.bump_snapshot(con, load_id)
+            bar.step("committing", "commit")
             con.execute("COMMIT").fetchall()
         except BaseException:
             with contextlib.suppress(duckdb.Error):
@@ -133,12 +150,14 @@ def load_files(
             con.close()
             bar.close()
             raise
-        bar.step("publishing")
+        bar.step("checkpoint", "checkpoint")
         con.execute("CHECKPOINT").fetchall()
         con.close()
+        bar.step("publishing", "publish")
         store.publish(db_paths, version)
         bar.close()
-    return LoadResult(load_id, version, db_paths.published, summaries, examples)
+    return LoadResult(load_id, version, db_paths.published, summaries, examples,
+                      {k: round(v, 3) for k, v in bar.seconds.items()})
 
 
 def _write(con, batch: validate.Batch, sources: list[Source], names: list[str], load_id: int):

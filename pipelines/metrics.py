@@ -54,6 +54,11 @@ def model_sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
+def contacts_sql(follow_ups: str = "follow_ups") -> str:
+    """The contacts model (sql/contacts.sql) over the follow_ups table or a subset of it."""
+    return model_sql("contacts").format(follow_ups=follow_ups)
+
+
 @dataclass(frozen=True)
 class Filters:
     """Which sessions to count (by their own attributes). Values reach SQL only as bound parameters."""
@@ -190,7 +195,7 @@ def per_session_sql(outcomes: list[Outcome]) -> str:
     flags = ", ".join(_bits_columns(outcomes))
     return f"""
 WITH sessions AS ({model_sql('sessions')}),
-contacts AS ({model_sql('contacts')}),
+contacts AS ({contacts_sql()}),
 contact_agg AS ({contact_agg})
 SELECT s.treatment_id, s.patient_ref, s.treated_on, s.clinician, s.indication, s.areas, s.product, s.units,
        s.is_primary, s.is_repeat, s.age_band, s.sex, {flags}

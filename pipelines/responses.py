@@ -22,7 +22,7 @@ import pandas as pd
 
 from pipelines import metrics
 from pipelines import outcomes as registry
-from pipelines.metrics import PERIODS, Filters, default_as_of, model_sql
+from pipelines.metrics import PERIODS, Filters, default_as_of
 
 HEADACHE_OUTCOME = "headache_non_response"
 SWEATING_OUTCOME = "hyperhidrosis_non_response"
@@ -43,8 +43,7 @@ eligible AS (
     SELECT p.treatment_id, p.treated_on, p.clinician, p.indication, p.product, string_split(p.areas, '|') AS area_list
     FROM {relation} p WHERE {c["eligible_n"]}
 ),
-contacts AS ({model_sql('contacts')}
-             AND f.treatment_id IN (SELECT treatment_id FROM eligible)),  -- only the outcome's sessions' contacts
+contacts AS ({metrics.contacts_sql("(SELECT * FROM follow_ups WHERE treatment_id IN (SELECT treatment_id FROM eligible))")}),
 best AS (
     SELECT f.treatment_id, {value_sql} AS value
     FROM contacts f

@@ -278,3 +278,9 @@ def test_progress_bar_is_drawn_for_slow_loads(golden, db, monkeypatch):
     out = stream.getvalue()
     assert "[###############---------------]  50% validating" in out
     assert "[##############################] 100% publishing" in out
+
+
+def test_the_load_reports_where_its_time_went(golden, db):
+    result = load_golden(golden, db)
+    assert list(result.stage_seconds) == ["read", "validate", "write", "mart", "commit", "checkpoint", "publish"]
+    assert all(v >= 0 for v in result.stage_seconds.values())
