@@ -41,7 +41,7 @@ PAGES = [  # (sidebar label in English, file stem, what must be drawn)
 ]
 
 if not Path(CHROMIUM).exists():  # `make test` installs it (make chromium); never `playwright install`
-    pytest.skip("Debian's chromium is not installed (run `make chromium`)", allow_module_level=True)
+    pytest.fail("Debian's chromium is not installed: run `make chromium` (make test does)", pytrace=False)
 
 
 @pytest.fixture(scope="session")
