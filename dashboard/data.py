@@ -216,7 +216,7 @@ def export_options(kind: str, *, by: str | None = None, period: str = "month", m
                    overdispersion: str = "auto", chart: str = "p", rules: str = "anhoej",
                    consumables_nok: float | None = None) -> dict[str, object]:
     """The provenance options of an export, exactly as the CLI writes them."""
-    from pipelines import costs
+    from pipelines import analysis, costs
 
     if kind == "rates":
         return {"by": by or "", "period": period, "interval": "Wilson score 95 %"}
@@ -228,7 +228,7 @@ def export_options(kind: str, *, by: str | None = None, period: str = "month", m
         return {"by": by or "month",
                 "consumables_nok": costs.DEFAULT_CONSUMABLES_NOK if consumables_nok is None else consumables_nok}
     if kind == "cusum":
-        return {"odds_ratio": 2.0, "in_control_arl": 1000, "reset": "to 0 after each signal"}
+        return analysis.cusum_provenance()
     if kind == "records":
         return {"pseudonymisation": RECORDS_NOTE}
     raise ValueError(f"unknown export kind `{kind}`")

@@ -26,7 +26,10 @@ OVERDISPERSION = ("auto", "on", "off")
 CHARTS = ("p", "pp")
 RULE_SETS = ("anhoej", "mdc")
 CUSUM_ODDS_RATIO = 2.0  # the chart looks for a doubling of the odds of the event
-CUSUM_ARL0 = stats.DEFAULT_CUSUM_ARL0  # in-control average run length (sessions) that sets the threshold
+# In-control average run length (sessions) that sets the CUSUM threshold. The clinic watches one chart per outcome
+# and clinician (about 19 x 10); at 5,000 sessions a chart false-alarms about once per clinician-decade instead of
+# once a year, so the signals list is not flooded while a doubling of the odds is still caught within months.
+CUSUM_ARL0 = 5000.0
 CUSUM_SHRINK_SESSIONS = 20  # case-mix risks are shrunk towards the clinic rate by this many pseudo-sessions
 
 PERIOD_FREQ = {"week": "W-MON", "month": "MS", "quarter": "QS", "year": "YS"}
@@ -272,3 +275,9 @@ def cusum_status(chart: pd.DataFrame) -> pd.DataFrame:
     out["cusum_status"] = np.where(recent, "signal",
                                    np.where(out["cusum_now"] >= 0.5 * out["threshold"], "watch", "in control"))
     return out
+
+
+def cusum_provenance() -> dict[str, object]:
+    """The CUSUM's settings as export provenance writes them (one source for the CLI and the dashboard)."""
+    return {"odds_ratio": CUSUM_ODDS_RATIO, "in_control_arl": CUSUM_ARL0, "reset": "to 0 after each signal",
+            "updated": "once per treatment day"}

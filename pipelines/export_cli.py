@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import access, costs, disclosure, export, metrics, record_export, store
+from pipelines import access, analysis, costs, disclosure, export, metrics, record_export, store
 from pipelines import outcomes as registry
 from pipelines.metrics import Filters
 
@@ -81,7 +81,7 @@ def run_export(args) -> tuple[Path, int]:
             options = {"by": by, "consumables_nok": consumables}
             frame = export.costs_frame(con, by=by, consumables_nok=consumables, filters=filters, as_of=as_of)
         elif kind == "cusum":
-            options = {"odds_ratio": 2.0, "in_control_arl": 1000, "reset": "to 0 after each signal"}
+            options = analysis.cusum_provenance()
             frame = export.cusum_frame(con, args.outcome, filters=filters, as_of=as_of)
         else:
             options = {"pseudonymisation": "patient and session references re-keyed with HMAC-SHA256 under a "

@@ -18,7 +18,7 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from dashboard import i18n
-from pipelines import costs, metrics, reference, store
+from pipelines import analysis, costs, metrics, reference, store
 from pipelines import outcomes as registry
 from pipelines.demo_load import run_demo
 from pipelines.metrics import Filters
@@ -348,7 +348,8 @@ def test_about_is_generated_from_the_registry(demo_db, use_db):
         assert o.label_en in body and o.window_text("en") in body and o.eligible_en in body
         if o.reference:
             assert o.reference.source in body
-    assert "Anhøj" in body and "FunnelPlotR" in body and "Wilson" in body and "1,000 sessions" in body
+    assert "Anhøj" in body and "FunnelPlotR" in body and "Wilson" in body
+    assert f"{analysis.CUSUM_ARL0:,.0f} sessions" in body
 
 
 # --------------------------------------------------------------------------------------------------------------
