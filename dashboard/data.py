@@ -49,7 +49,9 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
     last: Exception | None = None
     for _ in range(5):  # the file may be swapped between stat and open: try again on the new one
         try:
-            return duckdb.connect(str(path), read_only=True)
+            con = duckdb.connect(str(path), read_only=True)
+            con.execute("SET enable_progress_bar = false").fetchall()  # no terminal bars from the server
+            return con
         except (duckdb.IOException, FileNotFoundError) as exc:
             last = exc
             time.sleep(0.05)

@@ -61,3 +61,15 @@ FROM {relation} p WHERE {where} ORDER BY p.treated_on, p.treatment_id"""
     frame.insert(1, "session_key", rekey(frame.pop("treatment_id"), key, "S"))
     frame["treated_on"] = pd.to_datetime(frame["treated_on"]).dt.date
     return frame
+
+
+def record_count(con: duckdb.DuckDBPyConnection, *, filters: Filters = Filters(),
+                 as_of: dt.date | None = None) -> int:
+    """How many rows `records` would give with these filters (one per session), without building them."""
+    as_of = as_of or metrics.default_as_of(con)
+    prefix, relation = metrics.per_session_source(con, list(registry.OUTCOMES), as_of)
+    where, params = filters.sql("p")
+    sql = f"{prefix} SELECT count(*) FROM {relation} p WHERE {where}"
+    if "$as_of" in sql:  # the live definitions need it; the published mart does not
+        params = {"as_of": as_of, **params}
+    return int(con.execute(sql, params).fetchall()[0][0])

@@ -155,3 +155,11 @@ def test_dashboard_records_equal_the_cli_but_for_the_keys(metrics_db, metrics_co
     assert rows == len(ours) == len(cli) == 16
     assert ours.drop(columns=["patient_key", "session_key"]).equals(cli.drop(columns=["patient_key", "session_key"]))
     assert set(ours.patient_key).isdisjoint(cli.patient_key)
+
+
+def test_record_count_equals_the_records(metrics_con):
+    from pipelines.metrics import Filters
+
+    for f in (Filters(), Filters(clinicians=("B02",)), Filters(areas=("forehead",))):
+        assert record_export.record_count(metrics_con, filters=f, as_of=dt.date(2024, 6, 30)) == len(
+            record_export.records(metrics_con, filters=f, as_of=dt.date(2024, 6, 30)))

@@ -14,7 +14,7 @@ import streamlit as st
 
 from dashboard import auth, data, filters, i18n
 from dashboard import components as ui
-from pipelines import analysis, costs, disclosure, export, metrics
+from pipelines import analysis, costs, disclosure, export, metrics, record_export
 from pipelines import outcomes as registry
 
 PAGE_PARAMS = ("outcome", "excel", "rates_by", "rates_period", "spc_period", "costs_by", "method", "chart", "rules",
@@ -192,20 +192,10 @@ def main() -> None:
         with st.container(border=True):
             st.markdown(f"**{ui.tr('export_records')}**")
             download("records", None, ctx, who, excel, rule=None,
-                     rows=data.cached(_records_count, f, as_of))
+                     rows=data.cached(record_export.record_count, filters=f, as_of=as_of))
 
     with st.expander(ui.tr("export_provenance")):
         st.code("\n".join(f"# {k}: {v}" for k, v in prov.items()), language="text")
-
-
-def _records_count(con, f, as_of: dt.date) -> int:
-    """Rows of the pseudonymised record export with these filters (one per session)."""
-    prefix, relation = metrics.per_session_source(con, list(registry.OUTCOMES), as_of)
-    where, params = f.sql("p")
-    sql = f"{prefix} SELECT count(*) FROM {relation} p WHERE {where}"
-    if "$as_of" in sql:  # the live definitions need it; the published mart does not
-        params = {"as_of": as_of, **params}
-    return int(con.execute(sql, params).fetchall()[0][0])
 
 
 def _provenance_preview(con, key: str, f, as_of: dt.date, db: str) -> dict:
