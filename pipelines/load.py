@@ -131,9 +131,9 @@ def load_files(
                 bar.step(f"checked {Path(path).name}")
                 sources.extend(found)
             sources.sort(key=lambda s: s.table.load_order)
-            names = [s.path.name for s in sources]
+            names = [_stored_name(s) for s in sources]
             bar.step("validating rows", "validate")
-            batch = validate.validate_batch(con, sources, today, [s.display_name for s in sources])
+            batch = validate.validate_batch(con, sources, today, [_stored_display(s) for s in sources])
             for i, source in enumerate(sources):
                 privacy.guard_rejected(con, source, batch.relation(source.table.name), i)
             bar.step("writing", "write")
@@ -178,8 +178,9 @@ def _write(con, batch: validate.Batch, sources: list[Source], names: list[str], 
             con.executemany(
                 "INSERT INTO rejected_rows VALUES (nextval('rejected_rows_seq'), ?, ?, ?, ?, ?, ?, ?, NULL, NULL, "
                 "?, ?, 'pending', NULL)",
-                [(load_id, now, source.path.name, source.sheet, source.sha256, source.table.name, m.row_number,
-                  m.reason, json.dumps({"line": m.raw_line}, ensure_ascii=False)) for m in source.malformed],
+                [(load_id, now, _stored_name(source), _stored_sheet(source), source.sha256, source.table.name,
+                  m.row_number, m.reason, json.dumps({"line": m.raw_line}, ensure_ascii=False))
+                 for m in source.malformed],
             )
     summaries: list[SourceSummary] = []
     for i, source in enumerate(sources):
@@ -190,13 +191,14 @@ def _write(con, batch: validate.Batch, sources: list[Source], names: list[str], 
                                f"+ {rejected} rejected; nothing was stored")
         con.execute(
             "INSERT INTO load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded')",
-            [load_id, now, source.path.name, source.sheet, source.sha256, source.file_bytes, source.table.name,
-             source.source_format, source.encoding, source.delimiter, source.rows_read, c.rows_loaded, rejected,
-             c.rows_inserted, c.rows_updated, c.rows_unchanged, ", ".join(source.ignored_columns)],
+            [load_id, now, _stored_name(source), _stored_sheet(source), source.sha256, source.file_bytes,
+             source.table.name, source.source_format, source.encoding, source.delimiter, source.rows_read,
+             c.rows_loaded, rejected, c.rows_inserted, c.rows_updated, c.rows_unchanged,
+             ", ".join(_stored_ignored(source))],
         ).fetchall()
-        summaries.append(SourceSummary(source.display_name, source.table.name, source.rows_read, c.rows_loaded,
+        summaries.append(SourceSummary(_stored_display(source), source.table.name, source.rows_read, c.rows_loaded,
                                        rejected, c.rows_inserted, c.rows_updated, c.rows_unchanged,
-                                       source.ignored_columns))
+                                       _stored_ignored(source)))
     examples = [
         f"{name} row {row}: {reason}"
         for name, row, reason in con.execute(
@@ -205,6 +207,24 @@ def _write(con, batch: validate.Batch, sources: list[Source], names: list[str], 
         ).fetchall()
     ]
     return summaries, examples
+
+
+def _stored_name(source: Source) -> str:
+    """The file name as stored (load log, rejected rows, `source_file`): a name holding an identifier is withheld."""
+    return privacy.withheld_name(source.path.name)
+
+
+def _stored_sheet(source: Source) -> str | None:
+    return privacy.withheld_name(source.sheet)
+
+
+def _stored_display(source: Source) -> str:
+    return _stored_name(source) + (f" [{_stored_sheet(source)}]" if source.sheet else "")
+
+
+def _stored_ignored(source: Source) -> list[str]:
+    return [privacy.withheld_header(header, int(column.removeprefix("extra__")) + 1)
+            for column, header in source.extra_columns.items()]
 
 
 def _forget_earlier_rejects(con, source: Source) -> None:
@@ -236,7 +256,7 @@ def _record_rejected(con, table: contract.Table, rel: str, index: int, source: S
                    {raw}, 'pending', NULL
             FROM {rel} b
             WHERE b._src = ? AND len(b._issues) > 0 ORDER BY b._row""",
-        [load_id, now, source.path.name, source.sheet, source.sha256, table.name, index],
+        [load_id, now, _stored_name(source), _stored_sheet(source), source.sha256, table.name, index],
     ).fetchall()
 
 

@@ -15,13 +15,16 @@ written). Lines the CSV reader could not split are checked the same way.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from pathlib import Path
 
 import duckdb
 
 from pipelines import contract
 from pipelines.read import InputError, Source
+from pipelines.sqltext import ident, literal
 
 
 class PrivacyError(InputError):
@@ -32,52 +35,21 @@ class PrivacyError(InputError):
 _K1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
 _K2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 
-
-def _digit(s: str, i: int) -> str:
-    return f"(ascii(substr({s}, {i + 1}, 1)) - 48)"
-
-
-def _check_digit_sql(s: str, weights: tuple[int, ...]) -> str:
-    total = " + ".join(f"{w} * {_digit(s, i)}" for i, w in enumerate(weights))
-    return f"((11 - (({total}) % 11)) % 11)"
-
-
-def fnr_sql(value: str) -> str:
-    """SQL boolean: `value` (spaces removed) is 11 digits with valid check digits and a plausible birth date."""
-    s = f"regexp_replace({value}, '[ .-]', '', 'g')"
-    day = f"({_digit(s, 0)} * 10 + {_digit(s, 1)})"
-    month = f"({_digit(s, 2)} * 10 + {_digit(s, 3)})"
-    k1 = _check_digit_sql(s, _K1)
-    k2 = _check_digit_sql(s, _K2)
-    return (
-        f"(length({value}) BETWEEN 11 AND 14 AND regexp_full_match({s}, '[0-9]{{11}}') "
-        f"AND ({day} % 40) BETWEEN 1 AND 31 AND ({month} % 40) BETWEEN 1 AND 12 "
-        f"AND {k1} = {_digit(s, 9)} AND {k2} = {_digit(s, 10)})"
-    )
-
-
-EMAIL_SQL = "(contains({v}, '@') AND regexp_matches({v}, '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{{2,}}'))"
-# +47 / 0047 prefix, or the usual spaced groupings (912 34 567, 91 23 45 67); plain 8 digits only in free columns.
-PHONE_FORMATTED_SQL = (
-    "(length({v}) BETWEEN 8 AND 20 AND (regexp_full_match({v}, '(\\+|00)47[ -]?([0-9][ -]?){{7}}[0-9]')"
-    " OR regexp_full_match({v}, '[2-9][0-9]{{2}} [0-9]{{2}} [0-9]{{3}}')"
-    " OR regexp_full_match({v}, '[2-9][0-9] [0-9]{{2}} [0-9]{{2}} [0-9]{{2}}')))"
+# What validation trims from a value before storing it: the guard looks at values as they will be stored.
+WHITESPACE = " \t\r\n\u00a0\u202f"
+# Digits with at most one separator between them (`01 01 90 100 46`, `010190.10046`, `010190-10046`).
+_SEPARATORS = " .\t\u00a0\u202f-"
+_DIGIT_RUN = re.compile(f"[0-9](?:[{_SEPARATORS}]?[0-9])*")
+# SQL pre-filter: at least ten such digits somewhere in the value. Only the few values it lets through are checked
+# in Python (`national_id_in`); it is a superset of what `national_id_in` finds (tested).
+NATIONAL_ID_CANDIDATE_SQL = (
+    "(length({v}) >= 10 AND regexp_matches({v}, '[0-9]([ .\t\u00a0\u202f-]?[0-9]){{9}}'))"
 )
-PHONE_PLAIN_SQL = "(length({v}) = 8 AND regexp_full_match({v}, '[49][0-9]{{7}}'))"
 
 
-# The same patterns in Python, for the few rejected values and unsplittable lines (tested against the SQL).
-_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_PHONE_FORMATTED_RE = re.compile(r"(\+|00)47[ -]?([0-9][ -]?){7}[0-9]|[2-9][0-9]{2} [0-9]{2} [0-9]{3}"
-                                 r"|[2-9][0-9] [0-9]{2} [0-9]{2} [0-9]{2}")
-_PHONE_PLAIN_RE = re.compile(r"[49][0-9]{7}")
-
-
-def looks_like_fnr(value: str) -> bool:
-    if not 11 <= len(value) <= 14:
-        return False
-    digits = re.sub(r"[ .-]", "", value)
-    if not re.fullmatch(r"[0-9]{11}", digits):
+def looks_like_fnr(digits: str) -> bool:
+    """11 digits with valid check digits and a plausible day and month (D-numbers: day + 40)."""
+    if len(digits) != 11 or not digits.isascii() or not digits.isdigit():
         return False
     d = [int(c) for c in digits]
     day, month = d[0] * 10 + d[1], d[2] * 10 + d[3]
@@ -88,17 +60,85 @@ def looks_like_fnr(value: str) -> bool:
     return k1 == d[9] and k2 == d[10]
 
 
-def identifier_kind(value: str, *, plain_phone: bool = True) -> str | None:
-    """What direct identifier a value looks like, or None."""
-    if looks_like_fnr(value):
-        return "a Norwegian national identity number (fødselsnummer)"
-    if "@" in value and _EMAIL_RE.search(value):
+def national_id_in(value: str) -> bool:
+    """Whether a national identity number hides anywhere in `value`: any 11 consecutive digits (separated by at
+    most one space, dot or hyphen) with valid check digits, inside a longer value too (`P01019010046`,
+    `001019010046`), or exactly 10 digits that are one with the leading zero a spreadsheet number lost (people born
+    on days 1-9)."""
+    for match in _DIGIT_RUN.finditer(value):
+        digits = re.sub(r"[^0-9]", "", match.group())
+        if len(digits) == 10 and looks_like_fnr("0" + digits):
+            return True
+        if any(looks_like_fnr(digits[i:i + 11]) for i in range(len(digits) - 10)):
+            return True
+    return False
+
+
+EMAIL_SQL = "(contains({v}, '@') AND regexp_matches({v}, '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{{2,}}'))"
+# +47 / 0047 prefix, or the usual spaced groupings (912 34 567, 91 23 45 67); plain 8 digits only in free columns.
+# `{v}` is the value as it will be stored (trimmed).
+PHONE_FORMATTED_SQL = (
+    "(length({v}) BETWEEN 8 AND 20 AND (regexp_full_match({v}, '(\\+|00)47[ -]?([0-9][ -]?){{7}}[0-9]')"
+    " OR regexp_full_match({v}, '[2-9][0-9]{{2}} [0-9]{{2}} [0-9]{{3}}')"
+    " OR regexp_full_match({v}, '[2-9][0-9] [0-9]{{2}} [0-9]{{2}} [0-9]{{2}}')))"
+)
+PHONE_PLAIN_SQL = "(length({v}) = 8 AND regexp_full_match({v}, '[49][0-9]{{7}}'))"
+
+
+# The same patterns in Python, for the few rejected values, unsplittable lines and names (tested against the SQL).
+_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE_FORMATTED_RE = re.compile(r"(\+|00)47[ -]?([0-9][ -]?){7}[0-9]|[2-9][0-9]{2} [0-9]{2} [0-9]{3}"
+                                 r"|[2-9][0-9] [0-9]{2} [0-9]{2} [0-9]{2}")
+_PHONE_PLAIN_RE = re.compile(r"[49][0-9]{7}")
+
+FNR = "a Norwegian national identity number (fødselsnummer)"
+
+
+def identifier_kind(value: object, *, plain_phone: bool = True) -> str | None:
+    """What direct identifier a value (text or number, as it will be stored) looks like, or None."""
+    if value is None:
+        return None
+    text = _as_text(value).strip(WHITESPACE)
+    if national_id_in(text):
+        return FNR
+    if "@" in text and _EMAIL_RE.search(text):
         return "an e-mail address"
-    if 8 <= len(value) <= 20 and _PHONE_FORMATTED_RE.fullmatch(value):
+    if 8 <= len(text) <= 20 and _PHONE_FORMATTED_RE.fullmatch(text):
         return "a phone number"
-    if plain_phone and len(value) == 8 and _PHONE_PLAIN_RE.fullmatch(value):
+    if plain_phone and len(text) == 8 and _PHONE_PLAIN_RE.fullmatch(text):
         return "a phone number"
     return None
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def withheld_name(name: str | None) -> str | None:
+    """A file or sheet name as it may be stored: itself, or a placeholder that says why when it holds an identifier
+    (a file named after a patient's national id must not end up in the load log)."""
+    if name is None:
+        return None
+    what = identifier_kind(name, plain_phone=False) or identifier_kind(Path(name).stem, plain_phone=False)
+    if what is None:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    suffix = "".join(c for c in Path(name).suffix[:8] if c.isalnum() or c == ".")
+    return f"(name withheld: it looks like {_short(what)}) {digest}{suffix}"
+
+
+def withheld_header(header: str, position: int) -> str:
+    """An ignored column's header as it may be stored in the load log: itself, or a placeholder naming its position.
+    Headers arrive normalised (`01_01_90_100_46`, `kari_nordmann@klinikk_no`): both readings are checked."""
+    what = identifier_kind(header.replace("_", " "), plain_phone=False) or identifier_kind(
+        header.replace("_", "."), plain_phone=False)
+    return header if what is None else f"(column {position}: header withheld, it looks like {_short(what)})"
+
+
+def _short(what: str) -> str:
+    return "a national identity number" if what == FNR else what
 
 
 def _refuse_value(source: Source, row: int, column: str, what: str) -> PrivacyError:
@@ -120,20 +160,23 @@ def guard_rejected(con: duckdb.DuckDBPyConnection, source: Source, batch_rel: st
     """Check the typed columns of this source's rejected rows, and its unsplittable lines, before they are stored."""
     typed_columns = [c.name for c in source.table.columns if not _free_column(source, c.name)]
     rows = con.execute(
-        f"SELECT _row, _raw FROM {batch_rel} WHERE _src = ? AND _raw IS NOT NULL ORDER BY _row", [index]
+        f"SELECT _row, _raw FROM {ident(batch_rel)} WHERE _src = ? AND _raw IS NOT NULL ORDER BY _row", [index]
     ).fetchall()
     for row, raw in rows:
         values = json.loads(raw)
         for column in typed_columns:
-            value = values.get(column)
-            what = identifier_kind(value, plain_phone=True) if isinstance(value, str) else None
+            what = identifier_kind(values.get(column), plain_phone=True)
             if what:
                 raise _refuse_value(source, row, column, what)
     for bad in source.malformed:
-        for field in re.split(r"[;,\t]", bad.raw_line):
-            what = identifier_kind(field.strip().strip('"'), plain_phone=False)
-            if what:
-                raise _refuse_value(source, bad.row_number, "(unsplittable row)", what)
+        line = bad.raw_line
+        what = (FNR if national_id_in(line) else None) or (
+            "an e-mail address" if "@" in line and _EMAIL_RE.search(line) else None)
+        if what is None:
+            what = next(filter(None, (identifier_kind(f.strip(WHITESPACE + '"'), plain_phone=False)
+                                      for f in re.split(r"[;,\t]", line))), None)
+        if what:
+            raise _refuse_value(source, bad.row_number, "(unsplittable row)", what)
 
 
 def identifier_header(name: str) -> bool:
@@ -143,38 +186,51 @@ def identifier_header(name: str) -> bool:
 
 
 def guard(con: duckdb.DuckDBPyConnection, source: Source) -> None:
-    """Raise PrivacyError if the source carries a direct identifier; otherwise return quietly."""
-    columns = [r[0] for r in con.execute(f"DESCRIBE {source.relation}").fetchall() if r[0] != "_row"]
-    for column in columns:
-        name = column.removeprefix("extra__")
-        if identifier_header(name):
+    """Raise PrivacyError if the source carries a direct identifier; otherwise return quietly.
+
+    Columns are the source relation's own (contract names and positional `extra__<i>`); the file's header text is
+    only compared as data, never put into SQL.
+    """
+    for header in source.extra_columns.values():
+        if identifier_header(header):
             raise PrivacyError(
                 source.path,
-                f"refused: column `{name}` looks like a direct identifier (name, address, e-mail, phone, national "
+                f"refused: column `{header}` looks like a direct identifier (name, address, e-mail, phone, national "
                 "id or birth date). Remove it from the export and load again; nothing from this file was stored",
             )
+    columns = [c for c in source.table.column_names if _free_column(source, c)] + list(source.extra_columns)
     if not columns:
         return
-    checks: list[tuple[str, str, str]] = []  # (column, what, sql)
+    # Each check: (column, what, SQL boolean over the value as it will be stored). Values that may hold a national
+    # id are only pre-filtered in SQL and judged in Python (check digits), see `national_id_in`.
+    checks: list[tuple[str, str, str]] = []
     plain_phone_columns = {"patient_ref"}
+    trim = literal(WHITESPACE)
     for column in columns:
-        if not _free_column(source, column):
-            continue  # checked after validation, in the rejected rows only (guard_rejected)
         table_column = _contract_column(source, column)
-        v = f'"{column}"'
-        checks.append((column, "a Norwegian national identity number (fødselsnummer)", fnr_sql(v)))
-        checks.append((column, "an e-mail address", EMAIL_SQL.format(v=v)))
+        raw = ident(column)
+        v = f"trim({raw}, {trim})"
+        checks.append((column, "national id candidate", NATIONAL_ID_CANDIDATE_SQL.format(v=raw)))
+        checks.append((column, "an e-mail address", EMAIL_SQL.format(v=raw)))
         checks.append((column, "a phone number", PHONE_FORMATTED_SQL.format(v=v)))
         if table_column is None or table_column.kind == "text" or column in plain_phone_columns:
             checks.append((column, "a phone number", PHONE_PLAIN_SQL.format(v=v)))
-    if not checks:
-        return
+    rel = ident(source.relation)
     select = ", ".join(f"min(CASE WHEN {sql} THEN _row END)" for _, _, sql in checks)
-    found = con.execute(f"SELECT {select} FROM {source.relation}").fetchall()[0]
-    hits = [(row, column, what) for (column, what, _), row in zip(checks, found) if row is not None]
+    found = con.execute(f"SELECT {select} FROM {rel}").fetchall()[0]
+    hits = [(row, column, what) for (column, what, _), row in zip(checks, found)
+            if row is not None and what != "national id candidate"]
+    for (column, what, sql), first in zip(checks, found):
+        if what != "national id candidate" or first is None:
+            continue
+        candidates = con.execute(
+            f"SELECT _row, {ident(column)} FROM {rel} WHERE {sql} ORDER BY _row").fetchall()
+        row = next((r for r, value in candidates if national_id_in(value)), None)
+        if row is not None:
+            hits.append((row, column, FNR))
     if hits:
         row, column, what = min(hits)
-        raise _refuse_value(source, row, column.removeprefix("extra__"), what)
+        raise _refuse_value(source, row, source.extra_columns.get(column, column), what)
 
 
 def _contract_column(source: Source, column: str):

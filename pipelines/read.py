@@ -10,6 +10,7 @@ Whole-file problems (empty, binary, unknown encoding, no recognisable header, mi
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -17,6 +18,7 @@ import io
 import math
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ import pyarrow as pa
 
 from pipelines import contract
 from pipelines.contract import Table
+from pipelines.sqltext import ident
 
 
 class InputError(Exception):
@@ -61,6 +64,9 @@ class Source:
     delimiter: str = ""
     ignored_columns: list[str] = field(default_factory=list)
     malformed: list[MalformedRow] = field(default_factory=list)
+    # relation column (`extra__<position>`) -> the file's own (normalised) header of a column the contract does not
+    # know; the header is data, never a column name in SQL
+    extra_columns: dict[str, str] = field(default_factory=dict)
 
     @property
     def display_name(self) -> str:
@@ -271,22 +277,24 @@ def read_sources(
 
 def _project(
     con: duckdb.DuckDBPyConnection, raw: str, relation: str, names: list[str], table: Table
-) -> list[str]:
+) -> tuple[list[str], dict[str, str]]:
     """Create the view `relation` with `_row` and one VARCHAR column per contract column (absent optional ones NULL).
 
-    Extra columns are kept too (prefixed `extra__`) so the privacy guard can scan them; they are never stored.
+    `raw` holds the file's columns under positional names (`c0`, `c1`, ...). Columns the contract does not know are
+    kept too, as `extra__<position>`, so the privacy guard can scan them; they are never stored. No header text
+    becomes SQL: contract names are the project's constants, the rest are positions. Returns the ignored headers
+    and the map from their relation column to the header.
     """
     select = ["_row"]
     for c in table.column_names:
-        if c in names:
-            select.append(f'CAST("c{names.index(c)}" AS VARCHAR) AS "{c}"')
-        else:
-            select.append(f'CAST(NULL AS VARCHAR) AS "{c}"')
-    ignored = [n for n in names if n not in table.column_names]
-    for n in ignored:
-        select.append(f'CAST("c{names.index(n)}" AS VARCHAR) AS "extra__{n}"')
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT {', '.join(select)} FROM {raw}").fetchall()
-    return ignored
+        source = ident(f"c{names.index(c)}") if c in names else "NULL"
+        select.append(f"CAST({source} AS VARCHAR) AS {ident(c)}")
+    extras = {f"extra__{i}": n for i, n in enumerate(names) if n not in table.column_names}
+    for column in extras:
+        select.append(f"CAST({ident('c' + column.removeprefix('extra__'))} AS VARCHAR) AS {ident(column)}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(relation)} AS SELECT {', '.join(select)} FROM {ident(raw)}"
+                ).fetchall()
+    return list(extras.values()), extras
 
 
 def _read_csv(con, path: Path, data: bytes, sha: str, column_map, table_name, prefix) -> Source:
@@ -302,10 +310,13 @@ def _read_csv(con, path: Path, data: bytes, sha: str, column_map, table_name, pr
     raw = f"{prefix}_raw"
     malformed: list[MalformedRow]
     with tempfile.TemporaryDirectory(prefix="clinic-read-") as tmp:
+        csv_path = Path(tmp) / "input.csv"  # a name DuckDB cannot read as a glob pattern (see _literal_path)
         if encoding == "utf-8":
-            csv_path = path
+            try:
+                csv_path.symlink_to(path.resolve())
+            except OSError:
+                csv_path.write_bytes(csv_bytes)
         else:
-            csv_path = Path(tmp) / "input.csv"
             csv_path.write_bytes(csv_bytes)
         try:
             rows, malformed = _duckdb_csv(con, csv_path, csv_bytes, delimiter, len(names), raw)
@@ -323,9 +334,9 @@ def _read_csv(con, path: Path, data: bytes, sha: str, column_map, table_name, pr
             "check the separator (comma or semicolon) and quoting",
         )
     relation = f"{prefix}_rows"
-    ignored = _project(con, raw, relation, names, table)
+    ignored, extras = _project(con, raw, relation, names, table)
     return Source(path, None, table, relation, rows + len(malformed), sha, len(data), "csv", encoding,
-                  "tab" if delimiter == "\t" else delimiter, ignored, malformed)
+                  "tab" if delimiter == "\t" else delimiter, ignored, malformed, extras)
 
 
 class _NeedsSlowPath(Exception):
@@ -547,9 +558,9 @@ def _read_xlsx(con, path: Path, data: bytes, sha: str, column_map, table_name, p
         con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM {raw}_arrow")
         con.unregister(f"{raw}_arrow")
         relation = f"{prefix}_{index}_rows"
-        ignored = _project(con, raw, relation, names, table)
+        ignored, extras = _project(con, raw, relation, names, table)
         sources.append(Source(path, sheet, table, relation, len(numbers) + len(malformed), sha, len(data),
-                              "xlsx", "", "", ignored, malformed))
+                              "xlsx", "", "", ignored, malformed, extras))
     if not sources:
         detail = f" (sheets: {', '.join(unrecognised)})" if unrecognised else " (all sheets are empty)"
         raise InputError(path, "no sheet has a recognisable header" + detail
@@ -559,22 +570,39 @@ def _read_xlsx(con, path: Path, data: bytes, sha: str, column_map, table_name, p
 
 def _read_parquet(con, path: Path, size: int, sha: str, column_map, table_name, prefix) -> Source:
     raw = f"{prefix}_raw"
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {raw}_pq AS SELECT * FROM read_parquet(?)", [str(path)])
-    except duckdb.Error as exc:
-        raise InputError(path, f"cannot be read as Parquet ({str(exc).splitlines()[0][:160]})") from None
-    header = [r[0] for r in con.execute(f"DESCRIBE {raw}_pq").fetchall()]
+    with _literal_path(path) as literal_path:
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(raw + '_pq')} AS SELECT * FROM read_parquet(?)",
+                        [str(literal_path)]).fetchall()
+        except duckdb.Error as exc:
+            raise InputError(path, f"cannot be read as Parquet ({str(exc).splitlines()[0][:160]})") from None
+    header = [r[0] for r in con.execute(f"DESCRIBE {ident(raw + '_pq')}").fetchall()]
     names = resolve_columns(path, header, column_map)
     table = choose_table(path, names, table_name)
     check_required(path, table, names)
-    select = ", ".join(f'CAST("{h}" AS VARCHAR) AS "c{i}"' for i, h in enumerate(header))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT (rowid - (SELECT min(rowid) FROM {raw}_pq) + 1)"
-                f"::INTEGER AS _row, {select} FROM {raw}_pq")
-    con.execute(f"DROP TABLE {raw}_pq")
-    rows = con.execute(f"SELECT count(*) FROM {raw}").fetchall()[0][0]
+    # columns by position (#1, #2, ...): the file's column names never become SQL text
+    select = ", ".join(f"CAST(#{i + 1} AS VARCHAR) AS {ident(f'c{i}')}" for i in range(len(header)))
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {ident(raw)} AS
+                    SELECT (rowid - (SELECT min(rowid) FROM {ident(raw + '_pq')}) + 1)::INTEGER AS _row, *
+                    FROM (SELECT rowid, {select} FROM {ident(raw + '_pq')})""").fetchall()
+    con.execute(f"DROP TABLE {ident(raw + '_pq')}").fetchall()
+    rows = con.execute(f"SELECT count(*) FROM {ident(raw)}").fetchall()[0][0]
     relation = f"{prefix}_rows"
-    ignored = _project(con, raw, relation, names, table)
-    return Source(path, None, table, relation, rows, sha, size, "parquet", "", "", ignored, [])
+    ignored, extras = _project(con, raw, relation, names, table)
+    return Source(path, None, table, relation, rows, sha, size, "parquet", "", "", ignored, [], extras)
+
+
+@contextlib.contextmanager
+def _literal_path(path: Path):
+    """A path DuckDB reads as it is: its readers expand glob patterns (`beh [kopi].csv` would read `beh k.csv`), so
+    a file is handed to them through a link in a fresh temporary folder whose name holds no pattern."""
+    with tempfile.TemporaryDirectory(prefix="clinic-read-") as tmp:
+        link = Path(tmp) / ("input" + "".join(c for c in path.suffix if c.isalnum() or c == "."))
+        try:
+            link.symlink_to(Path(path).resolve())
+        except OSError:
+            shutil.copyfile(path, link)
+        yield link
 
 
 def file_sha256(path: Path) -> str:

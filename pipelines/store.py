@@ -157,7 +157,6 @@ def upsert(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id
     """Insert new keys, replace changed rows, leave identical ones alone. Returns counts per source index."""
     cols = table.column_names
     key = list(table.key)
-    names = "[" + ", ".join("'" + n.replace("'", "''") + "'" for n in source_names) + "]"
     join = " AND ".join(f'i."{k}" = t."{k}"' for k in key)
     same = " AND ".join(f'i."{c}" IS NOT DISTINCT FROM t."{c}"' for c in cols)
     con.execute(
@@ -175,9 +174,9 @@ def upsert(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id
     col_list = ", ".join(f'"{c}"' for c in cols)
     con.execute(
         f"""INSERT INTO main.{table.name} ({col_list}, load_id, source_file, source_row)
-            SELECT {col_list}, ?, {names}[_src + 1], _row FROM incoming WHERE _action IN ('insert', 'update')
-            ORDER BY _src, _row""",
-        [load_id],
+            SELECT {col_list}, ?, list_extract(?::VARCHAR[], _src + 1), _row FROM incoming
+            WHERE _action IN ('insert', 'update') ORDER BY _src, _row""",
+        [load_id, list(source_names)],
     ).fetchall()
     counts: dict[int, SourceCounts] = {}
     for src, action, n in con.execute("SELECT _src, _action, count(*) FROM incoming GROUP BY ALL").fetchall():

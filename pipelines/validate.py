@@ -282,14 +282,15 @@ def _content_hash(table: Table) -> str:
 def _check_duplicates(con, table: Table, rel: str, source_names: list[str]) -> None:
     """Same key twice in one load: identical copies are written once; different content rejects every copy."""
     key = ", ".join(f'"{k}"' for k in table.key)
-    names = "[" + ", ".join(sql_str(n) for n in source_names) + "]"
     # Keys seen more than once are few; find them with one cheap aggregate before looking at their content.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {rel}_keys AS
         WITH repeated AS (SELECT {key} FROM {rel} WHERE len(_issues) = 0 GROUP BY {key} HAVING count(*) > 1)
         SELECT {key}, count(DISTINCT {_content_hash(table)}) AS versions_n,
-               string_agg({names}[_src + 1] || ' row ' || _row, ', ' ORDER BY _src, _row) AS places
-        FROM {rel} JOIN repeated USING ({key}) WHERE len(_issues) = 0 GROUP BY {key}"""
+               string_agg(list_extract($names::VARCHAR[], _src + 1) || ' row ' || _row, ', '
+                          ORDER BY _src, _row) AS places
+        FROM {rel} JOIN repeated USING ({key}) WHERE len(_issues) = 0 GROUP BY {key}""",
+        {"names": list(source_names)},
     ).fetchall()
     if con.execute(f"SELECT count(*) FROM {rel}_keys").fetchall()[0][0] == 0:
         con.execute(f"DROP TABLE {rel}_keys").fetchall()
