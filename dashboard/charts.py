@@ -509,6 +509,44 @@ def cusum_chart(daily: pd.DataFrame, *, clinician: str, outcome_label: str, lang
     return fig
 
 
+def cusum_monthly_chart(monthly: pd.DataFrame, *, clinician: str, outcome_label: str, lang: str, arl0: float,
+                        height: int = 380) -> go.Figure:
+    """The CUSUM of one clinician by calendar month (signals.cusum_monthly), for roles without case access: the
+    value at each month's end, the threshold, and the months with a signal (marked at that month's highest value).
+    Nothing finer than a month and no counts reach the browser: x is the month's first day, hover names the month,
+    the value at its end and its highest value."""
+    title = t("cusum_title", lang, outcome=outcome_label, clinician=clinician)
+    monthly = monthly[monthly["clinician"] == clinician] if not monthly.empty else monthly
+    if monthly.empty:
+        return empty_figure(t("cusum_no_events", lang), lang=lang, title=title)
+    h = float(monthly["threshold"].iloc[-1])
+    subtitle = t("cusum_subtitle_month", lang, h=i18n.number(h, lang, 2), arl=i18n.number(arl0, lang))
+    hover = [_hover([f"<b>{i18n.period_label(r['month'], 'month', lang)}</b>",
+                     t("hover_cusum_month_end", lang, value=i18n.number(r["cusum"], lang, 2),
+                       threshold=i18n.number(r["threshold"], lang, 2)),
+                     t("hover_cusum_peak", lang, value=i18n.number(r["peak"], lang, 2)),
+                     f"<b>{t('legend_cusum_signal_month', lang)}</b>" if r["signal"] else None])
+             for r in monthly.to_dict("records")]
+    fig = go.Figure()
+    x = pd.to_datetime(monthly["month"])
+    fig.add_trace(go.Scatter(x=x, y=monthly["cusum"], mode="lines+markers", line=dict(color=BLUE, width=1.5),
+                             marker=dict(size=5, color=BLUE), name=t("legend_cusum_month", lang),
+                             customdata=np.array(hover, dtype=object).reshape(-1, 1),
+                             hovertemplate="%{customdata[0]}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=x, y=monthly["threshold"], mode="lines", line=dict(color=CONCERNING, dash="dash",
+                             width=1.5), name=t("legend_threshold", lang), hoverinfo="skip"))
+    sig = monthly[monthly["signal"].astype(bool)]
+    if not sig.empty:
+        fig.add_trace(go.Scatter(x=pd.to_datetime(sig["month"]), y=sig["peak"], mode="markers",
+                                 marker=dict(symbol="diamond", size=11, color=CONCERNING),
+                                 name=t("legend_cusum_signal_month", lang), hoverinfo="skip"))
+    _layout(fig, title=title, subtitle=subtitle, lang=lang, height=height, y_title=t("axis_cusum", lang),
+            x_title=t("axis_month", lang))
+    fig.update_yaxes(rangemode="tozero")
+    fig.update_xaxes(type="date")
+    return fig
+
+
 # --------------------------------------------------------------------------------------------------------------
 # rates: forest (overview), breakdown, over time
 # --------------------------------------------------------------------------------------------------------------

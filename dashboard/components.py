@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, filters, i18n
-from pipelines import metrics, quality, reference
+from dashboard import auth, data, filters, i18n
+from pipelines import analysis, metrics, quality, reference
 from pipelines import outcomes as registry
 
 PAGES = {
@@ -69,13 +69,26 @@ def context(*, require_sessions: bool = True) -> Context:
     if options["first_date"] is None:
         st.info(tr("empty_database"), icon=":material/inbox:")
         st.stop()
-    f = filters.current()
+    f = picked = filters.current()
+    if not sees_sessions():  # no day for roles without session-level access (docs/security.md)
+        f = analysis.whole_months(picked)
+        if (f.date_from, f.date_to) != (picked.date_from, picked.date_to):
+            st.sidebar.caption(tr("period_whole_months", start=i18n.date(f.date_from or options["first_date"]),
+                                  end=i18n.date(f.date_to or options["last_date"])))
     n = data.cached(reference.session_count, f)
     if require_sessions and n == 0:
         st.warning(tr("no_match"), icon=":material/filter_alt_off:")
         st.stop()
     return Context(lang=lang(), filters=f, as_of=data.cached(metrics.default_as_of), options=options,
                    sessions_n=n)
+
+
+def sees_sessions() -> bool:
+    """True for a viewer with session-level access (case review or the record export: doctor, auditor, admin).
+    The others (the manager) get no day and no session: whole calendar months in every period, the CUSUM by
+    month, signals dated by month (docs/security.md)."""
+    who = auth.current()
+    return who.may("case_review") or who.may("record_export")
 
 
 def header(title_key: str, caption: str | None = None) -> None:

@@ -415,6 +415,21 @@ TEXTS: dict[str, tuple[str, str]] = {
     "legend_cusum": ("CUSUM (highest per day)", "CUSUM (høyeste per dag)"),
     "legend_threshold": ("Threshold", "Terskel"),
     "legend_cusum_signal": ("Signal", "Signal"),
+    # the CUSUM by month, for roles without case access (docs/security.md)
+    "legend_cusum_month": ("CUSUM (at month end)", "CUSUM (ved månedsslutt)"),
+    "legend_cusum_signal_month": ("Signal that month", "Signal den måneden"),
+    "hover_cusum_month_end": ("CUSUM at month end: {value} / {threshold}",
+                              "CUSUM ved månedsslutt: {value} / {threshold}"),
+    "hover_cusum_peak": ("Highest that month: {value}", "Høyeste den måneden: {value}"),
+    "cusum_subtitle_month": ("By month for your role (no single days or sessions): the value at each month's end. "
+                             "Threshold {h}, in-control average run length {arl} sessions; restarts from 0 after "
+                             "a signal",
+                             "Per måned for din rolle (ingen enkeltdager eller behandlinger): verdien ved hver "
+                             "månedsslutt. Terskel {h}, i snitt {arl} behandlinger mellom falske alarmer; starter "
+                             "på 0 igjen etter et signal"),
+    "axis_month": ("Month", "Måned"),
+    "period_whole_months": ("For your role the period covers whole calendar months: {start} to {end}.",
+                            "For din rolle gjelder perioden hele kalendermåneder: {start} til {end}."),
     # --- costs -------------------------------------------------------------------------------------------------
     "costs_caption": ("For the clinic manager: free corrections and what they cost. cost = units × the product's "
                       "price per unit on the correction date + chair minutes × the clinician's cost per minute + "

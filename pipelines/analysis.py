@@ -10,6 +10,7 @@ read these, so a chart and its CSV always show the same numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 
@@ -281,3 +282,15 @@ def cusum_provenance() -> dict[str, object]:
     """The CUSUM's settings as export provenance writes them (one source for the CLI and the dashboard)."""
     return {"odds_ratio": CUSUM_ODDS_RATIO, "in_control_arl": CUSUM_ARL0, "reset": "to 0 after each signal",
             "updated": "once per treatment day"}
+
+
+def whole_months(filters: metrics.Filters) -> metrics.Filters:
+    """The filters with their period widened to whole calendar months (from the first day of the month of
+    `date_from` to the last day of the month of `date_to`). The views of roles without any session-level access
+    use it (docs/security.md): a period of one day and one clinician would otherwise show that day's sessions
+    as a rate, and no count they receive is tied to anything finer than a month."""
+    start = filters.date_from.replace(day=1) if filters.date_from else None
+    end = None
+    if filters.date_to:
+        end = (pd.Timestamp(filters.date_to) + pd.offsets.MonthEnd(0)).date()
+    return dataclasses.replace(filters, date_from=start, date_to=end)

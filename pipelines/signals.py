@@ -134,19 +134,69 @@ def cusum_daily(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=columns)
     g = frame.groupby(["clinician", "treated_on"], sort=True)
+    # analysis.cusum has a row per day with its sessions_n; a frame of one row per session counts its rows
+    sessions = g["sessions_n"].sum() if "sessions_n" in frame else g.size()
     out = pd.DataFrame({"cusum": g["cusum"].max(), "threshold": g["threshold"].last(), "signal": g["signal"].any(),
-                        "sessions_n": g.size(), "events_n": g["outcome"].sum().astype("int64")}).reset_index()
+                        "sessions_n": sessions.astype("int64"),
+                        "events_n": g["outcome"].sum().astype("int64")}).reset_index()
     return out[columns]
 
 
+def cusum_monthly(daily: pd.DataFrame) -> pd.DataFrame:
+    """A daily CUSUM (cusum_daily) reduced to one row per clinician and calendar month, for viewers without case
+    access (docs/security.md): `cusum`, the value at the end of the month (after its last treatment day); `peak`,
+    the highest value that month; the threshold; and `signal`, whether it crossed the threshold that month.
+    No sessions, no events and no day: the chart shows how a clinician's CUSUM moved month by month, never which
+    day or session moved it. A month without sessions of that clinician has no row (the CUSUM stands still)."""
+    columns = ["clinician", "month", "cusum", "peak", "threshold", "signal"]
+    if daily.empty:
+        return pd.DataFrame(columns=columns)
+    days = daily.sort_values(["clinician", "treated_on"], kind="stable")
+    month = pd.to_datetime(days["treated_on"]).dt.to_period("M").dt.start_time.dt.date
+    g = days.assign(month=month.to_numpy()).groupby(["clinician", "month"], sort=True)
+    out = pd.DataFrame({"cusum": g["cusum"].last(), "peak": g["cusum"].max(), "threshold": g["threshold"].last(),
+                        "signal": g["signal"].any()}).reset_index()
+    return out[columns]
+
+
+def month_start(d) -> dt.date | None:
+    """The first day of the calendar month of a date (None stays None)."""
+    if d is None or pd.isna(d):
+        return None
+    return pd.Timestamp(d).date().replace(day=1)
+
+
+def by_month(sig: pd.DataFrame) -> pd.DataFrame:
+    """A signals list (collect output) for viewers without case access: each signal dated by its calendar month
+    (`on` = the month's first day) and one row per month, kind, rule, outcome and clinician (the highest value
+    kept), newest month first. The day of a CUSUM crossing is the day of a session with the event, and the order
+    of crossings within a month would tell their days apart: neither is shown."""
+    if sig.empty:
+        return sig.copy()
+    out = sig.copy()
+    out["on"] = [month_start(d) for d in out["on"]]
+    out["_clinician"] = out["clinician"].fillna("")
+    out = out.sort_values(["value"], ascending=False, kind="stable", na_position="last")
+    out = out.drop_duplicates(["on", "kind", "rule", "outcome", "_clinician"]).drop(columns=["_clinician"])
+    return collect(out)
+
+
 def cusum_summary(con: duckdb.DuckDBPyConnection, outcome_key: str, *, filters: Filters = Filters(),
-                  as_of: dt.date | None = None) -> dict:
+                  as_of: dt.date | None = None, per_day: bool = True) -> dict:
     """What the pages need of one outcome's CUSUM, without its row per session: {"status":
     analysis.cusum_status, "daily": cusum_daily, "signals": the threshold crossings (cusum_signals), "reason":
-    "" or why there is no chart}."""
+    "" or why there is no chart}.
+
+    per_day=False (viewers without case access, docs/security.md): no day at all. "monthly" (cusum_monthly)
+    replaces "daily", the status has `last_signal_month` (the month's first day) instead of `last_signal_on`, and
+    the signals are dated by month (by_month)."""
     frame, reason = cusum(con, outcome_key, filters=filters, as_of=as_of)
-    return {"status": analysis.cusum_status(frame), "daily": cusum_daily(frame),
-            "signals": cusum_signals({outcome_key: frame}), "reason": reason}
+    status, daily, sig = analysis.cusum_status(frame), cusum_daily(frame), cusum_signals({outcome_key: frame})
+    if per_day:
+        return {"status": status, "daily": daily, "signals": sig, "reason": reason}
+    status = status.assign(last_signal_month=[month_start(d) for d in status["last_signal_on"]])
+    return {"status": status.drop(columns=["last_signal_on"]), "monthly": cusum_monthly(daily),
+            "signals": by_month(sig), "reason": reason}
 
 
 def cusum_signal_rows(con: duckdb.DuckDBPyConnection, outcome_keys=None, *, filters: Filters = Filters(),

@@ -25,6 +25,8 @@ def position(r: dict) -> str:
 
 
 def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame, lg: str, cusum_note: str) -> None:
+    """status: analysis.cusum_status, or its by-month form (signals.cusum_summary per_day=False: the latest signal
+    named by its month)."""
     if funnel.empty:
         return
     f = funnel.sort_values("clinician").reset_index(drop=True)
@@ -46,7 +48,9 @@ def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame
         r = st_by.loc[c]
         label = i18n.label("cusum", r["cusum_status"], lg)
         if int(r["signals_n"]):
-            return label, ui.tr("cusum_signals_text", n=int(r["signals_n"]), last=i18n.date(r["last_signal_on"], lg))
+            last = (i18n.date(r["last_signal_on"], lg) if "last_signal_on" in r.index
+                    else i18n.period_label(r["last_signal_month"], "month", lg))
+            return label, ui.tr("cusum_signals_text", n=int(r["signals_n"]), last=last)
         return label, "0"
 
     oes = [oe_text(c) for c in f["clinician"]]
@@ -93,7 +97,8 @@ def main() -> None:
     funnel, info = data.cached(signals.funnel, key, method=method, overdispersion=od, filters=ctx.filters,
                                as_of=ctx.as_of)
     oe, _oe_info = data.cached(analysis.case_mix, key, filters=ctx.filters, as_of=ctx.as_of)
-    summary = data.cached(signals.cusum_summary, key, filters=ctx.filters, as_of=ctx.as_of)
+    per_day = ui.sees_sessions()  # others get the CUSUM by month: no day, no session (docs/security.md)
+    summary = data.cached(signals.cusum_summary, key, filters=ctx.filters, as_of=ctx.as_of, per_day=per_day)
     status, reason = summary["status"], summary["reason"]
     cusum_note = ui.tr(f"cusum_{reason}") if reason else ""
 
@@ -121,8 +126,13 @@ def main() -> None:
             with cc[0]:
                 focus = filters.synced(st.selectbox, "clinician", ui.tr("focus_clinician"), options=clinicians,
                                        default=focus_default)
-            ui.show_chart(charts.cusum_chart(summary["daily"], clinician=focus, outcome_label=o.label(lg), lang=lg,
-                                             arl0=analysis.CUSUM_ARL0), key="cusum")
+            if per_day:
+                fig = charts.cusum_chart(summary["daily"], clinician=focus, outcome_label=o.label(lg), lang=lg,
+                                         arl0=analysis.CUSUM_ARL0)
+            else:
+                fig = charts.cusum_monthly_chart(summary["monthly"], clinician=focus, outcome_label=o.label(lg),
+                                                 lang=lg, arl0=analysis.CUSUM_ARL0)
+            ui.show_chart(fig, key="cusum")
     st.subheader(ui.tr("clinician_table"))
     if funnel.empty:
         st.info(ui.tr("funnel_empty"))

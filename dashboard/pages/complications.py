@@ -133,7 +133,9 @@ def main() -> None:
                       help_key="chart_help", container=c[1])
     rules = ui.choice("rules", "rules", analysis.RULE_SETS, default="anhoej", prefix="rules", help_key="rules_help",
                       container=c[2])
-    period = ui.choice("period", "period_choice", PERIODS, default="month", prefix="period", container=c[3])
+    # weeks are for roles with session-level access: a week of one clinician is a handful of sessions
+    periods = PERIODS if ui.sees_sessions() else tuple(p for p in PERIODS if p != "week")
+    period = ui.choice("period", "period_choice", periods, default="month", prefix="period", container=c[3])
     o = registry.get(key)
     definition(o, lg)
     headline(o, ctx)

@@ -118,7 +118,7 @@ def signal_link(s: dict) -> tuple[str, dict]:
                           "tab": "cusum" if s["kind"] == "cusum" else "funnel"}
 
 
-def signals_list(sig: pd.DataFrame, lg: str) -> None:
+def signals_list(sig: pd.DataFrame, lg: str, by_month: bool = False) -> None:
     top = st.columns([3, 2], vertical_alignment="bottom")
     kinds = ["all", *signals.KINDS]
     counts = {k: int((sig["kind"] == k).sum()) for k in signals.KINDS}
@@ -146,7 +146,8 @@ def signals_list(sig: pd.DataFrame, lg: str) -> None:
         col.caption(ui.tr(key))
     for s in rows:
         c = st.columns(widths, vertical_alignment="center")
-        when = (i18n.period_label(s["period"], "month", lg) if s["kind"] == "spc" else i18n.date(s["on"], lg))
+        when = (i18n.period_label(s["period"], "month", lg) if s["kind"] == "spc" else
+                i18n.period_label(s["on"], "month", lg) if by_month else i18n.date(s["on"], lg))
         c[0].markdown(f"**{when}**")
         colour = "orange" if s["concern"] else "blue"
         c[1].badge(ui.tr(f"kind_short_{s['kind']}"), color=colour,
@@ -201,11 +202,14 @@ def main() -> None:
     cusum_rows, too_rare = result if done else (None, [])
     end = min(ctx.filters.date_to, ctx.as_of) if ctx.filters.date_to else ctx.as_of
     sig = signals.collect(signals.spc_signals(spc), signals.funnel_signals(funnels, end), cusum_rows)
+    by_month = not ui.sees_sessions()  # a CUSUM crossing's day is the day of a session with the event
+    if by_month:
+        sig = signals.by_month(sig)
     ui.kpi(signals_slot, ui.tr("kpi_signals"), i18n.number(int(sig["concern"].astype(bool).sum()), lg),
            help=ui.tr("kpi_signals_help"), delta=None if done else ui.tr("signals_cusum_pending_short"))
     if not done:
         cusum_pending(ctx)
-    signals_list(sig, lg)
+    signals_list(sig, lg, by_month)
     if too_rare:
         st.caption(ui.tr("signals_cusum_skipped", outcomes=", ".join(ui.outcome_label(k) for k in too_rare)))
 
