@@ -27,7 +27,7 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.store import PRIVATE_FILE_MODE, private_dir, tighten

@@ -126,8 +126,8 @@ def test_appends_stay_chained_across_a_long_log_with_non_ascii_text(tmp_path):
     (["doctor", "doctor"], ("doctor",)),
 ])
 def test_token_roles_only_the_four_names_from_a_string_or_a_list_of_strings(claim, roles):
-    assert access.token_roles({"roles": claim}) == roles
     assert access.roles_for({"email": "x@klinikk.no", "roles": claim}, {}) == roles
+    assert access.token_roles({"roles": claim}) == roles
 
 
 def test_a_token_claim_of_another_shape_falls_back_to_the_verified_role_file():

@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 import pytest
 import streamlit as st
-from conftest import CLINICIANS_CSV, FIXTURES, ROOT, TODAY, write
+from conftest import CLINICIANS_CSV, ROOT, TODAY, write
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
@@ -468,7 +468,10 @@ def test_a_bad_clinic_option_shows_nothing_but_the_problem(clinic, problem, menu
 
 @pytest.fixture
 def db_opens(monkeypatch) -> list:
-    """Every duckdb.connect the app makes during the test."""
+    """Every duckdb.connect the app makes during the test (after the background jobs of earlier tests are done)."""
+    from dashboard import data
+
+    data._BACKGROUND.submit(lambda: None).result(timeout=120)  # one worker, first in first out
     opened: list = []
     original = duckdb.connect
 
@@ -644,3 +647,14 @@ def test_bad_lines_in_the_log_are_shown_to_the_admin_and_nobody_is_stopped(menu)
     assert list(bad["Line"]) == [2, 4] and bad["Start of the line"].iloc[0] == "garbage in the middle"
     shown = at.dataframe[1].value
     assert list(shown["User"]) == ["admin@klinikk.no", "revisor@klinikk.no", "leder@klinikk.no", "lege@klinikk.no"]
+
+
+def test_a_keyed_log_without_its_key_file_stops_the_app_with_the_reason():
+    app("doctor")  # the first entry creates the log's key file beside it
+    key = access.key_path_for(access.log_path_for(Path("unused")))
+    key.unlink()  # e.g. someone rewrote the log and removed the key to hide it
+    at = app("manager", "complications")
+    assert any("The access log cannot be written" in e.value and "put the key file back" in e.value
+               for e in at.error)
+    assert not at.get("plotly_chart") and not at.dataframe and not at.metric
+    assert len(log()) == 1, "nothing is added that could not be checked"
