@@ -1,5 +1,6 @@
 # Two commands for a fresh machine (see README):
-#   make run    create the environment, generate demo data when no database exists, start the dashboard
+#   make run    create the environment, generate demo data when no database exists, start the dashboard in demo
+#               mode (CLINIC_DEMO=1: no sign-in, everyone admin; served only on a database the demo generator made)
 #   make test   install test dependencies (and Debian's chromium when missing), run every test
 VENV    ?= .venv
 PYTHON  ?= python3
@@ -35,7 +36,7 @@ demo: $(VENV)/.installed
 
 run: $(VENV)/.installed
 	@test -f $(DB) || $(PY) -m pipelines demo --db $(DB)
-	CLINIC_DB=$(DB) $(PY) -m streamlit run streamlit_app.py --server.headless true --server.port $(PORT)
+	CLINIC_DEMO=1 CLINIC_DB=$(DB) $(PY) -m streamlit run streamlit_app.py --server.headless true --server.port $(PORT)
 
 test: $(VENV)/.installed-test chromium
 	$(PY) -m pytest -n 2 --dist loadfile

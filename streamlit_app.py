@@ -6,7 +6,6 @@ import streamlit as st
 from dashboard import auth, data, filters
 
 st.set_page_config(page_title="Clinic outcomes", page_icon=":material/monitoring:", layout="wide")
-data.pin_snapshot()  # one snapshot for the whole page view, even if a load publishes while it renders
 auth.begin_run()
 
 SECTIONS = {  # section title key: [(page file stem, title key, icon)]; who sees which: pipelines/access.py
@@ -28,14 +27,17 @@ SECTIONS = {  # section title key: [(page file stem, title key, icon)]; who sees
 }
 
 lang = filters.language_selector()
-try:
+try:  # decided from the secrets, $CLINIC_DEMO, the token and the role file; the database is not opened yet
     viewer, problem = auth.viewer(), None
-except auth.RoleFileError as exc:  # fail closed: nobody gets a role from a broken role file
-    viewer, problem = None, exc
-navigation = auth.navigation(SECTIONS, viewer, lang)
+except (auth.RoleFileError, auth.SignInNotConfigured) as exc:
+    viewer, problem = None, exc  # fail closed: no sign-in set up, or a broken role file, shows no page at all
+if problem is None:
+    data.pin_snapshot()  # one snapshot for the whole page view, even if a load publishes while it renders
+    if viewer is not None and viewer.demo:
+        problem = auth.demo_problem()  # demo mode serves only a snapshot the demo generator made
+navigation = auth.navigation(SECTIONS, None if problem else viewer, lang)
 if problem:
-    filters.render_language()
-    st.error(auth.tr("role_file_error", error=str(problem)), icon=":material/error:")
+    auth.problem_page(problem)
     st.stop()
 if auth.admitted(viewer):  # else the sign-in or the no-access page has been drawn
     auth.sidebar(viewer)

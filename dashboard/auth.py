@@ -3,14 +3,21 @@
 The rules themselves (roles, which page / capability / export each role has, the hash-chained log) live in
 pipelines/access.py; this module applies them to the app.
 
-Two modes:
-- **Sign-in**: the secrets have an `[auth]` section (`.streamlit/secrets.toml`; README "Sign-in and roles").
-  Streamlit's OpenID Connect sign-in (`st.login`) identifies the user at the clinic's identity provider; the roles
-  come from the token's `roles` / `role` claim, else from the role file (`access.roles_for`). Nobody signed in: a
-  sign-in page. Signed in without a role: a "no access" page and nothing else.
-- **Demo mode**: no `[auth]` section (the embedded demo on synthetic data). A banner on every page says so, the
-  viewer acts as admin (user "demo"), and "Preview as role" in the sidebar shows what each role would see, with
-  the same gating and logging.
+Modes (decided by `sign_in_setup` from the secrets and the environment, before any database is opened):
+- **Sign-in**: the secrets have a valid `[auth]` section (`.streamlit/secrets.toml`; README "Sign-in and roles"):
+  `redirect_uri` (ending in /oauth2callback), `cookie_secret`, and an identity provider: `client_id`,
+  `client_secret` and `server_metadata_url` in `[auth]` itself or in provider sections `[auth.NAME]`. Streamlit's
+  OpenID Connect sign-in (`st.login`) identifies the user; the roles come from the token's `roles` / `role` claim
+  (the four names only, after the optional `[clinic] role_prefix`), else from the role file for a verified e-mail
+  (`access.roles_for`; `[clinic] role_file_match_preferred_username = true` also matches `preferred_username`).
+  Nobody signed in: a sign-in page. Signed in without a role: a "no access" page and nothing else.
+- **Demo mode**: only when asked for (`CLINIC_DEMO=1`, which `make run` sets), there is no `[auth]` section, and
+  the pinned database is one the demo generator made (pipelines/demo_load.py `demo_status`); anything else under
+  CLINIC_DEMO=1 is refused with a message. A banner on every page says so, the viewer acts as admin (user "demo"),
+  and "Preview as role" in the sidebar shows what each role would see, with the same gating and logging.
+- Otherwise **nothing is shown**: no secrets file or no `[auth]` section gives a "sign-in is not configured" page;
+  a secrets file that is not valid TOML, an `[Auth]` (wrong case) section, an incomplete `[auth]` or a bad
+  `[clinic]` option gives an error page naming the problem. No page runs and the database is not opened.
 
 Navigation: every page is registered with `st.navigation`, so a direct URL always resolves; the pages a role may
 not open are hidden from the menu, and opening one shows a refusal instead of running it (`run`). The root URL is
@@ -20,8 +27,8 @@ Logged (pipelines.access.append): a sign-in (once per session), the sign-out, ev
 per session (`view_rows`), every export when its file is generated (`logged_download`: row count and the SHA-256
 of the bytes handed over) and every refusal. Repeated reruns that show exactly the same thing are logged once.
 
-Tests: AppTest reads `st.secrets` from `at.secrets`, so `at.secrets["auth"] = {...}` (any non-empty section)
-puts the app in sign-in mode without an identity provider, and `at.user = {"is_logged_in": True, "email": ...,
+Tests: AppTest reads `st.secrets` from `at.secrets`, so `at.secrets["auth"] = {...}` (a valid section) puts the
+app in sign-in mode without an identity provider, and `at.user = {"is_logged_in": True, "email": ...,
 "roles": [...]}` is the signed-in user (tests/test_app_auth.py).
 """
 
@@ -29,6 +36,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +47,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, filters, i18n
-from pipelines import access
+from pipelines import access, demo_load
 from pipelines.metrics import Filters
 
 DEMO_USER = "demo"
@@ -51,8 +60,32 @@ _SHOWN_NOW = "_access_shown_now"
 _SHOWN_BEFORE = "_access_shown_before"
 
 
+DEMO_ENV = "CLINIC_DEMO"  # "1": demo mode, on a database the demo generator made
+PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+CLINIC_OPTIONS = ("role_prefix", "role_file_match_preferred_username")  # the [clinic] section of the secrets
+
+
 class RoleFileError(Exception):
     """The role file cannot be read: nobody gets a role from it until it is fixed."""
+
+
+@dataclass(frozen=True)
+class SignInSetup:
+    """What the secrets and the environment say. mode: "sign_in", "demo", "not_configured" (no [auth]),
+    "misconfigured" (`problems` says what is wrong) or "unreadable" (the secrets file is not valid TOML)."""
+    mode: str
+    problems: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()  # "default" (keys in [auth] itself) and the [auth.NAME] sections
+    role_prefix: str = ""
+    match_preferred_username: bool = False
+
+
+class SignInNotConfigured(Exception):
+    """No usable sign-in and no demo mode: show the setup page and nothing else."""
+
+    def __init__(self, setup: SignInSetup) -> None:
+        super().__init__(setup.mode)
+        self.setup = setup
 
 
 @dataclass(frozen=True)
@@ -90,13 +123,113 @@ def tr(key: str, **values: Any) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def auth_configured() -> bool:
-    """True when the secrets have an `[auth]` section (read through st.secrets, which AppTest replaces)."""
+def _read_secrets() -> tuple[Mapping | None, str]:
+    """(the secrets, "") or (None, what is wrong) when a secrets file exists but cannot be read. No secrets file
+    at all is ({}, ""). Read through st.secrets, which AppTest replaces."""
+    from streamlit.errors import StreamlitSecretNotFoundError
+
     secrets = st.secrets
     try:
-        return bool(secrets.load_if_toml_exists()) and "auth" in secrets
-    except Exception:  # noqa: BLE001 - unreadable secrets: no sign-in configured
-        return False
+        parse = getattr(secrets, "_parse", None)  # raises on a file that is not valid TOML; load_if_toml_exists
+        if parse is not None:                     # would only say False, like for no file at all
+            return parse(), ""
+        return (secrets.to_dict() if secrets.load_if_toml_exists() else {}), ""
+    except StreamlitSecretNotFoundError as exc:
+        if getattr(exc, "error_id", None) == "no-secrets-found":
+            return {}, ""
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - anything else unreadable: an error on screen, never demo mode
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _filled(section: Mapping, key: str) -> bool:
+    value = section.get(key)
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _check_auth(section: object) -> tuple[list[str], list[str]]:
+    """(problems, providers) of an [auth] section: what st.login needs, checked before anyone is let near data."""
+    if not isinstance(section, Mapping):
+        return ["`auth` must be a section ([auth]) with the sign-in keys, not a single value"], []
+    problems: list[str] = []
+    if not _filled(section, "redirect_uri"):
+        problems.append("[auth] needs redirect_uri: the dashboard's address ending in /oauth2callback, "
+                        "e.g. https://dashboard.klinikk.no/oauth2callback")
+    elif not section["redirect_uri"].strip().endswith("/oauth2callback"):
+        problems.append("[auth] redirect_uri must end in /oauth2callback")
+    if not _filled(section, "cookie_secret"):
+        problems.append("[auth] needs cookie_secret: a long random string, e.g. the output of "
+                        "python -c \"import secrets; print(secrets.token_hex(32))\"")
+    providers: list[str] = []
+    present = [k for k in PROVIDER_KEYS if k in section]
+    if present:
+        missing = [k for k in PROVIDER_KEYS if not _filled(section, k)]
+        if missing:
+            problems.append(f"[auth] has {', '.join(present)} but no {', '.join(missing)}: an identity provider "
+                            f"needs all of {', '.join(PROVIDER_KEYS)}")
+        else:
+            providers.append("default")
+    for name, value in section.items():
+        if not isinstance(value, Mapping) or name == "client_kwargs":
+            continue
+        missing = [k for k in PROVIDER_KEYS if not _filled(value, k)]
+        if "_" in str(name):
+            problems.append(f"[auth.{name}]: a provider name may not contain “_” (Streamlit refuses it)")
+        elif missing:
+            problems.append(f"[auth.{name}] needs {', '.join(missing)}")
+        else:
+            providers.append(str(name))
+    if not providers and not problems:
+        problems.append(f"[auth] names no identity provider: put {', '.join(PROVIDER_KEYS)} in [auth] itself or "
+                        "in a provider section such as [auth.microsoft]")
+    return problems, providers
+
+
+def _check_clinic(section: object) -> tuple[list[str], str, bool]:
+    """(problems, role prefix, match preferred_username) from the secrets' [clinic] section."""
+    if section is None:
+        return [], "", False
+    if not isinstance(section, Mapping):
+        return ["`clinic` must be a section ([clinic]), not a single value"], "", False
+    problems = [f"[clinic] {k} is not an option of this dashboard (options: {', '.join(CLINIC_OPTIONS)}); a "
+                "misspelt option would silently be ignored, so it is refused" for k in section
+                if k not in CLINIC_OPTIONS]
+    prefix = section.get("role_prefix", "")
+    if not isinstance(prefix, str) or re.search(r"[\s,]", prefix):
+        problems.append("[clinic] role_prefix must be text without spaces or commas, "
+                        "e.g. role_prefix = \"klinikk.\"")
+        prefix = ""
+    match = section.get("role_file_match_preferred_username", False)
+    if not isinstance(match, bool):
+        problems.append("[clinic] role_file_match_preferred_username must be true or false (without quotes)")
+        match = False
+    return problems, prefix, match
+
+
+def sign_in_setup() -> SignInSetup:
+    """Sign-in, demo mode or neither, from the secrets and $CLINIC_DEMO alone (no database is opened)."""
+    secrets, error = _read_secrets()
+    if secrets is None:
+        return SignInSetup("unreadable", (error,))
+    problems = [f"the secrets have a [{k}] section, but only [{k.lower()}] (lower case) is read: rename it"
+                for k in secrets if isinstance(k, str) and k.lower() in ("auth", "clinic") and k != k.lower()]
+    clinic_problems, prefix, match = _check_clinic(secrets.get("clinic"))
+    problems += clinic_problems
+    if "auth" in secrets:
+        auth_problems, providers = _check_auth(secrets["auth"])
+        problems += auth_problems
+        if not problems:
+            return SignInSetup("sign_in", (), tuple(providers), prefix, match)
+    if problems:
+        return SignInSetup("misconfigured", tuple(problems))
+    if os.environ.get(DEMO_ENV) == "1":
+        return SignInSetup("demo")
+    return SignInSetup("not_configured")
+
+
+def auth_configured() -> bool:
+    """True when the secrets have a valid `[auth]` section."""
+    return sign_in_setup().mode == "sign_in"
 
 
 _ROLE_FILES: dict[tuple[str, int, int], dict[str, tuple[str, ...]]] = {}
@@ -121,19 +254,26 @@ def role_file() -> dict[str, tuple[str, ...]]:
 
 
 def viewer() -> Viewer | None:
-    """The viewer of this run: None when sign-in is configured and nobody is signed in."""
-    if not auth_configured():
+    """The viewer of this run: None when sign-in is configured and nobody is signed in. SignInNotConfigured when
+    there is neither sign-in nor demo mode; RoleFileError when the role file is needed and cannot be read."""
+    setup = sign_in_setup()
+    if setup.mode == "demo":
         preview = st.session_state.get(_PREVIEW)
         return Viewer(DEMO_USER, (preview if preview in access.ROLES else "admin",), demo=True)
+    if setup.mode != "sign_in":
+        raise SignInNotConfigured(setup)
     user = st.user
     if not user.get("is_logged_in"):
         return None
     claims = user.to_dict() if hasattr(user, "to_dict") else dict(user)
-    email = str(claims.get("email") or claims.get("preferred_username") or claims.get("sub") or "").strip()
-    # the role file is keyed on e-mail addresses: never on one the provider says it has not verified
-    mapping = {} if claims.get("email_verified") is False else role_file()
-    roles = access.roles_for({**claims, "email": email}, mapping)
-    return Viewer(email or "unknown", tuple(dict.fromkeys(roles)), name=str(claims.get("name") or ""),
+    identity = next((v.strip() for v in (claims.get(k) for k in ("email", "preferred_username", "sub"))
+                     if isinstance(v, str) and v.strip()), "")
+    # the role file only for a verified e-mail (or preferred_username when the deployment turns it on)
+    needs_file = not access.token_roles(claims, setup.role_prefix) and access.role_file_keys(
+        claims, setup.match_preferred_username)
+    roles = access.roles_for(claims, role_file() if needs_file else {}, prefix=setup.role_prefix,
+                             match_preferred_username=setup.match_preferred_username)
+    return Viewer(identity or "unknown", tuple(dict.fromkeys(roles)), name=str(claims.get("name") or ""),
                   signed_in_at=_issued_at(claims))
 
 
@@ -149,7 +289,7 @@ def current() -> Viewer:
     """The viewer, for a page (pages only run for a viewer with a role; anything else gets no rights)."""
     try:
         who = viewer()
-    except RoleFileError:
+    except (RoleFileError, SignInNotConfigured):
         who = None
     return who if who is not None else Viewer("unknown", ())
 
@@ -195,14 +335,73 @@ def admitted(who: Viewer | None) -> bool:
     if who is None:
         sign_in_page()
         return False
-    if not who.demo:
-        log_sign_in(who)
-        if not who.roles:
-            no_access_page(who)
-            return False
-    else:
-        st.warning(tr("demo_banner"), icon=":material/science:")
+    try:
+        if not who.demo:
+            log_sign_in(who)
+            if not who.roles:
+                no_access_page(who)
+                return False
+        else:
+            st.warning(tr("demo_banner"), icon=":material/science:")
+    except access.AccessLogError as exc:  # nothing is shown that could not be logged
+        st.error(tr("access_log_unwritable", error=str(exc)), icon=":material/error:")
+        return False
     return True
+
+
+class DemoRefused(Exception):
+    """Demo mode asked for, but the pinned database is not one the demo generator made (or there is none)."""
+
+    def __init__(self, kind: str, detail: str = "", load_id: int | None = None) -> None:
+        super().__init__(kind)
+        self.kind, self.detail, self.load_id = kind, detail, load_id
+
+
+def demo_problem() -> DemoRefused | None:
+    """Demo mode serves only the demo generator's database: checked on the snapshot this page view has pinned
+    (the one every query of the page reads). None when it is; else why not."""
+    try:
+        if data._pinned() is None:  # nothing pinned: no database, or it is being replaced right now
+            raise data.NoDatabase(str(data.db_path()))
+        status = data.run(demo_load.demo_status)
+    except data.NoDatabase:
+        return DemoRefused("republishing" if data.db_path().exists() else "no_database")
+    except data.BadDatabase as exc:
+        return DemoRefused("bad_database", str(exc).splitlines()[0][:200])
+    if status.is_demo:
+        return None
+    return DemoRefused(status.reason, load_id=status.load_id)
+
+
+def problem_page(problem: Exception) -> None:
+    """What a run shows instead of any page: sign-in not set up, a broken role file, demo mode refused."""
+    filters.render_language()
+    if isinstance(problem, RoleFileError):
+        st.error(tr("role_file_error", error=str(problem)), icon=":material/error:")
+        return
+    if isinstance(problem, DemoRefused):
+        _demo_refused_page(problem)
+        return
+    setup = problem.setup if isinstance(problem, SignInNotConfigured) else SignInSetup("unreadable", (str(problem),))
+    key = {"unreadable": "setup_unreadable", "misconfigured": "setup_misconfigured"}.get(setup.mode,
+                                                                                       "setup_not_configured")
+    st.title(tr(f"{key}_title"))
+    (st.info if key == "setup_not_configured" else st.error)(tr(f"{key}_text"), icon=":material/lock:")
+    if setup.problems:
+        st.code("\n".join(setup.problems), language=None, wrap_lines=True)
+
+
+def _demo_refused_page(problem: DemoRefused) -> None:
+    if problem.kind == "no_database":  # the same messages as a page would show (components.run_page)
+        st.info(tr("no_database"), icon=":material/database:")
+    elif problem.kind == "republishing":
+        st.warning(tr("republishing"), icon=":material/sync:")
+    elif problem.kind == "bad_database":
+        st.error(tr("bad_database", error=problem.detail), icon=":material/error:")
+    else:
+        st.title(tr("demo_refused_title"))
+        key = "demo_refused_loaded_after" if problem.kind == "loaded_after" else "demo_refused_not_marked"
+        st.error(tr(key, path=str(data.db_path()), load_id=problem.load_id), icon=":material/block:")
 
 
 @st.cache_resource(show_spinner=False)
@@ -235,7 +434,10 @@ def run(page, who: Viewer) -> None:
     stem = page_stem(page)
     preview_changed = st.session_state.pop(_PREVIEW_CHANGED, False)
     if who.may_open(stem):
-        page.run()
+        try:
+            page.run()
+        except access.AccessLogError as exc:  # a view that cannot be logged: stop with the reason
+            st.error(tr("access_log_unwritable", error=str(exc)), icon=":material/error:")
         return
     if stem == ROOT_PAGE or preview_changed:  # the root URL (or, in the demo, a new preview role): the start page
         st.switch_page(f"dashboard/pages/{who.home()}.py")
@@ -252,21 +454,12 @@ def sign_in_page() -> None:
     with st.container(border=True):
         st.markdown(f"**{tr('sign_in_title')}**")
         st.markdown(tr("sign_in_text"))
-        providers = [k for k, v in _auth_section().items() if isinstance(v, Mapping)]
-        if providers:
-            for name in providers:
+        for name in sign_in_setup().providers:
+            if name == "default":
+                st.button(tr("sign_in"), key="sign_in", type="primary", icon=":material/login:", on_click=st.login)
+            else:
                 st.button(tr("sign_in_with", provider=name.title()), key=f"sign_in_{name}", type="primary",
                           icon=":material/login:", on_click=st.login, args=(name,))
-        else:
-            st.button(tr("sign_in"), key="sign_in", type="primary", icon=":material/login:", on_click=st.login)
-
-
-def _auth_section() -> Mapping:
-    try:
-        section = st.secrets.get("auth", {})
-    except Exception:  # noqa: BLE001
-        return {}
-    return section if isinstance(section, Mapping) else {}
 
 
 def no_access_page(who: Viewer) -> None:
@@ -371,7 +564,7 @@ def logged_download(who: Viewer, what: str, filters_text: str,
 
 def log_frame(records: list[dict]) -> pd.DataFrame:
     columns = ["at", "user", "role", "event", "what", "filters", "rows_n", "file_sha256", "prev_hash", "hash"]
-    return pd.DataFrame.from_records(records, columns=columns)
+    return pd.DataFrame.from_records(list(records), columns=columns)
 
 
 def log_csv(path: Path, who: Viewer) -> tuple[bytes, int]:
@@ -381,6 +574,8 @@ def log_csv(path: Path, who: Viewer) -> tuple[bytes, int]:
     records = access.read_log(path)
     intact, message = access.verify_log(path)
     prov = {"export": "access_log", "file": str(path), "entries": len(records),
-            "chain": "intact" if intact else f"BROKEN: {message}",
-            "generated_at": dt.datetime.now().replace(microsecond=0).isoformat(), "generated_by": who.user}
+            "chain": message if intact else f"BROKEN: {message}"}
+    if records.bad_lines:
+        prov["unreadable_lines"] = " ".join(str(b.line_n) for b in records.bad_lines)
+    prov |= {"generated_at": dt.datetime.now().replace(microsecond=0).isoformat(), "generated_by": who.user}
     return export.to_csv_text(log_frame(records), prov).encode("utf-8"), len(records)

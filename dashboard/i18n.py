@@ -814,6 +814,63 @@ TEXTS: dict[str, tuple[str, str]] = {
                         "Rollefilen kan ikke leses, så ingen får en rolle fra den før den er rettet: {error}"),
     "case_review_not_for_role": ("Lists of individual sessions are shown to doctors only.",
                                  "Lister over enkeltbehandlinger vises bare for leger."),
+    # --- sign-in setup, demo mode, access-log problems (issue 10) -----------------------------------------------
+    "setup_not_configured_title": ("Sign-in is not configured", "Innlogging er ikke satt opp"),
+    "setup_not_configured_text": (
+        "This dashboard shows the clinic's health data and opens only to signed-in users, so it shows nothing until "
+        "sign-in is set up: add an `[auth]` section to `.streamlit/secrets.toml` in the folder the app is started "
+        "from (README, “Sign-in and roles”). To try the demo on synthetic data instead, start it with "
+        "`CLINIC_DEMO=1` on a database made by `python -m pipelines demo` (`make run` does both).",
+        "Dette dashbordet viser klinikkens helsedata og åpnes bare for innloggede brukere, så det viser ingenting "
+        "før innlogging er satt opp: legg en `[auth]`-seksjon i `.streamlit/secrets.toml` i mappen appen startes "
+        "fra (README, «Sign-in and roles»). Vil du heller prøve demoen med syntetiske data, start den med "
+        "`CLINIC_DEMO=1` på en database laget av `python -m pipelines demo` (`make run` gjør begge deler)."),
+    "setup_misconfigured_title": ("Sign-in is not configured correctly", "Innlogging er ikke riktig satt opp"),
+    "setup_misconfigured_text": (
+        "The sign-in settings in the secrets file cannot be used, so the dashboard shows nothing until they are "
+        "fixed (README, “Sign-in and roles”). What is wrong:",
+        "Innloggingsinnstillingene i hemmelighetsfilen kan ikke brukes, så dashbordet viser ingenting før de er "
+        "rettet (README, «Sign-in and roles»). Dette er feil:"),
+    "setup_unreadable_title": ("The secrets file cannot be read", "Hemmelighetsfilen kan ikke leses"),
+    "setup_unreadable_text": (
+        "The dashboard shows nothing until the secrets file is fixed: it must be valid TOML (README, “Sign-in and "
+        "roles”). What Streamlit reported:",
+        "Dashbordet viser ingenting før hemmelighetsfilen er rettet: den må være gyldig TOML (README, «Sign-in and "
+        "roles»). Dette meldte Streamlit:"),
+    "demo_refused_title": ("Demo mode refused", "Demomodus avvist"),
+    "demo_refused_not_marked": (
+        "`CLINIC_DEMO=1` asks for demo mode, where everyone sees everything, but {path} was not made by the demo "
+        "generator, so it is not shown. Demo mode serves only a database made by `python -m pipelines demo --db "
+        "PATH`. To show this database, set up sign-in (README, “Sign-in and roles”) and start without "
+        "`CLINIC_DEMO`.",
+        "`CLINIC_DEMO=1` ber om demomodus, der alle ser alt, men {path} er ikke laget av demogeneratoren, så den "
+        "vises ikke. Demomodus viser bare en database laget av `python -m pipelines demo --db STI`. Vil du vise "
+        "denne databasen, sett opp innlogging (README, «Sign-in and roles») og start uten `CLINIC_DEMO`."),
+    "demo_refused_loaded_after": (
+        "`CLINIC_DEMO=1` asks for demo mode, where everyone sees everything, but data was loaded into {path} after "
+        "the demo generator made it (load {load_id}), so it may hold real records and is not shown. Make a new "
+        "demo database with `python -m pipelines demo --db NEW_PATH`, or set up sign-in for this one.",
+        "`CLINIC_DEMO=1` ber om demomodus, der alle ser alt, men det er lastet data inn i {path} etter at "
+        "demogeneratoren laget den (innlasting {load_id}), så den kan inneholde ekte journaldata og vises ikke. "
+        "Lag en ny demodatabase med `python -m pipelines demo --db NY_STI`, eller sett opp innlogging for denne."),
+    "access_log_unwritable": (
+        "The access log cannot be written, so nothing more is shown (every sign-in and view is logged): {error}",
+        "Tilgangsloggen kan ikke skrives, så ingenting mer vises (alle innlogginger og visninger logges): {error}"),
+    "access_log_bad_lines": (
+        "{n} line(s) of the log cannot be read and are left out of the table below; they are listed here. A line "
+        "is unreadable when the file was edited outside the app or a write was cut off: keep a copy of the file "
+        "and find out how it happened.",
+        "{n} linje(r) i loggen kan ikke leses og er utelatt fra tabellen under; de står her. En linje kan ikke "
+        "leses når filen er endret utenfor appen eller en skriving ble avbrutt: ta vare på en kopi av filen og "
+        "finn ut hvordan det skjedde."),
+    "access_log_unkeyed": (
+        "Entries 1–{n} were written before the log was keyed ({created}): they are chained with plain SHA-256 and "
+        "anchored by the key file from then on.",
+        "Oppføring 1–{n} ble skrevet før loggen fikk nøkkel ({created}): de er kjedet med vanlig SHA-256 og "
+        "forankret i nøkkelfilen fra da av."),
+    "col_line_n": ("Line", "Linje"),
+    "col_bad_reason": ("Why it cannot be read", "Hvorfor den ikke kan leses"),
+    "col_line_start": ("Start of the line", "Starten av linjen"),
     # --- export: release, internal, records --------------------------------------------------------------------
     "export_mode": ("Files", "Filer"),
     "export_mode_release": ("Release (small cells suppressed)", "Utlevering (små celler skjult)"),
@@ -856,11 +913,13 @@ TEXTS: dict[str, tuple[str, str]] = {
                             "fritekst."),
     # --- access log page ---------------------------------------------------------------------------------------
     "access_log_caption": ("Who signed in, saw a list of sessions, exported a file or was refused. The app only "
-                           "appends to this log and cannot change it; each entry carries the SHA-256 of the one "
-                           "before, so an edit or a removed line shows. File: {path}",
+                           "appends to this log and cannot change it; each entry carries a keyed hash (HMAC-SHA256, "
+                           "key kept outside the log) of itself and the one before, so an edit or a removed line "
+                           "shows. File: {path}",
                            "Hvem som logget inn, så en liste over behandlinger, eksporterte en fil eller ble "
-                           "avvist. Appen legger bare til i loggen og kan ikke endre den; hver oppføring har "
-                           "SHA-256 av den forrige, så en endring eller en fjernet linje synes. Fil: {path}"),
+                           "avvist. Appen legger bare til i loggen og kan ikke endre den; hver oppføring har en "
+                           "nøklet hash (HMAC-SHA256, nøkkelen ligger utenfor loggen) av seg selv og den forrige, "
+                           "så en endring eller en fjernet linje synes. Fil: {path}"),
     "access_log_intact": ("The chain is intact: {n} entries, each linked to the one before.",
                           "Kjeden er hel: {n} oppføringer, hver koblet til den forrige."),
     "access_log_broken": ("The chain is broken: {message}. The file was changed outside the app: keep a copy "

@@ -2,9 +2,17 @@
 
 Roles come from the identity provider's token (a `roles` or `role` claim) or, when the provider sends none, from a
 role file mapping e-mail addresses to roles (CSV `email,role`; default `data/roles.csv`, or `$CLINIC_ROLES_FILE`).
+A token role counts only when it is one of the four names (after an optional deployment prefix such as
+`klinikk.`); the role file counts only for an e-mail address the provider says it has verified (or, when the
+deployment turns it on, for the `preferred_username`).
+
 The access log is an append-only JSON Lines file beside the published database (`data/clinic.access.jsonl`, or
-`$CLINIC_ACCESS_LOG`). Each entry carries the SHA-256 of the previous entry, so an edit or a deleted line breaks
-the chain and `verify_log` says where. The app only ever appends; nothing in it can rewrite the file.
+`$CLINIC_ACCESS_LOG`), written in ASCII (`ensure_ascii`), one entry per `\\n`-terminated line. Each entry carries an
+HMAC-SHA256 of its content and of the previous entry's hash, keyed with a secret kept outside the log (a key file
+beside it, `clinic.access.key`, or `$CLINIC_ACCESS_LOG_KEY_FILE`; created owner-only on first use). An edit, a
+deleted or reordered line, or the whole log rewritten with recomputed hashes breaks the chain, and `verify_log`
+says where. A line that cannot be read is reported (`read_log(...).bad_lines`), never fatal. The app only ever
+appends; nothing in it can rewrite the file.
 """
 
 from __future__ import annotations
@@ -13,11 +21,16 @@ import csv
 import datetime as dt
 import fcntl
 import hashlib
+import hmac
 import io
 import json
 import os
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipelines.store import PRIVATE_FILE_MODE, private_dir, tighten
 
 ROLES = ("doctor", "manager", "auditor", "admin")
 
@@ -86,19 +99,65 @@ def read_role_file(path: Path | None = None) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
-def roles_for(claims: dict, role_file: dict[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
-    """Roles of a signed-in user: the token's `roles` (list or comma/space separated) or `role` claim, else the
-    role file by e-mail. Unknown role names are ignored; no role means no access."""
-    raw = claims.get("roles", claims.get("role"))
+def token_roles(claims: Mapping, prefix: str = "") -> tuple[str, ...]:
+    """The roles in the token's `roles` claim (or `role` when there is no `roles`): a string of names separated by
+    commas or spaces, or a list of strings (other items are ignored); any other shape (a dict, a number) gives none.
+    Each name is trimmed and lower-cased; with a `prefix` (e.g. "klinikk.") only prefixed names count and the
+    prefix is removed (`klinikk.doctor` -> doctor, a bare `doctor` -> nothing). Only the four role names count."""
+    raw = claims.get("roles") if "roles" in claims else claims.get("role")
     if isinstance(raw, str):
-        raw = raw.replace(",", " ").split()
-    found = tuple(r for r in (str(x).strip().lower() for x in (raw or [])) if r in ROLES)
+        names = raw.replace(",", " ").split()
+    elif isinstance(raw, (list, tuple)):
+        names = [x for x in raw if isinstance(x, str)]
+    else:
+        return ()
+    prefix = prefix.strip().lower()
+    found: list[str] = []
+    for name in names:
+        name = name.strip().lower()
+        if prefix:
+            if not name.startswith(prefix):
+                continue
+            name = name[len(prefix):]
+        if name in ROLES and name not in found:
+            found.append(name)
+    return tuple(found)
+
+
+def is_verified(value: object) -> bool:
+    """The `email_verified` claim says yes: boolean True or the string "true" (any case); anything else is no."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def role_file_keys(claims: Mapping, match_preferred_username: bool = False) -> tuple[str, ...]:
+    """The names the role file may be looked up by: the `email` claim when `email_verified` is true, then (only
+    when the deployment turns it on) the `preferred_username` claim. Lower case."""
+    keys: list[str] = []
+    email = claims.get("email")
+    if isinstance(email, str) and email.strip() and is_verified(claims.get("email_verified")):
+        keys.append(email.strip().lower())
+    username = claims.get("preferred_username")
+    if match_preferred_username and isinstance(username, str) and username.strip():
+        keys.append(username.strip().lower())
+    return tuple(dict.fromkeys(keys))
+
+
+def roles_for(claims: Mapping, role_file: Mapping[str, tuple[str, ...]] | None = None, *, prefix: str = "",
+              match_preferred_username: bool = False) -> tuple[str, ...]:
+    """Roles of a signed-in user: the token's roles (`token_roles`), else the role file by verified e-mail (or
+    preferred_username, when turned on). No role means no access."""
+    found = token_roles(claims, prefix)
     if found:
         return found
-    email = str(claims.get("email") or "").strip().lower()
+    keys = role_file_keys(claims, match_preferred_username)
+    if not keys:
+        return ()
     if role_file is None:
         role_file = read_role_file()
-    return role_file.get(email, ())
+    for key in keys:
+        if key in role_file:
+            return tuple(dict.fromkeys(role_file[key]))
+    return ()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -106,6 +165,12 @@ def roles_for(claims: dict, role_file: dict[str, tuple[str, ...]] | None = None)
 # --------------------------------------------------------------------------------------------------------------
 
 EVENTS = ("sign_in", "sign_out", "page_view", "export", "refused")
+KEY_FILE_ENV = "CLINIC_ACCESS_LOG_KEY_FILE"
+KEY_FORMAT = "clinic-access-log-key/1"
+
+
+class AccessLogError(Exception):
+    """The access log cannot be written or checked (e.g. its key file is missing): fix it before going on."""
 
 
 def log_path_for(db_path: Path) -> Path:
@@ -113,6 +178,14 @@ def log_path_for(db_path: Path) -> Path:
     if env:
         return Path(env)
     return Path(db_path).with_name(Path(db_path).stem + ".access.jsonl")
+
+
+def key_path_for(log_path: Path) -> Path:
+    """The key file of a log: `$CLINIC_ACCESS_LOG_KEY_FILE`, else beside the log (`clinic.access.key`)."""
+    env = os.environ.get(KEY_FILE_ENV)
+    if env:
+        return Path(env)
+    return Path(log_path).with_name(Path(log_path).stem + ".key")
 
 
 @dataclass(frozen=True)
@@ -126,48 +199,191 @@ class Entry:
     file_sha256: str = ""
 
 
-def _digest(record: dict) -> str:
-    body = json.dumps({k: v for k, v in record.items() if k != "hash"}, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+@dataclass(frozen=True)
+class LogKey:
+    """The secret the chain is keyed with, and what the log held before it was keyed (old logs): the first
+    `unkeyed_entries_n` entries are chained with plain SHA-256, the last of them has hash `unkeyed_last_hash`."""
+    key: bytes
+    created_at: str
+    unkeyed_entries_n: int = 0
+    unkeyed_last_hash: str = ""
 
 
-def _last_line(fh) -> str:
-    """The last non-empty line of a file opened in binary mode, read from the end (appends stay cheap as the log
-    grows). Only whole lines are decoded: a block boundary may cut a character, never the line returned."""
+@dataclass(frozen=True)
+class BadLine:
+    line_n: int  # 1-based line number in the file
+    reason: str
+    text: str  # the start of the line, for the access-log page
+
+
+class LogEntries(list):
+    """The readable entries of a log, in file order; `bad_lines` lists the lines that could not be read and
+    `line_numbers[i]` is the line the i-th entry was on."""
+
+    def __init__(self, entries=(), bad_lines=(), line_numbers=()):
+        super().__init__(entries)
+        self.bad_lines: list[BadLine] = list(bad_lines)
+        self.line_numbers: list[int] = list(line_numbers)
+
+
+def _body(record: Mapping) -> bytes:
+    return json.dumps({k: v for k, v in record.items() if k != "hash"}, sort_keys=True,
+                      ensure_ascii=False).encode("utf-8")
+
+
+def _plain_digest(record: Mapping) -> str:
+    """The unkeyed SHA-256 of logs written before the chain was keyed."""
+    return hashlib.sha256(_body(record)).hexdigest()
+
+
+def _keyed_digest(record: Mapping, key: bytes) -> str:
+    return hmac.new(key, _body(record), hashlib.sha256).hexdigest()
+
+
+_TEXT_FIELDS = ("at", "user", "role", "event", "what", "filters", "file_sha256", "prev_hash", "hash")
+
+
+def _parse_line(raw: bytes) -> tuple[dict | None, str]:
+    """(entry, "") for a readable entry, (None, reason) for a bad line, (None, "") for a blank one."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "not UTF-8"
+    if not text.strip():
+        return None, ""
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        return None, f"not JSON ({exc.msg} at column {exc.colno})"
+    if not isinstance(record, dict):
+        return None, "not a log entry"
+    wrong = [k for k in _TEXT_FIELDS if not isinstance(record.get(k), str)]
+    rows_n = record.get("rows_n")
+    if rows_n is not None and (not isinstance(rows_n, int) or isinstance(rows_n, bool)):
+        wrong.append("rows_n")
+    if wrong:
+        return None, f"not a log entry ({', '.join(wrong)} missing or of the wrong type)"
+    return record, ""
+
+
+def read_log(path: Path) -> LogEntries:
+    """The log's readable entries (lines split on "\\n" only, so a U+2028 or any other character inside a value
+    never splits an entry); unreadable lines are in `.bad_lines`, never an exception."""
+    path = Path(path)
+    if not path.exists():
+        return LogEntries()
+    entries, bad, numbers = [], [], []
+    for n, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        record, reason = _parse_line(raw)
+        if record is not None:
+            entries.append(record)
+            numbers.append(n)
+        elif reason:
+            bad.append(BadLine(n, reason, raw[:200].decode("utf-8", errors="replace")))
+    return LogEntries(entries, bad, numbers)
+
+
+def read_key(key_path: Path) -> LogKey | None:
+    """The log key, None when the key file does not exist; AccessLogError when it cannot be used."""
+    key_path = Path(key_path)
+    try:
+        data = json.loads(key_path.read_text(encoding="utf-8"))
+        key = bytes.fromhex(data["key"])
+        if data.get("format") != KEY_FORMAT or len(key) < 32:
+            raise ValueError("unknown format")
+        return LogKey(key, str(data.get("created_at", "")), int(data.get("unkeyed_entries_n", 0)),
+                      str(data.get("unkeyed_last_hash", "")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AccessLogError(f"the access-log key file {key_path} cannot be used ({exc}); put the right key file "
+                             f"back (or point ${KEY_FILE_ENV} at it)") from None
+
+
+def _create_key(key_path: Path, log: LogEntries, log_path: Path) -> LogKey:
+    """A new key for a new log, or for an old log written before the chain was keyed (its entries become the
+    unkeyed part, anchored by the hash of the last one). Refused when the log's last entry is not an unkeyed one:
+    then the log was keyed and its key file has gone missing."""
+    if log and _plain_digest(log[-1]) != log[-1].get("hash"):
+        raise AccessLogError(
+            f"the access log {log_path} is keyed but its key file {key_path} is missing, so no entry can be added "
+            f"or checked: put the key file back (or point ${KEY_FILE_ENV} at it). If the key is lost, move the log "
+            "aside (keep it) and start a new one.")
+    key = LogKey(secrets.token_bytes(32), dt.datetime.now().replace(microsecond=0).isoformat(), len(log),
+                 log[-1]["hash"] if log else "")
+    text = json.dumps({"format": KEY_FORMAT, "key": key.key.hex(), "created_at": key.created_at,
+                       "unkeyed_entries_n": key.unkeyed_entries_n, "unkeyed_last_hash": key.unkeyed_last_hash},
+                      indent=1) + "\n"
+    private_dir(key_path.parent)
+    tmp = key_path.with_name(f".{key_path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)
+        os.write(fd, text.encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, key_path)  # never replaces a key another process created meanwhile
+    except FileExistsError:
+        return read_key(key_path)  # type: ignore[return-value]
+    finally:
+        tmp.unlink()
+    return key
+
+
+def _tail(fh) -> tuple[dict | None, bool]:
+    """(the last readable entry, whether the file ends with a newline) of a file opened in binary mode, read from
+    the end (appends stay cheap as the log grows). Unreadable lines at the end are skipped."""
     fh.seek(0, os.SEEK_END)
     end = fh.tell()
-    step = 4096
-    start = end
+    if end == 0:
+        return None, True
+    fh.seek(end - 1)
+    ends_with_newline = fh.read(1) == b"\n"
+    step, start = 4096, end
     while start > 0:
         start = max(0, start - step)
         fh.seek(start)
-        lines = [line for line in fh.read(end - start).splitlines() if line.strip()]
-        if len(lines) >= 2 or (lines and start == 0):
-            return lines[-1].decode("utf-8")
+        lines = fh.read(end - start).split(b"\n")
+        whole = lines if start == 0 else lines[1:]  # the first piece may be cut
+        for raw in reversed(whole):
+            record, _ = _parse_line(raw)
+            if record is not None:
+                return record, ends_with_newline
         step *= 2
-    return ""
+    return None, ends_with_newline
 
 
 def append(path: Path, entry: Entry, *, at: dt.datetime | None = None) -> dict:
-    """Append one entry under an exclusive lock, chained to the previous one by its hash."""
+    """Append one entry under an exclusive lock, chained to the last readable entry by its keyed hash. The log,
+    its key file and any folder created for them are owner-only (0600 / 0700)."""
     if entry.event not in EVENTS:
         raise ValueError(f"unknown access-log event `{entry.event}`")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as fh:
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "a+b") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            last = _last_line(fh)
-            prev = json.loads(last)["hash"] if last else ""
+            tighten(fh.fileno())
+            key_path = key_path_for(path)
+            key = read_key(key_path)
+            if key is None:
+                key = _create_key(key_path, read_log(path), path)
+            last, ends_with_newline = _tail(fh)
             record = {
                 "at": (at or dt.datetime.now()).replace(microsecond=0).isoformat(),
                 "user": entry.user, "role": entry.role, "event": entry.event, "what": entry.what,
                 "filters": entry.filters, "rows_n": entry.rows_n, "file_sha256": entry.file_sha256,
-                "prev_hash": prev,
+                "prev_hash": last["hash"] if last else "",
             }
-            record["hash"] = _digest(record)
+            record["hash"] = _keyed_digest(record, key.key)
+            line = json.dumps(record, ensure_ascii=True) + "\n"
+            if not ends_with_newline:  # a torn last line (a crash mid-write) stays alone on its line
+                line = "\n" + line
             fh.seek(0, os.SEEK_END)
-            fh.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+            fh.write(line.encode("ascii"))
             fh.flush()
             os.fsync(fh.fileno())
         finally:
@@ -175,20 +391,47 @@ def append(path: Path, entry: Entry, *, at: dt.datetime | None = None) -> dict:
     return record
 
 
-def read_log(path: Path) -> list[dict]:
-    path = Path(path)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def verify_log(path: Path) -> tuple[bool, str]:
-    """(intact, message): every entry's hash matches its content and points at the previous entry's hash."""
+    """(intact, message): every entry's keyed hash matches its content and points at the previous entry's hash,
+    and every line is readable. The message says where the chain breaks first. Entries from before the log was
+    keyed (an old log) are checked with plain SHA-256 and must end in the hash the key file recorded."""
+    path = Path(path)
+    log = read_log(path)
+    if not log and not log.bad_lines:
+        return True, "intact"
+    key_path = key_path_for(path)
+    try:
+        key = read_key(key_path)
+    except AccessLogError as exc:
+        return False, str(exc)
+    if key is None:
+        return False, (f"its key file {key_path} is missing, so the entries cannot be checked: put the key file "
+                       f"back (or point ${KEY_FILE_ENV} at it)")
+    problems: list[tuple[int, str]] = [(b.line_n, f"line {b.line_n} cannot be read ({b.reason})")
+                                       for b in log.bad_lines[:1]]
     prev = ""
-    for i, record in enumerate(read_log(path), start=1):
+    for i, record in enumerate(log, start=1):
+        line_n = log.line_numbers[i - 1]
         if record.get("prev_hash") != prev:
-            return False, f"entry {i} does not follow entry {i - 1}: a line was removed or reordered"
-        if _digest(record) != record.get("hash"):
-            return False, f"entry {i} was changed after it was written"
+            problems.append((line_n, f"entry {i} does not follow entry {i - 1}: a line was removed or reordered"))
+            break
+        unkeyed = i <= key.unkeyed_entries_n
+        digest = _plain_digest(record) if unkeyed else _keyed_digest(record, key.key)
+        if not hmac.compare_digest(digest, str(record.get("hash"))):
+            problems.append((line_n, f"entry {i} was changed after it was written"))
+            break
+        if i == key.unkeyed_entries_n and record["hash"] != key.unkeyed_last_hash:
+            problems.append((line_n, f"entry {i} is not the last entry from before the log was keyed: entries "
+                                     "from before keying were changed, removed or added"))
+            break
         prev = record["hash"]
+    else:
+        if len(log) < key.unkeyed_entries_n:
+            problems.append((float("inf"), f"the log has {len(log)} entries, but {key.unkeyed_entries_n} were written "
+                                      "before it was keyed: entries were removed"))
+    if problems:
+        return False, min(problems)[1]
+    if key.unkeyed_entries_n:
+        return True, (f"intact; entries 1–{key.unkeyed_entries_n} were written before the log was keyed "
+                      f"({key.created_at}): they are chained with plain SHA-256, anchored by the key file")
     return True, "intact"

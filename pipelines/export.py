@@ -10,8 +10,9 @@ UTF-8 with BOM.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import io
+import os
+import pwd
 from pathlib import Path
 
 import duckdb
@@ -64,10 +65,15 @@ def _prov_value(v: object) -> str:
 
 
 def write_csv(frame: pd.DataFrame, path: Path, provenance: dict[str, object], *, excel: bool = False) -> Path:
+    """Write the export owner-only (0600; a folder created for it 0700): it holds health data."""
+    from pipelines.store import create_private, private_dir
+
     text = to_csv_text(frame, provenance, excel=excel)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode("utf-8-sig" if excel else "utf-8"))
+    private_dir(path.parent)
+    create_private(path)
+    with open(path, "wb") as fh:
+        fh.write(text.encode("utf-8-sig" if excel else "utf-8"))
     return path
 
 
@@ -96,10 +102,12 @@ def provenance(con: duckdb.DuckDBPyConnection, kind: str, *, as_of: dt.date, fil
 
 
 def _user() -> str:
+    """The OS account running the command (never $LOGNAME / $USER, which anyone can set)."""
+    uid = os.getuid()
     try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "unknown"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # an account without a passwd entry (some containers)
+        return f"uid {uid}"
 
 
 def filters_text(filters: Filters) -> str:

@@ -7,6 +7,9 @@ Files (for the published database ``data/clinic.duckdb``):
   so a reader sees the old or the new database, never half of one.
 - ``data/clinic.snapshots/``: the last few published snapshots (hard links, no extra space), for ``restore``.
 - ``data/clinic.work.lock``: held while a load runs, so two loads never interleave.
+
+All of them hold health data: every file is created owner-only (0600) and every folder the pipeline creates is
+owner-only (0700); a load runs under umask 077, so DuckDB's own files (write-ahead log, spill files) are too.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import datetime as dt
 import fcntl
 import os
 import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +32,8 @@ from pipelines.contract import Table
 DEFAULT_DB = Path("data/clinic.duckdb")
 SNAPSHOTS_KEPT = 5
 SCHEMA_VERSION = 1
+PRIVATE_FILE_MODE = 0o600  # health data: the owner reads and writes, nobody else
+PRIVATE_DIR_MODE = 0o700
 
 
 def default_db_path() -> Path:
@@ -53,6 +59,66 @@ class DbPaths:
 
 class LoadBusyError(Exception):
     pass
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Owner-only files and folders
+# --------------------------------------------------------------------------------------------------------------
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` and its missing parents owner-only (0700). Folders that already exist are left alone."""
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for p in reversed(missing):
+        try:
+            p.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(p, PRIVATE_DIR_MODE)
+    return path
+
+
+def tighten(target: int | Path, mode: int = PRIVATE_FILE_MODE) -> None:
+    """Make a file (path or open descriptor) we own exactly `mode`: owner-only, whatever it was created with."""
+    st_ = os.fstat(target) if isinstance(target, int) else os.stat(target)
+    if st_.st_uid == os.getuid() and stat.S_IMODE(st_.st_mode) != mode:
+        if isinstance(target, int):
+            os.fchmod(target, mode)
+        else:
+            os.chmod(target, mode)
+
+
+def create_private(path: Path) -> Path:
+    """Create (or truncate) `path` as an empty owner-only file, so that whatever is copied into it never sits in a
+    file others can read, not even for a moment."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    try:
+        tighten(fd)
+    finally:
+        os.close(fd)
+    return Path(path)
+
+
+def copy_private(src: Path, dst: Path) -> Path:
+    """shutil.copyfile into an owner-only file (copyfile keeps the mode of a file that exists)."""
+    create_private(dst)
+    shutil.copyfile(src, dst)
+    return Path(dst)
+
+
+@contextlib.contextmanager
+def private_umask():
+    """Files created meanwhile (DuckDB's database, write-ahead log and spill files included) are owner-only."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -103,36 +169,40 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 @contextlib.contextmanager
 def load_lock(paths: DbPaths, wait_seconds: float = 600.0):
-    paths.lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(paths.lock, "a+") as fh:
-        deadline = time.monotonic() + wait_seconds
-        while True:
+    """Hold the load lock (waiting up to `wait_seconds`); everything created meanwhile is owner-only."""
+    with private_umask():
+        private_dir(paths.lock.parent)
+        fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "a+") as fh:
+            deadline = time.monotonic() + wait_seconds
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LoadBusyError(
+                            f"another load is still running on {paths.published}; try again when it has finished"
+                        ) from None
+                    time.sleep(0.05)
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LoadBusyError(
-                        f"another load is still running on {paths.published}; try again when it has finished"
-                    ) from None
-                time.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def open_work(paths: DbPaths) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the working database. Call only while holding the load lock."""
-    paths.published.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(paths.published.parent)
     if not paths.work.exists() and paths.published.exists():
         # Continue from what was last published. Copy beside and rename: a load killed mid-copy must not leave a
         # half-copied working database that every later load would fail to open.
         tmp = paths.work.with_name(f".{paths.work.name}.{os.getpid()}.tmp")
-        shutil.copyfile(paths.published, tmp)
+        copy_private(paths.published, tmp)
         os.replace(tmp, paths.work)
     con = duckdb.connect(str(paths.work), config={"threads": 2, "memory_limit": "1GB",
                                                   "preserve_insertion_order": True})
+    tighten(paths.work)  # a working file from before files were created owner-only
     con.execute("SET enable_progress_bar = false").fetchall()
     init_schema(con)
     return con
@@ -224,10 +294,11 @@ def publish(paths: DbPaths, version: int, keep: int = SNAPSHOTS_KEPT) -> Path:
     target = paths.published
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        shutil.copyfile(paths.work, tmp)
+        copy_private(paths.work, tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        paths.snapshots.mkdir(exist_ok=True)
+        private_dir(paths.snapshots)
+        tighten(paths.snapshots, PRIVATE_DIR_MODE)
         snapshot = paths.snapshots / f"{target.stem}-v{version:06d}.duckdb"
         with contextlib.suppress(FileNotFoundError):
             snapshot.unlink()

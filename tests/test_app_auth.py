@@ -1,7 +1,9 @@
 """Sign-in, roles and the access log in the app (AppTest on a small demo database).
 
 Sign-in mode without an identity provider: `at.secrets["auth"] = {...}` (dashboard/auth.py reads st.secrets, which
-AppTest replaces) and `at.user = {"is_logged_in": True, "email": ..., "roles": [...]}`. Downloads are "clicked" by
+AppTest replaces) and `at.user = {"is_logged_in": True, "email": ..., "roles": [...]}`. Demo mode: CLINIC_DEMO=1
+and no [auth] section, on the demo generator's database. Without either, and with a broken secrets file, the app
+shows a setup page and nothing else (tests at the end). Downloads are "clicked" by
 calling the callable the page registered for the button (recorded from Streamlit's media file manager), which is
 exactly what the server runs when a user clicks."""
 
@@ -10,17 +12,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import os
+import shutil
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 import streamlit as st
-from conftest import ROOT, write
+from conftest import CLINICIANS_CSV, ROOT, TODAY, write
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from pipelines import access
 from pipelines.demo_load import run_demo
+from pipelines.load import load_files
 
 END = dt.date(2026, 6, 30)
 TIMEOUT = 60
@@ -52,6 +58,7 @@ def _isolated(demo_db, tmp_path, monkeypatch):
     monkeypatch.setenv("CLINIC_DB", str(demo_db))
     monkeypatch.setenv("CLINIC_ACCESS_LOG", str(tmp_path / "access.jsonl"))
     monkeypatch.setenv("CLINIC_ROLES_FILE", str(tmp_path / "roles.csv"))
+    monkeypatch.setenv("CLINIC_DEMO", "0")  # demo() turns it on; monkeypatch puts the original back afterwards
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
@@ -96,21 +103,26 @@ def log() -> list[dict]:
 
 
 def app(role: str | None = "doctor", page: str | None = None, *, email: str | None = None, claims: dict | None = None,
-        signed_in: bool = True, **query) -> AppTest:
-    """The app in sign-in mode, signed in with `role` (None: a user without a role claim)."""
+        signed_in: bool = True, clinic: dict | None = None, **query) -> AppTest:
+    """The app in sign-in mode, signed in with `role` (None: a user without a role claim); `clinic`: the secrets'
+    [clinic] section."""
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     at.secrets["auth"] = AUTH
+    if clinic is not None:
+        at.secrets["clinic"] = clinic
     if signed_in:
-        at.user = {"is_logged_in": True, "email": email or EMAIL.get(role, "someone@klinikk.no"),
-                   **({"roles": [role]} if role else {}), **(claims or {})}
+        address = {} if email == "" else {"email": email or EMAIL.get(role, "someone@klinikk.no")}  # "": none
+        at.user = {"is_logged_in": True, **address, **({"roles": [role]} if role else {}), **(claims or {})}
     else:
         at.user = {"is_logged_in": False}
     return open_page(at, page, **query)
 
 
 def demo(page: str | None = None, **query) -> AppTest:
+    """The app in demo mode: CLINIC_DEMO=1 and secrets without an [auth] section (whatever .streamlit/ holds)."""
+    os.environ["CLINIC_DEMO"] = "1"
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.secrets["clinic"] = {"mode": "test without [auth]"}
+    at.secrets["tests"] = {"note": "secrets without an [auth] section"}
     return open_page(at, page, **query)
 
 
@@ -302,24 +314,26 @@ def test_a_user_without_a_role_sees_no_access_and_is_logged(menu):
 
 def test_roles_from_the_role_file_when_the_token_has_none(tmp_path, menu):
     write(tmp_path / "roles.csv", "email,role\nleder@klinikk.no,manager\nLEGE@klinikk.no,doctor\n")
-    app(None, email="leder@klinikk.no")
+    verified = {"email_verified": True}
+    app(None, email="leder@klinikk.no", claims=verified)
     assert menu["visible"] == NAVIGATION["manager"]
-    app(None, email="lege@klinikk.no")
+    app(None, email="lege@klinikk.no", claims={"email_verified": "True"})  # some providers send a string
     assert menu["visible"] == NAVIGATION["doctor"]
-    app("auditor", email="lege@klinikk.no")  # a role in the token wins
+    app("auditor", email="lege@klinikk.no", claims=verified)  # a role in the token wins
     assert menu["visible"] == NAVIGATION["auditor"]
-    app(None, email="lege@klinikk.no", claims={"email_verified": False})  # an unverified address gets nothing
-    assert not menu["visible"]
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.secrets["auth"] = AUTH
-    at.user = {"is_logged_in": True, "preferred_username": "leder@klinikk.no"}  # Entra ID without an email claim
-    open_page(at, None)
+    for unverified in ({"email_verified": False}, {}, {"email_verified": "no"}, {"email_verified": 1}):
+        app(None, email="lege@klinikk.no", claims=unverified)  # an address not verified gets nothing
+        assert not menu["visible"], unverified
+    entra = {"preferred_username": "leder@klinikk.no"}  # Entra ID without an email claim
+    at = app(None, email="", claims=entra)
+    assert not menu["visible"] and at.title[0].value == "No access", "preferred_username only when turned on"
+    app(None, email="", claims=entra, clinic={"role_file_match_preferred_username": True})
     assert menu["visible"] == NAVIGATION["manager"]
 
 
 def test_a_broken_role_file_gives_nobody_a_role(tmp_path, menu):
     write(tmp_path / "roles.csv", "email,role\nleder@klinikk.no,boss\n")
-    at = app(None, email="leder@klinikk.no")
+    at = app(None, email="leder@klinikk.no", claims={"email_verified": True})
     assert any("The role file cannot be read" in e.value and "row 2" in e.value for e in at.error)
     assert not menu["visible"] and not at.get("plotly_chart")
 
@@ -411,3 +425,236 @@ def test_the_log_export_is_formula_safe_and_names_the_chain(tmp_path):
     assert rows == 1 and "# chain: intact" in text.splitlines() and "# generated_by: admin@klinikk.no" in text
     frame = pd.read_csv(io.StringIO(text), comment="#")
     assert frame.loc[0, "user"].startswith("'="), "a spreadsheet shows it as text, never runs it"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# role claims through the app (issue 10, part 3)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_token_roles_of_another_shape_give_no_access(menu):
+    for roles in ({"admin": True}, {"roles": ["admin"]}, 1, ["administrator", 7, None]):
+        at = app(None, email="x@klinikk.no", claims={"roles": roles})
+        assert at.title[0].value == "No access" and not menu["visible"], roles
+    app(None, email="x@klinikk.no", claims={"roles": [" Manager ", 7, {"admin": 1}]})
+    assert menu["visible"] == NAVIGATION["manager"], "the strings in a list count, trimmed and lower-cased"
+
+
+def test_a_role_prefix_from_the_secrets(menu):
+    prefixed = {"role_prefix": "klinikk."}
+    app(None, email="leder@klinikk.no", claims={"roles": ["klinikk.manager", "otherapp.admin"]}, clinic=prefixed)
+    assert menu["visible"] == NAVIGATION["manager"]
+    at = app(None, email="x@klinikk.no", claims={"roles": ["admin"]}, clinic=prefixed)
+    assert at.title[0].value == "No access" and not menu["visible"], "a bare role of a shared provider means nothing"
+    assert [(r["user"], r["role"]) for r in log() if r["event"] == "refused"] == [("x@klinikk.no", "none")]
+
+
+@pytest.mark.parametrize("clinic, problem", [
+    ({"role_prefx": "klinikk."}, "[clinic] role_prefx is not an option of this dashboard"),
+    ({"role_prefix": ["klinikk."]}, "[clinic] role_prefix must be text without spaces or commas"),
+    ({"role_file_match_preferred_username": "true"}, "must be true or false (without quotes)"),
+])
+def test_a_bad_clinic_option_shows_nothing_but_the_problem(clinic, problem, menu):
+    at = app("admin", clinic=clinic)
+    assert at.title[0].value == "Sign-in is not configured correctly"
+    assert problem in at.code[0].value
+    assert not menu["visible"] and not at.get("plotly_chart") and not at.dataframe and not log()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# sign-in fails closed; demo mode only when asked for, on a demo database (issue 10, part 2)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def db_opens(monkeypatch) -> list:
+    """Every duckdb.connect the app makes during the test (after the background jobs of earlier tests are done)."""
+    from dashboard import data
+
+    data._BACKGROUND.submit(lambda: None).result(timeout=120)  # one worker, first in first out
+    opened: list = []
+    original = duckdb.connect
+
+    def spy(*args, **kwargs):
+        opened.append(args[0] if args else kwargs.get("database"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", spy)
+    return opened
+
+
+def nothing_shown(at: AppTest, menu: dict, db_opens: list) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not menu["visible"] and menu["position"] == "hidden"
+    assert not at.get("plotly_chart") and not at.dataframe and not at.metric and not at.get("download_button")
+    assert not any("Demo mode" in w.value for w in at.warning)
+    assert not db_opens, "the database is not even opened"
+    assert not log()
+
+
+@pytest.fixture
+def secrets_files(monkeypatch):
+    from streamlit import config
+
+    old = config.get_option("secrets.files")
+
+    def use(*paths: Path) -> None:
+        from streamlit.runtime.secrets import Secrets
+
+        config.set_option("secrets.files", [str(p) for p in paths])
+        monkeypatch.setattr(st, "secrets", Secrets())
+
+    yield use
+    config.set_option("secrets.files", old)
+
+
+def plain(page: str | None = None) -> AppTest:
+    """The app with whatever st.secrets holds (no at.secrets)."""
+    return open_page(AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT), page)
+
+
+@pytest.mark.parametrize("page", [None, "complications", "access_log"])
+def test_no_auth_section_and_no_demo_asked_for_shows_sign_in_not_configured(page, menu, db_opens, monkeypatch):
+    monkeypatch.delenv("CLINIC_DEMO")
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.secrets["tests"] = {"note": "secrets without an [auth] section"}
+    open_page(at, page)
+    assert at.title[0].value == "Sign-in is not configured"
+    assert "CLINIC_DEMO=1" in at.info[0].value and "[auth]" in at.info[0].value
+    nothing_shown(at, menu, db_opens)
+
+
+def test_an_app_started_where_there_is_no_secrets_file_shows_sign_in_not_configured(tmp_path, secrets_files, menu,
+                                                                                     db_opens):
+    secrets_files(tmp_path / "elsewhere" / ".streamlit" / "secrets.toml", tmp_path / "home" / "secrets.toml")
+    at = plain("complications")
+    assert at.title[0].value == "Sign-in is not configured"
+    nothing_shown(at, menu, db_opens)
+
+
+@pytest.mark.parametrize("demo_asked", ["0", "1"])
+def test_a_secrets_file_with_a_syntax_error_is_an_error_on_screen(demo_asked, tmp_path, secrets_files, menu,
+                                                                  db_opens, monkeypatch):
+    monkeypatch.setenv("CLINIC_DEMO", demo_asked)
+    broken = write(tmp_path / ".streamlit" / "secrets.toml",
+                   '[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\ncookie_secret = "x\n')
+    secrets_files(broken)
+    at = plain("complications")
+    assert at.title[0].value == "The secrets file cannot be read"
+    assert "must be valid TOML" in at.error[0].value
+    assert str(broken) in at.code[0].value and "line 3" in at.code[0].value
+    nothing_shown(at, menu, db_opens)
+
+
+@pytest.mark.parametrize("demo_asked", ["0", "1"])
+def test_a_wrong_case_auth_section_is_refused(demo_asked, tmp_path, secrets_files, menu, db_opens, monkeypatch):
+    monkeypatch.setenv("CLINIC_DEMO", demo_asked)
+    body = "[Auth]\n" + "".join(f'{k} = "{v}"\n' for k, v in AUTH.items())
+    secrets_files(write(tmp_path / ".streamlit" / "secrets.toml", body))
+    at = plain()
+    assert at.title[0].value == "Sign-in is not configured correctly"
+    assert "the secrets have a [Auth] section, but only [auth] (lower case) is read: rename it" in at.code[0].value
+    nothing_shown(at, menu, db_opens)
+
+
+@pytest.mark.parametrize("drop, problem", [
+    ("cookie_secret", "[auth] needs cookie_secret"),
+    ("client_secret", "[auth] has client_id, server_metadata_url but no client_secret"),
+    ("redirect_uri", "[auth] needs redirect_uri"),
+])
+def test_an_incomplete_auth_section_is_refused(drop, problem, menu, db_opens, monkeypatch):
+    monkeypatch.setenv("CLINIC_DEMO", "1")
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.secrets["auth"] = {k: v for k, v in AUTH.items() if k != drop}
+    at.user = {"is_logged_in": True, "email": EMAIL["admin"], "roles": ["admin"]}
+    open_page(at, None)
+    assert at.title[0].value == "Sign-in is not configured correctly"
+    assert problem in at.code[0].value
+    nothing_shown(at, menu, db_opens)
+
+
+def test_provider_sections_each_get_a_sign_in_button(menu):
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    provider = {k: AUTH[k] for k in ("client_id", "client_secret", "server_metadata_url")}
+    at.secrets["auth"] = {"redirect_uri": AUTH["redirect_uri"], "cookie_secret": "test", "microsoft": provider,
+                          "google": provider}
+    at.user = {"is_logged_in": False}
+    open_page(at, None)
+    assert [b.label for b in at.button] == ["Sign in with Microsoft", "Sign in with Google"]
+
+
+def test_demo_mode_on_a_database_the_demo_did_not_make_is_refused(tmp_path, metrics_db, menu, monkeypatch):
+    monkeypatch.setenv("CLINIC_DB", str(metrics_db))  # the real loader, real-looking data, no demo marker
+    at = demo("complications")
+    assert at.title[0].value == "Demo mode refused"
+    assert f"{metrics_db} was not made by the demo generator" in at.error[0].value
+    assert not menu["visible"] and not at.get("plotly_chart") and not at.dataframe and not at.metric
+    assert not any("Demo mode:" in w.value for w in at.warning) and not log()
+
+
+def test_demo_mode_after_real_data_was_loaded_into_the_demo_database_is_refused(demo_db, tmp_path, menu,
+                                                                               monkeypatch):
+    db = tmp_path / "copy" / "clinic.duckdb"
+    db.parent.mkdir()
+    shutil.copyfile(demo_db, db)
+    monkeypatch.setenv("CLINIC_DB", str(db))
+    at = demo()
+    assert at.title[0].value == "Overview", "the copy is still the demo's"
+    result = load_files([write(tmp_path / "clinicians.csv", CLINICIANS_CSV)], db, today=TODAY)
+    at.run()  # the next page view pins the new snapshot (one process keeps one DuckDB instance per open file)
+    assert at.title[0].value == "Demo mode refused"
+    assert f"data was loaded into {db} after the demo generator made it (load {result.load_id})" in at.error[0].value
+    assert not at.get("plotly_chart") and not at.dataframe
+
+
+def test_demo_mode_with_a_valid_auth_section_is_sign_in(menu):
+    os.environ["CLINIC_DEMO"] = "1"
+    at = app("manager")
+    assert menu["visible"] == NAVIGATION["manager"] and not any("Demo mode" in w.value for w in at.warning)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the access log in the app: odd characters and bad lines never stop it (issue 10, part 8)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_a_line_separator_in_a_logged_value_does_not_stop_the_next_sign_in(menu):
+    path = access.log_path_for(Path("unused"))
+    access.append(path, access.Entry(EMAIL["doctor"], "doctor", "page_view", "complications: case review",
+                                     "outcome=ptosis; filters: clinicians = C01\u2028C02", 3))
+    token = {"iat": 1_790_000_000}
+    app("doctor", claims=token)  # reads the log to log a sign-in only once
+    app("doctor", claims=token)
+    at = app("admin", "access_log", claims=token)
+    assert at.title[0].value == "Access log" and menu["visible"] == NAVIGATION["admin"]
+    assert [r["event"] for r in log()] == ["page_view", "sign_in", "sign_in"]
+    assert log()[0]["filters"].endswith("C01\u2028C02")
+    assert any(s.value.startswith("The chain is intact: 3 entries") for s in at.success)
+
+
+def test_bad_lines_in_the_log_are_shown_to_the_admin_and_nobody_is_stopped(menu):
+    app("doctor")
+    app("manager")
+    path = access.log_path_for(Path("unused"))
+    lines = path.read_text().split("\n")[:-1]
+    path.write_text("\n".join([lines[0], "garbage in the middle", lines[1], '{"torn": "at the e']))
+    at = app("auditor", claims={"iat": 1_790_000_000})  # a sign-in appends after the torn last line
+    assert at.title[0].value == "Export"
+    at = app("admin", "access_log")
+    assert any("The chain is broken: line 2 cannot be read (not JSON" in e.value for e in at.error)
+    assert any(w.value.startswith("2 line(s) of the log cannot be read") for w in at.warning)
+    bad = at.dataframe[0].value
+    assert list(bad["Line"]) == [2, 4] and bad["Start of the line"].iloc[0] == "garbage in the middle"
+    shown = at.dataframe[1].value
+    assert list(shown["User"]) == ["admin@klinikk.no", "revisor@klinikk.no", "leder@klinikk.no", "lege@klinikk.no"]
+
+
+def test_a_keyed_log_without_its_key_file_stops_the_app_with_the_reason():
+    app("doctor")  # the first entry creates the log's key file beside it
+    key = access.key_path_for(access.log_path_for(Path("unused")))
+    key.unlink()  # e.g. someone rewrote the log and removed the key to hide it
+    at = app("manager", "complications")
+    assert any("The access log cannot be written" in e.value and "put the key file back" in e.value
+               for e in at.error)
+    assert not at.get("plotly_chart") and not at.dataframe and not at.metric
+    assert len(log()) == 1, "nothing is added that could not be checked"

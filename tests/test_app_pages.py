@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import i18n
 from pipelines import analysis, costs, metrics, reference, store
 from pipelines import outcomes as registry
-from pipelines.demo_load import run_demo
+from pipelines.demo_load import mark_as_demo, run_demo
 from pipelines.metrics import Filters
 
 END = dt.date(2026, 6, 30)
@@ -36,7 +36,8 @@ def demo_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
+def _fresh_cache(monkeypatch):
+    monkeypatch.setenv("CLINIC_DEMO", "1")  # demo mode, as `make run`: it serves only demo-generated databases
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
@@ -53,10 +54,10 @@ def use_db(monkeypatch):
 
 
 def app(page: str | None = None, **query) -> AppTest:
-    """The app in demo mode (secrets without an [auth] section, whatever .streamlit/secrets.toml holds);
-    sign-in and roles: tests/test_app_auth.py."""
+    """The app in demo mode (CLINIC_DEMO=1, secrets without an [auth] section, whatever .streamlit/secrets.toml
+    holds); sign-in and roles: tests/test_app_auth.py."""
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.secrets["clinic"] = {"mode": "test without [auth]"}
+    at.secrets["tests"] = {"note": "secrets without an [auth] section"}
     for k, v in query.items():
         at.query_params[k] = v
     if page and page != "overview":
@@ -400,6 +401,7 @@ def test_empty_database_gives_a_message(tmp_path, use_db, page):
     db = use_db(tmp_path / "empty.duckdb")
     con = duckdb.connect(str(db))
     store.init_schema(con)
+    mark_as_demo(con, 0)  # an empty database as the demo generator would start it
     con.close()
     at = app(page, lang="en")
     no_exception(at)
@@ -415,6 +417,7 @@ def test_a_new_snapshot_appears_without_a_restart(demo_db, tmp_path, use_db):
     empty = tmp_path / "next.duckdb"
     con = duckdb.connect(str(empty))
     store.init_schema(con)
+    mark_as_demo(con, 0)
     con.close()
     os.replace(empty, db)  # what the loader's publish does
     at.run()

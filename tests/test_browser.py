@@ -67,7 +67,8 @@ def server(tmp_path_factory):
     db = tmp_path_factory.mktemp("browser") / "clinic.duckdb"
     run_demo(db, n_treatments=3000, end_date=END, progress=False)
     port = _free_port()
-    env = {**os.environ, "CLINIC_DB": str(db), "CLINIC_ACCESS_LOG": str(db.with_suffix(".access.jsonl"))}
+    env = {**os.environ, "CLINIC_DB": str(db), "CLINIC_ACCESS_LOG": str(db.with_suffix(".access.jsonl")),
+           "CLINIC_DEMO": "1"}  # demo mode is asked for (make run does the same), on the demo's database
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none",

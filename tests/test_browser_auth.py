@@ -37,9 +37,9 @@ from pipelines.demo_load import run_demo
 pytestmark = pytest.mark.browser
 
 END = dt.date(2026, 6, 30)
-USERS = {  # sub -> claims; the manager has no roles claim and gets the role from the role file
+USERS = {  # sub -> claims; the manager has no roles claim and gets the role from the role file (verified e-mail)
     "doctor": {"email": "lege@klinikk.no", "name": "Kari Lege", "roles": ["doctor"]},
-    "manager": {"email": "leder@klinikk.no", "name": "Ola Leder"},
+    "manager": {"email": "leder@klinikk.no", "email_verified": True, "name": "Ola Leder"},
     "auditor": {"email": "revisor@klinikk.no", "name": "Siri Revisor", "roles": ["auditor"]},
     "admin": {"email": "admin@klinikk.no", "name": "Per Admin", "roles": ["admin"]},
     "nobody": {"email": "vikar@klinikk.no", "name": "Vikar Uten Rolle"},

@@ -39,6 +39,8 @@ TREATMENTS_PER_LOAD = 1500
 BAD_PER_LOAD = 5
 RATE_COLUMNS = ["metric", "eligible_n", "followed_up_n", "event_n", "numerator_n", "denominator_n"]
 RESULTS: dict = {}
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test", "client_id": "dashboard",
+        "client_secret": "test", "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
 
 PAGE_READER = r"""
 import json, sys
@@ -51,6 +53,8 @@ while not stop.exists():
     record = {"ok": False}
     try:
         at = AppTest.from_file(str(root / "streamlit_app.py"), default_timeout=60)
+        at.secrets["auth"] = json.loads(sys.argv[3])  # signed in as an admin: demo mode serves only demo databases
+        at.user = {"is_logged_in": True, "email": "admin@klinikk.no", "roles": ["admin"]}
         at.switch_page("dashboard/pages/data_quality.py").run()
         record["exceptions"] = [str(e.value)[:300] for e in at.exception]
         record["version"] = next((int(m.value[1:]) for m in at.metric if str(m.value).startswith("v")), None)
@@ -161,7 +165,7 @@ def test_pages_and_queries_during_loads_always_show_one_whole_snapshot(tmp_path)
     load_files([clinicians], db)
     references = {1: reference_rates(db)}
     stop = tmp_path / "stop"
-    page = Reader(PAGE_READER, [str(ROOT), str(stop)], db, tmp_path / "page.log")
+    page = Reader(PAGE_READER, [str(ROOT), str(stop), json.dumps(AUTH)], db, tmp_path / "page.log")
     query = Reader(QUERY_READER, [str(stop)], db, tmp_path / "query.log")
     try:
         page.wait_for_first_request()
@@ -235,6 +239,8 @@ def test_one_page_view_shows_one_snapshot_when_a_load_publishes_during_it(tmp_pa
     monkeypatch.setattr(data, "run", run_with_a_publish_before_the_load_list)
     st.cache_data.clear()
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.secrets["auth"] = AUTH  # signed in as an admin: demo mode serves only demo databases
+    at.user = {"is_logged_in": True, "email": "admin@klinikk.no", "roles": ["admin"]}
     at.switch_page("dashboard/pages/data_quality.py").run()
     st.cache_data.clear()
     assert not at.exception

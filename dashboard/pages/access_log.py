@@ -1,6 +1,7 @@
 """Access log (admin): who signed in, saw a list of sessions, exported a file or was refused, newest first, with
-the integrity of the hash chain (pipelines.access.verify_log). Read-only: the app only ever appends to the log.
-The log can be downloaded as CSV; that export is logged too."""
+the integrity of the keyed hash chain (pipelines.access.verify_log) and any line that cannot be read (listed, never
+fatal). Read-only: the app only ever appends to the log. The log can be downloaded as CSV; that export is logged
+too."""
 
 from __future__ import annotations
 
@@ -27,8 +28,20 @@ def main() -> None:
     intact, message = access.verify_log(path)
     if intact:
         st.success(ui.tr("access_log_intact", n=i18n.number(len(records), lg)), icon=":material/verified:")
+        unkeyed = _unkeyed(path)
+        if unkeyed:
+            st.info(ui.tr("access_log_unkeyed", n=i18n.number(unkeyed.unkeyed_entries_n, lg),
+                          created=unkeyed.created_at), icon=":material/history:")
     else:
         st.error(ui.tr("access_log_broken", message=message), icon=":material/gpp_bad:")
+    if records.bad_lines:
+        st.warning(ui.tr("access_log_bad_lines", n=i18n.number(len(records.bad_lines), lg)),
+                   icon=":material/warning:")
+        ui.table(pd.DataFrame({
+            ui.tr("col_line_n"): [b.line_n for b in records.bad_lines],
+            ui.tr("col_bad_reason"): [b.reason for b in records.bad_lines],
+            ui.tr("col_line_start"): [b.text for b in records.bad_lines],
+        }), height=min(320, 35 * (len(records.bad_lines) + 1) + 3))
     if not records:
         st.info(ui.tr("access_log_empty"))
         return
@@ -61,6 +74,15 @@ def main() -> None:
         column_config={ui.tr("col_what"): st.column_config.TextColumn(width=320),
                        ui.tr("col_filters"): st.column_config.TextColumn(width=320)},
         right=[ui.tr("col_rows_n")])
+
+
+def _unkeyed(path) -> access.LogKey | None:
+    """The key file, when the log has entries from before it was keyed (else None)."""
+    try:
+        key = access.read_key(access.key_path_for(path))
+    except access.AccessLogError:
+        return None
+    return key if key and key.unkeyed_entries_n else None
 
 
 ui.run_page(main)
