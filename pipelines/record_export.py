@@ -184,7 +184,7 @@ def k_anonymise(frame: pd.DataFrame, k: int = K) -> tuple[pd.DataFrame, dict[str
     current = {c: codes[c][level[c]].copy() for c in HIERARCHIES}
     for c in HIERARCHIES:
         out[c] = texts[c][level[c]].to_numpy()
-    suppressed_cells: dict[str, int] = {}
+    locally: dict[str, np.ndarray] = {}  # column -> the cells suppressed in this step
     for c in SUPPRESSION_ORDER:
         small = _class_sizes(current) < k if n else np.zeros(0, dtype=bool)
         if not small.any():
@@ -194,10 +194,11 @@ def k_anonymise(frame: pd.DataFrame, k: int = K) -> tuple[pd.DataFrame, dict[str
             out.loc[newly, c] = SUPPRESSED
             # "suppressed" gets one code per column, distinct from every other value of that column
             current[c] = np.where(newly, -1, current[c])
-            suppressed_cells[c] = int(newly.sum())
+            locally[c] = newly
     small = _class_sizes(current) < k if n else np.zeros(0, dtype=bool)
     dropped = int(small.sum())
     out = out[~small].reset_index(drop=True)
+    suppressed_cells = {c: int((mask & ~small).sum()) for c, mask in locally.items() if (mask & ~small).any()}
     generalised = []
     for c in HIERARCHIES:
         names = [name for name, _ in HIERARCHIES[c]] + ["suppressed in every row"]
