@@ -72,13 +72,17 @@ def download(kind: str, outcome_key: str | None, ctx: ui.Context, who: auth.View
 
     details = {"outcome": outcome_key if subject else None, **{k: v for k, v in options.items() if v is not None},
                "suppression": rule.describe() if rule else None, "excel": "yes" if excel else None}
+    logged_filters = f
+    if rule is not None:  # the release period is logged by its name, the other filters as they are
+        details = {"release_period": disclosure.release_period(f.date_from, f.date_to)[1], **details}
+        logged_filters = dataclasses.replace(f, date_from=None, date_to=None)
     what = f"{kind} ({tag}): {name}"
     c = st.columns([3, 1.2], vertical_alignment="center")
     c[0].caption(ui.tr(f"export_{kind}_help") + (" · " + ui.tr("export_rows", n=i18n.number(rows, ctx.lang))
                                                   if rows is not None else ""))
     with c[1]:
         st.download_button(ui.tr("export_download", name=ui.tr(f"export_{kind}")),
-                           data=auth.logged_download(who, what, auth.describe(f, **details), build),
+                           data=auth.logged_download(who, what, auth.describe(logged_filters, **details), build),
                            file_name=name, mime="text/csv", key=f"download_{kind}", icon=":material/download:",
                            on_click="ignore", width="stretch")
     if preview is not None:
