@@ -200,9 +200,15 @@ def main() -> None:
         st.caption(ui.tr("export_internal_caption"))
     f, as_of = files if files is not None else (ctx.filters, ctx.as_of)
     prov = data.cached(_provenance_preview, key, f, as_of, str(data.db_path()))
-    st.caption(ui.tr("export_filters", filters=prov["filters"]) + " · " + ui.tr("export_logged"))
+    release_kind, label = disclosure.release_period(f.date_from, f.date_to) if rule is not None and files else \
+        (None, None)
+    if release_kind:  # the sidebar's other filters, then the period that replaces its dates
+        shown = export.filters_text(dataclasses.replace(f, date_from=None, date_to=None)) + " · " + \
+            ui.tr("export_release_period") + f": {label} ({f.date_from.isoformat()} – {f.date_to.isoformat()})"
+    else:
+        shown = prov["filters"]
+    st.caption(ui.tr("export_filters", filters=shown) + " · " + ui.tr("export_logged"))
     o = registry.get(key)
-    release_kind = disclosure.release_period(f.date_from, f.date_to)[0] if rule is not None and files else None
 
     def periods(offered: tuple[str, ...]) -> list[str]:
         """Row periods a release may have: whole calendar periods no longer than the release itself."""
