@@ -843,6 +843,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                                  "release; internal and record files are unaffected.",
                                  "Dataene dekker ennå ikke en hel kalendermåned, så det er ingenting å levere ut; "
                                  "interne filer og postfiler påvirkes ikke."),
+    "export_rows_up_to": ("up to {n} rows (sessions that cannot share their values with 4 others are left out)",
+                          "opptil {n} rader (behandlinger som ikke kan dele verdiene sine med 4 andre, utelates)"),
     "export_bad_url_value": ("The link held a value this page cannot use for: {names}. It was ignored and the "
                              "default (the strictest rule allowed) is used; set the value on the page instead.",
                              "Lenken hadde en verdi siden ikke kan bruke for: {names}. Den ble ignorert, og "

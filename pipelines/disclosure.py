@@ -157,8 +157,9 @@ def release_period(date_from: dt.date | None, date_to: dt.date | None) -> tuple[
     """(kind, label) of a whole calendar month / quarter / year, e.g. ("quarter", "2024-Q1"); NotForRelease with
     what is allowed for any other range (including an open one)."""
     if date_from is None or date_to is None:
-        raise NotForRelease(f"{ALLOWED_TEXT}; give both the first and the last day (--from and --to on the command line; ranges that differ by a few "
-                            "days or months could be subtracted from each other to recover hidden counts)")
+        raise NotForRelease(f"{ALLOWED_TEXT}; give both the first and the last day (--from and --to on the command "
+                            "line; ranges that differ by a few days or months could be subtracted from each other to "
+                            "recover hidden counts)")
     if date_from.day == 1 and date_to == month_end(date_from):
         return "month", f"{date_from:%Y-%m}"
     if date_from.day == 1 and date_from.month in (1, 4, 7, 10) and date_to.year == date_from.year \

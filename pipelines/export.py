@@ -323,7 +323,8 @@ def _release_funnel(out: pd.DataFrame, shown: np.ndarray, method: str, overdispe
 
 def _release_spc(out: pd.DataFrame, shown: np.ndarray, *, chart: str, rules: str, freeze: int | None,
                  outcome_key: str | None) -> None:
-    counted = pd.DataFrame({"period_start": out["period_start"], "numerator_n": _shown_counts(out, shown, "numerator_n"),
+    counted = pd.DataFrame({"period_start": out["period_start"],
+                            "numerator_n": _shown_counts(out, shown, "numerator_n"),
                             "denominator_n": _shown_counts(out, shown, "denominator_n")})
     for c in ("eligible_n", "followed_up_n", "event_n", "awaiting_n"):
         counted[c] = 0

@@ -155,9 +155,16 @@ def k_anonymise(frame: pd.DataFrame, k: int = K) -> tuple[pd.DataFrame, dict[str
     texts: dict[str, list[pd.Series]] = {}
     codes: dict[str, list[np.ndarray]] = {}
     for c, levels in HIERARCHIES.items():
-        texts[c] = [fn(frame[c]).astype(object).reset_index(drop=True) for _, fn in levels]
+        # each level is worked out once per distinct value, then spread over the rows
+        raw_codes, uniques = pd.factorize(frame[c], use_na_sentinel=False)
+        texts[c], codes[c] = [], []
+        for _, fn in levels:
+            level_text = fn(pd.Series(uniques)).astype(object).to_numpy()
+            level_codes, _ = pd.factorize(level_text)
+            texts[c].append(pd.Series(level_text[raw_codes], dtype=object))
+            codes[c].append(level_codes.astype(np.int64)[raw_codes])
         texts[c].append(pd.Series([SUPPRESSED] * n, dtype=object))
-        codes[c] = [pd.factorize(t)[0].astype(np.int64) for t in texts[c]]
+        codes[c].append(np.zeros(n, dtype=np.int64))
     level = {c: 0 for c in HIERARCHIES}
 
     def small_rows(lv: dict[str, int]) -> int:
@@ -249,6 +256,12 @@ def records(
 
 def record_count(con: duckdb.DuckDBPyConnection, *, filters: Filters = Filters(),
                  as_of: dt.date | None = None) -> int:
-    """How many rows `records` gives with these filters (sessions left out for k-anonymity not counted)."""
+    """How many sessions `records` starts from with these filters, without building them: the file has this many
+    rows less those left out for k-anonymity (its provenance line `rows_left_out` says how many)."""
     as_of = as_of or metrics.default_as_of(con)
-    return len(anonymised(con, filters=filters, as_of=as_of)[0])
+    prefix, relation = metrics.per_session_source(con, list(registry.OUTCOMES), as_of)
+    where, params = filters.sql("p")
+    sql = f"{prefix} SELECT count(*) FROM {relation} p WHERE {where}"
+    if "$as_of" in sql:  # the live definitions need it; the published mart does not
+        params = {"as_of": as_of, **params}
+    return int(con.execute(sql, params).fetchall()[0][0])

@@ -5,9 +5,10 @@ Many allowed releases are made of one generated clinic (tests/release_data.py): 
 of 2024, for every clinician subset and area filter below, of several export kinds. Then every difference an
 outsider can form from them is checked: a total minus any selection of its shown parts (a year minus its quarters or
 months, a quarter minus its months, all clinicians minus some of them, no area filter minus the forehead sessions, a
-clinic-wide row minus the clinicians' rows), and the same cell read from two files. (The funnel and the control
-chart release the same counts through the same suppression and rounding: tests/test_release.py.) A derived count of 1-4 is a
-hidden small cell given back. On the old code (ranges of any length, exact counts) such differences exist."""
+clinic-wide row minus the clinicians' rows), and the same cell read from two files. A derived count of 1-4 is a
+hidden small cell given back. On the old code (ranges of any length, exact counts) such differences exist. (The
+funnel and the control chart release the same counts through the same suppression and rounding:
+tests/test_release.py.)"""
 
 from __future__ import annotations
 

@@ -78,7 +78,8 @@ def download(kind: str, outcome_key: str | None, ctx: ui.Context, who: auth.View
         logged_filters = dataclasses.replace(f, date_from=None, date_to=None)
     what = f"{kind} ({tag}): {name}"
     c = st.columns([3, 1.2], vertical_alignment="center")
-    c[0].caption(ui.tr(f"export_{kind}_help") + (" · " + ui.tr("export_rows", n=i18n.number(rows, ctx.lang))
+    rows_key = "export_rows_up_to" if kind == "records" else "export_rows"  # k-anonymity may leave some out
+    c[0].caption(ui.tr(f"export_{kind}_help") + (" · " + ui.tr(rows_key, n=i18n.number(rows, ctx.lang))
                                                   if rows is not None else ""))
     with c[1]:
         st.download_button(ui.tr("export_download", name=ui.tr(f"export_{kind}")),
