@@ -236,13 +236,24 @@ def export_options(kind: str, *, by: str | None = None, period: str = "month", m
     raise ValueError(f"unknown export kind `{kind}`")
 
 
-def release_frame(frame: pd.DataFrame, kind: str, rule, by: str | None = None) -> pd.DataFrame:
+def release_frame(frame: pd.DataFrame, kind: str, rule, by: str | None = None, *, outcome_key: str | None = None,
+                  method: str = "arcsine", overdispersion: str = "auto", chart: str = "p",
+                  rules: str = "anhoej") -> pd.DataFrame:
     """An aggregate export as it may leave the clinic (pipelines.export.release), with the margins the CLI's
     `--release` uses: the period, the grouping and the clinician columns present in the frame."""
     from pipelines import export
 
     groups = [c for c in ("period_start", "month", by, "clinician") if c and c in frame.columns]
-    return export.release(frame, kind, list(dict.fromkeys(groups)), rule)
+    return export.release(frame, kind, list(dict.fromkeys(groups)), rule, outcome_key=outcome_key, method=method,
+                          overdispersion=overdispersion, chart=chart, rules=rules)
+
+
+def release_as_of(con: duckdb.DuckDBPyConnection, kind: str, filters, *, period: str | None = None):
+    """The as-of date of a release of `kind` with these filters (pipelines.export.check_release: NotForRelease
+    with what is allowed when the period is not a whole calendar month, quarter or year)."""
+    from pipelines import export, metrics
+
+    return export.check_release(kind, filters, as_of=None, data_as_of=metrics.default_as_of(con), period=period)
 
 
 def export_csv(con: duckdb.DuckDBPyConnection, kind: str, outcome_key: str | None, *, filters, as_of,
@@ -253,13 +264,18 @@ def export_csv(con: duckdb.DuckDBPyConnection, kind: str, outcome_key: str | Non
     """(file bytes, data rows) of one export kind, built by pipelines.export's frame, provenance and CSV writer
     (UTF-8; UTF-8 with BOM, semicolons and decimal commas when `excel`).
 
-    `release` (a pipelines.disclosure.Rule): small cells suppressed and marked, as `--release` does; a per-session
-    kind (cusum) raises pipelines.export.NotForRelease. `internal`: an unsuppressed file, said so in its provenance.
-    `records`: the pseudonymised record-level export (pipelines.record_export), re-keyed for this file."""
-    from pipelines import export, record_export
+    `release` (a pipelines.disclosure.Rule): the CLI's `--release`: only for a whole calendar month, quarter or
+    year in `filters` (else pipelines.export.NotForRelease saying what is allowed), counted as of the newest month
+    end the data have reached (`as_of` is not used), small cells suppressed, counts rounded to 5; a per-session kind
+    (cusum) raises NotForRelease. `internal`: an unsuppressed file, said so in its provenance.
+    `records`: the pseudonymised record-level export (pipelines.record_export), re-keyed and k-anonymised."""
+    from pipelines import export, metrics, record_export
 
     options = export_options(kind, by=by, period=period, method=method, overdispersion=overdispersion,
                              chart=chart, rules=rules, consumables_nok=consumables_nok)
+    if release is not None:
+        as_of = export.check_release(kind, filters, as_of=None, data_as_of=metrics.default_as_of(con),
+                                     period=period if kind in ("rates", "spc") else None)
     if kind == "rates":
         frame = export.rates_frame(con, outcome_key, by=by, period=period, filters=filters, as_of=as_of)
     elif kind == "funnel":
@@ -274,10 +290,12 @@ def export_csv(con: duckdb.DuckDBPyConnection, kind: str, outcome_key: str | Non
     elif kind == "cusum":
         frame = export.cusum_frame(con, outcome_key, filters=filters, as_of=as_of)
     else:
-        frame = record_export.records(con, filters=filters, as_of=as_of)
+        frame, anonymisation = record_export.anonymised(con, filters=filters, as_of=as_of)
+        options.update(anonymisation)
     if release is not None:
-        frame = release_frame(frame, kind, release, by=options.get("by") or None)
-        options["suppression"] = release.describe()
+        frame = release_frame(frame, kind, release, by=options.get("by") or None, outcome_key=outcome_key,
+                              method=method, overdispersion=overdispersion, chart=chart, rules=rules)
+        options.update(export.release_provenance(release, filters))
     elif internal and kind != "records":
         options["release"] = INTERNAL_NOTE
     prov = export.provenance(con, kind, as_of=as_of, filters=filters, options=options,

@@ -889,14 +889,39 @@ TEXTS: dict[str, tuple[str, str]] = {
                                   "from them. Only an administrator may go below {floor}.",
                                   "Grupper med færre behandlinger enn dette skjules, med alt som er beregnet "
                                   "fra dem. Bare en administrator kan gå under {floor}."),
-    "export_release_caption": ("Release files: {rule}. Hidden cells read “suppressed” and the column "
-                               "`suppression` says why; cells that would let a hidden one be recomputed from a "
-                               "total are hidden too (complementary).",
-                               "Utleveringsfiler: {rule}. Skjulte celler har teksten «suppressed», og kolonnen "
-                               "`suppression` sier hvorfor; celler som ville latt en skjult celle regnes ut fra en "
-                               "sum, skjules også (komplementært)."),
+    "export_release_caption": ("Release files: {rule}. Hidden cells read “suppressed” (whatever the reason); "
+                               "cells that would let a hidden one be recomputed from a total are hidden too "
+                               "(complementary), and every count shown is rounded to the nearest 5.",
+                               "Utleveringsfiler: {rule}. Skjulte celler har teksten «suppressed» (uansett grunn); "
+                               "celler som ville latt en skjult celle regnes ut fra en sum, skjules også "
+                               "(komplementært), og alle tall som vises, er avrundet til nærmeste 5."),
     "export_rule_text": ("numerators 1–{num} and denominators under {den} hidden",
                          "tellere 1–{num} og nevnere under {den} skjult"),
+    # --- export: release periods and URL values (security issue 10, parts 5 and 9) ----------------------------
+    "export_release_period": ("Release period", "Utleveringsperiode"),
+    "export_release_period_help": ("A whole calendar year, quarter or month that has ended. The sidebar's dates do "
+                                   "not apply to release files.",
+                                   "Et helt kalenderår, kvartal eller måned som er avsluttet. Datoene i sidefeltet "
+                                   "gjelder ikke for utleveringsfiler."),
+    "export_release_rule_sentence": ("Release files cover one whole calendar month, quarter or year, hide small "
+                                     "counts and round every other count to the nearest 5, with rates and limits "
+                                     "computed from those rounded counts, so no two release files can be "
+                                     "subtracted from each other to reveal a count below 5.",
+                                     "Utleveringsfiler dekker én hel kalendermåned, ett kvartal eller ett år, "
+                                     "skjuler små tall og runder alle andre tall av til nærmeste 5, med andeler og "
+                                     "grenser regnet fra de avrundede tallene, slik at ingen to utleveringsfiler "
+                                     "kan trekkes fra hverandre for å avsløre et tall under 5."),
+    "export_no_release_period": ("The data do not yet cover a whole calendar month, so there is nothing to "
+                                 "release; internal and record files are unaffected.",
+                                 "Dataene dekker ennå ikke en hel kalendermåned, så det er ingenting å levere ut; "
+                                 "interne filer og postfiler påvirkes ikke."),
+    "export_rows_up_to": ("up to {n} rows (sessions that cannot share their values with 4 others are left out)",
+                          "opptil {n} rader (behandlinger som ikke kan dele verdiene sine med 4 andre, utelates)"),
+    "export_bad_url_value": ("The link held a value this page cannot use for: {names}. It was ignored and the "
+                             "default (the strictest rule allowed) is used; set the value on the page instead.",
+                             "Lenken hadde en verdi siden ikke kan bruke for: {names}. Den ble ignorert, og "
+                             "standardverdien (den strengeste regelen som er tillatt) brukes; sett verdien på "
+                             "siden i stedet."),
     "export_internal_caption": ("Internal files: every count, not suppressed, marked as internal in their "
                                 "provenance. Do not hand them over outside the clinic.",
                                 "Interne filer: alle tall, ikke skjult, merket som interne i opphavslinjene. "
@@ -906,11 +931,13 @@ TEXTS: dict[str, tuple[str, str]] = {
                       "Hver fil logges når den lages: hvem, når, filtre, rader og filens SHA-256."),
     "export_records": ("Pseudonymised records", "Pseudonymiserte poster"),
     "export_records_help": ("One row per session with its outcome flags. Patient and session references are "
-                            "re-keyed for this file only (two files cannot be linked); clinicians by code; no "
-                            "free text.",
+                            "re-keyed for this file only; clinicians by code; no free text. Dates by month, doses in "
+                            "bands and rare values suppressed until every row shares them with at least 4 others "
+                            "(k = 5), rows shuffled, so two files cannot be linked.",
                             "Én rad per behandling med utfallsflagg. Pasient- og behandlingsreferanser får nye "
-                            "nøkler bare for denne filen (to filer kan ikke kobles); behandlere med kode; ingen "
-                            "fritekst."),
+                            "nøkler bare for denne filen; behandlere med kode; ingen fritekst. Datoer som måned, "
+                            "doser i intervaller og sjeldne verdier skjult til hver rad deler dem med minst 4 "
+                            "andre (k = 5), radene stokket, så to filer ikke kan kobles."),
     # --- access log page ---------------------------------------------------------------------------------------
     "access_log_caption": ("Who signed in, saw a list of sessions, exported a file or was refused. The app only "
                            "appends to this log and cannot change it; each entry carries a keyed hash (HMAC-SHA256, "

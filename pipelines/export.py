@@ -2,7 +2,10 @@
 
 Every export starts with provenance lines beginning with `#` (what, from which snapshot, as of when, with which
 filters and options, generated when), then one header row. `pandas.read_csv(path, comment="#")` reads it back.
-Text cells that a spreadsheet would run as a formula (starting with =, +, -, @, tab or carriage return) are
+Text that comes from outside the code (filter values, the user name, the database path) is escaped in the
+provenance lines (`%2C` for a comma, `%3B` semicolon, `%22` quote, `%0A` newline, ...), so it can never open a new
+spreadsheet cell or line there. Text cells that a spreadsheet would run as a formula (starting with =, +, -, @ -
+also after leading spaces or line breaks, and their full-width forms - or with a tab or carriage return) are
 prefixed with an apostrophe. `excel=True` writes Norwegian Excel's dialect: semicolon separator, decimal comma,
 UTF-8 with BOM.
 """
@@ -13,18 +16,22 @@ import datetime as dt
 import io
 import os
 import pwd
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines import analysis, costs, disclosure, metrics, quality
+from pipelines import analysis, costs, disclosure, metrics, quality, stats
 from pipelines import outcomes as registry
 from pipelines.metrics import Filters
 
 KINDS = ("rates", "funnel", "spc", "costs", "cusum", "records")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# what a spreadsheet may read as the start of a formula once it has skipped leading blanks and line breaks: the
+# ASCII signs and their full-width and small forms (Excel and LibreOffice normalise some of these)
+FORMULA_SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\u2212")
 
 RATES_COLUMNS = ["period_start", "numerator_n", "denominator_n", "rate", "ci_low", "ci_high", "followup_completeness",
                  "metric", "eligible_n", "followed_up_n", "event_n", "awaiting_n", "crude_rate"]
@@ -38,7 +45,13 @@ CUSUM_COLUMNS = ["clinician", "treated_on", "cusum", "threshold", "signal", "out
 
 
 def neutralise(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    """Text a spreadsheet could run as a formula gets a leading apostrophe (shown as text, never run)."""
+    if not isinstance(value, str) or not value:
+        return value
+    if value.startswith(FORMULA_START) or value[0] in "\n\x0b\x0c":
+        return "'" + value
+    stripped = value.lstrip()
+    if stripped and stripped[0] in FORMULA_SIGNS:
         return "'" + value
     return value
 
@@ -60,8 +73,21 @@ def to_csv_text(frame: pd.DataFrame, provenance: dict[str, object], *, excel: bo
 
 
 def _prov_value(v: object) -> str:
-    text = str(v).replace("\r", " ").replace("\n", " ")
-    return text
+    text = str(v)
+    return "".join(" " if ch in LINE_BREAKS else ch for ch in text)
+
+
+LINE_BREAKS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+# characters that could end a provenance cell or line in some reader, or be mistaken for our own separators
+ESCAPED = frozenset('%,;"|\t') | LINE_BREAKS
+
+
+def escape_text(value: object, also: str = "") -> str:
+    """Outside text (a filter value, a user or file name) for a provenance line: every character that could open a
+    new spreadsheet cell or line (or look like one of our separators; `also`: more of them) is written as %XX
+    (its UTF-8 bytes), as in a URL."""
+    escaped = ESCAPED | frozenset(also)
+    return "".join("".join(f"%{b:02X}" for b in ch.encode("utf-8")) if ch in escaped else ch for ch in str(value))
 
 
 def write_csv(frame: pd.DataFrame, path: Path, provenance: dict[str, object], *, excel: bool = False) -> Path:
@@ -93,11 +119,11 @@ def provenance(con: duckdb.DuckDBPyConnection, kind: str, *, as_of: dt.date, fil
     prov["filters"] = filters_text(filters)
     for k, v in options.items():
         prov[k] = v
-    prov["database"] = str(db_path) if db_path else ""
+    prov["database"] = escape_text(db_path) if db_path else ""
     prov["snapshot_version"] = info["version"]
     prov["snapshot_published_at"] = info["published_at"]
     prov["generated_at"] = dt.datetime.now().replace(microsecond=0).isoformat()
-    prov["generated_by"] = generated_by or _user()
+    prov["generated_by"] = escape_text(generated_by or _user())
     return prov
 
 
@@ -111,6 +137,8 @@ def _user() -> str:
 
 
 def filters_text(filters: Filters) -> str:
+    """The filters in one line: parts joined by " / ", list values by "|", each value escaped (escape_text), so no
+    filter value can open a spreadsheet cell or line, or pass for a separator."""
     parts = []
     if filters.date_from:
         parts.append(f"from {filters.date_from.isoformat()}")
@@ -119,8 +147,8 @@ def filters_text(filters: Filters) -> str:
     for name in ("clinicians", "indications", "areas", "products"):
         values = getattr(filters, name)
         if values:
-            parts.append(f"{name} = {'|'.join(values)}")
-    return "; ".join(parts) or "none"
+            parts.append(f"{name} = {'|'.join(escape_text(v, also='/') for v in values)}")
+    return " / ".join(parts) or "none"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -174,37 +202,173 @@ def cusum_frame(con, outcome_key: str, *, filters: Filters = Filters(), as_of: d
 # Releases: aggregate exports meant to leave the clinic
 # --------------------------------------------------------------------------------------------------------------
 
-# kind -> (numerator, denominator, columns hidden with the row, columns kept in a release)
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    numerator: str
+    denominator: str
+    derived: tuple[str, ...]  # hidden with the row; the shown ones are recomputed from the rounded counts
+    keep: tuple[str, ...] | None  # columns a release holds (None: all)
+    counts: tuple[str, ...] = ()  # further counts: hidden with the row, rounded, used to recompute `derived`
+
+
 RELEASE = {
-    "rates": ("numerator_n", "denominator_n", ["rate", "ci_low", "ci_high", "followup_completeness"],
-              ["period_start", "numerator_n", "denominator_n", "rate", "ci_low", "ci_high", "followup_completeness",
-               "metric"]),
-    "funnel": ("numerator_n", "denominator_n", ["rate", "lcl_95", "ucl_95", "lcl_998", "ucl_998", "flag", "z",
-                                                "flag_95"],
-               ["clinician", "numerator_n", "denominator_n", "rate", "target", "lcl_95", "ucl_95", "lcl_998",
-                "ucl_998", "flag", "phi", "tau2", "method", "overdispersion_applied"]),
-    "spc": ("numerator_n", "denominator_n", ["rate", "lcl", "ucl", "lcl_95", "ucl_95", "sigma_signal",
-                                             "followup_completeness"],
-            ["period_start", "numerator_n", "denominator_n", "rate", "cl", "lcl", "ucl", "sigma_signal",
-             "runs_signal", "longest_run", "longest_run_max", "crossings", "crossings_min", "signal",
-             "signal_rules"]),
-    "costs": ("correction_n", "primary_n", ["correction_cost_nok", "cost_per_100_primary_nok", "cost_share",
-                                            "product_cost_nok", "chair_cost_nok", "consumables_nok"],
-              None),
+    "rates": ReleaseSpec("numerator_n", "denominator_n", ("rate", "ci_low", "ci_high", "followup_completeness"),
+                         ("period_start", "numerator_n", "denominator_n", "rate", "ci_low", "ci_high",
+                          "followup_completeness", "metric"), ("eligible_n", "followed_up_n")),
+    # phi and tau2 are left out: computed over every clinician, they solved for hidden numerators
+    "funnel": ReleaseSpec("numerator_n", "denominator_n", ("rate", "lcl_95", "ucl_95", "lcl_998", "ucl_998", "flag",
+                                                           "z", "flag_95"),
+                          ("clinician", "numerator_n", "denominator_n", "rate", "target", "lcl_95", "ucl_95",
+                           "lcl_998", "ucl_998", "flag", "method", "overdispersion_applied")),
+    "spc": ReleaseSpec("numerator_n", "denominator_n", ("rate", "lcl", "ucl", "lcl_95", "ucl_95", "sigma_signal",
+                                                        "followup_completeness"),
+                       ("period_start", "numerator_n", "denominator_n", "rate", "cl", "lcl", "ucl", "sigma_signal",
+                        "runs_signal", "longest_run", "longest_run_max", "crossings", "crossings_min", "signal",
+                        "signal_rules")),
+    "costs": ReleaseSpec("correction_n", "primary_n", ("correction_cost_nok", "cost_per_100_primary_nok",
+                                                       "revenue_nok", "cost_share", "product_cost_nok",
+                                                       "chair_cost_nok", "consumables_nok"),
+                         None, ("unpriced_n",)),
 }
+MONEY_ROUNDING_NOK = 100  # a release's money = rounded count x average per session rounded to this
 
 
-class NotForRelease(ValueError):
-    pass
+NotForRelease = disclosure.NotForRelease
 
 
-def release(frame: pd.DataFrame, kind: str, groups: list[str], rule: disclosure.Rule) -> pd.DataFrame:
-    """The export as it may leave the clinic: only aggregate columns, small cells suppressed and marked."""
+def check_release(kind: str, filters: Filters, *, as_of: dt.date | None, data_as_of: dt.date,
+                  period: str | None = None) -> dt.date:
+    """Whether these options may be released (NotForRelease with what is allowed if not); returns the release's
+    as-of date. Shared by `python -m pipelines export --release` and the dashboard's Export page."""
     if kind not in RELEASE:
         raise NotForRelease(f"a {kind} export holds one row per session and cannot be released; "
                             "use the pseudonymised records export for audit")
-    numerator, denominator, derived, keep = RELEASE[kind]
-    columns = list(dict.fromkeys([*groups, *(keep or frame.columns)]))
-    out = frame[[c for c in columns if c in frame.columns]]
-    return disclosure.suppress(out, numerator=numerator, denominator=denominator, derived=derived,
-                               groups=[g for g in groups if g in out.columns], rule=rule)
+    release_kind, _ = disclosure.release_period(filters.date_from, filters.date_to)
+    disclosure.check_row_period(kind, period, release_kind)
+    return disclosure.release_as_of(as_of, data_as_of, filters.date_to)
+
+
+def release_provenance(rule: disclosure.Rule, filters: Filters) -> dict[str, object]:
+    """The provenance lines a release adds (after the export's own options)."""
+    _, label = disclosure.release_period(filters.date_from, filters.date_to)
+    return {"release_period": label, "suppression": rule.describe(), "rounding": rule.rounding_text()}
+
+
+def release(frame: pd.DataFrame, kind: str, groups: list[str], rule: disclosure.Rule, *,
+            outcome_key: str | None = None, method: str = "arcsine", overdispersion: str = "auto",
+            chart: str = "p", rules: str = "anhoej", freeze: int | None = None) -> pd.DataFrame:
+    """The export as it may leave the clinic: only aggregate columns, small cells suppressed and marked, the
+    counts shown rounded to base 5, and every rate, interval, limit and centre line recomputed from those rounded
+    counts (nothing is computed from a hidden cell)."""
+    if kind not in RELEASE:
+        raise NotForRelease(f"a {kind} export holds one row per session and cannot be released; "
+                            "use the pseudonymised records export for audit")
+    spec = RELEASE[kind]
+    keep = list(dict.fromkeys([*groups, *(spec.keep or frame.columns)]))
+    keep = [c for c in keep if c in frame.columns]
+    work = frame[list(dict.fromkeys([*keep, *(c for c in spec.counts if c in frame.columns)]))]
+    out = disclosure.suppress(work, numerator=spec.numerator, denominator=spec.denominator,
+                              derived=list(spec.derived), groups=[g for g in groups if g in work.columns], rule=rule,
+                              counts=[c for c in spec.counts if c in work.columns])
+    shown = (out["suppression"] != disclosure.MARK).to_numpy()
+    if kind == "rates":
+        _release_rates(out, shown)
+    elif kind == "funnel":
+        _release_funnel(out, shown, method, overdispersion)
+    elif kind == "spc":
+        _release_spc(out, shown, chart=chart, rules=rules, freeze=freeze, outcome_key=outcome_key)
+    else:
+        _release_costs(out, shown, frame.reset_index(drop=True), rule)
+    return out[[*keep, "suppression"]]
+
+
+def _shown_counts(out: pd.DataFrame, shown: np.ndarray, column: str) -> np.ndarray:
+    """A count column as floats: the rounded value where the row is shown, 0 where it is hidden."""
+    return np.array([float(v) if s else 0.0 for v, s in zip(out[column], shown, strict=True)])
+
+
+def _put(out: pd.DataFrame, column: str, values, shown: np.ndarray) -> None:
+    """Write recomputed values into the shown rows of `column` (hidden rows keep the marker)."""
+    if column not in out:
+        return
+    values = np.asarray(values, dtype=object)
+    out[column] = [v if s else disclosure.MARK for v, s in zip(values, shown, strict=True)]
+
+
+def _release_rates(out: pd.DataFrame, shown: np.ndarray) -> None:
+    num, den = _shown_counts(out, shown, "numerator_n"), _shown_counts(out, shown, "denominator_n")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = den > 0
+        low, high = stats.wilson_interval(num, np.where(ok, den, 1))
+        _put(out, "rate", np.where(ok, num / np.where(ok, den, 1), np.nan), shown)
+        _put(out, "ci_low", np.where(ok, low, np.nan), shown)
+        _put(out, "ci_high", np.where(ok, high, np.nan), shown)
+        if {"eligible_n", "followed_up_n"} <= set(out.columns):
+            elig = _shown_counts(out, shown, "eligible_n")
+            fu = _shown_counts(out, shown, "followed_up_n")
+            _put(out, "followup_completeness", np.where(elig > 0, fu / np.where(elig > 0, elig, 1), np.nan), shown)
+
+
+def _release_funnel(out: pd.DataFrame, shown: np.ndarray, method: str, overdispersion: str) -> None:
+    num, den = _shown_counts(out, shown, "numerator_n"), _shown_counts(out, shown, "denominator_n")
+    if 0 < num.sum() < den.sum():
+        frame, info = stats.funnel_proportions(num, den, method=method, overdispersion=overdispersion)
+    else:  # no clinic rate strictly between 0 and 1 among the rows shown: no funnel
+        frame, info = None, {"target": np.nan, "overdispersion_applied": False}
+    for c in ("rate", "lcl_95", "ucl_95", "lcl_998", "ucl_998", "flag", "z", "flag_95"):
+        if frame is not None:
+            _put(out, c, frame[c].to_numpy(), shown)
+        elif c == "rate":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                _put(out, c, np.where(den > 0, num / np.where(den > 0, den, 1), np.nan), shown)
+        else:
+            _put(out, c, ["" if c.startswith("flag") else np.nan] * len(out), shown)
+    out["target"] = info["target"]
+    out["method"] = method
+    out["overdispersion_applied"] = bool(info["overdispersion_applied"])
+
+
+def _release_spc(out: pd.DataFrame, shown: np.ndarray, *, chart: str, rules: str, freeze: int | None,
+                 outcome_key: str | None) -> None:
+    counted = pd.DataFrame({"period_start": out["period_start"],
+                            "numerator_n": _shown_counts(out, shown, "numerator_n"),
+                            "denominator_n": _shown_counts(out, shown, "denominator_n")})
+    for c in ("eligible_n", "followed_up_n", "event_n", "awaiting_n"):
+        counted[c] = 0
+    higher = registry.get(outcome_key).higher_is_better if outcome_key else False
+    chart_frame = analysis.spc_from_counts(counted, chart=chart, freeze=freeze, rules=rules,
+                                           higher_is_better=higher)
+    for c in ("rate", "lcl", "ucl", "lcl_95", "ucl_95", "sigma_signal"):
+        _put(out, c, chart_frame[c].to_numpy(), shown)
+    for c in ("cl", "runs_signal", "longest_run", "longest_run_max", "crossings", "crossings_min", "signal",
+              "signal_rules"):
+        if c in out:
+            out[c] = chart_frame[c].to_numpy()
+    if "followup_completeness" in out:
+        _put(out, "followup_completeness", [np.nan] * len(out), shown)
+
+
+def _release_costs(out: pd.DataFrame, shown: np.ndarray, exact: pd.DataFrame, rule: disclosure.Rule) -> None:
+    """Money in a cost release: rounded count x the cell's average per session, the average rounded to 100 NOK,
+    so a sum of money gives no more away than the rounded counts (an exact total divided by the price of one
+    correction would count the corrections)."""
+    corr, prim = _shown_counts(out, shown, "correction_n"), _shown_counts(out, shown, "primary_n")
+    exact_corr = exact["correction_n"].to_numpy(dtype=float)
+    exact_prim = exact["primary_n"].to_numpy(dtype=float)
+
+    def per_session(column: str, n_exact: np.ndarray, n_shown: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            avg = np.where(n_exact > 0, exact[column].to_numpy(dtype=float) / np.where(n_exact > 0, n_exact, 1), 0)
+        return n_shown * np.floor(avg / MONEY_ROUNDING_NOK + 0.5) * MONEY_ROUNDING_NOK
+
+    money = {c: per_session(c, exact_corr, corr) for c in ("correction_cost_nok", "product_cost_nok",
+                                                           "chair_cost_nok", "consumables_nok")}
+    money["revenue_nok"] = per_session("revenue_nok", exact_prim, prim)
+    for c, values in money.items():
+        _put(out, c, values, shown)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        _put(out, "cost_per_100_primary_nok",
+             np.where(prim > 0, 100 * money["correction_cost_nok"] / np.where(prim > 0, prim, 1), np.nan), shown)
+        _put(out, "cost_share", np.where(money["revenue_nok"] > 0, money["correction_cost_nok"]
+                                         / np.where(money["revenue_nok"] > 0, money["revenue_nok"], 1), np.nan), shown)

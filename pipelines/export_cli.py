@@ -49,16 +49,66 @@ def _check(args) -> None:
         raise ExportOptionError("--from is after --to")
 
 
+def protected_paths(db: Path) -> tuple[list[Path], list[Path]]:
+    """(files, folders) an export must never write to: the published database and its write-ahead log, the
+    loader's working file, its log and lock, the kept snapshots, the access log (and files beside it named after
+    it, e.g. a key) and the role file."""
+    paths = store.DbPaths(Path(db))
+    log = access.log_path_for(Path(db))
+    files = [paths.published, paths.work, paths.lock, log, access.default_roles_file()]
+    files += [f.with_name(f.name + ".wal") for f in (paths.published, paths.work)]
+    return files, [paths.snapshots]
+
+
+def check_output(output: Path, db: Path) -> None:
+    """Refuse an output file that is (or links to) one of the clinic's own files: `-o data/clinic.duckdb` would
+    replace the database with a CSV. Paths are compared after resolving symbolic links and `..`, and an existing
+    file also by its inode (a hard link)."""
+    out = Path(output)
+    target = out.resolve()
+    files, folders = protected_paths(db)
+    same_inode = None
+    if out.exists():
+        st = out.stat()
+        same_inode = (st.st_dev, st.st_ino)
+    for f in files:
+        resolved = f.resolve()
+        hit = target == resolved
+        if not hit and same_inode is not None and f.exists():
+            fst = f.stat()
+            hit = (fst.st_dev, fst.st_ino) == same_inode
+        if not hit and f == access.log_path_for(Path(db)) and target.parent == resolved.parent \
+                and target.name.startswith(resolved.name + "."):
+            hit = True  # the access log's companions (its key, lock or rotated parts)
+        if hit:
+            raise ExportOptionError(f"-o {output} is the clinic's own file {f} (the database, its working copy or "
+                                    "log, the access log or the role file); write the export somewhere else, e.g. "
+                                    "-o exports/name.csv")
+    for folder in folders:
+        resolved = folder.resolve()
+        if target == resolved or resolved in target.parents:
+            raise ExportOptionError(f"-o {output} is inside the kept snapshots ({folder}); write the export "
+                                    "somewhere else, e.g. -o exports/name.csv")
+    if target.is_dir():
+        raise ExportOptionError(f"-o {output} is a folder; give a file name, e.g. -o {Path(output) / 'export.csv'}")
+
+
 def run_export(args) -> tuple[Path, int]:
     _check(args)
     db = Path(args.db) if args.db else store.default_db_path()
+    check_output(args.output, db)
     if not db.exists():
         raise ExportOptionError(f"no database at {db}; load exports first (python -m pipelines load ...)")
     filters = Filters(date_from=args.date_from, date_to=args.date_to, clinicians=tuple(c.upper() for c in args.clinician),
                       indications=tuple(args.indication), areas=tuple(args.area), products=tuple(args.product))
     con = duckdb.connect(str(db), read_only=True)
     try:
-        as_of = args.as_of or metrics.default_as_of(con)
+        if args.release:
+            period = args.period or ("month" if args.kind in ("rates", "spc") else None)
+            as_of = export.check_release(args.kind, filters, as_of=args.as_of, data_as_of=metrics.default_as_of(con),
+                                         period=period)
+        else:
+            as_of = args.as_of or metrics.default_as_of(con)
         options: dict[str, object] = {}
         kind = args.kind
         if kind == "rates":
@@ -84,14 +134,15 @@ def run_export(args) -> tuple[Path, int]:
             options = analysis.cusum_provenance()
             frame = export.cusum_frame(con, args.outcome, filters=filters, as_of=as_of)
         else:
-            options = {"pseudonymisation": "patient and session references re-keyed with HMAC-SHA256 under a "
-                                           "one-off key that was not kept; no free text"}
-            frame = record_export.records(con, filters=filters, as_of=as_of)
+            frame, anonymisation = record_export.anonymised(con, filters=filters, as_of=as_of)
+            options = {"pseudonymisation": record_export.PSEUDONYMISATION_NOTE, **anonymisation}
         if args.release:
             rule = disclosure.Rule(args.min_numerator, args.min_denominator)
             groups = [c for c in ("period_start", "month", args.by, "clinician") if c and c in frame.columns]
-            frame = export.release(frame, kind, groups, rule)
-            options["suppression"] = rule.describe()
+            frame = export.release(frame, kind, list(dict.fromkeys(groups)), rule, outcome_key=args.outcome,
+                                   method=args.method, overdispersion=args.overdispersion, chart=args.chart,
+                                   rules=args.rules, freeze=args.freeze)
+            options.update(export.release_provenance(rule, filters))
         prov = export.provenance(con, kind, as_of=as_of, filters=filters, options=options,
                                  outcome_key=args.outcome, db_path=db)
     finally:

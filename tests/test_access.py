@@ -93,10 +93,11 @@ def test_a_command_line_export_is_logged_with_its_hash(metrics_db, tmp_path, mon
     monkeypatch.setenv("CLINIC_ACCESS_LOG", str(log))
     out = tmp_path / "rates.csv"
     assert main(["export", "rates", "--outcome", "ptosis", "--period", "all", "--release", "--clinician", "A01",
+                 "--from", "2024-01-01", "--to", "2024-03-31",  # a release covers a whole calendar period
                  "-o", str(out), "--db", str(metrics_db), "--as-of", "2024-06-30"]) == 0
     [entry] = access.read_log(log)
     assert (entry["event"], entry["role"], entry["what"]) == ("export", "command line", "rates -> rates.csv (release)")
-    assert entry["filters"] == "clinicians = A01" and entry["rows_n"] == 1
+    assert entry["filters"] == "from 2024-01-01 / to 2024-03-31 / clinicians = A01" and entry["rows_n"] == 1
     assert entry["file_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert access.verify_log(log) == (True, "intact")
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import io
+import os
+import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -141,3 +146,117 @@ def test_missing_database(tmp_path, capsys):
     code = main(["export", "costs", "-o", str(tmp_path / "x.csv"), "--db", str(tmp_path / "none.duckdb")])
     assert code == 1
     assert "no database at" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------------------------
+# security issue 10, part 9: formula starts, provenance lines, -o
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["  =1+1", " +47", "   -cmd", " @SUM(A1)", "\n=1", "\r\n=1", "\n\n+1", "\n",
+                                   "\u3000=1", "\u00a0=1", "＝1+1", "＋47", "－1", "＠SUM(A1)", " ＝1", "\u2212 1",
+                                   "\x0b=1", "\x0c=1"])
+def test_formula_starts_behind_blanks_line_breaks_and_full_width_signs_are_neutralised(value):
+    assert neutralise(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["C01", "a = b", "glabella|forehead", "1+1", "", " text", "x\n=1"])
+def test_text_that_is_no_formula_is_left_alone(value):
+    assert neutralise(value) == value
+
+
+HOSTILE = ['C01,=HYPERLINK("http://evil.example")', "C02;=1+1", 'C03"x', "C04\n=cmd", "C05\r\n@SUM(A1)",
+           "C06\u2028+1", "C07 / from 1900-01-01", "C08|C09"]
+
+
+def _provenance_cells(text: str, sep: str) -> list[list[str]]:
+    rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+    return [r for r in rows if r and r[0].startswith("#")]
+
+
+@pytest.mark.parametrize("excel", [False, True])
+def test_provenance_lines_stay_one_cell_whatever_a_filter_or_user_name_holds(metrics_con, excel):
+    """A filter value or a user name with `,` `;` `"` or a line break opened a new spreadsheet cell (or line) in
+    the provenance: `# generated_by: x,=HYPERLINK(...)` put a live formula in the second cell."""
+    import datetime as dt
+
+    from pipelines import export
+    from pipelines.metrics import Filters
+
+    filters = Filters(clinicians=tuple(HOSTILE), indications=("cosmetic;=2+2",), areas=('"glabella"',))
+    prov = export.provenance(metrics_con, "rates", as_of=dt.date(2024, 6, 30), filters=filters, options={},
+                             db_path=Path("/data/odd,dir;\"x\"\n/clinic.duckdb"),
+                             generated_by='mallory@evil.example,=HYPERLINK("x");"\n=2')
+    text = to_csv_text(pd.DataFrame({"clinician": ["C01"], "numerator_n": [1]}), prov, excel=excel)
+    lines = text.splitlines()
+    assert sum(1 for line in lines if line.startswith("#")) == len(prov), "no value opened a new line"
+    for sep in (",", ";"):
+        for cells in _provenance_cells(text, sep):
+            key = cells[0][2:].split(":", 1)[0]
+            if key in ("filters", "generated_by", "database"):
+                assert len(cells) == 1, cells  # one cell, starting with "#": nothing a spreadsheet would run
+    got = {line[2:].split(": ", 1)[0]: line[2:].split(": ", 1)[1] for line in lines if line.startswith("# ")}
+    assert got["generated_by"] == "mallory@evil.example%2C=HYPERLINK(%22x%22)%3B%22%0A=2"
+    assert got["filters"].startswith("clinicians = C01%2C=HYPERLINK(%22http:%2F%2Fevil.example%22)|C02%3B=1+1|C03%22x|"
+                                     "C04%0A=cmd|C05%0D%0A@SUM(A1)|C06%E2%80%A8+1|C07 %2F from 1900-01-01|C08%7CC09")
+    assert got["filters"].endswith(" / indications = cosmetic%3B=2+2 / areas = %22glabella%22")
+    assert got["database"] == "/data/odd%2Cdir%3B%22x%22%0A/clinic.duckdb"
+    # the data still read back under the provenance lines
+    frame = pd.read_csv(io.StringIO(text), comment="#", sep=";" if excel else ",")
+    assert list(frame.columns) == ["clinician", "numerator_n"] and len(frame) == 1
+
+
+def test_the_cli_escapes_a_hostile_clinician_filter(metrics_db, tmp_path):
+    code, out = run(metrics_db, tmp_path, "costs", "--clinician", 'a01,=HYPERLINK("x")', *AS_OF)
+    assert code == 0
+    text = out.read_text()
+    [line] = [line for line in text.splitlines() if line.startswith("# filters:")]
+    assert line == "# filters: clinicians = A01%2C=HYPERLINK(%22X%22)"
+    assert [len(r) for r in _provenance_cells(text, ",") if r[0].startswith("# filters")] == [1]
+
+
+def _clinic_copy(metrics_db, tmp_path) -> Path:
+    """A private copy of the fixture database with a kept snapshot, a working file and an access log."""
+    target = tmp_path / "data"
+    target.mkdir()
+    for f in metrics_db.parent.iterdir():
+        if f.is_dir():
+            shutil.copytree(f, target / f.name)
+        else:
+            shutil.copy2(f, target / f.name)
+    from pipelines import access
+
+    access.append(target / "clinic.access.jsonl", access.Entry("admin@klinikk.no", "admin", "sign_in", "dashboard"))
+    return target / "clinic.duckdb"
+
+
+def _fingerprints(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("target", ["clinic.duckdb", "clinic.work.duckdb", "clinic.snapshots/clinic-v000001.duckdb",
+                                    "clinic.access.jsonl", "clinic.access.jsonl.key", "clinic.snapshots/new.csv",
+                                    "sub/../clinic.duckdb", "link-to-db.csv", "link-to-log.csv", "hardlink.csv",
+                                    "clinic.snapshots"])
+def test_output_never_overwrites_the_clinics_own_files(metrics_db, tmp_path, capsys, monkeypatch, target):
+    monkeypatch.delenv("CLINIC_ACCESS_LOG", raising=False)
+    db = _clinic_copy(metrics_db, tmp_path)
+    folder = db.parent
+    (folder / "sub").mkdir()
+    (folder / "link-to-db.csv").symlink_to(db)
+    (folder / "link-to-log.csv").symlink_to(folder / "clinic.access.jsonl")
+    os.link(folder / "clinic.work.duckdb", folder / "hardlink.csv")
+    before = _fingerprints(folder)
+    code = main(["export", "costs", "-o", str(folder / target), "--db", str(db), *AS_OF])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: -o ") and "write the export somewhere else" in err, err
+    assert _fingerprints(folder) == before, "nothing was written"
+
+
+def test_output_elsewhere_is_written(metrics_db, tmp_path, monkeypatch):
+    monkeypatch.delenv("CLINIC_ACCESS_LOG", raising=False)
+    db = _clinic_copy(metrics_db, tmp_path)
+    out = tmp_path / "exports" / "clinic.costs.csv"
+    assert main(["export", "costs", "-o", str(out), "--db", str(db), *AS_OF]) == 0
+    assert out.read_text().startswith("# export: costs")
