@@ -131,8 +131,13 @@ def numbers(array) -> list[float]:
 
 
 def days_in(text: str) -> list[str]:
-    """ISO dates in a text that name a day rather than a month (anything but the first of a month)."""
-    return [m.group(0) for m in ISO_DATE.finditer(text) if m.group(3) != "01"]
+    """ISO dates in a text that name a day rather than a month: anything but the first of a month, and but the
+    last day of a month given as the end of the period in a link (`to=`: the manager's period is whole months)."""
+    def month_end(m: re.Match) -> bool:
+        day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        return text[max(0, m.start() - 3):m.start()] == "to=" and (day + dt.timedelta(days=1)).day == 1
+
+    return [m.group(0) for m in ISO_DATE.finditer(text) if m.group(3) != "01" and not month_end(m)]
 
 
 def received(at: AppTest, captions: bool = True) -> dict[str, list[str]]:
@@ -483,6 +488,9 @@ SMALL_FILTERS = Filters(clinicians=("C01",), products=("Botox",))
     ("clinicians", {"outcome": "insufficient_effect", "tab": "cusum", "clinician": "C01"}),
     ("responses", {}),
     ("costs", {}),
+    ("overview", {"clin": ["C05", "C08"], "prod": [], "from": "2026-01-01", "to": "2026-03-31"}),
+    ("costs", {"clin": ["C05", "C08"], "prod": [], "from": "2026-01-01", "to": "2026-03-31"}),
+    ("responses", {"clin": ["C05", "C08"], "prod": [], "from": "2025-01-01", "to": "2025-12-31"}),
 ])
 def test_no_figure_a_manager_receives_covers_fewer_than_10_sessions(page, query):
     """The page walk of issue 10 part 4: with one clinician and one product (or a few clinicians over a few

@@ -140,13 +140,15 @@ def figures(ctx: ui.Context, consumables: float, whatif: dict) -> None:
         ui.show_chart(charts.cost_time_chart(by_month, lang=lg), key="cost_month")
 
     tabs = st.tabs([ui.tr("clinician"), ui.tr("product")])
+    groups = []
     for tab, by in zip(tabs, ("clinician", "product"), strict=True):
         with tab:
             frame = data.cached(costs.cost_summary, by, consumables_nok=consumables, filters=ctx.filters,
                                 as_of=ctx.as_of, min_sessions=ctx.min_sessions, **whatif)
             ui.show_chart(charts.cost_group_chart(frame, by=by, lang=lg), key=f"cost_{by}")
             group_table(frame, by, lg)
-    ui.hidden_note(by_month, monthly, frame)
+            groups.append(frame)
+    ui.hidden_note(by_month, monthly, *groups)
 
 
 def cost_kpis(k, tot: dict, lg: str) -> None:
