@@ -7,14 +7,20 @@ receive is finer than a calendar month.
   no sessions, events or days in the data sent to the browser;
 - signals and the clinician table name the month of a CUSUM crossing, never its day (a crossing's day is the day
   of a session with the event), one row per month;
-- the control chart offers months and quarters, not weeks.
-Counts per clinician per month or longer period stay visible to the manager (their job is to follow clinicians'
-activity); releases that leave the clinic are the disclosure rule's business (pipelines/disclosure.py).
+- the control chart offers months and quarters, not weeks;
+- no figure covers fewer than 10 sessions (pipelines/internal_cells.py, the release rule's minimum denominator):
+  a month, quarter, clinician, indication, product or cost row of 1-9 sessions shows no rate, numerator or
+  denominator and is not drawn, with complementary rows so that a total minus the rows shown gives nothing back;
+  the CUSUM is drawn per span of months holding at least 10 of the clinician's sessions; a filter of fewer than 10
+  sessions shows a message and no figure. Event counts of 1-4 among 10 or more sessions stay visible (the clinic's
+  own quality figures); releases that leave the clinic are the disclosure rule's business (pipelines/disclosure.py).
 
 The app runs in sign-in mode as in tests/test_app_auth.py: `at.secrets["auth"]` and `at.user` with the role.
 Everything the manager receives is collected: the JSON of every plotly figure (what the browser gets, hover data
 included), every table, every markdown text and metric. A "day" is an ISO date that is not the first of a month
 (period starts are the first of their month); the per-day CUSUM and weekly charts of the old code carry them.
+`small_counts` finds every session count of 1-9 the page sent (the denominator of "2 of 7", "2 / 7", "Sessions:
+7", primary treatments, session columns of tables); the small cells of the old code carry them.
 """
 
 from __future__ import annotations
