@@ -91,7 +91,7 @@ def context(*, require_sessions: bool = True) -> Context:
 def sees_sessions() -> bool:
     """True for a viewer with session-level access (case review or the record export: doctor, auditor, admin).
     The others (the manager) get no day and no session: whole calendar months in every period, the CUSUM by
-    month, signals dated by month (docs/security.md)."""
+    month, signals dated by month, and no figure over fewer than min_sessions() sessions (docs/security.md)."""
     who = auth.current()
     return who.may("case_review") or who.may("record_export")
 
