@@ -4,7 +4,9 @@ Conventions for every chart:
 - rates are proportions (0-1) in the frames and drawn in percent;
 - hover shows the numerator / denominator, the interval, and whatever else explains the number (completeness,
   limits, the rule that fired); texts are built in Python per language (dashboard/i18n.py);
-- a rate over fewer than SMALL_N sessions is drawn hollow (never hidden);
+- a rate over fewer than SMALL_N sessions is drawn hollow; a cell hidden for the viewer's role (`is_hidden`,
+  pipelines/internal_cells.py) is not drawn and sends no figure to the browser (a control chart names its period
+  and says it is hidden);
 - the published reference range is a shaded band (a dotted line when it is a single value);
 - colours are the Okabe-Ito colour-blind-safe palette: grey for common cause / inside the limits, vermillion for
   concerning, blue for improving; signals also differ in marker shape, so colour is never the only cue.
@@ -153,6 +155,26 @@ def _reference_shapes(fig: go.Figure, reference: tuple[float | None, float | Non
                                  hoverinfo="skip", showlegend=True), **kw)
 
 
+def _hidden(frame: pd.DataFrame | None) -> np.ndarray:
+    """The `is_hidden` flags of a frame's rows (all False when the frame has none)."""
+    if frame is None or "is_hidden" not in frame:
+        return np.zeros(0 if frame is None else len(frame), dtype=bool)
+    return frame["is_hidden"].fillna(False).to_numpy(dtype=bool)
+
+
+def _visible(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The rows of a frame that are not hidden for the viewer's role."""
+    if frame is None or "is_hidden" not in frame:
+        return frame
+    return frame[~_hidden(frame)]
+
+
+def _hidden_line(lang: str) -> str:
+    from pipelines.internal_cells import MIN_SESSIONS
+
+    return t("hover_cell_hidden", lang, n=MIN_SESSIONS)
+
+
 def _hover(lines: Sequence[str | None]) -> str:
     return "<br>".join(line for line in lines if line)
 
@@ -283,6 +305,10 @@ def spc_chart(
     concerning = np.array([(d == "high") != higher_is_better if d else False for d in directions])
     hover = []
     for r, sig in zip(f.to_dict("records"), signal_texts, strict=True):
+        if r.get("is_hidden"):
+            hover.append(_hover([f"<b>{i18n.period_label(r['period_start'], period, lang)}</b>",
+                                 _hidden_line(lang)]))
+            continue
         lines = [f"<b>{i18n.period_label(r['period_start'], period, lang)}</b>",
                  _rate_line(r["rate"], r["numerator_n"], r["denominator_n"], lang) if _finite(r["rate"]) else
                  t("hover_awaiting", lang, n=int(r.get("awaiting_n") or 0)),
@@ -367,6 +393,7 @@ def funnel_chart(
     target = info.get("target", np.nan)
     method = info.get("method", "arcsine")
     title = t("funnel_title", lang, outcome=outcome_label, target=i18n.pct(target, lang))
+    frame = _visible(frame)
     if frame is None or frame.empty or not _finite(target):
         return empty_figure(t("funnel_empty", lang), lang=lang, title=outcome_label)
     phi = i18n.number(info.get("phi"), lang, 2)
@@ -443,6 +470,7 @@ def oe_chart(frame: pd.DataFrame, *, outcome_label: str, lang: str, highlight: s
              height: int = 420) -> go.Figure:
     """Observed / expected per clinician (by code) with its exact Poisson 95 % interval and the line at 1."""
     title = t("oe_title", lang, outcome=outcome_label)
+    frame = _visible(frame)
     if frame is None or frame.empty or not np.isfinite(_nan(frame["oe_ratio"])).any():
         return empty_figure(t("funnel_empty", lang), lang=lang, title=title)
     f = frame.sort_values("clinician", ascending=False).reset_index(drop=True)
@@ -510,23 +538,38 @@ def cusum_chart(daily: pd.DataFrame, *, clinician: str, outcome_label: str, lang
 
 
 def cusum_monthly_chart(monthly: pd.DataFrame, *, clinician: str, outcome_label: str, lang: str, arl0: float,
-                        height: int = 380) -> go.Figure:
+                        min_sessions: int = 0, height: int = 380) -> go.Figure:
     """The CUSUM of one clinician by calendar month (signals.cusum_monthly), for roles without case access: the
     value at each month's end, the threshold, and the months with a signal (marked at that month's highest value).
     Nothing finer than a month and no counts reach the browser: x is the month's first day, hover names the month,
-    the value at its end and its highest value."""
+    the value at its end and its highest value. With `min_sessions` > 0 a point closes a span of months holding at
+    least that many of the clinician's sessions (signals.cusum_spans): hover names the span's months."""
     title = t("cusum_title", lang, outcome=outcome_label, clinician=clinician)
     monthly = monthly[monthly["clinician"] == clinician] if not monthly.empty else monthly
     if monthly.empty:
-        return empty_figure(t("cusum_no_events", lang), lang=lang, title=title)
+        return empty_figure(t("cusum_too_few", lang, n=min_sessions) if min_sessions > 0
+                            else t("cusum_no_events", lang), lang=lang, title=title)
     h = float(monthly["threshold"].iloc[-1])
-    subtitle = t("cusum_subtitle_month", lang, h=i18n.number(h, lang, 2), arl=i18n.number(arl0, lang))
-    hover = [_hover([f"<b>{i18n.period_label(r['month'], 'month', lang)}</b>",
+    if min_sessions > 0:
+        subtitle = t("cusum_subtitle_span", lang, n=min_sessions, h=i18n.number(h, lang, 2),
+                     arl=i18n.number(arl0, lang))
+    else:
+        subtitle = t("cusum_subtitle_month", lang, h=i18n.number(h, lang, 2), arl=i18n.number(arl0, lang))
+    starts = monthly["span_start"] if "span_start" in monthly else monthly["month"]
+
+    def when(first, last) -> str:
+        if first == last:
+            return i18n.period_label(last, "month", lang)
+        return f"{i18n.period_label(first, 'month', lang)} – {i18n.period_label(last, 'month', lang)}"
+
+    hover = [_hover([f"<b>{when(first, r['month'])}</b>",
                      t("hover_cusum_month_end", lang, value=i18n.number(r["cusum"], lang, 2),
                        threshold=i18n.number(r["threshold"], lang, 2)),
-                     t("hover_cusum_peak", lang, value=i18n.number(r["peak"], lang, 2)),
-                     f"<b>{t('legend_cusum_signal_month', lang)}</b>" if r["signal"] else None])
-             for r in monthly.to_dict("records")]
+                     t("hover_cusum_peak" if first == r["month"] else "hover_cusum_span_peak", lang,
+                       value=i18n.number(r["peak"], lang, 2)),
+                     f"<b>{t('legend_cusum_signal_span' if min_sessions > 0 else 'legend_cusum_signal_month', lang)}"
+                     "</b>" if r["signal"] else None])
+             for first, r in zip(starts, monthly.to_dict("records"), strict=True)]
     fig = go.Figure()
     x = pd.to_datetime(monthly["month"])
     fig.add_trace(go.Scatter(x=x, y=monthly["cusum"], mode="lines+markers", line=dict(color=BLUE, width=1.5),
@@ -539,7 +582,8 @@ def cusum_monthly_chart(monthly: pd.DataFrame, *, clinician: str, outcome_label:
     if not sig.empty:
         fig.add_trace(go.Scatter(x=pd.to_datetime(sig["month"]), y=sig["peak"], mode="markers",
                                  marker=dict(symbol="diamond", size=11, color=CONCERNING),
-                                 name=t("legend_cusum_signal_month", lang), hoverinfo="skip"))
+                                 name=t("legend_cusum_signal_span" if min_sessions > 0
+                                        else "legend_cusum_signal_month", lang), hoverinfo="skip"))
     _layout(fig, title=title, subtitle=subtitle, lang=lang, height=height, y_title=t("axis_cusum", lang),
             x_title=t("axis_month", lang))
     fig.update_yaxes(rangemode="tozero")
@@ -591,7 +635,8 @@ def forest_chart(rows: pd.DataFrame, *, lang: str, small_n: int = SMALL_N) -> go
                 continue
             sub = p[mask]
             colour = READING_COLOURS[reading]
-            hover = [_hover([f"<b>{r['label']}</b>",
+            hover = [_hover([f"<b>{r['label']}</b>", _hidden_line(lang)]) if r.get("is_hidden") else
+                     _hover([f"<b>{r['label']}</b>",
                              _rate_line(r["rate"], r["numerator_n"], r["denominator_n"], lang),
                              _ci_line(r["ci_low"], r["ci_high"], lang),
                              t("hover_completeness", lang, pct=i18n.pct(r["followup_completeness"], lang),
@@ -635,6 +680,7 @@ def breakdown_chart(frame: pd.DataFrame, *, by: str, labels: Mapping[str, str], 
     """One outcome's rate per category (metrics.rates by=...) with Wilson intervals, in the given label order
     (never sorted by rate), the overall rate as a dashed line and the reference band."""
     title = t("breakdown_title", lang, outcome=outcome_label, by=t(f"by_{by}", lang))
+    frame = _visible(frame)
     f = frame[frame["denominator_n"] > 0] if frame is not None and not frame.empty else frame
     if f is None or f.empty:
         return empty_figure(t("no_eligible", lang), lang=lang, title=title)
@@ -682,6 +728,9 @@ def rate_time_chart(frame: pd.DataFrame, *, lang: str, title: str, subtitle: str
     invert=True draws 1 - rate (responder rate from a non-response rate), with the interval flipped and the
     hover counting responders. references: per series value, a single reference proportion (dotted line).
     """
+    if frame is not None and len(frame) and _hidden(frame).all():
+        return empty_figure(_hidden_line(lang), lang=lang, title=title)
+    frame = _visible(frame)
     if frame is None or frame.empty or (frame["denominator_n"] > 0).sum() == 0:
         return empty_figure(t("no_eligible", lang), lang=lang, title=title)
     fig = go.Figure()
@@ -751,6 +800,7 @@ def _alpha(hex_colour: str, alpha: float) -> str:
 def cost_time_chart(frame: pd.DataFrame, *, lang: str, height: int = 380) -> go.Figure:
     """Correction cost per month (costs.cost_summary by='month'), stacked by product, chair time, consumables."""
     title = t("cost_month_title", lang)
+    frame = _visible(frame)
     if frame is None or frame.empty or frame["correction_n"].sum() == 0:
         return empty_figure(t("costs_empty", lang), lang=lang, title=title)
     f = frame.sort_values("month")
@@ -780,6 +830,7 @@ def cost_group_chart(frame: pd.DataFrame, *, by: str, lang: str, labels: Mapping
                      height: int | None = None) -> go.Figure:
     """Correction cost per 100 primary treatments per clinician or product, in code / name order (no ranking)."""
     title = t("cost_by_title", lang, by=t(f"by_{by}", lang))
+    frame = _visible(frame)
     if frame is None or frame.empty or frame["primary_n"].sum() == 0:
         return empty_figure(t("costs_empty", lang), lang=lang, title=title)
     f = frame.sort_values(by, ascending=False).reset_index(drop=True)
@@ -847,6 +898,7 @@ def change_chart(frame: pd.DataFrame, *, lang: str, labels: Mapping[str, str], h
     """Mean change in headache days per month by quarter and indication (responses.headache_change), with the
     95 % interval of the mean as error bars."""
     title = t("change_title", lang)
+    frame = _visible(frame)
     if frame is None or frame.empty or frame["measured_n"].sum() == 0:
         return empty_figure(t("no_eligible", lang), lang=lang, title=title)
     fig = go.Figure()
@@ -885,6 +937,7 @@ def change_distribution_chart(frame: pd.DataFrame, *, lang: str, labels: Mapping
     """Sessions per 10 % band of change in headache days (responses.headache_change_distribution), one bar
     series per indication, responder bands solid, the 50 % threshold as a line; the lost count in the subtitle."""
     title = t("distribution_title", lang)
+    frame = _visible(frame)
     if frame is None or frame.empty:
         return empty_figure(t("no_eligible", lang), lang=lang, title=title)
     f = frame[frame["bin_start"].notna()]
@@ -919,6 +972,7 @@ def change_distribution_chart(frame: pd.DataFrame, *, lang: str, labels: Mapping
 def hdss_chart(frame: pd.DataFrame, *, lang: str, height: int = 320) -> go.Figure:
     """Hyperhidrosis sessions by drop in HDSS points (responses.hdss_change); 2 or more = response."""
     title = t("hdss_title", lang)
+    frame = _visible(frame)
     f = frame[frame["hdss_drop"].notna()] if frame is not None and not frame.empty else frame
     if f is None or f.empty:
         return empty_figure(t("no_eligible", lang), lang=lang, title=title)

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data, filters, i18n
-from pipelines import analysis, metrics, quality, reference
+from pipelines import analysis, internal_cells, metrics, quality, reference
 from pipelines import outcomes as registry
 
 PAGES = {
@@ -60,6 +60,7 @@ class Context:
     as_of: dt.date
     options: dict
     sessions_n: int
+    min_sessions: int = 0  # cells of fewer sessions are hidden for this viewer (pipelines/internal_cells.py)
 
 
 def context(*, require_sessions: bool = True) -> Context:
@@ -79,16 +80,45 @@ def context(*, require_sessions: bool = True) -> Context:
     if require_sessions and n == 0:
         st.warning(tr("no_match"), icon=":material/filter_alt_off:")
         st.stop()
+    least = min_sessions()
+    if require_sessions and n < least:  # every figure of the page would be a cell of fewer sessions
+        st.warning(tr("cells_too_few", n=least), icon=":material/filter_alt_off:")
+        st.stop()
     return Context(lang=lang(), filters=f, as_of=data.cached(metrics.default_as_of), options=options,
-                   sessions_n=n)
+                   sessions_n=n, min_sessions=least)
 
 
 def sees_sessions() -> bool:
     """True for a viewer with session-level access (case review or the record export: doctor, auditor, admin).
     The others (the manager) get no day and no session: whole calendar months in every period, the CUSUM by
-    month, signals dated by month (docs/security.md)."""
+    month, signals dated by month, and no figure over fewer than min_sessions() sessions (docs/security.md)."""
     who = auth.current()
     return who.may("case_review") or who.may("record_export")
+
+
+def min_sessions() -> int:
+    """The fewest sessions a figure shown to this viewer may cover: 0 for viewers with session-level access,
+    else the release rule's minimum denominator (pipelines/internal_cells.py: smaller cells are hidden)."""
+    return 0 if sees_sessions() else internal_cells.MIN_SESSIONS
+
+
+def hidden_mark() -> str:
+    """The marker written in place of a hidden cell's figures."""
+    return tr("cell_hidden")
+
+
+def is_hidden(row: Any) -> bool:
+    """True for a hidden cell (a row or record of a frame from pipelines/internal_cells.py)."""
+    value = row.get(internal_cells.HIDDEN, False) if hasattr(row, "get") else False
+    return bool(value) if value is not None and not (isinstance(value, float) and pd.isna(value)) else False
+
+
+def hidden_note(*frames: Any) -> None:
+    """A caption explaining the hidden cells, when any of the frames has one."""
+    for frame in frames:
+        if isinstance(frame, pd.DataFrame) and internal_cells.HIDDEN in frame and frame[internal_cells.HIDDEN].any():
+            st.caption(tr("cells_hidden_note", n=internal_cells.MIN_SESSIONS))
+            return
 
 
 def header(title_key: str, caption: str | None = None) -> None:

@@ -430,6 +430,48 @@ TEXTS: dict[str, tuple[str, str]] = {
     "axis_month": ("Month", "Måned"),
     "period_whole_months": ("For your role the period covers whole calendar months: {start} to {end}.",
                             "For din rolle gjelder perioden hele kalendermåneder: {start} til {end}."),
+    # small cells hidden for roles without session-level access (pipelines/internal_cells.py, docs/security.md)
+    "cell_hidden": ("hidden (small cell)", "skjult (liten celle)"),
+    "cells_hidden_note": ("For your role, figures over fewer than {n} sessions are hidden, and where needed one more "
+                          "so that they cannot be worked out from a total. Charts leave them out, and their centre "
+                          "lines, limits and targets are computed without them.",
+                          "For din rolle skjules tall for færre enn {n} behandlinger, og ved behov ett til, slik at "
+                          "de ikke kan regnes ut fra en sum. Diagrammene utelater dem, og midtlinjer, grenser og mål "
+                          "regnes uten dem."),
+    "cells_too_few": ("Fewer than {n} sessions match the filters. For your role every figure must cover at least "
+                      "{n} sessions: choose a longer period or fewer filters.",
+                      "Færre enn {n} behandlinger passer med filtrene. For din rolle må hvert tall gjelde minst {n} "
+                      "behandlinger: velg en lengre periode eller færre filtre."),
+    "hover_cell_hidden": ("Hidden for your role: fewer than {n} sessions (or needed to protect such a figure)",
+                          "Skjult for din rolle: færre enn {n} behandlinger (eller nødvendig for å beskytte et "
+                          "slikt tall)"),
+    "cusum_too_few": ("Fewer than {n} sessions of this clinician: no CUSUM for your role.",
+                      "Færre enn {n} behandlinger hos denne behandleren: ingen CUSUM for din rolle."),
+    "cusum_subtitle_span": ("By month for your role: the value at the end of each month, months with fewer than "
+                            "{n} of the clinician's sessions joined to the next. Threshold {h}, in-control average "
+                            "run length {arl} sessions; restarts from 0 after a signal",
+                            "Per måned for din rolle: verdien ved månedsslutt, måneder med færre enn {n} av "
+                            "behandlerens behandlinger slått sammen med neste. Terskel {h}, i snitt {arl} "
+                            "behandlinger mellom falske alarmer; starter på 0 igjen etter et signal"),
+    "legend_cusum_signal_span": ("Signal in the month(s) shown", "Signal i måned(ene) som vises"),
+    "hover_cusum_span_peak": ("Highest in these months: {value}", "Høyeste i disse månedene: {value}"),
+    "method_cells": ("Small cells for roles without case access", "Små celler for roller uten tilgang til saker"),
+    "method_cells_text": ("The clinic manager sees no figure over fewer than {n} sessions: a month, quarter, "
+                          "clinician, indication, product or cost row with fewer sessions shows no rate, count or "
+                          "interval and is not drawn, and where the hidden rows of a chart would add up to 1-{m} "
+                          "sessions one more row is hidden, so a total minus the rows shown gives nothing back. "
+                          "Centre lines, limits and funnel targets are then computed from the rows shown, and a "
+                          "clinician's CUSUM is shown per span of months holding at least {n} of their sessions. "
+                          "Event counts of 1-4 among {n} or more sessions are shown: they are the clinic's own "
+                          "figures. The responsible doctor sees every cell.",
+                          "Daglig leder ser ingen tall for færre enn {n} behandlinger: en måned, et kvartal, en "
+                          "behandler, indikasjon, et preparat eller en kostnadsrad med færre behandlinger viser ingen "
+                          "andel, antall eller intervall og tegnes ikke, og der de skjulte radene i et diagram til "
+                          "sammen ville utgjøre 1-{m} behandlinger, skjules én rad til, slik at en sum minus radene "
+                          "som vises ikke gir noe tilbake. Midtlinjer, grenser og traktmål regnes da av radene som "
+                          "vises, og en behandlers CUSUM vises per periode av måneder med minst {n} av behandlerens "
+                          "behandlinger. Antall hendelser på 1-4 blant {n} eller flere behandlinger vises: det er "
+                          "klinikkens egne tall. Ansvarlig lege ser alle celler."),
     # --- costs -------------------------------------------------------------------------------------------------
     "costs_caption": ("For the clinic manager: free corrections and what they cost. cost = units × the product's "
                       "price per unit on the correction date + chair minutes × the clinician's cost per minute + "

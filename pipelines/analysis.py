@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines import metrics, stats
+from pipelines import internal_cells, metrics, stats
 from pipelines import outcomes as registry
 from pipelines.metrics import Filters
 
@@ -62,11 +62,14 @@ def spc(
     rules: str = "anhoej",
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
+    min_sessions: int = 0,
 ) -> pd.DataFrame:
     """Control chart of one outcome by treatment period (only closed windows count).
 
     `part_starts`: dates of process changes (e.g. a product switch); the chart is re-based from the first period
-    starting on or after each date: its own centre line, limits and run rules."""
+    starting on or after each date: its own centre line, limits and run rules.
+    `min_sessions` > 0 (roles without session-level access): periods of fewer sessions are hidden, with their
+    complementary periods, and left out of the chart's statistics (spc_hiding_small)."""
     if chart not in CHARTS:
         raise ValueError(f"chart must be one of {', '.join(CHARTS)}")
     if rules not in RULE_SETS:
@@ -77,8 +80,39 @@ def spc(
         starts = list(frame["period_start"])
         found = {next((i for i, p in enumerate(starts) if p >= d), None) for d in part_starts}
         parts = sorted(set(parts or []) | {i for i in found if i is not None and 0 < i})
-    return spc_from_counts(frame, chart=chart, freeze=freeze, parts=parts, rules=rules,
-                           higher_is_better=registry.get(outcome_key).higher_is_better)
+    return spc_hiding_small(frame, min_sessions, chart=chart, freeze=freeze, parts=parts, rules=rules,
+                            higher_is_better=registry.get(outcome_key).higher_is_better)
+
+
+SPC_HIDDEN = (*internal_cells.RATE_VALUES, "lcl", "ucl", "lcl_95", "ucl_95")
+SPC_FLAGS = ("sigma_signal", "astronomical", "shift", "trend", "two_of_three", "signal")
+SPC_TEXTS = ("mdc_rule", "direction", "signal_rules")
+
+
+def spc_hiding_small(frame: pd.DataFrame, min_sessions: int = 0, **kwargs) -> pd.DataFrame:
+    """spc_from_counts for a view with small cells hidden (pipelines/internal_cells.py): the hidden periods
+    (fewer than `min_sessions` sessions in the rate, and their complementary periods) enter the chart as periods
+    without sessions, so the centre line, limits and run rules come from the visible periods only; in the result
+    their counts, rate, limits and completeness are missing, they carry no signal, and `is_hidden` is True.
+    `min_sessions` <= 0: exactly spc_from_counts (no `is_hidden` column: the exports read this frame)."""
+    if min_sessions <= 0:
+        return spc_from_counts(frame, **kwargs)
+    hidden = internal_cells.hidden_cells(frame, internal_cells.RATE_SESSIONS, min_sessions=min_sessions)
+    counts = frame.copy()
+    if hidden.any():
+        for c in metrics.COUNT_COLUMNS:
+            if c in counts:
+                counts.loc[hidden, c] = 0
+    out = spc_from_counts(counts, **kwargs)
+    if out.empty:
+        return out.assign(**{internal_cells.HIDDEN: pd.Series(dtype=bool)})
+    hidden = pd.Series(hidden.to_numpy(), index=out.index)
+    out = internal_cells.blank(out, hidden, SPC_HIDDEN)
+    for c in SPC_FLAGS:
+        out[c] = out[c].astype(bool) & ~hidden
+    for c in SPC_TEXTS:
+        out[c] = out[c].where(~hidden, "")
+    return out
 
 
 def spc_from_counts(frame: pd.DataFrame, *, chart: str = "p", freeze: int | None = None,
@@ -128,23 +162,49 @@ def funnel(
     overdispersion: str = "auto",
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
+    min_sessions: int = 0,
 ) -> tuple[pd.DataFrame, dict]:
-    """Funnel plot data: one row per clinician with a denominator, limits at 95 % and 99.8 %."""
+    """Funnel plot data: one row per clinician with a denominator, limits at 95 % and 99.8 %.
+    `min_sessions` > 0: see funnel_from_counts."""
     if method not in FUNNEL_METHODS:
         raise ValueError(f"method must be one of {', '.join(FUNNEL_METHODS)}")
     if overdispersion not in OVERDISPERSION:
         raise ValueError(f"overdispersion must be one of {', '.join(OVERDISPERSION)}")
     counted = metrics.counts(con, outcome_key, by="clinician", filters=filters, as_of=as_of)
-    return funnel_from_counts(counted, method, overdispersion)
+    return funnel_from_counts(counted, method, overdispersion, min_sessions=min_sessions)
+
+
+FUNNEL_SESSIONS = ("denominator_n",)  # a clinician's cell: the sessions in their rate (the table's "Sessions")
 
 
 def funnel_from_counts(counted: pd.DataFrame, method: str = "arcsine",
-                       overdispersion: str = "auto") -> tuple[pd.DataFrame, dict]:
+                       overdispersion: str = "auto", *, min_sessions: int = 0) -> tuple[pd.DataFrame, dict]:
     """The funnel of one outcome from its counts by clinician (metrics.counts(..., by="clinician")).
 
     An outcome with no event at all among the clinicians (or only events) has no funnel: there is no clinic rate
-    strictly between 0 and 1 to draw limits around. It comes back as an empty frame with a NaN target."""
+    strictly between 0 and 1 to draw limits around. It comes back as an empty frame with a NaN target.
+
+    `min_sessions` > 0 (roles without session-level access, pipelines/internal_cells.py): clinicians with fewer
+    sessions in their rate, and their complementary cells, are left out of the funnel (target, overdispersion and
+    limits come from the others) and come back as rows with only their code and `is_hidden` True."""
     counted = counted[counted["denominator_n"] > 0].reset_index(drop=True)
+    hidden = internal_cells.hidden_cells(counted, FUNNEL_SESSIONS, min_sessions=min_sessions)
+    out, info = _funnel(counted[~hidden].reset_index(drop=True), method, overdispersion)
+    if min_sessions <= 0:
+        return out, info
+    if out.empty:
+        return out.assign(**{internal_cells.HIDDEN: pd.Series(dtype=bool)}), info
+    rest = pd.DataFrame({"clinician": counted.loc[hidden, "clinician"].to_numpy()})
+    out = pd.concat([out.assign(**{internal_cells.HIDDEN: False}), rest.assign(**{internal_cells.HIDDEN: True})],
+                    ignore_index=True)
+    out = out.sort_values("clinician", kind="stable").reset_index(drop=True)
+    for c in ("flag", "flag_95"):
+        if c in out:
+            out[c] = out[c].astype(object).where(~out[internal_cells.HIDDEN], "")
+    return out, info
+
+
+def _funnel(counted: pd.DataFrame, method: str, overdispersion: str) -> tuple[pd.DataFrame, dict]:
     empty_info = {"phi": np.nan, "tau2": np.nan, "method": method, "overdispersion_applied": False,
                   "target": np.nan}
     events, total = counted["numerator_n"].sum(), counted["denominator_n"].sum()
@@ -177,16 +237,22 @@ def case_mix(
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
     confidence: float = 0.95,
+    min_sessions: int = 0,
 ) -> tuple[pd.DataFrame, dict]:
     """Observed / expected per clinician (indirect standardisation) with an exact Poisson interval and a funnel of
-    standardised ratios (FunnelPlotR's SHMI method, flags at 99.8 %)."""
+    standardised ratios (FunnelPlotR's SHMI method, flags at 99.8 %).
+
+    `min_sessions` > 0 (roles without session-level access, pipelines/internal_cells.py): clinicians with fewer
+    sessions, and their complementary cells, have no observed, expected, ratio, interval or flag (`is_hidden`
+    True), and the funnel of ratios is computed without them."""
     frame = metrics.expected_by_clinician(con, outcome_key, filters=filters, as_of=as_of)
     frame = frame.rename(columns={"numerator_n": "observed_n"})
     if frame.empty:
         return frame, {}
+    hidden = internal_cells.hidden_cells(frame, FUNNEL_SESSIONS, min_sessions=min_sessions)
     ratio, low, high = stats.observed_expected(frame["observed_n"], frame["expected_n"], confidence)
     frame["oe_ratio"], frame["oe_low"], frame["oe_high"] = ratio, low, high
-    usable = frame["expected_n"] > 0
+    usable = (frame["expected_n"] > 0) & ~hidden
     info: dict = {}
     if usable.sum() >= 2:
         fr, info = stats.funnel_ratios(frame.loc[usable, "observed_n"], frame.loc[usable, "expected_n"],
@@ -194,6 +260,11 @@ def case_mix(
         for c in ("lcl_95", "ucl_95", "lcl_998", "ucl_998", "flag"):
             frame.loc[usable, c] = fr[c].to_numpy()
     frame["flag"] = frame.get("flag", pd.Series("", index=frame.index)).fillna("")
+    if min_sessions <= 0:
+        return frame, info
+    frame = internal_cells.blank(frame, hidden, ["observed_n", "expected_n", "denominator_n", "oe_ratio", "oe_low",
+                                                 "oe_high", "lcl_95", "ucl_95", "lcl_998", "ucl_998"])
+    frame["flag"] = frame["flag"].where(~hidden, "")
     return frame, info
 
 

@@ -66,16 +66,18 @@ def spc_frames(
     rules: str = "anhoej",
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
+    min_sessions: int = 0,
 ) -> dict[str, pd.DataFrame]:
-    """analysis.spc for many outcomes from one counting statement: {outcome key: spc frame}."""
+    """analysis.spc for many outcomes from one counting statement: {outcome key: spc frame} (`min_sessions`:
+    as analysis.spc)."""
     keys = _keys(outcome_keys)
     counted = metrics.counts(con, keys, period=period, filters=filters, as_of=as_of)
     out = {}
     for key in keys:
         part = counted[counted["metric"] == key]
         frame = analysis.full_periods(part, period)
-        out[key] = analysis.spc_from_counts(frame, chart=chart, rules=rules,
-                                            higher_is_better=registry.get(key).higher_is_better)
+        out[key] = analysis.spc_hiding_small(frame, min_sessions, chart=chart, rules=rules,
+                                             higher_is_better=registry.get(key).higher_is_better)
     return out
 
 
@@ -87,27 +89,30 @@ def funnel_frames(
     overdispersion: str = "auto",
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
+    min_sessions: int = 0,
 ) -> dict[str, tuple[pd.DataFrame, dict]]:
     """analysis.funnel for many outcomes from one counting statement: {outcome key: (frame, info)}.
 
     An outcome with no event at all (or only events) has no funnel: an empty frame and a NaN target (where
-    analysis.funnel raises, since a funnel needs a target rate strictly between 0 and 1)."""
+    analysis.funnel raises, since a funnel needs a target rate strictly between 0 and 1). `min_sessions`: as
+    analysis.funnel_from_counts."""
     if method not in analysis.FUNNEL_METHODS:
         raise ValueError(f"method must be one of {', '.join(analysis.FUNNEL_METHODS)}")
     if overdispersion not in analysis.OVERDISPERSION:
         raise ValueError(f"overdispersion must be one of {', '.join(analysis.OVERDISPERSION)}")
     keys = _keys(outcome_keys)
     counted = metrics.counts(con, keys, by="clinician", filters=filters, as_of=as_of)
-    return {key: analysis.funnel_from_counts(counted[counted["metric"] == key], method, overdispersion)
+    return {key: analysis.funnel_from_counts(counted[counted["metric"] == key], method, overdispersion,
+                                             min_sessions=min_sessions)
             for key in keys}
 
 
 def funnel(con: duckdb.DuckDBPyConnection, outcome_key: str, *, method: str = "arcsine",
            overdispersion: str = "auto", filters: Filters = Filters(),
-           as_of: dt.date | None = None) -> tuple[pd.DataFrame, dict]:
+           as_of: dt.date | None = None, min_sessions: int = 0) -> tuple[pd.DataFrame, dict]:
     """One outcome's funnel (as analysis.funnel, but an outcome without events gives an empty funnel)."""
     return funnel_frames(con, [outcome_key], method=method, overdispersion=overdispersion, filters=filters,
-                         as_of=as_of)[outcome_key]
+                         as_of=as_of, min_sessions=min_sessions)[outcome_key]
 
 
 def cusum(con: duckdb.DuckDBPyConnection, outcome_key: str, *, filters: Filters = Filters(),
@@ -142,21 +147,73 @@ def cusum_daily(frame: pd.DataFrame) -> pd.DataFrame:
     return out[columns]
 
 
-def cusum_monthly(daily: pd.DataFrame) -> pd.DataFrame:
-    """A daily CUSUM (cusum_daily) reduced to one row per clinician and calendar month, for viewers without case
-    access (docs/security.md): `cusum`, the value at the end of the month (after its last treatment day); `peak`,
-    the highest value that month; the threshold; and `signal`, whether it crossed the threshold that month.
-    No sessions, no events and no day: the chart shows how a clinician's CUSUM moved month by month, never which
-    day or session moved it. A month without sessions of that clinician has no row (the CUSUM stands still)."""
-    columns = ["clinician", "month", "cusum", "peak", "threshold", "signal"]
+def cusum_spans(daily: pd.DataFrame, min_sessions: int = 0) -> pd.DataFrame:
+    """Each clinician's treatment months grouped into spans of whole months, for viewers without case access
+    (pipelines/internal_cells.py): a span closes at the first month that brings it to `min_sessions` of the
+    clinician's sessions; months left over at the end join the last span, and a clinician with fewer than
+    `min_sessions` sessions in all has no span. `min_sessions` <= 0: every month is its own span.
+
+    `daily`: rows with clinician, treated_on and sessions_n (analysis.cusum or cusum_daily). Returns one row per
+    clinician and month with sessions: clinician, month, span_start, span_end (first days of the months)."""
+    columns = ["clinician", "month", "span_start", "span_end"]
+    if daily.empty:
+        return pd.DataFrame(columns=columns)
+    month = pd.to_datetime(daily["treated_on"]).dt.to_period("M").dt.start_time.dt.date
+    per_month = (daily.assign(month=month.to_numpy()).groupby(["clinician", "month"], sort=True)["sessions_n"]
+                 .sum().reset_index())
+    rows = []
+    for clinician, sub in per_month.groupby("clinician", sort=True):
+        spans: list[list] = []
+        open_months: list = []
+        open_n = 0
+        for m, n in zip(sub["month"], sub["sessions_n"], strict=True):
+            open_months.append(m)
+            open_n += int(n)
+            if open_n >= max(min_sessions, 1):
+                spans.append(open_months)
+                open_months, open_n = [], 0
+        if open_months and spans:
+            spans[-1] = spans[-1] + open_months
+        for months in spans:
+            rows += [(clinician, m, months[0], months[-1]) for m in months]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def cusum_monthly(daily: pd.DataFrame, min_sessions: int = 0) -> pd.DataFrame:
+    """A daily CUSUM (cusum_daily) reduced to one row per clinician and span of calendar months (cusum_spans; with
+    `min_sessions` 0 every month is a span), for viewers without case access (docs/security.md): `month`, the
+    span's last month, and `span_start`, its first (first days of the months); `cusum`, the value at the end of
+    the span (after its last treatment day); `peak`, the highest value in it; the threshold; and `signal`, whether
+    it crossed the threshold in the span. No sessions, no events and no day: the chart shows how a clinician's
+    CUSUM moved span by span, never which day or session moved it, and each step covers at least `min_sessions`
+    of the clinician's sessions. Months without sessions of that clinician have no row (the CUSUM stands
+    still)."""
+    columns = ["clinician", "month", "span_start", "cusum", "peak", "threshold", "signal"]
     if daily.empty:
         return pd.DataFrame(columns=columns)
     days = daily.sort_values(["clinician", "treated_on"], kind="stable")
     month = pd.to_datetime(days["treated_on"]).dt.to_period("M").dt.start_time.dt.date
-    g = days.assign(month=month.to_numpy()).groupby(["clinician", "month"], sort=True)
-    out = pd.DataFrame({"cusum": g["cusum"].last(), "peak": g["cusum"].max(), "threshold": g["threshold"].last(),
-                        "signal": g["signal"].any()}).reset_index()
-    return out[columns]
+    spans = cusum_spans(days, min_sessions)
+    days = days.assign(month=month.to_numpy()).merge(spans, on=["clinician", "month"], how="inner")
+    if days.empty:
+        return pd.DataFrame(columns=columns)
+    g = days.groupby(["clinician", "span_end"], sort=True)
+    out = pd.DataFrame({"span_start": g["span_start"].first(), "cusum": g["cusum"].last(), "peak": g["cusum"].max(),
+                        "threshold": g["threshold"].last(), "signal": g["signal"].any()}).reset_index()
+    return out.rename(columns={"span_end": "month"})[columns]
+
+
+def cusum_signals_by_span(sig: pd.DataFrame, frame: pd.DataFrame, min_sessions: int) -> pd.DataFrame:
+    """CUSUM signal rows (cusum_signals) dated by the span of months they fall in (cusum_spans of the CUSUM
+    `frame` they come from): `on` = the first day of the span's last month. Signals of a clinician without a
+    span (fewer than `min_sessions` sessions) are dropped."""
+    if sig.empty:
+        return sig
+    spans = cusum_spans(frame, min_sessions)
+    out = sig.assign(month=[month_start(d) for d in sig["on"]])
+    out = out.merge(spans[["clinician", "month", "span_end"]], on=["clinician", "month"], how="inner")
+    out["on"] = out["span_end"]
+    return out.drop(columns=["month", "span_end"])[SIGNAL_COLUMNS]
 
 
 def month_start(d) -> dt.date | None:
@@ -182,33 +239,43 @@ def by_month(sig: pd.DataFrame) -> pd.DataFrame:
 
 
 def cusum_summary(con: duckdb.DuckDBPyConnection, outcome_key: str, *, filters: Filters = Filters(),
-                  as_of: dt.date | None = None, per_day: bool = True) -> dict:
+                  as_of: dt.date | None = None, per_day: bool = True, min_sessions: int = 0) -> dict:
     """What the pages need of one outcome's CUSUM, without its row per session: {"status":
     analysis.cusum_status, "daily": cusum_daily, "signals": the threshold crossings (cusum_signals), "reason":
     "" or why there is no chart}.
 
     per_day=False (viewers without case access, docs/security.md): no day at all. "monthly" (cusum_monthly)
     replaces "daily", the status has `last_signal_month` (the month's first day) instead of `last_signal_on`, and
-    the signals are dated by month (by_month)."""
+    the signals are dated by month (by_month). With `min_sessions` > 0 (pipelines/internal_cells.py) months
+    become spans of at least that many of the clinician's sessions (cusum_spans): the chart has a point per span,
+    the last signal is named by its span's last month, and a clinician with fewer sessions in all has no status
+    and no signal."""
     frame, reason = cusum(con, outcome_key, filters=filters, as_of=as_of)
     status, daily, sig = analysis.cusum_status(frame), cusum_daily(frame), cusum_signals({outcome_key: frame})
     if per_day:
         return {"status": status, "daily": daily, "signals": sig, "reason": reason}
-    status = status.assign(last_signal_month=[month_start(d) for d in status["last_signal_on"]])
-    return {"status": status.drop(columns=["last_signal_on"]), "monthly": cusum_monthly(daily),
+    spans = cusum_spans(frame, min_sessions)
+    sig = cusum_signals_by_span(sig, frame, min_sessions)
+    status = status[status["clinician"].isin(set(spans["clinician"]))].reset_index(drop=True)
+    last = sig.groupby("clinician")["on"].max() if not sig.empty else pd.Series(dtype=object)
+    status = status.assign(last_signal_month=[month_start(last.get(c)) if c in last.index else None
+                                              for c in status["clinician"]])
+    return {"status": status.drop(columns=["last_signal_on"]), "monthly": cusum_monthly(daily, min_sessions),
             "signals": by_month(sig), "reason": reason}
 
 
 def cusum_signal_rows(con: duckdb.DuckDBPyConnection, outcome_keys=None, *, filters: Filters = Filters(),
-                      as_of: dt.date | None = None) -> tuple[pd.DataFrame, list[str]]:
+                      as_of: dt.date | None = None, min_sessions: int = 0) -> tuple[pd.DataFrame, list[str]]:
     """Every CUSUM threshold crossing of the outcomes (default: all), and the outcomes too rare for a CUSUM.
-    One outcome at a time, so only one outcome's sessions are ever in memory."""
+    One outcome at a time, so only one outcome's sessions are ever in memory. `min_sessions` > 0 (viewers
+    without case access): each crossing dated by its span of months (cusum_signals_by_span)."""
     parts, too_rare = [], []
     for key in _keys(outcome_keys):
         frame, reason = cusum(con, key, filters=filters, as_of=as_of)
         if reason == "too_rare":
             too_rare.append(key)
-        parts.append(cusum_signals({key: frame}))
+        sig = cusum_signals({key: frame})
+        parts.append(cusum_signals_by_span(sig, frame, min_sessions) if min_sessions > 0 else sig)
     parts = [p for p in parts if not p.empty]
     return (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SIGNAL_COLUMNS)), too_rare
 

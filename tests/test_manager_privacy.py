@@ -7,14 +7,20 @@ receive is finer than a calendar month.
   no sessions, events or days in the data sent to the browser;
 - signals and the clinician table name the month of a CUSUM crossing, never its day (a crossing's day is the day
   of a session with the event), one row per month;
-- the control chart offers months and quarters, not weeks.
-Counts per clinician per month or longer period stay visible to the manager (their job is to follow clinicians'
-activity); releases that leave the clinic are the disclosure rule's business (pipelines/disclosure.py).
+- the control chart offers months and quarters, not weeks;
+- no figure covers fewer than 10 sessions (pipelines/internal_cells.py, the release rule's minimum denominator):
+  a month, quarter, clinician, indication, product or cost row of 1-9 sessions shows no rate, numerator or
+  denominator and is not drawn, with complementary rows so that a total minus the rows shown gives nothing back;
+  the CUSUM is drawn per span of months holding at least 10 of the clinician's sessions; a filter of fewer than 10
+  sessions shows a message and no figure. Event counts of 1-4 among 10 or more sessions stay visible (the clinic's
+  own quality figures); releases that leave the clinic are the disclosure rule's business (pipelines/disclosure.py).
 
 The app runs in sign-in mode as in tests/test_app_auth.py: `at.secrets["auth"]` and `at.user` with the role.
 Everything the manager receives is collected: the JSON of every plotly figure (what the browser gets, hover data
 included), every table, every markdown text and metric. A "day" is an ISO date that is not the first of a month
 (period starts are the first of their month); the per-day CUSUM and weekly charts of the old code carry them.
+`small_counts` finds every session count of 1-9 the page sent (the denominator of "2 of 7", "2 / 7", "Sessions:
+7", primary treatments, session columns of tables); the small cells of the old code carry them.
 """
 
 from __future__ import annotations
@@ -35,11 +41,13 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from dashboard import charts, i18n
-from pipelines import analysis, signals
+from pipelines import analysis, internal_cells, metrics, signals
+from pipelines import outcomes as registry
 from pipelines.demo_load import run_demo
 from pipelines.metrics import Filters
 
 END = dt.date(2026, 6, 30)
+MIN = 10  # the release rule's minimum denominator (pipelines/disclosure.py Rule), counted here by hand
 TIMEOUT = 90
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test", "client_id": "dashboard",
         "client_secret": "test", "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
@@ -85,7 +93,7 @@ def app(role: str, page: str, **query) -> AppTest:
     at.switch_page(f"dashboard/pages/{page}.py")
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    assert at.title[0].value != "Not available for your role"
+    assert not at.title or at.title[0].value != "Not available for your role"  # no title: a page that stopped
     return at
 
 
@@ -129,13 +137,20 @@ def numbers(array) -> list[float]:
 
 
 def days_in(text: str) -> list[str]:
-    """ISO dates in a text that name a day rather than a month (anything but the first of a month)."""
-    return [m.group(0) for m in ISO_DATE.finditer(text) if m.group(3) != "01"]
+    """ISO dates in a text that name a day rather than a month: anything but the first of a month, and but the
+    last day of a month given as the end of the period in a link (`to=`: the manager's period is whole months)."""
+    def month_end(m: re.Match) -> bool:
+        day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        return text[max(0, m.start() - 3):m.start()] == "to=" and (day + dt.timedelta(days=1)).day == 1
+
+    return [m.group(0) for m in ISO_DATE.finditer(text) if m.group(3) != "01" and not month_end(m)]
 
 
-def received(at: AppTest) -> dict[str, list[str]]:
-    """What the page sent, by where it was found: figure data (trace by trace), tables (row by row), markdown
-    and metrics. Figures: the traces' data and hover text, and the titles (layout text the browser shows)."""
+def received(at: AppTest, captions: bool = True) -> dict[str, list[str]]:
+    """What the page sent, by where it was found: figure data (trace by trace), tables (row by row), markdown,
+    captions and metrics (with their help). Figures: the traces' data and hover text, and the titles (layout
+    text the browser shows). `captions=False` leaves the captions out (the snapshot caption names the data's as-of
+    day, the newest activity of the whole clinic, and the day it was published)."""
     out: dict[str, list[str]] = {}
     for i, fig in enumerate(figures(at)):
         title = fig["layout"].get("title", {}).get("text", "")
@@ -147,19 +162,61 @@ def received(at: AppTest) -> dict[str, list[str]]:
         value = value.data if hasattr(value, "data") and not isinstance(value, pd.DataFrame) else value
         out[f"table {i} {list(value.columns)[:4]}"] = [" | ".join(map(str, row)) for row in value.itertuples()]
     out["markdown"] = [m.value for m in at.markdown]
-    out["metrics"] = [f"{m.label}: {m.value} {m.proto.delta}" for m in at.metric]
+    if captions:
+        out["captions"] = [c.value for c in at.caption]
+    out["metrics"] = [f"{m.label}: {m.value} {m.proto.delta} {m.proto.help}" for m in at.metric]
     return out
 
 
 def leaks(at: AppTest) -> list[str]:
     """Every day-level date, and any per-day CUSUM (its legend or per-day hover with sessions and events)."""
     found = []
-    for where, texts in received(at).items():
+    for where, texts in received(at, captions=False).items():
         for text in texts:
             if days_in(text):
                 found.append(f"{where}: {text[:160]}")
             if "highest per day" in text or re.search(r"Sessions: \d+, events: \d+", text):
                 found.append(f"{where}: per-day CUSUM: {text[:160]}")
+    return found
+
+
+# Where the pages write how many sessions a figure covers (its denominator): the second number of "2 of 7"
+# (rates, responders, completeness, funnel signals; not "Page 1 of 3" or "1-12 of 30"), of "2 / 7" (events /
+# sessions, corrections / primary treatments; not a decimal such as an O/E "3 / 2.5" or a CUSUM "1.2 / 4.6"), the
+# O/E hover's "Sessions: 7", the cost hovers' primary treatments, the headache change's "With a count: 7" and the
+# sessions KPI. English texts (the walk sets lang=en).
+COUNT_PATTERNS = (
+    re.compile(r"(?<!Page )(?<![\d.,\-–])\d[\d,]* of (\d[\d,]*)"),
+    re.compile(r"(?<![\d.,])\d[\d,]* / (\d[\d,]*)(?![.,]?\d)"),
+    re.compile(r"Sessions: (\d[\d,]*)"),
+    re.compile(r"\((\d[\d,]*) primary treatments\)"),
+    re.compile(r"primary treatments: (\d[\d,]*)"),
+    re.compile(r"With a count: (\d[\d,]*)"),
+    re.compile(r"Sessions in the period: (\d[\d,]*)"),
+)
+SESSION_COLUMNS = ("Sessions", "Primary treatments", "With a count")  # table columns that count sessions
+
+
+def small_counts(at: AppTest) -> list[str]:
+    """Every figure the page sent that covers 1 to 9 sessions: a session count (denominator) of 1-9 in any text
+    (hover and custom data of every trace, markdown, metrics, table rows) or in a session column of a table.
+    Everything a page shows is tied to its period, so any such count ties a handful of sessions to a date."""
+    found = []
+    for where, texts in received(at).items():
+        for text in texts:
+            for pattern in COUNT_PATTERNS:
+                for m in pattern.finditer(text):
+                    if 1 <= int(m.group(1).replace(",", "")) < MIN:
+                        found.append(f"{where}: {m.group(0)!r} in {text[:160]!r}")
+    for i, frame in enumerate(at.dataframe):
+        value = frame.value
+        value = value.data if hasattr(value, "data") and not isinstance(value, pd.DataFrame) else value
+        for col in SESSION_COLUMNS:
+            if col in value:
+                for v in value[col]:
+                    text = str(v).replace(",", "").strip()
+                    if text.isdigit() and 1 <= int(text) < MIN:
+                        found.append(f"table {i} column {col}: {v}")
     return found
 
 
@@ -183,28 +240,51 @@ def cusum_figure(at: AppTest) -> dict:
 # --------------------------------------------------------------------------------------------------------------
 
 
+def spans_by_hand(sessions_by_month: pd.Series, least: int = MIN) -> list[list]:
+    """A clinician's months (in order) grouped as the manager's CUSUM groups them: a span closes at the first month
+    that brings it to `least` sessions; months left at the end join the last span."""
+    spans, current, n = [], [], 0
+    for month, k in sessions_by_month.items():
+        current.append(month)
+        n += int(k)
+        if n >= least:
+            spans.append(current)
+            current, n = [], 0
+    if current and spans:
+        spans[-1] += current
+    return spans
+
+
 @pytest.mark.parametrize("outcome, clinician", CUSUM_CASES)
 def test_the_manager_gets_the_cusum_by_month_with_no_session_in_it(outcome, clinician, con):
-    """The CUSUM sent to a manager has one point per calendar month, the value at that month's end (the value
-    of the clinician's last treatment day in it, from the per-day CUSUM), and no sessions, events or days."""
+    """The CUSUM sent to a manager has one point per span of calendar months holding at least 10 of the
+    clinician's sessions (a month of 10 or more is its own span), at the span's last month: the value at that
+    month's end (the value of the clinician's last treatment day in it, from the per-day CUSUM); no sessions,
+    events or days."""
     daily = analysis.cusum(con, outcome)
     mine = daily[daily["clinician"] == clinician].sort_values("treated_on")
     assert len(mine) > 40 and (mine["sessions_n"] == 1).mean() > 0.5, "demo: most clinician-days are one session"
-    months = pd.to_datetime(mine["treated_on"]).dt.to_period("M")
-    month_end = mine.groupby(months.to_numpy())["cusum"].last()
+    months = pd.to_datetime(mine["treated_on"]).dt.to_period("M").to_numpy()
+    month_end = mine.groupby(months)["cusum"].last()
+    sessions = mine.groupby(months)["sessions_n"].sum()
+    spans = spans_by_hand(sessions)
+    assert any(len(sp) > 1 for sp in spans), "demo: some months of this clinician have fewer than 10 sessions"
+    assert all(sessions[sp].sum() >= MIN for sp in spans)
     at = app("manager", "clinicians", outcome=outcome, clinician=clinician, tab="cusum")
     fig = cusum_figure(at)
     assert clinician in fig["layout"]["title"]["text"]
     line = next(tr for tr in fig["data"] if tr["name"] == "CUSUM (at month end)")
-    assert [x[:10] for x in line["x"]] == [f"{p.year:04d}-{p.month:02d}-01" for p in month_end.index]
-    assert len(line["x"]) < len(mine), "fewer points than treatment days"
-    assert numbers(line["y"]) == pytest.approx(list(month_end))
+    assert [x[:10] for x in line["x"]] == [f"{sp[-1].year:04d}-{sp[-1].month:02d}-01" for sp in spans]
+    assert len(line["x"]) < len(sessions), "fewer points than months with sessions"
+    assert numbers(line["y"]) == pytest.approx([month_end[sp[-1]] for sp in spans])
     hover = "\n".join(strings(fig["data"]))
     assert "Sessions" not in hover and "events" not in hover.lower()
-    assert not days_in(hover) and not leaks(at)
+    assert not days_in(hover) and not leaks(at) and not small_counts(at)
     crossed = {d.strftime("%Y-%m") for d in mine.loc[mine["signal"].astype(bool), "treated_on"]}
-    marks = [x[:7] for tr in fig["data"] if tr["name"] == "Signal that month" for x in tr["x"]]
-    assert sorted(marks) == sorted(crossed), "a month with a crossing is marked, at its month"
+    want = sorted(f"{sp[-1].year:04d}-{sp[-1].month:02d}" for sp in spans
+                  if any(f"{m.year:04d}-{m.month:02d}" in crossed for m in sp))
+    marks = [x[:7] for tr in fig["data"] if tr["name"] == "Signal in the month(s) shown" for x in tr["x"]]
+    assert sorted(marks) == want, "a span with a crossing is marked, at its last month"
 
 
 def test_the_doctor_still_gets_the_cusum_per_treatment_day(con):
@@ -273,13 +353,13 @@ def test_nothing_a_manager_receives_names_a_day(page, query):
 def test_the_manager_gets_no_weekly_control_chart():
     """Weeks of one clinician are a handful of sessions: the manager's chart offers months and quarters, and a
     link asking for weeks gets months."""
-    at = app("manager", "complications", outcome="insufficient_effect", period="week", clin="C09")
+    at = app("manager", "complications", outcome="insufficient_effect", period="week", clin="C01")
     assert at.segmented_control(key="w_period").options == ["Month", "Quarter"]
     spc = figures(at)[0]
     xs = [x for tr in spc["data"] if isinstance(tr.get("x"), list) for x in tr["x"] if isinstance(x, str)]
     assert xs and all(x[8:10] == "01" for x in xs)
     assert leaks(at) == []
-    doctor = app("doctor", "complications", outcome="insufficient_effect", period="week", clin="C09")
+    doctor = app("doctor", "complications", outcome="insufficient_effect", period="week", clin="C01")
     assert "Week" in doctor.segmented_control(key="w_period").options
     assert leaks(doctor), "the doctor's weekly chart names days (the detector sees them)"
 
@@ -318,7 +398,8 @@ def test_cusum_monthly_keeps_month_end_peak_and_signal_and_no_counts():
         "cusum": [0.6, 3.4, 0.0, 1.1, 0.2], "threshold": [3.2, 3.2, 3.2, 3.2, 2.9],
         "signal": [False, True, False, False, False], "sessions_n": [1, 1, 2, 1, 1], "events_n": [1, 1, 0, 1, 0]})
     out = signals.cusum_monthly(daily)
-    assert list(out.columns) == ["clinician", "month", "cusum", "peak", "threshold", "signal"]
+    assert list(out.columns) == ["clinician", "month", "span_start", "cusum", "peak", "threshold", "signal"]
+    assert (out["span_start"] == out["month"]).all(), "without a minimum every month is its own span"
     assert [(r.clinician, r.month, r.cusum, r.peak, r.signal) for r in out.itertuples()] == [
         ("A", dt.date(2026, 1, 1), 3.4, 3.4, True), ("A", dt.date(2026, 2, 1), 0.0, 0.0, False),
         ("A", dt.date(2026, 4, 1), 1.1, 1.1, False), ("B", dt.date(2026, 1, 1), 0.2, 0.2, False)]
@@ -329,6 +410,35 @@ def test_cusum_monthly_keeps_month_end_peak_and_signal_and_no_counts():
     assert "Jan 2026" in line.customdata[0][0] and not days_in(json.dumps(fig.to_plotly_json(), default=str))
     assert list(next(tr for tr in fig.data if tr.name == "Signal that month").y) == [3.4]
     assert signals.cusum_monthly(daily.iloc[0:0]).empty
+    # at least 3 sessions a span: A's January (2) joins February (2); April (1) is left over and joins that span;
+    # B (1 session in all) has no span, so no row
+    spans = signals.cusum_monthly(daily, min_sessions=3)
+    assert [(r.clinician, r.span_start, r.month, r.cusum, r.peak, r.signal) for r in spans.itertuples()] == [
+        ("A", dt.date(2026, 1, 1), dt.date(2026, 4, 1), 1.1, 3.4, True)]
+    fig = charts.cusum_monthly_chart(spans, clinician="A", outcome_label="X", lang="en", arl0=1000, min_sessions=3)
+    assert "Jan 2026 – Apr 2026" in fig.data[0].customdata[0][0]
+    assert "fewer than 3" in json.dumps(charts.cusum_monthly_chart(
+        spans, clinician="B", outcome_label="X", lang="en", arl0=1000, min_sessions=3).to_plotly_json()).lower()
+
+
+def test_cusum_signals_are_dated_by_their_span():
+    """A crossing in a small month is dated by the last month of its span (the overview's signals and the
+    clinician table name that month); months left at the end join the last span; a clinician without a span
+    (fewer than 10 sessions) has no signal for the manager."""
+    frame = pd.DataFrame({
+        "clinician": ["A", "A", "A", "A", "A", "B"],
+        "treated_on": [dt.date(2026, 1, 5), dt.date(2026, 2, 3), dt.date(2026, 3, 9), dt.date(2026, 4, 7),
+                       dt.date(2026, 5, 2), dt.date(2026, 1, 9)],
+        "sessions_n": [4, 3, 12, 10, 2, 5], "cusum": [1.0, 3.6, 0.2, 0.3, 0.4, 4.0], "threshold": 3.5,
+        "signal": [False, True, False, False, False, True], "outcome": 1.0, "expected": 0.1})
+    spans = signals.cusum_spans(frame, MIN)
+    jan, mar, apr, may = (dt.date(2026, m, 1) for m in (1, 3, 4, 5))
+    assert [(r.clinician, r.month, r.span_start, r.span_end) for r in spans.itertuples()] == [
+        ("A", jan, jan, mar), ("A", dt.date(2026, 2, 1), jan, mar), ("A", mar, jan, mar),
+        ("A", apr, apr, may), ("A", may, apr, may)]
+    sig = signals.cusum_signals_by_span(signals.cusum_signals({"ptosis": frame}), frame, MIN)
+    assert [(r.clinician, r.on) for r in sig.itertuples()] == [("A", mar)]
+    assert list(signals.cusum_spans(frame, 0)["span_end"]) == [jan, dt.date(2026, 2, 1), mar, apr, may, jan]
 
 
 def test_cusum_daily_counts_the_sessions_of_a_day_from_the_per_day_cusum():
@@ -365,3 +475,177 @@ def test_signals_by_month_date_the_month_and_merge_the_month():
 def test_whole_months_widens_the_period(start, end, want):
     f = analysis.whole_months(Filters(date_from=start, date_to=end, clinicians=("C01",)))
     assert (f.date_from, f.date_to) == want and f.clinicians == ("C01",)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# cells of fewer than 10 sessions (pipelines/internal_cells.py)
+# --------------------------------------------------------------------------------------------------------------
+
+SMALL_CASE = {"clin": "C01", "prod": "Botox"}  # one clinician and one product: months of 1-9 and of 10+ sessions
+SMALL_FILTERS = Filters(clinicians=("C01",), products=("Botox",))
+
+
+@pytest.mark.parametrize("page, query", [
+    ("overview", {}),
+    ("complications", {"outcome": "correction"}),
+    ("complications", {"outcome": "insufficient_effect", "rules": "mdc"}),
+    ("complications", {"outcome": "ptosis", "period": "quarter", "from": "2025-01-01", "to": "2025-06-30"}),
+    ("clinicians", {"outcome": "correction", "clin": ["C01", "C08", "C09"], "from": "2026-01-01"}),
+    ("clinicians", {"outcome": "insufficient_effect", "tab": "cusum", "clinician": "C01"}),
+    ("responses", {}),
+    ("costs", {}),
+    ("overview", {"clin": ["C05", "C08"], "prod": [], "from": "2026-01-01", "to": "2026-03-31"}),
+    ("costs", {"clin": ["C05", "C08"], "prod": [], "from": "2026-01-01", "to": "2026-03-31"}),
+    ("responses", {"clin": ["C05", "C08"], "prod": [], "from": "2025-01-01", "to": "2025-12-31"}),
+])
+def test_no_figure_a_manager_receives_covers_fewer_than_10_sessions(page, query):
+    """The page walk of issue 10 part 4: with one clinician and one product (or a few clinicians over a few
+    months), months, quarters, clinicians, indications and cost rows of 1-9 sessions exist; the manager
+    receives no count of 1-9 sessions anywhere (charts' data and hover, tables, metrics, texts), and no day."""
+    at = app("manager", page, **(SMALL_CASE | query))
+    assert small_counts(at) == []
+    assert leaks(at) == []
+
+
+@pytest.mark.parametrize("page, query", [
+    ("complications", {"outcome": "correction"}),
+    ("clinicians", {"outcome": "correction", "clin": ["C01", "C08", "C09"], "from": "2026-01-01"}),
+    ("responses", {}),
+    ("costs", {}),
+])
+def test_the_doctor_still_sees_the_small_cells(page, query):
+    """The rule is the role's: the doctor gets the same pages with every cell (and the detector sees them)."""
+    assert small_counts(app("doctor", page, **(SMALL_CASE | query)))
+
+
+def test_months_of_fewer_than_10_sessions_are_blank_on_the_managers_control_chart(con):
+    """Ground truth from the counts: every month of C01 with Botox whose correction rate covers 1-9 sessions is a
+    point without a rate for the manager (its hover names the month and says it is hidden); the doctor's chart has
+    its rate. The months shown have the doctor's rate, the hidden months together cover 0 or at least 10
+    sessions, and the manager's centre line is the rate of the months shown."""
+    counted = metrics.counts(con, "correction", period="month", filters=SMALL_FILTERS)
+    den = {r.period_start.isoformat(): int(r.denominator_n) for r in counted.itertuples()}
+    num = {r.period_start.isoformat(): int(r.numerator_n) for r in counted.itertuples()}
+    small = {m for m, n in den.items() if 1 <= n < MIN}
+    assert len(small) >= 5 and len([m for m, n in den.items() if n >= MIN]) >= 5, "demo: both kinds of month"
+
+    def points(at: AppTest) -> dict[str, tuple[float | None, str]]:
+        fig = next(f for f in figures(at) if "p-chart by" in f["layout"]["title"]["text"])
+        trace = next(tr for tr in fig["data"] if tr.get("name") == "Rate")
+        ys = numbers(trace["y"]) if isinstance(trace["y"], dict) else [None if v is None else float(v)
+                                                                        for v in trace["y"]]
+        return {x[:10]: (None if y is None or np.isnan(y) else y, c[0])
+                for x, y, c in zip(trace["x"], ys, trace["customdata"], strict=True)}, fig
+
+    manager, manager_fig = points(app("manager", "complications", outcome="correction", **SMALL_CASE))
+    doctor, _ = points(app("doctor", "complications", outcome="correction", **SMALL_CASE))
+    for month in small:
+        assert manager[month][0] is None, f"{month}: {den[month]} sessions, drawn for the manager"
+        assert manager[month][1].startswith(f"<b>{i18n.period_label(dt.date.fromisoformat(month), 'month', 'en')}")
+        assert "Hidden for your role" in manager[month][1] and " of " not in manager[month][1]
+        assert doctor[month][0] == pytest.approx(100 * num[month] / den[month])
+        assert f"({num[month]} of {den[month]})" in doctor[month][1]
+    shown = {m for m, (y, _) in manager.items() if y is not None}
+    hidden = set(manager) - shown
+    assert shown and small <= hidden
+    assert all(den[m] >= MIN and manager[m][0] == pytest.approx(doctor[m][0]) for m in shown)
+    hidden_n = sum(den[m] for m in hidden)
+    assert hidden_n == 0 or hidden_n >= MIN, "the hidden months cannot be worked out from the period's total"
+    centre = next(tr for tr in manager_fig["data"] if tr.get("name") == "Centre line")
+    assert numbers(centre["y"])[0] == pytest.approx(100 * sum(num[m] for m in shown) / sum(den[m] for m in shown))
+
+    # the overview's sparkline of the same outcome: the same months are gaps for the manager
+    def trend(at: AppTest) -> dict[str, float]:
+        table = at.dataframe[0].value
+        table = table.data if hasattr(table, "data") and not isinstance(table, pd.DataFrame) else table
+        values = table.loc[table["Outcome"] == registry.get("correction").label("en"), "Monthly rate"].iloc[0]
+        return dict(zip(sorted(doctor), values, strict=True))  # the chart's months
+
+    manager_trend, doctor_trend = trend(app("manager", "overview", **SMALL_CASE)), trend(
+        app("doctor", "overview", **SMALL_CASE))
+    assert all(pd.isna(manager_trend[m]) and pd.notna(doctor_trend[m]) for m in small)
+    assert {m for m, v in manager_trend.items() if pd.notna(v)} == shown
+
+
+def test_months_of_fewer_than_10_primary_treatments_are_not_in_the_managers_cost_chart(con):
+    """Ground truth counted in SQL: C01's primary Botox treatments per month. A month of 1-9 is not in the
+    manager's cost-per-month chart at all (no bar, no hover); the doctor's chart has it with its count."""
+    rows = con.execute("""
+        SELECT CAST(date_trunc('month', treated_on) AS DATE) AS month,
+               count(*) FILTER (WHERE corrects_treatment_id IS NULL) AS primary_n
+        FROM treatments WHERE clinician = ? AND product = ? AND treated_on <= ?
+        GROUP BY ALL ORDER BY ALL""", ["C01", "Botox", END]).fetchall()
+    primary = {m.isoformat(): int(n) for m, n in rows}
+    small = {m for m, n in primary.items() if 1 <= n < MIN}
+    assert small and any(n >= MIN for n in primary.values())
+
+    def months(at: AppTest) -> dict[str, str]:
+        fig = next(f for f in figures(at) if "Correction cost by month" in f["layout"]["title"]["text"])
+        trace = fig["data"][0]
+        return {x[:10]: c[0] for x, c in zip(trace["x"], trace["customdata"], strict=True)}
+
+    manager = months(app("manager", "costs", **SMALL_CASE))
+    doctor = months(app("doctor", "costs", **SMALL_CASE))
+    assert not small & set(manager), "no month of 1-9 primary treatments reaches the manager"
+    for month in small:
+        assert f"({primary[month]} primary treatments)" in doctor[month]
+    assert manager and all(manager[m] == doctor[m] for m in manager), "the months shown are the doctor's figures"
+    hidden_n = sum(n for m, n in primary.items() if m not in manager)
+    assert hidden_n == 0 or hidden_n >= MIN
+
+
+def test_a_filter_of_fewer_than_10_sessions_shows_the_manager_no_figure(con):
+    """The whole-period figures (sessions, KPIs, funnel and O/E points) of a population under 10 sessions: the
+    manager gets a message and nothing else; the doctor gets the figures."""
+    n = con.execute("SELECT count(*) FROM treatments WHERE clinician = 'C08' AND product = 'Letybo'").fetchall()[0][0]
+    assert 1 <= n < MIN
+    for page in ("overview", "complications", "clinicians", "responses", "costs"):
+        at = app("manager", page, clin="C08", prod="Letybo")
+        assert [w.value for w in at.warning] == [
+            "Fewer than 10 sessions match the filters. For your role every figure must cover at least 10 sessions: "
+            "choose a longer period or fewer filters."]
+        assert not at.metric and not figures(at) and not at.dataframe
+    doctor = app("doctor", "overview", clin="C08", prod="Letybo")
+    assert {m.label: m.value for m in doctor.metric}["Sessions in the period"] == str(n)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the rule itself (hand-made frames)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_small_cells_and_their_complement_are_hidden():
+    """A cell under 10 sessions is hidden; while the hidden cells of a series add up to 1-9 sessions (in the
+    rate's sessions, or in all sessions closed or still open) the smallest visible cell is hidden too."""
+    frame = pd.DataFrame({
+        "metric": ["a"] * 5 + ["b"] * 3,
+        "denominator_n": [3, 12, 15, 20, 0, 30, 40, 0],
+        "eligible_n": [3, 12, 15, 20, 0, 30, 40, 0],
+        "awaiting_n": [0, 0, 0, 0, 0, 0, 0, 5],
+    })
+    hidden = internal_cells.hidden_cells(frame, internal_cells.RATE_SESSIONS, series=["metric"])
+    # a: 3 is small, 0 is empty; 3 hidden alone would be total minus the rest, so 12 goes too (3 + 12 = 15)
+    # b: the empty month still has 5 open sessions, so 30 goes too
+    assert list(hidden) == [True, True, False, False, True, True, False, True]
+    assert not internal_cells.hidden_cells(frame, internal_cells.RATE_SESSIONS, series=["metric"],
+                                           min_sessions=0).any()
+    rates = metrics.add_rates(frame.assign(numerator_n=[1, 2, 0, 4, 0, 3, 1, 0], followed_up_n=frame["eligible_n"],
+                                           event_n=[1, 2, 0, 4, 0, 3, 1, 0]))
+    out = internal_cells.hide_rates(rates)
+    assert list(out["is_hidden"]) == list(hidden)
+    assert out.loc[hidden.to_numpy(), list(internal_cells.RATE_VALUES)].isna().all().all()
+    assert list(out.loc[~hidden.to_numpy(), "numerator_n"]) == [0, 4, 1], "numerators 1-4 among 10+ stay"
+
+
+def test_the_control_chart_of_the_visible_months_is_computed_without_the_hidden_ones():
+    counts = pd.DataFrame({"period_start": [dt.date(2026, m, 1) for m in (1, 2, 3, 4)],
+                           "numerator_n": [1, 2, 1, 3], "denominator_n": [3, 20, 25, 30],
+                           "eligible_n": [3, 20, 25, 30], "followed_up_n": [3, 20, 25, 30], "event_n": [1, 2, 1, 3],
+                           "awaiting_n": [0, 0, 0, 0]})
+    manager = analysis.spc_hiding_small(counts, MIN)
+    doctor = analysis.spc_hiding_small(counts, 0)
+    assert list(manager["is_hidden"]) == [True, True, False, False]  # 3 sessions, and 20 so 3 can't be recovered
+    assert manager["cl"].iloc[0] == pytest.approx(4 / 55) and doctor["cl"].iloc[0] == pytest.approx(7 / 78)
+    assert manager.loc[:1, ["numerator_n", "denominator_n", "rate", "ucl", "lcl"]].isna().all().all()
+    assert not manager.loc[:1, "signal"].any()
+    assert "is_hidden" not in doctor, "the exports' frame is unchanged for roles that see sessions"

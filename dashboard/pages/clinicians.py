@@ -30,12 +30,15 @@ def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame
     if funnel.empty:
         return
     f = funnel.sort_values("clinician").reset_index(drop=True)
-    low, high = stats.wilson_interval(f["numerator_n"].to_numpy(float), f["denominator_n"].to_numpy(float))
+    hidden = [ui.is_hidden(r) for r in f.to_dict("records")]  # cells too small for this role: no figure
+    den = f["denominator_n"].to_numpy(float)
+    low, high = stats.wilson_interval(np.nan_to_num(f["numerator_n"].to_numpy(float)), np.where(den > 0, den, 1))
+    low, high = np.where(hidden, np.nan, low), np.where(hidden, np.nan, high)
     oe_by = oe.set_index("clinician") if not oe.empty else pd.DataFrame()
     st_by = status.set_index("clinician") if not status.empty else pd.DataFrame()
 
     def oe_text(c: str) -> tuple[str, str]:
-        if c not in oe_by.index:
+        if c not in oe_by.index or ui.is_hidden(oe_by.loc[c]):
             return "–", "–"
         r = oe_by.loc[c]
         return (f"{i18n.number(r['oe_ratio'], lg, 2)} ({i18n.number(r['observed_n'], lg)} / "
@@ -57,11 +60,13 @@ def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame
     cus = [cusum_text(c) for c in f["clinician"]]
     table = pd.DataFrame({
         ui.tr("clinician"): f["clinician"],
-        ui.tr("sessions"): ui.nums(f["denominator_n"]),
+        ui.tr("sessions"): [ui.hidden_mark() if h else v for v, h in zip(ui.nums(f["denominator_n"]), hidden,
+                                                                          strict=True)],
         ui.tr("events"): ui.nums(f["numerator_n"]),
         ui.tr("rate"): [i18n.pct(v, lg) for v in f["rate"]],
         ui.tr("interval"): [i18n.pct_range(a, b, lg) for a, b in zip(low, high, strict=True)],
-        ui.tr("funnel_position"): [position(r) for r in f.to_dict("records")],
+        ui.tr("funnel_position"): ["–" if h else position(r) for r, h in zip(f.to_dict("records"), hidden,
+                                                                              strict=True)],
         ui.tr("col_oe"): [x[0] for x in oes],
         ui.tr("col_oe_interval"): [x[1] for x in oes],
         ui.tr("col_cusum"): [x[0] for x in cus],
@@ -95,10 +100,12 @@ def main() -> None:
                    container=c[2], select=True)
     o = registry.get(key)
     funnel, info = data.cached(signals.funnel, key, method=method, overdispersion=od, filters=ctx.filters,
-                               as_of=ctx.as_of)
-    oe, _oe_info = data.cached(analysis.case_mix, key, filters=ctx.filters, as_of=ctx.as_of)
+                               as_of=ctx.as_of, min_sessions=ctx.min_sessions)
+    oe, _oe_info = data.cached(analysis.case_mix, key, filters=ctx.filters, as_of=ctx.as_of,
+                               min_sessions=ctx.min_sessions)
     per_day = ui.sees_sessions()  # others get the CUSUM by month: no day, no session (docs/security.md)
-    summary = data.cached(signals.cusum_summary, key, filters=ctx.filters, as_of=ctx.as_of, per_day=per_day)
+    summary = data.cached(signals.cusum_summary, key, filters=ctx.filters, as_of=ctx.as_of, per_day=per_day,
+                          min_sessions=ctx.min_sessions)
     status, reason = summary["status"], summary["reason"]
     cusum_note = ui.tr(f"cusum_{reason}") if reason else ""
 
@@ -131,12 +138,13 @@ def main() -> None:
                                          arl0=analysis.CUSUM_ARL0)
             else:
                 fig = charts.cusum_monthly_chart(summary["monthly"], clinician=focus, outcome_label=o.label(lg),
-                                                 lang=lg, arl0=analysis.CUSUM_ARL0)
+                                                 lang=lg, arl0=analysis.CUSUM_ARL0, min_sessions=ctx.min_sessions)
             ui.show_chart(fig, key="cusum")
     st.subheader(ui.tr("clinician_table"))
     if funnel.empty:
         st.info(ui.tr("funnel_empty"))
     clinician_table(funnel, oe, status, lg, cusum_note)
+    ui.hidden_note(funnel, oe)
     if not funnel.empty and np.isfinite(info.get("target", np.nan)):
         st.caption(ui.tr("col_oe_help"))
 

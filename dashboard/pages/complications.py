@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import auth, charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines import analysis, metrics, signals
+from pipelines import analysis, internal_cells, metrics, signals
 from pipelines import outcomes as registry
 
 PAGE_PARAMS = ("outcome", "chart", "rules", "period", "point", "which", "review_page")
@@ -35,13 +35,20 @@ def definition(o: registry.Outcome, lg: str) -> None:
 
 def headline(o: registry.Outcome, ctx: ui.Context) -> None:
     lg = ctx.lang
-    r = data.cached(metrics.rates, o.key, filters=ctx.filters, as_of=ctx.as_of).iloc[0]
+    r = data.cached(internal_cells.rates, o.key, filters=ctx.filters, as_of=ctx.as_of,
+                    min_sessions=ctx.min_sessions).iloc[0]
+    hidden = ui.is_hidden(r)  # fewer sessions in the rate than a figure for this role may cover
     c = st.columns(4)
-    ui.kpi(c[0], ui.tr("rate"), i18n.pct(r["rate"], lg),
-           help=ui.tr("hover_rate", rate=i18n.pct(r["rate"], lg), num=i18n.number(r["numerator_n"], lg),
-                      den=i18n.number(r["denominator_n"], lg)),
-           delta=ui.tr("events_of", num=i18n.number(r["numerator_n"], lg), den=i18n.number(r["denominator_n"], lg))
-           + (" ⚠" if r["denominator_n"] < charts.SMALL_N else ""))
+    if hidden:
+        ui.kpi(c[0], ui.tr("rate"), "–", delta=ui.hidden_mark(),
+               help=ui.tr("cells_hidden_note", n=internal_cells.MIN_SESSIONS))
+    else:
+        ui.kpi(c[0], ui.tr("rate"), i18n.pct(r["rate"], lg),
+               help=ui.tr("hover_rate", rate=i18n.pct(r["rate"], lg), num=i18n.number(r["numerator_n"], lg),
+                          den=i18n.number(r["denominator_n"], lg)),
+               delta=ui.tr("events_of", num=i18n.number(r["numerator_n"], lg),
+                           den=i18n.number(r["denominator_n"], lg))
+               + (" ⚠" if r["denominator_n"] < charts.SMALL_N else ""))
     ui.kpi(c[1], ui.tr("interval"), i18n.pct_range(r["ci_low"], r["ci_high"], lg))
     ref = o.reference
     ref_value = ui.reference_short(ref, lg)
@@ -49,9 +56,11 @@ def headline(o: registry.Outcome, ctx: ui.Context) -> None:
            help=(ref.text_nb if lg == "nb" else ref.text_en) + f" ({ref.source})" if ref else None)
     ui.kpi(c[3], ui.tr("completeness"),
            i18n.pct(r["followup_completeness"], lg, 0) if o.needs_follow_up else "–",
-           help=ui.tr("hover_completeness", pct=i18n.pct(r["followup_completeness"], lg),
-                      num=i18n.number(r["followed_up_n"], lg), den=i18n.number(r["eligible_n"], lg)),
-           delta=ui.tr("awaiting_short", n=i18n.number(r["awaiting_n"], lg)) if r["awaiting_n"] else None)
+           help=None if hidden else ui.tr("hover_completeness", pct=i18n.pct(r["followup_completeness"], lg),
+                                          num=i18n.number(r["followed_up_n"], lg),
+                                          den=i18n.number(r["eligible_n"], lg)),
+           delta=ui.tr("awaiting_short", n=i18n.number(r["awaiting_n"], lg))
+           if not hidden and r["awaiting_n"] else None)
 
 
 def review(o: registry.Outcome, ctx: ui.Context, frame: pd.DataFrame, period: str, chosen: dt.date | None) -> None:
@@ -141,7 +150,7 @@ def main() -> None:
     headline(o, ctx)
 
     frame = data.cached(analysis.spc, key, period=period, chart=chart, rules=rules, filters=ctx.filters,
-                        as_of=ctx.as_of)
+                        as_of=ctx.as_of, min_sessions=ctx.min_sessions)
     point = filters.peek("point")
     chosen = dt.date.fromisoformat(point) if isinstance(point, str) and point[:4].isdigit() else None
     if chosen is None and not frame.empty:
@@ -157,6 +166,7 @@ def main() -> None:
                            if o.reference else None, higher_is_better=o.higher_is_better, highlight=chosen)
     event = ui.show_chart(fig, key=f"spc_{key}_{chart}_{rules}_{period}", on_select="rerun",
                           selection_mode=("points",))
+    ui.hidden_note(frame)
     points = (event.selection.points if event and getattr(event, "selection", None) else None) or []
     if points:
         x = points[0].get("x")
@@ -171,7 +181,8 @@ def main() -> None:
 
     st.subheader(ui.tr("breakdown"))
     st.caption(ui.tr("breakdown_caption"))
-    overall = data.cached(metrics.rates, key, filters=ctx.filters, as_of=ctx.as_of)["rate"].iloc[0]
+    overall = data.cached(internal_cells.rates, key, filters=ctx.filters, as_of=ctx.as_of,
+                          min_sessions=ctx.min_sessions)["rate"].iloc[0]
     tabs = st.tabs([ui.tr("indication"), ui.tr("area"), ui.tr("product")])
     for tab, by, labels in (
         (tabs[0], "indication", {k: i18n.label("ind", k, lg) for k in ctx.options["indications"]}),
@@ -179,10 +190,12 @@ def main() -> None:
         (tabs[2], "product", {k: k for k in ctx.options["products"]}),
     ):
         with tab:
-            part = data.cached(metrics.rates, key, by=(by,), filters=ctx.filters, as_of=ctx.as_of)
+            part = data.cached(internal_cells.rates, key, by=(by,), filters=ctx.filters, as_of=ctx.as_of,
+                               min_sessions=ctx.min_sessions)
             ui.show_chart(charts.breakdown_chart(part, by=by, labels=labels, outcome_label=o.label(lg), lang=lg,
                                                  overall=overall, reference=charts.reference_tuple(o.reference)),
                           key=f"breakdown_{by}")
+            ui.hidden_note(part)
     review(o, ctx, frame, period, chosen)
 
 

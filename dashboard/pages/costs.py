@@ -10,19 +10,11 @@ import streamlit as st
 
 from dashboard import charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines import costs, metrics, reference
+from pipelines import costs, internal_cells, reference
 from pipelines import outcomes as registry
 
 PAGE_PARAMS = ("consumables",)
 EDITORS = ("whatif_prices", "whatif_clinicians")
-
-
-def totals(frame: pd.DataFrame) -> dict:
-    out = {c: float(frame[c].sum()) for c in ("correction_n", "correction_cost_nok", "primary_n", "revenue_nok",
-                                               "unpriced_n")}
-    out["per_100"] = 100 * out["correction_cost_nok"] / out["primary_n"] if out["primary_n"] else float("nan")
-    out["share"] = out["correction_cost_nok"] / out["revenue_nok"] if out["revenue_nok"] else float("nan")
-    return out
 
 
 def group_table(frame: pd.DataFrame, by: str, lg: str) -> None:
@@ -37,7 +29,8 @@ def group_table(frame: pd.DataFrame, by: str, lg: str) -> None:
         cols[3]: ui.nums(f["cost_per_100_primary_nok"]),
         cols[4]: ui.nums(f["revenue_nok"]),
         cols[5]: [i18n.pct(v, lg, 2) for v in f["cost_share"]],
-        ui.tr("col_small"): [ui.small_flag(d) for d in f["primary_n"]],
+        ui.tr("col_small"): [ui.hidden_mark() if h else ui.small_flag(d)
+                             for d, h in zip(f["primary_n"], f.get("is_hidden", [False] * len(f)), strict=True)],
     }), right=cols)
 
 
@@ -116,28 +109,28 @@ def figures(ctx: ui.Context, consumables: float, whatif: dict) -> None:
     lg = ctx.lang
     if any(v is not None for v in whatif.values()):
         st.warning(ui.tr("whatif_active"), icon=":material/science:")
+    every_month = data.cached(costs.cost_summary, "month", consumables_nok=consumables, filters=ctx.filters,
+                              as_of=ctx.as_of, **whatif)
+    tot = costs.cost_totals(every_month, ctx.min_sessions)  # one cell: hidden under the minimum as a whole
     by_month = data.cached(costs.cost_summary, "month", consumables_nok=consumables, filters=ctx.filters,
-                           as_of=ctx.as_of, **whatif)
-    tot = totals(by_month)
-    rate = data.cached(metrics.rates, "correction", filters=ctx.filters, as_of=ctx.as_of).iloc[0]
+                           as_of=ctx.as_of, min_sessions=ctx.min_sessions, **whatif)
+    rate = data.cached(internal_cells.rates, "correction", filters=ctx.filters, as_of=ctx.as_of,
+                       min_sessions=ctx.min_sessions).iloc[0]
     k = st.columns(4)
     ui.kpi(k[0], ui.tr("kpi_correction_rate"), i18n.pct(rate["rate"], lg),
-           delta=ui.tr("events_of", num=i18n.number(rate["numerator_n"], lg), den=i18n.number(rate["denominator_n"], lg))
+           delta=ui.hidden_mark() if ui.is_hidden(rate) else
+           ui.tr("events_of", num=i18n.number(rate["numerator_n"], lg), den=i18n.number(rate["denominator_n"], lg))
            + " · " + i18n.pct_range(rate["ci_low"], rate["ci_high"], lg),
            help=ui.tr("kpi_correction_rate_help"))
-    ui.kpi(k[1], ui.tr("kpi_cost"), i18n.nok(tot["correction_cost_nok"], lg),
-           delta=ui.tr("kpi_corrections_n", n=i18n.number(tot["correction_n"], lg)))
-    ui.kpi(k[2], ui.tr("kpi_cost_per_100"), i18n.nok(tot["per_100"], lg), help=ui.tr("kpi_cost_per_100_help"),
-           delta=ui.tr("kpi_corrections_n", n=i18n.number(tot["correction_n"], lg)).split(" ")[0] + " / "
-           + i18n.number(tot["primary_n"], lg))
-    ui.kpi(k[3], ui.tr("kpi_cost_share"), i18n.pct(tot["share"], lg, 2), help=ui.tr("kpi_cost_share_help"),
-           delta=i18n.nok(tot["revenue_nok"], lg))
-    if tot["unpriced_n"]:
-        st.warning(ui.tr("kpi_unpriced", n=int(tot["unpriced_n"])), icon=":material/price_change:")
-
+    if ui.is_hidden(tot):
+        for i, key in enumerate(("kpi_cost", "kpi_cost_per_100", "kpi_cost_share"), start=1):
+            ui.kpi(k[i], ui.tr(key), "–", delta=ui.hidden_mark())
+    else:
+        cost_kpis(k, tot, lg)
     c = st.columns(2)
     with c[0]:
-        monthly = data.cached(metrics.rates, "correction", period="month", filters=ctx.filters, as_of=ctx.as_of)
+        monthly = data.cached(internal_cells.rates, "correction", period="month", filters=ctx.filters,
+                              as_of=ctx.as_of, min_sessions=ctx.min_sessions)
         monthly = monthly[monthly["denominator_n"] > 0]
         ui.show_chart(charts.rate_time_chart(monthly, lang=lg, title=ui.tr("correction_rate_title"),
                                              subtitle=ui.tr("correction_rate_subtitle"),
@@ -147,12 +140,27 @@ def figures(ctx: ui.Context, consumables: float, whatif: dict) -> None:
         ui.show_chart(charts.cost_time_chart(by_month, lang=lg), key="cost_month")
 
     tabs = st.tabs([ui.tr("clinician"), ui.tr("product")])
+    groups = []
     for tab, by in zip(tabs, ("clinician", "product"), strict=True):
         with tab:
             frame = data.cached(costs.cost_summary, by, consumables_nok=consumables, filters=ctx.filters,
-                                as_of=ctx.as_of, **whatif)
+                                as_of=ctx.as_of, min_sessions=ctx.min_sessions, **whatif)
             ui.show_chart(charts.cost_group_chart(frame, by=by, lang=lg), key=f"cost_{by}")
             group_table(frame, by, lg)
+            groups.append(frame)
+    ui.hidden_note(by_month, monthly, *groups)
+
+
+def cost_kpis(k, tot: dict, lg: str) -> None:
+    ui.kpi(k[1], ui.tr("kpi_cost"), i18n.nok(tot["correction_cost_nok"], lg),
+           delta=ui.tr("kpi_corrections_n", n=i18n.number(tot["correction_n"], lg)))
+    ui.kpi(k[2], ui.tr("kpi_cost_per_100"), i18n.nok(tot["per_100"], lg), help=ui.tr("kpi_cost_per_100_help"),
+           delta=ui.tr("kpi_corrections_n", n=i18n.number(tot["correction_n"], lg)).split(" ")[0] + " / "
+           + i18n.number(tot["primary_n"], lg))
+    ui.kpi(k[3], ui.tr("kpi_cost_share"), i18n.pct(tot["share"], lg, 2), help=ui.tr("kpi_cost_share_help"),
+           delta=i18n.nok(tot["revenue_nok"], lg))
+    if tot["unpriced_n"]:
+        st.warning(ui.tr("kpi_unpriced", n=int(tot["unpriced_n"])), icon=":material/price_change:")
 
 
 ui.run_page(main)

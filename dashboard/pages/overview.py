@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines import metrics, signals, stats
+from pipelines import internal_cells, signals, stats
 from pipelines import outcomes as registry
 
 PAGE_PARAMS = ("kind", "concern", "page_n")
@@ -36,6 +36,7 @@ def headline_rows(rates: pd.DataFrame, spc: dict[str, pd.DataFrame], lg: str) ->
             "ci_high": r["ci_high"], "numerator_n": r["numerator_n"], "denominator_n": r["denominator_n"],
             "eligible_n": r["eligible_n"], "followed_up_n": r["followed_up_n"], "awaiting_n": r["awaiting_n"],
             "followup_completeness": r["followup_completeness"], "needs_follow_up": o.needs_follow_up,
+            "is_hidden": bool(r.get("is_hidden", False)),
             "ref_low": ref.low_pct if ref else None, "ref_high": ref.high_pct if ref else None,
             "reference_text": (ref.text_nb if lg == "nb" else ref.text_en) if ref else "",
             "reading": reading_of(frame, o.higher_is_better),
@@ -51,8 +52,9 @@ def headline_table(rows: pd.DataFrame, lg: str) -> None:
     marks = {"special_cause_concerning": "▲", "special_cause_improving": "▼", "common_cause": "●", "": "○"}
     table = pd.DataFrame({
         ui.tr("col_outcome"): rows["label"],
-        ui.tr("col_rate"): [(i18n.pct(v, lg) if pd.notna(v) else "–") + ("  ⚠" if d < charts.SMALL_N else "")
-                            for v, d in zip(rows["rate"], rows["denominator_n"], strict=True)],
+        ui.tr("col_rate"): [ui.hidden_mark() if h else (i18n.pct(v, lg) if pd.notna(v) else "–")
+                            + ("  ⚠" if d < charts.SMALL_N else "")
+                            for v, d, h in zip(rows["rate"], rows["denominator_n"], rows["is_hidden"], strict=True)],
         ui.tr("col_interval"): [i18n.pct_range(a, b, lg) for a, b in zip(rows["ci_low"], rows["ci_high"],
                                                                           strict=True)],
         ui.tr("col_events_short"): [f"{i18n.number(a, lg)} / {i18n.number(b, lg)}" for a, b in
@@ -171,8 +173,9 @@ def main() -> None:
     ctx = ui.context()
     lg = ctx.lang
     ui.header("page_overview", ui.tr("overview_caption", period=ui.period_text(ctx), as_of=i18n.date(ctx.as_of)))
-    rates = data.cached(metrics.rates, None, filters=ctx.filters, as_of=ctx.as_of)
-    spc = data.cached(signals.spc_frames, None, filters=ctx.filters, as_of=ctx.as_of)
+    rates = data.cached(internal_cells.rates, None, filters=ctx.filters, as_of=ctx.as_of,
+                        min_sessions=ctx.min_sessions)
+    spc = data.cached(signals.spc_frames, None, filters=ctx.filters, as_of=ctx.as_of, min_sessions=ctx.min_sessions)
     rows = headline_rows(rates, spc, lg)
 
     k = st.columns(4)
@@ -191,14 +194,16 @@ def main() -> None:
         headline_table(rows, lg)
     with tab_chart:
         ui.show_chart(charts.forest_chart(rows, lang=lg), key="forest")
+    ui.hidden_note(rows, *spc.values())
 
     st.subheader(ui.tr("signals"))
     st.caption(ui.tr("signals_caption"))
-    funnels = data.cached(signals.funnel_frames, None, filters=ctx.filters, as_of=ctx.as_of)
+    funnels = data.cached(signals.funnel_frames, None, filters=ctx.filters, as_of=ctx.as_of,
+                          min_sessions=ctx.min_sessions)
     # the CUSUM check reads every outcome's sessions in order: it runs in the background, and the list shows
     # the control-chart and funnel signals at once and adds the CUSUM ones when they are ready
     done, result = data.background(signals.cusum_signal_rows, None, filters=ctx.filters, as_of=ctx.as_of,
-                                   wait=CUSUM_WAIT_SECONDS)
+                                   min_sessions=ctx.min_sessions, wait=CUSUM_WAIT_SECONDS)
     cusum_rows, too_rare = result if done else (None, [])
     end = min(ctx.filters.date_to, ctx.as_of) if ctx.filters.date_to else ctx.as_of
     sig = signals.collect(signals.spc_signals(spc), signals.funnel_signals(funnels, end), cusum_rows)
@@ -219,7 +224,8 @@ def cusum_pending(ctx: ui.Context) -> None:
 
     @st.fragment(run_every=CUSUM_POLL_SECONDS)
     def poll() -> None:
-        finished, _ = data.background(signals.cusum_signal_rows, None, filters=ctx.filters, as_of=ctx.as_of)
+        finished, _ = data.background(signals.cusum_signal_rows, None, filters=ctx.filters, as_of=ctx.as_of,
+                                      min_sessions=ctx.min_sessions)
         if finished:
             st.rerun()
         st.info(ui.tr("signals_cusum_pending"), icon=":material/hourglass_top:")

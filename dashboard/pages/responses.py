@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines import metrics, responses
+from pipelines import internal_cells, metrics, responses
 from pipelines import outcomes as registry
 
 PAGE_PARAMS = ()
@@ -49,7 +49,11 @@ def main() -> None:
             if f is None:
                 st.caption(ui.tr("not_in_filter"))
                 continue
-            r = data.cached(metrics.rates, key, filters=f, as_of=ctx.as_of).iloc[0]
+            r = data.cached(internal_cells.rates, key, filters=f, as_of=ctx.as_of,
+                            min_sessions=ctx.min_sessions).iloc[0]
+            if ui.is_hidden(r):  # fewer sessions than a figure for this role may cover
+                st.caption(ui.hidden_mark())
+                continue
             if r["denominator_n"] == 0:
                 st.caption(ui.tr("no_eligible"))
                 continue
@@ -66,7 +70,8 @@ def main() -> None:
                        f"{ui.tr('completeness_short')}: {i18n.pct(r['followup_completeness'], lg, 0)}  \n"
                        f"{ui.tr('responder_reference', text=ui.tr('responder_reference_' + ind))}  \n"
                        f"{policy_text(o, lg)}")
-            quarterly = data.cached(metrics.rates, key, period="quarter", filters=f, as_of=ctx.as_of)
+            quarterly = data.cached(internal_cells.rates, key, period="quarter", filters=f, as_of=ctx.as_of,
+                                    min_sessions=ctx.min_sessions)
             series.append(quarterly.assign(indication=ind))
             refs[ind] = published
     if series:
@@ -82,19 +87,23 @@ def main() -> None:
     labels = {ind: i18n.label("ind", ind, lg) for ind in ("migraine", "tension_headache")}
     c = st.columns(2)
     with c[0]:
-        by_quarter = data.cached(responses.headache_change, period="quarter", filters=ctx.filters, as_of=ctx.as_of)
+        by_quarter = data.cached(internal_cells.headache_change, period="quarter", filters=ctx.filters,
+                                 as_of=ctx.as_of, min_sessions=ctx.min_sessions)
         ui.show_chart(charts.change_chart(by_quarter, lang=lg, labels=labels), key="change")
     with c[1]:
-        dist = data.cached(responses.headache_change_distribution, filters=ctx.filters, as_of=ctx.as_of)
+        dist = data.cached(internal_cells.headache_change_distribution, filters=ctx.filters, as_of=ctx.as_of,
+                           min_sessions=ctx.min_sessions)
         ui.show_chart(charts.change_distribution_chart(dist, lang=lg, labels=labels), key="distribution")
         lost = int(dist.loc[dist["bin_start"].isna(), "sessions_n"].sum()) if not dist.empty else 0
         if lost:
             st.caption(ui.tr("distribution_lost", lost=i18n.number(lost, lg)))
-    overall = data.cached(responses.headache_change, period=None, filters=ctx.filters, as_of=ctx.as_of)
+    overall = data.cached(internal_cells.headache_change, period=None, filters=ctx.filters, as_of=ctx.as_of,
+                          min_sessions=ctx.min_sessions)
     if not overall.empty:
         ui.table(pd.DataFrame({
             ui.tr("indication"): [labels.get(v, v) for v in overall["indication"]],
-            ui.tr("sessions"): ui.nums(overall["eligible_n"]),
+            ui.tr("sessions"): [ui.hidden_mark() if h else v for v, h in zip(ui.nums(overall["eligible_n"]),
+                                                                            overall["is_hidden"], strict=True)],
             ui.tr("col_measured"): ui.nums(overall["measured_n"]),
             ui.tr("col_lost_n"): ui.nums(overall["lost_n"]),
             ui.tr("responders"): ui.nums(overall["responders_n"]),
@@ -109,13 +118,15 @@ def main() -> None:
 
     f = restricted(ctx.filters, "hyperhidrosis")
     if f is not None:
-        hdss = data.cached(responses.hdss_change, filters=ctx.filters, as_of=ctx.as_of)
+        hdss = data.cached(internal_cells.hdss_change, filters=ctx.filters, as_of=ctx.as_of,
+                           min_sessions=ctx.min_sessions)
         c = st.columns([3, 2], vertical_alignment="center")
         with c[0]:
             ui.show_chart(charts.hdss_chart(hdss, lang=lg), key="hdss")
         missing = int(hdss.loc[hdss["hdss_drop"].isna(), "sessions_n"].sum()) if not hdss.empty else 0
         if missing:
             c[1].caption(ui.tr("hdss_missing", n=i18n.number(missing, lg)))
+    ui.hidden_note(*series, by_quarter, dist, overall)
 
 
 ui.run_page(main)
