@@ -22,6 +22,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from pipelines import store
 from pipelines.store import default_db_path
 
 
@@ -49,13 +50,33 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
     last: Exception | None = None
     for _ in range(5):  # the file may be swapped between stat and open: try again on the new one
         try:
-            con = duckdb.connect(str(path), read_only=True)
+            con = duckdb.connect(str(_version_path(path)), read_only=True)
             con.execute("SET enable_progress_bar = false").fetchall()  # no terminal bars from the server
             return con
         except (duckdb.IOException, FileNotFoundError) as exc:
             last = exc
             time.sleep(0.05)
     raise NoDatabase(str(last))
+
+
+def _version_path(path: Path) -> Path:
+    """A name of the published file that belongs to this snapshot alone: the kept snapshot it was published as.
+
+    DuckDB keeps one database instance per file *name* in a process while any connection to it is open, and hands
+    it to every later `connect` of that name: after a publish replaced the file, a page view would be given the old
+    snapshot as long as another session still had it pinned. Every publish hard-links the new file into
+    `<db>.snapshots/` under its version's name (pipelines/store.publish), so opening that name opens exactly the
+    file now published. Without a kept copy of it (a database copied by hand), the published name is used."""
+    try:
+        published = os.stat(path)
+        snapshots = store.DbPaths(Path(path)).snapshots
+        for candidate in sorted(snapshots.glob(f"{Path(path).stem}-v*.duckdb"), reverse=True):
+            found = os.stat(candidate)
+            if (found.st_dev, found.st_ino) == (published.st_dev, published.st_ino):
+                return candidate
+    except OSError:
+        pass
+    return Path(path)
 
 
 _PIN = "_clinic_snapshot_pin"

@@ -278,3 +278,30 @@ def test_reliability_section():
         "rows_lost": r["wrong_queries"] + r["impossible_pages"] + r["unknown_versions"], "crashes": r["failed"],
         "straddled_pages": r["straddled_pages"]})
     assert r["failed"] == 0 and r["wrong_queries"] == 0
+
+
+def test_a_new_page_view_sees_the_new_snapshot_while_another_holds_the_old_one(tmp_path, monkeypatch):
+    """DuckDB hands every `connect` of a file name the database instance already open under that name: while one
+    session kept the old snapshot pinned, every other page view in the server process was given the old snapshot
+    too, although the file had been replaced. The dashboard opens the snapshot under its version's own name."""
+    from dashboard import data
+    from pipelines import quality
+
+    db = tmp_path / "db" / "clinic.duckdb"
+    clinicians = tmp_path / "clinicians.csv"
+    clinicians.write_text(CLINICIANS_CSV)
+    load_files([clinicians], db)
+    monkeypatch.setenv("CLINIC_DB", str(db))
+    old, _ = data._open_identified(db)  # another session's pinned snapshot, still open
+    try:
+        assert quality.snapshot_info(old)["version"] == 1
+        load_files(month_files(tmp_path, 1, random.Random(1)), db)
+        new, _ = data._open_identified(db)
+        try:
+            assert quality.snapshot_info(new)["version"] == 2
+            assert new.execute("SELECT count(*) FROM treatments").fetchall()[0][0] > 0
+        finally:
+            new.close()
+        assert quality.snapshot_info(old)["version"] == 1  # the pinned view still reads its own snapshot
+    finally:
+        old.close()
