@@ -8,7 +8,7 @@ from dashboard import auth, data, filters
 st.set_page_config(page_title="Clinic outcomes", page_icon=":material/monitoring:", layout="wide")
 auth.begin_run()
 
-SECTIONS = {  # section title key: [(page file stem, title key, icon)]; who sees which: pipelines/access.py
+SECTIONS = {  # section title key: [(page file stem, title key, icon)]; who sees which: pipelines/release/access.py
     "nav_section_quality": [
         ("overview", "page_overview", ":material/dashboard:"),
         ("complications", "page_complications", ":material/monitor_heart:"),

@@ -1,7 +1,7 @@
 """Who is looking and what they may see: sign-in, roles, demo mode and the access log, in one place.
 
 The rules themselves (roles, which page / capability / export each role has, the hash-chained log) live in
-pipelines/access.py; this module applies them to the app.
+pipelines/release/access.py; this module applies them to the app.
 
 Modes (decided by `sign_in_setup` from the secrets and the environment, before any database is opened):
 - **Sign-in**: the secrets have a valid `[auth]` section (`.streamlit/secrets.toml`; README "Sign-in and roles"):
@@ -12,7 +12,7 @@ Modes (decided by `sign_in_setup` from the secrets and the environment, before a
   (`access.roles_for`; `[clinic] role_file_match_preferred_username = true` also matches `preferred_username`).
   Nobody signed in: a sign-in page. Signed in without a role: a "no access" page and nothing else.
 - **Demo mode**: only when asked for (`CLINIC_DEMO=1`, which `make run` sets), there is no `[auth]` section, and
-  the pinned database is one the demo generator made (pipelines/demo_load.py `demo_status`); anything else under
+  the pinned database is one the demo generator made (pipelines/demo/build.py `demo_status`); anything else under
   CLINIC_DEMO=1 is refused with a message. A banner on every page says so, the viewer acts as admin (user "demo"),
   and "Preview as role" in the sidebar shows what each role would see, with the same gating and logging.
 - Otherwise **nothing is shown**: no secrets file or no `[auth]` section gives a "sign-in is not configured" page;
@@ -23,7 +23,7 @@ Navigation: every page is registered with `st.navigation`, so a direct URL alway
 not open are hidden from the menu, and opening one shows a refusal instead of running it (`run`). The root URL is
 the overview for everyone; a role that may not open it is taken to its own start page (the auditor: Export).
 
-Logged (pipelines.access.append): a sign-in (once per session), the sign-out, every view of a list with one row
+Logged (pipelines.release.access.append): a sign-in (once per session), the sign-out, every view of a list with one row
 per session (`view_rows`), every export when its file is generated (`logged_download`: row count and the SHA-256
 of the bytes handed over) and every refusal. Repeated reruns that show exactly the same thing are logged once.
 
@@ -47,8 +47,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, filters, i18n
-from pipelines import access, demo_load
-from pipelines.metrics import Filters
+from pipelines.demo import build
+from pipelines.metrics.counting import Filters
+from pipelines.release import access
 
 DEMO_USER = "demo"
 ROOT_PAGE = "overview"  # the page at the app's root URL, the same for every role so that links mean one page
@@ -363,7 +364,7 @@ def demo_problem() -> DemoRefused | None:
     try:
         if data._pinned() is None:  # nothing pinned: no database, or it is being replaced right now
             raise data.NoDatabase(str(data.db_path()))
-        status = data.run(demo_load.demo_status)
+        status = data.run(build.demo_status)
     except data.NoDatabase:
         return DemoRefused("republishing" if data.db_path().exists() else "no_database")
     except data.BadDatabase as exc:
@@ -537,7 +538,7 @@ def view_rows(who: Viewer, what: str, rows_n: int, filters: Filters | None = Non
 
 def describe(f: Filters | None = None, **details: Any) -> str:
     """Page details and the sidebar filters as one line for the log: 'outcome=ptosis; page=2; filters: none'."""
-    from pipelines import export
+    from pipelines.release import export
 
     parts = [f"{k}={v}" for k, v in details.items() if v not in (None, "")]
     if f is not None:
@@ -569,7 +570,7 @@ def log_frame(records: list[dict]) -> pd.DataFrame:
 
 def log_csv(path: Path, who: Viewer) -> tuple[bytes, int]:
     """The whole access log as CSV with provenance lines, formula-safe like every export."""
-    from pipelines import export
+    from pipelines.release import export
 
     records = access.read_log(path)
     intact, message = access.verify_log(path)

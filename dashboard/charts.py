@@ -5,7 +5,7 @@ Conventions for every chart:
 - hover shows the numerator / denominator, the interval, and whatever else explains the number (completeness,
   limits, the rule that fired); texts are built in Python per language (dashboard/i18n.py);
 - a rate over fewer than SMALL_N sessions is drawn hollow; a cell hidden for the viewer's role (`is_hidden`,
-  pipelines/internal_cells.py) is not drawn and sends no figure to the browser (a control chart names its period
+  pipelines/metrics/small_cells.py) is not drawn and sends no figure to the browser (a control chart names its period
   and says it is hidden);
 - the published reference range is a shaded band (a dotted line when it is a single value);
 - colours are the Okabe-Ito colour-blind-safe palette: grey for common cause / inside the limits, vermillion for
@@ -170,7 +170,7 @@ def _visible(frame: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def _hidden_line(lang: str) -> str:
-    from pipelines.internal_cells import MIN_SESSIONS
+    from pipelines.metrics.small_cells import MIN_SESSIONS
 
     return t("hover_cell_hidden", lang, n=MIN_SESSIONS)
 

@@ -12,8 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data, filters, i18n
-from pipelines import analysis, internal_cells, metrics, quality, reference
-from pipelines import outcomes as registry
+from pipelines.ingest import history
+from pipelines.metrics import analysis, counting, lookups, registry, small_cells
 
 PAGES = {
     "overview": "dashboard/pages/overview.py",
@@ -56,17 +56,17 @@ def run_page(body: Callable[[], None]) -> None:
 @dataclass(frozen=True)
 class Context:
     lang: str
-    filters: metrics.Filters
+    filters: counting.Filters
     as_of: dt.date
     options: dict
     sessions_n: int
-    min_sessions: int = 0  # cells of fewer sessions are hidden for this viewer (pipelines/internal_cells.py)
+    min_sessions: int = 0  # cells of fewer sessions are hidden for this viewer (pipelines/metrics/small_cells.py)
 
 
 def context(*, require_sessions: bool = True) -> Context:
     """Language, filters and the data's as-of date for a page; stops the page with a clear message when the
     database is empty or the filters select nothing."""
-    options = data.cached(reference.filter_options)
+    options = data.cached(lookups.filter_options)
     if options["first_date"] is None:
         st.info(tr("empty_database"), icon=":material/inbox:")
         st.stop()
@@ -76,7 +76,7 @@ def context(*, require_sessions: bool = True) -> Context:
         if (f.date_from, f.date_to) != (picked.date_from, picked.date_to):
             st.sidebar.caption(tr("period_whole_months", start=i18n.date(f.date_from or options["first_date"]),
                                   end=i18n.date(f.date_to or options["last_date"])))
-    n = data.cached(reference.session_count, f)
+    n = data.cached(lookups.session_count, f)
     if require_sessions and n == 0:
         st.warning(tr("no_match"), icon=":material/filter_alt_off:")
         st.stop()
@@ -84,7 +84,7 @@ def context(*, require_sessions: bool = True) -> Context:
     if require_sessions and n < least:  # every figure of the page would be a cell of fewer sessions
         st.warning(tr("cells_too_few", n=least), icon=":material/filter_alt_off:")
         st.stop()
-    return Context(lang=lang(), filters=f, as_of=data.cached(metrics.default_as_of), options=options,
+    return Context(lang=lang(), filters=f, as_of=data.cached(counting.default_as_of), options=options,
                    sessions_n=n, min_sessions=least)
 
 
@@ -98,8 +98,8 @@ def sees_sessions() -> bool:
 
 def min_sessions() -> int:
     """The fewest sessions a figure shown to this viewer may cover: 0 for viewers with session-level access,
-    else the release rule's minimum denominator (pipelines/internal_cells.py: smaller cells are hidden)."""
-    return 0 if sees_sessions() else internal_cells.MIN_SESSIONS
+    else the release rule's minimum denominator (pipelines/metrics/small_cells.py: smaller cells are hidden)."""
+    return 0 if sees_sessions() else small_cells.MIN_SESSIONS
 
 
 def hidden_mark() -> str:
@@ -108,16 +108,16 @@ def hidden_mark() -> str:
 
 
 def is_hidden(row: Any) -> bool:
-    """True for a hidden cell (a row or record of a frame from pipelines/internal_cells.py)."""
-    value = row.get(internal_cells.HIDDEN, False) if hasattr(row, "get") else False
+    """True for a hidden cell (a row or record of a frame from pipelines/metrics/small_cells.py)."""
+    value = row.get(small_cells.HIDDEN, False) if hasattr(row, "get") else False
     return bool(value) if value is not None and not (isinstance(value, float) and pd.isna(value)) else False
 
 
 def hidden_note(*frames: Any) -> None:
     """A caption explaining the hidden cells, when any of the frames has one."""
     for frame in frames:
-        if isinstance(frame, pd.DataFrame) and internal_cells.HIDDEN in frame and frame[internal_cells.HIDDEN].any():
-            st.caption(tr("cells_hidden_note", n=internal_cells.MIN_SESSIONS))
+        if isinstance(frame, pd.DataFrame) and small_cells.HIDDEN in frame and frame[small_cells.HIDDEN].any():
+            st.caption(tr("cells_hidden_note", n=small_cells.MIN_SESSIONS))
             return
 
 
@@ -225,8 +225,8 @@ def link_url(page: str, **params: Any) -> str:
 
 def snapshot_caption() -> str | None:
     try:
-        info = data.cached(quality.snapshot_info)
-        as_of = data.cached(metrics.default_as_of)
+        info = data.cached(history.snapshot_info)
+        as_of = data.cached(counting.default_as_of)
     except (data.NoDatabase, data.BadDatabase):
         return None
     published = info["published_at"]

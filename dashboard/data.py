@@ -22,8 +22,8 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from pipelines import store
-from pipelines.store import default_db_path
+from pipelines.ingest import store
+from pipelines.ingest.store import default_db_path
 
 
 class NoDatabase(Exception):
@@ -226,7 +226,7 @@ def sql_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | tuple = (
 
 
 # --------------------------------------------------------------------------------------------------------------
-# CSV exports: the same frames, options and provenance as `python -m pipelines export` (pipelines/export_cli.py)
+# CSV exports: the same frames, options and provenance as `python -m pipelines export` (pipelines/release/cli.py)
 # --------------------------------------------------------------------------------------------------------------
 
 EXPORT_KINDS = ("rates", "funnel", "spc", "costs", "cusum", "records")
@@ -239,7 +239,7 @@ def export_options(kind: str, *, by: str | None = None, period: str = "month", m
                    overdispersion: str = "auto", chart: str = "p", rules: str = "anhoej",
                    consumables_nok: float | None = None) -> dict[str, object]:
     """The provenance options of an export, exactly as the CLI writes them."""
-    from pipelines import analysis, costs
+    from pipelines.metrics import analysis, costs
 
     if kind == "rates":
         return {"by": by or "", "period": period, "interval": "Wilson score 95 %"}
@@ -260,9 +260,9 @@ def export_options(kind: str, *, by: str | None = None, period: str = "month", m
 def release_frame(frame: pd.DataFrame, kind: str, rule, by: str | None = None, *, outcome_key: str | None = None,
                   method: str = "arcsine", overdispersion: str = "auto", chart: str = "p",
                   rules: str = "anhoej") -> pd.DataFrame:
-    """An aggregate export as it may leave the clinic (pipelines.export.release), with the margins the CLI's
+    """An aggregate export as it may leave the clinic (pipelines.release.export.release), with the margins the CLI's
     `--release` uses: the period, the grouping and the clinician columns present in the frame."""
-    from pipelines import export
+    from pipelines.release import export
 
     groups = [c for c in ("period_start", "month", by, "clinician") if c and c in frame.columns]
     return export.release(frame, kind, list(dict.fromkeys(groups)), rule, outcome_key=outcome_key, method=method,
@@ -270,11 +270,12 @@ def release_frame(frame: pd.DataFrame, kind: str, rule, by: str | None = None, *
 
 
 def release_as_of(con: duckdb.DuckDBPyConnection, kind: str, filters, *, period: str | None = None):
-    """The as-of date of a release of `kind` with these filters (pipelines.export.check_release: NotForRelease
+    """The as-of date of a release of `kind` with these filters (pipelines.release.export.check_release: NotForRelease
     with what is allowed when the period is not a whole calendar month, quarter or year)."""
-    from pipelines import export, metrics
+    from pipelines.metrics import counting
+    from pipelines.release import export
 
-    return export.check_release(kind, filters, as_of=None, data_as_of=metrics.default_as_of(con), period=period)
+    return export.check_release(kind, filters, as_of=None, data_as_of=counting.default_as_of(con), period=period)
 
 
 def export_csv(con: duckdb.DuckDBPyConnection, kind: str, outcome_key: str | None, *, filters, as_of,
@@ -282,20 +283,21 @@ def export_csv(con: duckdb.DuckDBPyConnection, kind: str, outcome_key: str | Non
                overdispersion: str = "auto", chart: str = "p", rules: str = "anhoej",
                consumables_nok: float | None = None, db_path_text: str = "",
                generated_by: str | None = None, release=None, internal: bool = False) -> tuple[bytes, int]:
-    """(file bytes, data rows) of one export kind, built by pipelines.export's frame, provenance and CSV writer
+    """(file bytes, data rows) of one export kind, built by pipelines.release.export's frame, provenance and CSV writer
     (UTF-8; UTF-8 with BOM, semicolons and decimal commas when `excel`).
 
-    `release` (a pipelines.disclosure.Rule): the CLI's `--release`: only for a whole calendar month, quarter or
-    year in `filters` (else pipelines.export.NotForRelease saying what is allowed), counted as of the newest month
+    `release` (a pipelines.release.disclosure.Rule): the CLI's `--release`: only for a whole calendar month, quarter or
+    year in `filters` (else pipelines.release.export.NotForRelease saying what is allowed), counted as of the newest month
     end the data have reached (`as_of` is not used), small cells suppressed, counts rounded to 5; a per-session kind
     (cusum) raises NotForRelease. `internal`: an unsuppressed file, said so in its provenance.
-    `records`: the pseudonymised record-level export (pipelines.record_export), re-keyed and k-anonymised."""
-    from pipelines import export, metrics, record_export
+    `records`: the pseudonymised record-level export (pipelines.release.records), re-keyed and k-anonymised."""
+    from pipelines.metrics import counting
+    from pipelines.release import export, records
 
     options = export_options(kind, by=by, period=period, method=method, overdispersion=overdispersion,
                              chart=chart, rules=rules, consumables_nok=consumables_nok)
     if release is not None:
-        as_of = export.check_release(kind, filters, as_of=None, data_as_of=metrics.default_as_of(con),
+        as_of = export.check_release(kind, filters, as_of=None, data_as_of=counting.default_as_of(con),
                                      period=period if kind in ("rates", "spc") else None)
     if kind == "rates":
         frame = export.rates_frame(con, outcome_key, by=by, period=period, filters=filters, as_of=as_of)
@@ -311,7 +313,7 @@ def export_csv(con: duckdb.DuckDBPyConnection, kind: str, outcome_key: str | Non
     elif kind == "cusum":
         frame = export.cusum_frame(con, outcome_key, filters=filters, as_of=as_of)
     else:
-        frame, anonymisation = record_export.anonymised(con, filters=filters, as_of=as_of)
+        frame, anonymisation = records.anonymised(con, filters=filters, as_of=as_of)
         options.update(anonymisation)
     if release is not None:
         frame = release_frame(frame, kind, release, by=options.get("by") or None, outcome_key=outcome_key,

@@ -24,7 +24,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import i18n
-from pipelines.metrics import Filters
+from pipelines.metrics.counting import Filters
 
 GLOBAL_PARAMS = ("lang", "from", "to", "clin", "ind", "area", "prod")
 LIST_PARAMS = {"clin", "ind", "area", "prod"}
@@ -231,7 +231,7 @@ def _reset() -> None:
 
 
 def render_filters(options: dict | None) -> Filters:
-    """The filters in the sidebar, from the values present in the data (`pipelines.reference.filter_options`).
+    """The filters in the sidebar, from the values present in the data (`pipelines.metrics.lookups.filter_options`).
     Returns the Filters every page passes to the pipelines (values reach SQL only as bound parameters)."""
     lg = lang()
     apply_url(["from", "to", "clin", "ind", "area", "prod"])
@@ -298,11 +298,11 @@ def active_count() -> int:
 def sidebar() -> Filters:
     """Language, filters and the snapshot line in the sidebar (rendered on every page by streamlit_app.py)."""
     from dashboard import components, data
-    from pipelines import reference
+    from pipelines.metrics import lookups
 
     render_language()
     try:
-        options = data.cached(reference.filter_options)
+        options = data.cached(lookups.filter_options)
     except (data.NoDatabase, data.BadDatabase):
         options = None
     result = render_filters(options)

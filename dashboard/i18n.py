@@ -3,7 +3,7 @@
 Pure: no streamlit import. `t(key, lang, **values)` looks a text up and fills its `{placeholders}`; every key has
 both languages with the same placeholders (tests/test_i18n.py checks it, and that every key the code uses exists).
 Outcome labels, descriptions, eligibility, windows and reference texts come from the registry
-(pipelines/outcomes.py), never from here.
+(pipelines/metrics/registry.py), never from here.
 """
 
 from __future__ import annotations
@@ -430,7 +430,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "axis_month": ("Month", "Måned"),
     "period_whole_months": ("For your role the period covers whole calendar months: {start} to {end}.",
                             "For din rolle gjelder perioden hele kalendermåneder: {start} til {end}."),
-    # small cells hidden for roles without session-level access (pipelines/internal_cells.py, docs/security.md)
+    # small cells hidden for roles without session-level access (pipelines/metrics/small_cells.py, docs/security.md)
     "cell_hidden": ("hidden (small cell)", "skjult (liten celle)"),
     "cells_hidden_note": ("For your role, figures over fewer than {n} sessions are hidden, and where needed one more "
                           "so that they cannot be worked out from a total. Charts leave them out, and their centre "
@@ -681,10 +681,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "export_provenance": ("Provenance lines", "Opphavslinjer"),
     "export_filters": ("Filters in the files: {filters}", "Filtre i filene: {filters}"),
     # --- about -------------------------------------------------------------------------------------------------
-    "about_caption": ("Generated from the outcome registry (pipelines/outcomes.py) and the statistics module: "
+    "about_caption": ("Generated from the outcome registry (pipelines/metrics/registry.py) and the statistics module: "
                       "what is counted, over which sessions and window, what loss to follow-up means, what it is "
                       "compared with, and how the limits are computed.",
-                      "Laget fra utfallsregisteret (pipelines/outcomes.py) og statistikkmodulen: hva som telles, "
+                      "Laget fra utfallsregisteret (pipelines/metrics/registry.py) og statistikkmodulen: hva som telles, "
                       "blant hvilke behandlinger og i hvilket vindu, hva manglende oppfølging betyr, hva det "
                       "sammenlignes med og hvordan grensene beregnes."),
     "about_outcomes": ("Outcomes", "Utfall"),

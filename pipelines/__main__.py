@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import store
+from pipelines.ingest import store
 
 
 def _db_arg(parser: argparse.ArgumentParser) -> None:
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_load(args) -> int:
-    from pipelines.load import load_files
+    from pipelines.ingest.load import load_files
 
     result = load_files(args.files, args.db, table=args.table, column_map=args.column_map,
                         progress=False if args.no_progress else None)
@@ -142,7 +142,7 @@ def print_load_result(result) -> None:
 
 
 def cmd_retry(args) -> int:
-    from pipelines.retry import retry_pending
+    from pipelines.ingest.retry import retry_pending
 
     result = retry_pending(args.db)
     for s in result.sources:
@@ -174,7 +174,7 @@ def cmd_retry(args) -> int:
 
 def cmd_snapshots(args) -> int:
     from pipelines.contract import TABLES
-    from pipelines.recovery import list_versions
+    from pipelines.ingest.recovery import list_versions
 
     entries = list_versions(args.db)
     if not entries:
@@ -190,7 +190,7 @@ def cmd_snapshots(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from pipelines.recovery import restore
+    from pipelines.ingest.recovery import restore
 
     entry = restore(args.version, args.db)
     rows = ", ".join(f"{n} {c}" for n, c in entry.rows.items())
@@ -200,7 +200,7 @@ def cmd_restore(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from pipelines.demo_load import run_demo
+    from pipelines.demo.build import run_demo
 
     result = run_demo(db=args.db, n_treatments=args.treatments, seed=args.seed, end_date=args.end_date,
                       exports_dir=args.exports_dir)
@@ -217,7 +217,7 @@ def cmd_docs(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from pipelines.export_cli import run_export
+    from pipelines.release.cli import run_export
 
     path, rows = run_export(args)
     print(f"wrote {path} ({rows} rows)")
@@ -229,7 +229,7 @@ COMMANDS = {"load": cmd_load, "retry": cmd_retry, "snapshots": cmd_snapshots, "r
 
 
 def _user_facing_errors() -> tuple[type[BaseException], ...]:
-    from pipelines.read import InputError
+    from pipelines.ingest.read import InputError
 
     # ExportOptionError and recovery.RecoveryError are ValueErrors
     return (InputError, store.LoadBusyError, FileNotFoundError, ValueError)

@@ -48,7 +48,7 @@ TREATMENT_HEADER = "treatment_id,patient_ref,treated_on,clinician,indication,are
 @pytest.fixture(scope="session")
 def metrics_db(tmp_path_factory) -> Path:
     """The hand-made metrics fixture (tests/fixtures/metrics), loaded once through the real loader."""
-    from pipelines.load import load_files
+    from pipelines.ingest.load import load_files
 
     db_path = tmp_path_factory.mktemp("metrics") / "clinic.duckdb"
     result = load_files(sorted((FIXTURES / "metrics").glob("*.csv")), db_path, today=TODAY)

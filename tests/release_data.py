@@ -17,7 +17,7 @@ AREAS = ("glabella", "forehead|glabella", "crows_feet", "forehead", "crows_feet|
 
 
 def make_release_db(folder: Path, seed: int = 2024) -> Path:
-    from pipelines.load import load_files
+    from pipelines.ingest.load import load_files
 
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)

@@ -10,10 +10,10 @@ import pwd
 import stat
 
 import pytest
-
 from conftest import FIXTURES, TODAY, write
-from pipelines import access
-from pipelines.access import Entry
+
+from pipelines.release import access
+from pipelines.release.access import Entry
 
 OS_USER = pwd.getpwuid(os.getuid()).pw_name
 
@@ -328,8 +328,8 @@ def test_the_log_and_its_key_are_owner_only_and_the_key_can_live_elsewhere(tmp_p
 
 def test_the_database_snapshots_and_exports_are_owner_only(tmp_path, monkeypatch, open_umask):
     from pipelines.__main__ import main
-    from pipelines.load import load_files
-    from pipelines.store import DbPaths
+    from pipelines.ingest.load import load_files
+    from pipelines.ingest.store import DbPaths
 
     db = tmp_path / "data" / "clinic.duckdb"
     load_files(sorted((FIXTURES / "metrics").glob("*.csv")), db, today=TODAY)
@@ -356,8 +356,8 @@ def test_the_database_snapshots_and_exports_are_owner_only(tmp_path, monkeypatch
 
 
 def test_the_command_line_user_is_the_os_account_not_the_environment(metrics_db, tmp_path, monkeypatch):
-    from pipelines import export
     from pipelines.__main__ import main
+    from pipelines.release import export
 
     for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
         monkeypatch.setenv(name, "mallory")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import analysis
+from pipelines.metrics import analysis
 
 AS_OF = dt.date(2024, 6, 30)
 

@@ -24,9 +24,9 @@ from conftest import CLINICIANS_CSV, ROOT, TODAY, write
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from pipelines import access
-from pipelines.demo_load import run_demo
-from pipelines.load import load_files
+from pipelines.demo.build import run_demo
+from pipelines.ingest.load import load_files
+from pipelines.release import access
 
 END = dt.date(2026, 6, 30)
 TIMEOUT = 60
@@ -34,7 +34,7 @@ AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret":
         "client_secret": "test", "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
 EMAIL = {"doctor": "lege@klinikk.no", "manager": "leder@klinikk.no", "auditor": "revisor@klinikk.no",
          "admin": "admin@klinikk.no"}
-NAVIGATION = {  # what each role finds in the menu (pipelines/access.py PAGE_ROLES)
+NAVIGATION = {  # what each role finds in the menu (pipelines/release/access.py PAGE_ROLES)
     "doctor": ["overview", "complications", "clinicians", "responses", "costs", "data_quality", "about"],
     "manager": ["overview", "complications", "clinicians", "responses", "costs", "about"],
     "auditor": ["data_quality", "export", "about"],

@@ -18,10 +18,10 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from dashboard import i18n
-from pipelines import analysis, costs, metrics, reference, store
-from pipelines import outcomes as registry
-from pipelines.demo_load import mark_as_demo, run_demo
-from pipelines.metrics import Filters
+from pipelines.demo.build import mark_as_demo, run_demo
+from pipelines.ingest import store
+from pipelines.metrics import analysis, costs, counting, lookups, registry
+from pipelines.metrics.counting import Filters
 
 END = dt.date(2026, 6, 30)
 TIMEOUT = 60
@@ -120,8 +120,8 @@ def test_overview_rates_references_readings_and_signals(demo_db, use_db):
     assert list(table.iloc[:, 0]) == labels
     con = duckdb.connect(str(demo_db), read_only=True)
     try:
-        rates = metrics.rates(con, None).set_index("metric")
-        n = reference.session_count(con)
+        rates = counting.rates(con, None).set_index("metric")
+        n = lookups.session_count(con)
     finally:
         con.close()
     row = table.iloc[0]
@@ -151,8 +151,8 @@ def test_overview_reacts_to_filters_and_url(demo_db, use_db):
     assert at.title[0].value == "Overview"
     con = duckdb.connect(str(demo_db), read_only=True)
     try:
-        n = reference.session_count(con, Filters(clinicians=("C01", "C02")))
-        n_c1 = reference.session_count(con, Filters(clinicians=("C01",)))
+        n = lookups.session_count(con, Filters(clinicians=("C01", "C02")))
+        n_c1 = lookups.session_count(con, Filters(clinicians=("C01",)))
     finally:
         con.close()
     assert {m.label: m.value for m in at.metric}["Sessions in the period"] == i18n.number(n, "en")
@@ -198,7 +198,7 @@ def test_date_range_from_the_url_reaches_the_counts(demo_db, use_db):
     assert at.date_input(key="w_dates").value == (dt.date(2025, 1, 1), dt.date(2025, 6, 30))
     con = duckdb.connect(str(demo_db), read_only=True)
     try:
-        r = metrics.counts(con, "bruising", filters=Filters(date_from=dt.date(2025, 1, 1),
+        r = counting.counts(con, "bruising", filters=Filters(date_from=dt.date(2025, 1, 1),
                                                             date_to=dt.date(2025, 6, 30))).iloc[0]
     finally:
         con.close()
@@ -216,7 +216,7 @@ def test_complications_marks_signals_with_the_rule(demo_db, use_db):
     use_db(demo_db)
     con = duckdb.connect(str(demo_db), read_only=True)
     try:
-        from pipelines import signals
+        from pipelines.metrics import signals
 
         sig = signals.spc_signals(signals.spc_frames(con))
     finally:
@@ -286,7 +286,7 @@ def test_responses_rates_and_headache_change(demo_db, use_db):
     no_exception(at)
     con = duckdb.connect(str(demo_db), read_only=True)
     try:
-        migraine = metrics.rates(con, "headache_non_response", filters=Filters(indications=("migraine",))).iloc[0]
+        migraine = counting.rates(con, "headache_non_response", filters=Filters(indications=("migraine",))).iloc[0]
     finally:
         con.close()
     values = [m.value for m in at.metric if m.label == "Responder rate"]

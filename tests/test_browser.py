@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from pipelines.demo_load import run_demo
+from pipelines.demo.build import run_demo
 
 pytestmark = pytest.mark.browser
 

@@ -31,8 +31,8 @@ from test_browser import (  # noqa: F401 - the launch / context fixtures are sha
     settle,
 )
 
-from pipelines import access
-from pipelines.demo_load import run_demo
+from pipelines.demo.build import run_demo
+from pipelines.release import access
 
 pytestmark = pytest.mark.browser
 

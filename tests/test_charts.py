@@ -13,7 +13,8 @@ import pytest
 from conftest import ROOT
 
 from dashboard import charts
-from pipelines import analysis, metrics, signals, stats
+from pipelines import stats
+from pipelines.metrics import analysis, counting, signals
 
 NBSP = "\u00a0"
 
@@ -191,7 +192,7 @@ def rates_frame(values, by="indication"):
     rows["followed_up_n"] = rows["denominator_n"]
     rows["event_n"] = rows["numerator_n"]
     rows["awaiting_n"] = 0
-    return metrics.add_rates(rows)
+    return counting.add_rates(rows)
 
 
 def test_forest_chart_two_panels_bands_and_readings():

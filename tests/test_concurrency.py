@@ -6,7 +6,7 @@ another (each load publishes a new snapshot):
 - a page reader renders the dashboard's data-quality page again and again with Streamlit's AppTest (cache cleared
   before every request, so every request reads the database);
 - a query reader opens the published file read-only through `dashboard.data.run` and reads, on one connection, the
-  snapshot version, the row counts and `pipelines.metrics.rates(con)`.
+  snapshot version, the row counts and `pipelines.metrics.counting.rates(con)`.
 
 No request may fail. Every query result must be exactly what its snapshot holds: row counts as expected for its
 version, and the rates equal to the rates computed from that snapshot right after it was published. Every page must
@@ -28,11 +28,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import CLINICIANS_CSV, ROOT
 from corpus import report
-from pipelines import metrics
-from pipelines.load import load_files
+
+from pipelines.ingest.load import load_files
+from pipelines.metrics import counting
 
 LOADS = 8
 TREATMENTS_PER_LOAD = 1500
@@ -69,7 +69,8 @@ QUERY_READER = r"""
 import json, sys
 from pathlib import Path
 from dashboard import data
-from pipelines import metrics, quality
+from pipelines.metrics import counting
+from pipelines.ingest import history
 stop = Path(sys.argv[1])
 columns = ["metric", "eligible_n", "followed_up_n", "event_n", "numerator_n", "denominator_n"]
 
@@ -77,8 +78,8 @@ def look(con):
     counts = dict(con.execute(
         "SELECT 'treatments', count(*) FROM treatments UNION ALL SELECT 'follow_ups', count(*) FROM follow_ups "
         "UNION ALL SELECT 'pending', count(*) FROM rejected_rows WHERE status = 'pending'").fetchall())
-    rates = metrics.rates(con)[columns].astype({c: "int64" for c in columns[1:]}).values.tolist()
-    return {"version": quality.snapshot_info(con)["version"], **counts, "rates": rates}
+    rates = counting.rates(con)[columns].astype({c: "int64" for c in columns[1:]}).values.tolist()
+    return {"version": history.snapshot_info(con)["version"], **counts, "rates": rates}
 
 while not stop.exists():
     try:
@@ -120,7 +121,7 @@ def expected_counts(version: int) -> dict[str, int]:
 def reference_rates(db: Path) -> list:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        frame = metrics.rates(con)[RATE_COLUMNS]
+        frame = counting.rates(con)[RATE_COLUMNS]
         return frame.astype({c: "int64" for c in RATE_COLUMNS[1:]}).values.tolist()
     finally:
         con.close()
@@ -220,7 +221,7 @@ def test_one_page_view_shows_one_snapshot_when_a_load_publishes_during_it(tmp_pa
     from streamlit.testing.v1 import AppTest
 
     from dashboard import data
-    from pipelines import quality
+    from pipelines.ingest import history
 
     db = tmp_path / "db" / "clinic.duckdb"
     clinicians = tmp_path / "clinicians.csv"
@@ -232,7 +233,7 @@ def test_one_page_view_shows_one_snapshot_when_a_load_publishes_during_it(tmp_pa
 
     def run_with_a_publish_before_the_load_list(fn, *args, **kwargs):
         # the page has shown the snapshot version; before it reads the load list, a load publishes snapshot 2
-        if fn is quality.load_history and not published:
+        if fn is history.load_history and not published:
             published.append(load_files(month_files(tmp_path, 1, random.Random(1)), db).version)
         return real_run(fn, *args, **kwargs)
 
@@ -258,7 +259,7 @@ def test_reliability_section():
         f"published one after another in {r['load_seconds']} s while two other processes kept reading the published "
         "database: a page reader rendering the data-quality page with Streamlit's AppTest (cache cleared before every "
         "request) and a query reader running `dashboard.data.run` with the snapshot version, row counts and "
-        "`metrics.rates(con)` on one connection.\n\n"
+        "`counting.rates(con)` on one connection.\n\n"
         + report.table(["", "page requests", "queries"], [
             ["served", r["pages"], r["queries"]],
             ["failed (error, exception, traceback)", r["failed_pages"], r["failed_queries"]],
@@ -285,7 +286,7 @@ def test_a_new_page_view_sees_the_new_snapshot_while_another_holds_the_old_one(t
     session kept the old snapshot pinned, every other page view in the server process was given the old snapshot
     too, although the file had been replaced. The dashboard opens the snapshot under its version's own name."""
     from dashboard import data
-    from pipelines import quality
+    from pipelines.ingest import history
 
     db = tmp_path / "db" / "clinic.duckdb"
     clinicians = tmp_path / "clinicians.csv"
@@ -294,14 +295,14 @@ def test_a_new_page_view_sees_the_new_snapshot_while_another_holds_the_old_one(t
     monkeypatch.setenv("CLINIC_DB", str(db))
     old, _ = data._open_identified(db)  # another session's pinned snapshot, still open
     try:
-        assert quality.snapshot_info(old)["version"] == 1
+        assert history.snapshot_info(old)["version"] == 1
         load_files(month_files(tmp_path, 1, random.Random(1)), db)
         new, _ = data._open_identified(db)
         try:
-            assert quality.snapshot_info(new)["version"] == 2
+            assert history.snapshot_info(new)["version"] == 2
             assert new.execute("SELECT count(*) FROM treatments").fetchall()[0][0] > 0
         finally:
             new.close()
-        assert quality.snapshot_info(old)["version"] == 1  # the pinned view still reads its own snapshot
+        assert history.snapshot_info(old)["version"] == 1  # the pinned view still reads its own snapshot
     finally:
         old.close()

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import ROOT, query
 from corpus import report
 from corpus.cases import CASES, Case
 from corpus.generated import GENERATED
+
 from pipelines.__main__ import main
 from pipelines.contract import TABLES
-from pipelines.load import load_files
-from pipelines.store import DbPaths
+from pipelines.ingest.load import load_files
+from pipelines.ingest.store import DbPaths
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 RESULTS: dict[str, dict] = {}

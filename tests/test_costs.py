@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from conftest import TODAY, write
-from pipelines import costs
-from pipelines.load import load_files
-from pipelines.metrics import Filters
+
+from pipelines.ingest.load import load_files
+from pipelines.metrics import costs
+from pipelines.metrics.counting import Filters
 
 AS_OF = dt.date(2024, 6, 30)
 

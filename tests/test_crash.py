@@ -28,14 +28,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import ROOT
 from corpus import report
-from pipelines import metrics
+
 from pipelines.contract import TABLES
-from pipelines.demo import write_demo_exports
-from pipelines.load import load_files
-from pipelines.store import DbPaths
+from pipelines.demo.generate import write_demo_exports
+from pipelines.ingest.load import load_files
+from pipelines.ingest.store import DbPaths
+from pipelines.metrics import counting
 
 MAP = ROOT / "data" / "column_map_nb.csv"
 N_TREATMENTS = 100_000
@@ -54,7 +54,7 @@ def fingerprint(db: Path, data_only: bool = False, without_clinician: str | None
     if without_clinician:
         queries[0] += f" WHERE clinician <> '{without_clinician}'"
     queries.append("SELECT * EXCLUDE (rejected_id, rejected_at, load_id, resolved_load_id) FROM rejected_rows")
-    queries.append(f"SELECT * FROM {metrics.MART}")  # the outcome mart, rebuilt by every load
+    queries.append(f"SELECT * FROM {counting.MART}")  # the outcome mart, rebuilt by every load
     if not data_only:
         queries.append("SELECT * EXCLUDE (loaded_at) FROM load_log")
         queries.append("SELECT version, last_load_id FROM snapshot_info")
@@ -212,7 +212,7 @@ def test_running_the_killed_load_again_gives_the_state_after_it(scenario, tmp_pa
 def test_a_load_killed_while_copying_the_published_database_leaves_no_half_copy(scenario, tmp_path, monkeypatch):
     """Without a working database the load starts from a copy of the published one; a kill mid-copy (simulated:
     the copy writes part of the file and stops) must not leave a half-copied working database behind."""
-    import pipelines.store as store
+    import pipelines.ingest.store as store
 
     db = tmp_path / "db" / "clinic.duckdb"
     shutil.copytree(scenario["before"].parent, db.parent)

@@ -1,4 +1,4 @@
-"""Tests of the synthetic-export generator (pipelines/demo.py).
+"""Tests of the synthetic-export generator (pipelines/demo/generate.py).
 
 Everything here reads the written CSV files back with plain pandas (not with the project's loader), so the tests
 check what a clinic file would contain.
@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 
 from pipelines import contract as C
-from pipelines import demo
+from pipelines.demo import generate
 
 REPO = Path(__file__).resolve().parents[1]
 END = dt.date(2026, 6, 30)
-START = END - dt.timedelta(days=demo.WINDOW_DAYS - 1)
+START = END - dt.timedelta(days=generate.WINDOW_DAYS - 1)
 
 with (REPO / "data" / "column_map_nb.csv").open(encoding="utf-8", newline="") as _fh:
     COLUMN_MAP = {r["source_column"]: r["column"] for r in csv.DictReader(_fh)}
@@ -99,13 +99,13 @@ def load(paths: list[Path]) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> tuple[list[Path], dict[str, pd.DataFrame]]:
-    paths = demo.write_demo_exports(tmp_path_factory.mktemp("small"), n_treatments=3_000, seed=7, end_date=END)
+    paths = generate.write_demo_exports(tmp_path_factory.mktemp("small"), n_treatments=3_000, seed=7, end_date=END)
     return paths, load(paths)
 
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory) -> tuple[list[Path], dict[str, pd.DataFrame]]:
-    paths = demo.write_demo_exports(tmp_path_factory.mktemp("big"), n_treatments=50_000, seed=42, end_date=END)
+    paths = generate.write_demo_exports(tmp_path_factory.mktemp("big"), n_treatments=50_000, seed=42, end_date=END)
     return paths, load(paths)
 
 
@@ -170,19 +170,19 @@ def test_reference_files_content():
 
 def test_price_rows_after_end_date_are_left_out(tmp_path):
     end = dt.date(2025, 2, 1)
-    paths = demo.write_demo_exports(tmp_path, n_treatments=500, seed=1, end_date=end)
+    paths = generate.write_demo_exports(tmp_path, n_treatments=500, seed=1, end_date=end)
     _, prices, _ = read_file(paths[1])
     assert (prices["valid_from"] <= end.isoformat()).all()
     assert set(prices["product"]) >= {"Botox", "Vistabel", "Letybo"}
 
 
 def test_deterministic_bytes(tmp_path):
-    a = demo.write_demo_exports(tmp_path / "a", n_treatments=2_000, seed=3, end_date=END)
-    b = demo.write_demo_exports(tmp_path / "b", n_treatments=2_000, seed=3, end_date=END)
-    c = demo.write_demo_exports(tmp_path / "c", n_treatments=2_000, seed=4, end_date=END)
+    a = generate.write_demo_exports(tmp_path / "a", n_treatments=2_000, seed=3, end_date=END)
+    b = generate.write_demo_exports(tmp_path / "b", n_treatments=2_000, seed=3, end_date=END)
+    c = generate.write_demo_exports(tmp_path / "c", n_treatments=2_000, seed=4, end_date=END)
     assert [p.name for p in a] == [p.name for p in b]
     assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b))
-    data = [p for p in a if p.name not in demo.REFERENCE_FILES]
+    data = [p for p in a if p.name not in generate.REFERENCE_FILES]
     other = {p.name: p for p in c}
     assert all(p.read_bytes() != other[p.name].read_bytes() for p in data if p.name in other)
 
@@ -261,8 +261,8 @@ def test_no_date_after_end_date(small, big):
 
 def test_bad_rows_as_announced(small, big):
     for (paths, d), n in ((small, 3_000), (big, 50_000)):
-        expected = demo.expected_bad_rows(n, end_date=END)
-        assert set(expected) == set(demo.BAD_ROW_KINDS)
+        expected = generate.expected_bad_rows(n, end_date=END)
+        assert set(expected) == set(generate.BAD_ROW_KINDS)
         assert sum(expected.values()) >= 5
         t, f = d["treatments"], d["follow_ups"]
         _, clin, _ = read_file(paths[0])
@@ -348,7 +348,7 @@ def test_indication_mix_and_returning_patients(big, sessions):
     _, d = big
     t = d["treatments"]
     mix = sessions["indication"].value_counts(normalize=True)
-    for ind, share in zip(demo.IND, demo.IND_SHARE):
+    for ind, share in zip(generate.IND, generate.IND_SHARE):
         assert abs(mix[ind] - share) < 0.01, ind
     yearly = sessions.groupby(sessions["treated_on"].dt.year).size()
     full_years = yearly.loc[START.year + 1:END.year - 1]
@@ -389,8 +389,8 @@ def test_review_and_insufficient_effect(sessions):
     assert 0.80 <= cos["reviewed"].mean() <= 0.90
     rev = cos[cos["reviewed"]]
     assert rev["review_days"].between(10, 21).all()
-    sw_lo = pd.Timestamp(END) - pd.Timedelta(days=demo.SWITCH_START_DAYS)
-    sw_hi = sw_lo + pd.Timedelta(days=demo.SWITCH_LENGTH_DAYS)
+    sw_lo = pd.Timestamp(END) - pd.Timedelta(days=generate.SWITCH_START_DAYS)
+    sw_hi = sw_lo + pd.Timedelta(days=generate.SWITCH_LENGTH_DAYS)
     normal = rev[(rev["treated_on"] < sw_lo) | (rev["treated_on"] >= sw_hi)]
     insufficient = normal["review_effect"].isin(["partial", "none"])
     assert 0.06 <= insufficient.mean() <= 0.10
@@ -406,7 +406,7 @@ def test_review_and_insufficient_effect(sessions):
 def test_complication_rates(sessions):
     s = sessions
     rev = s[(s["indication"] == "cosmetic") & s["reviewed"]]
-    others = rev[rev["clinician"] != demo.PTOSIS_CLINICIAN]
+    others = rev[rev["clinician"] != generate.PTOSIS_CLINICIAN]
     g_only = others[others["areas"].str.contains("glabella") & ~others["areas"].str.contains("forehead")]
     g_fh = others[others["areas"].str.contains("glabella") & others["areas"].str.contains("forehead")]
     assert 0.008 <= g_only["eyelid_ptosis"].mean() <= 0.024
@@ -473,21 +473,21 @@ def test_secondary_non_response(sessions):
 
 def test_pattern_ptosis_clinician(sessions):
     up = sessions[sessions["upper"] & sessions["reviewed"] & (sessions["indication"] == "cosmetic")]
-    rate = up.groupby(up["clinician"] == demo.PTOSIS_CLINICIAN)["eyelid_ptosis"].mean()
+    rate = up.groupby(up["clinician"] == generate.PTOSIS_CLINICIAN)["eyelid_ptosis"].mean()
     clinic = up["eyelid_ptosis"].mean()
     assert rate[True] > 2.2 * rate[False]
     assert rate[True] > 2 * clinic
     per = up.groupby("clinician")["eyelid_ptosis"].agg(["mean", "size"])
     per = per[per["size"] >= 300]
-    assert per["mean"].idxmax() == demo.PTOSIS_CLINICIAN
+    assert per["mean"].idxmax() == generate.PTOSIS_CLINICIAN
 
 
 def test_pattern_product_switch(sessions):
     cos = sessions[(sessions["indication"] == "cosmetic") & sessions["reviewed"]]
     month = cos["treated_on"].dt.to_period("M")
     insufficient = cos["review_effect"].isin(["partial", "none"]).groupby(month).mean()
-    letybo = (cos["product"] == demo.SWITCH_PRODUCT).groupby(month).mean()
-    sw_lo = pd.Timestamp(END) - pd.Timedelta(days=demo.SWITCH_START_DAYS)
+    letybo = (cos["product"] == generate.SWITCH_PRODUCT).groupby(month).mean()
+    sw_lo = pd.Timestamp(END) - pd.Timedelta(days=generate.SWITCH_START_DAYS)
     months = pd.period_range(sw_lo.to_period("M") + 1, periods=3, freq="M")  # fully inside the switch
     touching = pd.period_range(sw_lo.to_period("M"), periods=5, freq="M")
     inside = insufficient.loc[months]
@@ -510,11 +510,11 @@ def test_pattern_incomplete_recent_follow_up(sessions):
 
 def test_expected_bad_rows_at_least_five_in_total():
     for n in (100, 1_000, 20_000, 1_000_000):
-        counts = demo.expected_bad_rows(n)
+        counts = generate.expected_bad_rows(n)
         assert sum(counts.values()) >= 5 and min(counts.values()) >= 1
-    assert demo.expected_bad_rows(1_000_000)["unknown_clinician"] == 200
+    assert generate.expected_bad_rows(1_000_000)["unknown_clinician"] == 200
 
 
 def test_rejects_tiny_requests(tmp_path):
     with pytest.raises(ValueError):
-        demo.write_demo_exports(tmp_path, n_treatments=10, end_date=END)
+        generate.write_demo_exports(tmp_path, n_treatments=10, end_date=END)

@@ -8,9 +8,9 @@ import datetime as dt
 import duckdb
 import pytest
 
-from pipelines import analysis, metrics
-from pipelines.demo import expected_bad_rows
-from pipelines.demo_load import run_demo
+from pipelines.demo.build import run_demo
+from pipelines.demo.generate import expected_bad_rows
+from pipelines.metrics import analysis, counting
 
 END = dt.date(2026, 6, 30)
 N = 20_000
@@ -53,7 +53,7 @@ def test_the_product_switch_months_signal_on_the_control_chart(demo):
 
 def test_follow_up_is_less_complete_in_the_newest_weeks(demo):
     _, con = demo
-    weekly = metrics.rates(con, "bruising", period="week")
+    weekly = counting.rates(con, "bruising", period="week")
     weekly = weekly[weekly.eligible_n > 0]
     newest = weekly.tail(3).followup_completeness.mean()
     older = weekly.iloc[-30:-10].followup_completeness.mean()

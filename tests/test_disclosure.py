@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 import datetime as dt
 
+import pandas as pd
 import pytest
 
-from pipelines import disclosure
-from pipelines.disclosure import MARK, Rule, suppress
+from pipelines.release import disclosure
+from pipelines.release.disclosure import MARK, Rule, suppress
 
 
 def frame(rows):

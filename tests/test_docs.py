@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import ROOT
+
 from pipelines import contract
 from pipelines.docs import GENERATED
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from pipelines.__main__ import main
-from pipelines.export import neutralise, to_csv_text
+from pipelines.release.export import neutralise, to_csv_text
 
 AS_OF = ["--as-of", "2024-06-30"]
 
@@ -180,8 +180,8 @@ def test_provenance_lines_stay_one_cell_whatever_a_filter_or_user_name_holds(met
     the provenance: `# generated_by: x,=HYPERLINK(...)` put a live formula in the second cell."""
     import datetime as dt
 
-    from pipelines import export
-    from pipelines.metrics import Filters
+    from pipelines.metrics.counting import Filters
+    from pipelines.release import export
 
     filters = Filters(clinicians=tuple(HOSTILE), indications=("cosmetic;=2+2",), areas=('"glabella"',))
     prov = export.provenance(metrics_con, "rates", as_of=dt.date(2024, 6, 30), filters=filters, options={},
@@ -224,7 +224,7 @@ def _clinic_copy(metrics_db, tmp_path) -> Path:
             shutil.copytree(f, target / f.name)
         else:
             shutil.copy2(f, target / f.name)
-    from pipelines import access
+    from pipelines.release import access
 
     access.append(target / "clinic.access.jsonl", access.Entry("admin@klinikk.no", "admin", "sign_in", "dashboard"))
     return target / "clinic.duckdb"

@@ -19,7 +19,7 @@ from conftest import ROOT
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from pipelines.demo_load import run_demo
+from pipelines.demo.build import run_demo
 
 TIMEOUT = 60
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test", "client_id": "dashboard",

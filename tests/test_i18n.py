@@ -11,8 +11,9 @@ import pytest
 from conftest import ROOT
 
 from dashboard import i18n
-from pipelines import access, analysis, contract, signals
-from pipelines import outcomes as registry
+from pipelines import contract
+from pipelines.metrics import analysis, registry, signals
+from pipelines.release import access
 
 SOURCES = sorted([*(ROOT / "dashboard").glob("*.py"), *(ROOT / "dashboard" / "pages").glob("*.py"),
                   ROOT / "streamlit_app.py"])

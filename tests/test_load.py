@@ -10,11 +10,11 @@ import threading
 
 import duckdb
 import pytest
-
 from conftest import CLINICIANS_CSV, ROOT, TODAY, TREATMENT_HEADER, query, write
-from pipelines.load import load_files
-from pipelines.read import InputError
-from pipelines.store import DbPaths
+
+from pipelines.ingest.load import load_files
+from pipelines.ingest.read import InputError
+from pipelines.ingest.store import DbPaths
 
 MAP = ROOT / "data" / "column_map_nb.csv"
 
@@ -175,7 +175,7 @@ def test_a_refused_file_leaves_the_database_unchanged(golden, db, tmp_path):
 def test_error_midway_rolls_back_everything(golden, db, monkeypatch):
     load_golden(golden, db)
     before = _data_state(db)
-    import pipelines.store as store
+    import pipelines.ingest.store as store
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -266,7 +266,7 @@ def test_cli_load_prints_counts_and_exit_codes(golden, db):
 def test_progress_bar_is_drawn_for_slow_loads(golden, db, monkeypatch):
     import io
 
-    import pipelines.load as load_module
+    import pipelines.ingest.load as load_module
 
     stream = io.StringIO()
     clock = iter(range(0, 1000, 2))  # every step looks 2 s after the previous one

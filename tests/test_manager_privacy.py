@@ -8,12 +8,12 @@ receive is finer than a calendar month.
 - signals and the clinician table name the month of a CUSUM crossing, never its day (a crossing's day is the day
   of a session with the event), one row per month;
 - the control chart offers months and quarters, not weeks;
-- no figure covers fewer than 10 sessions (pipelines/internal_cells.py, the release rule's minimum denominator):
+- no figure covers fewer than 10 sessions (pipelines/metrics/small_cells.py, the release rule's minimum denominator):
   a month, quarter, clinician, indication, product or cost row of 1-9 sessions shows no rate, numerator or
   denominator and is not drawn, with complementary rows so that a total minus the rows shown gives nothing back;
   the CUSUM is drawn per span of months holding at least 10 of the clinician's sessions; a filter of fewer than 10
   sessions shows a message and no figure. Event counts of 1-4 among 10 or more sessions stay visible (the clinic's
-  own quality figures); releases that leave the clinic are the disclosure rule's business (pipelines/disclosure.py).
+  own quality figures); releases that leave the clinic are the disclosure rule's business (pipelines/release/disclosure.py).
 
 The app runs in sign-in mode as in tests/test_app_auth.py: `at.secrets["auth"]` and `at.user` with the role.
 Everything the manager receives is collected: the JSON of every plotly figure (what the browser gets, hover data
@@ -41,13 +41,12 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from dashboard import charts, i18n
-from pipelines import analysis, internal_cells, metrics, signals
-from pipelines import outcomes as registry
-from pipelines.demo_load import run_demo
-from pipelines.metrics import Filters
+from pipelines.demo.build import run_demo
+from pipelines.metrics import analysis, counting, registry, signals, small_cells
+from pipelines.metrics.counting import Filters
 
 END = dt.date(2026, 6, 30)
-MIN = 10  # the release rule's minimum denominator (pipelines/disclosure.py Rule), counted here by hand
+MIN = 10  # the release rule's minimum denominator (pipelines/release/disclosure.py Rule), counted here by hand
 TIMEOUT = 90
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test", "client_id": "dashboard",
         "client_secret": "test", "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
@@ -478,7 +477,7 @@ def test_whole_months_widens_the_period(start, end, want):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# cells of fewer than 10 sessions (pipelines/internal_cells.py)
+# cells of fewer than 10 sessions (pipelines/metrics/small_cells.py)
 # --------------------------------------------------------------------------------------------------------------
 
 SMALL_CASE = {"clin": "C01", "prod": "Botox"}  # one clinician and one product: months of 1-9 and of 10+ sessions
@@ -523,7 +522,7 @@ def test_months_of_fewer_than_10_sessions_are_blank_on_the_managers_control_char
     point without a rate for the manager (its hover names the month and says it is hidden); the doctor's chart has
     its rate. The months shown have the doctor's rate, the hidden months together cover 0 or at least 10
     sessions, and the manager's centre line is the rate of the months shown."""
-    counted = metrics.counts(con, "correction", period="month", filters=SMALL_FILTERS)
+    counted = counting.counts(con, "correction", period="month", filters=SMALL_FILTERS)
     den = {r.period_start.isoformat(): int(r.denominator_n) for r in counted.itertuples()}
     num = {r.period_start.isoformat(): int(r.numerator_n) for r in counted.itertuples()}
     small = {m for m, n in den.items() if 1 <= n < MIN}
@@ -623,17 +622,17 @@ def test_small_cells_and_their_complement_are_hidden():
         "eligible_n": [3, 12, 15, 20, 0, 30, 40, 0],
         "awaiting_n": [0, 0, 0, 0, 0, 0, 0, 5],
     })
-    hidden = internal_cells.hidden_cells(frame, internal_cells.RATE_SESSIONS, series=["metric"])
+    hidden = small_cells.hidden_cells(frame, small_cells.RATE_SESSIONS, series=["metric"])
     # a: 3 is small, 0 is empty; 3 hidden alone would be total minus the rest, so 12 goes too (3 + 12 = 15)
     # b: the empty month still has 5 open sessions, so 30 goes too
     assert list(hidden) == [True, True, False, False, True, True, False, True]
-    assert not internal_cells.hidden_cells(frame, internal_cells.RATE_SESSIONS, series=["metric"],
+    assert not small_cells.hidden_cells(frame, small_cells.RATE_SESSIONS, series=["metric"],
                                            min_sessions=0).any()
-    rates = metrics.add_rates(frame.assign(numerator_n=[1, 2, 0, 4, 0, 3, 1, 0], followed_up_n=frame["eligible_n"],
+    rates = counting.add_rates(frame.assign(numerator_n=[1, 2, 0, 4, 0, 3, 1, 0], followed_up_n=frame["eligible_n"],
                                            event_n=[1, 2, 0, 4, 0, 3, 1, 0]))
-    out = internal_cells.hide_rates(rates)
+    out = small_cells.hide_rates(rates)
     assert list(out["is_hidden"]) == list(hidden)
-    assert out.loc[hidden.to_numpy(), list(internal_cells.RATE_VALUES)].isna().all().all()
+    assert out.loc[hidden.to_numpy(), list(small_cells.RATE_VALUES)].isna().all().all()
     assert list(out.loc[~hidden.to_numpy(), "numerator_n"]) == [0, 4, 1], "numerators 1-4 among 10+ stay"
 
 

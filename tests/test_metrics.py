@@ -10,8 +10,8 @@ import datetime as dt
 
 import pytest
 
-from pipelines import metrics
-from pipelines.metrics import Filters
+from pipelines.metrics import counting
+from pipelines.metrics.counting import Filters
 
 AS_OF = dt.date(2024, 6, 30)
 
@@ -68,24 +68,24 @@ EXPECTED = {
 
 
 def test_every_outcome_is_in_the_expectations():
-    from pipelines.outcomes import OUTCOMES
+    from pipelines.metrics.registry import OUTCOMES
 
     assert sorted(EXPECTED) == sorted(o.key for o in OUTCOMES)
 
 
 @pytest.mark.parametrize("key", sorted(EXPECTED))
 def test_outcome_counts_by_hand(con, key):
-    frame = metrics.counts(con, key, as_of=AS_OF)
+    frame = counting.counts(con, key, as_of=AS_OF)
     assert row(frame, metric=key) == EXPECTED[key]
 
 
 def test_all_outcomes_in_one_call_agree_with_one_by_one(con):
-    frame = metrics.counts(con, as_of=AS_OF)
+    frame = counting.counts(con, as_of=AS_OF)
     assert {k: row(frame, metric=k) for k in EXPECTED} == EXPECTED
 
 
 def test_rates_crude_rate_and_completeness(con):
-    frame = metrics.rates(con, ["insufficient_effect", "headache_non_response"], as_of=AS_OF)
+    frame = counting.rates(con, ["insufficient_effect", "headache_non_response"], as_of=AS_OF)
     ie = frame[frame.metric == "insufficient_effect"].iloc[0]
     assert ie.rate == pytest.approx(2 / 6) and ie.crude_rate == pytest.approx(2 / 8)
     assert ie.followup_completeness == pytest.approx(6 / 8)
@@ -101,24 +101,24 @@ def test_rates_crude_rate_and_completeness(con):
 
 def test_closed_window_moves_with_the_as_of_date(con):
     # on 2024-03-20 only sessions up to 2024-02-21 have a closed 28-day window
-    early = metrics.counts(con, "ptosis", as_of=dt.date(2024, 3, 20))
+    early = counting.counts(con, "ptosis", as_of=dt.date(2024, 3, 20))
     # upper-face sessions on or before 03-20: S01 S02 S03 S04 S13 S14; closed: S13, S14 (and nothing else)
     assert row(early, metric="ptosis") == (2, 4, 2, 0, 0, 2)
     # on 2024-03-16: sessions so far S01 S02 S04 S05 S07-S14; closed (on or before 02-17): S07-S14; contacts
     # 0-28 d known by then: S11 S12 S13 S14; S01 S02 S04 S05 are awaiting
-    mid = metrics.counts(con, "bruising", as_of=dt.date(2024, 3, 16))
+    mid = counting.counts(con, "bruising", as_of=dt.date(2024, 3, 16))
     assert row(mid, metric="bruising") == (8, 4, 4, 0, 0, 4)
 
 
 def test_by_clinician(con):
-    frame = metrics.counts(con, "ptosis", by="clinician", as_of=AS_OF)
+    frame = counting.counts(con, "ptosis", by="clinician", as_of=AS_OF)
     # A01: S01 S02 S03 S13 S14, followed all but S03, event S01; B02: S04 S15 S16 closed, S06 open
     assert row(frame, clinician="A01") == (5, 0, 4, 1, 1, 4)
     assert row(frame, clinician="B02") == (3, 1, 2, 0, 0, 2)
 
 
 def test_by_area_counts_a_session_once_per_area(con):
-    frame = metrics.counts(con, "ptosis", by="area", as_of=AS_OF)
+    frame = counting.counts(con, "ptosis", by="area", as_of=AS_OF)
     # forehead: only S02; glabella: S01 S02 S03 S13 S14 S15 S16 (+S06 open); crows_feet: S04
     assert row(frame, area="forehead") == (1, 0, 1, 0, 0, 1)
     assert row(frame, area="glabella") == (7, 1, 6, 1, 1, 6)
@@ -126,7 +126,7 @@ def test_by_area_counts_a_session_once_per_area(con):
 
 
 def test_by_month(con):
-    frame = metrics.counts(con, "correction", period="month", as_of=AS_OF)
+    frame = counting.counts(con, "correction", period="month", as_of=AS_OF)
     months = {r.period_start: (r.eligible_n, r.numerator_n) for r in frame.itertuples()}
     # March: S01 S02 S04 S05 primary, S02 corrected; June: S06 open (awaiting)
     assert months[dt.date(2024, 3, 1)] == (4, 1)
@@ -135,24 +135,24 @@ def test_by_month(con):
 
 def test_filters_are_bound_parameters(con):
     f = Filters(clinicians=("B02",), date_from=dt.date(2024, 3, 1), date_to=dt.date(2024, 4, 30))
-    frame = metrics.counts(con, "bruising", filters=f, as_of=AS_OF)
+    frame = counting.counts(con, "bruising", filters=f, as_of=AS_OF)
     # B02 sessions in March-April: S04 S05 S15 S16; contacts 0-28 d at S15 and S16
     assert row(frame, metric="bruising") == (4, 0, 2, 0, 0, 2)
     hostile = Filters(clinicians=("B02'); DROP TABLE treatments; --",))
-    assert row(metrics.counts(con, "bruising", filters=hostile, as_of=AS_OF), metric="bruising") == (0,) * 6
-    areas = metrics.counts(con, "ptosis", filters=Filters(areas=("forehead",)), as_of=AS_OF)
+    assert row(counting.counts(con, "bruising", filters=hostile, as_of=AS_OF), metric="bruising") == (0,) * 6
+    areas = counting.counts(con, "ptosis", filters=Filters(areas=("forehead",)), as_of=AS_OF)
     assert row(areas, metric="ptosis") == (1, 0, 1, 0, 0, 1)
 
 
 def test_session_outcomes_lists_the_sessions_behind_a_rate(con):
-    rows = metrics.session_outcomes(con, "insufficient_effect", as_of=AS_OF)
+    rows = counting.session_outcomes(con, "insufficient_effect", as_of=AS_OF)
     assert list(rows.treatment_id) == ["S13", "S14", "S01", "S02", "S15", "S16"]
     assert list(rows[rows.in_numerator].treatment_id) == ["S14", "S02"]
     assert set(rows.columns) >= {"patient_ref", "clinician", "treated_on", "is_event"}
 
 
 def test_expected_by_clinician_indirect_standardisation(con):
-    frame = metrics.expected_by_clinician(con, "insufficient_effect", as_of=AS_OF)
+    frame = counting.expected_by_clinician(con, "insufficient_effect", as_of=AS_OF)
     # strata (indication, areas, product, first/repeat) among followed-up sessions:
     # glabella/Botox/first: S01 S13 S15 S16 (0 events) -> 0; forehead|glabella/Botox/first: S02 -> 1;
     # glabella/Botox/repeat: S14 -> 1. A01 = S01 S02 S13 S14 -> expected 0+1+0+1 = 2; B02 = S15 S16 -> 0
@@ -161,29 +161,29 @@ def test_expected_by_clinician_indirect_standardisation(con):
 
 
 def test_default_as_of_is_the_newest_data_date(con):
-    assert metrics.default_as_of(con) == dt.date(2024, 6, 20)
+    assert counting.default_as_of(con) == dt.date(2024, 6, 20)
 
 
 def test_unknown_names_are_refused(con):
     with pytest.raises(ValueError, match="unknown outcome `nope`"):
-        metrics.counts(con, "nope")
+        counting.counts(con, "nope")
     with pytest.raises(ValueError, match="unknown stratum `shoe_size`"):
-        metrics.counts(con, "ptosis", by="shoe_size")
+        counting.counts(con, "ptosis", by="shoe_size")
     with pytest.raises(ValueError, match="unknown period `decade`"):
-        metrics.counts(con, "ptosis", period="decade")
+        counting.counts(con, "ptosis", period="decade")
 
 
 def test_the_published_mart_is_used_and_agrees_with_the_live_definitions(con):
-    assert metrics.mart_usable(con, AS_OF)  # built by the loader, as of the data's date 2024-06-20
-    assert not metrics.mart_usable(con, dt.date(2024, 3, 16))  # an earlier as-of date is computed live
+    assert counting.mart_usable(con, AS_OF)  # built by the loader, as of the data's date 2024-06-20
+    assert not counting.mart_usable(con, dt.date(2024, 3, 16))  # an earlier as-of date is computed live
     for by, period in [((), None), (("clinician",), "month"), (("area",), None), (("indication", "product"), "quarter")]:
-        from_mart = metrics.counts(con, by=by, period=period, as_of=AS_OF)
-        prefix = f"WITH per_session AS ({metrics.per_session_sql(list(metrics.registry.OUTCOMES))})"
-        original = metrics.per_session_source
+        from_mart = counting.counts(con, by=by, period=period, as_of=AS_OF)
+        prefix = f"WITH per_session AS ({counting.per_session_sql(list(counting.registry.OUTCOMES))})"
+        original = counting.per_session_source
         try:
-            metrics.per_session_source = lambda c, o, a: (f"WITH per_session AS ({metrics.per_session_sql(o)})", "per_session")
-            live = metrics.counts(con, by=by, period=period, as_of=AS_OF)
+            counting.per_session_source = lambda c, o, a: (f"WITH per_session AS ({counting.per_session_sql(o)})", "per_session")
+            live = counting.counts(con, by=by, period=period, as_of=AS_OF)
         finally:
-            metrics.per_session_source = original
+            counting.per_session_source = original
         assert prefix  # the live path is the mart's own definition
         assert from_mart.equals(live), (by, period)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from pipelines import metrics, store
-from pipelines.outcomes import GROUPS, OUTCOMES, OUTCOMES_BY_KEY
+from pipelines.ingest import store
+from pipelines.metrics import counting
+from pipelines.metrics.registry import GROUPS, OUTCOMES, OUTCOMES_BY_KEY
 
 REQUIRED = {"insufficient_effect", "asymmetry", "ptosis", "eyelid_ptosis", "brow_ptosis", "bruising", "bleeding",
             "pain", "itching", "infection", "allergic_reaction", "dry_eye", "double_vision", "correction",
@@ -58,7 +59,7 @@ def empty_db(tmp_path_factory):
 @pytest.mark.parametrize("o", OUTCOMES, ids=lambda o: o.key)
 def test_every_definition_compiles_and_runs_on_an_empty_database(empty_db, o):
     for by in ((), ("clinician",), ("area",)):
-        frame = metrics.counts(empty_db, o.key, by=by, period="month")
+        frame = counting.counts(empty_db, o.key, by=by, period="month")
         assert list(frame.columns[:1]) == ["metric"]
-    overall = metrics.counts(empty_db, o.key)
-    assert overall[list(metrics.COUNT_COLUMNS)].sum().sum() == 0
+    overall = counting.counts(empty_db, o.key)
+    assert overall[list(counting.COUNT_COLUMNS)].sum().sum() == 0

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import CLINICIANS_CSV, TODAY, TREATMENT_HEADER, query, write
-from pipelines.load import load_files
-from pipelines.privacy import PrivacyError, identifier_header
+
+from pipelines.ingest.load import load_files
+from pipelines.ingest.privacy import PrivacyError, identifier_header
 
 
 def fnr_with_check_digits(first9: str) -> str:
@@ -142,8 +142,14 @@ def test_python_and_sql_checks_agree(value):
     pre-filter whose candidates Python judges by check digits, so it must let every real one through."""
     import duckdb
 
-    from pipelines.privacy import (EMAIL_SQL, NATIONAL_ID_CANDIDATE_SQL, PHONE_FORMATTED_SQL, PHONE_PLAIN_SQL,
-                                   identifier_kind, national_id_in)
+    from pipelines.ingest.privacy import (
+        EMAIL_SQL,
+        NATIONAL_ID_CANDIDATE_SQL,
+        PHONE_FORMATTED_SQL,
+        PHONE_PLAIN_SQL,
+        identifier_kind,
+        national_id_in,
+    )
 
     con = duckdb.connect()
     candidate, other = con.execute(

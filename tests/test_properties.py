@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+from conftest import CLINICIANS_CSV, TODAY
+from corpus import report
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import CLINICIANS_CSV, TODAY
-from corpus import report
-from pipelines import metrics
 from pipelines.contract import TABLES
-from pipelines.load import load_files
-from pipelines.retry import retry_pending
+from pipelines.ingest.load import load_files
+from pipelines.ingest.retry import retry_pending
+from pipelines.metrics import counting
 
 STATS = {"examples": 0, "loads": 0, "rows_read": 0, "rows_loaded": 0, "rows_rejected": 0, "rows_lost": 0,
          "retries": 0, "crashes": 0}
@@ -190,7 +190,7 @@ def state(db: Path) -> dict:
     try:
         out = {t.name: con.execute(f"SELECT * EXCLUDE (load_id) FROM {t.name} ORDER BY ALL").fetchall()
                for t in TABLES}
-        out["outcome mart"] = con.execute(f"SELECT * FROM {metrics.MART} ORDER BY ALL").fetchall()
+        out["outcome mart"] = con.execute(f"SELECT * FROM {counting.MART} ORDER BY ALL").fetchall()
         out["pending"] = con.execute(
             "SELECT file_name, row_number, column_name, reason FROM rejected_rows WHERE status = 'pending' "
             "ORDER BY ALL").fetchall()

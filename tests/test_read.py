@@ -7,9 +7,9 @@ import datetime as dt
 import duckdb
 import pandas as pd
 import pytest
-
 from conftest import write
-from pipelines.read import InputError, normalise_header, read_column_map, read_sources
+
+from pipelines.ingest.read import InputError, normalise_header, read_column_map, read_sources
 
 HEADER = "treatment_id;patient_ref;treated_on;clinician;indication;areas;product;units;price_nok"
 ROW = "T1;p1;05.03.2024;C01;cosmetic;glabella;Botox;20,5;1900"

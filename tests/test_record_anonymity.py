@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 from release_data import make_release_db
 
-from pipelines import metrics, record_export
 from pipelines.__main__ import main
-from pipelines.demo_load import run_demo
-from pipelines.metrics import Filters
+from pipelines.demo.build import run_demo
+from pipelines.metrics import counting
+from pipelines.metrics.counting import Filters
+from pipelines.release import records
 
 QI = ["treated_on", "clinician", "indication", "areas", "product", "units", "age_band", "sex"]
 
@@ -46,7 +47,7 @@ def session_count(db, *args) -> int:
     con = duckdb.connect(str(db), read_only=True)
     try:
         f = Filters(*args)
-        return len(record_export._sessions(con, f, metrics.default_as_of(con)))
+        return len(records._sessions(con, f, counting.default_as_of(con)))
     finally:
         con.close()
 

@@ -12,16 +12,16 @@ import sys
 
 import duckdb
 import pytest
-
 from conftest import CLINICIANS_CSV, ROOT, TODAY, TREATMENT_HEADER, query, write
 from corpus import report
-from pipelines import metrics, quality
-from pipelines import outcomes as registry
+
 from pipelines.__main__ import main
-from pipelines.load import load_files
-from pipelines.recovery import list_versions, restore
-from pipelines.retry import retry_pending
-from pipelines.store import DbPaths, LoadBusyError, load_lock
+from pipelines.ingest import history
+from pipelines.ingest.load import load_files
+from pipelines.ingest.recovery import list_versions, restore
+from pipelines.ingest.retry import retry_pending
+from pipelines.ingest.store import DbPaths, LoadBusyError, load_lock
+from pipelines.metrics import counting, registry
 
 STATS = {"scenarios": 0, "retried": 0, "resolved": 0, "restores": 0, "rows_lost": 0, "crashes": 0}
 
@@ -59,9 +59,9 @@ def mart_is_current(db) -> bool:
     con = duckdb.connect(str(db), read_only=True)
     try:
         as_of = con.execute("SELECT as_of FROM mart_info").fetchall()[0][0]
-        live = con.execute(f"SELECT * FROM ({metrics.per_session_sql(list(registry.OUTCOMES))}) ORDER BY ALL",
+        live = con.execute(f"SELECT * FROM ({counting.per_session_sql(list(registry.OUTCOMES))}) ORDER BY ALL",
                            {"as_of": as_of}).fetchall()
-        return live == con.execute(f"SELECT * FROM {metrics.MART} ORDER BY ALL").fetchall() and len(live) > 0
+        return live == con.execute(f"SELECT * FROM {counting.MART} ORDER BY ALL").fetchall() and len(live) > 0
     finally:
         con.close()
 
@@ -145,7 +145,7 @@ def test_retry_before_the_reference_data_arrives_changes_nothing(rejected_db):
 
 
 def test_retry_is_all_or_nothing(rejected_db, tmp_path, monkeypatch):
-    import pipelines.store as store
+    import pipelines.ingest.store as store
 
     load_files([tmp_path / "c3.csv"], rejected_db, today=TODAY)
     before = statuses(rejected_db), query(rejected_db, "SELECT * FROM treatments ORDER BY ALL")
@@ -199,7 +199,7 @@ def test_conflicting_copies_stay_pending_when_retried(tmp_path, db):
 
 def test_pending_summary_counts_by_table_and_kind(rejected_db):
     con = duckdb.connect(str(rejected_db), read_only=True)
-    frame = quality.pending_summary(con)
+    frame = history.pending_summary(con)
     con.close()
     assert frame[["table_name", "reason_kind", "rows_n", "files_n"]].values.tolist() == [
         ["follow_ups", "unknown reference", 2, 1],
@@ -313,7 +313,7 @@ def test_restore_drops_a_write_ahead_log_left_by_a_killed_load(three_versions, t
 
 
 def test_a_restore_that_dies_before_the_swap_changes_nothing(three_versions, tmp_path, monkeypatch):
-    import pipelines.recovery as recovery
+    import pipelines.ingest.recovery as recovery
 
     before = data_state(three_versions), data_state(DbPaths(three_versions).work)
 

@@ -8,9 +8,9 @@ import io
 import pandas as pd
 import pytest
 
-from pipelines import record_export
 from pipelines.__main__ import main
-from pipelines.metrics import Filters
+from pipelines.metrics.counting import Filters
+from pipelines.release import records
 
 AS_OF = ["--as-of", "2024-06-30"]
 Q1 = ["--from", "2024-01-01", "--to", "2024-03-31"]  # a whole quarter; the data reach 2024-06-20
@@ -53,7 +53,7 @@ def test_rates_in_a_release_come_from_the_rounded_counts(metrics_db, tmp_path):
 
 
 def test_a_rate_interval_and_completeness_from_rounded_counts():
-    from pipelines import disclosure, export
+    from pipelines.release import disclosure, export
 
     frame = pd.DataFrame([{"period_start": dt.date(2024, 1, 1), "numerator_n": 12, "denominator_n": 48, "rate": 0.25,
                            "ci_low": 0.1, "ci_high": 0.4, "followup_completeness": 48 / 61, "metric": "bruising",
@@ -72,7 +72,9 @@ def test_a_funnel_release_keeps_nothing_computed_from_hidden_cells(metrics_db, t
     """Attack (a): target, phi and tau2 were computed over every clinician, hidden ones included; with the
     denominators shown they solved for the hidden numerators. Now phi and tau2 are gone and the target and limits
     come from the rounded counts shown."""
-    from pipelines import analysis, disclosure, export, stats
+    from pipelines import stats
+    from pipelines.metrics import analysis
+    from pipelines.release import disclosure, export
 
     counted = pd.DataFrame({"clinician": ["A", "B", "C", "D", "E"], "numerator_n": [3, 7, 12, 20, 31],
                             "denominator_n": [50, 40, 80, 100, 120]})
@@ -97,7 +99,8 @@ def test_a_funnel_release_keeps_nothing_computed_from_hidden_cells(metrics_db, t
 
 
 def test_a_control_chart_release_has_its_centre_line_from_the_shown_points():
-    from pipelines import analysis, disclosure, export
+    from pipelines.metrics import analysis
+    from pipelines.release import disclosure, export
 
     counted = pd.DataFrame({"period_start": [dt.date(2024, m, 1) for m in (1, 2, 3, 4)],
                             "numerator_n": [3, 12, 20, 31], "denominator_n": [50, 60, 100, 120]})
@@ -117,7 +120,7 @@ def test_a_control_chart_release_has_its_centre_line_from_the_shown_points():
 def test_a_cost_release_gives_money_no_more_exact_than_the_counts():
     """An exact cost total divided by the price of one correction would count the corrections: money in a release
     is the rounded count times the cell's average per session, the average rounded to 100 NOK."""
-    from pipelines import disclosure, export
+    from pipelines.release import disclosure, export
 
     frame = pd.DataFrame({"month": [dt.date(2024, m, 1) for m in (1, 2, 3)], "correction_n": [12, 2, 6],
                           "correction_cost_nok": [6180.0, 1000.0, 3000.0], "primary_n": [103, 50, 40],
@@ -191,13 +194,13 @@ def test_rekey_is_hmac_sha256():
     import hmac
 
     key = b"k" * 32
-    out = record_export.rekey(pd.Series(["p01", "p01", "p02"]), key, "P")
+    out = records.rekey(pd.Series(["p01", "p01", "p02"]), key, "P")
     assert out[0] == out[1] != out[2]
     assert out[0] == "P" + hmac.new(key, b"p01", hashlib.sha256).hexdigest()[:16]
 
 
 def test_records_counts_match_the_rates(metrics_con):
-    frame = record_export.records(metrics_con, as_of=dt.date(2024, 6, 30))
+    frame = records.records(metrics_con, as_of=dt.date(2024, 6, 30))
     assert frame["insufficient_effect__in_denominator"].sum() == 6
     assert frame["insufficient_effect__in_numerator"].sum() == 2
 
@@ -233,7 +236,7 @@ def _data_lines(body: bytes) -> list[str]:
 ])
 def test_dashboard_release_equals_cli_release(metrics_db, metrics_con, tmp_path, kind, args, kwargs, rule):
     from dashboard import data
-    from pipelines import disclosure
+    from pipelines.release import disclosure
 
     # both count as of the newest month end in the data (2024-05-31; the newest date is 2024-06-20)
     code, out = run(metrics_db, tmp_path, kind, *args, "--release", "--min-numerator", str(rule[0]),
@@ -251,7 +254,7 @@ def test_dashboard_release_equals_cli_release(metrics_db, metrics_con, tmp_path,
 
 def test_dashboard_cusum_is_never_a_release(metrics_con):
     from dashboard import data
-    from pipelines import disclosure, export
+    from pipelines.release import disclosure, export
 
     with pytest.raises(export.NotForRelease, match="one row per session"):
         data.export_csv(metrics_con, "cusum", "ptosis", filters=Filters(), as_of=dt.date(2024, 6, 30),
@@ -286,14 +289,14 @@ def test_dashboard_records_equal_the_cli_but_for_the_keys(metrics_db, metrics_co
 
 
 def test_record_count_is_the_sessions_before_k_anonymity(metrics_con):
-    from pipelines.metrics import Filters
+    from pipelines.metrics.counting import Filters
 
     for f in (Filters(), Filters(clinicians=("B02",)), Filters(areas=("forehead",))):
-        count = record_export.record_count(metrics_con, filters=f, as_of=dt.date(2024, 6, 30))
-        frame, info = record_export.anonymised(metrics_con, filters=f, as_of=dt.date(2024, 6, 30))
+        count = records.record_count(metrics_con, filters=f, as_of=dt.date(2024, 6, 30))
+        frame, info = records.anonymised(metrics_con, filters=f, as_of=dt.date(2024, 6, 30))
         left_out, of = (int(x) for x in info["rows_left_out"].split(" sessions")[0].split(" of "))
         assert of == count and len(frame) == count - left_out
     # hand-counted: B02 treated S04 S05 S06 S09 S10 S12 S15 S16; the whole fixture has 16 sessions
-    assert record_export.record_count(metrics_con, filters=Filters(clinicians=("B02",)),
+    assert records.record_count(metrics_con, filters=Filters(clinicians=("B02",)),
                                       as_of=dt.date(2024, 6, 30)) == 8
-    assert record_export.record_count(metrics_con, as_of=dt.date(2024, 6, 30)) == 16
+    assert records.record_count(metrics_con, as_of=dt.date(2024, 6, 30)) == 16

@@ -24,8 +24,8 @@ import pandas as pd
 import pytest
 from release_data import make_release_db
 
-from pipelines import disclosure
-from pipelines.metrics import Filters
+from pipelines.metrics.counting import Filters
+from pipelines.release import disclosure
 
 YEAR = 2024
 AS_OF = dt.date(2024, 12, 31)  # a release is counted as of a month end after its period (the newest in the data)

@@ -16,12 +16,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import CLINICIANS_CSV, TODAY, TREATMENT_HEADER, query, write
-from pipelines import store
-from pipelines.load import load_files
-from pipelines.privacy import PrivacyError
-from pipelines.read import InputError
+
+from pipelines.ingest import store
+from pipelines.ingest.load import load_files
+from pipelines.ingest.privacy import PrivacyError
+from pipelines.ingest.read import InputError
 
 MARK = "zqxv"  # in every payload; SQL text must never contain it
 
@@ -208,7 +208,7 @@ FNR = "01019010046"  # born 1 January: a spreadsheet number loses its leading ze
 
 
 def fnr_digits_valid(d: str) -> bool:
-    """Skatteetaten's mod-11 check, written out independently of pipelines.privacy."""
+    """Skatteetaten's mod-11 check, written out independently of pipelines.ingest.privacy."""
     w1, w2 = [3, 7, 6, 1, 8, 9, 4, 5, 2], [5, 4, 3, 2, 7, 6, 5, 4, 3, 2]
     k1 = (11 - sum(a * int(b) for a, b in zip(w1, d)) % 11) % 11
     k2 = (11 - sum(a * int(b) for a, b in zip(w2, d)) % 11) % 11
@@ -326,6 +326,6 @@ def test_national_id_as_a_file_or_sheet_name_is_not_stored(tmp_path, db):
 @pytest.mark.parametrize("value", ["T-2024-000123", "2024-03-05", "05.03.2024", "p_5f1c9a0b7e21", "1900",
                                    "12345678901", "Botox 20 U", "lot 2024 1103 77"])
 def test_ordinary_values_are_not_national_ids(value):
-    from pipelines.privacy import national_id_in
+    from pipelines.ingest.privacy import national_id_in
 
     assert not national_id_in(value)

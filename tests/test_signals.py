@@ -1,4 +1,4 @@
-"""pipelines/signals.py (signal list, batched frames, case review), pipelines/responses.py, pipelines/reference.py
+"""pipelines/metrics/signals.py (signal list, batched frames, case review), pipelines/metrics/responses.py, pipelines/metrics/lookups.py
 and the dashboard's CSV builder (dashboard/data.py export_csv against the CLI)."""
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 from conftest import ROOT
 
-from pipelines import analysis, metrics, reference, responses, signals, stats, store
-from pipelines import outcomes as registry
-from pipelines.demo_load import run_demo
-from pipelines.metrics import Filters
+from pipelines import stats
+from pipelines.demo.build import run_demo
+from pipelines.ingest import store
+from pipelines.metrics import analysis, counting, lookups, registry, responses, signals
+from pipelines.metrics.counting import Filters
 
 END = dt.date(2026, 6, 30)
 
@@ -69,7 +70,7 @@ def test_funnel_frames_equal_analysis_funnel(con, method):
 def test_funnel_without_events_is_empty_not_an_error(con):
     # a filter where an outcome has no event: analysis.funnel needs a target strictly between 0 and 1
     f = Filters(clinicians=("C08",), date_from=dt.date(2026, 1, 1))
-    counted = metrics.counts(con, "allergic_reaction", by="clinician", filters=f)
+    counted = counting.counts(con, "allergic_reaction", by="clinician", filters=f)
     assert counted["numerator_n"].sum() == 0
     frame, info = signals.funnel(con, "allergic_reaction", filters=f)
     assert frame.empty and np.isnan(info["target"])
@@ -191,8 +192,8 @@ def test_signals_on_the_demo_are_consistent_with_the_charts(con):
 @pytest.mark.parametrize("key", ["ptosis", "headache_non_response", "correction"])
 def test_case_review_pages_through_the_sessions_behind_the_rate(con, key):
     f = Filters(date_from=dt.date(2025, 1, 1), date_to=dt.date(2025, 6, 30))
-    rows = metrics.session_outcomes(con, key, filters=f)
-    counted = metrics.counts(con, key, filters=f).iloc[0]
+    rows = counting.session_outcomes(con, key, filters=f)
+    counted = counting.counts(con, key, filters=f).iloc[0]
     page1, total = signals.case_review(con, key, which="numerator", filters=f, limit=5)
     assert total == counted["numerator_n"] == int(rows["in_numerator"].sum())
     assert len(page1) == min(5, total)
@@ -218,13 +219,13 @@ def test_case_review_past_the_end_and_bad_set(con):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# headache / sweating change (pipelines/responses.py) agrees with the registry outcomes
+# headache / sweating change (pipelines/metrics/responses.py) agrees with the registry outcomes
 # --------------------------------------------------------------------------------------------------------------
 
 
 def test_headache_responders_match_the_registry_non_response(con):
     change = responses.headache_change(con, period=None).set_index("indication")
-    rates = metrics.counts(con, "headache_non_response", by="indication").set_index("indication")
+    rates = counting.counts(con, "headache_non_response", by="indication").set_index("indication")
     for ind in ("migraine", "tension_headache"):
         c, r = change.loc[ind], rates.loc[ind]
         assert c["eligible_n"] == r["eligible_n"]
@@ -256,7 +257,7 @@ def test_change_distribution_bins_agree_with_the_responder_definition(con):
 
 def test_hdss_change_covers_every_eligible_session(con):
     hdss = responses.hdss_change(con)
-    counted = metrics.counts(con, "hyperhidrosis_non_response").iloc[0]
+    counted = counting.counts(con, "hyperhidrosis_non_response").iloc[0]
     assert hdss["sessions_n"].sum() == counted["eligible_n"]
     assert set(hdss["hdss_drop"].dropna()) <= {-3, -2, -1, 0, 1, 2, 3}
 
@@ -267,26 +268,26 @@ def test_hdss_change_covers_every_eligible_session(con):
 
 
 def test_filter_options_and_session_count(con):
-    opts = reference.filter_options(con)
+    opts = lookups.filter_options(con)
     assert opts["first_date"] <= opts["last_date"] <= END
     assert "cosmetic" in opts["indications"] and "glabella" in opts["areas"] and "C01" in opts["clinicians"]
     total = con.execute("SELECT count(*) FROM treatments").fetchall()[0][0]
-    assert reference.session_count(con) == total
+    assert lookups.session_count(con) == total
     c01 = con.execute("SELECT count(*) FROM treatments WHERE clinician = 'C01' AND areas LIKE '%glabella%'"
                       ).fetchall()[0][0]
-    assert reference.session_count(con, Filters(clinicians=("C01",), areas=("glabella",))) == c01
-    assert reference.session_count(con, Filters(clinicians=("'; DROP TABLE treatments; --",))) == 0
+    assert lookups.session_count(con, Filters(clinicians=("C01",), areas=("glabella",))) == c01
+    assert lookups.session_count(con, Filters(clinicians=("'; DROP TABLE treatments; --",))) == 0
 
 
 def test_reference_tables(con):
-    prices = reference.product_prices(con, as_of=END)
+    prices = lookups.product_prices(con, as_of=END)
     assert prices.groupby("product")["in_force"].sum().max() == 1
     botox = prices[prices["product"] == "Botox"]
     in_force = botox[botox["in_force"]].iloc[0]
     assert in_force["valid_from"] == max(d for d in botox["valid_from"] if d <= END)
     dysport = prices[prices["product"] == "Dysport"].iloc[0]
     assert dysport["cost_per_botox_unit_nok"] == pytest.approx(dysport["cost_per_unit_nok"] / 0.37)
-    costs = reference.clinician_costs(con)
+    costs = lookups.clinician_costs(con)
     assert (costs["cost_per_hour_nok"] == 60 * costs["cost_per_minute_nok"]).all()
     assert list(costs["clinician"]) == sorted(costs["clinician"])
 
@@ -298,9 +299,9 @@ def test_empty_database_reads(tmp_path):
     c.close()
     c = duckdb.connect(str(db), read_only=True)
     try:
-        opts = reference.filter_options(c)
+        opts = lookups.filter_options(c)
         assert opts["first_date"] is None and opts["clinicians"] == ()
-        assert reference.session_count(c) == 0
+        assert lookups.session_count(c) == 0
         assert signals.signals(c).empty
         assert responses.headache_change(c).empty
     finally:
@@ -339,7 +340,7 @@ def test_dashboard_csv_equals_cli_export(demo_db, tmp_path, kind, args, kwargs, 
     c = duckdb.connect(str(demo_db), read_only=True)
     try:
         body, rows = data.export_csv(c, kind, None if kind == "costs" else args[1], filters=f,
-                                     as_of=metrics.default_as_of(c), excel=excel, db_path_text=str(demo_db), **kwargs)
+                                     as_of=counting.default_as_of(c), excel=excel, db_path_text=str(demo_db), **kwargs)
     finally:
         c.close()
     cli = out.read_bytes()

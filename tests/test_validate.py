@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from conftest import CLINICIANS_CSV, TODAY, query, write
-from pipelines.load import load_files
+
+from pipelines.ingest.load import load_files
 
 T_COLS = ["treatment_id", "patient_ref", "treated_on", "clinician", "indication", "areas", "product", "units",
           "corrects_treatment_id", "price_nok", "minutes", "baseline_headache_days", "prior_treatments",

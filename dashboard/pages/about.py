@@ -6,8 +6,8 @@ import streamlit as st
 
 from dashboard import charts, filters, i18n
 from dashboard import components as ui
-from pipelines import analysis, internal_cells, stats
-from pipelines import outcomes as registry
+from pipelines import stats
+from pipelines.metrics import analysis, registry, small_cells
 
 PAGE_PARAMS = ()
 
@@ -68,7 +68,7 @@ def main() -> None:
         ("method_cusum", {"odds": i18n.number(analysis.CUSUM_ODDS_RATIO, lg, 1),
                           "shrink": analysis.CUSUM_SHRINK_SESSIONS, "arl": i18n.number(analysis.CUSUM_ARL0, lg)}),
         ("method_small", {"n": charts.SMALL_N}),
-        ("method_cells", {"n": internal_cells.MIN_SESSIONS, "m": internal_cells.MIN_SESSIONS - 1}),
+        ("method_cells", {"n": small_cells.MIN_SESSIONS, "m": small_cells.MIN_SESSIONS - 1}),
     ]
     for key, values in methods:
         st.markdown(f"**{ui.tr(key)}**  \n{ui.tr(key + '_text', **values)}")

@@ -1,5 +1,5 @@
 """Access log (admin): who signed in, saw a list of sessions, exported a file or was refused, newest first, with
-the integrity of the keyed hash chain (pipelines.access.verify_log) and any line that cannot be read (listed, never
+the integrity of the keyed hash chain (pipelines.release.access.verify_log) and any line that cannot be read (listed, never
 fatal). Read-only: the app only ever appends to the log. The log can be downloaded as CSV; that export is logged
 too."""
 
@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import auth, filters, i18n
 from dashboard import components as ui
-from pipelines import access
+from pipelines.release import access
 
 PAGE_PARAMS = ("events",)
 SHOWN_MAX = 2000

@@ -9,8 +9,8 @@ import streamlit as st
 
 from dashboard import charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines import analysis, signals, stats
-from pipelines import outcomes as registry
+from pipelines import stats
+from pipelines.metrics import analysis, registry, signals
 
 PAGE_PARAMS = ("outcome", "method", "od", "clinician", "tab")
 TABS = ("funnel", "oe", "cusum")

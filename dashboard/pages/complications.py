@@ -10,8 +10,7 @@ import streamlit as st
 
 from dashboard import auth, charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines import analysis, internal_cells, metrics, signals
-from pipelines import outcomes as registry
+from pipelines.metrics import analysis, counting, registry, signals, small_cells
 
 PAGE_PARAMS = ("outcome", "chart", "rules", "period", "point", "which", "review_page")
 REVIEW_PAGE_SIZE = 25
@@ -35,13 +34,13 @@ def definition(o: registry.Outcome, lg: str) -> None:
 
 def headline(o: registry.Outcome, ctx: ui.Context) -> None:
     lg = ctx.lang
-    r = data.cached(internal_cells.rates, o.key, filters=ctx.filters, as_of=ctx.as_of,
+    r = data.cached(small_cells.rates, o.key, filters=ctx.filters, as_of=ctx.as_of,
                     min_sessions=ctx.min_sessions).iloc[0]
     hidden = ui.is_hidden(r)  # fewer sessions in the rate than a figure for this role may cover
     c = st.columns(4)
     if hidden:
         ui.kpi(c[0], ui.tr("rate"), "–", delta=ui.hidden_mark(),
-               help=ui.tr("cells_hidden_note", n=internal_cells.MIN_SESSIONS))
+               help=ui.tr("cells_hidden_note", n=small_cells.MIN_SESSIONS))
     else:
         ui.kpi(c[0], ui.tr("rate"), i18n.pct(r["rate"], lg),
                help=ui.tr("hover_rate", rate=i18n.pct(r["rate"], lg), num=i18n.number(r["numerator_n"], lg),
@@ -66,7 +65,7 @@ def headline(o: registry.Outcome, ctx: ui.Context) -> None:
 def review(o: registry.Outcome, ctx: ui.Context, frame: pd.DataFrame, period: str, chosen: dt.date | None) -> None:
     lg = ctx.lang
     who = auth.current()
-    if not who.may("case_review"):  # lists of sessions are the doctor's (pipelines/access.py)
+    if not who.may("case_review"):  # lists of sessions are the doctor's (pipelines/release/access.py)
         st.caption(ui.tr("case_review_not_for_role"))
         return
     st.subheader(ui.tr("case_review"))
@@ -87,7 +86,7 @@ def review(o: registry.Outcome, ctx: ui.Context, frame: pd.DataFrame, period: st
     end = (pd.Timestamp(start) + pd.tseries.frequencies.to_offset(analysis.PERIOD_FREQ[period])).date() \
         - dt.timedelta(days=1)
     f = ctx.filters
-    narrowed = metrics.Filters(date_from=max(start, f.date_from) if f.date_from else start,
+    narrowed = counting.Filters(date_from=max(start, f.date_from) if f.date_from else start,
                                date_to=min(end, f.date_to) if f.date_to else end, clinicians=f.clinicians,
                                indications=f.indications, areas=f.areas, products=f.products)
     page_n = filters.pagination("review_page", 10_000, render=False)
@@ -181,7 +180,7 @@ def main() -> None:
 
     st.subheader(ui.tr("breakdown"))
     st.caption(ui.tr("breakdown_caption"))
-    overall = data.cached(internal_cells.rates, key, filters=ctx.filters, as_of=ctx.as_of,
+    overall = data.cached(small_cells.rates, key, filters=ctx.filters, as_of=ctx.as_of,
                           min_sessions=ctx.min_sessions)["rate"].iloc[0]
     tabs = st.tabs([ui.tr("indication"), ui.tr("area"), ui.tr("product")])
     for tab, by, labels in (
@@ -190,7 +189,7 @@ def main() -> None:
         (tabs[2], "product", {k: k for k in ctx.options["products"]}),
     ):
         with tab:
-            part = data.cached(internal_cells.rates, key, by=(by,), filters=ctx.filters, as_of=ctx.as_of,
+            part = data.cached(small_cells.rates, key, by=(by,), filters=ctx.filters, as_of=ctx.as_of,
                                min_sessions=ctx.min_sessions)
             ui.show_chart(charts.breakdown_chart(part, by=by, labels=labels, outcome_label=o.label(lg), lang=lg,
                                                  overall=overall, reference=charts.reference_tuple(o.reference)),

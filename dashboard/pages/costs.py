@@ -1,6 +1,6 @@
 """Corrections and costs (clinic manager): correction rate and cost over time, per clinician and per product,
 cost per 100 treatments and share of revenue, with a consumables amount that recomputes everything, and the price
-and chair-time cost assumptions as an editable what-if (never written to the database: pipelines/costs.py takes
+and chair-time cost assumptions as an editable what-if (never written to the database: pipelines/metrics/costs.py takes
 the edited tables as overrides for this view only)."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ import streamlit as st
 
 from dashboard import charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines import costs, internal_cells, reference
-from pipelines import outcomes as registry
+from pipelines.metrics import costs, lookups, registry, small_cells
 
 PAGE_PARAMS = ("consumables",)
 EDITORS = ("whatif_prices", "whatif_clinicians")
@@ -44,8 +43,8 @@ def assumptions(ctx: ui.Context) -> dict[str, pd.DataFrame | None]:
     lg = ctx.lang
     st.subheader(ui.tr("assumptions"))
     st.info(ui.tr("whatif_note"), icon=":material/science:")
-    prices = data.cached(reference.product_prices, ctx.as_of)
-    cl = data.cached(reference.clinician_costs)
+    prices = data.cached(lookups.product_prices, ctx.as_of)
+    cl = data.cached(lookups.clinician_costs)
     c = st.columns([3, 2])
     with c[0]:
         st.markdown(f"**{ui.tr('product_prices')}**")
@@ -114,7 +113,7 @@ def figures(ctx: ui.Context, consumables: float, whatif: dict) -> None:
     tot = costs.cost_totals(every_month, ctx.min_sessions)  # one cell: hidden under the minimum as a whole
     by_month = data.cached(costs.cost_summary, "month", consumables_nok=consumables, filters=ctx.filters,
                            as_of=ctx.as_of, min_sessions=ctx.min_sessions, **whatif)
-    rate = data.cached(internal_cells.rates, "correction", filters=ctx.filters, as_of=ctx.as_of,
+    rate = data.cached(small_cells.rates, "correction", filters=ctx.filters, as_of=ctx.as_of,
                        min_sessions=ctx.min_sessions).iloc[0]
     k = st.columns(4)
     ui.kpi(k[0], ui.tr("kpi_correction_rate"), i18n.pct(rate["rate"], lg),
@@ -129,7 +128,7 @@ def figures(ctx: ui.Context, consumables: float, whatif: dict) -> None:
         cost_kpis(k, tot, lg)
     c = st.columns(2)
     with c[0]:
-        monthly = data.cached(internal_cells.rates, "correction", period="month", filters=ctx.filters,
+        monthly = data.cached(small_cells.rates, "correction", period="month", filters=ctx.filters,
                               as_of=ctx.as_of, min_sessions=ctx.min_sessions)
         monthly = monthly[monthly["denominator_n"] > 0]
         ui.show_chart(charts.rate_time_chart(monthly, lang=lg, title=ui.tr("correction_rate_title"),

@@ -10,16 +10,16 @@ import streamlit as st
 
 from dashboard import auth, charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines import metrics, quality
-from pipelines import outcomes as registry
+from pipelines.ingest import history
+from pipelines.metrics import counting, registry
 
 PAGE_PARAMS = ("dq_outcome",)
 STALE_DAYS = 14
 
 
 def freshness(ctx_lang: str) -> None:
-    info = data.cached(quality.snapshot_info)
-    fresh = data.cached(quality.data_freshness)
+    info = data.cached(history.snapshot_info)
+    fresh = data.cached(history.data_freshness)
     today = dt.date.today()
     c = st.columns(4)
 
@@ -52,7 +52,7 @@ def main() -> None:
     freshness(lg)
 
     st.subheader(ui.tr("loads"))
-    loads = data.cached(quality.load_history)
+    loads = data.cached(history.load_history)
     ui.table(pd.DataFrame({
         ui.tr("col_loaded_at"): [_when(v) for v in loads["loaded_at"]],
         ui.tr("col_file"): loads["file_name"],
@@ -67,12 +67,12 @@ def main() -> None:
 
     st.subheader(ui.tr("rejected"))
     st.caption(ui.tr("rejected_caption"))
-    rejected = data.cached(quality.rejected_rows)
+    rejected = data.cached(history.rejected_rows)
     if rejected.empty:
         st.success(ui.tr("rejected_none"), icon=":material/check_circle:")
     else:
         auth.view_rows(auth.current(), "data_quality: rejected rows", len(rejected))
-        summary = data.cached(quality.pending_summary)
+        summary = data.cached(history.pending_summary)
         st.markdown(f"**{ui.tr('rejected_summary')}**")
         ui.table(pd.DataFrame({
             ui.tr("col_table"): summary["table_name"],
@@ -100,7 +100,7 @@ def main() -> None:
     key = ui.outcome_picker("dq_outcome", keys=keys, default="bruising", container=c[0],
                             label_key="completeness_outcome")
     o = registry.get(key)
-    monthly = data.cached(metrics.rates, key, period="month", filters=ctx.filters, as_of=ctx.as_of)
+    monthly = data.cached(counting.rates, key, period="month", filters=ctx.filters, as_of=ctx.as_of)
     monthly = monthly[monthly["eligible_n"] > 0]
     ui.show_chart(charts.rate_time_chart(
         monthly.assign(numerator_n=monthly["followed_up_n"], denominator_n=monthly["eligible_n"],
@@ -109,11 +109,11 @@ def main() -> None:
         lang=lg, title=f"{o.label(lg)}: {ui.tr('completeness').lower()}", subtitle=ui.tr("interval"),
         name=ui.tr("completeness_short"),
         y_title=ui.tr("completeness_short") + " (%)"), key="completeness_month")
-    grid = data.cached(metrics.counts, key, by=("clinician",), period="month", filters=ctx.filters, as_of=ctx.as_of)
+    grid = data.cached(counting.counts, key, by=("clinician",), period="month", filters=ctx.filters, as_of=ctx.as_of)
     ui.show_chart(charts.completeness_heatmap(grid, outcome_label=o.label(lg), lang=lg), key="completeness_grid")
 
     st.subheader(ui.tr("table_counts"))
-    counts = data.cached(quality.table_counts)
+    counts = data.cached(history.table_counts)
     ui.table(pd.DataFrame({ui.tr("col_table"): counts["table_name"], ui.tr("col_rows"): ui.nums(counts["rows_n"])}),
              right=[ui.tr("col_rows")])
 

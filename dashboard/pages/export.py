@@ -1,12 +1,12 @@
 """Export (quality audit): the CSV exports of `python -m pipelines export` with the current filters and the same
 provenance lines, as downloads; optionally in Norwegian Excel format.
 
-What is offered depends on the role (dashboard/auth.py, pipelines/access.py): release files (small cells
+What is offered depends on the role (dashboard/auth.py, pipelines/release/access.py): release files (small cells
 suppressed and marked, complementary cells too, the counts shown rounded to 5; the rule is set on the page) for the
 auditor and the admin, the internal unsuppressed files and the per-session CUSUM for the admin only, and the
 pseudonymised, k-anonymised record-level file for both. A release covers one whole calendar month, quarter or year
 chosen on the page (the sidebar's dates do not apply to it), as `python -m pipelines export --release` does
-(pipelines.export.check_release). Every file names who generated it and is logged (rows, SHA-256) when it is
+(pipelines.release.export.check_release). Every file names who generated it and is logged (rows, SHA-256) when it is
 generated.
 
 Numbers in the URL (hide_num, hide_den, consumables) are read strictly: anything that is not a whole number in
@@ -24,8 +24,8 @@ import streamlit as st
 
 from dashboard import auth, data, filters, i18n
 from dashboard import components as ui
-from pipelines import analysis, costs, disclosure, export, metrics, record_export
-from pipelines import outcomes as registry
+from pipelines.metrics import analysis, costs, counting, registry
+from pipelines.release import disclosure, export, records
 
 PAGE_PARAMS = ("outcome", "excel", "rates_by", "rates_period", "spc_period", "costs_by", "method", "chart", "rules",
                "consumables", "mode", "hide_num", "hide_den", "release_period")
@@ -279,7 +279,7 @@ def main() -> None:
     if rule is None and who.may_export("cusum"):  # one row per session: never a release
         with st.container(border=True):
             st.markdown(f"**{ui.tr('export_cusum')}** · {o.label(lg)}")
-            counted = data.cached(metrics.counts, key, filters=ctx.filters, as_of=ctx.as_of).iloc[0]
+            counted = data.cached(counting.counts, key, filters=ctx.filters, as_of=ctx.as_of).iloc[0]
             has_chart = 0 < counted["numerator_n"] < counted["denominator_n"]
             download("cusum", key, ctx, who, excel, rule=None, f=ctx.filters, as_of=ctx.as_of,
                      rows=int(counted["denominator_n"]) if has_chart else 0)
@@ -288,7 +288,7 @@ def main() -> None:
         with st.container(border=True):  # not a release: the sidebar's filters, k-anonymised
             st.markdown(f"**{ui.tr('export_records')}**")
             download("records", None, ctx, who, excel, rule=None, f=ctx.filters, as_of=ctx.as_of,
-                     rows=data.cached(record_export.record_count, filters=ctx.filters, as_of=ctx.as_of))
+                     rows=data.cached(records.record_count, filters=ctx.filters, as_of=ctx.as_of))
 
     with notice.container():
         url_problems(problems)

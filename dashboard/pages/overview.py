@@ -9,8 +9,8 @@ import streamlit as st
 
 from dashboard import charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines import internal_cells, signals, stats
-from pipelines import outcomes as registry
+from pipelines import stats
+from pipelines.metrics import registry, signals, small_cells
 
 PAGE_PARAMS = ("kind", "concern", "page_n")
 SIGNALS_PER_PAGE = 12
@@ -173,7 +173,7 @@ def main() -> None:
     ctx = ui.context()
     lg = ctx.lang
     ui.header("page_overview", ui.tr("overview_caption", period=ui.period_text(ctx), as_of=i18n.date(ctx.as_of)))
-    rates = data.cached(internal_cells.rates, None, filters=ctx.filters, as_of=ctx.as_of,
+    rates = data.cached(small_cells.rates, None, filters=ctx.filters, as_of=ctx.as_of,
                         min_sessions=ctx.min_sessions)
     spc = data.cached(signals.spc_frames, None, filters=ctx.filters, as_of=ctx.as_of, min_sessions=ctx.min_sessions)
     rows = headline_rows(rates, spc, lg)

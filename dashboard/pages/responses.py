@@ -10,8 +10,7 @@ import streamlit as st
 
 from dashboard import charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines import internal_cells, metrics, responses
-from pipelines import outcomes as registry
+from pipelines.metrics import counting, registry, responses, small_cells
 
 PAGE_PARAMS = ()
 GROUPS = (  # (indication, registry outcome, published responder rate)
@@ -21,7 +20,7 @@ GROUPS = (  # (indication, registry outcome, published responder rate)
 )
 
 
-def restricted(f: metrics.Filters, indication: str) -> metrics.Filters | None:
+def restricted(f: counting.Filters, indication: str) -> counting.Filters | None:
     """The page's indication within the sidebar filters (None when the sidebar excludes it)."""
     if f.indications and indication not in f.indications:
         return None
@@ -49,7 +48,7 @@ def main() -> None:
             if f is None:
                 st.caption(ui.tr("not_in_filter"))
                 continue
-            r = data.cached(internal_cells.rates, key, filters=f, as_of=ctx.as_of,
+            r = data.cached(small_cells.rates, key, filters=f, as_of=ctx.as_of,
                             min_sessions=ctx.min_sessions).iloc[0]
             if ui.is_hidden(r):  # fewer sessions than a figure for this role may cover
                 st.caption(ui.hidden_mark())
@@ -70,7 +69,7 @@ def main() -> None:
                        f"{ui.tr('completeness_short')}: {i18n.pct(r['followup_completeness'], lg, 0)}  \n"
                        f"{ui.tr('responder_reference', text=ui.tr('responder_reference_' + ind))}  \n"
                        f"{policy_text(o, lg)}")
-            quarterly = data.cached(internal_cells.rates, key, period="quarter", filters=f, as_of=ctx.as_of,
+            quarterly = data.cached(small_cells.rates, key, period="quarter", filters=f, as_of=ctx.as_of,
                                     min_sessions=ctx.min_sessions)
             series.append(quarterly.assign(indication=ind))
             refs[ind] = published
@@ -87,17 +86,17 @@ def main() -> None:
     labels = {ind: i18n.label("ind", ind, lg) for ind in ("migraine", "tension_headache")}
     c = st.columns(2)
     with c[0]:
-        by_quarter = data.cached(internal_cells.headache_change, period="quarter", filters=ctx.filters,
+        by_quarter = data.cached(small_cells.headache_change, period="quarter", filters=ctx.filters,
                                  as_of=ctx.as_of, min_sessions=ctx.min_sessions)
         ui.show_chart(charts.change_chart(by_quarter, lang=lg, labels=labels), key="change")
     with c[1]:
-        dist = data.cached(internal_cells.headache_change_distribution, filters=ctx.filters, as_of=ctx.as_of,
+        dist = data.cached(small_cells.headache_change_distribution, filters=ctx.filters, as_of=ctx.as_of,
                            min_sessions=ctx.min_sessions)
         ui.show_chart(charts.change_distribution_chart(dist, lang=lg, labels=labels), key="distribution")
         lost = int(dist.loc[dist["bin_start"].isna(), "sessions_n"].sum()) if not dist.empty else 0
         if lost:
             st.caption(ui.tr("distribution_lost", lost=i18n.number(lost, lg)))
-    overall = data.cached(internal_cells.headache_change, period=None, filters=ctx.filters, as_of=ctx.as_of,
+    overall = data.cached(small_cells.headache_change, period=None, filters=ctx.filters, as_of=ctx.as_of,
                           min_sessions=ctx.min_sessions)
     if not overall.empty:
         ui.table(pd.DataFrame({
@@ -118,7 +117,7 @@ def main() -> None:
 
     f = restricted(ctx.filters, "hyperhidrosis")
     if f is not None:
-        hdss = data.cached(internal_cells.hdss_change, filters=ctx.filters, as_of=ctx.as_of,
+        hdss = data.cached(small_cells.hdss_change, filters=ctx.filters, as_of=ctx.as_of,
                            min_sessions=ctx.min_sessions)
         c = st.columns([3, 2], vertical_alignment="center")
         with c[0]:

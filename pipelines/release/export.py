@@ -23,9 +23,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines import analysis, costs, disclosure, metrics, quality, stats
-from pipelines import outcomes as registry
-from pipelines.metrics import Filters
+from pipelines import stats
+from pipelines.ingest import history
+from pipelines.metrics import analysis, costs, counting, registry
+from pipelines.metrics.counting import Filters
+from pipelines.release import disclosure
 
 KINDS = ("rates", "funnel", "spc", "costs", "cusum", "records")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -92,7 +94,7 @@ def escape_text(value: object, also: str = "") -> str:
 
 def write_csv(frame: pd.DataFrame, path: Path, provenance: dict[str, object], *, excel: bool = False) -> Path:
     """Write the export owner-only (0600; a folder created for it 0700): it holds health data."""
-    from pipelines.store import create_private, private_dir
+    from pipelines.ingest.store import create_private, private_dir
 
     text = to_csv_text(frame, provenance, excel=excel)
     path = Path(path)
@@ -106,7 +108,7 @@ def write_csv(frame: pd.DataFrame, path: Path, provenance: dict[str, object], *,
 def provenance(con: duckdb.DuckDBPyConnection, kind: str, *, as_of: dt.date, filters: Filters,
                options: dict[str, object], outcome_key: str | None = None, db_path: Path | None = None,
                generated_by: str | None = None) -> dict[str, object]:
-    info = quality.snapshot_info(con)
+    info = history.snapshot_info(con)
     prov: dict[str, object] = {"export": kind}
     if outcome_key:
         o = registry.get(outcome_key)
@@ -159,11 +161,11 @@ def filters_text(filters: Filters) -> str:
 def rates_frame(con, outcome_key: str, *, by: str | None = None, period: str = "month", filters: Filters = Filters(),
                 as_of: dt.date | None = None) -> pd.DataFrame:
     if period == "all":
-        frame = metrics.rates(con, outcome_key, by=(by,) if by else (), filters=filters, as_of=as_of)
+        frame = counting.rates(con, outcome_key, by=(by,) if by else (), filters=filters, as_of=as_of)
         start = filters.date_from or _first_date(con)
         frame.insert(0, "period_start", start)
     else:
-        frame = metrics.rates(con, outcome_key, by=(by,) if by else (), period=period, filters=filters, as_of=as_of)
+        frame = counting.rates(con, outcome_key, by=(by,) if by else (), period=period, filters=filters, as_of=as_of)
         frame = frame[(frame["eligible_n"] > 0) | (frame["awaiting_n"] > 0)]
     groups = [by] if by else []
     return frame[groups + RATES_COLUMNS].reset_index(drop=True)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import access, analysis, costs, disclosure, export, metrics, record_export, store
-from pipelines import outcomes as registry
-from pipelines.metrics import Filters
+from pipelines.ingest import store
+from pipelines.metrics import analysis, costs, counting, registry
+from pipelines.metrics.counting import Filters
+from pipelines.release import access, disclosure, export, records
 
 BY_CHOICES = {"rates": ("clinician", "indication", "product", "area"), "costs": tuple(costs.COST_GROUPS)}
 PERIOD_CHOICES = {"rates": ("month", "quarter", "year", "all"), "spc": ("week", "month", "quarter")}
@@ -105,10 +106,10 @@ def run_export(args) -> tuple[Path, int]:
     try:
         if args.release:
             period = args.period or ("month" if args.kind in ("rates", "spc") else None)
-            as_of = export.check_release(args.kind, filters, as_of=args.as_of, data_as_of=metrics.default_as_of(con),
+            as_of = export.check_release(args.kind, filters, as_of=args.as_of, data_as_of=counting.default_as_of(con),
                                          period=period)
         else:
-            as_of = args.as_of or metrics.default_as_of(con)
+            as_of = args.as_of or counting.default_as_of(con)
         options: dict[str, object] = {}
         kind = args.kind
         if kind == "rates":
@@ -134,8 +135,8 @@ def run_export(args) -> tuple[Path, int]:
             options = analysis.cusum_provenance()
             frame = export.cusum_frame(con, args.outcome, filters=filters, as_of=as_of)
         else:
-            frame, anonymisation = record_export.anonymised(con, filters=filters, as_of=as_of)
-            options = {"pseudonymisation": record_export.PSEUDONYMISATION_NOTE, **anonymisation}
+            frame, anonymisation = records.anonymised(con, filters=filters, as_of=as_of)
+            options = {"pseudonymisation": records.PSEUDONYMISATION_NOTE, **anonymisation}
         if args.release:
             rule = disclosure.Rule(args.min_numerator, args.min_denominator)
             groups = [c for c in ("period_start", "month", args.by, "clinician") if c and c in frame.columns]

@@ -15,7 +15,7 @@ Every outcome comes out in one long shape, one row per (metric, stratum):
   (event_n + lost) / eligible_n. The crude rate over all eligible sessions is event_n / eligible_n.
 
 All of it is one DuckDB statement over the whole table (sql/sessions.sql, sql/contacts.sql and SQL generated from
-pipelines/outcomes.py); rates and intervals are computed on the small result.
+pipelines/metrics/registry.py); rates and intervals are computed on the small result.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines import outcomes as registry
 from pipelines import stats
-from pipelines.outcomes import Outcome
+from pipelines.metrics import registry
+from pipelines.metrics.registry import Outcome
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 PERIODS = ("week", "month", "quarter", "year")

@@ -24,8 +24,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines import internal_cells
-from pipelines.metrics import Filters, default_as_of, model_sql
+from pipelines.metrics import small_cells
+from pipelines.metrics.counting import Filters, default_as_of, model_sql
 
 DEFAULT_CONSUMABLES_NOK = 100.0
 COST_GROUPS = {
@@ -128,7 +128,7 @@ def cost_summary(
     """Correction count and cost against primary sessions and revenue, per month, clinician or product
     (`prices` / `clinician_costs`: what-if overrides of the product_prices / clinicians tables).
 
-    `min_sessions` > 0 (roles without session-level access, pipelines/internal_cells.py): a row of fewer primary
+    `min_sessions` > 0 (roles without session-level access, pipelines/metrics/small_cells.py): a row of fewer primary
     treatments is hidden (every count and amount missing, `is_hidden` True), and so are complementary rows, until
     the hidden rows hold no primary treatment or at least `min_sessions`, and no session (primary or correction)
     or at least `min_sessions`."""
@@ -173,7 +173,7 @@ ORDER BY 1"""
     out = out[[by, *COST_COLUMNS]]
     if min_sessions <= 0:
         return out
-    return internal_cells.hide_small_cells(out, sessions=COST_SESSIONS, hide=COST_COLUMNS, min_sessions=min_sessions)
+    return small_cells.hide_small_cells(out, sessions=COST_SESSIONS, hide=COST_COLUMNS, min_sessions=min_sessions)
 
 
 COST_SESSIONS = ("primary_n", ("primary_n", "correction_n"))  # a cost row's sessions (internal_cells)
@@ -182,12 +182,12 @@ COST_SESSIONS = ("primary_n", ("primary_n", "correction_n"))  # a cost row's ses
 def cost_totals(frame: pd.DataFrame, min_sessions: int = 0) -> dict:
     """The totals of a cost_summary frame (computed without hiding): corrections, cost, primary treatments,
     revenue, unpriced corrections, cost per 100 primary treatments (`per_100`) and share of revenue (`share`).
-    `min_sessions` > 0: the totals are one cell (pipelines/internal_cells.py); under `min_sessions` primary
+    `min_sessions` > 0: the totals are one cell (pipelines/metrics/small_cells.py); under `min_sessions` primary
     treatments every figure is NaN and `is_hidden` is True."""
     out = {c: float(frame[c].sum()) for c in ("correction_n", "correction_cost_nok", "primary_n", "revenue_nok",
                                                "unpriced_n")}
     out["per_100"] = 100 * out["correction_cost_nok"] / out["primary_n"] if out["primary_n"] else float("nan")
     out["share"] = out["correction_cost_nok"] / out["revenue_nok"] if out["revenue_nok"] else float("nan")
-    row = internal_cells.hide_small_cells(pd.DataFrame([out]), sessions=COST_SESSIONS, hide=list(out),
+    row = small_cells.hide_small_cells(pd.DataFrame([out]), sessions=COST_SESSIONS, hide=list(out),
                                           min_sessions=min_sessions)
     return row.iloc[0].to_dict()

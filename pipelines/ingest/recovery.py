@@ -28,7 +28,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import contract, store
+from pipelines import contract
+from pipelines.ingest import store
 
 
 class RecoveryError(ValueError):

@@ -1,7 +1,7 @@
 """How much headache and sweating treatments help: change from baseline, beside the registry's response outcomes.
 
 The sessions, windows and follow-up rules are those of the registry outcomes `headache_non_response` and
-`hyperhidrosis_non_response` (pipelines/outcomes.py), so the counts here agree with their rates:
+`hyperhidrosis_non_response` (pipelines/metrics/registry.py), so the counts here agree with their rates:
 
 - headache: per eligible session whose window has closed, the *lowest* headache-days count reported at a contact
   inside the window (the contact that decides response: a responder has at most half the baseline days), and its
@@ -20,9 +20,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines import metrics
-from pipelines import outcomes as registry
-from pipelines.metrics import PERIODS, Filters, default_as_of
+from pipelines.metrics import counting, registry
+from pipelines.metrics.counting import PERIODS, Filters, default_as_of
 
 HEADACHE_OUTCOME = "headache_non_response"
 SWEATING_OUTCOME = "hyperhidrosis_non_response"
@@ -36,14 +35,14 @@ def _base_cte(con: duckdb.DuckDBPyConnection, outcome_key: str, value_sql: str, 
     session attributes the filters use (alias p). The eligibility and window come from the registry, through the
     published per-session mart when it serves this as-of date."""
     o = registry.get(outcome_key)
-    c = metrics.counting_sql(o)
-    prefix, relation = metrics.per_session_source(con, [o], as_of)
+    c = counting.counting_sql(o)
+    prefix, relation = counting.per_session_source(con, [o], as_of)
     return f"""{prefix}{',' if prefix else 'WITH'}
 eligible AS (
     SELECT p.treatment_id, p.treated_on, p.clinician, p.indication, p.product, string_split(p.areas, '|') AS area_list
     FROM {relation} p WHERE {c["eligible_n"]}
 ),
-contacts AS ({metrics.contacts_sql("(SELECT * FROM follow_ups WHERE treatment_id IN (SELECT treatment_id FROM eligible))")}),
+contacts AS ({counting.contacts_sql("(SELECT * FROM follow_ups WHERE treatment_id IN (SELECT treatment_id FROM eligible))")}),
 best AS (
     SELECT f.treatment_id, {value_sql} AS value
     FROM contacts f

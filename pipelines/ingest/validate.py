@@ -20,7 +20,7 @@ import duckdb
 
 from pipelines import contract
 from pipelines.contract import Column, Table
-from pipelines.read import Source
+from pipelines.ingest.read import Source
 
 WHITESPACE = " \t\r\n\u00a0\u202f"
 

@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 
 from pipelines import contract
-from pipelines.metrics import Filters
+from pipelines.metrics.counting import Filters
 
 _TREATMENTS_P = "(SELECT *, string_split(areas, '|') AS area_list FROM treatments) p"
 

@@ -34,9 +34,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines import contract, metrics
-from pipelines import outcomes as registry
-from pipelines.metrics import Filters
+from pipelines import contract
+from pipelines.metrics import counting, registry
+from pipelines.metrics.counting import Filters
 
 SESSION_COLUMNS = ["treated_on", "clinician", "indication", "areas", "product", "units", "is_primary", "is_repeat",
                    "age_band", "sex"]
@@ -118,10 +118,10 @@ def rekey(values: pd.Series, key: bytes, prefix: str) -> pd.Series:
 
 
 def _sessions(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: dt.date) -> pd.DataFrame:
-    prefix, relation = metrics.per_session_source(con, list(registry.OUTCOMES), as_of)
+    prefix, relation = counting.per_session_source(con, list(registry.OUTCOMES), as_of)
     flags = []
     for o in registry.OUTCOMES:
-        c = metrics.counting_sql(o)
+        c = counting.counting_sql(o)
         flags.append(f'{c["denominator_n"]} AS "{o.key}__in_denominator"')
         flags.append(f'{c["numerator_n"]} AS "{o.key}__in_numerator"')
     where, params = filters.sql("p")
@@ -234,7 +234,7 @@ def anonymised(
     """The record export and its provenance lines: sessions with, per outcome, in_denominator / in_numerator (as
     of `as_of`), references re-keyed, quasi-identifiers k-anonymised, rows shuffled."""
     key = key or secrets.token_bytes(32)
-    as_of = as_of or metrics.default_as_of(con)
+    as_of = as_of or counting.default_as_of(con)
     frame = _sessions(con, filters, as_of)
     frame.insert(0, "patient_key", rekey(frame.pop("patient_ref"), key, "P"))
     frame.insert(1, "session_key", rekey(frame.pop("treatment_id"), key, "S"))
@@ -258,8 +258,8 @@ def record_count(con: duckdb.DuckDBPyConnection, *, filters: Filters = Filters()
                  as_of: dt.date | None = None) -> int:
     """How many sessions `records` starts from with these filters, without building them: the file has this many
     rows less those left out for k-anonymity (its provenance line `rows_left_out` says how many)."""
-    as_of = as_of or metrics.default_as_of(con)
-    prefix, relation = metrics.per_session_source(con, list(registry.OUTCOMES), as_of)
+    as_of = as_of or counting.default_as_of(con)
+    prefix, relation = counting.per_session_source(con, list(registry.OUTCOMES), as_of)
     where, params = filters.sql("p")
     sql = f"{prefix} SELECT count(*) FROM {relation} p WHERE {where}"
     if "$as_of" in sql:  # the live definitions need it; the published mart does not

@@ -1,4 +1,4 @@
-"""`python -m pipelines demo`: generate realistic exports (pipelines/demo.py) and load them through the real loader,
+"""`python -m pipelines demo`: generate realistic exports (pipelines/demo/generate.py) and load them through the real loader,
 exactly as a clinic's own files would be loaded (same validation, same rejected rows, same publish).
 
 The database it makes is marked as a demo database: a `clinic_meta` table with `generated_by = demo` and the load
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import load, store
+from pipelines.ingest import load, store
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COLUMN_MAP = ROOT / "data" / "column_map_nb.csv"
 META_TABLE = "clinic_meta"
 GENERATED_BY_DEMO = "demo"
@@ -130,7 +130,7 @@ def run_demo(
     exports_dir: Path | None = None,
     progress: bool | None = None,
 ) -> load.LoadResult:
-    from pipelines.demo import write_demo_exports
+    from pipelines.demo.generate import write_demo_exports
 
     if isinstance(end_date, str):
         end_date = dt.date.fromisoformat(end_date)

@@ -15,7 +15,7 @@ A release is protected four ways, as NHS Digital / ONS small-number guidance doe
 4. Rounding: every count still shown is rounded to the nearest multiple of `rounding_base` (5). Any sum or
    difference of released counts - from one file or from any number of files - is then a multiple of 5, so it is
    0 or at least 5, never the 1-4 that suppression hides. Rates, intervals, limits and centre lines in a release are
-   computed afterwards from the rounded counts shown (pipelines/export.py `release`), never from a hidden cell.
+   computed afterwards from the rounded counts shown (pipelines/release/export.py `release`), never from a hidden cell.
 
 Hidden cells are marked with one neutral marker: the value becomes the text "suppressed" and the row's
 `suppression` column says "suppressed". It never says which threshold was hit: "numerator 1-4" next to a

@@ -57,7 +57,7 @@ import pyarrow.csv as pa_csv
 
 from pipelines import contract as C
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 COLUMN_MAP_PATH = DATA_DIR / "column_map_nb.csv"
 REFERENCE_FILES = ("clinicians.csv", "product_prices.csv")
 
@@ -1157,7 +1157,7 @@ def _copy_reference(src: Path, dst: Path, end: dt.date) -> Path:
 # --------------------------------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pipelines.demo", description="Write synthetic clinic exports.")
+    ap = argparse.ArgumentParser(prog="python -m pipelines.demo.generate", description="Write synthetic clinic exports.")
     ap.add_argument("--out", type=Path, default=DATA_DIR / "demo_exports")
     ap.add_argument("--n", type=int, default=20_000, help="number of treatment rows")
     ap.add_argument("--seed", type=int, default=42)

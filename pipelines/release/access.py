@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.store import PRIVATE_FILE_MODE, private_dir, tighten
+from pipelines.ingest.store import PRIVATE_FILE_MODE, private_dir, tighten
 
 ROLES = ("doctor", "manager", "auditor", "admin")
 

@@ -2,7 +2,7 @@
 
 The doctor (case review) and the auditor / admin (record export) see sessions anyway; for them nothing here applies
 (`min_sessions` = 0). For the others every view is made of cells of at least MIN_SESSIONS sessions, the release
-rule's minimum denominator (pipelines/disclosure.py, `Rule().min_denominator`, 10 by default):
+rule's minimum denominator (pipelines/release/disclosure.py, `Rule().min_denominator`, 10 by default):
 
 1. **Cells.** A cell is every figure about one group of sessions in one period: a month or quarter of a control
    chart or rate chart (a sparkline point too), a month of costs, a row of a breakdown or cost table, a clinician's
@@ -16,16 +16,16 @@ rule's minimum denominator (pipelines/disclosure.py, `Rule().min_denominator`, 1
    The hidden cells of a series must together cover either no session or at least MIN_SESSIONS in every session
    column; until they do, the smallest visible cell is hidden too.
 3. **Statistics from visible cells only.** A control chart's centre line, limits and run rules, and a funnel's
-   target and overdispersion are computed without the hidden cells (pipelines/analysis.py, pipelines/signals.py),
+   target and overdispersion are computed without the hidden cells (pipelines/metrics/analysis.py, pipelines/metrics/signals.py),
    so nothing drawn depends on a hidden cell's count. A clinician's CUSUM is shown at the end of spans of whole
    months holding at least MIN_SESSIONS of their sessions (signals.cusum_spans).
 4. **Numerators.** An event count of 1-4 among 10 or more sessions *is* shown to the manager: inside the clinic it
    is the clinic's own quality figure (2 ptosis cases among 40 sessions in March). The release rule, which also
-   hides numerators 1-4 and rounds, is for aggregates that leave the clinic (pipelines/disclosure.py).
+   hides numerators 1-4 and rounds, is for aggregates that leave the clinic (pipelines/release/disclosure.py).
 
 Limits: the rule protects each view on its own. Two views that differ by one month, clinician or filter value
 (January-June minus January-May, all clinicians minus all but one) can still give a small cell by subtraction.
-The manager works inside the clinic, signs in and is logged (pipelines/access.py); what leaves the clinic follows
+The manager works inside the clinic, signs in and is logged (pipelines/release/access.py); what leaves the clinic follows
 the release rule.
 """
 
@@ -36,12 +36,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipelines.disclosure import Rule
+from pipelines.release.disclosure import Rule
 
 MIN_SESSIONS = Rule().min_denominator
 HIDDEN = "is_hidden"
 
-# metrics.rates / metrics.counts frames: the rate's sessions first (a cell is small when it is under the minimum);
+# counting.rates / counting.counts frames: the rate's sessions first (a cell is small when it is under the minimum);
 # complementary cells keep the hidden rate sessions and the hidden sessions of any kind (closed or still open)
 # at 0 or at least the minimum
 RATE_SESSIONS: tuple[str | tuple[str, ...], ...] = ("denominator_n", ("eligible_n", "awaiting_n"))
@@ -109,18 +109,18 @@ def hide_small_cells(frame: pd.DataFrame, *, sessions: Sequence[str | tuple[str,
 
 def hide_rates(frame: pd.DataFrame, *, series: Sequence[str] = ("metric",),
                min_sessions: int = MIN_SESSIONS) -> pd.DataFrame:
-    """hide_small_cells for a metrics.rates frame: a cell is small when its rate's denominator is; every count,
+    """hide_small_cells for a counting.rates frame: a cell is small when its rate's denominator is; every count,
     the rate, its interval, the crude rate and the completeness are hidden with it."""
     return hide_small_cells(frame, sessions=RATE_SESSIONS, hide=RATE_VALUES, series=series,
                             min_sessions=min_sessions)
 
 
 def rates(con, outcome_keys=None, *, min_sessions: int = 0, **kwargs) -> pd.DataFrame:
-    """metrics.rates with the small cells hidden (min_sessions = MIN_SESSIONS for roles without session-level
+    """counting.rates with the small cells hidden (min_sessions = MIN_SESSIONS for roles without session-level
     access, 0 for the others). The series are per outcome, and per other stratum when the rates are by period."""
-    from pipelines import metrics
+    from pipelines.metrics import counting
 
-    frame = metrics.rates(con, outcome_keys, **kwargs)
+    frame = counting.rates(con, outcome_keys, **kwargs)
     by = kwargs.get("by", ())
     by = [by] if isinstance(by, str) else list(by)
     series = ["metric", *by] if kwargs.get("period") else ["metric"]
@@ -135,7 +135,7 @@ def shown(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Headache and sweating (pipelines/responses.py frames)
+# Headache and sweating (pipelines/metrics/responses.py frames)
 # --------------------------------------------------------------------------------------------------------------
 
 CHANGE_SESSIONS: tuple[str, ...] = ("measured_n", "eligible_n")
@@ -147,7 +147,7 @@ def headache_change(con, *, min_sessions: int = 0, **kwargs) -> pd.DataFrame:
     """responses.headache_change with the small cells hidden: an indication (and period) whose mean change comes
     from fewer than `min_sessions` measured sessions has no count and no mean; complementary cells per indication
     across periods."""
-    from pipelines import responses
+    from pipelines.metrics import responses
 
     frame = responses.headache_change(con, **kwargs)
     return hide_small_cells(frame, sessions=CHANGE_SESSIONS, hide=CHANGE_VALUES, series=["indication"],
@@ -170,7 +170,7 @@ def hide_distribution(frame: pd.DataFrame, *, measured: pd.Series, group: str | 
 def headache_change_distribution(con, *, min_sessions: int = 0, **kwargs) -> pd.DataFrame:
     """responses.headache_change_distribution, hidden per indication with fewer than `min_sessions` measured
     sessions (hide_distribution)."""
-    from pipelines import responses
+    from pipelines.metrics import responses
 
     frame = responses.headache_change_distribution(con, **kwargs)
     return hide_distribution(frame, measured=frame["bin_start"].notna(), group="indication",
@@ -180,7 +180,7 @@ def headache_change_distribution(con, *, min_sessions: int = 0, **kwargs) -> pd.
 def hdss_change(con, *, min_sessions: int = 0, **kwargs) -> pd.DataFrame:
     """responses.hdss_change, hidden when fewer than `min_sessions` sessions have an HDSS pair
     (hide_distribution)."""
-    from pipelines import responses
+    from pipelines.metrics import responses
 
     frame = responses.hdss_change(con, **kwargs)
     return hide_distribution(frame, measured=frame["hdss_drop"].notna(), min_sessions=min_sessions)

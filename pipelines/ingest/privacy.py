@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines import contract
-from pipelines.read import InputError, Source
+from pipelines.ingest.read import InputError, Source
 from pipelines.sqltext import ident, literal
 
 

@@ -1,6 +1,6 @@
 """The signals list: every outcome / clinician / period where a control-chart rule, a funnel limit or a CUSUM fired.
 
-Sources (each from the same frames the charts and exports draw, pipelines/analysis.py):
+Sources (each from the same frames the charts and exports draw, pipelines/metrics/analysis.py):
 
 - `spc` (clinic level, one outcome over time; p or p' chart):
   - `sigma`: a period outside the 3-sigma limits (one entry per period);
@@ -19,7 +19,7 @@ A run-rule or Making Data Count entry has `detail_b = 'rare'` when the chart exp
 period: most periods are then empty and sit below the centre line, so such runs are what a rare event looks like.
 
 The batched readers (`spc_frames`, `funnel_frames`) compute the counts of many outcomes in one DuckDB statement
-and then apply exactly the per-outcome functions of pipelines.analysis / pipelines.stats, so their frames equal
+and then apply exactly the per-outcome functions of pipelines.metrics.analysis / pipelines.stats, so their frames equal
 `analysis.spc` / `analysis.funnel` (tests/test_signals.py checks it) at a fraction of the cost.
 
 `case_review` is the paginated list of sessions behind a rate (pseudonymous references only).
@@ -33,9 +33,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines import analysis, metrics, stats
-from pipelines import outcomes as registry
-from pipelines.metrics import Filters
+from pipelines import stats
+from pipelines.metrics import analysis, counting, registry
+from pipelines.metrics.counting import Filters
 
 SIGNAL_COLUMNS = ["on", "kind", "rule", "outcome", "clinician", "period", "direction", "concern", "value",
                   "numerator_n", "denominator_n", "limit", "detail_a", "detail_b", "run_start"]
@@ -71,7 +71,7 @@ def spc_frames(
     """analysis.spc for many outcomes from one counting statement: {outcome key: spc frame} (`min_sessions`:
     as analysis.spc)."""
     keys = _keys(outcome_keys)
-    counted = metrics.counts(con, keys, period=period, filters=filters, as_of=as_of)
+    counted = counting.counts(con, keys, period=period, filters=filters, as_of=as_of)
     out = {}
     for key in keys:
         part = counted[counted["metric"] == key]
@@ -101,7 +101,7 @@ def funnel_frames(
     if overdispersion not in analysis.OVERDISPERSION:
         raise ValueError(f"overdispersion must be one of {', '.join(analysis.OVERDISPERSION)}")
     keys = _keys(outcome_keys)
-    counted = metrics.counts(con, keys, by="clinician", filters=filters, as_of=as_of)
+    counted = counting.counts(con, keys, by="clinician", filters=filters, as_of=as_of)
     return {key: analysis.funnel_from_counts(counted[counted["metric"] == key], method, overdispersion,
                                              min_sessions=min_sessions)
             for key in keys}
@@ -149,7 +149,7 @@ def cusum_daily(frame: pd.DataFrame) -> pd.DataFrame:
 
 def cusum_spans(daily: pd.DataFrame, min_sessions: int = 0) -> pd.DataFrame:
     """Each clinician's treatment months grouped into spans of whole months, for viewers without case access
-    (pipelines/internal_cells.py): a span closes at the first month that brings it to `min_sessions` of the
+    (pipelines/metrics/small_cells.py): a span closes at the first month that brings it to `min_sessions` of the
     clinician's sessions; months left over at the end join the last span, and a clinician with fewer than
     `min_sessions` sessions in all has no span. `min_sessions` <= 0: every month is its own span.
 
@@ -246,7 +246,7 @@ def cusum_summary(con: duckdb.DuckDBPyConnection, outcome_key: str, *, filters: 
 
     per_day=False (viewers without case access, docs/security.md): no day at all. "monthly" (cusum_monthly)
     replaces "daily", the status has `last_signal_month` (the month's first day) instead of `last_signal_on`, and
-    the signals are dated by month (by_month). With `min_sessions` > 0 (pipelines/internal_cells.py) months
+    the signals are dated by month (by_month). With `min_sessions` > 0 (pipelines/metrics/small_cells.py) months
     become spans of at least that many of the clinician's sessions (cusum_spans): the chart has a point per span,
     the last signal is named by its span's last month, and a clinician with fewer sessions in all has no status
     and no signal."""
@@ -415,7 +415,7 @@ def signals(
     as_of: dt.date | None = None,
 ) -> pd.DataFrame:
     """Every signal of the given outcomes (default: all) under the filters, newest first."""
-    as_of = as_of or metrics.default_as_of(con)
+    as_of = as_of or counting.default_as_of(con)
     keys = _keys(outcome_keys)
     spc = spc_frames(con, keys, period=period, chart=chart, filters=filters, as_of=as_of)
     funnels = funnel_frames(con, keys, method=funnel_method, filters=filters, as_of=as_of)
@@ -449,10 +449,10 @@ def case_review(
     if which not in REVIEW_SETS:
         raise ValueError(f"which must be one of {', '.join(REVIEW_SETS)}")
     o = registry.get(outcome_key)
-    as_of = as_of or metrics.default_as_of(con)
+    as_of = as_of or counting.default_as_of(con)
     where, params = filters.sql("p")
-    c = metrics.counting_sql(o)
-    prefix, relation = metrics.per_session_source(con, [o], as_of)
+    c = counting.counting_sql(o)
+    prefix, relation = counting.per_session_source(con, [o], as_of)
     cond = {"numerator": c["numerator_n"], "denominator": c["denominator_n"],
             "lost": f'({c["eligible_n"]} AND NOT {c["followed_up_n"]})'}[which]
     sql = f"""

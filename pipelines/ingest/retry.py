@@ -9,7 +9,7 @@ row can be judged again without the original file:
 
 - every pending row is rebuilt as text columns under its original file name and row number and goes through the
   same validation (`validate.validate_batch`), the same write path (`store.upsert`), the same outcome mart rebuild
-  (`metrics.build_mart`) and the same all-or-nothing transaction and atomic publish as `python -m pipelines load`;
+  (`counting.build_mart`) and the same all-or-nothing transaction and atomic publish as `python -m pipelines load`;
 - a row that passes now is loaded (its provenance is the original file and row) and its rejected row becomes
   `resolved` with `resolved_load_id` set; a row that still fails stays `pending` with its reason brought up to date;
 - when a record (the same key) was rejected in several loads, only the rows of its latest load are retried: an
@@ -29,8 +29,10 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import contract, load, metrics, store, validate
-from pipelines.read import Source
+from pipelines import contract
+from pipelines.ingest import load, store, validate
+from pipelines.ingest.read import Source
+from pipelines.metrics import counting
 
 _MALFORMED = "json_exists(raw_values, '$.line')"
 
@@ -89,7 +91,7 @@ def retry_pending(
                 con.execute("ROLLBACK").fetchall()
                 con.close()
                 return result
-            metrics.build_mart(con)  # as load_files does before it publishes: the metrics count the new rows
+            counting.build_mart(con)  # as load_files does before it publishes: the metrics count the new rows
             result.version = store.bump_snapshot(con, result.load_id)
             con.execute("COMMIT").fetchall()
         except BaseException:

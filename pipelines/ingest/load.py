@@ -19,8 +19,10 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import contract, metrics, privacy, store, validate
-from pipelines.read import InputError, Source, read_column_map, read_sources
+from pipelines import contract
+from pipelines.ingest import privacy, store, validate
+from pipelines.ingest.read import InputError, Source, read_column_map, read_sources
+from pipelines.metrics import counting
 
 
 @dataclass
@@ -140,7 +142,7 @@ def load_files(
             load_id = store.next_load_id(con)
             summaries, examples = _write(con, batch, sources, names, load_id)
             bar.step("building the outcome mart", "mart")
-            metrics.build_mart(con)
+            counting.build_mart(con)
             version = store.bump_snapshot(con, load_id)
             bar.step("committing", "commit")
             con.execute("COMMIT").fetchall()

@@ -1,4 +1,4 @@
-"""Metric frames: counts from pipelines.metrics put through pipelines.stats. The exports and the dashboard both
+"""Metric frames: counts from pipelines.metrics.counting put through pipelines.stats. The exports and the dashboard both
 read these, so a chart and its CSV always show the same numbers.
 
 - spc():       one outcome over time, p or Laney p' chart, Anhoej run rules and the NHS "Making Data Count" rules;
@@ -18,9 +18,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines import internal_cells, metrics, stats
-from pipelines import outcomes as registry
-from pipelines.metrics import Filters
+from pipelines import stats
+from pipelines.metrics import counting, registry, small_cells
+from pipelines.metrics.counting import Filters
 
 FUNNEL_METHODS = ("arcsine", "exact", "normal")
 OVERDISPERSION = ("auto", "on", "off")
@@ -45,7 +45,7 @@ def full_periods(frame: pd.DataFrame, period: str) -> pd.DataFrame:
     periods = pd.date_range(pd.Timestamp(first), pd.Timestamp(last), freq=PERIOD_FREQ[period]).date
     full = pd.DataFrame({"period_start": periods})
     merged = full.merge(frame.drop(columns=["metric"]), on="period_start", how="left")
-    for c in metrics.COUNT_COLUMNS:
+    for c in counting.COUNT_COLUMNS:
         merged[c] = merged[c].fillna(0).astype("int64")
     return merged
 
@@ -74,7 +74,7 @@ def spc(
         raise ValueError(f"chart must be one of {', '.join(CHARTS)}")
     if rules not in RULE_SETS:
         raise ValueError(f"rules must be one of {', '.join(RULE_SETS)}")
-    counted = metrics.counts(con, outcome_key, period=period, filters=filters, as_of=as_of)
+    counted = counting.counts(con, outcome_key, period=period, filters=filters, as_of=as_of)
     frame = full_periods(counted, period)
     if part_starts and not frame.empty:
         starts = list(frame["period_start"])
@@ -84,30 +84,30 @@ def spc(
                             higher_is_better=registry.get(outcome_key).higher_is_better)
 
 
-SPC_HIDDEN = (*internal_cells.RATE_VALUES, "lcl", "ucl", "lcl_95", "ucl_95")
+SPC_HIDDEN = (*small_cells.RATE_VALUES, "lcl", "ucl", "lcl_95", "ucl_95")
 SPC_FLAGS = ("sigma_signal", "astronomical", "shift", "trend", "two_of_three", "signal")
 SPC_TEXTS = ("mdc_rule", "direction", "signal_rules")
 
 
 def spc_hiding_small(frame: pd.DataFrame, min_sessions: int = 0, **kwargs) -> pd.DataFrame:
-    """spc_from_counts for a view with small cells hidden (pipelines/internal_cells.py): the hidden periods
+    """spc_from_counts for a view with small cells hidden (pipelines/metrics/small_cells.py): the hidden periods
     (fewer than `min_sessions` sessions in the rate, and their complementary periods) enter the chart as periods
     without sessions, so the centre line, limits and run rules come from the visible periods only; in the result
     their counts, rate, limits and completeness are missing, they carry no signal, and `is_hidden` is True.
     `min_sessions` <= 0: exactly spc_from_counts (no `is_hidden` column: the exports read this frame)."""
     if min_sessions <= 0:
         return spc_from_counts(frame, **kwargs)
-    hidden = internal_cells.hidden_cells(frame, internal_cells.RATE_SESSIONS, min_sessions=min_sessions)
+    hidden = small_cells.hidden_cells(frame, small_cells.RATE_SESSIONS, min_sessions=min_sessions)
     counts = frame.copy()
     if hidden.any():
-        for c in metrics.COUNT_COLUMNS:
+        for c in counting.COUNT_COLUMNS:
             if c in counts:
                 counts.loc[hidden, c] = 0
     out = spc_from_counts(counts, **kwargs)
     if out.empty:
-        return out.assign(**{internal_cells.HIDDEN: pd.Series(dtype=bool)})
+        return out.assign(**{small_cells.HIDDEN: pd.Series(dtype=bool)})
     hidden = pd.Series(hidden.to_numpy(), index=out.index)
-    out = internal_cells.blank(out, hidden, SPC_HIDDEN)
+    out = small_cells.blank(out, hidden, SPC_HIDDEN)
     for c in SPC_FLAGS:
         out[c] = out[c].astype(bool) & ~hidden
     for c in SPC_TEXTS:
@@ -170,7 +170,7 @@ def funnel(
         raise ValueError(f"method must be one of {', '.join(FUNNEL_METHODS)}")
     if overdispersion not in OVERDISPERSION:
         raise ValueError(f"overdispersion must be one of {', '.join(OVERDISPERSION)}")
-    counted = metrics.counts(con, outcome_key, by="clinician", filters=filters, as_of=as_of)
+    counted = counting.counts(con, outcome_key, by="clinician", filters=filters, as_of=as_of)
     return funnel_from_counts(counted, method, overdispersion, min_sessions=min_sessions)
 
 
@@ -179,28 +179,28 @@ FUNNEL_SESSIONS = ("denominator_n",)  # a clinician's cell: the sessions in thei
 
 def funnel_from_counts(counted: pd.DataFrame, method: str = "arcsine",
                        overdispersion: str = "auto", *, min_sessions: int = 0) -> tuple[pd.DataFrame, dict]:
-    """The funnel of one outcome from its counts by clinician (metrics.counts(..., by="clinician")).
+    """The funnel of one outcome from its counts by clinician (counting.counts(..., by="clinician")).
 
     An outcome with no event at all among the clinicians (or only events) has no funnel: there is no clinic rate
     strictly between 0 and 1 to draw limits around. It comes back as an empty frame with a NaN target.
 
-    `min_sessions` > 0 (roles without session-level access, pipelines/internal_cells.py): clinicians with fewer
+    `min_sessions` > 0 (roles without session-level access, pipelines/metrics/small_cells.py): clinicians with fewer
     sessions in their rate, and their complementary cells, are left out of the funnel (target, overdispersion and
     limits come from the others) and come back as rows with only their code and `is_hidden` True."""
     counted = counted[counted["denominator_n"] > 0].reset_index(drop=True)
-    hidden = internal_cells.hidden_cells(counted, FUNNEL_SESSIONS, min_sessions=min_sessions)
+    hidden = small_cells.hidden_cells(counted, FUNNEL_SESSIONS, min_sessions=min_sessions)
     out, info = _funnel(counted[~hidden].reset_index(drop=True), method, overdispersion)
     if min_sessions <= 0:
         return out, info
     if out.empty:
-        return out.assign(**{internal_cells.HIDDEN: pd.Series(dtype=bool)}), info
+        return out.assign(**{small_cells.HIDDEN: pd.Series(dtype=bool)}), info
     rest = pd.DataFrame({"clinician": counted.loc[hidden, "clinician"].to_numpy()})
-    out = pd.concat([out.assign(**{internal_cells.HIDDEN: False}), rest.assign(**{internal_cells.HIDDEN: True})],
+    out = pd.concat([out.assign(**{small_cells.HIDDEN: False}), rest.assign(**{small_cells.HIDDEN: True})],
                     ignore_index=True)
     out = out.sort_values("clinician", kind="stable").reset_index(drop=True)
     for c in ("flag", "flag_95"):
         if c in out:
-            out[c] = out[c].astype(object).where(~out[internal_cells.HIDDEN], "")
+            out[c] = out[c].astype(object).where(~out[small_cells.HIDDEN], "")
     return out, info
 
 
@@ -242,14 +242,14 @@ def case_mix(
     """Observed / expected per clinician (indirect standardisation) with an exact Poisson interval and a funnel of
     standardised ratios (FunnelPlotR's SHMI method, flags at 99.8 %).
 
-    `min_sessions` > 0 (roles without session-level access, pipelines/internal_cells.py): clinicians with fewer
+    `min_sessions` > 0 (roles without session-level access, pipelines/metrics/small_cells.py): clinicians with fewer
     sessions, and their complementary cells, have no observed, expected, ratio, interval or flag (`is_hidden`
     True), and the funnel of ratios is computed without them."""
-    frame = metrics.expected_by_clinician(con, outcome_key, filters=filters, as_of=as_of)
+    frame = counting.expected_by_clinician(con, outcome_key, filters=filters, as_of=as_of)
     frame = frame.rename(columns={"numerator_n": "observed_n"})
     if frame.empty:
         return frame, {}
-    hidden = internal_cells.hidden_cells(frame, FUNNEL_SESSIONS, min_sessions=min_sessions)
+    hidden = small_cells.hidden_cells(frame, FUNNEL_SESSIONS, min_sessions=min_sessions)
     ratio, low, high = stats.observed_expected(frame["observed_n"], frame["expected_n"], confidence)
     frame["oe_ratio"], frame["oe_low"], frame["oe_high"] = ratio, low, high
     usable = (frame["expected_n"] > 0) & ~hidden
@@ -262,7 +262,7 @@ def case_mix(
     frame["flag"] = frame.get("flag", pd.Series("", index=frame.index)).fillna("")
     if min_sessions <= 0:
         return frame, info
-    frame = internal_cells.blank(frame, hidden, ["observed_n", "expected_n", "denominator_n", "oe_ratio", "oe_low",
+    frame = small_cells.blank(frame, hidden, ["observed_n", "expected_n", "denominator_n", "oe_ratio", "oe_low",
                                                  "oe_high", "lcl_95", "ucl_95", "lcl_998", "ucl_998"])
     frame["flag"] = frame["flag"].where(~hidden, "")
     return frame, info
@@ -291,7 +291,7 @@ def cusum(
     cusum, threshold, signal. Raises stats.CusumTooRare for an event too rare for the in-control run length.
     """
     columns = ["clinician", "treated_on", "outcome", "expected", "sessions_n", "cusum", "threshold", "signal"]
-    days, p0 = metrics.daily_risks(con, outcome_key, shrink_sessions=CUSUM_SHRINK_SESSIONS, odds_ratio=odds_ratio,
+    days, p0 = counting.daily_risks(con, outcome_key, shrink_sessions=CUSUM_SHRINK_SESSIONS, odds_ratio=odds_ratio,
                                    filters=filters, as_of=as_of)
     if days.empty or not 0 < p0 < 1:
         return pd.DataFrame(columns=columns)
@@ -355,7 +355,7 @@ def cusum_provenance() -> dict[str, object]:
             "updated": "once per treatment day"}
 
 
-def whole_months(filters: metrics.Filters) -> metrics.Filters:
+def whole_months(filters: counting.Filters) -> counting.Filters:
     """The filters with their period widened to whole calendar months (from the first day of the month of
     `date_from` to the last day of the month of `date_to`). The views of roles without any session-level access
     use it (docs/security.md): a period of one day and one clinician would otherwise show that day's sessions

@@ -1,0 +1,1 @@
+"""Synthetic demo exports, generated in small steps and loaded through the real loader."""
