@@ -33,3 +33,27 @@ def test_readme_has_exactly_two_setup_commands():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^run:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
+
+
+def test_each_outcomes_documented_sql_runs_and_counts_what_the_product_counts(metrics_con):
+    """docs/sql/<outcome>.sql is the definition that runs: on the hand-made fixture it gives the same six counts as
+    the dashboard's and the exports' counting (through the published mart)."""
+    from conftest import TODAY
+
+    from pipelines.metrics import counting, registry
+
+    expected = counting.counts(metrics_con, as_of=TODAY).set_index("metric")
+    for o in registry.OUTCOMES:
+        sql = (ROOT / "docs" / "sql" / f"{o.key}.sql").read_text(encoding="utf-8")
+        row = metrics_con.execute(sql, {"as_of": TODAY}).df().iloc[0]
+        for column in counting.COUNT_COLUMNS:
+            assert int(row[column]) == int(expected.loc[o.key, column]), (o.key, column)
+
+
+def test_registry_values_are_contract_values():
+    from pipelines.metrics import registry
+
+    with pytest.raises(ValueError, match="`cosmetics` is not a value of `indication` in the data contract"):
+        registry.value("indication", "cosmetics")
+    assert registry.among("s.indication", "indication", ("cosmetic", "migraine")) == \
+        "s.indication IN ('cosmetic', 'migraine')"

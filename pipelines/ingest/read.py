@@ -29,10 +29,11 @@ import pyarrow as pa
 
 from pipelines import contract
 from pipelines.contract import Table
+from pipelines.errors import UserError
 from pipelines.sqltext import ident
 
 
-class InputError(Exception):
+class InputError(UserError):
     """A whole file cannot be used. The message names the file and says what to fix."""
 
     def __init__(self, path: Path | str, problem: str):

@@ -29,10 +29,11 @@ from pathlib import Path
 import duckdb
 
 from pipelines import contract
+from pipelines.errors import UserError
 from pipelines.ingest import store
 
 
-class RecoveryError(ValueError):
+class RecoveryError(UserError, ValueError):
     """A restore cannot be done (unknown version, unreadable snapshot). The message says what to do."""
 
 

@@ -31,6 +31,7 @@ import duckdb
 
 from pipelines import contract
 from pipelines.ingest import load, store, validate
+from pipelines.errors import NoDatabaseError
 from pipelines.ingest.read import Source
 from pipelines.metrics import counting
 
@@ -80,7 +81,7 @@ def retry_pending(
     today = today or dt.date.today()
     with store.load_lock(db_paths, wait_seconds):
         if not db_paths.work.exists() and not db_paths.published.exists():
-            raise FileNotFoundError(f"no database at {db_paths.published}; load the exports first with "
+            raise NoDatabaseError(f"no database at {db_paths.published}; load the exports first with "
                                     "`python -m pipelines load FILE...`")
         store.clean_stale_temp_files(db_paths)
         con = store.open_work(db_paths)

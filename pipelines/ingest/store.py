@@ -28,6 +28,7 @@ import duckdb
 
 from pipelines import contract
 from pipelines.contract import Table
+from pipelines.errors import UserError
 
 DEFAULT_DB = Path("data/clinic.duckdb")
 SNAPSHOTS_KEPT = 5
@@ -57,8 +58,8 @@ class DbPaths:
         return self.published.with_name(self.published.stem + ".snapshots")
 
 
-class LoadBusyError(Exception):
-    pass
+class LoadBusyError(UserError):
+    """Another load (or restore) holds the working database; the message says how long it waited."""
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import pandas as pd
 
 from pipelines.metrics import small_cells
 from pipelines.metrics.counting import Filters, default_as_of, model_sql
+from pipelines.sqltext import ident
 
 DEFAULT_CONSUMABLES_NOK = 100.0
 COST_GROUPS = {
@@ -154,7 +155,7 @@ session_groups AS (
     FROM (SELECT *, string_split(areas, '|') AS area_list FROM treatments WHERE treated_on <= $as_of) s
     WHERE {where_s} GROUP BY 1
 )
-SELECT coalesce(sg.g, cg.g) AS "{by}", coalesce(cg.correction_n, 0) AS correction_n,
+SELECT coalesce(sg.g, cg.g) AS {ident(by)}, coalesce(cg.correction_n, 0) AS correction_n,
        coalesce(cg.correction_cost_nok, 0) AS correction_cost_nok, coalesce(sg.primary_n, 0) AS primary_n,
        coalesce(sg.revenue_nok, 0) AS revenue_nok, coalesce(cg.product_cost_nok, 0) AS product_cost_nok,
        coalesce(cg.chair_cost_nok, 0) AS chair_cost_nok, coalesce(cg.consumables_nok, 0) AS consumables_nok,

@@ -33,6 +33,7 @@ import pandas as pd
 from pipelines import stats
 from pipelines.metrics import registry
 from pipelines.metrics.registry import Outcome
+from pipelines.sqltext import choice, ident, literal
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 PERIODS = ("week", "month", "quarter", "year")
@@ -110,9 +111,9 @@ def _contact_aggregates(outcomes: list[Outcome]) -> list[str]:
     for o in outcomes:
         window = o.in_window_sql()
         if o.followed_agg:
-            cols.append(f'{o.followed_agg.format(in_window=window)} AS "{o.key}__cf"')
+            cols.append(f"{o.followed_agg.format(in_window=window)} AS {ident(o.key + '__cf')}")
         if o.event_agg:
-            cols.append(f'{o.event_agg.format(in_window=window)} AS "{o.key}__ce"')
+            cols.append(f"{o.event_agg.format(in_window=window)} AS {ident(o.key + '__ce')}")
     return cols
 
 
@@ -134,13 +135,13 @@ def _base_flags(o: Outcome) -> dict[str, str]:
     k = o.key
     followed_parts = []
     if o.needs_follow_up and o.followed_agg:
-        followed_parts.append(f'coalesce(c."{k}__cf", false)')
+        followed_parts.append(f"coalesce(c.{ident(k + '__cf')}, false)")
     if o.session_followed_sql:
         followed_parts.append(f"coalesce({o.session_followed_sql}, false)")
     followed = " OR ".join(followed_parts) if followed_parts else "true"
     event_parts = []
     if o.event_agg:
-        event_parts.append(f'coalesce(c."{k}__ce", false)')
+        event_parts.append(f"coalesce(c.{ident(k + '__ce')}, false)")
     if o.session_event_sql:
         event_parts.append(f"coalesce({o.session_event_sql}, false)")
     event = " OR ".join(event_parts) or "false"
@@ -168,10 +169,11 @@ def flag_sql(o: Outcome, flag: str, alias: str = "p") -> str:
     return f"(({alias}.{column} >> {bit}) & 1 = 1)"
 
 
-def counting_sql(o: Outcome, alias: str = "p") -> dict[str, str]:
+def counting_sql(o: Outcome, alias: str = "p", flags: dict[str, str] | None = None) -> dict[str, str]:
     """The six counting flags of one outcome on a per-session row (the mart or its live equivalent), as of $as_of.
-    A session's window closes `close_days` after treatment (by indication where the outcome says so)."""
-    eligible, followed, event = (flag_sql(o, f, alias) for f in FLAGS)
+    A session's window closes `close_days` after treatment (by indication where the outcome says so). `flags`
+    names the per-session eligible / followed / event booleans (default: the outcome's bits in the mart)."""
+    eligible, followed, event = ((flags or {})[f] if flags else flag_sql(o, f, alias) for f in FLAGS)
     closed = f"({alias}.treated_on + {o.close_days_sql(f'{alias}.indication')} <= $as_of)"
     elig = f"({eligible} AND {closed})"
     fu = f"({elig} AND {followed})"
@@ -200,6 +202,52 @@ contact_agg AS ({contact_agg})
 SELECT s.treatment_id, s.patient_ref, s.treated_on, s.clinician, s.indication, s.areas, s.product, s.units,
        s.is_primary, s.is_repeat, s.age_band, s.sex, {flags}
 FROM sessions s LEFT JOIN contact_agg c USING (treatment_id)"""
+
+
+def outcome_sql(o: Outcome) -> str:
+    """One outcome's whole counting query, written out readably: the staging models, the outcome's contact
+    aggregates, its per-session eligible / followed-up / event flags and the six counts as of `$as_of`.
+
+    Built from the same pieces as the mart and `counts` (booleans instead of bits), so the file
+    `python -m pipelines docs` writes to docs/sql/<outcome>.sql is the definition that runs, and a change of
+    definition shows as a diff of that file. It runs as it is (tests/test_docs.py checks its counts)."""
+    aggregates = _contact_aggregates([o])
+    contact_agg = (f"SELECT f.treatment_id,\n           " + ",\n           ".join(aggregates)
+                   + "\n    FROM contacts f\n    GROUP BY f.treatment_id"
+                   if aggregates else "SELECT NULL::VARCHAR AS treatment_id WHERE false")
+    base = _base_flags(o)
+    names = {"eligible": "p.is_eligible", "followed": "p.is_followed_up", "event": "p.has_event"}
+    counts = counting_sql(o, "p", names)
+    count_lines = ",\n       ".join(f"count(*) FILTER (WHERE {sql}) AS {name}" for name, sql in counts.items())
+    sessions = model_sql("sessions").strip().replace("\n", "\n    ")
+    contacts = contacts_sql().strip().replace("\n", "\n    ")
+    return f"""WITH sessions AS (
+    {sessions}
+),
+
+contacts AS (
+    {contacts}
+),
+
+-- per session: this outcome's answers from its follow-up contacts inside the window
+contact_agg AS (
+    {contact_agg}
+),
+
+-- per session: eligible (the denominator's population), followed up, event
+per_session AS (
+    SELECT s.treatment_id, s.treated_on, s.indication, s.clinician,
+           {base["eligible"]} AS is_eligible,
+           {base["followed"]} AS is_followed_up,
+           {base["event"]} AS has_event
+    FROM sessions s
+    LEFT JOIN contact_agg c USING (treatment_id)
+)
+
+-- only sessions whose window has closed by $as_of count; awaiting_n are still open
+SELECT {count_lines}
+FROM per_session p
+"""
 
 
 MART = "session_outcomes"
@@ -250,7 +298,7 @@ def _period_sql(period: str | None) -> str | None:
         return None
     if period not in PERIODS:
         raise ValueError(f"unknown period `{period}`; choose one of: {', '.join(PERIODS)}")
-    return f"CAST(date_trunc('{period}', p.treated_on) AS DATE)"
+    return f"CAST(date_trunc({literal(choice(period, PERIODS, 'period'))}, p.treated_on) AS DATE)"
 
 
 def counts(
@@ -279,9 +327,9 @@ def counts(
     source = f"{relation} p"
     if "area" in by:
         source = f"(SELECT *, unnest(string_split(areas, '|')) AS area FROM {relation}) p"
-    sums = ", ".join(f'sum(CAST({expr} AS INTEGER)) AS "{o.key}__{c}"'
+    sums = ", ".join(f"sum(CAST({expr} AS INTEGER)) AS {ident(f'{o.key}__{c}')}"
                      for o in outcomes for c, expr in counting_sql(o).items())
-    select_groups = ", ".join(f"{sql} AS \"{name}\"" for name, sql in group_exprs)
+    select_groups = ", ".join(f"{sql} AS {ident(name)}" for name, sql in group_exprs)
     sql = f"""
 {prefix}
 SELECT {select_groups + ', ' if select_groups else ''}{sums}

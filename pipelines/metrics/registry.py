@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipelines import contract
+from pipelines.errors import UserError
+from pipelines.sqltext import literal
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class Outcome:
     def close_days_sql(self, indication: str = "s.indication") -> str:
         if not self.window_days_by_indication:
             return str(self.close_days)
-        whens = " ".join(f"WHEN '{ind}' THEN {max(w[1], self.reported_within_days or 0)}"
+        whens = " ".join(f"WHEN {literal(ind)} THEN {max(w[1], self.reported_within_days or 0)}"
                          for ind, w in self.window_days_by_indication.items())
         return f"(CASE {indication} {whens} ELSE {self.close_days} END)"
 
@@ -69,7 +71,7 @@ class Outcome:
         """Condition on a contact f: seen inside the window (from its start to the reporting limit)."""
         if not self.window_days_by_indication:
             return f"(f.days_after BETWEEN {self.window_days[0]} AND {self.close_days})"
-        start = " ".join(f"WHEN '{i}' THEN {w[0]}" for i, w in self.window_days_by_indication.items())
+        start = " ".join(f"WHEN {literal(i)} THEN {w[0]}" for i, w in self.window_days_by_indication.items())
         return (f"(f.days_after BETWEEN (CASE f.indication {start} ELSE {self.window_days[0]} END) "
                 f"AND {self.close_days_sql('f.indication')})")
 
@@ -100,8 +102,25 @@ class Outcome:
         return self.description_nb if lang == "nb" else self.description_en
 
 
+# Every value the registry writes into SQL is a value of the data contract, quoted through sqltext.literal; a value
+# the contract does not know is an error when this module is imported, not a rate that silently counts nothing.
+_VALUES = {"indication": contract.INDICATIONS, "area": contract.AREAS, "effect": contract.EFFECTS}
+
+
+def value(kind: str, text: str) -> str:
+    """A contract value (an indication, area or effect) as an SQL literal."""
+    if text not in _VALUES[kind]:
+        raise ValueError(f"`{text}` is not a value of `{kind}` in the data contract ({', '.join(_VALUES[kind])})")
+    return literal(text)
+
+
+def among(column: str, kind: str, texts: tuple[str, ...]) -> str:
+    """`column IN (...)` over contract values."""
+    return f"{column} IN ({', '.join(value(kind, t) for t in texts)})"
+
+
 def _areas_sql(areas: tuple[str, ...]) -> str:
-    return "list_has_any(s.area_list, [" + ", ".join(f"'{a}'" for a in areas) + "])"
+    return "list_has_any(s.area_list, [" + ", ".join(value("area", a) for a in areas) + "])"
 
 
 ALL_SESSIONS = "true"
@@ -111,7 +130,8 @@ UPPER_FACE = _areas_sql(contract.UPPER_FACE_AREAS)
 UPPER_FACE_EN = "sessions that treated the glabella, forehead or crow's feet"
 UPPER_FACE_NB = "behandlinger av sinnarynke, panne eller kråkeføtter"
 FACE = _areas_sql(contract.FACE_AREAS)
-PRIMARY_COSMETIC = "s.is_primary AND s.indication = 'cosmetic'"
+NOT_ASSESSED = value("effect", "not_assessed")
+PRIMARY_COSMETIC = f"s.is_primary AND s.indication = {value('indication', 'cosmetic')}"
 PRIMARY_COSMETIC_EN = "primary cosmetic sessions (corrections excluded)"
 PRIMARY_COSMETIC_NB = "første kosmetiske behandling (korrigeringer ikke med)"
 CORRECTION_28D = "coalesce(s.first_correction_after_days <= 28, false)"
@@ -145,8 +165,8 @@ OUTCOMES: tuple[Outcome, ...] = (
         group="effect",
         eligible_sql=PRIMARY_COSMETIC, eligible_en=PRIMARY_COSMETIC_EN, eligible_nb=PRIMARY_COSMETIC_NB,
         window_days=(10, 28),
-        followed_agg="bool_or({in_window} AND f.effect <> 'not_assessed')",
-        event_agg="bool_or({in_window} AND f.effect IN ('partial', 'none'))",
+        followed_agg=f"bool_or({{in_window}} AND f.effect <> {NOT_ASSESSED})",
+        event_agg=f"bool_or({{in_window}} AND {among('f.effect', 'effect', ('partial', 'none'))})",
         session_event_sql=CORRECTION_28D, session_followed_sql=CORRECTION_28D,
         reference=Reference(2, 17, "2-17 % depending on the threshold", "2-17 % avhengig av terskel",
                             "READY-1, Aesthet Surg J 2024 (n=297): 97.7 % at least 1 grade, 82.9 % at least 2 "
@@ -171,7 +191,8 @@ OUTCOMES: tuple[Outcome, ...] = (
          "Visible difference in effect between the two sides of the face at the review.",
          "Synlig forskjell i effekt mellom de to sidene av ansiktet ved kontrollen.",
          "effect", (10, 28), reported_within=None,
-         eligible=(f"{FACE} AND s.indication IN ('cosmetic', 'bruxism')", "sessions that treated the face",
+         eligible=(f"{FACE} AND {among('s.indication', 'indication', ('cosmetic', 'bruxism'))}",
+                   "sessions that treated the face",
                    "behandlinger i ansiktet"),
          reference=Reference(2, 4, "no robust incidence; 25 % of toxin complaints (Save Face 2017-18)",
                              "ingen sikker forekomst; 25 % av klagene (Save Face 2017-18)",
@@ -258,7 +279,7 @@ OUTCOMES: tuple[Outcome, ...] = (
                        "etter 10-12 uker, spenningshodepine etter 4-12 uker). Pasienter uten kontroll regnes som "
                        "uten bedring.",
         group="response",
-        eligible_sql="s.is_primary AND s.indication IN ('migraine', 'tension_headache') "
+        eligible_sql=f"s.is_primary AND {among('s.indication', 'indication', ('migraine', 'tension_headache'))} "
                      "AND s.baseline_headache_days > 0",
         eligible_en="primary migraine and tension-headache sessions with a baseline headache diary",
         eligible_nb="første behandling for migrene og spenningshodepine med hodepinedagbok før behandling",
@@ -280,12 +301,12 @@ OUTCOMES: tuple[Outcome, ...] = (
         description_nb="Alvorlighetsgrad (HDSS) ikke redusert med minst 2 poeng etter 2-6 uker; der HDSS mangler, "
                        "effekten ikke vurdert som full.",
         group="response",
-        eligible_sql="s.is_primary AND s.indication = 'hyperhidrosis'",
+        eligible_sql=f"s.is_primary AND s.indication = {value('indication', 'hyperhidrosis')}",
         eligible_en="primary hyperhidrosis sessions", eligible_nb="første behandling for hyperhidrose",
         window_days=(14, 42),
-        followed_agg="bool_or({in_window} AND (f.hdss IS NOT NULL OR f.effect <> 'not_assessed'))",
+        followed_agg=f"bool_or({{in_window}} AND (f.hdss IS NOT NULL OR f.effect <> {NOT_ASSESSED}))",
         event_agg="NOT coalesce(bool_or({in_window} AND CASE WHEN f.hdss IS NOT NULL AND f.baseline_hdss IS NOT "
-                  "NULL THEN f.hdss <= f.baseline_hdss - 2 ELSE f.effect = 'full' END), false)",
+                  f"NULL THEN f.hdss <= f.baseline_hdss - 2 ELSE f.effect = {value('effect', 'full')} END), false)",
         reference=Reference(6, 6, "6 % non-responders (94 % had at least 50 % less sweat at week 4)",
                             "6 % uten effekt (94 % fikk minst 50 % mindre svette etter 4 uker)",
                             "Naumann & Lowe, BMJ 2001 (n=320), axillary hyperhidrosis"),
@@ -303,8 +324,8 @@ OUTCOMES: tuple[Outcome, ...] = (
         eligible_en="primary sessions of patients with full effect from an earlier session",
         eligible_nb="første behandlinger hos pasienter som hadde full effekt av en tidligere behandling",
         window_days=(10, 28),
-        followed_agg="bool_or({in_window} AND f.effect <> 'not_assessed')",
-        event_agg="bool_or({in_window} AND f.effect = 'none')",
+        followed_agg=f"bool_or({{in_window}} AND f.effect <> {NOT_ASSESSED})",
+        event_agg=f"bool_or({{in_window}} AND f.effect = {value('effect', 'none')})",
         reference=Reference(0, 1, "0-1 % in cosmetic use", "0-1 % ved kosmetisk bruk",
                             "Rahman et al., Plast Reconstr Surg 2022;149:837"),
     ),
@@ -333,8 +354,12 @@ OUTCOMES_BY_KEY: dict[str, Outcome] = {o.key: o for o in OUTCOMES}
 GROUPS = ("effect", "cost", "eye", "injection_site", "systemic", "response", "safety")
 
 
+class UnknownOutcome(UserError, ValueError):
+    """An outcome key that is not in the registry (the message lists the keys)."""
+
+
 def get(key: str) -> Outcome:
     try:
         return OUTCOMES_BY_KEY[key]
     except KeyError:
-        raise ValueError(f"unknown outcome `{key}`; choose one of: {', '.join(OUTCOMES_BY_KEY)}") from None
+        raise UnknownOutcome(f"unknown outcome `{key}`; choose one of: {', '.join(OUTCOMES_BY_KEY)}") from None

@@ -22,6 +22,7 @@ import pandas as pd
 
 from pipelines.metrics import counting, registry
 from pipelines.metrics.counting import PERIODS, Filters, default_as_of
+from pipelines.sqltext import choice, literal
 
 HEADACHE_OUTCOME = "headache_non_response"
 SWEATING_OUTCOME = "hyperhidrosis_non_response"
@@ -72,7 +73,8 @@ def headache_change(
     where, params = filters.sql("p")
     if period is not None and period not in PERIODS:
         raise ValueError(f"unknown period `{period}`; choose one of: {', '.join(PERIODS)}")
-    groups = ([f"CAST(date_trunc('{period}', p.treated_on) AS DATE) AS period_start"] if period else [])
+    groups = ([f"CAST(date_trunc({literal(choice(period, PERIODS, 'period'))}, p.treated_on) AS DATE) AS period_start"]
+              if period else [])
     groups.append("p.indication")
     sql = f"""
 {_base_cte(con, HEADACHE_OUTCOME, HEADACHE_VALUE, as_of)}
