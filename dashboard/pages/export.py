@@ -65,7 +65,9 @@ def download(kind: str, outcome_key: str | None, ctx: ui.Context, who: auth.View
     options = page_options(kind, outcome_key, f=f, as_of=as_of, rule=rule, excel=excel, user=who.user,
                            db=str(data.db_path()), **choices)
     try:  # a release is checked as the CLI's --release checks it (a whole calendar period, rows no longer)
-        shown = data.cached(data.export_frame, kind, options) if preview else None
+        # the frame does not depend on the file's dialect or its author: one cached preview for every viewer
+        shown = data.cached(data.export_frame, kind, dataclasses.replace(options, excel=False, user="")) \
+            if preview else None
     except ValueError as exc:
         st.warning(ui.tr("export_failed", error=str(exc)), icon=":material/block:")
         return
