@@ -226,56 +226,23 @@ def sql_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | tuple = (
 
 
 # --------------------------------------------------------------------------------------------------------------
-# CSV exports: the same frames, options and provenance as `python -m pipelines export` (pipelines/release/cli.py)
+# CSV exports: the library's one builder (pipelines/release/build.py), as `python -m pipelines export` uses it
 # --------------------------------------------------------------------------------------------------------------
 
-EXPORT_KINDS = ("rates", "funnel", "spc", "costs", "cusum", "records")
-RECORDS_NOTE = ("patient and session references re-keyed with HMAC-SHA256 under a one-off key that was not kept; "
-                "no free text")  # as `python -m pipelines export records` writes it
-INTERNAL_NOTE = "internal: small cells not suppressed; not for use outside the clinic"
+
+def export_frame(con: duckdb.DuckDBPyConnection, kind: str, options) -> pd.DataFrame:
+    """The frame of an export (pipelines.release.build.build) with these ExportOptions: a release as released."""
+    from pipelines.release import build
+
+    return build.build(con, kind, options)[0]
 
 
-def export_options(kind: str, *, by: str | None = None, period: str = "month", method: str = "arcsine",
-                   overdispersion: str = "auto", chart: str = "p", rules: str = "anhoej",
-                   consumables_nok: float | None = None) -> dict[str, object]:
-    """The provenance options of an export, exactly as the CLI writes them."""
-    from pipelines.metrics import analysis, costs
+def export_file(con: duckdb.DuckDBPyConnection, kind: str, options) -> tuple[bytes, int]:
+    """(file bytes, data rows) of an export with these ExportOptions: the bytes `python -m pipelines export` writes
+    for the same options (pipelines.release.build.csv_bytes)."""
+    from pipelines.release import build
 
-    if kind == "rates":
-        return {"by": by or "", "period": period, "interval": "Wilson score 95 %"}
-    if kind == "funnel":
-        return {"method": method, "overdispersion": overdispersion, "flag": "outside the 99.8 % limits"}
-    if kind == "spc":
-        return {"chart": chart, "period": period, "rules": rules, "freeze": ""}
-    if kind == "costs":
-        return {"by": by or "month",
-                "consumables_nok": costs.DEFAULT_CONSUMABLES_NOK if consumables_nok is None else consumables_nok}
-    if kind == "cusum":
-        return analysis.cusum_provenance()
-    if kind == "records":
-        return {"pseudonymisation": RECORDS_NOTE}
-    raise ValueError(f"unknown export kind `{kind}`")
-
-
-def release_frame(frame: pd.DataFrame, kind: str, rule, by: str | None = None, *, outcome_key: str | None = None,
-                  method: str = "arcsine", overdispersion: str = "auto", chart: str = "p",
-                  rules: str = "anhoej") -> pd.DataFrame:
-    """An aggregate export as it may leave the clinic (pipelines.release.export.release), with the margins the CLI's
-    `--release` uses: the period, the grouping and the clinician columns present in the frame."""
-    from pipelines.release import export
-
-    groups = [c for c in ("period_start", "month", by, "clinician") if c and c in frame.columns]
-    return export.release(frame, kind, list(dict.fromkeys(groups)), rule, outcome_key=outcome_key, method=method,
-                          overdispersion=overdispersion, chart=chart, rules=rules)
-
-
-def release_as_of(con: duckdb.DuckDBPyConnection, kind: str, filters, *, period: str | None = None):
-    """The as-of date of a release of `kind` with these filters (pipelines.release.export.check_release: NotForRelease
-    with what is allowed when the period is not a whole calendar month, quarter or year)."""
-    from pipelines.metrics import counting
-    from pipelines.release import export
-
-    return export.check_release(kind, filters, as_of=None, data_as_of=counting.default_as_of(con), period=period)
+    return build.csv_bytes(con, kind, options)
 
 
 def export_csv(con: duckdb.DuckDBPyConnection, kind: str, outcome_key: str | None, *, filters, as_of,
@@ -283,46 +250,18 @@ def export_csv(con: duckdb.DuckDBPyConnection, kind: str, outcome_key: str | Non
                overdispersion: str = "auto", chart: str = "p", rules: str = "anhoej",
                consumables_nok: float | None = None, db_path_text: str = "",
                generated_by: str | None = None, release=None, internal: bool = False) -> tuple[bytes, int]:
-    """(file bytes, data rows) of one export kind, built by pipelines.release.export's frame, provenance and CSV writer
-    (UTF-8; UTF-8 with BOM, semicolons and decimal commas when `excel`).
+    """export_file() with the options as keywords (`period` applies to rates and spc only).
 
-    `release` (a pipelines.release.disclosure.Rule): the CLI's `--release`: only for a whole calendar month, quarter or
-    year in `filters` (else pipelines.release.export.NotForRelease saying what is allowed), counted as of the newest month
-    end the data have reached (`as_of` is not used), small cells suppressed, counts rounded to 5; a per-session kind
-    (cusum) raises NotForRelease. `internal`: an unsuppressed file, said so in its provenance.
+    `release` (a pipelines.release.disclosure.Rule): the CLI's `--release`: only for a whole calendar month, quarter
+    or year in `filters` (else pipelines.release.export.NotForRelease saying what is allowed), counted as of the
+    newest month end the data have reached (`as_of` is not used), small cells suppressed, counts rounded to 5; a
+    per-session kind (cusum) raises NotForRelease. `internal`: an unsuppressed file, said so in its provenance.
     `records`: the pseudonymised record-level export (pipelines.release.records), re-keyed and k-anonymised."""
-    from pipelines.metrics import counting
-    from pipelines.release import export, records
+    from pipelines.release import build
 
-    options = export_options(kind, by=by, period=period, method=method, overdispersion=overdispersion,
-                             chart=chart, rules=rules, consumables_nok=consumables_nok)
-    if release is not None:
-        as_of = export.check_release(kind, filters, as_of=None, data_as_of=counting.default_as_of(con),
-                                     period=period if kind in ("rates", "spc") else None)
-    if kind == "rates":
-        frame = export.rates_frame(con, outcome_key, by=by, period=period, filters=filters, as_of=as_of)
-    elif kind == "funnel":
-        frame = export.funnel_frame(con, outcome_key, method=method, overdispersion=overdispersion,
-                                    filters=filters, as_of=as_of)
-    elif kind == "spc":
-        frame = export.spc_frame(con, outcome_key, chart=chart, period=period, rules=rules, filters=filters,
-                                 as_of=as_of)
-    elif kind == "costs":
-        frame = export.costs_frame(con, by=options["by"], consumables_nok=options["consumables_nok"],
-                                   filters=filters, as_of=as_of)
-    elif kind == "cusum":
-        frame = export.cusum_frame(con, outcome_key, filters=filters, as_of=as_of)
-    else:
-        frame, anonymisation = records.anonymised(con, filters=filters, as_of=as_of)
-        options.update(anonymisation)
-    if release is not None:
-        frame = release_frame(frame, kind, release, by=options.get("by") or None, outcome_key=outcome_key,
-                              method=method, overdispersion=overdispersion, chart=chart, rules=rules)
-        options.update(export.release_provenance(release, filters))
-    elif internal and kind != "records":
-        options["release"] = INTERNAL_NOTE
-    prov = export.provenance(con, kind, as_of=as_of, filters=filters, options=options,
-                             outcome_key=None if kind in ("costs", "records") else outcome_key,
-                             db_path=Path(db_path_text) if db_path_text else None, generated_by=generated_by)
-    text = export.to_csv_text(frame, prov, excel=excel)
-    return text.encode("utf-8-sig" if excel else "utf-8"), len(frame)
+    options = build.ExportOptions(
+        outcome=outcome_key, by=by, period=period if kind in build.PERIOD_CHOICES else None, method=method,
+        overdispersion=overdispersion, chart=chart, rules=rules, consumables_nok=consumables_nok, filters=filters,
+        as_of=None if release is not None else as_of, release=release, internal=internal, excel=excel,
+        user=generated_by, database=Path(db_path_text) if db_path_text else None)
+    return export_file(con, kind, options)

@@ -1,4 +1,5 @@
-"""The `export` command: check the options for the kind, run the metric frame, write the CSV."""
+"""The `export` command: parse the arguments into ExportOptions, check them, build the export
+(pipelines.release.build, the same builder as the dashboard's Export page), write the CSV and log it."""
 
 from __future__ import annotations
 
@@ -8,46 +9,22 @@ from pathlib import Path
 import duckdb
 
 from pipelines.ingest import store
-from pipelines.metrics import analysis, costs, counting, registry
 from pipelines.metrics.counting import Filters
-from pipelines.release import access, disclosure, export, records
+from pipelines.release import access, build, disclosure, export
 
-BY_CHOICES = {"rates": ("clinician", "indication", "product", "area"), "costs": tuple(costs.COST_GROUPS)}
-PERIOD_CHOICES = {"rates": ("month", "quarter", "year", "all"), "spc": ("week", "month", "quarter")}
-NEEDS_OUTCOME = ("rates", "funnel", "spc", "cusum")
+ExportOptionError = build.ExportOptionError  # the option checks live with the builder (build.check)
 
 
-class ExportOptionError(ValueError):
-    pass
-
-
-def _check(args) -> None:
-    kind = args.kind
-    if kind == "records":
-        if args.outcome or args.by or args.period:
-            raise ExportOptionError("export records takes no --outcome, --by or --period (it holds every outcome)")
-        if args.release:
-            raise ExportOptionError("export records is pseudonymised per export already; --release is for "
-                                    "aggregate exports")
-        return
-    if kind in NEEDS_OUTCOME:
-        if not args.outcome:
-            raise ExportOptionError(f"export {kind} needs --outcome KEY (one of: {', '.join(registry.OUTCOMES_BY_KEY)})")
-        registry.get(args.outcome)
-    elif args.outcome:
-        raise ExportOptionError("export costs takes no --outcome")
-    if args.by is not None:
-        if kind not in BY_CHOICES:
-            raise ExportOptionError(f"export {kind} takes no --by")
-        if args.by not in BY_CHOICES[kind]:
-            raise ExportOptionError(f"--by for {kind} must be one of: {', '.join(BY_CHOICES[kind])}")
-    if args.period is not None:
-        if kind not in PERIOD_CHOICES:
-            raise ExportOptionError(f"export {kind} takes no --period")
-        if args.period not in PERIOD_CHOICES[kind]:
-            raise ExportOptionError(f"--period for {kind} must be one of: {', '.join(PERIOD_CHOICES[kind])}")
-    if args.date_from and args.date_to and args.date_from > args.date_to:
-        raise ExportOptionError("--from is after --to")
+def options_from_args(args) -> build.ExportOptions:
+    """The command line's arguments as the builder's options (clinician codes upper-cased, as stored)."""
+    filters = Filters(date_from=args.date_from, date_to=args.date_to,
+                      clinicians=tuple(c.upper() for c in args.clinician), indications=tuple(args.indication),
+                      areas=tuple(args.area), products=tuple(args.product))
+    return build.ExportOptions(
+        outcome=args.outcome, by=args.by, period=args.period, method=args.method, overdispersion=args.overdispersion,
+        chart=args.chart, rules=args.rules, freeze=args.freeze, consumables_nok=args.consumables_nok, filters=filters,
+        as_of=args.as_of, release=disclosure.Rule(args.min_numerator, args.min_denominator) if args.release else None,
+        excel=args.excel, database=Path(args.db) if args.db else store.default_db_path())
 
 
 def protected_paths(db: Path) -> tuple[list[Path], list[Path]]:
@@ -95,63 +72,22 @@ def check_output(output: Path, db: Path) -> None:
 
 
 def run_export(args) -> tuple[Path, int]:
-    _check(args)
-    db = Path(args.db) if args.db else store.default_db_path()
+    options = options_from_args(args)
+    kind = args.kind
+    build.check(kind, options)
+    db = options.database
     check_output(args.output, db)
     if not db.exists():
         raise ExportOptionError(f"no database at {db}; load exports first (python -m pipelines load ...)")
-    filters = Filters(date_from=args.date_from, date_to=args.date_to, clinicians=tuple(c.upper() for c in args.clinician),
-                      indications=tuple(args.indication), areas=tuple(args.area), products=tuple(args.product))
     con = duckdb.connect(str(db), read_only=True)
     try:
-        if args.release:
-            period = args.period or ("month" if args.kind in ("rates", "spc") else None)
-            as_of = export.check_release(args.kind, filters, as_of=args.as_of, data_as_of=counting.default_as_of(con),
-                                         period=period)
-        else:
-            as_of = args.as_of or counting.default_as_of(con)
-        options: dict[str, object] = {}
-        kind = args.kind
-        if kind == "rates":
-            period = args.period or "month"
-            options = {"by": args.by or "", "period": period, "interval": "Wilson score 95 %"}
-            frame = export.rates_frame(con, args.outcome, by=args.by, period=period, filters=filters, as_of=as_of)
-        elif kind == "funnel":
-            options = {"method": args.method, "overdispersion": args.overdispersion,
-                       "flag": "outside the 99.8 % limits"}
-            frame = export.funnel_frame(con, args.outcome, method=args.method, overdispersion=args.overdispersion,
-                                        filters=filters, as_of=as_of)
-        elif kind == "spc":
-            period = args.period or "month"
-            options = {"chart": args.chart, "period": period, "rules": args.rules, "freeze": args.freeze or ""}
-            frame = export.spc_frame(con, args.outcome, chart=args.chart, period=period, rules=args.rules,
-                                     freeze=args.freeze, filters=filters, as_of=as_of)
-        elif kind == "costs":
-            by = args.by or "month"
-            consumables = costs.DEFAULT_CONSUMABLES_NOK if args.consumables_nok is None else args.consumables_nok
-            options = {"by": by, "consumables_nok": consumables}
-            frame = export.costs_frame(con, by=by, consumables_nok=consumables, filters=filters, as_of=as_of)
-        elif kind == "cusum":
-            options = analysis.cusum_provenance()
-            frame = export.cusum_frame(con, args.outcome, filters=filters, as_of=as_of)
-        else:
-            frame, anonymisation = records.anonymised(con, filters=filters, as_of=as_of)
-            options = {"pseudonymisation": records.PSEUDONYMISATION_NOTE, **anonymisation}
-        if args.release:
-            rule = disclosure.Rule(args.min_numerator, args.min_denominator)
-            groups = [c for c in ("period_start", "month", args.by, "clinician") if c and c in frame.columns]
-            frame = export.release(frame, kind, list(dict.fromkeys(groups)), rule, outcome_key=args.outcome,
-                                   method=args.method, overdispersion=args.overdispersion, chart=args.chart,
-                                   rules=args.rules, freeze=args.freeze)
-            options.update(export.release_provenance(rule, filters))
-        prov = export.provenance(con, kind, as_of=as_of, filters=filters, options=options,
-                                 outcome_key=args.outcome, db_path=db)
+        frame, prov = build.build(con, kind, options)
     finally:
         con.close()
-    path = export.write_csv(frame, args.output, prov, excel=args.excel)
+    path = export.write_csv(frame, args.output, prov, excel=options.excel)
     # an export from the command line is an export too: it goes into the same access log as the dashboard's
     access.append(access.log_path_for(db), access.Entry(
         user=str(prov["generated_by"]), role="command line", event="export",
-        what=f"{kind} -> {path.name}" + (" (release)" if args.release else ""), filters=str(prov["filters"]),
+        what=f"{kind} -> {path.name}" + (" (release)" if options.release else ""), filters=str(prov["filters"]),
         rows_n=len(frame), file_sha256=hashlib.sha256(path.read_bytes()).hexdigest()))
     return path, len(frame)

@@ -92,16 +92,21 @@ def escape_text(value: object, also: str = "") -> str:
     return "".join("".join(f"%{b:02X}" for b in ch.encode("utf-8")) if ch in escaped else ch for ch in str(value))
 
 
+def to_csv_bytes(frame: pd.DataFrame, provenance: dict[str, object], *, excel: bool = False) -> bytes:
+    """The file's bytes: UTF-8, or UTF-8 with BOM in Norwegian Excel's dialect (the CLI's file, the page's download)."""
+    return to_csv_text(frame, provenance, excel=excel).encode("utf-8-sig" if excel else "utf-8")
+
+
 def write_csv(frame: pd.DataFrame, path: Path, provenance: dict[str, object], *, excel: bool = False) -> Path:
     """Write the export owner-only (0600; a folder created for it 0700): it holds health data."""
     from pipelines.ingest.store import create_private, private_dir
 
-    text = to_csv_text(frame, provenance, excel=excel)
+    body = to_csv_bytes(frame, provenance, excel=excel)
     path = Path(path)
     private_dir(path.parent)
     create_private(path)
     with open(path, "wb") as fh:
-        fh.write(text.encode("utf-8-sig" if excel else "utf-8"))
+        fh.write(body)
     return path
 
 
@@ -124,9 +129,14 @@ def provenance(con: duckdb.DuckDBPyConnection, kind: str, *, as_of: dt.date, fil
     prov["database"] = escape_text(db_path) if db_path else ""
     prov["snapshot_version"] = info["version"]
     prov["snapshot_published_at"] = info["published_at"]
-    prov["generated_at"] = dt.datetime.now().replace(microsecond=0).isoformat()
+    prov["generated_at"] = _now().replace(microsecond=0).isoformat()
     prov["generated_by"] = escape_text(generated_by or _user())
     return prov
+
+
+def _now() -> dt.datetime:
+    """The local time a file is generated at (one place, so a test can hold the clock)."""
+    return dt.datetime.now()
 
 
 def _user() -> str:
@@ -242,7 +252,8 @@ NotForRelease = disclosure.NotForRelease
 def check_release(kind: str, filters: Filters, *, as_of: dt.date | None, data_as_of: dt.date,
                   period: str | None = None) -> dt.date:
     """Whether these options may be released (NotForRelease with what is allowed if not); returns the release's
-    as-of date. Shared by `python -m pipelines export --release` and the dashboard's Export page."""
+    as-of date. Called by pipelines.release.build.build for `python -m pipelines export --release` and the
+    dashboard's Export page alike."""
     if kind not in RELEASE:
         raise NotForRelease(f"a {kind} export holds one row per session and cannot be released; "
                             "use the pseudonymised records export for audit")

@@ -1,0 +1,202 @@
+"""One export builder for the command line and the dashboard: `build(con, kind, options) -> (frame, provenance)`.
+
+`python -m pipelines export` (pipelines/release/cli.py) parses its arguments into an `ExportOptions`, and the
+Export page (dashboard/pages/export.py, through dashboard/data.py) builds the same object from its widgets; both
+call `build` and write its frame and provenance with `pipelines.release.export.to_csv_bytes`. What differs between
+the kinds lives in one table (`KINDS`: kind -> its provenance options and its frame); a release (`options.release`,
+disclosure control) and the record export go through the same function, so the two front ends cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from pipelines.metrics import analysis, costs, counting, registry
+from pipelines.metrics.counting import Filters
+from pipelines.release import disclosure, export, records
+
+BY_CHOICES = {"rates": ("clinician", "indication", "product", "area"), "costs": tuple(costs.COST_GROUPS)}
+PERIOD_CHOICES = {"rates": ("month", "quarter", "year", "all"), "spc": ("week", "month", "quarter")}
+NEEDS_OUTCOME = ("rates", "funnel", "spc", "cusum")
+INTERNAL_NOTE = "internal: small cells not suppressed; not for use outside the clinic"
+
+
+class ExportOptionError(ValueError):
+    """Options that do not fit the export kind (the message says what to change)."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Everything an export depends on besides its kind and the snapshot. None means "the kind's default"."""
+
+    outcome: str | None = None  # rates, funnel, spc, cusum: the registry key
+    by: str | None = None  # rates: a grouping column; costs: month | clinician | product (default month)
+    period: str | None = None  # rates: month | quarter | year | all; spc: week | month | quarter (default month)
+    method: str = "arcsine"  # funnel limits
+    overdispersion: str = "auto"  # funnel adjustment
+    chart: str = "p"  # spc: p or pp (Laney p')
+    rules: str = "anhoej"  # spc: anhoej or mdc
+    freeze: int | None = None  # spc: centre line and limits from the first N points
+    consumables_nok: float | None = None  # costs: consumables per correction (default costs.DEFAULT_CONSUMABLES_NOK)
+    filters: Filters = field(default_factory=Filters)
+    as_of: dt.date | None = None  # default: the newest date in the data (a release: its newest month end)
+    release: disclosure.Rule | None = None  # a file for use outside the clinic under this suppression rule
+    internal: bool = False  # say in the provenance that the file is unsuppressed (the Export page's internal files)
+    excel: bool = False  # Norwegian Excel's dialect when written
+    user: str | None = None  # generated_by (default: the OS account running the process)
+    database: Path | None = None  # the database named in the provenance (default: none)
+
+    def row_period(self, kind: str) -> str | None:
+        """The period of the rows of `kind` (None for kinds without one)."""
+        return (self.period or "month") if kind in PERIOD_CHOICES else None
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What makes one export kind: its provenance options, and its frame (with provenance learned building it)."""
+
+    options: Callable[[ExportOptions], dict[str, object]]
+    frame: Callable[[duckdb.DuckDBPyConnection, ExportOptions, dt.date], tuple[pd.DataFrame, dict[str, object]]]
+
+
+def _rates_options(o: ExportOptions) -> dict[str, object]:
+    return {"by": o.by or "", "period": o.row_period("rates"), "interval": "Wilson score 95 %"}
+
+
+def _rates(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
+    return export.rates_frame(con, o.outcome, by=o.by, period=o.row_period("rates"), filters=o.filters,
+                              as_of=as_of), {}
+
+
+def _funnel_options(o: ExportOptions) -> dict[str, object]:
+    return {"method": o.method, "overdispersion": o.overdispersion, "flag": "outside the 99.8 % limits"}
+
+
+def _funnel(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
+    return export.funnel_frame(con, o.outcome, method=o.method, overdispersion=o.overdispersion, filters=o.filters,
+                               as_of=as_of), {}
+
+
+def _spc_options(o: ExportOptions) -> dict[str, object]:
+    return {"chart": o.chart, "period": o.row_period("spc"), "rules": o.rules, "freeze": o.freeze or ""}
+
+
+def _spc(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
+    return export.spc_frame(con, o.outcome, chart=o.chart, period=o.row_period("spc"), rules=o.rules,
+                            freeze=o.freeze, filters=o.filters, as_of=as_of), {}
+
+
+def _consumables_nok(o: ExportOptions) -> float:
+    return costs.DEFAULT_CONSUMABLES_NOK if o.consumables_nok is None else o.consumables_nok
+
+
+def _costs_options(o: ExportOptions) -> dict[str, object]:
+    return {"by": o.by or "month", "consumables_nok": _consumables_nok(o)}
+
+
+def _costs(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
+    return export.costs_frame(con, by=o.by or "month", consumables_nok=_consumables_nok(o), filters=o.filters,
+                              as_of=as_of), {}
+
+
+def _cusum(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
+    return export.cusum_frame(con, o.outcome, filters=o.filters, as_of=as_of), {}
+
+
+def _records(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
+    return records.anonymised(con, filters=o.filters, as_of=as_of)
+
+
+KINDS: dict[str, Kind] = {
+    "rates": Kind(_rates_options, _rates),
+    "funnel": Kind(_funnel_options, _funnel),
+    "spc": Kind(_spc_options, _spc),
+    "costs": Kind(_costs_options, _costs),
+    "cusum": Kind(lambda o: analysis.cusum_provenance(), _cusum),
+    "records": Kind(lambda o: {"pseudonymisation": records.PSEUDONYMISATION_NOTE}, _records),
+}
+
+
+def check(kind: str, o: ExportOptions) -> None:
+    """Refuse options that do not fit `kind` (ExportOptionError, worded for the command line's flags)."""
+    if kind not in KINDS:
+        raise ExportOptionError(f"unknown export kind `{kind}`; choose one of: {', '.join(KINDS)}")
+    if kind == "records":
+        if o.outcome or o.by or o.period:
+            raise ExportOptionError("export records takes no --outcome, --by or --period (it holds every outcome)")
+        if o.release:
+            raise ExportOptionError("export records is pseudonymised per export already; --release is for "
+                                    "aggregate exports")
+        return
+    if kind in NEEDS_OUTCOME:
+        if not o.outcome:
+            raise ExportOptionError(f"export {kind} needs --outcome KEY (one of: {', '.join(registry.OUTCOMES_BY_KEY)})")
+        registry.get(o.outcome)
+    elif o.outcome:
+        raise ExportOptionError("export costs takes no --outcome")
+    if o.by is not None:
+        if kind not in BY_CHOICES:
+            raise ExportOptionError(f"export {kind} takes no --by")
+        if o.by not in BY_CHOICES[kind]:
+            raise ExportOptionError(f"--by for {kind} must be one of: {', '.join(BY_CHOICES[kind])}")
+    if o.period is not None:
+        if kind not in PERIOD_CHOICES:
+            raise ExportOptionError(f"export {kind} takes no --period")
+        if o.period not in PERIOD_CHOICES[kind]:
+            raise ExportOptionError(f"--period for {kind} must be one of: {', '.join(PERIOD_CHOICES[kind])}")
+    f = o.filters
+    if f.date_from and f.date_to and f.date_from > f.date_to:
+        raise ExportOptionError("--from is after --to")
+    if o.release is not None and o.internal:
+        raise ExportOptionError("an export is either a release or an internal file, not both")
+
+
+def provenance_options(kind: str, o: ExportOptions) -> dict[str, object]:
+    """The provenance lines of `kind`'s own options (before any learned while building the frame)."""
+    if kind not in KINDS:
+        raise ExportOptionError(f"unknown export kind `{kind}`; choose one of: {', '.join(KINDS)}")
+    return KINDS[kind].options(o)
+
+
+def build(con: duckdb.DuckDBPyConnection, kind: str, o: ExportOptions) -> tuple[pd.DataFrame, dict[str, object]]:
+    """The frame of one export and its provenance lines (what, from which snapshot, as of when, with which filters
+    and options, generated when and by whom).
+
+    A release (`o.release`) is checked first (pipelines.release.export.check_release: a whole calendar month,
+    quarter or year, rows no longer; NotForRelease with what is allowed, also for a per-session kind), counted as of
+    `o.as_of` (default: the newest month end in the data), reduced to aggregate columns with small cells suppressed
+    and counts rounded (pipelines.release.export.release). `o.internal`: an unsuppressed file, said so."""
+    check(kind, o)
+    spec = KINDS[kind]
+    if o.release is not None:
+        as_of = export.check_release(kind, o.filters, as_of=o.as_of, data_as_of=counting.default_as_of(con),
+                                     period=o.row_period(kind))
+    else:
+        as_of = o.as_of or counting.default_as_of(con)
+    options = spec.options(o)
+    frame, learned = spec.frame(con, o, as_of)
+    options.update(learned)
+    if o.release is not None:
+        groups = [c for c in ("period_start", "month", o.by, "clinician") if c and c in frame.columns]
+        frame = export.release(frame, kind, list(dict.fromkeys(groups)), o.release, outcome_key=o.outcome,
+                               method=o.method, overdispersion=o.overdispersion, chart=o.chart, rules=o.rules,
+                               freeze=o.freeze)
+        options.update(export.release_provenance(o.release, o.filters))
+    elif o.internal and kind != "records":
+        options["release"] = INTERNAL_NOTE
+    prov = export.provenance(con, kind, as_of=as_of, filters=o.filters, options=options,
+                             outcome_key=o.outcome if kind in NEEDS_OUTCOME else None, db_path=o.database,
+                             generated_by=o.user)
+    return frame, prov
+
+
+def csv_bytes(con: duckdb.DuckDBPyConnection, kind: str, o: ExportOptions) -> tuple[bytes, int]:
+    """(file bytes, data rows) of one export, exactly as `python -m pipelines export` writes the file."""
+    frame, prov = build(con, kind, o)
+    return export.to_csv_bytes(frame, prov, excel=o.excel), len(frame)
