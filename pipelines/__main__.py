@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.errors import UserError
 from pipelines.ingest import store
 
 
@@ -228,14 +229,7 @@ COMMANDS = {"load": cmd_load, "retry": cmd_retry, "snapshots": cmd_snapshots, "r
             "demo": cmd_demo, "docs": cmd_docs, "export": cmd_export}
 
 
-def _user_facing_errors() -> tuple[type[BaseException], ...]:
-    from pipelines.ingest.read import InputError
-
-    # ExportOptionError and recovery.RecoveryError are ValueErrors
-    return (InputError, store.LoadBusyError, FileNotFoundError, ValueError)
-
-
-UserFacingErrors = _user_facing_errors()
+UserFacingErrors = (UserError,)  # a message for the user; any other exception is a bug and ends in a traceback
 DatabaseErrors = (duckdb.Error,)
 
 if __name__ == "__main__":

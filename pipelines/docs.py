@@ -176,7 +176,7 @@ def metrics_md() -> str:
         "- **Case mix**: indirect standardisation. A session's expected risk is the clinic-wide rate in its stratum",
         "  (indication x areas x product x first/repeat treatment); observed / expected per clinician with an exact",
         "  Poisson interval, and a funnel of standardised ratios (FunnelPlotR's SHMI method).",
-        f"- **CUSUM**: a risk-adjusted Bernoulli CUSUM per clinician (Steiner et al. 2000), updated once per treatment day (the sessions of a day have no order of their own), looking for the odds of",
+        "- **CUSUM**: a risk-adjusted Bernoulli CUSUM per clinician (Steiner et al. 2000), updated once per treatment day (the sessions of a day have no order of their own), looking for the odds of",
         f"  the event rising {analysis.CUSUM_ODDS_RATIO:g}-fold; expected risks are the case-mix risks shrunk towards",
         f"  the clinic rate by {analysis.CUSUM_SHRINK_SESSIONS} pseudo-sessions. The threshold h gives an in-control",
         f"  average run length of {analysis.CUSUM_ARL0:g} sessions (Markov-chain approximation). After a signal the",

@@ -516,5 +516,7 @@ def test_expected_bad_rows_at_least_five_in_total():
 
 
 def test_rejects_tiny_requests(tmp_path):
-    with pytest.raises(ValueError):
+    from pipelines.errors import UserError
+
+    with pytest.raises(UserError, match="--treatments must be at least"):
         generate.write_demo_exports(tmp_path, n_treatments=10, end_date=END)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.errors import UserError
 from pipelines.ingest import load, store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +26,7 @@ META_TABLE = "clinic_meta"
 GENERATED_BY_DEMO = "demo"
 
 
-class NotADemoDatabase(ValueError):
+class NotADemoDatabase(UserError, ValueError):
     """The demo generator refuses to write into a database that holds data it did not make."""
 
 

@@ -86,6 +86,7 @@ from pipelines.demo.sessions import (
     describe_sessions,
     review_effects,
 )
+from pipelines.errors import UserError
 
 __all__ = [
     "BAD_ROW_KINDS", "COLUMN_MAP_PATH", "DATA_DIR", "IND", "IND_SHARE", "LAG_FULL_DAYS", "LAG_MIN",
@@ -128,7 +129,7 @@ def write_demo_exports(
     English headers, later years plain UTF-8 CSV). No date in any file is after ``end_date`` (default: today).
     """
     if n_treatments < MIN_TREATMENTS:
-        raise ValueError(f"n_treatments must be at least {MIN_TREATMENTS}")
+        raise UserError(f"--treatments must be at least {MIN_TREATMENTS}")
     end = end_date or dt.date.today()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

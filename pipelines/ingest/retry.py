@@ -30,8 +30,8 @@ from pathlib import Path
 import duckdb
 
 from pipelines import contract
-from pipelines.ingest import load, store, validate
 from pipelines.errors import NoDatabaseError
+from pipelines.ingest import load, store, validate
 from pipelines.ingest.read import Source
 from pipelines.metrics import counting
 

@@ -212,7 +212,7 @@ def outcome_sql(o: Outcome) -> str:
     `python -m pipelines docs` writes to docs/sql/<outcome>.sql is the definition that runs, and a change of
     definition shows as a diff of that file. It runs as it is (tests/test_docs.py checks its counts)."""
     aggregates = _contact_aggregates([o])
-    contact_agg = (f"SELECT f.treatment_id,\n           " + ",\n           ".join(aggregates)
+    contact_agg = ("SELECT f.treatment_id,\n           " + ",\n           ".join(aggregates)
                    + "\n    FROM contacts f\n    GROUP BY f.treatment_id"
                    if aggregates else "SELECT NULL::VARCHAR AS treatment_id WHERE false")
     base = _base_flags(o)

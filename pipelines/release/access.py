@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.errors import UserError
 from pipelines.ingest.store import PRIVATE_FILE_MODE, private_dir, tighten
 
 ROLES = ("doctor", "manager", "auditor", "admin")
@@ -169,7 +170,7 @@ KEY_FILE_ENV = "CLINIC_ACCESS_LOG_KEY_FILE"
 KEY_FORMAT = "clinic-access-log-key/1"
 
 
-class AccessLogError(Exception):
+class AccessLogError(UserError):
     """The access log cannot be written or checked (e.g. its key file is missing): fix it before going on."""
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipelines.errors import UserError
 from pipelines.metrics import analysis, costs, counting, registry
 from pipelines.metrics.counting import Filters
 from pipelines.release import disclosure, export, records
@@ -27,7 +28,7 @@ NEEDS_OUTCOME = ("rates", "funnel", "spc", "cusum")
 INTERNAL_NOTE = "internal: small cells not suppressed; not for use outside the clinic"
 
 
-class ExportOptionError(ValueError):
+class ExportOptionError(UserError, ValueError):
     """Options that do not fit the export kind (the message says what to change)."""
 
 

@@ -31,10 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipelines.errors import UserError
+
 MARK = "suppressed"
 
 
-class NotForRelease(ValueError):
+class NotForRelease(UserError, ValueError):
     """The export cannot leave the clinic in this form (the message says what is allowed)."""
 
 
@@ -222,7 +224,7 @@ def period_bounds(label: str) -> tuple[dt.date, dt.date]:
             return first, month_end(first)
     except ValueError:
         pass
-    raise ValueError(f"`{label}` is not a release period; write a year (2024), a quarter (2024-Q1) or a month "
+    raise NotForRelease(f"`{label}` is not a release period; write a year (2024), a quarter (2024-Q1) or a month "
                      "(2024-03)")
 
 
