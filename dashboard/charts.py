@@ -885,7 +885,7 @@ def completeness_heatmap(frame: pd.DataFrame, *, outcome_label: str, lang: str, 
         customdata=text, hovertemplate="%{customdata}<extra></extra>", xgap=1, ygap=1))
     _layout(fig, title=title, lang=lang, height=height or max(300, 120 + 26 * len(clinicians)), legend=False)
     fig.update_yaxes(type="category", showgrid=False)
-    fig.update_xaxes(showgrid=False)
+    fig.update_xaxes(showgrid=False, **i18n.month_ticks((trace.x for trace in fig.data), lang))
     return fig
 
 

@@ -1116,6 +1116,9 @@ def tn(key: str, count: float | int | None, lang: str = DEFAULT_LANG, /, **value
     """The text for `key` (a PLURALS key) in the form the language's plural rule (CLDR, through Babel) gives for
     `count`: "1 day ago" / "2 days ago", "for 1 dag siden" / "for 2 dager siden". `{n}` is filled with the count
     formatted as a number in the language, unless `values` gives `n` itself (a count shown with more detail)."""
+    if isinstance(count, str):
+        raise TypeError(f"tn({key!r}, ...): pass the count as a number, not its text ({count!r}): the form is "
+                        f"chosen by the number and `{{n}}` is formatted here")
     en, nb = PLURALS[key]
     forms = nb if lang == "nb" else en
     text = forms[PLURAL_FORMS.index(plural_category(count, lang))]
@@ -1155,8 +1158,10 @@ def _missing(x: object) -> bool:
         return x is None or x != x  # NaT is not equal to itself
 
 
-def _digits_pattern(digits: int) -> str:
-    return "#,##0" + ("." + "0" * digits if digits > 0 else "")
+@functools.cache
+def _pattern(digits: int, suffix: str = "") -> babel_numbers.NumberPattern:
+    """'#,##0.0' (+ suffix), parsed once: grouped thousands and exactly `digits` decimals."""
+    return babel_numbers.parse_pattern("#,##0" + ("." + "0" * digits if digits > 0 else "") + suffix)
 
 
 def _minus(text: str) -> str:
@@ -1171,7 +1176,7 @@ def number(x: float | int | None, lang: str = DEFAULT_LANG, digits: int = 0) -> 
     """12,345.6 in English; 12 345,6 in Norwegian (no-break space between thousands); a true minus sign."""
     if _missing(x):
         return "–"
-    return _minus(babel_numbers.format_decimal(float(x), format=_digits_pattern(digits), locale=_locale(lang)))
+    return _minus(babel_numbers.format_decimal(float(x), format=_pattern(digits), locale=_locale(lang)))
 
 
 def pct(x: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
@@ -1179,7 +1184,7 @@ def pct(x: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
     languages, as CLDR has it for Norwegian and as the charts' axes and texts write it in English too)."""
     if _missing(x):
         return "–"
-    pattern = _digits_pattern(digits) + PERCENT_SUFFIX
+    pattern = _pattern(digits, PERCENT_SUFFIX)
     return _minus(babel_numbers.format_percent(float(x), format=pattern, locale=_locale(lang)))
 
 
@@ -1200,7 +1205,7 @@ def nok(x: float | None, lang: str = DEFAULT_LANG) -> str:
 
 def date(d: dt.date | None, lang: str = DEFAULT_LANG) -> str:
     """ISO dates in both languages ('2026-03-25', '2026-03-25 07:05'): unambiguous in a clinic and in an audit."""
-    if _missing(d) or (isinstance(d, float) and math.isnan(d)):
+    if _missing(d):
         return "–"
     if isinstance(d, dt.datetime):
         return babel_dates.format_datetime(d, "yyyy-MM-dd HH:mm", tzinfo=d.tzinfo, locale=_locale(lang))
@@ -1249,18 +1254,15 @@ def month_ticks(xs: Iterable[Iterable[object] | None], lang: str = DEFAULT_LANG,
     if not days:
         return {}
     first, last = days[0], days[-1]
-    start = (first.year, first.month + (first.day > 1))
-    months_n = (last.year - start[0]) * 12 + last.month - start[1] + 1  # month starts within [first, last]
+    # months counted from year 0 (January of a year is a multiple of 12); the first month start on or after `first`
+    first_index = first.year * 12 + first.month - 1 + (first.day > 1)
+    months_n = last.year * 12 + last.month - 1 - first_index + 1  # month starts within [first, last]
     if months_n < 2:
         ticks = sorted({first, last})
         return {"tickvals": [d.isoformat() for d in ticks],
                 "ticktext": [babel_dates.format_skeleton("yMMMd", d, locale=_locale(lang)) for d in ticks]}
     step = next(s for s in (1, 2, 3, 6, 12, 24, 60, 120, 1200) if math.ceil(months_n / s) <= max_ticks)
-    ticks = []
-    for i in range(months_n):
-        index = start[0] * 12 + start[1] - 1 + i  # months since year 0: January of a year is a multiple of 12
-        if index % step == 0:
-            ticks.append(dt.date(index // 12, index % 12 + 1, 1))
+    ticks = [dt.date(i // 12, i % 12 + 1, 1) for i in range(first_index, first_index + months_n) if i % step == 0]
     return {"tickvals": [d.isoformat() for d in ticks], "ticktext": [month_label(d, lang) for d in ticks]}
 
 
