@@ -172,7 +172,7 @@ def _visible(frame: pd.DataFrame | None) -> pd.DataFrame | None:
 def _hidden_line(lang: str) -> str:
     from pipelines.metrics.small_cells import MIN_SESSIONS
 
-    return t("hover_cell_hidden", lang, n=MIN_SESSIONS)
+    return i18n.tn("hover_cell_hidden", MIN_SESSIONS, lang)
 
 
 def _hover(lines: Sequence[str | None]) -> str:
@@ -192,7 +192,7 @@ def _ci_line(low, high, lang: str) -> str | None:
 
 def _small_line(den, lang: str, small_n: int) -> str | None:
     if _finite(den) and float(den) < small_n:
-        return "⚠ " + t("small_n", lang, n=small_n)
+        return "⚠ " + i18n.tn("small_n", small_n, lang)
     return None
 
 
@@ -254,7 +254,7 @@ def spc_chart(
     chart_name = t("chart_pp" if chart == "pp" else "chart_p", lang)
     title = t("spc_title", lang, outcome=outcome_label, chart=chart_name, period=t(f"by_{period}", lang)
               if f"by_{period}" in i18n.TEXTS else period)
-    subtitle = t("spc_subtitle", lang, rules=t(f"spc_rules_{rules}", lang), n=small_n)
+    subtitle = i18n.tn("spc_subtitle", small_n, lang, rules=t(f"spc_rules_{rules}", lang))
     if frame is None or frame.empty or frame["rate"].notna().sum() == 0:
         return empty_figure(t("spc_empty", lang), lang=lang, title=title)
     f = frame.reset_index(drop=True)
@@ -291,7 +291,7 @@ def spc_chart(
                 parts.append(t("runs_longest_note", lang, run=int(first["longest_run"]),
                                limit=int(first["longest_run_max"])))
             if pd.notna(first["crossings"]) and first["crossings"] < first["crossings_min"]:
-                parts.append(t("runs_crossings_note", lang, crossings=int(first["crossings"]),
+                parts.append(i18n.tn("runs_crossings_note", int(first["crossings"]), lang,
                                limit=int(first["crossings_min"])))
             runs_notes.append(t("spc_runs_note", lang, text="; ".join(parts)))
 
@@ -311,13 +311,13 @@ def spc_chart(
             continue
         lines = [f"<b>{i18n.period_label(r['period_start'], period, lang)}</b>",
                  _rate_line(r["rate"], r["numerator_n"], r["denominator_n"], lang) if _finite(r["rate"]) else
-                 t("hover_awaiting", lang, n=int(r.get("awaiting_n") or 0)),
+                 i18n.tn("hover_awaiting", int(r.get("awaiting_n") or 0), lang),
                  t("hover_limits", lang, low=i18n.pct(r["lcl"], lang), high=i18n.pct(r["ucl"], lang),
                    cl=i18n.pct(r["cl"], lang)) if _finite(r["ucl"]) else None,
                  t("hover_completeness", lang, pct=i18n.pct(r.get("followup_completeness"), lang),
                    num=i18n.number(r.get("followed_up_n"), lang), den=i18n.number(r.get("eligible_n"), lang))
                  if _finite(r.get("followup_completeness")) else None,
-                 t("hover_awaiting", lang, n=i18n.number(r.get("awaiting_n"), lang))
+                 i18n.tn("hover_awaiting", r.get("awaiting_n"), lang)
                  if _finite(r.get("awaiting_n")) and r.get("awaiting_n") > 0 else None,
                  _small_line(r["denominator_n"], lang, small_n),
                  t("hover_reference", lang, text=reference_text) if reference_text else None,
@@ -345,7 +345,7 @@ def spc_chart(
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=t("legend_signal_improving", lang),
                                  marker=dict(symbol="diamond", size=11, color=IMPROVING), hoverinfo="skip"))
     if any(s.endswith("-open") for s in symbols):
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=t("legend_small_n", lang, n=small_n),
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=i18n.tn("legend_small_n", small_n, lang),
                                  marker=dict(symbol="circle-open", size=9, color=GREY), hoverinfo="skip"))
     if highlight is not None:
         hit = f.index[pd.to_datetime(f["period_start"]) == pd.Timestamp(highlight)]
@@ -367,7 +367,7 @@ def spc_chart(
         top_values.append(reference[1] / 100)
     top = np.nanmax(top_values) if np.isfinite(top_values).any() else 0.01
     fig.update_yaxes(range=[0, 100 * top * 1.12], ticksuffix=" %")
-    fig.update_xaxes(type="date")
+    fig.update_xaxes(type="date", **i18n.month_ticks((trace.x for trace in fig.data), lang))
     return fig
 
 
@@ -512,7 +512,7 @@ def cusum_chart(daily: pd.DataFrame, *, clinician: str, outcome_label: str, lang
     if daily.empty:
         return empty_figure(t("cusum_no_events", lang), lang=lang, title=title)
     h = float(daily["threshold"].iloc[-1])
-    subtitle = t("cusum_subtitle", lang, h=i18n.number(h, lang, 2), arl=i18n.number(arl0, lang))
+    subtitle = t("cusum_subtitle", lang, h=i18n.number(h, lang, 2), arl=i18n.tn("count_sessions", arl0, lang))
     hover = [_hover([f"<b>{i18n.date(r['treated_on'], lang)}</b>",
                      f"CUSUM: {i18n.number(r['cusum'], lang, 2)} / {i18n.number(r['threshold'], lang, 2)}",
                      f"{t('sessions', lang)}: {r['sessions_n']}, {t('events', lang).lower()}: {int(r['events_n'])}",
@@ -533,7 +533,7 @@ def cusum_chart(daily: pd.DataFrame, *, clinician: str, outcome_label: str, lang
     _layout(fig, title=title, subtitle=subtitle, lang=lang, height=height, y_title=t("axis_cusum", lang),
             x_title=t("axis_treatment_date", lang))
     fig.update_yaxes(rangemode="tozero")
-    fig.update_xaxes(type="date")
+    fig.update_xaxes(type="date", **i18n.month_ticks((trace.x for trace in fig.data), lang))
     return fig
 
 
@@ -547,14 +547,14 @@ def cusum_monthly_chart(monthly: pd.DataFrame, *, clinician: str, outcome_label:
     title = t("cusum_title", lang, outcome=outcome_label, clinician=clinician)
     monthly = monthly[monthly["clinician"] == clinician] if not monthly.empty else monthly
     if monthly.empty:
-        return empty_figure(t("cusum_too_few", lang, n=min_sessions) if min_sessions > 0
+        return empty_figure(i18n.tn("cusum_too_few", min_sessions, lang) if min_sessions > 0
                             else t("cusum_no_events", lang), lang=lang, title=title)
     h = float(monthly["threshold"].iloc[-1])
     if min_sessions > 0:
         subtitle = t("cusum_subtitle_span", lang, n=min_sessions, h=i18n.number(h, lang, 2),
-                     arl=i18n.number(arl0, lang))
+                     arl=i18n.tn("count_sessions", arl0, lang))
     else:
-        subtitle = t("cusum_subtitle_month", lang, h=i18n.number(h, lang, 2), arl=i18n.number(arl0, lang))
+        subtitle = t("cusum_subtitle_month", lang, h=i18n.number(h, lang, 2), arl=i18n.tn("count_sessions", arl0, lang))
     starts = monthly["span_start"] if "span_start" in monthly else monthly["month"]
 
     def when(first, last) -> str:
@@ -587,7 +587,7 @@ def cusum_monthly_chart(monthly: pd.DataFrame, *, clinician: str, outcome_label:
     _layout(fig, title=title, subtitle=subtitle, lang=lang, height=height, y_title=t("axis_cusum", lang),
             x_title=t("axis_month", lang))
     fig.update_yaxes(rangemode="tozero")
-    fig.update_xaxes(type="date")
+    fig.update_xaxes(type="date", **i18n.month_ticks((trace.x for trace in fig.data), lang))
     return fig
 
 
@@ -707,7 +707,7 @@ def breakdown_chart(frame: pd.DataFrame, *, by: str, labels: Mapping[str, str], 
                      arrayminus=(100 * (f["rate"] - f["ci_low"])).to_numpy(float), color=SKY, thickness=2, width=0),
         customdata=np.array(hover, dtype=object).reshape(-1, 1), hovertemplate="%{customdata[0]}<extra></extra>"))
     if (f["denominator_n"] < small_n).any():
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=t("legend_small_n", lang, n=small_n),
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=i18n.tn("legend_small_n", small_n, lang),
                                  marker=dict(symbol="circle-open", size=9, color=BLUE), hoverinfo="skip"))
     _layout(fig, title=title, lang=lang, height=height or max(260, 120 + 30 * len(f)),
             x_title=t("axis_rate", lang))
@@ -771,7 +771,7 @@ def rate_time_chart(frame: pd.DataFrame, *, lang: str, title: str, subtitle: str
         if references and key in references and references[key] is not None:
             fig.add_hline(y=100 * references[key], line=dict(color=colour, dash="dot", width=1.5))
     if (f["denominator_n"] < small_n).any():
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=t("legend_small_n", lang, n=small_n),
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=i18n.tn("legend_small_n", small_n, lang),
                                  marker=dict(symbol="circle-open", size=9, color=GREY), hoverinfo="skip"))
     _layout(fig, title=title, subtitle=subtitle, lang=lang, height=height, y_title=y_title or t("axis_rate", lang))
     # as on the p-chart: the bands of periods with a handful of sessions may run off the top
@@ -782,7 +782,7 @@ def rate_time_chart(frame: pd.DataFrame, *, lang: str, title: str, subtitle: str
         top_values.append(reference[1] / 100)
     top = min(1.0, np.nanmax(top_values) * 1.12) if np.isfinite(top_values).any() else 1.0
     fig.update_yaxes(range=[0, 100 * top], ticksuffix=" %")
-    fig.update_xaxes(type="date")
+    fig.update_xaxes(type="date", **i18n.month_ticks((trace.x for trace in fig.data), lang))
     return fig
 
 
@@ -821,7 +821,7 @@ def cost_time_chart(frame: pd.DataFrame, *, lang: str, height: int = 380) -> go.
     _layout(fig, title=title, subtitle=t("cost_month_subtitle", lang), lang=lang, height=height,
             y_title=t("axis_nok", lang))
     fig.update_layout(barmode="stack", bargap=0.15)
-    fig.update_xaxes(type="date")
+    fig.update_xaxes(type="date", **i18n.month_ticks((trace.x for trace in fig.data), lang))
     fig.update_yaxes(tickformat=",.0f")
     return fig
 
@@ -885,7 +885,7 @@ def completeness_heatmap(frame: pd.DataFrame, *, outcome_label: str, lang: str, 
         customdata=text, hovertemplate="%{customdata}<extra></extra>", xgap=1, ygap=1))
     _layout(fig, title=title, lang=lang, height=height or max(300, 120 + 26 * len(clinicians)), legend=False)
     fig.update_yaxes(type="category", showgrid=False)
-    fig.update_xaxes(showgrid=False)
+    fig.update_xaxes(showgrid=False, **i18n.month_ticks((trace.x for trace in fig.data), lang))
     return fig
 
 
@@ -928,7 +928,7 @@ def change_chart(frame: pd.DataFrame, *, lang: str, labels: Mapping[str, str], h
             customdata=np.array(hover, dtype=object).reshape(-1, 1), hovertemplate="%{customdata[0]}<extra></extra>"))
     _layout(fig, title=title, subtitle=t("change_subtitle", lang), lang=lang, height=height,
             y_title=t("axis_change_days", lang))
-    fig.update_xaxes(type="date")
+    fig.update_xaxes(type="date", **i18n.month_ticks((trace.x for trace in fig.data), lang))
     return fig
 
 

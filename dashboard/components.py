@@ -82,7 +82,7 @@ def context(*, require_sessions: bool = True) -> Context:
         st.stop()
     least = min_sessions()
     if require_sessions and n < least:  # every figure of the page would be a cell of fewer sessions
-        st.warning(tr("cells_too_few", n=least), icon=":material/filter_alt_off:")
+        st.warning(i18n.tn("cells_too_few", least, lang()), icon=":material/filter_alt_off:")
         st.stop()
     return Context(lang=lang(), filters=f, as_of=data.cached(counting.default_as_of), options=options,
                    sessions_n=n, min_sessions=least)
@@ -117,7 +117,7 @@ def hidden_note(*frames: Any) -> None:
     """A caption explaining the hidden cells, when any of the frames has one."""
     for frame in frames:
         if isinstance(frame, pd.DataFrame) and small_cells.HIDDEN in frame and frame[small_cells.HIDDEN].any():
-            st.caption(tr("cells_hidden_note", n=small_cells.MIN_SESSIONS))
+            st.caption(i18n.tn("cells_hidden_note", small_cells.MIN_SESSIONS, lang()))
             return
 
 

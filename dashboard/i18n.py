@@ -1,7 +1,10 @@
 """Norwegian (bokmål) and English texts of the dashboard, and number / date formatting per language.
 
 Pure: no streamlit import. `t(key, lang, **values)` looks a text up and fills its `{placeholders}`; every key has
-both languages with the same placeholders (tests/test_i18n.py checks it, and that every key the code uses exists).
+both languages with the same placeholders. A text with a count ("1 day ago" / "2 days ago") is in PLURALS and is
+looked up with `tn(key, count, lang, **values)`, which picks the form by the language's CLDR plural rule (Babel).
+tests/test_i18n.py checks both tables, that every key the code uses exists and that every key is used.
+Numbers, percentages, amounts, dates and month names are formatted through Babel (CLDR) for nb_NO and en_US.
 Outcome labels, descriptions, eligibility, windows and reference texts come from the registry
 (pipelines/metrics/registry.py), never from here.
 """
@@ -9,17 +12,22 @@ Outcome labels, descriptions, eligibility, windows and reference texts come from
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
+from collections.abc import Iterable
+
+import babel
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
 
 LANGS = ("nb", "en")
 DEFAULT_LANG = "nb"
 LANG_NAMES = {"nb": "Norsk", "en": "English"}
+LOCALES = {"nb": "nb_NO", "en": "en_US"}  # Babel / CLDR locale of each language (en_GB writes "Sept 2026")
 NBSP = "\u00a0"
-
-MONTHS = {
-    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-    "nb": ("jan.", "feb.", "mar.", "apr.", "mai", "jun.", "jul.", "aug.", "sep.", "okt.", "nov.", "des."),
-}
+MINUS = "\u2212"
+PERCENT_SUFFIX = NBSP + "%"
+PLURAL_FORMS = ("one", "other")  # the CLDR plural categories of both languages (tests/test_i18n.py checks it)
 
 # key: (English, Norwegian)
 TEXTS: dict[str, tuple[str, str]] = {
@@ -52,8 +60,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "filter_products": ("Product", "Preparat"),
     "filter_all": ("All", "Alle"),
     "filter_reset": ("Reset filters", "Nullstill filtre"),
-    "filter_active": ("{n} filters active", "{n} filtre aktive"),
-    "filter_none": ("No filters: all sessions", "Ingen filtre: alle behandlinger"),
     "snapshot_caption": ("Snapshot v{version}, published {published}. Counted as of {as_of}.",
                          "Datasett v{version}, publisert {published}. Telt per {as_of}."),
     "share_hint": ("The address bar holds the filters: copy it to share this view.",
@@ -77,7 +83,6 @@ TEXTS: dict[str, tuple[str, str]] = {
                  "Ingen behandlinger passer filtrene. Utvid perioden eller fjern et filter i sidemenyen."),
     "no_eligible": ("No session in the filters is eligible for this outcome with a closed window yet.",
                     "Ingen behandling i filtrene er aktuell for dette utfallet med lukket vindu ennå."),
-    "loading": ("Counting…", "Teller…"),
     # --- common words ------------------------------------------------------------------------------------------
     "outcome": ("Outcome", "Utfall"),
     "clinician": ("Clinician", "Behandler"),
@@ -91,6 +96,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "period_month": ("Month", "Måned"),
     "period_quarter": ("Quarter", "Kvartal"),
     "period_year": ("Year", "År"),
+    "period_week_of": ("week of {date}", "uke fra {date}"),
     "rate": ("Rate", "Andel"),
     "interval": ("95 % interval", "95 % intervall"),
     "reference": ("Published reference", "Publisert referanse"),
@@ -102,25 +108,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     "events_of": ("{num} of {den}", "{num} av {den}"),
     "completeness": ("Follow-up completeness", "Oppfølging gjennomført"),
     "completeness_short": ("Followed up", "Fulgt opp"),
-    "awaiting": ("Window still open", "Vindu ennå åpent"),
-    "variation": ("Variation", "Variasjon"),
     "trend": ("Trend", "Utvikling"),
     "yes": ("yes", "ja"),
     "no": ("no", "nei"),
     "none": ("none", "ingen"),
-    "small_n": ("fewer than {n} sessions: read with care", "færre enn {n} behandlinger: tolk med varsomhet"),
     "small_n_badge": ("n < {n}", "n < {n}"),
     "open_chart": ("Open chart", "Åpne diagram"),
     "open_chart_short": ("Chart", "Diagram"),
-    "page_of": ("Page {page} of {pages}", "Side {page} av {pages}"),
     "showing": ("{first}-{last} of {total}", "{first}-{last} av {total}"),
     "hover_rate": ("Rate: {rate} ({num} of {den})", "Andel: {rate} ({num} av {den})"),
     "hover_ci": ("95 % interval: {low} to {high}", "95 % intervall: {low} til {high}"),
     "hover_completeness": ("Followed up: {pct} ({num} of {den} eligible)",
                            "Fulgt opp: {pct} ({num} av {den} aktuelle)"),
     "hover_limits": ("Limits: {low} to {high} (centre {cl})", "Grenser: {low} til {high} (senter {cl})"),
-    "hover_awaiting": ("Window still open: {n} sessions", "Vindu ennå åpent: {n} behandlinger"),
-    "awaiting_short": ("{n} still open", "{n} ennå åpne"),
     "hover_reference": ("Reference: {text}", "Referanse: {text}"),
     "hover_signal": ("Signal: {rules}", "Signal: {rules}"),
     "lost_as_event": ("Lost to follow-up counts as {label}.", "Uten oppfølging regnes som {label}."),
@@ -155,8 +155,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "signals_kind_filter": ("Show", "Vis"),
     "signals_all": ("All", "Alle"),
     "signals_concerning_only": ("Concerning only", "Bare bekymringsfulle"),
-    "signals_count": ("{n} signals", "{n} signaler"),
-    "signals_concerning": ("Concerning signals", "Bekymringsfulle signaler"),
     "signals_cusum_pending": ("The CUSUM charts of every outcome and clinician are still being checked; their "
                               "signals are added to the list when ready.",
                               "CUSUM for alle utfall og behandlere sjekkes fortsatt; signalene legges til i listen "
@@ -172,20 +170,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "kind_short_spc": ("p-chart", "p-diagram"),
     "kind_short_funnel": ("Funnel", "Trakt"),
     "kind_short_cusum": ("CUSUM", "CUSUM"),
-    "direction_high": ("higher", "høyere"),
-    "direction_low": ("lower", "lavere"),
-    "concern_true": ("concerning", "bekymringsfull"),
-    "concern_false": ("improving", "forbedring"),
     "rule_sigma": ("Outside the 3-sigma limits: {value} against the limit {limit}",
                    "Utenfor 3-sigma-grensene: {value} mot grensen {limit}"),
-    "rule_runs_longest": ("Anhøj run rule: {run} periods in a row {side} the centre line, {start} to {end} "
-                          "(more than {limit} is unusual)",
-                          "Anhøjs regel for serier: {run} perioder på rad {side} senterlinjen, {start} til {end} "
-                          "(mer enn {limit} er uvanlig)"),
-    "rule_runs_crossings": ("Anhøj crossing rule: the series crosses the centre line only {crossings} times "
-                            "(fewer than {limit} is unusual)",
-                            "Anhøjs regel for kryssinger: serien krysser senterlinjen bare {crossings} ganger "
-                            "(færre enn {limit} er uvanlig)"),
     "rule_rare_note": ("Rare event: fewer than one expected per month, so runs of empty months are expected.",
                        "Sjelden hendelse: under én forventet per måned, så serier av tomme måneder er ventet."),
     "side_above": ("above", "over"),
@@ -203,9 +189,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "rule_cusum": ("Risk-adjusted CUSUM reached {value} (threshold {limit})",
                    "Risikojustert CUSUM nådde {value} (terskel {limit})"),
     "col_when": ("When", "Når"),
-    "col_what": ("What fired", "Hva slo ut"),
+    "col_what_fired": ("What fired", "Hva slo ut"),
     "col_kind": ("Chart", "Diagram"),
-    "col_signal_side": ("Side", "Retning"),
     # --- overview ----------------------------------------------------------------------------------------------
     "overview_caption": ("Rates per treatment session for {period}. A session counts once its observation "
                          "window has closed ({as_of}); the interval is Wilson's 95 % score interval.",
@@ -274,21 +259,17 @@ TEXTS: dict[str, tuple[str, str]] = {
     "eligible": ("Denominator", "Nevner"),
     "window": ("Window", "Vindu"),
     "spc_title": ("{outcome}: {chart} by {period}", "{outcome}: {chart} per {period}"),
-    "spc_subtitle": ("Centre line and 3-sigma limits; {rules}; hollow points have fewer than {n} sessions",
-                     "Senterlinje og 3-sigma-grenser; {rules}; hule punkter har færre enn {n} behandlinger"),
     "spc_rules_anhoej": ("signals: outside the limits and Anhøj run rules",
                          "signaler: utenfor grensene og Anhøjs serieregler"),
     "spc_rules_mdc": ("signals: Making Data Count rules", "signaler: Making Data Count-regler"),
     "spc_runs_note": ("Anhøj: {text}", "Anhøj: {text}"),
     "runs_longest_note": ("longest run {run} > {limit}", "lengste serie {run} > {limit}"),
-    "runs_crossings_note": ("{crossings} crossings < {limit}", "{crossings} kryssinger < {limit}"),
     "legend_rate": ("Rate", "Andel"),
     "legend_centre": ("Centre line", "Senterlinje"),
     "legend_limits": ("3-sigma limits", "3-sigma-grenser"),
     "legend_limits_2": ("2-sigma limits", "2-sigma-grenser"),
     "legend_signal_concerning": ("Signal: concerning", "Signal: bekymring"),
     "legend_signal_improving": ("Signal: improving", "Signal: forbedring"),
-    "legend_small_n": ("Fewer than {n} sessions", "Færre enn {n} behandlinger"),
     "legend_selected": ("Selected for review", "Valgt for gjennomgang"),
     "axis_rate": ("% of sessions", "% av behandlingene"),
     "axis_sessions": ("Sessions (denominator)", "Behandlinger (nevner)"),
@@ -305,12 +286,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "by_product": ("product", "preparat"),
     "by_clinician": ("clinician", "behandler"),
     "by_month": ("month", "måned"),
+    "by_quarter": ("quarter", "kvartal"),
+    "by_week": ("week", "uke"),
     "overall": ("All", "Alle"),
     "case_review": ("Sessions behind a point", "Behandlinger bak et punkt"),
-    "case_review_caption": ("Pseudonymous references only. Click a point in the chart or choose the period; "
-                            "the list shows {page_size} sessions at a time.",
-                            "Bare pseudonyme referanser. Klikk et punkt i diagrammet eller velg perioden; "
-                            "listen viser {page_size} behandlinger om gangen."),
     "review_period": ("Period", "Periode"),
     "review_which": ("Sessions", "Behandlinger"),
     "review_numerator": ("With the event", "Med hendelsen"),
@@ -323,7 +302,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_areas": ("Areas", "Områder"),
     "col_units": ("Units", "Enheter"),
     "col_repeat": ("Repeat", "Gjentatt"),
-    "col_followed_up": ("Followed up", "Fulgt opp"),
     "col_event": ("Event", "Hendelse"),
     "col_contacts": ("Contacts", "Kontakter"),
     "col_last_contact": ("Last contact (day)", "Siste kontakt (dag)"),
@@ -379,12 +357,6 @@ TEXTS: dict[str, tuple[str, str]] = {
                     "indirekte standardisering, eksakt Poisson 95 % intervall. 1,0 = som forventet."),
     "col_oe_interval": ("O/E 95 % interval", "O/F 95 % intervall"),
     "col_cusum": ("CUSUM status", "CUSUM-status"),
-    "col_cusum_help": ("Risk-adjusted Bernoulli CUSUM looking for a doubling of the odds of the event; 'signal' "
-                       "if it crossed its threshold in the last {days} days charted, 'watch' if it now stands at half "
-                       "of it or more; earlier signals are counted (the chart restarts from 0 after each).",
-                       "Risikojustert Bernoulli-CUSUM som ser etter en dobling av oddsen for hendelsen; «signal» "
-                       "hvis den har krysset terskelen de siste {days} dagene, «følg med» hvis den nå er på minst "
-                       "halvparten av den; tidligere signaler telles (diagrammet starter på 0 etter hvert)."),
     "cusum_in control": ("in control", "i kontroll"),
     "cusum_watch": ("watch", "følg med"),
     "cusum_signal": ("signal", "signal"),
@@ -408,8 +380,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "cusum_title": ("{outcome}: risk-adjusted CUSUM for {clinician}",
                     "{outcome}: risikojustert CUSUM for {clinician}"),
     "cusum_subtitle": ("Looks for a doubling of the odds of the event; threshold {h} gives an in-control average "
-                       "run length of {arl} sessions; restarts from 0 after a signal",
-                       "Ser etter en dobling av oddsen for hendelsen; terskel {h} gir i snitt {arl} behandlinger "
+                       "run length of {arl}; restarts from 0 after a signal",
+                       "Ser etter en dobling av oddsen for hendelsen; terskel {h} gir i snitt {arl} "
                        "mellom falske alarmer; starter på 0 igjen etter et signal"),
     "axis_cusum": ("CUSUM", "CUSUM"),
     "legend_cusum": ("CUSUM (highest per day)", "CUSUM (høyeste per dag)"),
@@ -422,41 +394,26 @@ TEXTS: dict[str, tuple[str, str]] = {
                               "CUSUM ved månedsslutt: {value} / {threshold}"),
     "hover_cusum_peak": ("Highest that month: {value}", "Høyeste den måneden: {value}"),
     "cusum_subtitle_month": ("By month for your role (no single days or sessions): the value at each month's end. "
-                             "Threshold {h}, in-control average run length {arl} sessions; restarts from 0 after "
+                             "Threshold {h}, in-control average run length {arl}; restarts from 0 after "
                              "a signal",
                              "Per måned for din rolle (ingen enkeltdager eller behandlinger): verdien ved hver "
-                             "månedsslutt. Terskel {h}, i snitt {arl} behandlinger mellom falske alarmer; starter "
+                             "månedsslutt. Terskel {h}, i snitt {arl} mellom falske alarmer; starter "
                              "på 0 igjen etter et signal"),
     "axis_month": ("Month", "Måned"),
     "period_whole_months": ("For your role the period covers whole calendar months: {start} to {end}.",
                             "For din rolle gjelder perioden hele kalendermåneder: {start} til {end}."),
     # small cells hidden for roles without session-level access (pipelines/metrics/small_cells.py, docs/security.md)
     "cell_hidden": ("hidden (small cell)", "skjult (liten celle)"),
-    "cells_hidden_note": ("For your role, figures over fewer than {n} sessions are hidden, and where needed one more "
-                          "so that they cannot be worked out from a total. Charts leave them out, and their centre "
-                          "lines, limits and targets are computed without them.",
-                          "For din rolle skjules tall for færre enn {n} behandlinger, og ved behov ett til, slik at "
-                          "de ikke kan regnes ut fra en sum. Diagrammene utelater dem, og midtlinjer, grenser og mål "
-                          "regnes uten dem."),
-    "cells_too_few": ("Fewer than {n} sessions match the filters. For your role every figure must cover at least "
-                      "{n} sessions: choose a longer period or fewer filters.",
-                      "Færre enn {n} behandlinger passer med filtrene. For din rolle må hvert tall gjelde minst {n} "
-                      "behandlinger: velg en lengre periode eller færre filtre."),
-    "hover_cell_hidden": ("Hidden for your role: fewer than {n} sessions (or needed to protect such a figure)",
-                          "Skjult for din rolle: færre enn {n} behandlinger (eller nødvendig for å beskytte et "
-                          "slikt tall)"),
-    "cusum_too_few": ("Fewer than {n} sessions of this clinician: no CUSUM for your role.",
-                      "Færre enn {n} behandlinger hos denne behandleren: ingen CUSUM for din rolle."),
     "cusum_subtitle_span": ("By month for your role: the value at the end of each month, months with fewer than "
                             "{n} of the clinician's sessions joined to the next. Threshold {h}, in-control average "
-                            "run length {arl} sessions; restarts from 0 after a signal",
+                            "run length {arl}; restarts from 0 after a signal",
                             "Per måned for din rolle: verdien ved månedsslutt, måneder med færre enn {n} av "
                             "behandlerens behandlinger slått sammen med neste. Terskel {h}, i snitt {arl} "
-                            "behandlinger mellom falske alarmer; starter på 0 igjen etter et signal"),
+                            "mellom falske alarmer; starter på 0 igjen etter et signal"),
     "legend_cusum_signal_span": ("Signal in the month(s) shown", "Signal i måned(ene) som vises"),
     "hover_cusum_span_peak": ("Highest in these months: {value}", "Høyeste i disse månedene: {value}"),
     "method_cells": ("Small cells for roles without case access", "Små celler for roller uten tilgang til saker"),
-    "method_cells_text": ("The clinic manager sees no figure over fewer than {n} sessions: a month, quarter, "
+    "method_cells_text": ("The clinic manager sees no figure over fewer than {sessions}: a month, quarter, "
                           "clinician, indication, product or cost row with fewer sessions shows no rate, count or "
                           "interval and is not drawn, and where the hidden rows of a chart would add up to 1-{m} "
                           "sessions one more row is hidden, so a total minus the rows shown gives nothing back. "
@@ -464,7 +421,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                           "clinician's CUSUM is shown per span of months holding at least {n} of their sessions. "
                           "Event counts of 1-4 among {n} or more sessions are shown: they are the clinic's own "
                           "figures. The responsible doctor sees every cell.",
-                          "Daglig leder ser ingen tall for færre enn {n} behandlinger: en måned, et kvartal, en "
+                          "Daglig leder ser ingen tall for færre enn {sessions}: en måned, et kvartal, en "
                           "behandler, indikasjon, et preparat eller en kostnadsrad med færre behandlinger viser ingen "
                           "andel, antall eller intervall og tegnes ikke, og der de skjulte radene i et diagram til "
                           "sammen ville utgjøre 1-{m} behandlinger, skjules én rad til, slik at en sum minus radene "
@@ -484,22 +441,18 @@ TEXTS: dict[str, tuple[str, str]] = {
                          "every cost on this page and in the export.",
                          "Et fast beløp per korrigering for kanyler, kompresser og lignende. Endringen beregner "
                          "alle kostnader på siden og i eksporten på nytt."),
-    "kpi_corrections": ("Corrections", "Korrigeringer"),
     "kpi_correction_rate": ("Correction rate", "Korrigeringsandel"),
     "kpi_correction_rate_help": ("Primary sessions corrected within 28 days (registry outcome 'correction'), "
                                  "with its 95 % interval.",
                                  "Første behandlinger korrigert innen 28 dager (utfallet «korrigering»), med 95 % "
                                  "intervall."),
     "kpi_cost": ("Correction cost", "Korrigeringskostnad"),
-    "kpi_corrections_n": ("{n} corrections", "{n} korrigeringer"),
     "kpi_cost_per_100": ("Per 100 treatments", "Per 100 behandlinger"),
     "kpi_cost_per_100_help": ("Correction cost per 100 primary treatments.",
                               "Kostnad for korrigeringer per 100 første behandlinger."),
     "kpi_cost_share": ("Share of revenue", "Andel av omsetningen"),
     "kpi_cost_share_help": ("Correction cost as a share of the treatment revenue (price charged) in the period.",
                             "Kostnad for korrigeringer som andel av behandlingsinntektene i perioden."),
-    "kpi_unpriced": ("{n} corrections have no product price for their date and count without product cost.",
-                     "{n} korrigeringer mangler preparatpris for datoen og telles uten preparatkostnad."),
     "correction_rate_title": ("Correction rate by month of the primary treatment",
                               "Korrigeringsandel etter måned for første behandling"),
     "correction_rate_subtitle": ("Share of primary sessions corrected within 28 days; band = 95 % interval",
@@ -527,13 +480,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "clinician_costs": ("Clinician chair-time cost", "Behandlernes kostnad for stoltid"),
     "col_valid_from": ("Valid from", "Gjelder fra"),
     "col_cost_per_unit": ("NOK / unit", "kr / enhet"),
-    "col_unit_type": ("Unit type", "Enhetstype"),
     "col_factor": ("Botox factor", "Botox-faktor"),
-    "col_cost_per_botox_unit": ("NOK / Botox unit", "kr / Botox-enhet"),
     "col_in_force": ("In force now", "Gjelder nå"),
     "col_profession": ("Profession", "Yrke"),
     "col_cost_per_minute": ("NOK per minute", "kr per minutt"),
-    "col_cost_per_hour": ("NOK per hour", "kr per time"),
     "costs_empty": ("No corrections or treatments in the filters.", "Ingen korrigeringer eller behandlinger i "
                     "filtrene."),
     # --- responses ---------------------------------------------------------------------------------------------
@@ -569,12 +519,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "distribution_title": ("Distribution of the change from baseline", "Fordeling av endringen fra før behandling"),
     "distribution_subtitle": ("Sessions per 10 % band; solid = at least 50 % fewer days (responder)",
                               "Behandlinger per 10 %-intervall; fylt = minst 50 % færre dager (effekt)"),
-    "distribution_lost": ("{lost} sessions had no headache count at follow-up (not in the chart; they count as "
-                          "non-responders in the responder rate).",
-                          "{lost} behandlinger hadde ikke hodepineantall ved kontroll (ikke i diagrammet; de regnes "
-                          "som uten effekt i andelen med effekt)."),
     "axis_pct_change": ("Change in headache days from baseline (%)", "Endring i hodepinedager fra før (%)"),
-    "change_table": ("Change by indication", "Endring etter indikasjon"),
     "col_baseline": ("Baseline days / month", "Dager / måned før"),
     "col_follow_up": ("At follow-up", "Ved kontroll"),
     "col_change": ("Mean change", "Snittendring"),
@@ -585,10 +530,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "hdss_subtitle": ("Baseline minus the best score in the window; a drop of 2 or more is a response",
                       "Før minus beste skår i vinduet; et fall på 2 eller mer er effekt"),
     "axis_hdss_drop": ("Drop in HDSS points", "Fall i HDSS-poeng"),
-    "hdss_missing": ("{n} sessions without a baseline and follow-up HDSS (judged by the clinician's effect "
-                     "assessment instead).",
-                     "{n} behandlinger uten HDSS før og etter (vurdert etter behandlerens effektvurdering i "
-                     "stedet)."),
     # --- data quality ------------------------------------------------------------------------------------------
     "dq_caption": ("What was loaded, what was refused and why, how complete the follow-up is, and how fresh the "
                    "data is.",
@@ -599,7 +540,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "fresh_treatment": ("Newest treatment", "Nyeste behandling"),
     "fresh_follow_up": ("Newest follow-up", "Nyeste kontroll"),
     "fresh_load": ("Last load", "Siste innlasting"),
-    "days_ago": ("{n} days ago", "for {n} dager siden"),
     "today": ("today", "i dag"),
     "at_time": ("at {time}", "kl. {time}"),
     "rejected_summary": ("What still needs a fix", "Hva som må rettes"),
@@ -613,8 +553,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "kind_date order": ("dates in the wrong order", "datoer i feil rekkefølge"),
     "kind_empty required value": ("required value missing", "påkrevd verdi mangler"),
     "kind_invalid value": ("invalid value", "ugyldig verdi"),
-    "stale_warning": ("The newest treatment is {n} days old: has the latest export been loaded?",
-                      "Nyeste behandling er {n} dager gammel: er siste eksport lastet inn?"),
     "loads": ("Loads", "Innlastinger"),
     "col_loaded_at": ("Loaded at", "Lastet inn"),
     "col_file": ("File", "Fil"),
@@ -674,7 +612,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "export_by_none": ("Nothing (clinic)", "Ingenting (klinikken)"),
     "export_period_all": ("Whole period", "Hele perioden"),
     "export_download": ("Download {name}", "Last ned {name}"),
-    "export_rows": ("{n} rows", "{n} rader"),
     "export_preview": ("Preview", "Forhåndsvisning"),
     "export_failed": ("This export cannot be made with these filters: {error}",
                       "Denne eksporten kan ikke lages med disse filtrene: {error}"),
@@ -702,9 +639,6 @@ TEXTS: dict[str, tuple[str, str]] = {
                            "krever ingen kontroll: alle aktuelle behandlinger telles"),
     "about_reference": ("Reference", "Referanse"),
     "about_source": ("Source", "Kilde"),
-    "about_group": ("Group", "Gruppe"),
-    "about_closed": ("A session counts once its window has closed: {days} days after treatment.",
-                     "En behandling telles når vinduet er lukket: {days} dager etter behandling."),
     "method_wilson": ("Wilson 95 % interval", "Wilsons 95 % intervall"),
     "method_wilson_text": ("Every rate carries Wilson's score interval without continuity correction (as "
                            "PHEindicatormethods and R's prop.test(correct = FALSE)); it behaves well for small "
@@ -766,20 +700,20 @@ TEXTS: dict[str, tuple[str, str]] = {
     "method_cusum": ("Risk-adjusted CUSUM", "Risikojustert CUSUM"),
     "method_cusum_text": ("Bernoulli CUSUM per clinician (Steiner et al. 2000), sessions in date order, looking "
                           "for the odds of the event rising by a factor {odds}. Each session's expected risk is "
-                          "its case-mix stratum rate shrunk towards the clinic rate by {shrink} pseudo-sessions. "
-                          "The threshold h gives an in-control average run length of {arl} sessions (Markov-chain "
+                          "its case-mix stratum rate shrunk towards the clinic rate by {shrink}. "
+                          "The threshold h gives an in-control average run length of {arl} (Markov-chain "
                           "approximation, Brook and Evans 1972, at the clinician's mean expected risk); after a "
                           "signal the chart restarts from 0.",
                           "Bernoulli-CUSUM per behandler (Steiner mfl. 2000), behandlinger i datorekkefølge, som "
                           "ser etter at oddsen for hendelsen øker med en faktor {odds}. Hver behandlings "
                           "forventede risiko er andelen i pasientgruppen, trukket mot klinikkens andel med "
-                          "{shrink} tenkte behandlinger. Terskelen h gir i snitt {arl} behandlinger mellom falske "
+                          "{shrink}. Terskelen h gir i snitt {arl} mellom falske "
                           "alarmer (Markov-kjede, Brook og Evans 1972, ved behandlerens gjennomsnittlige "
                           "forventede risiko); etter et signal starter diagrammet på 0 igjen."),
     "method_small": ("Small numbers", "Små tall"),
-    "method_small_text": ("Rates over fewer than {n} sessions are drawn hollow and marked, never hidden. "
+    "method_small_text": ("Rates over fewer than {sessions} are drawn hollow and marked, never hidden. "
                           "Exports that leave the clinic should suppress small cells.",
-                          "Andeler over færre enn {n} behandlinger tegnes hule og merkes, men skjules aldri. "
+                          "Andeler over færre enn {sessions} tegnes hule og merkes, men skjules aldri. "
                           "Eksport som forlater klinikken bør skjule små celler."),
     "method_windows": ("Closed windows", "Lukkede vinduer"),
     "method_windows_text": ("A session counts for an outcome only once its observation window has closed by the "
@@ -816,8 +750,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "effect_partial": ("partial", "delvis"),
     "effect_none": ("none", "ingen"),
     "effect_not_assessed": ("not assessed", "ikke vurdert"),
-    "unit_botox": ("Botox units", "Botox-enheter"),
-    "unit_speywood": ("Speywood units", "Speywood-enheter"),
     # --- sign-in, roles, access log ----------------------------------------------------------------------------
     "page_access_log": ("Access log", "Tilgangslogg"),
     "role_doctor": ("Doctor", "Lege"),
@@ -898,18 +830,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "access_log_unwritable": (
         "The access log cannot be written, so nothing more is shown (every sign-in and view is logged): {error}",
         "Tilgangsloggen kan ikke skrives, så ingenting mer vises (alle innlogginger og visninger logges): {error}"),
-    "access_log_bad_lines": (
-        "{n} line(s) of the log cannot be read and are left out of the table below; they are listed here. A line "
-        "is unreadable when the file was edited outside the app or a write was cut off: keep a copy of the file "
-        "and find out how it happened.",
-        "{n} linje(r) i loggen kan ikke leses og er utelatt fra tabellen under; de står her. En linje kan ikke "
-        "leses når filen er endret utenfor appen eller en skriving ble avbrutt: ta vare på en kopi av filen og "
-        "finn ut hvordan det skjedde."),
-    "access_log_unkeyed": (
-        "Entries 1–{n} were written before the log was keyed ({created}): they are chained with plain SHA-256 and "
-        "anchored by the key file from then on.",
-        "Oppføring 1–{n} ble skrevet før loggen fikk nøkkel ({created}): de er kjedet med vanlig SHA-256 og "
-        "forankret i nøkkelfilen fra da av."),
     "col_line_n": ("Line", "Linje"),
     "col_bad_reason": ("Why it cannot be read", "Hvorfor den ikke kan leses"),
     "col_line_start": ("Start of the line", "Starten av linjen"),
@@ -957,8 +877,6 @@ TEXTS: dict[str, tuple[str, str]] = {
                                  "release; internal and record files are unaffected.",
                                  "Dataene dekker ennå ikke en hel kalendermåned, så det er ingenting å levere ut; "
                                  "interne filer og postfiler påvirkes ikke."),
-    "export_rows_up_to": ("up to {n} rows (sessions that cannot share their values with 4 others are left out)",
-                          "opptil {n} rader (behandlinger som ikke kan dele verdiene sine med 4 andre, utelates)"),
     "export_bad_url_value": ("The link held a value this page cannot use for: {names}. It was ignored and the "
                              "default (the strictest rule allowed) is used; set the value on the page instead.",
                              "Lenken hadde en verdi siden ikke kan bruke for: {names}. Den ble ignorert, og "
@@ -989,8 +907,6 @@ TEXTS: dict[str, tuple[str, str]] = {
                            "avvist. Appen legger bare til i loggen og kan ikke endre den; hver oppføring har en "
                            "nøklet hash (HMAC-SHA256, nøkkelen ligger utenfor loggen) av seg selv og den forrige, "
                            "så en endring eller en fjernet linje synes. Fil: {path}"),
-    "access_log_intact": ("The chain is intact: {n} entries, each linked to the one before.",
-                          "Kjeden er hel: {n} oppføringer, hver koblet til den forrige."),
     "access_log_broken": ("The chain is broken: {message}. The file was changed outside the app: keep a copy "
                           "and find out who changed it.",
                           "Kjeden er brutt: {message}. Filen er endret utenfor appen: ta vare på en kopi og "
@@ -998,7 +914,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "access_log_empty": ("Nothing has been logged yet.", "Ingenting er logget ennå."),
     "access_log_events": ("Events", "Hendelser"),
     "access_log_download": ("Download the access log", "Last ned tilgangsloggen"),
-    "access_log_shown": ("{n} of {total} entries, newest first.", "{n} av {total} oppføringer, nyeste først."),
     "col_at": ("When", "Når"),
     "col_user": ("User", "Bruker"),
     "col_role": ("Role", "Rolle"),
@@ -1013,7 +928,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event_export": ("export", "eksport"),
     "event_refused": ("refused", "avvist"),
     # --- costs: what-if assumptions ----------------------------------------------------------------------------
-    "whatif_title": ("What-if: prices and chair-time cost", "Hva om: priser og kostnad for stoltid"),
     "whatif_note": ("Edit the prices and costs below to see what the corrections would cost. The edits are "
                     "assumptions for this view only: they are never written to the database and nobody else "
                     "sees them. To change them for real, edit data/product_prices.csv and data/clinicians.csv "
@@ -1031,11 +945,192 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+# Texts with a count: key: ((English one, English other), (Norwegian one, Norwegian other)), the forms in the order
+# of PLURAL_FORMS (CLDR: 'one' is exactly 1 in both languages, 0 is 'other'). Looked up with
+# tn(key, count, lang, **values); `{n}` is the count. A 'one' form may leave `{n}` out ("once", "den siste dagen").
+# count_* keys are a counted noun alone, for a text with a second count ({arl}, {shrink}, {sessions} in TEXTS).
+PLURALS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "count_sessions": (("{n} session", "{n} sessions"), ("{n} behandling", "{n} behandlinger")),
+    "count_pseudo_sessions": (("{n} pseudo-session", "{n} pseudo-sessions"),
+                              ("{n} tenkt behandling", "{n} tenkte behandlinger")),
+    "small_n": (("fewer than {n} session: read with care", "fewer than {n} sessions: read with care"),
+                ("færre enn {n} behandling: tolk med varsomhet", "færre enn {n} behandlinger: tolk med varsomhet")),
+    "legend_small_n": (("Fewer than {n} session", "Fewer than {n} sessions"),
+                       ("Færre enn {n} behandling", "Færre enn {n} behandlinger")),
+    "spc_subtitle": (("Centre line and 3-sigma limits; {rules}; hollow points have fewer than {n} session",
+                      "Centre line and 3-sigma limits; {rules}; hollow points have fewer than {n} sessions"),
+                     ("Senterlinje og 3-sigma-grenser; {rules}; hule punkter har færre enn {n} behandling",
+                      "Senterlinje og 3-sigma-grenser; {rules}; hule punkter har færre enn {n} behandlinger")),
+    "hover_awaiting": (("Window still open: {n} session", "Window still open: {n} sessions"),
+                       ("Vindu ennå åpent: {n} behandling", "Vindu ennå åpent: {n} behandlinger")),
+    "awaiting_short": (("{n} still open", "{n} still open"), ("{n} ennå åpen", "{n} ennå åpne")),
+    "rule_runs_longest": (
+        ("Anhøj run rule: {n} period in a row {side} the centre line, {start} to {end} (more than {limit} is "
+         "unusual)",
+         "Anhøj run rule: {n} periods in a row {side} the centre line, {start} to {end} (more than {limit} is "
+         "unusual)"),
+        ("Anhøjs regel for serier: {n} periode på rad {side} senterlinjen, {start} til {end} (mer enn {limit} er "
+         "uvanlig)",
+         "Anhøjs regel for serier: {n} perioder på rad {side} senterlinjen, {start} til {end} (mer enn {limit} er "
+         "uvanlig)")),
+    "rule_runs_crossings": (
+        ("Anhøj crossing rule: the series crosses the centre line only once (fewer than {limit} is unusual)",
+         "Anhøj crossing rule: the series crosses the centre line only {n} times (fewer than {limit} is unusual)"),
+        ("Anhøjs regel for kryssinger: serien krysser senterlinjen bare én gang (færre enn {limit} er uvanlig)",
+         "Anhøjs regel for kryssinger: serien krysser senterlinjen bare {n} ganger (færre enn {limit} er "
+         "uvanlig)")),
+    "runs_crossings_note": (("{n} crossing < {limit}", "{n} crossings < {limit}"),
+                            ("{n} kryssing < {limit}", "{n} kryssinger < {limit}")),
+    "case_review_caption": (
+        ("Pseudonymous references only. Click a point in the chart or choose the period; the list shows {n} "
+         "session at a time.",
+         "Pseudonymous references only. Click a point in the chart or choose the period; the list shows {n} "
+         "sessions at a time."),
+        ("Bare pseudonyme referanser. Klikk et punkt i diagrammet eller velg perioden; listen viser {n} "
+         "behandling om gangen.",
+         "Bare pseudonyme referanser. Klikk et punkt i diagrammet eller velg perioden; listen viser {n} "
+         "behandlinger om gangen.")),
+    "col_cusum_help": (
+        ("Risk-adjusted Bernoulli CUSUM looking for a doubling of the odds of the event; 'signal' if it crossed its "
+         "threshold on the last day charted, 'watch' if it now stands at half of it or more; earlier signals are "
+         "counted (the chart restarts from 0 after each).",
+         "Risk-adjusted Bernoulli CUSUM looking for a doubling of the odds of the event; 'signal' if it crossed its "
+         "threshold in the last {n} days charted, 'watch' if it now stands at half of it or more; earlier signals "
+         "are counted (the chart restarts from 0 after each)."),
+        ("Risikojustert Bernoulli-CUSUM som ser etter en dobling av oddsen for hendelsen; «signal» hvis den har "
+         "krysset terskelen den siste dagen, «følg med» hvis den nå er på minst halvparten av den; tidligere "
+         "signaler telles (diagrammet starter på 0 etter hvert).",
+         "Risikojustert Bernoulli-CUSUM som ser etter en dobling av oddsen for hendelsen; «signal» hvis den har "
+         "krysset terskelen de siste {n} dagene, «følg med» hvis den nå er på minst halvparten av den; tidligere "
+         "signaler telles (diagrammet starter på 0 etter hvert).")),
+    "cells_hidden_note": (
+        ("For your role, figures over fewer than {n} session are hidden, and where needed one more so that they "
+         "cannot be worked out from a total. Charts leave them out, and their centre lines, limits and targets are "
+         "computed without them.",
+         "For your role, figures over fewer than {n} sessions are hidden, and where needed one more so that they "
+         "cannot be worked out from a total. Charts leave them out, and their centre lines, limits and targets are "
+         "computed without them."),
+        ("For din rolle skjules tall for færre enn {n} behandling, og ved behov ett til, slik at de ikke kan regnes "
+         "ut fra en sum. Diagrammene utelater dem, og midtlinjer, grenser og mål regnes uten dem.",
+         "For din rolle skjules tall for færre enn {n} behandlinger, og ved behov ett til, slik at de ikke kan "
+         "regnes ut fra en sum. Diagrammene utelater dem, og midtlinjer, grenser og mål regnes uten dem.")),
+    "cells_too_few": (
+        ("Fewer than {n} session matches the filters. For your role every figure must cover at least {n} session: "
+         "choose a longer period or fewer filters.",
+         "Fewer than {n} sessions match the filters. For your role every figure must cover at least {n} sessions: "
+         "choose a longer period or fewer filters."),
+        ("Færre enn {n} behandling passer med filtrene. For din rolle må hvert tall gjelde minst {n} behandling: "
+         "velg en lengre periode eller færre filtre.",
+         "Færre enn {n} behandlinger passer med filtrene. For din rolle må hvert tall gjelde minst {n} "
+         "behandlinger: velg en lengre periode eller færre filtre.")),
+    "hover_cell_hidden": (
+        ("Hidden for your role: fewer than {n} session (or needed to protect such a figure)",
+         "Hidden for your role: fewer than {n} sessions (or needed to protect such a figure)"),
+        ("Skjult for din rolle: færre enn {n} behandling (eller nødvendig for å beskytte et slikt tall)",
+         "Skjult for din rolle: færre enn {n} behandlinger (eller nødvendig for å beskytte et slikt tall)")),
+    "cusum_too_few": (
+        ("Fewer than {n} session of this clinician: no CUSUM for your role.",
+         "Fewer than {n} sessions of this clinician: no CUSUM for your role."),
+        ("Færre enn {n} behandling hos denne behandleren: ingen CUSUM for din rolle.",
+         "Færre enn {n} behandlinger hos denne behandleren: ingen CUSUM for din rolle.")),
+    "kpi_corrections_n": (("{n} correction", "{n} corrections"), ("{n} korrigering", "{n} korrigeringer")),
+    "kpi_unpriced": (
+        ("{n} correction has no product price for its date and counts without product cost.",
+         "{n} corrections have no product price for their date and count without product cost."),
+        ("{n} korrigering mangler preparatpris for datoen og telles uten preparatkostnad.",
+         "{n} korrigeringer mangler preparatpris for datoen og telles uten preparatkostnad.")),
+    "distribution_lost": (
+        ("{n} session had no headache count at follow-up (not in the chart; it counts as a non-responder in the "
+         "responder rate).",
+         "{n} sessions had no headache count at follow-up (not in the chart; they count as non-responders in the "
+         "responder rate)."),
+        ("{n} behandling hadde ikke hodepineantall ved kontroll (ikke i diagrammet; den regnes som uten effekt i "
+         "andelen med effekt).",
+         "{n} behandlinger hadde ikke hodepineantall ved kontroll (ikke i diagrammet; de regnes som uten effekt i "
+         "andelen med effekt).")),
+    "hdss_missing": (
+        ("{n} session without a baseline and follow-up HDSS (judged by the clinician's effect assessment instead).",
+         "{n} sessions without a baseline and follow-up HDSS (judged by the clinician's effect assessment "
+         "instead)."),
+        ("{n} behandling uten HDSS før og etter (vurdert etter behandlerens effektvurdering i stedet).",
+         "{n} behandlinger uten HDSS før og etter (vurdert etter behandlerens effektvurdering i stedet).")),
+    "days_ago": (("{n} day ago", "{n} days ago"), ("for {n} dag siden", "for {n} dager siden")),
+    "stale_warning": (
+        ("The newest treatment is {n} day old: has the latest export been loaded?",
+         "The newest treatment is {n} days old: has the latest export been loaded?"),
+        ("Nyeste behandling er {n} dag gammel: er siste eksport lastet inn?",
+         "Nyeste behandling er {n} dager gammel: er siste eksport lastet inn?")),
+    "export_rows": (("{n} row", "{n} rows"), ("{n} rad", "{n} rader")),
+    "export_rows_up_to": (
+        ("up to {n} row (sessions that cannot share their values with 4 others are left out)",
+         "up to {n} rows (sessions that cannot share their values with 4 others are left out)"),
+        ("opptil {n} rad (behandlinger som ikke kan dele verdiene sine med 4 andre, utelates)",
+         "opptil {n} rader (behandlinger som ikke kan dele verdiene sine med 4 andre, utelates)")),
+    "about_closed": (("A session counts once its window has closed: {n} day after treatment.",
+                      "A session counts once its window has closed: {n} days after treatment."),
+                     ("En behandling telles når vinduet er lukket: {n} dag etter behandling.",
+                      "En behandling telles når vinduet er lukket: {n} dager etter behandling.")),
+    "access_log_intact": (("The chain is intact: {n} entry.",
+                           "The chain is intact: {n} entries, each linked to the one before."),
+                          ("Kjeden er hel: {n} oppføring.",
+                           "Kjeden er hel: {n} oppføringer, hver koblet til den forrige.")),
+    "access_log_unkeyed": (
+        ("Entry {n} was written before the log was keyed ({created}): it is chained with plain SHA-256 and anchored "
+         "by the key file from then on.",
+         "Entries 1–{n} were written before the log was keyed ({created}): they are chained with plain SHA-256 and "
+         "anchored by the key file from then on."),
+        ("Oppføring {n} ble skrevet før loggen fikk nøkkel ({created}): den er kjedet med vanlig SHA-256 og "
+         "forankret i nøkkelfilen fra da av.",
+         "Oppføring 1–{n} ble skrevet før loggen fikk nøkkel ({created}): de er kjedet med vanlig SHA-256 og "
+         "forankret i nøkkelfilen fra da av.")),
+    "access_log_bad_lines": (
+        ("{n} line of the log cannot be read and is left out of the table below; it is listed here. A line is "
+         "unreadable when the file was edited outside the app or a write was cut off: keep a copy of the file and "
+         "find out how it happened.",
+         "{n} lines of the log cannot be read and are left out of the table below; they are listed here. A line is "
+         "unreadable when the file was edited outside the app or a write was cut off: keep a copy of the file and "
+         "find out how it happened."),
+        ("{n} linje i loggen kan ikke leses og er utelatt fra tabellen under; den står her. En linje kan ikke leses "
+         "når filen er endret utenfor appen eller en skriving ble avbrutt: ta vare på en kopi av filen og finn ut "
+         "hvordan det skjedde.",
+         "{n} linjer i loggen kan ikke leses og er utelatt fra tabellen under; de står her. En linje kan ikke leses "
+         "når filen er endret utenfor appen eller en skriving ble avbrutt: ta vare på en kopi av filen og finn ut "
+         "hvordan det skjedde.")),
+    # the count is the total: "1 of 1 entry", "3 of 40 entries"
+    "access_log_shown": (("{shown} of {n} entry, newest first.", "{shown} of {n} entries, newest first."),
+                         ("{shown} av {n} oppføring, nyeste først.", "{shown} av {n} oppføringer, nyeste først.")),
+}
+
+
 def t(key: str, lang: str = DEFAULT_LANG, /, **values: object) -> str:
     """The text for `key` in `lang` ('nb' or 'en'), with `{placeholders}` filled from `values`."""
+    if key in PLURALS and key not in TEXTS:
+        raise KeyError(f"{key!r} is a text with a count: call tn({key!r}, count, lang, ...) so that it gets the "
+                       f"singular or plural form")
     en, nb = TEXTS[key]
     text = nb if lang == "nb" else en
     return text.format(**values) if values else text
+
+
+def tn(key: str, count: float | int | None, lang: str = DEFAULT_LANG, /, **values: object) -> str:
+    """The text for `key` (a PLURALS key) in the form the language's plural rule (CLDR, through Babel) gives for
+    `count`: "1 day ago" / "2 days ago", "for 1 dag siden" / "for 2 dager siden". `{n}` is filled with the count
+    formatted as a number in the language, unless `values` gives `n` itself (a count shown with more detail)."""
+    if isinstance(count, str):
+        raise TypeError(f"tn({key!r}, ...): pass the count as a number, not its text ({count!r}): the form is "
+                        f"chosen by the number and `{{n}}` is formatted here")
+    en, nb = PLURALS[key]
+    forms = nb if lang == "nb" else en
+    text = forms[PLURAL_FORMS.index(plural_category(count, lang))]
+    return text.format(**{"n": number(count, lang), **values})
+
+
+def plural_category(count: float | int | None, lang: str = DEFAULT_LANG) -> str:
+    """CLDR plural category ('one' or 'other' in both languages) of `count` as it is shown (rounded to a whole
+    number, the way `number` shows a count); a missing count is 'other'."""
+    if _missing(count):
+        return "other"
+    return _locale(lang).plural_form(abs(round(float(count))))  # type: ignore[arg-type]
 
 
 def label(prefix: str, value: str | None, lang: str = DEFAULT_LANG) -> str:
@@ -1047,73 +1142,133 @@ def label(prefix: str, value: str | None, lang: str = DEFAULT_LANG) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Numbers and dates
+# Numbers and dates, through Babel (CLDR data): nb_NO and en_US
 # --------------------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _locale(lang: str) -> babel.Locale:
+    return babel.Locale.parse(LOCALES.get(lang, LOCALES["en"]))
 
 
 def _missing(x: object) -> bool:
     try:
         return x is None or bool(math.isnan(float(x)))  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return x is None
+        return x is None or x != x  # NaT is not equal to itself
+
+
+@functools.cache
+def _pattern(digits: int, suffix: str = "") -> babel_numbers.NumberPattern:
+    """'#,##0.0' (+ suffix), parsed once: grouped thousands and exactly `digits` decimals."""
+    return babel_numbers.parse_pattern("#,##0" + ("." + "0" * digits if digits > 0 else "") + suffix)
+
+
+def _minus(text: str) -> str:
+    """A true minus sign (U+2212, CLDR's minus for nb) in both languages: Babel writes the pattern's hyphen-minus.
+    A value that rounds to zero loses its sign ('0,0', not '−0,0')."""
+    if not text.startswith("-"):
+        return text
+    return text[1:] if not any(c in "123456789" for c in text) else MINUS + text[1:]
 
 
 def number(x: float | int | None, lang: str = DEFAULT_LANG, digits: int = 0) -> str:
-    """12,345.6 in English; 12 345,6 in Norwegian (non-breaking space between thousands)."""
+    """12,345.6 in English; 12 345,6 in Norwegian (no-break space between thousands); a true minus sign."""
     if _missing(x):
         return "–"
-    text = f"{float(x):,.{digits}f}"
-    if lang == "nb":
-        text = text.replace(",", NBSP).replace(".", ",")
-    return text.replace("-", "−") if text.startswith("-") else text
+    return _minus(babel_numbers.format_decimal(float(x), format=_pattern(digits), locale=_locale(lang)))
 
 
 def pct(x: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
-    """A proportion (0-1) as a percentage: '10.4 %' / '10,4 %'."""
+    """A proportion (0-1) as a percentage: '10.4 %' / '10,4 %' (a no-break space before the sign in both
+    languages, as CLDR has it for Norwegian and as the charts' axes and texts write it in English too)."""
     if _missing(x):
         return "–"
-    return f"{number(100 * float(x), lang, digits)}{NBSP}%"
+    pattern = _pattern(digits, PERCENT_SUFFIX)
+    return _minus(babel_numbers.format_percent(float(x), format=pattern, locale=_locale(lang)))
 
 
 def pct_range(low: float | None, high: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
-    """'8.1-12.9 %' from two proportions."""
+    """'8.1–12.9 %' from two proportions."""
     if _missing(low) or _missing(high):
         return "–"
-    return f"{number(100 * float(low), lang, digits)}–{number(100 * float(high), lang, digits)}{NBSP}%"
+    low_text = pct(low, lang, digits).removesuffix(PERCENT_SUFFIX)
+    return f"{low_text}–{pct(high, lang, digits)}"
 
 
 def nok(x: float | None, lang: str = DEFAULT_LANG) -> str:
-    """'NOK 12,345' / 'kr 12 345'."""
+    """'NOK 12,345' / 'kr 12 345': whole kroner, the currency's symbol in the language before the amount."""
     if _missing(x):
         return "–"
-    return f"{'kr' if lang == 'nb' else 'NOK'}{NBSP}{number(x, lang, 0)}"
+    return f"{babel_numbers.get_currency_symbol('NOK', locale=_locale(lang))}{NBSP}{number(x, lang, 0)}"
 
 
 def date(d: dt.date | None, lang: str = DEFAULT_LANG) -> str:
-    """ISO dates in both languages ('2026-03-25'): unambiguous in a clinic and in an audit."""
-    if d is None or (isinstance(d, float) and math.isnan(d)):
+    """ISO dates in both languages ('2026-03-25', '2026-03-25 07:05'): unambiguous in a clinic and in an audit."""
+    if _missing(d):
         return "–"
     if isinstance(d, dt.datetime):
-        return d.strftime("%Y-%m-%d %H:%M")
+        return babel_dates.format_datetime(d, "yyyy-MM-dd HH:mm", tzinfo=d.tzinfo, locale=_locale(lang))
+    if isinstance(d, dt.date):
+        return babel_dates.format_date(d, "yyyy-MM-dd", locale=_locale(lang))
     return d.isoformat() if hasattr(d, "isoformat") else str(d)
 
 
+def _as_date(d: object) -> dt.date:
+    if isinstance(d, dt.datetime):
+        return d.date()
+    if isinstance(d, dt.date):
+        return d
+    if isinstance(d, str):
+        return dt.date.fromisoformat(d[:10])
+    import pandas as pd  # numpy datetime64 and the like, as they come out of a figure
+
+    return pd.Timestamp(d).date()
+
+
+def month_label(d: dt.date, lang: str = DEFAULT_LANG) -> str:
+    """'Mar 2026' / 'mars 2026': CLDR's abbreviated month with the year (skeleton yMMM)."""
+    return babel_dates.format_skeleton("yMMM", _as_date(d), locale=_locale(lang))
+
+
 def period_label(d: dt.date | None, period: str = "month", lang: str = DEFAULT_LANG) -> str:
-    """'Mar 2026' / 'mar. 2026', 'Q1 2026' / '1. kv. 2026', 'week of 2026-03-02', '2026'."""
-    if d is None:
+    """'Mar 2026' / 'mars 2026', 'Q1 2026' / '1. kvartal 2026', 'week of 2026-03-02', '2026'."""
+    if _missing(d):
         return "–"
-    if hasattr(d, "date") and isinstance(d, dt.datetime):
-        d = d.date()
+    d = _as_date(d)
     if period == "month":
-        return f"{MONTHS[lang if lang in MONTHS else 'en'][d.month - 1]} {d.year}"
-    if period == "quarter":
-        q = (d.month - 1) // 3 + 1
-        return f"{q}. kv. {d.year}" if lang == "nb" else f"Q{q} {d.year}"
+        return month_label(d, lang)
+    if period == "quarter":  # nb: the wide form; CLDR's abbreviation 'K1' is not what Norwegian readers know
+        return babel_dates.format_date(d, "QQQQ y" if lang == "nb" else "QQQ y", locale=_locale(lang))
     if period == "year":
-        return str(d.year)
-    return f"{'uke fra' if lang == 'nb' else 'week of'} {d.isoformat()}"
+        return babel_dates.format_date(d, "y", locale=_locale(lang))
+    return t("period_week_of", lang, date=date(d, lang))
+
+
+def month_ticks(xs: Iterable[Iterable[object] | None], lang: str = DEFAULT_LANG, max_ticks: int = 8) -> dict:
+    """`tickvals` / `ticktext` for a date axis: month starts (every 1, 2, 3, 6 or 12 months, at most `max_ticks`)
+    labelled in the language ('mars 2026'), for `fig.update_xaxes(type="date", **month_ticks(...))`. Plotly's
+    own date ticks are English only. `xs` are the x values of the traces (None and missing values are skipped);
+    a span holding fewer than two month starts gets its first and last day, labelled '5. mars 2026'."""
+    days = sorted({_as_date(v) for x in xs if x is not None for v in x if not _missing(v)})
+    if not days:
+        return {}
+    first, last = days[0], days[-1]
+    # months counted from year 0 (January of a year is a multiple of 12); the first month start on or after `first`
+    first_index = first.year * 12 + first.month - 1 + (first.day > 1)
+    months_n = last.year * 12 + last.month - 1 - first_index + 1  # month starts within [first, last]
+    if months_n < 2:
+        ticks = sorted({first, last})
+        return {"tickvals": [d.isoformat() for d in ticks],
+                "ticktext": [babel_dates.format_skeleton("yMMMd", d, locale=_locale(lang)) for d in ticks]}
+    step = next(s for s in (1, 2, 3, 6, 12, 24, 60, 120, 1200) if math.ceil(months_n / s) <= max_ticks)
+    ticks = [dt.date(i // 12, i % 12 + 1, 1) for i in range(first_index, first_index + months_n) if i % step == 0]
+    return {"tickvals": [d.isoformat() for d in ticks], "ticktext": [month_label(d, lang) for d in ticks]}
 
 
 def plotly_separators(lang: str = DEFAULT_LANG) -> str:
-    """Plotly's `separators` (decimal then thousands) for the language."""
-    return ", " if lang == "nb" else ".,"
+    """Plotly's `separators` (decimal then thousands) for the language, from CLDR: ',' and a space in Norwegian,
+    '.' and ',' in English. CLDR's no-break space is written as a plain space here: an SVG label never wraps, and
+    Plotly's axis labels stay as they were."""
+    loc = _locale(lang)
+    return babel_numbers.get_decimal_symbol(loc) + babel_numbers.get_group_symbol(loc).replace(NBSP, " ")

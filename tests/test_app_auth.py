@@ -642,7 +642,7 @@ def test_bad_lines_in_the_log_are_shown_to_the_admin_and_nobody_is_stopped(menu)
     assert at.title[0].value == "Export"
     at = app("admin", "access_log")
     assert any("The chain is broken: line 2 cannot be read (not JSON" in e.value for e in at.error)
-    assert any(w.value.startswith("2 line(s) of the log cannot be read") for w in at.warning)
+    assert any(w.value.startswith("2 lines of the log cannot be read") for w in at.warning)
     bad = at.dataframe[0].value
     assert list(bad["Line"]) == [2, 4] and bad["Start of the line"].iloc[0] == "garbage in the middle"
     shown = at.dataframe[1].value

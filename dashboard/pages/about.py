@@ -24,7 +24,7 @@ def outcome_section(o: registry.Outcome, lg: str) -> None:
             lost = ui.tr("about_lost_excluded")
         lines = [f"**{ui.tr('about_denominator')}:** {o.eligible_nb if lg == 'nb' else o.eligible_en}",
                  f"**{ui.tr('about_window')}:** {o.window_text(lg)}. "
-                 + ui.tr("about_closed", days=_close_text(o)),
+                 + i18n.tn("about_closed", o.close_days, lg, n=_close_text(o)),
                  f"**{ui.tr('about_lost')}:** {lost}"]
         ref = o.reference
         if ref:
@@ -66,9 +66,11 @@ def main() -> None:
         ("method_funnel", {"z95": i18n.number(stats.FUNNEL_Z95, lg, 6), "z998": i18n.number(stats.FUNNEL_Z998, lg, 6)}),
         ("method_oe", {}),
         ("method_cusum", {"odds": i18n.number(analysis.CUSUM_ODDS_RATIO, lg, 1),
-                          "shrink": analysis.CUSUM_SHRINK_SESSIONS, "arl": i18n.number(analysis.CUSUM_ARL0, lg)}),
-        ("method_small", {"n": charts.SMALL_N}),
-        ("method_cells", {"n": small_cells.MIN_SESSIONS, "m": small_cells.MIN_SESSIONS - 1}),
+                          "shrink": i18n.tn("count_pseudo_sessions", analysis.CUSUM_SHRINK_SESSIONS, lg),
+                          "arl": i18n.tn("count_sessions", analysis.CUSUM_ARL0, lg)}),
+        ("method_small", {"sessions": i18n.tn("count_sessions", charts.SMALL_N, lg)}),
+        ("method_cells", {"n": small_cells.MIN_SESSIONS, "m": small_cells.MIN_SESSIONS - 1,
+                          "sessions": i18n.tn("count_sessions", small_cells.MIN_SESSIONS, lg)}),
     ]
     for key, values in methods:
         st.markdown(f"**{ui.tr(key)}**  \n{ui.tr(key + '_text', **values)}")

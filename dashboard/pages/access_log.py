@@ -27,15 +27,15 @@ def main() -> None:
     records = access.read_log(path)
     intact, message = access.verify_log(path)
     if intact:
-        st.success(ui.tr("access_log_intact", n=i18n.number(len(records), lg)), icon=":material/verified:")
+        st.success(i18n.tn("access_log_intact", len(records), lg), icon=":material/verified:")
         unkeyed = _unkeyed(path)
         if unkeyed:
-            st.info(ui.tr("access_log_unkeyed", n=i18n.number(unkeyed.unkeyed_entries_n, lg),
+            st.info(i18n.tn("access_log_unkeyed", unkeyed.unkeyed_entries_n, lg,
                           created=unkeyed.created_at), icon=":material/history:")
     else:
         st.error(ui.tr("access_log_broken", message=message), icon=":material/gpp_bad:")
     if records.bad_lines:
-        st.warning(ui.tr("access_log_bad_lines", n=i18n.number(len(records.bad_lines), lg)),
+        st.warning(i18n.tn("access_log_bad_lines", len(records.bad_lines), lg),
                    icon=":material/warning:")
         ui.table(pd.DataFrame({
             ui.tr("col_line_n"): [b.line_n for b in records.bad_lines],
@@ -60,7 +60,7 @@ def main() -> None:
     if events:
         frame = frame[frame["event"].isin(events)]
     shown = frame.head(SHOWN_MAX)
-    st.caption(ui.tr("access_log_shown", n=i18n.number(len(shown), lg), total=i18n.number(len(frame), lg)))
+    st.caption(i18n.tn("access_log_shown", len(frame), lg, shown=i18n.number(len(shown), lg)))
     ui.table(pd.DataFrame({
         ui.tr("col_at"): shown["at"].str.replace("T", " "),
         ui.tr("col_user"): shown["user"],

@@ -81,7 +81,7 @@ def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame
     ui.table(styled, height=35 * (len(table) + 1) + 3, right=[ui.tr("sessions"), ui.tr("events"), ui.tr("rate")],
              column_config={
         ui.tr("col_oe"): st.column_config.TextColumn(help=ui.tr("col_oe_help"), width=120),
-        ui.tr("col_cusum"): st.column_config.TextColumn(help=ui.tr("col_cusum_help", days=analysis.CUSUM_RECENT_DAYS),
+        ui.tr("col_cusum"): st.column_config.TextColumn(help=i18n.tn("col_cusum_help", analysis.CUSUM_RECENT_DAYS, lg),
                                                         width=90),
         ui.tr("col_cusum_signals"): st.column_config.TextColumn(width=140),
     })

@@ -40,7 +40,7 @@ def headline(o: registry.Outcome, ctx: ui.Context) -> None:
     c = st.columns(4)
     if hidden:
         ui.kpi(c[0], ui.tr("rate"), "–", delta=ui.hidden_mark(),
-               help=ui.tr("cells_hidden_note", n=small_cells.MIN_SESSIONS))
+               help=i18n.tn("cells_hidden_note", small_cells.MIN_SESSIONS, lg))
     else:
         ui.kpi(c[0], ui.tr("rate"), i18n.pct(r["rate"], lg),
                help=ui.tr("hover_rate", rate=i18n.pct(r["rate"], lg), num=i18n.number(r["numerator_n"], lg),
@@ -58,7 +58,7 @@ def headline(o: registry.Outcome, ctx: ui.Context) -> None:
            help=None if hidden else ui.tr("hover_completeness", pct=i18n.pct(r["followup_completeness"], lg),
                                           num=i18n.number(r["followed_up_n"], lg),
                                           den=i18n.number(r["eligible_n"], lg)),
-           delta=ui.tr("awaiting_short", n=i18n.number(r["awaiting_n"], lg))
+           delta=i18n.tn("awaiting_short", r["awaiting_n"], lg)
            if not hidden and r["awaiting_n"] else None)
 
 
@@ -69,7 +69,7 @@ def review(o: registry.Outcome, ctx: ui.Context, frame: pd.DataFrame, period: st
         st.caption(ui.tr("case_review_not_for_role"))
         return
     st.subheader(ui.tr("case_review"))
-    st.caption(ui.tr("case_review_caption", page_size=REVIEW_PAGE_SIZE))
+    st.caption(i18n.tn("case_review_caption", REVIEW_PAGE_SIZE, ui.lang()))
     periods = [p for p in frame.loc[frame["denominator_n"] > 0, "period_start"]][::-1]
     if not periods:
         st.info(ui.tr("no_eligible"))

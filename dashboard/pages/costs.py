@@ -152,14 +152,14 @@ def figures(ctx: ui.Context, consumables: float, whatif: dict) -> None:
 
 def cost_kpis(k, tot: dict, lg: str) -> None:
     ui.kpi(k[1], ui.tr("kpi_cost"), i18n.nok(tot["correction_cost_nok"], lg),
-           delta=ui.tr("kpi_corrections_n", n=i18n.number(tot["correction_n"], lg)))
+           delta=i18n.tn("kpi_corrections_n", tot["correction_n"], lg))
     ui.kpi(k[2], ui.tr("kpi_cost_per_100"), i18n.nok(tot["per_100"], lg), help=ui.tr("kpi_cost_per_100_help"),
-           delta=ui.tr("kpi_corrections_n", n=i18n.number(tot["correction_n"], lg)).split(" ")[0] + " / "
+           delta=i18n.tn("kpi_corrections_n", tot["correction_n"], lg).split(" ")[0] + " / "
            + i18n.number(tot["primary_n"], lg))
     ui.kpi(k[3], ui.tr("kpi_cost_share"), i18n.pct(tot["share"], lg, 2), help=ui.tr("kpi_cost_share_help"),
            delta=i18n.nok(tot["revenue_nok"], lg))
     if tot["unpriced_n"]:
-        st.warning(ui.tr("kpi_unpriced", n=int(tot["unpriced_n"])), icon=":material/price_change:")
+        st.warning(i18n.tn("kpi_unpriced", int(tot["unpriced_n"]), lg), icon=":material/price_change:")
 
 
 ui.run_page(main)

@@ -30,7 +30,7 @@ def freshness(ctx_lang: str) -> None:
         if d is None:
             return None
         n = (today - day_of(d)).days
-        text = ui.tr("today") if n == 0 else ui.tr("days_ago", n=n)
+        text = ui.tr("today") if n == 0 else i18n.tn("days_ago", n, ui.lang())
         if isinstance(d, dt.datetime):
             text += " " + ui.tr("at_time", time=d.strftime("%H:%M"))
         return text
@@ -42,7 +42,7 @@ def freshness(ctx_lang: str) -> None:
     ui.kpi(c[3], ui.tr("fresh_load"), i18n.date(day_of(fresh["last_load_at"])), delta=ago(fresh["last_load_at"]))
     last = fresh["last_treatment_on"]
     if last is not None and (today - last).days > STALE_DAYS:
-        st.warning(ui.tr("stale_warning", n=(today - last).days), icon=":material/schedule:")
+        st.warning(i18n.tn("stale_warning", (today - last).days, ui.lang()), icon=":material/schedule:")
 
 
 def main() -> None:

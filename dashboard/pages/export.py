@@ -85,7 +85,7 @@ def download(kind: str, outcome_key: str | None, ctx: ui.Context, who: auth.View
     what = f"{kind} ({tag}): {name}"
     c = st.columns([3, 1.2], vertical_alignment="center")
     rows_key = "export_rows_up_to" if kind == "records" else "export_rows"  # k-anonymity may leave some out
-    c[0].caption(ui.tr(f"export_{kind}_help") + (" · " + ui.tr(rows_key, n=i18n.number(rows, ctx.lang))
+    c[0].caption(ui.tr(f"export_{kind}_help") + (" · " + i18n.tn(rows_key, rows, ctx.lang)
                                                   if rows is not None else ""))
     with c[1]:
         st.download_button(ui.tr("export_download", name=ui.tr(f"export_{kind}")),

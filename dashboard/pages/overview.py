@@ -73,7 +73,7 @@ def headline_table(rows: pd.DataFrame, lg: str) -> None:
                    for r in rows["reading"]], subset=[reading_col])
     ui.table(styled, height=35 * (len(table) + 1) + 3, column_config={
         ui.tr("col_outcome"): st.column_config.TextColumn(width=235),
-        ui.tr("col_rate"): st.column_config.TextColumn(help=ui.tr("small_n", n=charts.SMALL_N), width=72),
+        ui.tr("col_rate"): st.column_config.TextColumn(help=i18n.tn("small_n", charts.SMALL_N, lg), width=72),
         ui.tr("col_interval"): st.column_config.TextColumn(width=98),
         ui.tr("col_events_short"): st.column_config.TextColumn(width=112, help=ui.tr("col_events")),
         ui.tr("col_reference"): st.column_config.TextColumn(width=80, help=ui.tr("reference_band")),
@@ -98,12 +98,12 @@ def _signal_text(s: dict, lg: str) -> str:
     if rule == "sigma":
         return i18n.t("rule_sigma", lg, value=i18n.pct(s["value"], lg), limit=i18n.pct(s["limit"], lg))
     if rule == "runs_longest":
-        return i18n.t("rule_runs_longest", lg, run=int(s["detail_a"]),
+        return i18n.tn("rule_runs_longest", int(s["detail_a"]), lg,
                       side=i18n.t("side_above" if s["direction"] == "high" else "side_below", lg),
                       start=i18n.period_label(s["run_start"], "month", lg),
                       end=i18n.period_label(s["period"], "month", lg), limit=int(s["limit"]))
     if rule == "runs_crossings":
-        return i18n.t("rule_runs_crossings", lg, crossings=int(s["detail_a"]), limit=int(s["limit"]))
+        return i18n.tn("rule_runs_crossings", int(s["detail_a"]), lg, limit=int(s["limit"]))
     if rule.startswith("mdc_"):
         return i18n.t(f"rule_{rule}", lg, value=i18n.pct(s["value"], lg))
     if rule == "funnel_998":
@@ -143,7 +143,7 @@ def signals_list(sig: pd.DataFrame, lg: str, by_month: bool = False) -> None:
     rows = shown.iloc[(page_n - 1) * SIGNALS_PER_PAGE: page_n * SIGNALS_PER_PAGE].to_dict("records")
     widths = [1.15, 1.25, 2.3, 1.05, 4.9, 1.15]
     head = st.columns(widths)
-    for col, key in zip(head, ("col_when", "col_kind", "col_outcome", "clinician", "col_what", "col_link"),
+    for col, key in zip(head, ("col_when", "col_kind", "col_outcome", "clinician", "col_what_fired", "col_link"),
                         strict=True):
         col.caption(ui.tr(key))
     for s in rows:

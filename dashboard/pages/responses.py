@@ -95,7 +95,7 @@ def main() -> None:
         ui.show_chart(charts.change_distribution_chart(dist, lang=lg, labels=labels), key="distribution")
         lost = int(dist.loc[dist["bin_start"].isna(), "sessions_n"].sum()) if not dist.empty else 0
         if lost:
-            st.caption(ui.tr("distribution_lost", lost=i18n.number(lost, lg)))
+            st.caption(i18n.tn("distribution_lost", lost, lg))
     overall = data.cached(small_cells.headache_change, period=None, filters=ctx.filters, as_of=ctx.as_of,
                           min_sessions=ctx.min_sessions)
     if not overall.empty:
@@ -124,7 +124,7 @@ def main() -> None:
             ui.show_chart(charts.hdss_chart(hdss, lang=lg), key="hdss")
         missing = int(hdss.loc[hdss["hdss_drop"].isna(), "sessions_n"].sum()) if not hdss.empty else 0
         if missing:
-            c[1].caption(ui.tr("hdss_missing", n=i18n.number(missing, lg)))
+            c[1].caption(i18n.tn("hdss_missing", missing, lg))
     ui.hidden_note(*series, by_quarter, dist, overall)
 
 
