@@ -25,7 +25,6 @@ from plotly.subplots import make_subplots
 
 from dashboard import i18n
 from dashboard.i18n import t
-from pipelines.stats import wilson_interval  # pure: no I/O
 
 SMALL_N = 20
 
@@ -419,7 +418,7 @@ def funnel_chart(
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=BLACK, width=1.5),
                              name=t("legend_target", lang), hoverinfo="skip"))
     f = frame.sort_values("clinician").reset_index(drop=True)
-    low, high = wilson_interval(f["numerator_n"].to_numpy(float), f["denominator_n"].to_numpy(float))
+    low, high = f["ci_low"].to_numpy(float), f["ci_high"].to_numpy(float)  # the library's Wilson 95 % interval
     for flag, name, colour, symbol in (("", t("legend_inside", lang), GREY, "circle"),
                                        ("high", t("legend_high", lang), CONCERNING, "diamond"),
                                        ("low", t("legend_low", lang), IMPROVING, "diamond")):
