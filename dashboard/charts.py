@@ -1,4 +1,7 @@
-"""Plotly figures for the dashboard: pure functions, DataFrame in, `go.Figure` out (no streamlit import).
+"""Plotly figures for the dashboard: pure functions, DataFrame in, `go.Figure` out (no streamlit import). They draw
+what the library computed: every interval and limit comes as columns of the frame (pipelines/metrics/analysis.py,
+counting.py), never from pipelines.stats here. Of the dashboard only dashboard/i18n.py is imported
+(tests/test_architecture.py).
 
 Conventions for every chart:
 - rates are proportions (0-1) in the frames and drawn in percent;
@@ -387,8 +390,9 @@ def funnel_chart(
     small_n: int = SMALL_N,
     height: int = 480,
 ) -> go.Figure:
-    """Funnel plot of analysis.funnel: clinicians' rates by number of sessions, the clinic rate, 95 % and 99.8 %
-    limits (method and overdispersion in the subtitle), flagged clinicians coloured and shaped."""
+    """Funnel plot of analysis.funnel: clinicians' rates by number of sessions (hover: the frame's ci_low / ci_high),
+    the clinic rate, 95 % and 99.8 % limits (method and overdispersion in the subtitle), flagged clinicians coloured
+    and shaped."""
     target = info.get("target", np.nan)
     method = info.get("method", "arcsine")
     title = t("funnel_title", lang, outcome=outcome_label, target=i18n.pct(target, lang))
