@@ -1,30 +1,13 @@
-"""Entry point: page config, who is looking (dashboard/auth.py), the shared sidebar (dashboard/filters.py) and
-routing. Pages live in dashboard/pages/."""
+"""Entry point, routing only: page config, who is looking (dashboard/auth.py), the shared sidebar
+(dashboard/components.py) and the page to run. The pages and who may open them are declared once, in
+pipelines/release/access.py PAGES; their scripts live in dashboard/pages/."""
 
 import streamlit as st
 
-from dashboard import auth, data, filters
+from dashboard import auth, components, data, filters
 
 st.set_page_config(page_title="Clinic outcomes", page_icon=":material/monitoring:", layout="wide")
 auth.begin_run()
-
-SECTIONS = {  # section title key: [(page file stem, title key, icon)]; who sees which: pipelines/release/access.py
-    "nav_section_quality": [
-        ("overview", "page_overview", ":material/dashboard:"),
-        ("complications", "page_complications", ":material/monitor_heart:"),
-        ("clinicians", "page_clinicians", ":material/groups:"),
-        ("responses", "page_responses", ":material/neurology:"),
-    ],
-    "nav_section_management": [
-        ("costs", "page_costs", ":material/payments:"),
-    ],
-    "nav_section_data": [
-        ("data_quality", "page_data_quality", ":material/fact_check:"),
-        ("export", "page_export", ":material/download:"),
-        ("about", "page_about", ":material/menu_book:"),
-        ("access_log", "page_access_log", ":material/policy:"),
-    ],
-}
 
 lang = filters.language_selector()
 try:  # decided from the secrets, $CLINIC_DEMO, the token and the role file; the database is not opened yet
@@ -35,11 +18,11 @@ if problem is None:
     data.pin_snapshot()  # one snapshot for the whole page view, even if a load publishes while it renders
     if viewer is not None and viewer.demo:
         problem = auth.demo_problem()  # demo mode serves only a snapshot the demo generator made
-navigation = auth.navigation(SECTIONS, None if problem else viewer, lang)
+route = auth.navigation(None if problem else viewer, lang)
 if problem:
     auth.problem_page(problem)
     st.stop()
 if auth.admitted(viewer):  # else the sign-in or the no-access page has been drawn
     auth.sidebar(viewer)
-    filters.sidebar()
-    auth.run(navigation, viewer)
+    components.sidebar()
+    auth.run(route, viewer)

@@ -19,13 +19,17 @@ Modes (decided by `sign_in_setup` from the secrets and the environment, before a
   a secrets file that is not valid TOML, an `[Auth]` (wrong case) section, an incomplete `[auth]` or a bad
   `[clinic]` option gives an error page naming the problem. No page runs and the database is not opened.
 
-Navigation: every page is registered with `st.navigation`, so a direct URL always resolves; the pages a role may
+Navigation: every page of the page table (pipelines/release/access.py PAGES) is registered with `st.navigation`
+under its own URL path, so a direct URL always resolves; the pages a role may
 not open are hidden from the menu, and opening one shows a refusal instead of running it (`run`). The root URL is
 the overview for everyone; a role that may not open it is taken to its own start page (the auditor: Export).
 
 Logged (pipelines.release.access.append): a sign-in (once per session), the sign-out, every view of a list with one row
 per session (`view_rows`), every export when its file is generated (`logged_download`: row count and the SHA-256
 of the bytes handed over) and every refusal. Repeated reruns that show exactly the same thing are logged once.
+
+Imports (tests/test_architecture.py): of the dashboard only data, filters and i18n; components and the pages
+import this module.
 
 Tests: AppTest reads `st.secrets` from `at.secrets`, so `at.secrets["auth"] = {...}` (a valid section) puts the
 app in sign-in mode without an identity provider, and `at.user = {"is_logged_in": True, "email": ...,
@@ -303,31 +307,32 @@ def role_names(roles: Sequence[str]) -> str:
 # Navigation: every page registered, the forbidden ones hidden and refused
 # --------------------------------------------------------------------------------------------------------------
 
-Section = Sequence[tuple[str, str, str]]  # (page stem, title key, icon)
+@dataclass(frozen=True)
+class Route:
+    """What st.navigation chose for this run: the page object to run and its row of the page table."""
+    page: Any  # the st.Page that st.navigation returned
+    spec: access.Page
 
 
-def navigation(sections: Mapping[str, Section], who: Viewer | None, lang: str):
-    """st.navigation over every page in `sections` ({section title key: [(stem, title key, icon)]}): pages the
-    viewer may open are shown, the others are registered hidden (so their URL resolves to a refusal, not to
-    "page not found"). Nobody signed in / no role: no menu at all."""
+def navigation(who: Viewer | None, lang: str) -> Route:
+    """st.navigation over every page of the page table (pipelines/release/access.py PAGES), each with its own URL
+    path (`st.Page(url_path=...)`): pages the viewer may open are shown, the others are registered hidden (so their
+    URL resolves to a refusal, not to "page not found"). Nobody signed in / no role: no menu at all."""
     admitted = who is not None and bool(who.roles)
-    pages: dict[str, list] = {}
-    for section_key, entries in sections.items():
-        for stem, title_key, icon in entries:
-            visible = admitted and who.may_open(stem)
-            page = st.Page(f"dashboard/pages/{stem}.py", title=i18n.t(title_key, lang), icon=icon,
-                           default=stem == ROOT_PAGE, visibility="visible" if visible else "hidden")
-            pages.setdefault(i18n.t(section_key, lang) if visible else "", []).append(page)
+    menu: dict[str, list] = {}
+    built: list[tuple[Any, access.Page]] = []
+    for spec in access.PAGES:
+        visible = admitted and who.may_open(spec.name)
+        page = st.Page(spec.file, url_path=spec.url_path, title=i18n.t(spec.title_key, lang), icon=spec.icon,
+                       default=spec.name == ROOT_PAGE, visibility="visible" if visible else "hidden")
+        menu.setdefault(i18n.t(spec.section_key, lang) if visible else "", []).append(page)
+        built.append((page, spec))
     # sections whose pages are all hidden would show an empty heading: hidden pages go into one untitled section
-    hidden = pages.pop("", [])
+    hidden = menu.pop("", [])
     if hidden:
-        pages[""] = hidden
-    return st.navigation(pages, position="sidebar" if admitted else "hidden")
-
-
-def page_stem(page) -> str:
-    """The page file's stem ("export") of the page st.navigation chose."""
-    return Path(str(getattr(page, "_page", ""))).stem
+        menu[""] = hidden
+    chosen = st.navigation(menu, position="sidebar" if admitted else "hidden")
+    return Route(chosen, next(spec for page, spec in built if page is chosen))
 
 
 def admitted(who: Viewer | None) -> bool:
@@ -430,22 +435,23 @@ def log_sign_in(who: Viewer) -> None:
     log(who, "sign_in", what)
 
 
-def run(page, who: Viewer) -> None:
+def run(route: Route, who: Viewer) -> None:
     """Run the chosen page, or show a refusal (logged) when the viewer's roles do not open it."""
-    stem = page_stem(page)
+    name = route.spec.name
     preview_changed = st.session_state.pop(_PREVIEW_CHANGED, False)
-    if who.may_open(stem):
+    if who.may_open(name):
         try:
-            page.run()
+            route.page.run()
         except access.AccessLogError as exc:  # a view that cannot be logged: stop with the reason
             st.error(tr("access_log_unwritable", error=str(exc)), icon=":material/error:")
         return
-    if stem == ROOT_PAGE or preview_changed:  # the root URL (or, in the demo, a new preview role): the start page
-        st.switch_page(f"dashboard/pages/{who.home()}.py")
+    home = access.page(who.home()).file
+    if name == ROOT_PAGE or preview_changed:  # the root URL (or, in the demo, a new preview role): the start page
+        st.switch_page(home)
     st.title(tr("refused_title"))
-    st.error(tr("refused_text", page=page.title, roles=role_names(who.roles)), icon=":material/block:")
-    st.page_link(f"dashboard/pages/{who.home()}.py", label=tr("refused_home"), icon=":material/home:")
-    log_once(who, "refused", f"page {stem}")
+    st.error(tr("refused_text", page=route.page.title, roles=role_names(who.roles)), icon=":material/block:")
+    st.page_link(home, label=tr("refused_home"), icon=":material/home:")
+    log_once(who, "refused", f"page {name}")
 
 
 def sign_in_page() -> None:

@@ -1,4 +1,7 @@
-"""Plotly figures for the dashboard: pure functions, DataFrame in, `go.Figure` out (no streamlit import).
+"""Plotly figures for the dashboard: pure functions, DataFrame in, `go.Figure` out (no streamlit import). They draw
+what the library computed: every interval and limit comes as columns of the frame (pipelines/metrics/analysis.py,
+counting.py), never from pipelines.stats here. Of the dashboard only dashboard/i18n.py is imported
+(tests/test_architecture.py).
 
 Conventions for every chart:
 - rates are proportions (0-1) in the frames and drawn in percent;
@@ -25,7 +28,6 @@ from plotly.subplots import make_subplots
 
 from dashboard import i18n
 from dashboard.i18n import t
-from pipelines.stats import wilson_interval  # pure: no I/O
 
 SMALL_N = 20
 
@@ -388,8 +390,9 @@ def funnel_chart(
     small_n: int = SMALL_N,
     height: int = 480,
 ) -> go.Figure:
-    """Funnel plot of analysis.funnel: clinicians' rates by number of sessions, the clinic rate, 95 % and 99.8 %
-    limits (method and overdispersion in the subtitle), flagged clinicians coloured and shaped."""
+    """Funnel plot of analysis.funnel: clinicians' rates by number of sessions (hover: the frame's ci_low / ci_high),
+    the clinic rate, 95 % and 99.8 % limits (method and overdispersion in the subtitle), flagged clinicians coloured
+    and shaped."""
     target = info.get("target", np.nan)
     method = info.get("method", "arcsine")
     title = t("funnel_title", lang, outcome=outcome_label, target=i18n.pct(target, lang))
@@ -419,7 +422,7 @@ def funnel_chart(
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=BLACK, width=1.5),
                              name=t("legend_target", lang), hoverinfo="skip"))
     f = frame.sort_values("clinician").reset_index(drop=True)
-    low, high = wilson_interval(f["numerator_n"].to_numpy(float), f["denominator_n"].to_numpy(float))
+    low, high = f["ci_low"].to_numpy(float), f["ci_high"].to_numpy(float)  # the library's Wilson 95 % interval
     for flag, name, colour, symbol in (("", t("legend_inside", lang), GREY, "circle"),
                                        ("high", t("legend_high", lang), CONCERNING, "diamond"),
                                        ("low", t("legend_low", lang), IMPROVING, "diamond")):

@@ -1,5 +1,12 @@
 """Small UI helpers shared by the pages: the page guard (clear messages instead of tracebacks), the page context
-(language, filters, as-of date), translated text, chart / table display and in-app links."""
+(language, filters, as-of date), the shared sidebar, translated text, chart / table display and in-app links.
+
+The dashboard imports one way (tests/test_architecture.py): i18n and data (the only module that touches DuckDB)
+import no other dashboard module; filters and charts import i18n; auth imports data, filters and i18n; this module
+imports all of those; the pages import this module and the ones below it (never another page, never duckdb or
+pipelines.stats); streamlit_app.py routes. The pages and their links come from the page table
+(pipelines/release/access.py PAGES).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -14,18 +22,8 @@ import streamlit as st
 from dashboard import auth, data, filters, i18n
 from pipelines.ingest import history
 from pipelines.metrics import analysis, counting, lookups, registry, small_cells
+from pipelines.release import access
 
-PAGES = {
-    "overview": "dashboard/pages/overview.py",
-    "complications": "dashboard/pages/complications.py",
-    "clinicians": "dashboard/pages/clinicians.py",
-    "costs": "dashboard/pages/costs.py",
-    "responses": "dashboard/pages/responses.py",
-    "data_quality": "dashboard/pages/data_quality.py",
-    "export": "dashboard/pages/export.py",
-    "about": "dashboard/pages/about.py",
-    "access_log": "dashboard/pages/access_log.py",
-}
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
                  "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -213,14 +211,30 @@ def kpi(container: Any, label: str, value: str, *, help: str | None = None, delt
 
 
 def page_link(page: str, label: str, **params: Any) -> None:
-    st.page_link(PAGES[page], label=label, icon=":material/open_in_new:", query_params=filters.link_params(**params))
+    """A link to the page called `page` (pipelines/release/access.py PAGES) with the current filters."""
+    st.page_link(access.page(page).file, label=label, icon=":material/open_in_new:",
+                 query_params=filters.link_params(**params))
 
 
 def link_url(page: str, **params: Any) -> str:
-    """A relative URL to a page with the current filters and the given page parameters (for table links)."""
-    from urllib.parse import urlencode
+    """A relative URL to a page (its URL path from the page table) with the current filters and the given page
+    parameters (for table links)."""
+    return f"{access.page(page).url_path}?" + urlencode(filters.link_params(**params), doseq=True)
 
-    return f"{page}?" + urlencode(filters.link_params(**params), doseq=True)
+
+def sidebar() -> counting.Filters:
+    """Language, filters and the snapshot line in the sidebar (rendered on every page by streamlit_app.py)."""
+    filters.render_language()
+    try:
+        options = data.cached(lookups.filter_options)
+    except (data.NoDatabase, data.BadDatabase):
+        options = None
+    result = filters.render_filters(options)
+    caption = snapshot_caption()
+    if caption:
+        st.sidebar.caption(caption)
+    st.sidebar.caption(i18n.t("share_hint", lang()))
+    return result
 
 
 def snapshot_caption() -> str | None:

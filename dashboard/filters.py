@@ -1,4 +1,5 @@
-"""The shared sidebar (language and filters) and the link between widget state and the URL.
+"""The sidebar's language and filter widgets (drawn by dashboard/components.py `sidebar`) and the link between
+widget state and the URL. Of the dashboard it imports only dashboard/i18n.py (tests/test_architecture.py).
 
 State lives in one place per session, `st.session_state["_canon"]` (coded values: clinician codes, indication
 keys, ISO dates), and is mirrored to the URL query parameters after every run, so a view can be shared and
@@ -293,24 +294,6 @@ def current() -> Filters:
 def active_count() -> int:
     state = canon()
     return sum(1 for n in ("from", "to", "clin", "ind", "area", "prod") if state.get(n))
-
-
-def sidebar() -> Filters:
-    """Language, filters and the snapshot line in the sidebar (rendered on every page by streamlit_app.py)."""
-    from dashboard import components, data
-    from pipelines.metrics import lookups
-
-    render_language()
-    try:
-        options = data.cached(lookups.filter_options)
-    except (data.NoDatabase, data.BadDatabase):
-        options = None
-    result = render_filters(options)
-    caption = components.snapshot_caption()
-    if caption:
-        st.sidebar.caption(caption)
-    st.sidebar.caption(i18n.t("share_hint", lang()))
-    return result
 
 
 def pagination(name: str, num_pages: int, *, render: bool = True) -> int:

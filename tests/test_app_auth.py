@@ -24,6 +24,7 @@ from conftest import CLINICIANS_CSV, ROOT, TODAY, write
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from dashboard.auth import ROOT_PAGE
 from pipelines.demo.build import run_demo
 from pipelines.ingest.load import load_files
 from pipelines.release import access
@@ -34,7 +35,7 @@ AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret":
         "client_secret": "test", "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
 EMAIL = {"doctor": "lege@klinikk.no", "manager": "leder@klinikk.no", "auditor": "revisor@klinikk.no",
          "admin": "admin@klinikk.no"}
-NAVIGATION = {  # what each role finds in the menu (pipelines/release/access.py PAGE_ROLES)
+NAVIGATION = {  # what each role finds in the menu (pipelines/release/access.py PAGES: the roles of each page)
     "doctor": ["overview", "complications", "clinicians", "responses", "costs", "data_quality", "about"],
     "manager": ["overview", "complications", "clinicians", "responses", "costs", "about"],
     "auditor": ["data_quality", "export", "about"],
@@ -66,16 +67,23 @@ def _isolated(demo_db, tmp_path, monkeypatch):
     st.cache_resource.clear()
 
 
+def page_name(page) -> str:
+    """The page table's name of an st.Page, from its public URL path (the root page's is "")."""
+    return next(p.name for p in access.PAGES if p.url_path == page.url_path) if page.url_path else ROOT_PAGE
+
+
 @pytest.fixture
 def menu(monkeypatch) -> dict:
-    """The pages of the last st.navigation call: {"visible": [stems], "hidden": [stems], "position": ...}."""
+    """The pages of the last st.navigation call: {"visible": [names], "hidden": [names], "position": ...,
+    "urls": {name: URL path}}."""
     seen: dict = {}
     original = st.navigation
 
     def spy(pages, **kwargs):
         entries = [p for section in pages.values() for p in section]
-        seen["visible"] = [Path(str(p._page)).stem for p in entries if p.visibility == "visible"]
-        seen["hidden"] = [Path(str(p._page)).stem for p in entries if p.visibility == "hidden"]
+        seen["visible"] = [page_name(p) for p in entries if p.visibility == "visible"]
+        seen["hidden"] = [page_name(p) for p in entries if p.visibility == "hidden"]
+        seen["urls"] = {page_name(p): p.url_path for p in entries}
         seen["position"] = kwargs.get("position")
         return original(pages, **kwargs)
 
@@ -130,8 +138,8 @@ def open_page(at: AppTest, page: str | None, **query) -> AppTest:
     at.query_params["lang"] = "en"
     for k, v in query.items():
         at.query_params[k] = v
-    if page:  # before the first run: the page is found by its file name, which is its URL path
-        at.switch_page(f"dashboard/pages/{page}.py")
+    if page:  # before the first run: the page is found by its file (pipelines/release/access.py PAGES)
+        at.switch_page(access.page(page).file)
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
@@ -155,11 +163,17 @@ def texts(at: AppTest) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
+def test_every_page_is_registered_under_its_url_path_from_the_page_table(menu):
+    app("admin")
+    assert menu["urls"] == {p.name: "" if p.name == ROOT_PAGE else p.url_path for p in access.PAGES}
+    assert menu["urls"]["clinicians"] == "clinicians" and menu["urls"]["overview"] == ""  # the root URL
+
+
 @pytest.mark.parametrize("role", list(NAVIGATION))
 def test_each_role_finds_its_pages_in_the_menu(role, menu):
     at = app(role)
     assert menu["visible"] == NAVIGATION[role]
-    assert set(menu["visible"]) | set(menu["hidden"]) == set(access.PAGE_ROLES), "every page has a URL"
+    assert set(menu["visible"]) | set(menu["hidden"]) == {p.name for p in access.PAGES}, "every page has a URL"
     assert menu["position"] == "sidebar"
     start = "Export" if role == "auditor" else "Overview"
     assert at.title[0].value == start, "each role starts on a page it may open"
@@ -342,7 +356,7 @@ def test_a_sign_in_is_logged_once(menu):
     token = {"iat": 1_790_000_000, "auth_time": 1_790_000_000}
     at = app("doctor", claims=token)
     at.run()
-    at.switch_page("dashboard/pages/about.py").run()
+    at.switch_page(access.page("about").file).run()
     app("doctor", claims=token)  # a reload or a second tab with the same sign-in
     st.cache_resource.clear()  # even after the app restarted
     app("doctor", claims=token)
@@ -368,7 +382,7 @@ def test_demo_mode_is_bannered_acts_as_admin_and_previews_roles(menu):
     at.selectbox(key="w_preview_role").set_value("auditor").run()
     assert menu["visible"] == NAVIGATION["auditor"]
     assert at.title[0].value == "Export" and at.warning[0].value == banner
-    at.switch_page("dashboard/pages/complications.py").run()
+    at.switch_page(access.page("complications").file).run()
     assert at.title[0].value == "Not available for your role"
     assert [(r["user"], r["role"], r["event"], r["what"]) for r in log()] == [
         ("demo", "auditor", "refused", "page complications")]

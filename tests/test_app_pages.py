@@ -22,10 +22,11 @@ from pipelines.demo.build import mark_as_demo, run_demo
 from pipelines.ingest import store
 from pipelines.metrics import analysis, costs, counting, lookups, registry
 from pipelines.metrics.counting import Filters
+from pipelines.release import access
 
 END = dt.date(2026, 6, 30)
 TIMEOUT = 60
-PAGES = ("overview", "complications", "clinicians", "costs", "responses", "data_quality", "export", "about")
+PAGES = [p.name for p in access.PAGES if p.name != "access_log"]  # the access log page reads no database
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def app(page: str | None = None, **query) -> AppTest:
     for k, v in query.items():
         at.query_params[k] = v
     if page and page != "overview":
-        at.switch_page(f"dashboard/pages/{page}.py")
+        at.switch_page(access.page(page).file)
     return at.run()
 
 
@@ -99,6 +100,54 @@ def cusum_done(at: AppTest, seconds: float = 40) -> AppTest:
 def cusum_cheap(**query) -> dict:
     """Two clinicians keep the overview's all-outcome CUSUM check short."""
     return {"clin": ["C01", "C02"], **query}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the page table (pipelines/release/access.py PAGES): the only list of pages
+# --------------------------------------------------------------------------------------------------------------
+
+# The URLs people bookmarked and the in-app links use: written out here on purpose, so that a changed URL path in
+# the table fails this test instead of silently breaking links.
+URLS_TODAY = {"overview": "overview", "complications": "complications", "clinicians": "clinicians",
+              "responses": "responses", "costs": "costs", "data_quality": "data_quality", "export": "export",
+              "about": "about", "access_log": "access_log"}
+
+
+def test_every_page_file_is_in_the_page_table_and_every_table_page_has_its_file():
+    files = {p.relative_to(ROOT).as_posix() for p in (ROOT / "dashboard" / "pages").glob("*.py")
+             if p.name != "__init__.py"}
+    table = [p.file for p in access.PAGES]
+    assert len(table) == len(set(table)), "a page is in the table twice"
+    assert files - set(table) == set(), "page files that are not in the table (no menu entry, no URL, no roles)"
+    assert set(table) - files == set(), "pages in the table without their file"
+
+
+def test_page_urls_are_unique_and_unchanged():
+    assert {p.name: p.url_path for p in access.PAGES} == URLS_TODAY
+    assert len({p.url_path for p in access.PAGES}) == len(access.PAGES)
+
+
+def test_every_page_has_its_titles_roles_and_section_in_both_languages():
+    from dashboard import auth
+
+    for p in access.PAGES:
+        for lang in i18n.LANGS:  # i18n.t raises KeyError for a key it does not have
+            assert i18n.t(p.title_key, lang) and i18n.t(p.section_key, lang), (p.name, lang)
+        assert p.roles and set(p.roles) <= set(access.ROLES), p.name
+        assert p.icon.startswith(":material/"), p.name
+    assert auth.ROOT_PAGE in access.PAGES_BY_NAME and set(auth.HOME_ORDER) <= set(access.PAGES_BY_NAME)
+    assert access.PAGE_ROLES == {p.name: p.roles for p in access.PAGES}
+    with pytest.raises(KeyError, match="no page `overveiw`"):
+        access.page("overveiw")
+
+
+def test_in_app_links_use_the_tables_url_path(demo_db, use_db):
+    use_db(demo_db)
+    at = app(lang="en")
+    no_exception(at)
+    table = at.dataframe[0].value
+    links = [v for col in table.columns for v in table[col] if isinstance(v, str) and "outcome=" in v]
+    assert links and all(v.startswith(f"{access.page('complications').url_path}?") for v in links)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -368,7 +417,7 @@ def test_language_switch_keeps_filters_and_outcome(demo_db, use_db):
     assert title(charts(at)[0]).startswith("<b>Asymmetri")
     assert at.multiselect(key="w_clin").value == ["C03"]
     assert "lang" not in at.query_params  # Norwegian is the default
-    at.switch_page("dashboard/pages/clinicians.py").run()
+    at.switch_page(access.page("clinicians").file).run()
     no_exception(at)
     assert at.selectbox(key="w_outcome").value == "asymmetry"
     assert at.multiselect(key="w_clin").value == ["C03"]

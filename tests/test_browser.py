@@ -17,28 +17,23 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from conftest import ROOT
 
+from dashboard import i18n
+from dashboard.auth import ROOT_PAGE
 from pipelines.demo.build import run_demo
+from pipelines.release import access
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 END = dt.date(2026, 6, 30)
-PAGES = [  # (sidebar label in English, file stem, what must be drawn)
-    ("Overview", "overview", "chart"),
-    ("Complications", "complications", "chart"),
-    ("Clinicians", "clinicians", "chart"),
-    ("Headache and sweating", "responses", "chart"),
-    ("Corrections and costs", "costs", "chart"),
-    ("Data quality", "data_quality", "chart"),
-    ("Export", "export", "download"),
-    ("About the metrics", "about", "text"),
-    ("Access log", "access_log", "text"),
-]
+DRAWN = {"export": "download", "about": "text", "access_log": "text"}  # what must be drawn; the others: a chart
+PAGES = [(i18n.t(p.title_key, "en"), p, DRAWN.get(p.name, "chart")) for p in access.PAGES]  # (menu label, page, what)
 
 if not Path(CHROMIUM).exists():  # `make test` installs it (make chromium); never `playwright install`
     pytest.fail("Debian's chromium is not installed: run `make chromium` (make test does)", pytrace=False)
@@ -136,9 +131,14 @@ def test_every_page_filter_language_and_download(server, page):
     page.get_by_role("heading", name="Overview").wait_for()
     assert page.get_by_text("Demo mode: no sign-in configured").count() == 1
 
-    for label, stem, what in PAGES:
-        if stem != "overview":
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    for label, spec, what in PAGES:
+        stem = spec.name
+        url = "/" if stem == ROOT_PAGE else f"/{spec.url_path}"  # the page table's URL path, unchanged
+        assert urlparse(nav.get_by_role("link", name=label, exact=True).get_attribute("href")).path == url
+        if stem != ROOT_PAGE:
             open_page(page, label)
+            assert urlparse(page.url).path == url
         page.get_by_role("heading", name=label, exact=True).first.wait_for(timeout=60_000)
         wait_for_content(page, what)
         assert not page.locator('[data-testid="stException"]').count(), f"{label}: {page.inner_text('body')[:500]}"

@@ -113,12 +113,32 @@ def test_spc_chart_highlight_and_empty():
 
 
 def funnel_inputs(method="arcsine"):
+    """The library's funnel frame (analysis.funnel_from_counts) of four clinicians' counts."""
     num = np.array([5, 60, 12, 3])
     den = np.array([100, 200, 150, 15])
-    frame, info = stats.funnel_proportions(num, den, method=method, overdispersion="off")
-    frame.insert(0, "clinician", ["B", "A", "C", "D"])
+    counted = pd.DataFrame({"clinician": ["B", "A", "C", "D"], "eligible_n": den, "followed_up_n": den,
+                            "event_n": num, "awaiting_n": 0, "numerator_n": num, "denominator_n": den})
+    frame, info = analysis.funnel_from_counts(counted, method, "off")
     curve = analysis.funnel_curve(info, int(den.max()), method)
     return frame, curve, info
+
+
+def test_the_funnel_frame_carries_each_clinicians_wilson_interval():
+    """Statistics out of views: the interval comes with the library's frame. Wilson 95 % by hand for 60 of 200:
+    p = 0.3, z = 1.959964, centre = (p + z²/400) / (1 + z²/200) = 0.303769, half-width =
+    z·sqrt(p(1-p)/200 + z²/160000) / (1 + z²/200) = 0.063022: 0.240747 to 0.366791; 3 of 15: 0.070475 to 0.451854."""
+    frame, _, _ = funnel_inputs()
+    by = frame.set_index("clinician")
+    assert by.loc["A", ["ci_low", "ci_high"]].tolist() == pytest.approx([0.240747, 0.366791], abs=1e-6)
+    assert by.loc["D", ["ci_low", "ci_high"]].tolist() == pytest.approx([0.070475, 0.451854], abs=1e-6)
+
+
+def test_the_funnel_chart_draws_the_frames_interval_and_computes_none():
+    frame, curve, info = funnel_inputs()
+    frame.loc[frame["clinician"] == "A", ["ci_low", "ci_high"]] = [0.2111, 0.3999]  # not Wilson: drawn as given
+    fig = charts.funnel_chart(frame, curve, info, outcome_label="Ptosis", lang="en")
+    hover = hover_texts(trace(fig, "Above the 99.8 % limit"))[0]
+    assert f"95 % interval: 21.1{NBSP}% to 40.0{NBSP}%" in hover
 
 
 def test_funnel_chart_has_both_limits_method_and_flags():
@@ -135,8 +155,7 @@ def test_funnel_chart_has_both_limits_method_and_flags():
     assert list(high.text) == ["A"]
     hover = hover_texts(high)[0]
     assert "(60 of 200)" in hover and "95 % interval" in hover and "above 99.8 %" in hover
-    low95 = stats.wilson_interval(60, 200)
-    assert f"{100 * low95[0]:.1f}" in hover
+    assert f"95 % interval: 24.1{NBSP}% to 36.7{NBSP}%" in hover  # Wilson, by hand (the test below)
     small = [tr for tr in fig.data if tr.name == "Within the limits"][0]
     assert "circle-open" in list(small.marker.symbol)  # D: 15 sessions
     assert fig.layout.xaxis.title.text == "Sessions (denominator)"

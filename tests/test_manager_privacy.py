@@ -44,6 +44,7 @@ from dashboard import charts, i18n
 from pipelines.demo.build import run_demo
 from pipelines.metrics import analysis, counting, registry, signals, small_cells
 from pipelines.metrics.counting import Filters
+from pipelines.release import access
 
 END = dt.date(2026, 6, 30)
 MIN = 10  # the release rule's minimum denominator (pipelines/release/disclosure.py Rule), counted here by hand
@@ -89,7 +90,7 @@ def app(role: str, page: str, **query) -> AppTest:
     at.query_params["lang"] = "en"
     for k, v in query.items():
         at.query_params[k] = v
-    at.switch_page(f"dashboard/pages/{page}.py")
+    at.switch_page(access.page(page).file)
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     assert not at.title or at.title[0].value != "Not available for your role"  # no title: a page that stopped

@@ -6,7 +6,6 @@ import streamlit as st
 
 from dashboard import charts, filters, i18n
 from dashboard import components as ui
-from pipelines import stats
 from pipelines.metrics import analysis, registry, small_cells
 
 PAGE_PARAMS = ()
@@ -62,8 +61,9 @@ def main() -> None:
         ("method_wilson", {}),
         ("method_spc", {}),
         ("method_anhoej", {}),
-        ("method_mdc", {"run": stats.MDC_RUN_LENGTH}),
-        ("method_funnel", {"z95": i18n.number(stats.FUNNEL_Z95, lg, 6), "z998": i18n.number(stats.FUNNEL_Z998, lg, 6)}),
+        ("method_mdc", {"run": analysis.MDC_RUN_LENGTH}),
+        ("method_funnel", {"z95": i18n.number(analysis.FUNNEL_Z95, lg, 6),
+                            "z998": i18n.number(analysis.FUNNEL_Z998, lg, 6)}),
         ("method_oe", {}),
         ("method_cusum", {"odds": i18n.number(analysis.CUSUM_ODDS_RATIO, lg, 1),
                           "shrink": i18n.tn("count_pseudo_sessions", analysis.CUSUM_SHRINK_SESSIONS, lg),

@@ -9,7 +9,6 @@ import streamlit as st
 
 from dashboard import charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines import stats
 from pipelines.metrics import analysis, registry, signals
 
 PAGE_PARAMS = ("outcome", "method", "od", "clinician", "tab")
@@ -31,9 +30,7 @@ def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame
         return
     f = funnel.sort_values("clinician").reset_index(drop=True)
     hidden = [ui.is_hidden(r) for r in f.to_dict("records")]  # cells too small for this role: no figure
-    den = f["denominator_n"].to_numpy(float)
-    low, high = stats.wilson_interval(np.nan_to_num(f["numerator_n"].to_numpy(float)), np.where(den > 0, den, 1))
-    low, high = np.where(hidden, np.nan, low), np.where(hidden, np.nan, high)
+    low, high = f["ci_low"], f["ci_high"]  # the library's interval (none for a hidden cell)
     oe_by = oe.set_index("clinician") if not oe.empty else pd.DataFrame()
     st_by = status.set_index("clinician") if not status.empty else pd.DataFrame()
 

@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard import auth, charts, data, filters, i18n
 from dashboard import components as ui
 from pipelines.ingest import history
-from pipelines.metrics import counting, registry
+from pipelines.metrics import analysis, counting, registry
 
 PAGE_PARAMS = ("dq_outcome",)
 STALE_DAYS = 14
@@ -100,13 +100,9 @@ def main() -> None:
     key = ui.outcome_picker("dq_outcome", keys=keys, default="bruising", container=c[0],
                             label_key="completeness_outcome")
     o = registry.get(key)
-    monthly = data.cached(counting.rates, key, period="month", filters=ctx.filters, as_of=ctx.as_of)
-    monthly = monthly[monthly["eligible_n"] > 0]
+    monthly = data.cached(analysis.completeness, key, period="month", filters=ctx.filters, as_of=ctx.as_of)
     ui.show_chart(charts.rate_time_chart(
-        monthly.assign(numerator_n=monthly["followed_up_n"], denominator_n=monthly["eligible_n"],
-                       rate=monthly["followup_completeness"],
-                       ci_low=_wilson(monthly)[0], ci_high=_wilson(monthly)[1]).drop(columns=["followup_completeness"]),
-        lang=lg, title=f"{o.label(lg)}: {ui.tr('completeness').lower()}", subtitle=ui.tr("interval"),
+        monthly, lang=lg, title=f"{o.label(lg)}: {ui.tr('completeness').lower()}", subtitle=ui.tr("interval"),
         name=ui.tr("completeness_short"),
         y_title=ui.tr("completeness_short") + " (%)"), key="completeness_month")
     grid = data.cached(counting.counts, key, by=("clinician",), period="month", filters=ctx.filters, as_of=ctx.as_of)
@@ -123,12 +119,6 @@ def _when(value) -> str:
     if value is None or pd.isna(value):
         return ""
     return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
-
-
-def _wilson(frame: pd.DataFrame):
-    from pipelines import stats
-
-    return stats.wilson_interval(frame["followed_up_n"].to_numpy(float), frame["eligible_n"].to_numpy(float))
 
 
 ui.run_page(main)

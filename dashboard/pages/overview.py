@@ -9,20 +9,12 @@ import streamlit as st
 
 from dashboard import charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines import stats
-from pipelines.metrics import registry, signals, small_cells
+from pipelines.metrics import analysis, registry, signals, small_cells
 
 PAGE_PARAMS = ("kind", "concern", "page_n")
 SIGNALS_PER_PAGE = 12
 CUSUM_WAIT_SECONDS = 1.0  # a short wait: when the check is quick (small clinic) the list comes complete at once
 CUSUM_POLL_SECONDS = 2.0
-MIN_POINTS_FOR_READING = 6
-
-
-def reading_of(frame: pd.DataFrame, higher_is_better: bool) -> str:
-    if frame.empty or frame["rate"].notna().sum() < MIN_POINTS_FOR_READING:
-        return ""
-    return stats.variation_reading(frame, higher_is_worse=not higher_is_better)
 
 
 def headline_rows(rates: pd.DataFrame, spc: dict[str, pd.DataFrame], lg: str) -> pd.DataFrame:
@@ -39,7 +31,7 @@ def headline_rows(rates: pd.DataFrame, spc: dict[str, pd.DataFrame], lg: str) ->
             "is_hidden": bool(r.get("is_hidden", False)),
             "ref_low": ref.low_pct if ref else None, "ref_high": ref.high_pct if ref else None,
             "reference_text": (ref.text_nb if lg == "nb" else ref.text_en) if ref else "",
-            "reading": reading_of(frame, o.higher_is_better),
+            "reading": analysis.variation_reading(frame, higher_is_better=o.higher_is_better),
             "trend": [round(100 * v, 2) if np.isfinite(v) else None for v in frame["rate"].to_numpy(float)]
             if not frame.empty else [],
         })

@@ -1,8 +1,10 @@
 """Metric frames: counts from pipelines.metrics.counting put through pipelines.stats. The exports and the dashboard both
-read these, so a chart and its CSV always show the same numbers.
+read these, so a chart and its CSV always show the same numbers. Every interval a view shows comes in these frames
+(the dashboard's pages and charts never call pipelines.stats: tests/test_architecture.py).
 
 - spc():       one outcome over time, p or Laney p' chart, Anhoej run rules and the NHS "Making Data Count" rules;
 - funnel():    one outcome by clinician against the clinic rate, with limits by the chosen method;
+- completeness(), variation_reading(): follow-up completeness with its interval, an spc frame's MDC reading;
 - case_mix():  observed / expected per clinician after indirect standardisation, with a funnel of ratios;
 - cusum():     a risk-adjusted Bernoulli CUSUM per clinician;
 - signals():   every place where one of the above fired, newest first.
@@ -34,6 +36,11 @@ CUSUM_ARL0 = 5000.0
 CUSUM_SHRINK_SESSIONS = 20  # case-mix risks are shrunk towards the clinic rate by this many pseudo-sessions
 
 PERIOD_FREQ = {"week": "W-MON", "month": "MS", "quarter": "QS", "year": "YS"}
+MIN_POINTS_FOR_READING = 6  # an spc frame's Making Data Count reading needs this many periods with a rate
+# the methods' settings as pipelines.stats applies them, for the texts that explain them (the dashboard's About page)
+MDC_RUN_LENGTH = stats.MDC_RUN_LENGTH
+FUNNEL_Z95 = stats.FUNNEL_Z95
+FUNNEL_Z998 = stats.FUNNEL_Z998
 
 
 def full_periods(frame: pd.DataFrame, period: str) -> pd.DataFrame:
@@ -154,6 +161,35 @@ def spc_from_counts(frame: pd.DataFrame, *, chart: str = "p", freeze: int | None
     return out
 
 
+def variation_reading(frame: pd.DataFrame, *, higher_is_better: bool = False) -> str:
+    """The Making Data Count reading of an spc frame's latest period ("common_cause", "special_cause_concerning",
+    "special_cause_improving"); "" with fewer than MIN_POINTS_FOR_READING periods with a rate."""
+    if frame.empty or frame["rate"].notna().sum() < MIN_POINTS_FOR_READING:
+        return ""
+    return stats.variation_reading(frame, higher_is_worse=not higher_is_better)
+
+
+def completeness(
+    con: duckdb.DuckDBPyConnection,
+    outcome_key: str,
+    *,
+    period: str = "month",
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Follow-up completeness of one outcome per period as a rate frame: numerator_n = sessions followed up,
+    denominator_n = sessions due a follow-up (eligible_n), rate = their ratio, with its Wilson interval (ci_low,
+    ci_high). Only periods with a session due a follow-up."""
+    frame = counting.rates(con, outcome_key, period=period, filters=filters, as_of=as_of)
+    frame = frame[frame["eligible_n"] > 0]
+    low, high = stats.wilson_interval(frame["followed_up_n"].to_numpy(float), frame["eligible_n"].to_numpy(float),
+                                      confidence)
+    return frame.assign(numerator_n=frame["followed_up_n"], denominator_n=frame["eligible_n"],
+                        rate=frame["followup_completeness"], ci_low=low, ci_high=high
+                        ).drop(columns=["followup_completeness"])
+
+
 def funnel(
     con: duckdb.DuckDBPyConnection,
     outcome_key: str,
@@ -164,7 +200,8 @@ def funnel(
     as_of: dt.date | None = None,
     min_sessions: int = 0,
 ) -> tuple[pd.DataFrame, dict]:
-    """Funnel plot data: one row per clinician with a denominator, limits at 95 % and 99.8 %.
+    """Funnel plot data: one row per clinician with a denominator, limits at 95 % and 99.8 %, and the clinician's
+    rate with its Wilson 95 % interval (ci_low, ci_high).
     `min_sessions` > 0: see funnel_from_counts."""
     if method not in FUNNEL_METHODS:
         raise ValueError(f"method must be one of {', '.join(FUNNEL_METHODS)}")
@@ -209,11 +246,14 @@ def _funnel(counted: pd.DataFrame, method: str, overdispersion: str) -> tuple[pd
                   "target": np.nan}
     events, total = counted["numerator_n"].sum(), counted["denominator_n"].sum()
     if counted.empty or events == 0 or events == total:
-        return counted.iloc[0:0].assign(rate=[], target=[], flag=[]), empty_info
+        return counted.iloc[0:0].assign(rate=[], ci_low=[], ci_high=[], target=[], flag=[]), empty_info
     frame, info = stats.funnel_proportions(counted["numerator_n"], counted["denominator_n"], method=method,
                                            overdispersion=overdispersion)
     out = pd.concat([counted[["clinician", "eligible_n", "followed_up_n", "event_n"]],
                      frame.reset_index(drop=True)], axis=1)
+    # each clinician's own rate with its Wilson 95 % interval, as in the rates frames (the table and hover show it)
+    out["ci_low"], out["ci_high"] = stats.wilson_interval(out["numerator_n"].to_numpy(float),
+                                                          out["denominator_n"].to_numpy(float))
     out["phi"] = info["phi"]
     out["tau2"] = info["tau2"]
     out["method"] = method

@@ -1,5 +1,9 @@
 """Who may see what, and the access log (Normen: access control, and logging of who saw or exported what).
 
+The dashboard's pages are declared here, once (`PAGES`: file, URL path, title, icon, menu section and the roles that
+may open it), because which role opens which page is an access rule; the dashboard routes, builds its menu and links
+from this table and never lists pages itself (tests/test_app_pages.py checks it against dashboard/pages/).
+
 Roles come from the identity provider's token (a `roles` or `role` claim) or, when the provider sends none, from a
 role file mapping e-mail addresses to roles (CSV `email,role`; default `data/roles.csv`, or `$CLINIC_ROLES_FILE`).
 A token role counts only when it is one of the four names (after an optional deployment prefix such as
@@ -35,18 +39,54 @@ from pipelines.ingest.store import PRIVATE_FILE_MODE, private_dir, tighten
 
 ROLES = ("doctor", "manager", "auditor", "admin")
 
-# page -> roles that may open it. Session-level case lists are the doctor's (and the admin's) only.
-PAGE_ROLES: dict[str, tuple[str, ...]] = {
-    "overview": ("doctor", "manager", "admin"),
-    "complications": ("doctor", "manager", "admin"),
-    "clinicians": ("doctor", "manager", "admin"),
-    "responses": ("doctor", "manager", "admin"),
-    "costs": ("doctor", "manager", "admin"),
-    "data_quality": ("doctor", "auditor", "admin"),
-    "export": ("auditor", "admin"),
-    "about": ROLES,
-    "access_log": ("admin",),
-}
+_FIGURE_ROLES = ("doctor", "manager", "admin")  # the quality and cost figures
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the dashboard. The dashboard reads this table for its routing, menu and links
+    (dashboard/auth.py `navigation`, dashboard/components.py `page_link`); the access log names a page by `name`."""
+    name: str  # the file dashboard/pages/<name>.py, and the page's name in the access log ("page export")
+    url_path: str  # its URL: /<url_path> (links and bookmarks rely on it: never change one)
+    title_key: str  # dashboard/i18n.py key of its title in the menu and on the page
+    icon: str
+    section_key: str  # dashboard/i18n.py key of its menu section
+    roles: tuple[str, ...]  # who may open it. Session-level case lists are the doctor's (and the admin's) only.
+
+    @property
+    def file(self) -> str:
+        """The page's script, relative to the app's root (what st.Page and st.page_link take)."""
+        return f"{PAGE_FOLDER}/{self.name}.py"
+
+
+PAGE_FOLDER = "dashboard/pages"
+# Every page of the dashboard, in menu order: the only list of pages (tests/test_app_pages.py checks it against the
+# files in dashboard/pages/).
+PAGES: tuple[Page, ...] = (
+    Page("overview", "overview", "page_overview", ":material/dashboard:", "nav_section_quality", _FIGURE_ROLES),
+    Page("complications", "complications", "page_complications", ":material/monitor_heart:", "nav_section_quality",
+         _FIGURE_ROLES),
+    Page("clinicians", "clinicians", "page_clinicians", ":material/groups:", "nav_section_quality", _FIGURE_ROLES),
+    Page("responses", "responses", "page_responses", ":material/neurology:", "nav_section_quality", _FIGURE_ROLES),
+    Page("costs", "costs", "page_costs", ":material/payments:", "nav_section_management", _FIGURE_ROLES),
+    Page("data_quality", "data_quality", "page_data_quality", ":material/fact_check:", "nav_section_data",
+         ("doctor", "auditor", "admin")),
+    Page("export", "export", "page_export", ":material/download:", "nav_section_data", ("auditor", "admin")),
+    Page("about", "about", "page_about", ":material/menu_book:", "nav_section_data", ROLES),
+    Page("access_log", "access_log", "page_access_log", ":material/policy:", "nav_section_data", ("admin",)),
+)
+PAGES_BY_NAME: dict[str, Page] = {p.name: p for p in PAGES}
+PAGE_ROLES: dict[str, tuple[str, ...]] = {p.name: p.roles for p in PAGES}  # page -> roles that may open it
+
+
+def page(name: str) -> Page:
+    """The page called `name`; KeyError names the pages there are."""
+    try:
+        return PAGES_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"no page `{name}` (pages: {', '.join(PAGES_BY_NAME)})") from None
+
+
 # capabilities inside pages
 CAPABILITIES: dict[str, tuple[str, ...]] = {
     "case_review": ("doctor", "admin"),  # lists of sessions (pseudonymous references)
