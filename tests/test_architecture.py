@@ -24,7 +24,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from conftest import ROOT
 
 PACKAGES = ("pipelines", "dashboard")
@@ -34,11 +33,7 @@ DASHBOARD_LAYERS = {"i18n": 0, "data": 0, "filters": 1, "charts": 1, "auth": 2, 
 PAGE_LAYER, APP_LAYER = 4, 5
 # Imports that break a rule today and cannot be fixed in the files of this change: (importer, imported) -> why.
 # test_known_exceptions_still_exist fails once one is fixed, so that its entry is removed here.
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("pipelines.metrics.small_cells", "pipelines.release.disclosure"):
-        "MIN_SESSIONS = Rule().min_denominator: the metrics stage reads the release rule's minimum; fix by moving the "
-        "number (or Rule) below metrics, e.g. into pipelines/contract.py or a pipelines/rules.py",
-}
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path) -> str:
@@ -246,10 +241,9 @@ def test_views_only_draw():
     assert bad == []
 
 
-@pytest.mark.parametrize("edge", sorted(KNOWN_EXCEPTIONS))
-def test_known_exceptions_still_exist(edge):
-    importer, target = edge
-    assert target in graph()[importer], f"{importer} no longer imports {target}: remove it from KNOWN_EXCEPTIONS"
+def test_known_exceptions_still_exist():
+    gone = [(importer, target) for importer, target in KNOWN_EXCEPTIONS if target not in graph()[importer]]
+    assert gone == [], f"no longer imported, remove from KNOWN_EXCEPTIONS: {gone}"
 
 
 def streamlit_page_private_attributes() -> set[str]:

@@ -15,14 +15,15 @@ import pytest
 from conftest import ROOT
 
 from dashboard import charts, i18n
-from dashboard import data as dashboard_data
 from pipelines import contract
 from pipelines.ingest import history
 from pipelines.metrics import analysis, registry, signals
-from pipelines.release import access
+from pipelines.release import access, build
 
+# where texts are named: the dashboard, and the page table (pipelines/release/access.py names each page's title
+# and menu-section keys)
 SOURCES = sorted([*(ROOT / "dashboard").glob("*.py"), *(ROOT / "dashboard" / "pages").glob("*.py"),
-                  ROOT / "streamlit_app.py"])
+                  ROOT / "streamlit_app.py", ROOT / "pipelines" / "release" / "access.py"])
 NBSP = "\u00a0"
 
 
@@ -153,8 +154,8 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     "rule_{}": tuple(f"mdc_{r}" for r in signals.MDC_RULES),  # overview: the MDC rules; the others literally
     "rule_mdc_{}": signals.MDC_RULES,
     "kind_short_{}": signals.KINDS,
-    "export_{}": dashboard_data.EXPORT_KINDS,
-    "export_{}_help": dashboard_data.EXPORT_KINDS,
+    "export_{}": build.KINDS,
+    "export_{}_help": build.KINDS,
     "responder_reference_{}": ("migraine", "tension_headache", "hyperhidrosis"),
     "{}_title": SETUP_KEYS,
     "{}_text": (*SETUP_KEYS, *METHOD_KEYS),

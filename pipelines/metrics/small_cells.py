@@ -2,7 +2,7 @@
 
 The doctor (case review) and the auditor / admin (record export) see sessions anyway; for them nothing here applies
 (`min_sessions` = 0). For the others every view is made of cells of at least MIN_SESSIONS sessions, the release
-rule's minimum denominator (pipelines/release/disclosure.py, `Rule().min_denominator`, 10 by default):
+rule's minimum denominator (10; pipelines/release/disclosure.py takes its defaults from here):
 
 1. **Cells.** A cell is every figure about one group of sessions in one period: a month or quarter of a control
    chart or rate chart (a sparkline point too), a month of costs, a row of a breakdown or cost table, a clinician's
@@ -36,9 +36,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipelines.release.disclosure import Rule
 
-MIN_SESSIONS = Rule().min_denominator
+# The smallest cell anyone outside the case-review roles may see, and the release rule's defaults
+# (pipelines/release/disclosure.py reads them from here: the release stage builds on the metrics stage).
+MIN_SESSIONS = 10  # fewer sessions (a denominator under 10) identify too few people
+MIN_EVENTS = 5  # a released numerator of 1-4 identifies too few people
 HIDDEN = "is_hidden"
 
 # counting.rates / counting.counts frames: the rate's sessions first (a cell is small when it is under the minimum);

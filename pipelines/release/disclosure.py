@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.errors import UserError
+from pipelines.metrics import small_cells
 
 MARK = "suppressed"
 
@@ -42,8 +43,8 @@ class NotForRelease(UserError, ValueError):
 
 @dataclass(frozen=True)
 class Rule:
-    min_numerator: int = 5  # numerators 1 .. min_numerator - 1 are hidden (0 is not disclosive)
-    min_denominator: int = 10  # denominators below this are hidden
+    min_numerator: int = small_cells.MIN_EVENTS  # numerators 1 .. min_numerator - 1 are hidden (0 is not disclosive)
+    min_denominator: int = small_cells.MIN_SESSIONS  # denominators below this are hidden
     rounding_base: int = 5  # counts shown are rounded to the nearest multiple of this
 
     def describe(self) -> str:
