@@ -203,7 +203,7 @@ def _symbols(den, small_n: int, base: str = "circle") -> list[str]:
 
 
 def reference_tuple(reference) -> tuple[float | None, float | None] | None:
-    """(low, high) in percent from a registry Reference (or None)."""
+    """(low, high) in percent from a registry PublishedRange (or None)."""
     if reference is None:
         return None
     return (reference.low_pct, reference.high_pct)

@@ -24,7 +24,9 @@ from pipelines.sqltext import literal
 
 
 @dataclass(frozen=True)
-class Reference:
+class PublishedRange:
+    """The published rate range an outcome is compared with (percent; one end may be open), and its source."""
+
     low_pct: float | None
     high_pct: float | None
     text_en: str
@@ -53,7 +55,7 @@ class Outcome:
     reported_within_days: int | None = None
     window_days_by_indication: dict[str, tuple[int, int]] = field(default_factory=dict)
     lost_to_follow_up: str = "excluded"  # or "event"
-    reference: Reference | None = None
+    reference: PublishedRange | None = None
     higher_is_better: bool = False
 
     @property
@@ -140,7 +142,7 @@ CORRECTION_28D = "coalesce(s.first_correction_after_days <= 28, false)"
 def flag(key: str, column: str, label_en: str, label_nb: str, description_en: str, description_nb: str,
          group: str, window: tuple[int, int], *, eligible: tuple[str, str, str] = (ALL_SESSIONS, ALL_SESSIONS_EN,
                                                                                  ALL_SESSIONS_NB),
-         reported_within: int | None = 28, reference: Reference | None = None) -> Outcome:
+         reported_within: int | None = 28, reference: PublishedRange | None = None) -> Outcome:
     """An outcome recorded as a yes/no column of follow_ups."""
     return Outcome(
         key=key, label_en=label_en, label_nb=label_nb, description_en=description_en, description_nb=description_nb,
@@ -168,7 +170,7 @@ OUTCOMES: tuple[Outcome, ...] = (
         followed_agg=f"bool_or({{in_window}} AND f.effect <> {NOT_ASSESSED})",
         event_agg=f"bool_or({{in_window}} AND {among('f.effect', 'effect', ('partial', 'none'))})",
         session_event_sql=CORRECTION_28D, session_followed_sql=CORRECTION_28D,
-        reference=Reference(2, 17, "2-17 % depending on the threshold", "2-17 % avhengig av terskel",
+        reference=PublishedRange(2, 17, "2-17 % depending on the threshold", "2-17 % avhengig av terskel",
                             "READY-1, Aesthet Surg J 2024 (n=297): 97.7 % at least 1 grade, 82.9 % at least 2 "
                             "grades better at month 1"),
     ),
@@ -184,7 +186,7 @@ OUTCOMES: tuple[Outcome, ...] = (
         eligible_nb="første behandlinger (alle indikasjoner)",
         window_days=(0, 28), needs_follow_up=False, followed_agg=None,
         session_event_sql=CORRECTION_28D,
-        reference=Reference(2, 17, "2-17 % touch-ups at two weeks", "2-17 % etterbehandling etter to uker",
+        reference=PublishedRange(2, 17, "2-17 % touch-ups at two weeks", "2-17 % etterbehandling etter to uker",
                             "READY-1, Aesthet Surg J 2024"),
     ),
     flag("asymmetry", "asymmetry", "Asymmetry", "Asymmetri",
@@ -194,7 +196,7 @@ OUTCOMES: tuple[Outcome, ...] = (
          eligible=(f"{FACE} AND {among('s.indication', 'indication', ('cosmetic', 'bruxism'))}",
                    "sessions that treated the face",
                    "behandlinger i ansiktet"),
-         reference=Reference(2, 4, "no robust incidence; 25 % of toxin complaints (Save Face 2017-18)",
+         reference=PublishedRange(2, 4, "no robust incidence; 25 % of toxin complaints (Save Face 2017-18)",
                              "ingen sikker forekomst; 25 % av klagene (Save Face 2017-18)",
                              "no published source; clinic estimate", is_estimate=True)),
     Outcome(
@@ -206,55 +208,55 @@ OUTCOMES: tuple[Outcome, ...] = (
         eligible_sql=UPPER_FACE, eligible_en=UPPER_FACE_EN, eligible_nb=UPPER_FACE_NB,
         window_days=(0, 28),
         event_agg="bool_or({in_window} AND (coalesce(f.eyelid_ptosis, false) OR coalesce(f.brow_ptosis, false)))",
-        reference=Reference(0.5, 5.4, "0.5-5.4 % (eyelid 1.2 %, brow 0.6 % pooled)",
+        reference=PublishedRange(0.5, 5.4, "0.5-5.4 % (eyelid 1.2 %, brow 0.6 % pooled)",
                             "0,5-5,4 % (øyelokk 1,2 %, øyenbryn 0,6 % samlet)",
                             BRIN_2009 + "; first glabellar RCT 5.4 %"),
     ),
     flag("eyelid_ptosis", "eyelid_ptosis", "Eyelid ptosis", "Hengende øyelokk",
          "Drooping upper eyelid.", "Hengende øvre øyelokk.", "eye", (0, 28), reported_within=None,
          eligible=(UPPER_FACE, UPPER_FACE_EN, UPPER_FACE_NB),
-         reference=Reference(0.5, 5.4, "0.5-5.4 %; SmPC: common (1-10 %)", "0,5-5,4 %; preparatomtale: vanlig",
+         reference=PublishedRange(0.5, 5.4, "0.5-5.4 %; SmPC: common (1-10 %)", "0,5-5,4 %; preparatomtale: vanlig",
                              BRIN_2009 + "; " + VISTABEL_SMPC)),
     flag("brow_ptosis", "brow_ptosis", "Brow ptosis", "Hengende øyenbryn",
          "Drooping brow.", "Hengende øyenbryn.", "eye", (0, 28), reported_within=None,
          eligible=(UPPER_FACE, UPPER_FACE_EN, UPPER_FACE_NB),
-         reference=Reference(0.6, 0.6, "about 0.6 %", "omtrent 0,6 %", BRIN_2009)),
+         reference=PublishedRange(0.6, 0.6, "about 0.6 %", "omtrent 0,6 %", BRIN_2009)),
     flag("dry_eye", "dry_eye", "Dry eyes", "Tørre øyne",
          "Dry eyes after the toxin reached the eye muscles.", "Tørre øyne etter at legemiddelet nådde øyemusklene.",
          "eye", (0, 28), reported_within=None, eligible=(UPPER_FACE, UPPER_FACE_EN, UPPER_FACE_NB),
-         reference=Reference(1, 10, "common (1-10 %)", "vanlig (1-10 %)", VISTABEL_SMPC)),
+         reference=PublishedRange(1, 10, "common (1-10 %)", "vanlig (1-10 %)", VISTABEL_SMPC)),
     flag("double_vision", "double_vision", "Double vision", "Dobbeltsyn",
          "Double or blurred vision.", "Dobbeltsyn eller tåkesyn.", "eye", (0, 28), reported_within=None,
          eligible=(UPPER_FACE, UPPER_FACE_EN, UPPER_FACE_NB),
-         reference=Reference(0.1, 1, "0.1-1 %", "0,1-1 %", VISTABEL_SMPC + "; " + BRIN_2009)),
+         reference=PublishedRange(0.1, 1, "0.1-1 %", "0,1-1 %", VISTABEL_SMPC + "; " + BRIN_2009)),
     flag("bruising", "bruising", "Bruising", "Blåmerke",
          "A bruise (haematoma) at an injection site in the first week.",
          "Blåmerke ved et innstikksted den første uken.", "injection_site", (0, 7),
-         reference=Reference(3, None, "about 3 % in trials; higher when patients are asked",
+         reference=PublishedRange(3, None, "about 3 % in trials; higher when patients are asked",
                              "omtrent 3 % i studier; høyere når pasienten blir spurt", BRIN_2009)),
     flag("bleeding", "bleeding", "Bleeding", "Blødning",
          "Bleeding at an injection site beyond a drop, in the first week.",
          "Blødning fra et innstikksted utover en dråpe, den første uken.", "injection_site", (0, 7),
-         reference=Reference(None, None, "no published rate; use the clinic's own baseline",
+         reference=PublishedRange(None, None, "no published rate; use the clinic's own baseline",
                              "ingen publisert forekomst; bruk klinikkens egen", "none")),
     flag("pain", "pain", "Pain at the injection site", "Smerte ved innstikkstedet",
          "Pain at an injection site beyond the injection itself, in the first week.",
          "Smerte ved et innstikksted utover selve stikket, den første uken.", "injection_site", (0, 7),
-         reference=Reference(1.6, 10, "1.6 % in trials; SmPC up to more than 10 %",
+         reference=PublishedRange(1.6, 10, "1.6 % in trials; SmPC up to more than 10 %",
                              "1,6 % i studier; preparatomtalen opptil over 10 %", BRIN_2009 + "; " + VISTABEL_SMPC)),
     flag("itching", "itching", "Itching", "Kløe",
          "Itching at an injection site in the first week.", "Kløe ved et innstikksted den første uken.",
          "injection_site", (0, 7),
-         reference=Reference(None, None, "no published rate; use the clinic's own baseline",
+         reference=PublishedRange(None, None, "no published rate; use the clinic's own baseline",
                              "ingen publisert forekomst; bruk klinikkens egen", "none")),
     flag("infection", "infection", "Infection", "Infeksjon",
          "Infection at an injection site within two weeks.", "Infeksjon ved et innstikksted innen to uker.",
          "injection_site", (0, 14),
-         reference=Reference(None, None, "rare; no published rate", "sjelden; ingen publisert forekomst", "none")),
+         reference=PublishedRange(None, None, "rare; no published rate", "sjelden; ingen publisert forekomst", "none")),
     flag("allergic_reaction", "allergic_reaction", "Allergic reaction", "Allergisk reaksjon",
          "Allergic reaction (strong swelling, redness or severe headache) within three days.",
          "Allergisk reaksjon (kraftig hevelse, rødhet eller sterk hodepine) innen tre døgn.", "systemic", (0, 3),
-         reference=Reference(None, 0.1, "rare (below 0.1 %)", "sjelden (under 0,1 %)", "product SmPCs")),
+         reference=PublishedRange(None, 0.1, "rare (below 0.1 %)", "sjelden (under 0,1 %)", "product SmPCs")),
     Outcome(
         key="unsatisfactory_result",
         label_en="Unsatisfactory result", label_nb="Ikke-tilfredsstillende resultat",
@@ -266,7 +268,7 @@ OUTCOMES: tuple[Outcome, ...] = (
         window_days=(7, 42),
         followed_agg="bool_or({in_window} AND f.satisfaction IS NOT NULL)",
         event_agg="bool_or({in_window} AND f.satisfaction <= 2)",
-        reference=Reference(None, None, "no published rate; named as a risk in the patient information",
+        reference=PublishedRange(None, None, "no published rate; named as a risk in the patient information",
                             "ingen publisert forekomst; nevnt som risiko i pasientinformasjonen", "none"),
     ),
     Outcome(
@@ -287,7 +289,7 @@ OUTCOMES: tuple[Outcome, ...] = (
         followed_agg="bool_or({in_window} AND f.headache_days IS NOT NULL)",
         event_agg="NOT coalesce(bool_or({in_window} AND f.headache_days <= 0.5 * f.baseline_headache_days), false)",
         lost_to_follow_up="event",
-        reference=Reference(55.2, 55.2, "55.2 % non-responders on treatment (44.8 % responders vs 34.2 % on "
+        reference=PublishedRange(55.2, 55.2, "55.2 % non-responders on treatment (44.8 % responders vs 34.2 % on "
                             "placebo); no published figure for tension headache",
                             "55,2 % uten bedring (44,8 % med bedring mot 34,2 % på placebo); ingen tall for "
                             "spenningshodepine", "Diener et al., Pain Ther 2020 (pooled PREEMPT, N=1,384), "
@@ -307,7 +309,7 @@ OUTCOMES: tuple[Outcome, ...] = (
         followed_agg=f"bool_or({{in_window}} AND (f.hdss IS NOT NULL OR f.effect <> {NOT_ASSESSED}))",
         event_agg="NOT coalesce(bool_or({in_window} AND CASE WHEN f.hdss IS NOT NULL AND f.baseline_hdss IS NOT "
                   f"NULL THEN f.hdss <= f.baseline_hdss - 2 ELSE f.effect = {value('effect', 'full')} END), false)",
-        reference=Reference(6, 6, "6 % non-responders (94 % had at least 50 % less sweat at week 4)",
+        reference=PublishedRange(6, 6, "6 % non-responders (94 % had at least 50 % less sweat at week 4)",
                             "6 % uten effekt (94 % fikk minst 50 % mindre svette etter 4 uker)",
                             "Naumann & Lowe, BMJ 2001 (n=320), axillary hyperhidrosis"),
     ),
@@ -326,7 +328,7 @@ OUTCOMES: tuple[Outcome, ...] = (
         window_days=(10, 28),
         followed_agg=f"bool_or({{in_window}} AND f.effect <> {NOT_ASSESSED})",
         event_agg=f"bool_or({{in_window}} AND f.effect = {value('effect', 'none')})",
-        reference=Reference(0, 1, "0-1 % in cosmetic use", "0-1 % ved kosmetisk bruk",
+        reference=PublishedRange(0, 1, "0-1 % in cosmetic use", "0-1 % ved kosmetisk bruk",
                             "Rahman et al., Plast Reconstr Surg 2022;149:837"),
     ),
     Outcome(
@@ -345,7 +347,7 @@ OUTCOMES: tuple[Outcome, ...] = (
                              "OR s.pregnant_or_breastfeeding IS NOT NULL)",
         session_event_sql="(coalesce(s.neuromuscular_disease, false) OR coalesce(s.aminoglycoside_antibiotics, "
                           "false) OR coalesce(s.pregnant_or_breastfeeding, false))",
-        reference=Reference(0, 0, "should be 0 unless documented", "bør være 0 med mindre begrunnet",
+        reference=PublishedRange(0, 0, "should be 0 unless documented", "bør være 0 med mindre begrunnet",
                             "patient information sheet; product SmPCs"),
     ),
 )
