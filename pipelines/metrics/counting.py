@@ -379,7 +379,10 @@ def add_rates(frame: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
         out["ci_low"] = np.where(den > 0, low, np.nan)
         out["ci_high"] = np.where(den > 0, high, np.nan)
         elig = out["eligible_n"].to_numpy(dtype=float)
-        out["crude_rate"] = np.where(elig > 0, out["crude_event_n"] / np.where(elig > 0, elig, 1), np.nan)
+        # a frame without the crude count (built by hand, not by counts()) has no crude rate: unknown, never the
+        # events among followed-up sessions over all eligible ones
+        crude = out["crude_event_n"].to_numpy(dtype=float) if "crude_event_n" in out else np.full(len(out), np.nan)
+        out["crude_rate"] = np.where(elig > 0, crude / np.where(elig > 0, elig, 1), np.nan)
         out["followup_completeness"] = np.where(elig > 0, out["followed_up_n"] / np.where(elig > 0, elig, 1),
                                                 np.nan)
     return out
