@@ -191,13 +191,12 @@ UPPER_FACE = _areas_sql(contract.UPPER_FACE_AREAS)
 UPPER_FACE_EN = "sessions that treated the glabella, forehead or crow's feet"
 UPPER_FACE_NB = "behandlinger av sinnarynke, panne eller kråkeføtter"
 FACE = _areas_sql(contract.FACE_AREAS)
-NOT_ASSESSED = value("effect", "not_assessed")
 PRIMARY_COSMETIC = f"s.is_primary AND s.indication = {value('indication', 'cosmetic')}"
 PRIMARY_COSMETIC_EN = "primary cosmetic sessions (corrections excluded)"
 PRIMARY_COSMETIC_NB = "første kosmetiske behandling (korrigeringer ikke med)"
 CORRECTION_28D = "coalesce(s.first_correction_after_days <= 28, false)"
 # a contact whose HDSS can judge response: a score, and a baseline of 3 or 4 (from 1 or 2 a 2-point drop is
-# impossible or the floor of the scale)
+# impossible: the scale starts at 1)
 HDSS_PAIR = "(f.hdss IS NOT NULL AND f.baseline_hdss IN (3, 4))"
 
 

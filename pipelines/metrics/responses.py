@@ -33,7 +33,7 @@ PCT_BIN = 10  # width of the bins of percentage change in headache days
 # the value at the latest contact that assessed the outcome (the registry's `assessed`; same-day contacts: the
 # larger follow_up_id), as the registry's `latest` judges response; a struct keeps a NULL value of that contact
 HEADACHE_VALUE = ("(arg_max({'v': f.headache_days}, (f.seen_on, f.follow_up_id)) "
-                  "FILTER (WHERE f.headache_days IS NOT NULL)).v")
+                  f"FILTER (WHERE {registry.get(HEADACHE_OUTCOME).assessed})).v")
 HDSS_VALUE = (f"(arg_max({{'v': CASE WHEN {registry.HDSS_PAIR} THEN f.hdss END}}, (f.seen_on, f.follow_up_id)) "
               f"FILTER (WHERE {registry.get(SWEATING_OUTCOME).assessed})).v")
 
