@@ -497,8 +497,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "responder_of": ("{num} of {den} responded", "{num} av {den} fikk effekt"),
     "responder_reference": ("Trials: {text}", "Studier: {text}"),
     "responder_reference_migraine": ("44.8 % responders (PREEMPT, week 24)", "44,8 % med effekt (PREEMPT, uke 24)"),
-    "responder_reference_hyperhidrosis": ("94 % responders (axillary, week 4)",
-                                          "94 % med effekt (armhuler, uke 4)"),
+    "responder_reference_hyperhidrosis": ("75 % responders on HDSS (axillary, week 4; 94 % on sweat weight)",
+                                          "75 % med effekt målt med HDSS (armhuler, uke 4; 94 % målt som "
+                                          "svettevekt)"),
     "responder_reference_tension_headache": ("no published figure (off-label)",
                                              "ingen publisert andel (utenfor godkjent bruk)"),
     "not_in_filter": ("Not in the current filters.", "Ikke med i gjeldende filtre."),
@@ -527,8 +528,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_measured": ("With a count", "Med antall"),
     "col_lost_n": ("Lost to follow-up", "Uten oppfølging"),
     "hdss_title": ("Hyperhidrosis: drop in HDSS points", "Hyperhidrose: fall i HDSS-poeng"),
-    "hdss_subtitle": ("Baseline minus the best score in the window; a drop of 2 or more is a response",
-                      "Før minus beste skår i vinduet; et fall på 2 eller mer er effekt"),
+    "hdss_subtitle": ("Baseline (3 or 4) minus the score of the latest contact in the window; a drop of 2 or more "
+                      "is a response",
+                      "Før (3 eller 4) minus skåren ved siste kontroll i vinduet; et fall på 2 eller mer er "
+                      "effekt"),
     "axis_hdss_drop": ("Drop in HDSS points", "Fall i HDSS-poeng"),
     # --- data quality ------------------------------------------------------------------------------------------
     "dq_caption": ("What was loaded, what was refused and why, how complete the follow-up is, and how fresh the "
@@ -722,6 +725,45 @@ TEXTS: dict[str, tuple[str, str]] = {
                             "En behandling telles for et utfall først når observasjonsvinduet er lukket på "
                             "dataenes egen dato (nyeste behandling eller kontroll), slik at siste måneder ikke ser "
                             "falskt gode ut; behandlinger innenfor vinduet vises som «vindu ennå åpent»."),
+    # --- counting principles (registry docstring; issue 17): followed up, blank answers, not recorded -------------
+    "rate_not_recorded": ("not recorded", "ikke registrert"),
+    "rate_not_recorded_help": ("No eligible session had a follow-up contact in the window that recorded this "
+                               "outcome (the column is missing from the follow-up export, or its answers are "
+                               "blank): the rate is unknown, not 0 %.",
+                               "Ingen aktuell behandling hadde en kontroll i vinduet som registrerte dette utfallet "
+                               "(kolonnen mangler i kontrolleksporten, eller svarene er tomme): andelen er ukjent, "
+                               "ikke 0 %."),
+    "about_followed": ("Followed up", "Fulgt opp"),
+    "about_followed_all": ("a follow-up contact inside the window that answered {columns}",
+                           "en kontroll i vinduet som besvarte {columns}"),
+    "about_followed_any": ("a follow-up contact inside the window that answered one of {columns}, as the "
+                           "description says",
+                           "en kontroll i vinduet som besvarte en av {columns}, slik beskrivelsen sier"),
+    "about_counting": ("Followed up, crude rate, blank answers", "Fulgt opp, rå andel, tomme svar"),
+    "about_counting_text": ("A session is followed up for an outcome when a follow-up contact inside its window "
+                             "assessed that outcome: every column that records it answered. A blank yes/no answer "
+                             "is not 'no' and an effect 'not assessed' is no judgement: such a contact did not "
+                             "assess it. Having the event never makes a session followed up: an event seen "
+                             "elsewhere (a correction within 28 days) counts in the crude rate (events over all "
+                             "eligible sessions) and, for a followed-up session, in the rate, but never adds a "
+                             "session to the denominator. With several contacts in the window a complication "
+                             "reported at any of them happened, and the latest contact decides a response "
+                             "(headache, sweating). With no followed-up session a rate reads 'not recorded', never "
+                             "0 %; the load names a follow-up file that records an outcome on none of its contacts. "
+                             "Earlier treatments (repeat treatment, secondary non-response) are those on an earlier "
+                             "day: areas treated the same day are one visit.",
+                             "En behandling er fulgt opp for et utfall når en kontroll i vinduet vurderte utfallet: "
+                             "alle kolonnene som registrerer det er besvart. Et tomt ja/nei-svar er ikke «nei», og "
+                             "effekt «ikke vurdert» er ingen vurdering: en slik kontroll vurderte det ikke. Å ha "
+                             "hendelsen gjør aldri en behandling fulgt opp: en hendelse sett et annet sted (en "
+                             "korrigering innen 28 dager) telles i rå andel (hendelser over alle aktuelle "
+                             "behandlinger) og, for en behandling som er fulgt opp, i andelen, men legger aldri en "
+                             "behandling til nevneren. Ved flere kontroller i vinduet har en komplikasjon meldt ved "
+                             "en av dem skjedd, og siste kontroll avgjør effekt (hodepine, svetting). Uten noen "
+                             "behandling fulgt opp står det «ikke registrert», aldri 0 %; innlastingen sier fra om "
+                             "en kontrollfil som ikke registrerer et utfall ved noen kontroll. Tidligere "
+                             "behandlinger (gjentatt behandling, sekundær svikt) er de på en tidligere dag: områder "
+                             "behandlet samme dag er ett besøk."),
     # --- value labels ------------------------------------------------------------------------------------------
     "ind_cosmetic": ("Cosmetic (wrinkles)", "Kosmetisk (rynker)"),
     "ind_migraine": ("Migraine", "Migrene"),
@@ -1049,11 +1091,14 @@ PLURALS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
          "{n} behandlinger hadde ikke hodepineantall ved kontroll (ikke i diagrammet; de regnes som uten effekt i "
          "andelen med effekt).")),
     "hdss_missing": (
-        ("{n} session without a baseline and follow-up HDSS (judged by the clinician's effect assessment instead).",
-         "{n} sessions without a baseline and follow-up HDSS (judged by the clinician's effect assessment "
-         "instead)."),
-        ("{n} behandling uten HDSS før og etter (vurdert etter behandlerens effektvurdering i stedet).",
-         "{n} behandlinger uten HDSS før og etter (vurdert etter behandlerens effektvurdering i stedet).")),
+        ("{n} session not judged by HDSS (baseline not 3-4, or no score at the latest contact): judged by the "
+         "clinician's effect assessment, or not followed up.",
+         "{n} sessions not judged by HDSS (baseline not 3-4, or no score at the latest contact): judged by the "
+         "clinician's effect assessment, or not followed up."),
+        ("{n} behandling ikke vurdert med HDSS (utgangsverdi ikke 3-4, eller ingen skår ved siste kontroll): "
+         "vurdert etter behandlerens effektvurdering, eller ikke fulgt opp.",
+         "{n} behandlinger ikke vurdert med HDSS (utgangsverdi ikke 3-4, eller ingen skår ved siste kontroll): "
+         "vurdert etter behandlerens effektvurdering, eller ikke fulgt opp.")),
     "days_ago": (("{n} day ago", "{n} days ago"), ("for {n} dag siden", "for {n} dager siden")),
     "stale_warning": (
         ("The newest treatment is {n} day old: has the latest export been loaded?",

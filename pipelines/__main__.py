@@ -138,6 +138,8 @@ def print_load_result(result) -> None:
     if result.rows_rejected > len(result.rejected_examples):
         print(f"  ... {result.rows_rejected - len(result.rejected_examples)} more in the rejected_rows table "
               "(dashboard: Data quality)")
+    for note in result.notes:
+        print(f"  note: {note}")
     print(f"total: {result.rows_read} read, {result.rows_loaded} loaded, {result.rows_rejected} rejected")
     print(f"published {result.published} (snapshot {result.version}, load {result.load_id})")
 

@@ -127,13 +127,31 @@ def metrics_md() -> str:
         "  newest date in the data); younger sessions are reported as *awaiting* and counted nowhere else, so",
         "  recent months never look falsely good.",
         "- **Counts first, rates last.** For each outcome and stratum: `eligible_n` (window closed), `followed_up_n`",
-        "  (a follow-up contact in the window), `event_n` (events among them), `awaiting_n`, and the headline",
-        "  `numerator_n` / `denominator_n`.",
+        "  (a follow-up contact in the window assessed the outcome), `event_n` (events among them), `awaiting_n`,",
+        "  the headline `numerator_n` / `denominator_n`, and `crude_event_n` (eligible sessions with the event,",
+        "  followed up or not).",
+        "- **Being followed up never depends on having the event.** A session is followed up for an outcome when a",
+        "  follow-up contact inside its window assessed that outcome, and only then. An event seen elsewhere (a",
+        "  correction within 28 days; a yes on a contact that left the outcome's other columns blank) counts in the",
+        "  crude rate and, for a followed-up session, in the numerator, but never adds a session to the",
+        "  denominator. Example: 10 sessions, one correction and no registered review give no rate (0 followed up),",
+        "  a crude rate of 1/10 and completeness 0 %, not 1/1 = 100 %.",
+        "- **A blank answer is not 'no'.** A contact assessed an outcome when every column that records it (the",
+        "  table's *followed up* column) is answered: a yes/no column not blank, `effect` not `not_assessed`, a score",
+        "  present. Four sessions with one `yes` and three blanks are 1/1 with completeness 25 %, not 1/4. A",
+        "  follow-up file without an outcome's column (or with it blank in every row) assesses that outcome on none",
+        "  of its contacts: `python -m pipelines load` prints a note naming the file, the column and the outcomes,",
+        "  and with no followed-up session the rate is missing (the dashboard reads *not recorded*), never 0 %.",
+        "- **Several contacts in the window.** A complication reported at any of them happened (any yes is the",
+        "  event). A judgement of response (headache, sweating) is that of the *latest* contact that assessed it",
+        "  (same day: the larger `follow_up_id`), so more contacts are not more chances to respond.",
         "- **Loss to follow-up is not 'no complication'.** Where it is *excluded*, the headline rate is among",
         "  followed-up sessions (`event_n / followed_up_n`), follow-up completeness (`followed_up_n / eligible_n`)",
-        "  is shown beside it, and the crude rate over all eligible sessions (`event_n / eligible_n`) is the lower",
-        "  bound. Where it counts as the *event* (headache response), the headline is",
+        "  is shown beside it, and the crude rate over all eligible sessions (`crude_event_n / eligible_n`) is the",
+        "  lower bound. Where it counts as the *event* (headache response), the headline is",
         "  `(event_n + lost) / eligible_n`.",
+        "- **Earlier treatments** (repeat treatment, secondary non-response) are a patient's sessions on an earlier",
+        "  *day*: two areas treated the same day are one visit and never each other's history.",
         "- **Windows** are the days after treatment in which the event happens; a follow-up contact counts when it",
         "  falls inside the window, or for early events (bruising, pain, ...) up to the review that asks about",
         "  them (`reported within`).",
@@ -141,8 +159,9 @@ def metrics_md() -> str:
         "",
         "## Outcomes",
         "",
-        "| key | outcome | eligible sessions (denominator) | event | window | lost to follow-up | published reference |",
-        "|---|---|---|---|---|---|---|",
+        "| key | outcome | eligible sessions (denominator) | event | window | followed up | lost to follow-up "
+        "| published reference |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for o in registry.OUTCOMES:
         ref = o.reference
@@ -152,7 +171,7 @@ def metrics_md() -> str:
         lost = "counts as the event" if o.lost_to_follow_up == "event" else (
             "excluded; completeness shown" if o.needs_follow_up else "not applicable (from the treatments table)")
         out.append(f"| `{o.key}` | {o.label_en} / {o.label_nb} | {o.eligible_en} | {o.description_en} | "
-                   f"{o.window_text('en')} | {lost} | {ref_text} |")
+                   f"{o.window_text('en')} | {_followed_text(o)} | {lost} | {ref_text} |")
     out += [
         "",
         "## Statistical methods (pipelines/stats/, tested against the R reference tools)",
@@ -193,6 +212,15 @@ def metrics_md() -> str:
     return "\n".join(out)
 
 
+def _followed_text(o) -> str:
+    """When a session counts as followed up for outcome `o` (the registry's assessment), in words."""
+    if not o.needs_follow_up:
+        return "every eligible session" if not o.session_assessed_sql else "recorded on the session (see the event)"
+    if o.assessed_sql:
+        return f"a contact in the window that answered {' or '.join(f'`{c}`' for c in o.assessed_by)} (see the event)"
+    return f"a contact in the window that answered {' and '.join(f'`{c}`' for c in o.assessed_by)}"
+
+
 def outcome_sql_file(key: str) -> str:
     """docs/sql/<outcome>.sql: the SQL the registry compiles one outcome to, with what it counts in a header."""
     from pipelines.metrics import counting, registry
@@ -206,6 +234,9 @@ def outcome_sql_file(key: str) -> str:
         "--",
         f"-- eligible: {o.eligible_en}",
         f"-- window: {o.window_text('en')}",
+        f"-- followed up: {_followed_text(o)} (never the event itself)",
+        "-- crude_event_n: eligible sessions with the event, followed up or not (crude rate = crude_event_n / "
+        "eligible_n)",
         "-- loss to follow-up: " + ("counts as the event (numerator_n = events + lost, denominator_n = eligible_n)"
                                     if o.lost_to_follow_up == "event" else
                                     "excluded (numerator_n = event_n, denominator_n = followed_up_n)"),

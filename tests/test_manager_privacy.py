@@ -630,7 +630,7 @@ def test_small_cells_and_their_complement_are_hidden():
     assert not small_cells.hidden_cells(frame, small_cells.RATE_SESSIONS, series=["metric"],
                                            min_sessions=0).any()
     rates = counting.add_rates(frame.assign(numerator_n=[1, 2, 0, 4, 0, 3, 1, 0], followed_up_n=frame["eligible_n"],
-                                           event_n=[1, 2, 0, 4, 0, 3, 1, 0]))
+                                           event_n=[1, 2, 0, 4, 0, 3, 1, 0], crude_event_n=[1, 2, 0, 4, 0, 3, 1, 0]))
     out = small_cells.hide_rates(rates)
     assert list(out["is_hidden"]) == list(hidden)
     assert out.loc[hidden.to_numpy(), list(small_cells.RATE_VALUES)].isna().all().all()

@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from pipelines.ingest import store
-from pipelines.metrics import counting
+from pipelines.metrics import counting, registry
 from pipelines.metrics.registry import GROUPS, OUTCOMES, OUTCOMES_BY_KEY
 
 REQUIRED = {"insufficient_effect", "asymmetry", "ptosis", "eyelid_ptosis", "brow_ptosis", "bruising", "bleeding",
@@ -37,12 +37,31 @@ def test_windows_groups_and_references_are_sane(o):
     assert o.group in GROUPS
     assert o.lost_to_follow_up in ("excluded", "event")
     if o.needs_follow_up:
-        assert o.followed_agg and o.event_agg
+        assert o.followed_agg and o.event_agg and o.assessed_by
     else:
         assert o.session_event_sql
     if o.reference and o.reference.low_pct is not None and o.reference.high_pct is not None:
         assert 0 <= o.reference.low_pct <= o.reference.high_pct <= 100
         assert o.reference.source
+
+
+@pytest.mark.parametrize("o", OUTCOMES, ids=lambda o: o.key)
+def test_followed_up_is_the_assessment_never_the_event(o):
+    """Registry principles 1 and 2: a session is followed up for an outcome only by a contact in the window that
+    assessed it (the follow_ups columns the outcome names, answered), or by its session-level assessment; the
+    event's own conditions never enter the followed-up flag."""
+    from pipelines.metrics.registry import FOLLOW_UP_COLUMNS
+
+    assert set(o.assessed_by) <= set(FOLLOW_UP_COLUMNS)
+    followed = counting._base_flags(o)["followed"]
+    if o.needs_follow_up:
+        assert o.followed_agg == f"bool_or({{in_window}} AND ({o.assessed}))"
+        if not o.assessed_sql:  # every named column answered (effect: not `not_assessed`)
+            assert o.assessed == " AND ".join(registry.answered(c) for c in o.assessed_by)
+    if o.session_event_sql:
+        assert o.session_event_sql not in followed
+    if o.event_agg:
+        assert o.event_agg not in followed
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,12 @@ def outcome_section(o: registry.Outcome, lg: str) -> None:
             lost = ui.tr("about_lost_excluded")
         lines = [f"**{ui.tr('about_denominator')}:** {o.eligible_nb if lg == 'nb' else o.eligible_en}",
                  f"**{ui.tr('about_window')}:** {o.window_text(lg)}. "
-                 + i18n.tn("about_closed", o.close_days, lg, n=_close_text(o)),
-                 f"**{ui.tr('about_lost')}:** {lost}"]
+                 + i18n.tn("about_closed", o.close_days, lg, n=_close_text(o))]
+        if o.needs_follow_up:
+            columns = ", ".join(f"`{c}`" for c in o.assessed_by)
+            lines.append(f"**{ui.tr('about_followed')}:** "
+                         + ui.tr("about_followed_any" if o.assessed_sql else "about_followed_all", columns=columns))
+        lines.append(f"**{ui.tr('about_lost')}:** {lost}")
         ref = o.reference
         if ref:
             text = ref.text_nb if lg == "nb" else ref.text_en
@@ -47,6 +51,8 @@ def main() -> None:
     lg = ui.lang()
     ui.header("page_about", ui.tr("about_caption"))
     st.subheader(ui.tr("about_outcomes"))
+    # the registry's counting principles (followed up, crude rate, blank answers): what every outcome below obeys
+    st.markdown(f"**{ui.tr('about_counting')}**  \n{ui.tr('about_counting_text')}")
     for group in registry.GROUPS:
         members = [o for o in registry.OUTCOMES if o.group == group]
         if not members:

@@ -41,6 +41,8 @@ def headline(o: registry.Outcome, ctx: ui.Context) -> None:
     if hidden:
         ui.kpi(c[0], ui.tr("rate"), "–", delta=ui.hidden_mark(),
                help=i18n.tn("cells_hidden_note", small_cells.MIN_SESSIONS, lg))
+    elif r["denominator_n"] == 0 and r["eligible_n"] > 0:  # nothing assessed the outcome: unknown, not 0 %
+        ui.kpi(c[0], ui.tr("rate"), ui.tr("rate_not_recorded"), help=ui.tr("rate_not_recorded_help"))
     else:
         ui.kpi(c[0], ui.tr("rate"), i18n.pct(r["rate"], lg),
                help=ui.tr("hover_rate", rate=i18n.pct(r["rate"], lg), num=i18n.number(r["numerator_n"], lg),

@@ -44,9 +44,11 @@ def headline_table(rows: pd.DataFrame, lg: str) -> None:
     marks = {"special_cause_concerning": "▲", "special_cause_improving": "▼", "common_cause": "●", "": "○"}
     table = pd.DataFrame({
         ui.tr("col_outcome"): rows["label"],
-        ui.tr("col_rate"): [ui.hidden_mark() if h else (i18n.pct(v, lg) if pd.notna(v) else "–")
+        ui.tr("col_rate"): [ui.hidden_mark() if h else (i18n.pct(v, lg) if pd.notna(v) else
+                                                         ui.tr("rate_not_recorded") if e > 0 and d == 0 else "–")
                             + ("  ⚠" if d < charts.SMALL_N else "")
-                            for v, d, h in zip(rows["rate"], rows["denominator_n"], rows["is_hidden"], strict=True)],
+                            for v, d, e, h in zip(rows["rate"], rows["denominator_n"], rows["eligible_n"],
+                                                  rows["is_hidden"], strict=True)],
         ui.tr("col_interval"): [i18n.pct_range(a, b, lg) for a, b in zip(rows["ci_low"], rows["ci_high"],
                                                                           strict=True)],
         ui.tr("col_events_short"): [f"{i18n.number(a, lg)} / {i18n.number(b, lg)}" for a, b in

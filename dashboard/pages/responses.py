@@ -16,7 +16,7 @@ PAGE_PARAMS = ()
 GROUPS = (  # (indication, registry outcome, published responder rate)
     ("migraine", responses.HEADACHE_OUTCOME, 0.448),
     ("tension_headache", responses.HEADACHE_OUTCOME, None),
-    ("hyperhidrosis", responses.SWEATING_OUTCOME, 0.94),
+    ("hyperhidrosis", responses.SWEATING_OUTCOME, 0.75),  # HDSS at least 2 points better at week 4 (Lowe 2007)
 )
 
 
@@ -54,7 +54,8 @@ def main() -> None:
                 st.caption(ui.hidden_mark())
                 continue
             if r["denominator_n"] == 0:
-                st.caption(ui.tr("no_eligible"))
+                st.caption(f"{ui.tr('rate_not_recorded')}: {ui.tr('rate_not_recorded_help')}"
+                           if r["eligible_n"] > 0 else ui.tr("no_eligible"))
                 continue
             responders = int(r["denominator_n"] - r["numerator_n"])
             st.metric(ui.tr("responder_rate"), i18n.pct(1 - r["rate"], lg),

@@ -5,6 +5,8 @@
 --
 -- eligible: sessions that treated the glabella, forehead or crow's feet
 -- window: 0-28 days after treatment
+-- followed up: a contact in the window that answered `eyelid_ptosis` and `brow_ptosis` (never the event itself)
+-- crude_event_n: eligible sessions with the event, followed up or not (crude rate = crude_event_n / eligible_n)
 -- loss to follow-up: excluded (numerator_n = event_n, denominator_n = followed_up_n)
 WITH sessions AS (
     -- sessions: one row per treatment session known on the as-of date, with what the outcome definitions need.
@@ -32,15 +34,17 @@ WITH sessions AS (
         SELECT DISTINCT treatment_id FROM contacts_as_of WHERE effect = 'full'
     ),
     
-    -- each patient's earlier sessions; the window runs over a narrow row, not the whole session
+    -- each patient's sessions on earlier days; the window runs over a narrow row, not the whole session.
+    -- "Earlier" is an earlier date: sessions of the same day (two areas treated at one visit) are one visit and never
+    -- each other's history
     history AS (
         SELECT t.treatment_id,
                sum(CAST(t.corrects_treatment_id IS NULL AS INTEGER)) OVER earlier AS earlier_primary_n,
                bool_or(t.corrects_treatment_id IS NULL AND fe.treatment_id IS NOT NULL) OVER earlier AS responded_before
         FROM (SELECT treatment_id, patient_ref, treated_on, corrects_treatment_id FROM treatments_as_of) t
         LEFT JOIN full_effect fe USING (treatment_id)
-        WINDOW earlier AS (PARTITION BY t.patient_ref ORDER BY t.treated_on, t.treatment_id
-                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+        WINDOW earlier AS (PARTITION BY t.patient_ref ORDER BY t.treated_on
+                           RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 1 DAY PRECEDING)
     )
     
     SELECT t.*,
@@ -49,10 +53,10 @@ WITH sessions AS (
            t.units * p.botox_equivalent_factor AS botox_equivalent_units,
            c.first_correction_after_days,
            coalesce(c.corrections_n, 0) AS corrections_n,
-           -- repeat treatment: the export says so, else an earlier primary session of the same patient in the data
+           -- repeat treatment: the export says so, else a primary session of the same patient on an earlier day
            CASE WHEN t.prior_treatments IS NOT NULL THEN t.prior_treatments > 0
                 ELSE coalesce(h.earlier_primary_n, 0) > 0 END AS is_repeat,
-           -- an earlier primary session of the same patient had full effect
+           -- a primary session of the same patient on an earlier day had full effect
            coalesce(h.responded_before, false) AS responded_before
     FROM treatments_as_of t
     JOIN history h USING (treatment_id)
@@ -76,15 +80,16 @@ contacts AS (
 ),
 
 -- per session: this outcome's answers from its follow-up contacts inside the window
+-- (__cf: a contact assessed it; __ce: the event)
 contact_agg AS (
     SELECT f.treatment_id,
-           bool_or((f.days_after BETWEEN 0 AND 28)) AS "ptosis__cf",
+           bool_or((f.days_after BETWEEN 0 AND 28) AND (f.eyelid_ptosis IS NOT NULL AND f.brow_ptosis IS NOT NULL)) AS "ptosis__cf",
            bool_or((f.days_after BETWEEN 0 AND 28) AND (coalesce(f.eyelid_ptosis, false) OR coalesce(f.brow_ptosis, false))) AS "ptosis__ce"
     FROM contacts f
     GROUP BY f.treatment_id
 ),
 
--- per session: eligible (the denominator's population), followed up, event
+-- per session: eligible (the denominator's population), followed up (assessed; never the event), event
 per_session AS (
     SELECT s.treatment_id, s.treated_on, s.indication, s.clinician,
            coalesce(list_has_any(s.area_list, ['glabella', 'forehead', 'crows_feet']), false) AS is_eligible,
@@ -94,11 +99,13 @@ per_session AS (
     LEFT JOIN contact_agg c USING (treatment_id)
 )
 
--- only sessions whose window has closed by $as_of count; awaiting_n are still open
+-- only sessions whose window has closed by $as_of count; awaiting_n are still open;
+-- crude_event_n: events whether followed up or not (crude rate = crude_event_n / eligible_n)
 SELECT count(*) FILTER (WHERE (p.is_eligible AND (p.treated_on + 28 <= $as_of))) AS eligible_n,
        count(*) FILTER (WHERE ((p.is_eligible AND (p.treated_on + 28 <= $as_of)) AND p.is_followed_up)) AS followed_up_n,
        count(*) FILTER (WHERE (((p.is_eligible AND (p.treated_on + 28 <= $as_of)) AND p.is_followed_up) AND p.has_event)) AS event_n,
        count(*) FILTER (WHERE (p.is_eligible AND NOT (p.treated_on + 28 <= $as_of))) AS awaiting_n,
        count(*) FILTER (WHERE (((p.is_eligible AND (p.treated_on + 28 <= $as_of)) AND p.is_followed_up) AND p.has_event)) AS numerator_n,
-       count(*) FILTER (WHERE ((p.is_eligible AND (p.treated_on + 28 <= $as_of)) AND p.is_followed_up)) AS denominator_n
+       count(*) FILTER (WHERE ((p.is_eligible AND (p.treated_on + 28 <= $as_of)) AND p.is_followed_up)) AS denominator_n,
+       count(*) FILTER (WHERE ((p.is_eligible AND (p.treated_on + 28 <= $as_of)) AND p.has_event)) AS crude_event_n
 FROM per_session p

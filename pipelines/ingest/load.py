@@ -22,7 +22,8 @@ import duckdb
 from pipelines import contract
 from pipelines.ingest import privacy, store, validate
 from pipelines.ingest.read import InputError, Source, read_column_map, read_sources
-from pipelines.metrics import counting
+from pipelines.metrics import counting, registry
+from pipelines.sqltext import ident
 
 
 @dataclass
@@ -46,6 +47,7 @@ class LoadResult:
     sources: list[SourceSummary]
     rejected_examples: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)  # read, validate, write, mart, commit, ...
+    notes: list[str] = field(default_factory=list)  # e.g. a follow-up file that records an outcome on no contact
 
     @property
     def rows_read(self) -> int:
@@ -141,6 +143,7 @@ def load_files(
             bar.step("writing", "write")
             load_id = store.next_load_id(con)
             summaries, examples = _write(con, batch, sources, names, load_id)
+            notes = unrecorded_notes(con, batch, sources)
             bar.step("building the outcome mart", "mart")
             counting.build_mart(con)
             version = store.bump_snapshot(con, load_id)
@@ -159,7 +162,43 @@ def load_files(
         store.publish(db_paths, version)
         bar.close()
     return LoadResult(load_id, version, db_paths.published, summaries, examples,
-                      {k: round(v, 3) for k, v in bar.seconds.items()})
+                      {k: round(v, 3) for k, v in bar.seconds.items()}, notes)
+
+
+def unrecorded_notes(con, batch: validate.Batch, sources: list[Source]) -> list[str]:
+    """One note per follow-up file and outcome column (registry `assessed_by`) that none of its loaded contacts
+    answered: the column is missing from the file or blank in every row, so those contacts assessed none of the
+    outcomes it records (a blank is not "no"; the rates read "not recorded", not 0 %)."""
+    table = contract.TABLES_BY_NAME["follow_ups"]
+    columns = [c for c in dict.fromkeys(c for o in registry.OUTCOMES for c in o.assessed_by)
+               if c in table.column_names and c not in table.required_columns]
+    if "follow_ups" not in batch.tables or not columns:
+        return []
+    answered = ", ".join(f"count({ident(c)})" for c in columns)
+    notes = []
+    for i, source in enumerate(sources):
+        if source.table.name != "follow_ups":
+            continue
+        row = con.execute(f"SELECT count(*), {answered} FROM {batch.relation('follow_ups')} "
+                          "WHERE _src = ? AND len(_issues) = 0", [i]).fetchall()[0]
+        contacts_n, counts = row[0], row[1:]
+        if not contacts_n:
+            continue
+        for column, n in zip(columns, counts, strict=True):
+            if n:
+                continue
+            outcomes = [o for o in registry.OUTCOMES if column in o.assessed_by]
+            lost = [o.label_en for o in outcomes if o.assessed_sql is None]
+            partly = [o.label_en for o in outcomes if o.assessed_sql is not None]
+            what = []
+            if lost:
+                what.append(f"{', '.join(lost)} {'is' if len(lost) == 1 else 'are'} not recorded")
+            if partly:
+                what.append(f"{', '.join(partly)} {'is' if len(partly) == 1 else 'are'} judged without it")
+            notes.append(f"follow_ups file {_stored_display(source)} has no `{column}` answers (no such column, "
+                         f"or blank in every row): {' and '.join(what)} for its {contacts_n} contact"
+                         f"{'' if contacts_n == 1 else 's'}")
+    return notes
 
 
 def _write(con, batch: validate.Batch, sources: list[Source], names: list[str], load_id: int):

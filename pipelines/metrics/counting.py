@@ -3,16 +3,19 @@
 Every outcome comes out in one long shape, one row per (metric, stratum):
 
     metric, [period_start], [clinician | indication | product | area | ...], eligible_n, followed_up_n, event_n,
-    awaiting_n, numerator_n, denominator_n
+    awaiting_n, numerator_n, denominator_n, crude_event_n
 
 - eligible_n: eligible sessions whose window has closed by the as-of date;
 - awaiting_n: eligible sessions whose window is still open (not counted anywhere else);
-- followed_up_n: of eligible_n, those with a follow-up contact in the window (completeness = followed_up_n /
-  eligible_n);
-- event_n: of followed_up_n, those with the event;
+- followed_up_n: of eligible_n, those with a follow-up contact in the window that assessed the outcome
+  (completeness = followed_up_n / eligible_n). Only the assessment counts, never the event (registry principles
+  1 and 2): a correction does not make its session followed up, a blank answer is no assessment;
+- event_n: of followed_up_n, those with the event (seen at any contact in the window or on the session itself);
+- crude_event_n: of eligible_n, those with the event whether followed up or not; the crude rate over all
+  eligible sessions is crude_event_n / eligible_n (the lower bound of the rate when loss is `excluded`);
 - numerator_n / denominator_n: the headline rate. For outcomes where loss to follow-up is `excluded` it is
-  event_n / followed_up_n (the rate among followed-up sessions); where it counts as the `event` it is
-  (event_n + lost) / eligible_n. The crude rate over all eligible sessions is event_n / eligible_n.
+  event_n / followed_up_n (the rate among followed-up sessions; no followed-up session: no rate, "not
+  recorded"); where it counts as the `event` it is (event_n + lost) / eligible_n.
 
 All of it is one DuckDB statement over the whole table (sql/sessions.sql, sql/contacts.sql and SQL generated from
 pipelines/metrics/registry.py); rates and intervals are computed on the small result.
@@ -47,7 +50,8 @@ STRATA: dict[str, str] = {
     "sex": "p.sex",
     "treatment": "CASE WHEN p.is_repeat THEN 'repeat' ELSE 'first' END",
 }
-COUNT_COLUMNS = ("eligible_n", "followed_up_n", "event_n", "awaiting_n", "numerator_n", "denominator_n")
+COUNT_COLUMNS = ("eligible_n", "followed_up_n", "event_n", "awaiting_n", "numerator_n", "denominator_n",
+                 "crude_event_n")
 
 
 @cache
@@ -113,7 +117,7 @@ def _contact_aggregates(outcomes: list[Outcome]) -> list[str]:
         if o.followed_agg:
             cols.append(f"{o.followed_agg.format(in_window=window)} AS {ident(o.key + '__cf')}")
         if o.event_agg:
-            cols.append(f"{o.event_agg.format(in_window=window)} AS {ident(o.key + '__ce')}")
+            cols.append(f"{o.event_agg.format(in_window=window, assessed=o.assessed)} AS {ident(o.key + '__ce')}")
     return cols
 
 
@@ -131,13 +135,16 @@ def _bit(o: Outcome, flag: str) -> tuple[str, int]:
 
 
 def _base_flags(o: Outcome) -> dict[str, str]:
-    """Per session, independent of the as-of date: eligible, followed up and event, as SQL over s and c."""
+    """Per session, independent of the as-of date: eligible, followed up and event, as SQL over s and c.
+
+    Followed up is built from the outcome's assessment only (a contact in the window that assessed it, or its
+    session-level assessment), never from the event: the registry's principle 1."""
     k = o.key
     followed_parts = []
     if o.needs_follow_up and o.followed_agg:
         followed_parts.append(f"coalesce(c.{ident(k + '__cf')}, false)")
-    if o.session_followed_sql:
-        followed_parts.append(f"coalesce({o.session_followed_sql}, false)")
+    if o.session_assessed_sql:
+        followed_parts.append(f"coalesce({o.session_assessed_sql}, false)")
     followed = " OR ".join(followed_parts) if followed_parts else "true"
     event_parts = []
     if o.event_agg:
@@ -170,7 +177,8 @@ def flag_sql(o: Outcome, flag: str, alias: str = "p") -> str:
 
 
 def counting_sql(o: Outcome, alias: str = "p", flags: dict[str, str] | None = None) -> dict[str, str]:
-    """The six counting flags of one outcome on a per-session row (the mart or its live equivalent), as of $as_of.
+    """The counting flags of one outcome on a per-session row (the mart or its live equivalent), as of $as_of
+    (one per COUNT_COLUMNS).
     A session's window closes `close_days` after treatment (by indication where the outcome says so). `flags`
     names the per-session eligible / followed / event booleans (default: the outcome's bits in the mart)."""
     eligible, followed, event = ((flags or {})[f] if flags else flag_sql(o, f, alias) for f in FLAGS)
@@ -183,7 +191,8 @@ def counting_sql(o: Outcome, alias: str = "p", flags: dict[str, str] | None = No
     else:
         num, den = ev, fu
     return {"eligible_n": elig, "followed_up_n": fu, "event_n": ev,
-            "awaiting_n": f"({eligible} AND NOT {closed})", "numerator_n": num, "denominator_n": den}
+            "awaiting_n": f"({eligible} AND NOT {closed})", "numerator_n": num, "denominator_n": den,
+            "crude_event_n": f"({elig} AND {event})"}
 
 
 def per_session_sql(outcomes: list[Outcome]) -> str:
@@ -206,7 +215,7 @@ FROM sessions s LEFT JOIN contact_agg c USING (treatment_id)"""
 
 def outcome_sql(o: Outcome) -> str:
     """One outcome's whole counting query, written out readably: the staging models, the outcome's contact
-    aggregates, its per-session eligible / followed-up / event flags and the six counts as of `$as_of`.
+    aggregates, its per-session eligible / followed-up / event flags and the counts as of `$as_of`.
 
     Built from the same pieces as the mart and `counts` (booleans instead of bits), so the file
     `python -m pipelines docs` writes to docs/sql/<outcome>.sql is the definition that runs, and a change of
@@ -230,11 +239,12 @@ contacts AS (
 ),
 
 -- per session: this outcome's answers from its follow-up contacts inside the window
+-- (__cf: a contact assessed it; __ce: the event)
 contact_agg AS (
     {contact_agg}
 ),
 
--- per session: eligible (the denominator's population), followed up, event
+-- per session: eligible (the denominator's population), followed up (assessed; never the event), event
 per_session AS (
     SELECT s.treatment_id, s.treated_on, s.indication, s.clinician,
            {base["eligible"]} AS is_eligible,
@@ -244,7 +254,8 @@ per_session AS (
     LEFT JOIN contact_agg c USING (treatment_id)
 )
 
--- only sessions whose window has closed by $as_of count; awaiting_n are still open
+-- only sessions whose window has closed by $as_of count; awaiting_n are still open;
+-- crude_event_n: events whether followed up or not (crude rate = crude_event_n / eligible_n)
 SELECT {count_lines}
 FROM per_session p
 """
@@ -357,7 +368,8 @@ def _long(wide: pd.DataFrame, outcomes: list[Outcome], groups: list[str]) -> pd.
 
 
 def add_rates(frame: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """rate (headline), Wilson interval, crude rate and follow-up completeness, from the counts."""
+    """rate (headline), Wilson interval, crude rate (crude_event_n / eligible_n) and follow-up completeness, from the
+    counts. A rate with no session in its denominator is missing (NaN), never 0."""
     out = frame.copy()
     num = out["numerator_n"].to_numpy(dtype=float)
     den = out["denominator_n"].to_numpy(dtype=float)
@@ -367,7 +379,10 @@ def add_rates(frame: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
         out["ci_low"] = np.where(den > 0, low, np.nan)
         out["ci_high"] = np.where(den > 0, high, np.nan)
         elig = out["eligible_n"].to_numpy(dtype=float)
-        out["crude_rate"] = np.where(elig > 0, out["event_n"] / np.where(elig > 0, elig, 1), np.nan)
+        # a frame without the crude count (built by hand, not by counts()) has no crude rate: unknown, never the
+        # events among followed-up sessions over all eligible ones
+        crude = out["crude_event_n"].to_numpy(dtype=float) if "crude_event_n" in out else np.full(len(out), np.nan)
+        out["crude_rate"] = np.where(elig > 0, crude / np.where(elig > 0, elig, 1), np.nan)
         out["followup_completeness"] = np.where(elig > 0, out["followed_up_n"] / np.where(elig > 0, elig, 1),
                                                 np.nan)
     return out

@@ -1,15 +1,34 @@
 """THE registry of outcomes: each one declared once, read by the SQL, the dashboard, the exports and the docs.
 
 An outcome says, per treatment session:
-- who is **eligible** (the denominator): an SQL condition on the session model `s` (see sql/sessions.sql);
+- who is **eligible** (the denominator's population): an SQL condition on the session model `s` (see
+  sql/sessions.sql);
 - its **window**: the days after treatment in which the event happens (DOMAIN.md), and up to which day a follow-up
   contact counts as having asked about it (`reported_within_days`: a review at two weeks asks about the first
   week's bruising). A session counts only once that window has closed by the as-of date;
-- when a session counts as **followed up** for it and when the **event** happened: SQL aggregates over its
-  follow-up contacts `f` (sql/contacts.sql) inside the window (`{in_window}`), and/or conditions on the session;
+- which follow-up columns **assess** it (`assessed_by`; `assessed_sql` where the rule is not "every one of them
+  answered"), and when the **event** happened: SQL aggregates over its follow-up contacts `f` (sql/contacts.sql)
+  inside the window (`{in_window}`; `{assessed}` is the contact's assessment), and/or a condition on the session;
 - what **loss to follow-up** means: `excluded` (the rate is among followed-up sessions; the crude rate over all
   eligible sessions is the lower bound) or `event` (counted as the bad outcome, as for headache response);
 - labels and descriptions in English and Norwegian, and the published reference range with its source.
+
+The counting principles (pipelines/metrics/counting.py applies them to every outcome alike):
+1. **Being followed up never depends on having the event.** A session is followed up for an outcome when a
+   follow-up contact inside its window assessed that outcome; nothing else makes it followed up. An event seen
+   elsewhere (a correction session within 28 days; a "yes" on a contact that left the outcome's other columns
+   blank) counts in the crude rate (`crude_event_n / eligible_n`) and, for a followed-up session, in the
+   numerator, but never adds a session to the denominator. (Were a correction to make its session followed up,
+   a month with one correction and no registered reviews would read 1/1 = 100 %.)
+2. **A blank answer is not "no".** A contact assessed an outcome when every column that records it
+   (`assessed_by`) is answered: a yes/no column not blank, `effect` not `not_assessed`, a score present. A
+   follow-up file without the column assesses the outcome on none of its contacts (the load says so), and with
+   no followed-up session the rate is missing ("not recorded"), never 0 %.
+3. **Several contacts in the window**: a complication reported at any of them happened (any "yes" is the event);
+   a judgement of response (headache, sweating) is the one of the latest contact that assessed it, so more
+   contacts are not more chances to "respond".
+4. Only the session's own attributes (`session_assessed_sql`, e.g. the risk questions recorded) can make a session
+   assessed without a contact, and they too must say whether it was assessed, not whether the event happened.
 
 Adding an outcome is one entry in OUTCOMES. Nothing else in the code names an outcome's definition.
 """
@@ -47,16 +66,36 @@ class Outcome:
     eligible_en: str
     eligible_nb: str
     window_days: tuple[int, int]
-    event_agg: str | None = None  # aggregate over contacts f; {in_window} is the window condition
-    followed_agg: str | None = "bool_or({in_window})"
+    # aggregate over contacts f: {in_window} is the window condition, {assessed} the contact's assessment
+    event_agg: str | None = None
+    # the follow_ups columns that record the outcome: a contact assessed it when every one is answered (answered())
+    assessed_by: tuple[str, ...] = ()
+    assessed_sql: str | None = None  # a condition on a contact f replacing assessed_by's rule (e.g. HDSS or effect)
     session_event_sql: str | None = None  # condition on the session s that also counts as the event
-    session_followed_sql: str | None = None  # condition on s that also counts as followed up
+    session_assessed_sql: str | None = None  # condition on s: the outcome was assessed on the session itself
     needs_follow_up: bool = True
     reported_within_days: int | None = None
     window_days_by_indication: dict[str, tuple[int, int]] = field(default_factory=dict)
     lost_to_follow_up: str = "excluded"  # or "event"
     reference: PublishedRange | None = None
     higher_is_better: bool = False
+
+    @property
+    def assessed(self) -> str:
+        """Condition on a contact f: it assessed this outcome (principle 2: every column that records it answered)."""
+        if self.assessed_sql:
+            return self.assessed_sql
+        if not self.assessed_by:
+            return "false"
+        return " AND ".join(answered(c) for c in self.assessed_by)
+
+    @property
+    def followed_agg(self) -> str | None:
+        """Aggregate over contacts f: a contact inside the window assessed the outcome (principle 1: this alone makes
+        a session followed up; the event never does)."""
+        if not self.needs_follow_up:
+            return None
+        return f"bool_or({{in_window}} AND ({self.assessed}))"
 
     @property
     def close_days(self) -> int:
@@ -116,6 +155,26 @@ def value(kind: str, text: str) -> str:
     return literal(text)
 
 
+FOLLOW_UP_COLUMNS = contract.TABLES_BY_NAME["follow_ups"].column_names
+
+
+def answered(column: str) -> str:
+    """Condition on a contact f: its `column` was answered. A blank is no answer; `effect` is required and its blank
+    is `not_assessed`."""
+    if column not in FOLLOW_UP_COLUMNS:
+        raise ValueError(f"`{column}` is not a column of follow_ups in the data contract")
+    if column == "effect":
+        return f"f.effect <> {value('effect', 'not_assessed')}"
+    return f"f.{column} IS NOT NULL"
+
+
+def latest(judgement: str) -> str:
+    """Aggregate over contacts f: `judgement` (a boolean on f) at the latest contact inside the window that assessed
+    the outcome (same-day contacts: the larger follow_up_id); false when there is none."""
+    return (f"coalesce(arg_max({judgement}, (f.seen_on, f.follow_up_id)) "
+            "FILTER (WHERE {in_window} AND ({assessed})), false)")
+
+
 def among(column: str, kind: str, texts: tuple[str, ...]) -> str:
     """`column IN (...)` over contract values."""
     return f"{column} IN ({', '.join(value(kind, t) for t in texts)})"
@@ -132,23 +191,25 @@ UPPER_FACE = _areas_sql(contract.UPPER_FACE_AREAS)
 UPPER_FACE_EN = "sessions that treated the glabella, forehead or crow's feet"
 UPPER_FACE_NB = "behandlinger av sinnarynke, panne eller kråkeføtter"
 FACE = _areas_sql(contract.FACE_AREAS)
-NOT_ASSESSED = value("effect", "not_assessed")
 PRIMARY_COSMETIC = f"s.is_primary AND s.indication = {value('indication', 'cosmetic')}"
 PRIMARY_COSMETIC_EN = "primary cosmetic sessions (corrections excluded)"
 PRIMARY_COSMETIC_NB = "første kosmetiske behandling (korrigeringer ikke med)"
 CORRECTION_28D = "coalesce(s.first_correction_after_days <= 28, false)"
+# a contact whose HDSS can judge response: a score, and a baseline of 3 or 4 (from 1 or 2 a 2-point drop is
+# impossible: the scale starts at 1)
+HDSS_PAIR = "(f.hdss IS NOT NULL AND f.baseline_hdss IN (3, 4))"
 
 
 def flag(key: str, column: str, label_en: str, label_nb: str, description_en: str, description_nb: str,
          group: str, window: tuple[int, int], *, eligible: tuple[str, str, str] = (ALL_SESSIONS, ALL_SESSIONS_EN,
                                                                                  ALL_SESSIONS_NB),
          reported_within: int | None = 28, reference: PublishedRange | None = None) -> Outcome:
-    """An outcome recorded as a yes/no column of follow_ups."""
+    """An outcome recorded as a yes/no column of follow_ups: assessed where the column is answered, the event a yes."""
     return Outcome(
         key=key, label_en=label_en, label_nb=label_nb, description_en=description_en, description_nb=description_nb,
         group=group, eligible_sql=eligible[0], eligible_en=eligible[1], eligible_nb=eligible[2],
-        window_days=window, reported_within_days=reported_within,
-        followed_agg="bool_or({in_window})", event_agg=f"bool_or({{in_window}} AND coalesce(f.{column}, false))",
+        window_days=window, reported_within_days=reported_within, assessed_by=(column,),
+        event_agg=f"bool_or({{in_window}} AND coalesce(f.{column}, false))",
         reference=reference,
     )
 
@@ -161,15 +222,19 @@ OUTCOMES: tuple[Outcome, ...] = (
         key="insufficient_effect",
         label_en="Insufficient effect", label_nb="Manglende effekt",
         description_en="Effect judged partial or absent at the review, or a correction session within 28 days "
-                       "(the nerve was only partly blocked and a repeat was needed).",
+                       "(the nerve was only partly blocked and a repeat was needed). Followed up = the effect was "
+                       "judged at a contact 10-28 days after treatment; a correction alone does not make a session "
+                       "followed up (it counts in the crude rate).",
         description_nb="Effekten vurdert som delvis eller uteblitt ved kontrollen, eller en korrigering innen "
-                       "28 dager (nerven ble bare delvis hemmet og behandlingen måtte gjentas).",
+                       "28 dager (nerven ble bare delvis hemmet og behandlingen måtte gjentas). Fulgt opp = "
+                       "effekten vurdert ved en kontroll 10-28 dager etter behandling; en korrigering alene gjør "
+                       "ikke behandlingen fulgt opp (den telles i rå andel).",
         group="effect",
         eligible_sql=PRIMARY_COSMETIC, eligible_en=PRIMARY_COSMETIC_EN, eligible_nb=PRIMARY_COSMETIC_NB,
         window_days=(10, 28),
-        followed_agg=f"bool_or({{in_window}} AND f.effect <> {NOT_ASSESSED})",
+        assessed_by=("effect",),
         event_agg=f"bool_or({{in_window}} AND {among('f.effect', 'effect', ('partial', 'none'))})",
-        session_event_sql=CORRECTION_28D, session_followed_sql=CORRECTION_28D,
+        session_event_sql=CORRECTION_28D,
         reference=PublishedRange(2, 17, "2-17 % depending on the threshold", "2-17 % avhengig av terskel",
                             "READY-1, Aesthet Surg J 2024 (n=297): 97.7 % at least 1 grade, 82.9 % at least 2 "
                             "grades better at month 1"),
@@ -184,7 +249,7 @@ OUTCOMES: tuple[Outcome, ...] = (
         group="cost",
         eligible_sql="s.is_primary", eligible_en="primary sessions (all indications)",
         eligible_nb="første behandlinger (alle indikasjoner)",
-        window_days=(0, 28), needs_follow_up=False, followed_agg=None,
+        window_days=(0, 28), needs_follow_up=False,
         session_event_sql=CORRECTION_28D,
         reference=PublishedRange(2, 17, "2-17 % touch-ups at two weeks", "2-17 % etterbehandling etter to uker",
                             "READY-1, Aesthet Surg J 2024"),
@@ -206,7 +271,7 @@ OUTCOMES: tuple[Outcome, ...] = (
         description_nb="Hengende øyelokk eller øyenbryn fordi legemiddelet har sunket nedover.",
         group="eye",
         eligible_sql=UPPER_FACE, eligible_en=UPPER_FACE_EN, eligible_nb=UPPER_FACE_NB,
-        window_days=(0, 28),
+        window_days=(0, 28), assessed_by=("eyelid_ptosis", "brow_ptosis"),
         event_agg="bool_or({in_window} AND (coalesce(f.eyelid_ptosis, false) OR coalesce(f.brow_ptosis, false)))",
         reference=PublishedRange(0.5, 5.4, "0.5-5.4 % (eyelid 1.2 %, brow 0.6 % pooled)",
                             "0,5-5,4 % (øyelokk 1,2 %, øyenbryn 0,6 % samlet)",
@@ -266,7 +331,7 @@ OUTCOMES: tuple[Outcome, ...] = (
         eligible_sql="s.is_primary", eligible_en="primary sessions (all indications)",
         eligible_nb="første behandlinger (alle indikasjoner)",
         window_days=(7, 42),
-        followed_agg="bool_or({in_window} AND f.satisfaction IS NOT NULL)",
+        assessed_by=("satisfaction",),
         event_agg="bool_or({in_window} AND f.satisfaction <= 2)",
         reference=PublishedRange(None, None, "no published rate; named as a risk in the patient information",
                             "ingen publisert forekomst; nevnt som risiko i pasientinformasjonen", "none"),
@@ -275,19 +340,20 @@ OUTCOMES: tuple[Outcome, ...] = (
         key="headache_non_response",
         label_en="Headache non-response", label_nb="Manglende bedring av hodepine",
         description_en="Headache days per month at follow-up not at least 50 % below the baseline diary "
-                       "(migraine at 10-12 weeks, tension headache at 4-12 weeks). Patients lost to follow-up "
+                       "(migraine at 10-12 weeks, tension headache at 4-12 weeks); with several contacts in the "
+                       "window the latest one with a headache-days count decides. Patients lost to follow-up "
                        "count as non-responders.",
         description_nb="Hodepinedager per måned ved kontroll ikke minst 50 % lavere enn før behandling (migrene "
-                       "etter 10-12 uker, spenningshodepine etter 4-12 uker). Pasienter uten kontroll regnes som "
-                       "uten bedring.",
+                       "etter 10-12 uker, spenningshodepine etter 4-12 uker); ved flere kontroller i vinduet "
+                       "avgjør den siste med antall hodepinedager. Pasienter uten kontroll regnes som uten bedring.",
         group="response",
         eligible_sql=f"s.is_primary AND {among('s.indication', 'indication', ('migraine', 'tension_headache'))} "
                      "AND s.baseline_headache_days > 0",
         eligible_en="primary migraine and tension-headache sessions with a baseline headache diary",
         eligible_nb="første behandling for migrene og spenningshodepine med hodepinedagbok før behandling",
         window_days=(28, 84), window_days_by_indication={"migraine": (70, 84)},
-        followed_agg="bool_or({in_window} AND f.headache_days IS NOT NULL)",
-        event_agg="NOT coalesce(bool_or({in_window} AND f.headache_days <= 0.5 * f.baseline_headache_days), false)",
+        assessed_by=("headache_days",),
+        event_agg=latest("f.headache_days > 0.5 * f.baseline_headache_days"),
         lost_to_follow_up="event",
         reference=PublishedRange(55.2, 55.2, "55.2 % non-responders on treatment (44.8 % responders vs 34.2 % on "
                             "placebo); no published figure for tension headache",
@@ -298,35 +364,45 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome(
         key="hyperhidrosis_non_response",
         label_en="Sweating non-response", label_nb="Manglende effekt på svetting",
-        description_en="Hyperhidrosis severity (HDSS) not down by at least 2 points at 2-6 weeks; where HDSS was "
-                       "not recorded, effect not judged full.",
-        description_nb="Alvorlighetsgrad (HDSS) ikke redusert med minst 2 poeng etter 2-6 uker; der HDSS mangler, "
-                       "effekten ikke vurdert som full.",
+        description_en="Hyperhidrosis severity (HDSS) not down by at least 2 points at 2-6 weeks, from a baseline "
+                       "HDSS of 3 or 4; otherwise (lower or no baseline, or no score at the contact) the effect not "
+                       "judged full. The latest contact in the window with a usable HDSS pair or an effect "
+                       "judgement decides; with neither the session is not followed up.",
+        description_nb="Alvorlighetsgrad (HDSS) ikke redusert med minst 2 poeng etter 2-6 uker, fra HDSS 3 eller 4 "
+                       "før behandling; ellers (lavere eller manglende utgangsverdi, eller ingen skår ved kontrollen) "
+                       "effekten ikke vurdert som full. Siste kontroll i vinduet med brukbart HDSS-par eller "
+                       "effektvurdering avgjør; uten noen av dem er behandlingen ikke fulgt opp.",
         group="response",
         eligible_sql=f"s.is_primary AND s.indication = {value('indication', 'hyperhidrosis')}",
         eligible_en="primary hyperhidrosis sessions", eligible_nb="første behandling for hyperhidrose",
         window_days=(14, 42),
-        followed_agg=f"bool_or({{in_window}} AND (f.hdss IS NOT NULL OR f.effect <> {NOT_ASSESSED}))",
-        event_agg="NOT coalesce(bool_or({in_window} AND CASE WHEN f.hdss IS NOT NULL AND f.baseline_hdss IS NOT "
-                  f"NULL THEN f.hdss <= f.baseline_hdss - 2 ELSE f.effect = {value('effect', 'full')} END), false)",
-        reference=PublishedRange(6, 6, "6 % non-responders (94 % had at least 50 % less sweat at week 4)",
-                            "6 % uten effekt (94 % fikk minst 50 % mindre svette etter 4 uker)",
-                            "Naumann & Lowe, BMJ 2001 (n=320), axillary hyperhidrosis"),
+        assessed_by=("hdss", "effect"), assessed_sql=f"({HDSS_PAIR} OR {answered('effect')})",
+        event_agg=latest(f"CASE WHEN {HDSS_PAIR} THEN f.hdss > f.baseline_hdss - 2 "
+                         f"ELSE f.effect <> {value('effect', 'full')} END"),
+        reference=PublishedRange(25, 25, "25 % non-responders on the HDSS endpoint (75 % had HDSS at least 2 "
+                            "points better at week 4, 25 % on placebo; baseline HDSS 3-4). For context: on sweat "
+                            "weight (at least 50 % less) 94 % responded (Naumann & Lowe, BMJ 2001)",
+                            "25 % uten effekt målt med HDSS (75 % fikk HDSS minst 2 poeng bedre etter 4 uker, 25 % "
+                            "på placebo; HDSS 3-4 før behandling). Til sammenligning: målt som svettevekt (minst "
+                            "50 % mindre) fikk 94 % effekt (Naumann & Lowe, BMJ 2001)",
+                            "Lowe et al., J Am Acad Dermatol 2007;56:604-611 (N=322, 52-week RCT, axillary "
+                            "hyperhidrosis, 50 or 75 U per axilla)"),
     ),
     Outcome(
         key="secondary_non_response",
         label_en="Secondary non-response (suspected antibodies)",
         label_nb="Sekundær svikt (mistenkt antistoffer)",
-        description_en="No effect at the review in a patient who had full effect from an earlier treatment: "
-                       "antibodies against the toxin are suspected.",
-        description_nb="Ingen effekt ved kontroll hos en pasient som tidligere hadde full effekt: antistoffer mot "
-                       "legemiddelet mistenkes.",
+        description_en="No effect at the review in a patient who had full effect from a treatment on an earlier "
+                       "day: antibodies against the toxin are suspected. Areas treated the same day are one visit.",
+        description_nb="Ingen effekt ved kontroll hos en pasient som hadde full effekt av en behandling en tidligere "
+                       "dag: antistoffer mot legemiddelet mistenkes. Områder behandlet samme dag er ett besøk.",
         group="effect",
         eligible_sql="s.is_primary AND s.responded_before",
-        eligible_en="primary sessions of patients with full effect from an earlier session",
-        eligible_nb="første behandlinger hos pasienter som hadde full effekt av en tidligere behandling",
+        eligible_en="primary sessions of patients with full effect from a primary session on an earlier day",
+        eligible_nb="første behandlinger hos pasienter som hadde full effekt av en første behandling en tidligere "
+                    "dag",
         window_days=(10, 28),
-        followed_agg=f"bool_or({{in_window}} AND f.effect <> {NOT_ASSESSED})",
+        assessed_by=("effect",),
         event_agg=f"bool_or({{in_window}} AND f.effect = {value('effect', 'none')})",
         reference=PublishedRange(0, 1, "0-1 % in cosmetic use", "0-1 % ved kosmetisk bruk",
                             "Rahman et al., Plast Reconstr Surg 2022;149:837"),
@@ -336,15 +412,15 @@ OUTCOMES: tuple[Outcome, ...] = (
         label_en="Treated despite a listed risk", label_nb="Behandlet tross kjent risiko",
         description_en="Session given to a patient recorded with a neuromuscular disease, aminoglycoside "
                        "antibiotics, or pregnancy / breastfeeding. A safety count to review case by case; "
-                       "'followed up' here means the risk questions were recorded.",
+                       "'followed up' here means all three risk questions were answered.",
         description_nb="Behandling gitt til en pasient registrert med nevromuskulær sykdom, aminoglykosid-"
                        "antibiotika eller graviditet / amming. En sikkerhetstelling som gjennomgås sak for sak; "
-                       "'fulgt opp' betyr her at risikospørsmålene er registrert.",
+                       "'fulgt opp' betyr her at alle tre risikospørsmålene er besvart.",
         group="safety",
         eligible_sql=ALL_SESSIONS, eligible_en=ALL_SESSIONS_EN, eligible_nb=ALL_SESSIONS_NB,
-        window_days=(0, 0), needs_follow_up=False, followed_agg=None,
-        session_followed_sql="(s.neuromuscular_disease IS NOT NULL OR s.aminoglycoside_antibiotics IS NOT NULL "
-                             "OR s.pregnant_or_breastfeeding IS NOT NULL)",
+        window_days=(0, 0), needs_follow_up=False,
+        session_assessed_sql="(s.neuromuscular_disease IS NOT NULL AND s.aminoglycoside_antibiotics IS NOT NULL "
+                             "AND s.pregnant_or_breastfeeding IS NOT NULL)",
         session_event_sql="(coalesce(s.neuromuscular_disease, false) OR coalesce(s.aminoglycoside_antibiotics, "
                           "false) OR coalesce(s.pregnant_or_breastfeeding, false))",
         reference=PublishedRange(0, 0, "should be 0 unless documented", "bør være 0 med mindre begrunnet",

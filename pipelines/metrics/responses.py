@@ -3,11 +3,14 @@
 The sessions, windows and follow-up rules are those of the registry outcomes `headache_non_response` and
 `hyperhidrosis_non_response` (pipelines/metrics/registry.py), so the counts here agree with their rates:
 
-- headache: per eligible session whose window has closed, the *lowest* headache-days count reported at a contact
-  inside the window (the contact that decides response: a responder has at most half the baseline days), and its
-  change from the baseline diary. Sessions with no headache-days count in the window are *lost to follow-up*;
-  the registry counts them as non-responders, and they are reported here as their own count, never as zero change.
-- hyperhidrosis: the best (lowest) HDSS at a contact in the window against the baseline HDSS.
+- headache: per eligible session whose window has closed, the headache-days count of the *latest* contact inside
+  the window that recorded one (the contact that decides response: a responder has at most half the baseline
+  days), and its change from the baseline diary. Sessions with no headache-days count in the window are *lost to
+  follow-up*; the registry counts them as non-responders, and they are reported here as their own count, never as
+  zero change.
+- hyperhidrosis: the HDSS of the latest contact in the window that judged response (a usable HDSS pair or an effect
+  judgement), against the baseline HDSS, when that contact's HDSS decided (baseline 3 or 4 and a score); otherwise
+  no HDSS drop (the effect judgement decided, or the session was not followed up).
 
 Everything is aggregated in DuckDB; only per-period / per-bin counts and means leave the database.
 """
@@ -27,12 +30,17 @@ from pipelines.sqltext import choice, literal
 HEADACHE_OUTCOME = "headache_non_response"
 SWEATING_OUTCOME = "hyperhidrosis_non_response"
 PCT_BIN = 10  # width of the bins of percentage change in headache days
-HEADACHE_VALUE = "min(f.headache_days) FILTER (WHERE f.headache_days IS NOT NULL)"
+# the value at the latest contact that assessed the outcome (the registry's `assessed`; same-day contacts: the
+# larger follow_up_id), as the registry's `latest` judges response; a struct keeps a NULL value of that contact
+HEADACHE_VALUE = ("(arg_max({'v': f.headache_days}, (f.seen_on, f.follow_up_id)) "
+                  f"FILTER (WHERE {registry.get(HEADACHE_OUTCOME).assessed})).v")
+HDSS_VALUE = (f"(arg_max({{'v': CASE WHEN {registry.HDSS_PAIR} THEN f.hdss END}}, (f.seen_on, f.follow_up_id)) "
+              f"FILTER (WHERE {registry.get(SWEATING_OUTCOME).assessed})).v")
 
 
 def _base_cte(con: duckdb.DuckDBPyConnection, outcome_key: str, value_sql: str, as_of: dt.date) -> str:
     """`WITH ..., base AS (...)`: one row per eligible session of the outcome whose window has closed by $as_of,
-    with `value` = the best follow-up value in its window (NULL when none was recorded), the baselines and the
+    with `value` = the deciding follow-up value in its window (NULL when none was recorded), the baselines and the
     session attributes the filters use (alias p). The eligibility and window come from the registry, through the
     published per-session mart when it serves this as-of date."""
     o = registry.get(outcome_key)
@@ -44,7 +52,7 @@ eligible AS (
     FROM {relation} p WHERE {c["eligible_n"]}
 ),
 contacts AS ({counting.contacts_sql("(SELECT * FROM follow_ups WHERE treatment_id IN (SELECT treatment_id FROM eligible))")}),
-best AS (
+deciding AS (
     SELECT f.treatment_id, {value_sql} AS value
     FROM contacts f
     WHERE {o.in_window_sql()}
@@ -52,7 +60,7 @@ best AS (
 ),
 base AS (
     SELECT e.*, t.baseline_headache_days, t.baseline_hdss, b.value
-    FROM eligible e JOIN treatments t USING (treatment_id) LEFT JOIN best b USING (treatment_id)
+    FROM eligible e JOIN treatments t USING (treatment_id) LEFT JOIN deciding b USING (treatment_id)
 )"""
 
 
@@ -148,15 +156,17 @@ def hdss_change(
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Hyperhidrosis: sessions by the drop in HDSS points (baseline minus the best score in the window).
+    """Hyperhidrosis: sessions by the drop in HDSS points (baseline minus the score of the latest contact in the
+    window that judged response).
 
-    Columns: hdss_drop (NULL = no HDSS pair recorded: no baseline or no score in the window), sessions_n.
+    Columns: hdss_drop (NULL = the HDSS did not decide: a baseline other than 3-4, no score at that contact (the
+    effect judgement decided), or no contact that judged response), sessions_n.
     A drop of 2 or more is a response by the registry's definition.
     """
     as_of = as_of or default_as_of(con)
     where, params = filters.sql("p")
     sql = f"""
-{_base_cte(con, SWEATING_OUTCOME, "min(f.hdss) FILTER (WHERE f.hdss IS NOT NULL)", as_of)}
+{_base_cte(con, SWEATING_OUTCOME, HDSS_VALUE, as_of)}
 SELECT CAST(p.baseline_hdss - p.value AS INTEGER) AS hdss_drop, count(*) AS sessions_n
 FROM base p WHERE {where}
 GROUP BY ALL ORDER BY hdss_drop NULLS LAST"""

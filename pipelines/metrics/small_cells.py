@@ -47,7 +47,8 @@ HIDDEN = "is_hidden"
 # complementary cells keep the hidden rate sessions and the hidden sessions of any kind (closed or still open)
 # at 0 or at least the minimum
 RATE_SESSIONS: tuple[str | tuple[str, ...], ...] = ("denominator_n", ("eligible_n", "awaiting_n"))
-RATE_COUNTS = ("eligible_n", "followed_up_n", "event_n", "awaiting_n", "numerator_n", "denominator_n")
+RATE_COUNTS = ("eligible_n", "followed_up_n", "event_n", "awaiting_n", "numerator_n", "denominator_n",
+               "crude_event_n")
 RATE_VALUES = (*RATE_COUNTS, "rate", "ci_low", "ci_high", "crude_rate", "followup_completeness")
 
 

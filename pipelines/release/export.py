@@ -36,7 +36,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\u2212")
 
 RATES_COLUMNS = ["period_start", "numerator_n", "denominator_n", "rate", "ci_low", "ci_high", "followup_completeness",
-                 "metric", "eligible_n", "followed_up_n", "event_n", "awaiting_n", "crude_rate"]
+                 "metric", "eligible_n", "followed_up_n", "event_n", "awaiting_n", "crude_rate", "crude_event_n"]
 FUNNEL_COLUMNS = ["clinician", "numerator_n", "denominator_n", "rate", "target", "lcl_95", "ucl_95", "lcl_998",
                   "ucl_998", "flag", "phi", "tau2", "z", "flag_95", "method", "overdispersion_applied"]
 SPC_COLUMNS = ["period_start", "numerator_n", "denominator_n", "rate", "cl", "lcl", "ucl", "sigma_signal",

@@ -23,15 +23,17 @@ full_effect AS (
     SELECT DISTINCT treatment_id FROM contacts_as_of WHERE effect = 'full'
 ),
 
--- each patient's earlier sessions; the window runs over a narrow row, not the whole session
+-- each patient's sessions on earlier days; the window runs over a narrow row, not the whole session.
+-- "Earlier" is an earlier date: sessions of the same day (two areas treated at one visit) are one visit and never
+-- each other's history
 history AS (
     SELECT t.treatment_id,
            sum(CAST(t.corrects_treatment_id IS NULL AS INTEGER)) OVER earlier AS earlier_primary_n,
            bool_or(t.corrects_treatment_id IS NULL AND fe.treatment_id IS NOT NULL) OVER earlier AS responded_before
     FROM (SELECT treatment_id, patient_ref, treated_on, corrects_treatment_id FROM treatments_as_of) t
     LEFT JOIN full_effect fe USING (treatment_id)
-    WINDOW earlier AS (PARTITION BY t.patient_ref ORDER BY t.treated_on, t.treatment_id
-                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    WINDOW earlier AS (PARTITION BY t.patient_ref ORDER BY t.treated_on
+                       RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 1 DAY PRECEDING)
 )
 
 SELECT t.*,
@@ -40,10 +42,10 @@ SELECT t.*,
        t.units * p.botox_equivalent_factor AS botox_equivalent_units,
        c.first_correction_after_days,
        coalesce(c.corrections_n, 0) AS corrections_n,
-       -- repeat treatment: the export says so, else an earlier primary session of the same patient in the data
+       -- repeat treatment: the export says so, else a primary session of the same patient on an earlier day
        CASE WHEN t.prior_treatments IS NOT NULL THEN t.prior_treatments > 0
             ELSE coalesce(h.earlier_primary_n, 0) > 0 END AS is_repeat,
-       -- an earlier primary session of the same patient had full effect
+       -- a primary session of the same patient on an earlier day had full effect
        coalesce(h.responded_before, false) AS responded_before
 FROM treatments_as_of t
 JOIN history h USING (treatment_id)
