@@ -28,8 +28,9 @@ def data_contract_md() -> str:
         "- The table is recognised from the header (or named with `--table`). Column names are matched",
         "  case-insensitively, spaces and hyphens count as `_`, and a mapping file (`--map FILE`, a CSV with",
         "  `source_column,column`) maps a clinic's own headers to ours; `data/column_map_nb.csv` maps Norwegian ones.",
-        "- Dates: `2024-03-05` or `05.03.2024` (also with a time of day, which is dropped). Numbers: `.` or `,`",
-        "  as decimal mark; spaces as thousands separators. Yes/no: "
+        f"- Dates: {contract.DATE_SPELLINGS_TEXT} (also with a time of day, which is dropped).",
+        "  " + contract.SLASH_DATES_TEXT,
+        "- Numbers: `.` or `,` as decimal mark; spaces as thousands separators. Yes/no: "
         + "/".join(contract.TRUE_SPELLINGS) + " and " + "/".join(contract.FALSE_SPELLINGS) + " (any case).",
         "- Enumerations accept the Norwegian spellings listed below, in any case.",
         "- Extra columns are ignored (named in the load report) and never stored.",
@@ -70,6 +71,8 @@ def data_contract_md() -> str:
         "## Row rules (a row breaking one is kept in `rejected_rows` with file, row, column and reason)",
         "- Required columns must not be empty; every value must parse as its type and lie in its range.",
         f"- Dates must exist (31.02 does not), must not lie in the future and not before {contract.EARLIEST_DATE}.",
+        "  A date with slashes is rejected: `\"01/02/2024\" uses slashes, which can mean 1 February or 2 January;",
+        "  write 2024-02-01 or 01.02.2024`.",
         "- `units` must be a positive number and not above the product's plausible maximum for one session.",
         "- `clinician` must exist in `clinicians` (in the database or the same load): a typo never creates a",
         "  phantom clinician.",

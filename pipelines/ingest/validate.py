@@ -51,11 +51,45 @@ def _case_lookup(v: str, allowed: dict[str, tuple[str, ...]]) -> str:
 
 
 def _date(v: str) -> str:
+    """The accepted date spellings (contract.DATE_SPELLINGS_TEXT). Slash dates are not among them: see _slash_date."""
     return (
         f"CAST(coalesce(try_strptime({v}, '%Y-%m-%d'), try_strptime({v}, '%d.%m.%Y'), "
         f"try_strptime({v}, '%Y-%m-%d %H:%M:%S'), try_strptime({v}, '%Y-%m-%dT%H:%M:%S'), "
-        f"try_strptime({v}, '%d.%m.%Y %H:%M:%S'), try_strptime({v}, '%d/%m/%Y')) AS DATE)"
+        f"try_strptime({v}, '%d.%m.%Y %H:%M:%S')) AS DATE)"
     )
+
+
+SLASH_DATE = "^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})"  # 01/02/2024, optionally followed by a time of day
+
+
+def _slash_date(v: str) -> tuple[str, str]:
+    """(condition, message) for a date written with slashes, which is refused, never read.
+
+    `01/02/2024` is 1 February in Norway and 2 January in an American export; a guessed reading would move a session
+    by up to eleven months without anyone noticing. The message names both readings when both are dates, and says
+    how to write the date so that it loads (day.month.year or ISO, of the day/month reading, or of the only reading
+    that is a date at all)."""
+    part = [f"regexp_extract({v}, {sql_str(SLASH_DATE)}, {i})" for i in (1, 2, 3)]
+    day_month = f"try_strptime({part[0]} || '.' || {part[1]} || '.' || {part[2]}, '%d.%m.%Y')"
+    month_day = f"try_strptime({part[1]} || '.' || {part[0]} || '.' || {part[2]}, '%d.%m.%Y')"
+
+    def spelled(d: str) -> str:
+        return f"strftime({d}, '%-d %B')"
+
+    def fix(d: str) -> str:
+        return f"'; write ' || strftime({d}, '%Y-%m-%d') || ' or ' || strftime({d}, '%d.%m.%Y')"
+
+    message = (
+        f"{_shown(v)} || CASE "
+        f"WHEN {day_month} IS NOT NULL AND {month_day} IS NOT NULL AND {day_month} <> {month_day} "
+        f"THEN ' uses slashes, which can mean ' || {spelled(day_month)} || ' or ' || {spelled(month_day)} "
+        f"|| {fix(day_month)} "
+        f"WHEN coalesce({day_month}, {month_day}) IS NOT NULL "
+        f"THEN ' uses slashes, which are never read as a date (01/02/2024 can mean 1 February or 2 January)' "
+        f"|| {fix(f'coalesce({day_month}, {month_day})')} "
+        f"ELSE ' uses slashes and is not a real date; write dates as 2024-03-05 or 05.03.2024' END"
+    )
+    return f"regexp_matches({v}, {sql_str(SLASH_DATE)})", message
 
 
 Issue = tuple[str, str, str]  # (column, SQL condition that flags the row, SQL expression of the message)
@@ -101,8 +135,10 @@ def column_sql(col: Column) -> tuple[str, list[Issue]]:
         typed = v
     elif col.kind == "date":
         typed = _date(v)
-        issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL",
+        slash, slash_message = _slash_date(v)
+        issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL AND NOT {slash}",
                              f"{_shown(v)} || ' is not a real date (write 2024-03-05 or 05.03.2024)'"))
+        issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL AND {slash}", slash_message))
         issues.append(_issue(col.name, f"{t} > $today",
                              f"strftime({t}, '%Y-%m-%d') || ' lies in the future'"))
         issues.append(_issue(col.name, f"{t} < DATE {sql_str(contract.EARLIEST_DATE)}",
