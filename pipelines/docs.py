@@ -191,6 +191,7 @@ def metrics_md() -> str:
         "costs are the `product_prices` and `clinicians` reference tables. By month: the month of the correction",
         "against the primary sessions and revenue of that month; by clinician / product: those of the corrected",
         "session. Reported per 100 primary treatments and as a share of treatment revenue.",
+        f"Which corrections: {costs.SCOPE_TEXT}. Unknown parts: {costs.UNKNOWN_TEXT}.",
         "",
     ]
     return "\n".join(out)
