@@ -382,10 +382,11 @@ def _check_session_order(con, tables: list[str]) -> None:
         return
     while True:
         rejected_before = _rejected_n(con, "batch_treatments") if has_treatments else 0
-        if has_treatments:
-            _final_treatments(con, has_treatments)
-            _check_corrections(con)
         _final_treatments(con, has_treatments)
+        if has_treatments:
+            _check_corrections(con)
+            if _rejected_n(con, "batch_treatments") != rejected_before:  # a rejected correction keeps its stored row
+                _final_treatments(con, has_treatments)
         if has_follow_ups:
             _check_follow_ups(con)
         if has_treatments:
