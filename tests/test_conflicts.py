@@ -6,7 +6,7 @@ The stored database after the first load (hand-made):
     T2  primary     2024-03-06, followed up by F2 on 2024-03-20
 A correction must come after what it corrects, and a contact is never before its session. Re-exporting T1 with
 `treated_on` 2024-03-20 would put it after T9 (03-15) and F1 (03-19), both stored and not re-exported: T1's update
-is rejected and naming the earliest of the two, T9, plus "1 more" for F1.
+is rejected, the reason naming the earliest of the two, T9, plus "1 more" for F1.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pipelines.ingest import history
 from pipelines.ingest.load import load_files
 from pipelines.ingest.retry import retry_pending
 
-T_HEADER = "treatment_id,patient_ref,treated_on,clinician,indication,areas,product,units,corrects_treatment_id,price_nok\n"
+T_HEADER = ("treatment_id,patient_ref,treated_on,clinician,indication,areas,product,units,corrects_treatment_id,"
+            "price_nok\n")
 F_HEADER = "follow_up_id,treatment_id,seen_on,effect\n"
 
 
