@@ -984,6 +984,30 @@ TEXTS: dict[str, tuple[str, str]] = {
                       "Hva om: tallene på denne siden bruker endrede priser eller stoltidskostnader (se nederst "
                       "på siden), ikke de innlastede."),
     "whatif_reset": ("Back to the loaded values", "Tilbake til innlastede verdier"),
+    # --- issue 17: which corrections a cost counts, unknown parts; re-exports in conflict with stored rows -------
+    "costs_scope": ("Costs count every correction session, also those given more than {days} days after the "
+                    "session they correct ({late} here): each took chair time and product. The correction rate "
+                    "counts only corrections within {days} days.",
+                    "Kostnadene teller hver korrigering, også de som er gitt mer enn {days} dager etter "
+                    "behandlingen de korrigerer ({late} her): hver av dem tok stoltid og preparat. "
+                    "Korrigeringsandelen teller bare korrigeringer innen {days} dager."),
+    "costs_unknown_chair_time": ("Corrections with unknown chair time (minutes blank): {n}. Their chair time "
+                                 "counts as 0 NOK, not as a guess, so the cost shown is a lower bound.",
+                                 "Korrigeringer med ukjent stoltid (minutter tomt): {n}. Stoltiden deres teller "
+                                 "som 0 kr, ikke som et anslag, så kostnaden som vises er et minimum."),
+    "kind_conflicts with stored rows": ("conflicts with stored rows (the stored version is kept)",
+                                        "i strid med lagrede rader (den lagrede versjonen beholdes)"),
+    "conflicts_title": ("Re-exported rows that conflict with stored rows",
+                        "Ny eksport i strid med lagrede rader"),
+    "conflicts_caption": ("A re-exported session whose new date would put it after its own correction or "
+                          "follow-up already stored was not loaded: the stored version is kept. Correct the date "
+                          "in the export, or re-export the session together with the rows named in the reason.",
+                          "En behandling i en ny eksport der den nye datoen ville lagt den etter sin egen "
+                          "korrigering eller kontroll som allerede er lagret, ble ikke lastet inn: den lagrede "
+                          "versjonen beholdes. Rett datoen i eksporten, eller eksporter behandlingen på nytt "
+                          "sammen med radene som er nevnt i årsaken."),
+    "col_rejected_value": ("Re-exported value", "Verdi i ny eksport"),
+    "col_stored_value": ("Stored value (kept)", "Lagret verdi (beholdes)"),
 }
 
 

@@ -91,6 +91,15 @@ PRODUCT_SPELLINGS: dict[str, tuple[str, ...]] = {p.name: (p.name,) for p in PROD
 # Dates earlier than this are refused as implausible (botulinum toxin for wrinkles is approved from 2002).
 EARLIEST_DATE = "1990-01-01"
 
+# How a date may be written (pipelines/ingest/validate.py `_date`): ISO or the Norwegian day.month.year, either with a
+# time of day, which is dropped. Slash dates are refused, never guessed (validate.py `_slash_date`).
+DATE_SPELLINGS_TEXT = "`2024-03-05` or `05.03.2024`"
+SLASH_DATES_TEXT = (
+    "Dates with slashes (`01/02/2024`) are refused, never guessed: a Norwegian export means 1 February, an American "
+    "one 2 January. The row is rejected with the two readings and how to write the date (`2024-02-01` or "
+    "`01.02.2024`); correct the export's date format and load it again."
+)
+
 
 # --------------------------------------------------------------------------------------------------------------
 # Columns and tables
@@ -127,7 +136,7 @@ class Column:
 
     def describe_type(self) -> str:
         if self.kind == "date":
-            return "date (`2024-03-05` or `05.03.2024`)"
+            return f"date ({DATE_SPELLINGS_TEXT}; never with slashes)"
         if self.kind == "bool":
             return "yes/no (yes/no, ja/nei, true/false, 1/0)"
         if self.kind in ("enum", "areas"):

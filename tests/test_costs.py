@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 from conftest import TODAY, write
 
@@ -63,24 +64,162 @@ def test_filters_and_as_of(metrics_con):
     assert list(only_b["clinician"]) == ["B02"] and only_b["correction_n"].sum() == 0
 
 
-def test_a_correction_without_a_price_is_counted_as_unpriced_not_free(tmp_path, db):
-    write(tmp_path / "c.csv", "clinician,profession,cost_per_minute_nok\nA01,lege,30\n")
+# --------------------------------------------------------------------------------------------------------------
+# Unknown parts and late corrections (issue 17, item 8), on a hand-made file:
+#   T1 primary    2024-02-01 A01 Xeomin 20 u, 1900 NOK, 20 min
+#   T2 correction 2024-02-15 of T1 (day 14), Xeomin 4 u, 10 min: no Xeomin price -> 0 + 10 x 30 + 100 = 400 NOK
+#   T3 primary    2024-02-05 B02 Botox 20 u, 1900 NOK
+#   T4 correction 2024-02-19 of T3 (day 14), Botox 5 u, minutes blank -> 5 x 30 + 0 + 100 = 250 NOK
+#   T5 primary    2024-01-10 A01 Botox 20 u, 1900 NOK
+#   T6 correction 2024-02-20 of T5 (day 41, late), Botox 2 u, 10 min -> 2 x 30 + 10 x 30 + 100 = 460 NOK
+# Prices: Botox 30 NOK/u from 2024-01-01 (no Xeomin price); A01 30 NOK/min, B02 20 NOK/min (the correction's own
+# clinician is the corrected session's here). February: 3 corrections, 400 + 250 + 460 = 1,110 NOK (product 0 + 150
+# + 60 = 210, chair 300 + 0 + 300 = 600, consumables 300); primaries T1 T3, revenue 1900 + 0 + 1900 + 0 + 0.
+# --------------------------------------------------------------------------------------------------------------
+
+UNKNOWN_PARTS = ("treatment_id,patient_ref,treated_on,clinician,indication,areas,product,units,corrects_treatment_id,"
+                 "price_nok,minutes\n"
+                 "T1,p1,2024-02-01,A01,cosmetic,glabella,Xeomin,20,,1900,20\n"
+                 "T2,p1,2024-02-15,A01,cosmetic,glabella,Xeomin,4,T1,0,10\n"
+                 "T3,p2,2024-02-05,B02,cosmetic,glabella,Botox,20,,1900,20\n"
+                 "T4,p2,2024-02-19,B02,cosmetic,glabella,Botox,5,T3,0,\n"
+                 "T5,p3,2024-01-10,A01,cosmetic,glabella,Botox,20,,1900,20\n"
+                 "T6,p3,2024-02-20,A01,cosmetic,glabella,Botox,2,T5,0,10\n")
+
+
+@pytest.fixture
+def unknown_parts_db(tmp_path, db):
+    write(tmp_path / "c.csv", "clinician,profession,cost_per_minute_nok\nA01,lege,30\nB02,sykepleier,20\n")
     write(tmp_path / "p.csv", "product,valid_from,cost_per_unit_nok\nBotox,2024-01-01,30\n")
-    write(tmp_path / "t.csv",
-          "treatment_id,patient_ref,treated_on,clinician,indication,areas,product,units,corrects_treatment_id,"
-          "price_nok,minutes\n"
-          "T1,p1,2024-02-01,A01,cosmetic,glabella,Xeomin,20,,1900,20\n"
-          "T2,p1,2024-02-15,A01,cosmetic,glabella,Xeomin,4,T1,0,10\n")
-    load_files([tmp_path / "c.csv", tmp_path / "p.csv", tmp_path / "t.csv"], db, today=TODAY)
+    write(tmp_path / "t.csv", UNKNOWN_PARTS)
+    assert load_files([tmp_path / "c.csv", tmp_path / "p.csv", tmp_path / "t.csv"], db, today=TODAY).rows_rejected == 0
+    return db
+
+
+@pytest.fixture
+def unknown_parts_con(unknown_parts_db):
     import duckdb
 
-    con = duckdb.connect(str(db), read_only=True)
-    frame = costs.cost_summary(con, "month", as_of=dt.date(2024, 6, 1))
+    con = duckdb.connect(str(unknown_parts_db), read_only=True)
+    yield con
     con.close()
-    feb = frame.iloc[0]
-    assert (feb.correction_n, feb.unpriced_n) == (1, 1)
-    # the priced parts still count; the product part is unknown, so the total is unknown and left out of the sum
-    assert feb.correction_cost_nok == 0 and feb.chair_cost_nok == 300
+
+
+FEB_AS_OF = dt.date(2024, 6, 1)
+
+
+def test_an_unpriced_or_untimed_correction_keeps_its_known_parts(unknown_parts_con):
+    rows = costs.correction_costs(unknown_parts_con, as_of=FEB_AS_OF).set_index("treatment_id")
+    t2, t4, t6 = rows.loc["T2"], rows.loc["T4"], rows.loc["T6"]
+    # T2: the units have no price (unknown, not 0), the chair time and consumables count
+    assert pd.isna(t2.product_cost_nok) and (t2.chair_cost_nok, t2.consumables_nok, t2.correction_cost_nok) == (
+        300, 100, 400)
+    assert bool(t2.is_unpriced) and not bool(t2.is_chair_time_unknown)
+    # T4: blank minutes: chair cost unknown, counted as 0 in the total; the product and consumables count
+    assert pd.isna(t4.chair_cost_nok) and (t4.product_cost_nok, t4.correction_cost_nok) == (150, 250)
+    assert bool(t4.is_chair_time_unknown) and not bool(t4.is_unpriced)
+    # T6: 41 days after T5: late, and costed like any other
+    assert (t6.days_after, bool(t6.is_late), t6.correction_cost_nok) == (41, True, 460)
+    assert [bool(rows.loc[t, "is_late"]) for t in ("T2", "T4")] == [False, False]
+
+
+def test_every_total_keeps_the_flagged_corrections(unknown_parts_con):
+    feb = costs.cost_summary(unknown_parts_con, "month", as_of=FEB_AS_OF).set_index("month").loc[dt.date(2024, 2, 1)]
+    assert (feb.correction_n, feb.correction_cost_nok, feb.product_cost_nok, feb.chair_cost_nok,
+            feb.consumables_nok) == (3, 1110, 210, 600, 300)
+    assert (feb.unpriced_n, feb.unknown_chair_time_n, feb.late_correction_n) == (1, 1, 1)
+    assert (feb.primary_n, feb.revenue_nok) == (2, 3800)
+    assert feb.cost_per_100_primary_nok == pytest.approx(100 * 1110 / 2)
+    # by the corrected session's clinician: A01 has T2 (400) and T6 (460), B02 has T4 (250)
+    by_clinician = costs.cost_summary(unknown_parts_con, "clinician", as_of=FEB_AS_OF).set_index("clinician")
+    assert tuple(by_clinician.loc["A01", ["correction_n", "correction_cost_nok", "unpriced_n",
+                                         "unknown_chair_time_n", "late_correction_n", "primary_n"]]) == (
+        2, 860, 1, 0, 1, 2)
+    assert tuple(by_clinician.loc["B02", ["correction_n", "correction_cost_nok", "unpriced_n",
+                                         "unknown_chair_time_n", "late_correction_n", "primary_n"]]) == (
+        1, 250, 0, 1, 0, 1)
+    by_product = costs.cost_summary(unknown_parts_con, "product", as_of=FEB_AS_OF).set_index("product")
+    assert (by_product.loc["Xeomin", "correction_cost_nok"], by_product.loc["Botox", "correction_cost_nok"]) == (
+        400, 710)
+    tot = costs.cost_totals(costs.cost_summary(unknown_parts_con, "month", as_of=FEB_AS_OF))
+    assert (tot["correction_n"], tot["correction_cost_nok"], tot["unpriced_n"], tot["unknown_chair_time_n"],
+            tot["late_correction_n"], tot["primary_n"]) == (3, 1110, 1, 1, 1, 3)
+
+
+def test_costs_count_late_corrections_which_the_correction_rate_leaves_out(unknown_parts_con):
+    from pipelines.metrics import counting
+
+    # T1 and T3 corrected by day 14, T5 only on day 41: the rate counts 2 of 3, the costs all 3 corrections
+    rate = counting.rates(unknown_parts_con, "correction", as_of=FEB_AS_OF).iloc[0]
+    assert (rate.numerator_n, rate.denominator_n) == (2, 3)
+    assert costs.cost_summary(unknown_parts_con, "month", as_of=FEB_AS_OF)["correction_n"].sum() == 3
+    assert costs.LATE_AFTER_DAYS == 28
+
+
+def test_a_cleared_cost_per_minute_in_a_what_if_is_unknown_chair_time_not_a_dropped_correction(unknown_parts_con):
+    cleared = pd.DataFrame({"clinician": ["A01", "B02"], "cost_per_minute_nok": [float("nan"), 20.0]})
+    # A01's chair time unpriced: T2 0 + 0 + 100 = 100, T6 60 + 0 + 100 = 160; T4 as before 250
+    feb = costs.cost_summary(unknown_parts_con, "month", as_of=FEB_AS_OF, clinician_costs=cleared).iloc[-1]
+    assert (feb.correction_n, feb.correction_cost_nok, feb.unknown_chair_time_n) == (3, 510, 3)
+
+
+def test_the_costs_export_states_what_it_counts(unknown_parts_con):
+    from pipelines.release.build import ExportOptions, build
+
+    frame, prov = build(unknown_parts_con, "costs", ExportOptions(as_of=FEB_AS_OF))
+    assert prov["corrections"] == ("every correction session, also those more than 28 days after the session they "
+                                   "correct (late_correction_n), which the correction rate leaves out")
+    assert prov["unknown_parts"].startswith("a part without a price or time counts as 0 NOK")
+    feb = frame.set_index("month").loc[dt.date(2024, 2, 1)]
+    assert (feb.correction_cost_nok, feb.unpriced_n, feb.unknown_chair_time_n, feb.late_correction_n) == (
+        1110, 1, 1, 1)
+
+
+def test_a_cost_release_rounds_and_hides_the_new_counts_with_the_row(unknown_parts_con):
+    from pipelines.release import disclosure, export
+
+    frame = costs.cost_summary(unknown_parts_con, "month", as_of=FEB_AS_OF)
+    out = export.release(frame, "costs", ["month"], disclosure.Rule())
+    # 2 and 1 primary sessions: both months under 10, hidden whole, the new counts with them
+    assert set(out.unknown_chair_time_n) == {disclosure.MARK} and set(out.late_correction_n) == {disclosure.MARK}
+
+
+def test_the_costs_page_states_the_scope_and_the_unknown_chair_time(unknown_parts_db, tmp_path, monkeypatch):
+    import duckdb
+    import streamlit as st
+    from conftest import ROOT
+    from streamlit.testing.v1 import AppTest
+
+    from pipelines.demo.build import mark_as_demo
+
+    page_db = tmp_path / "page" / "clinic.duckdb"
+    page_db.parent.mkdir()
+    page_db.write_bytes(unknown_parts_db.read_bytes())
+    con = duckdb.connect(str(page_db))
+    mark_as_demo(con, con.execute("SELECT max(load_id) FROM load_log").fetchall()[0][0])
+    con.close()
+    monkeypatch.setenv("CLINIC_DEMO", "1")
+    monkeypatch.setenv("CLINIC_DB", str(page_db))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.secrets["tests"] = {"note": "secrets without an [auth] section"}
+    at.query_params["lang"] = "en"
+    at.switch_page("dashboard/pages/costs.py")
+    at.run()
+    st.cache_data.clear()
+    assert not at.exception, [e.message for e in at.exception]
+    from dashboard import i18n
+
+    assert {m.label: m.value for m in at.metric}["Correction cost"] == i18n.nok(1110, "en")  # T2, T4 and T6
+    captions = [c.value for c in at.caption]
+    assert ("Costs count every correction session, also those given more than 28 days after the session they "
+            "correct (1 here): each took chair time and product. The correction rate counts only corrections within "
+            "28 days.") in captions
+    warnings = [w.value for w in at.warning]
+    assert ("Corrections with unknown chair time (minutes blank): 1. Their chair time counts as 0 NOK, not as a "
+            "guess, so the cost shown is a lower bound.") in warnings
+    assert any(w.startswith("1 correction has no product price for its date") for w in warnings)
 
 
 def test_unknown_grouping(metrics_con):

@@ -177,3 +177,56 @@ def test_follow_up_loaded_in_a_later_load_finds_its_treatment(tmp_path, db):
     write(tmp_path / "f.csv", csv_text(F_COLS, [F_GOOD]))
     load_files([tmp_path / "f.csv"], db, today=TODAY)
     assert query(db, "SELECT follow_up_id FROM follow_ups") == [("F1",)]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Slash dates are refused, never guessed (issue 17, item 9)
+# --------------------------------------------------------------------------------------------------------------
+
+SLASH_CASES = [
+    ("01/02/2024", '"01/02/2024" uses slashes, which can mean 1 February or 2 January; write 2024-02-01 or '
+                   '01.02.2024'),
+    ("1/2/2024 10:00", '"1/2/2024 10:00" uses slashes, which can mean 1 February or 2 January; write 2024-02-01 or '
+                       '01.02.2024'),
+    # only one reading is a date: still refused (a file that writes 13/02 also writes 01/02), with that reading
+    ("13/02/2024", '"13/02/2024" uses slashes, which are never read as a date (01/02/2024 can mean 1 February or '
+                   '2 January); write 2024-02-13 or 13.02.2024'),
+    ("02/13/2024", '"02/13/2024" uses slashes, which are never read as a date (01/02/2024 can mean 1 February or '
+                   '2 January); write 2024-02-13 or 13.02.2024'),
+    ("05/05/2024", '"05/05/2024" uses slashes, which are never read as a date (01/02/2024 can mean 1 February or '
+                   '2 January); write 2024-05-05 or 05.05.2024'),
+    ("31/31/2024", '"31/31/2024" uses slashes and is not a real date; write dates as 2024-03-05 or 05.03.2024'),
+]
+
+
+def test_a_file_with_slash_dates_has_those_rows_rejected_with_file_row_and_column(tmp_path, db):
+    write(tmp_path / "c.csv", CLINICIANS_CSV)
+    rows = [T_GOOD] + [{**T_GOOD, "treatment_id": f"T{i}", "treated_on": value}
+                       for i, (value, _) in enumerate(SLASH_CASES, start=2)]
+    write(tmp_path / "slashes.csv", csv_text(T_COLS, rows))
+    result = load_files([tmp_path / "c.csv", tmp_path / "slashes.csv"], db, today=TODAY)
+    assert (result.sources[1].rows_read, result.sources[1].rows_loaded, result.sources[1].rows_rejected) == (7, 1, 6)
+    assert query(db, "SELECT treatment_id, treated_on FROM treatments") == [("T1", dt.date(2024, 3, 5))]
+    assert query(db, "SELECT file_name, row_number, record_id, column_name, reason FROM rejected_rows "
+                     "ORDER BY row_number") == [
+        ("slashes.csv", i + 1, f"T{i}", "treated_on", f"treated_on: {reason}")  # header line 1, T1 line 2
+        for i, (_, reason) in enumerate(SLASH_CASES, start=2)]
+    # the load report names them too
+    assert result.rejected_examples[0] == (
+        'slashes.csv row 3: treated_on: "01/02/2024" uses slashes, which can mean 1 February or 2 January; '
+        'write 2024-02-01 or 01.02.2024')
+
+
+def test_slash_dates_are_refused_in_every_date_column(tmp_path, db):
+    write(tmp_path / "c.csv", CLINICIANS_CSV)
+    write(tmp_path / "p.csv", "product,valid_from,cost_per_unit_nok\nBotox,01/02/2024,30\n")
+    write(tmp_path / "t.csv", csv_text(T_COLS, [T_GOOD]))
+    write(tmp_path / "f.csv", csv_text(F_COLS, [{**F_GOOD, "seen_on": "19/03/2024"}]))
+    load_files([tmp_path / "c.csv", tmp_path / "p.csv", tmp_path / "t.csv", tmp_path / "f.csv"], db, today=TODAY)
+    assert query(db, "SELECT file_name, row_number, column_name, reason FROM rejected_rows ORDER BY file_name") == [
+        ("f.csv", 2, "seen_on", 'seen_on: "19/03/2024" uses slashes, which are never read as a date (01/02/2024 '
+                                'can mean 1 February or 2 January); write 2024-03-19 or 19.03.2024'),
+        ("p.csv", 2, "valid_from", 'valid_from: "01/02/2024" uses slashes, which can mean 1 February or 2 January; '
+                                   'write 2024-02-01 or 01.02.2024'),
+    ]
+    assert query(db, "SELECT count(*) FROM product_prices") == [(0,)]

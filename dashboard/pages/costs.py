@@ -1,7 +1,9 @@
 """Corrections and costs (clinic manager): correction rate and cost over time, per clinician and per product,
 cost per 100 treatments and share of revenue, with a consumables amount that recomputes everything, and the price
-and chair-time cost assumptions as an editable what-if (never written to the database: pipelines/metrics/costs.py takes
-the edited tables as overrides for this view only)."""
+and chair-time cost assumptions as an editable what-if (never written to the database: pipelines/metrics/costs.py
+takes the edited tables as overrides for this view only). The page says which corrections a cost counts (every
+correction session, also after day 28, unlike the correction rate) and how many corrections have a part without a
+price or time (counted as 0 NOK: the cost is then a lower bound)."""
 
 from __future__ import annotations
 
@@ -126,6 +128,9 @@ def figures(ctx: ui.Context, consumables: float, whatif: dict) -> None:
             ui.kpi(k[i], ui.tr(key), "–", delta=ui.hidden_mark())
     else:
         cost_kpis(k, tot, lg)
+    # which corrections a cost counts (pipelines/metrics/costs.py SCOPE_TEXT), beside the rate that counts fewer
+    st.caption(ui.tr("costs_scope", days=costs.LATE_AFTER_DAYS,
+                     late="–" if ui.is_hidden(tot) else i18n.number(tot["late_correction_n"], lg)))
     c = st.columns(2)
     with c[0]:
         monthly = data.cached(small_cells.rates, "correction", period="month", filters=ctx.filters,
@@ -160,6 +165,9 @@ def cost_kpis(k, tot: dict, lg: str) -> None:
            delta=i18n.nok(tot["revenue_nok"], lg))
     if tot["unpriced_n"]:
         st.warning(i18n.tn("kpi_unpriced", int(tot["unpriced_n"]), lg), icon=":material/price_change:")
+    if tot["unknown_chair_time_n"]:
+        st.warning(ui.tr("costs_unknown_chair_time", n=i18n.number(tot["unknown_chair_time_n"], lg)),
+                   icon=":material/timer_off:")
 
 
 ui.run_page(main)

@@ -1,5 +1,6 @@
 """Data quality: how fresh the data is, the loads (when, file, rows loaded / rejected), the rejected rows with
-their reasons, and follow-up completeness by month and clinician."""
+their reasons (re-exported sessions in conflict with stored rows listed apart, with the date kept), and follow-up
+completeness by month and clinician."""
 
 from __future__ import annotations
 
@@ -81,6 +82,7 @@ def main() -> None:
             ui.tr("col_files"): summary["files_n"],
             ui.tr("col_first_rejected"): [_when(v) for v in summary["first_rejected_at"]],
         }))
+        conflicts(lg)
         ui.table(pd.DataFrame({
             ui.tr("col_file"): rejected["file_name"],
             ui.tr("col_row"): rejected["row_number"],
@@ -112,6 +114,23 @@ def main() -> None:
     counts = data.cached(history.table_counts)
     ui.table(pd.DataFrame({ui.tr("col_table"): counts["table_name"], ui.tr("col_rows"): ui.nums(counts["rows_n"])}),
              right=[ui.tr("col_rows")])
+
+
+def conflicts(lg: str) -> None:
+    """Re-exported sessions rejected because they conflict with stored rows: the re-exported and the kept date."""
+    found = data.cached(history.stored_conflicts)
+    if found.empty:
+        return
+    st.markdown(f"**{ui.tr('conflicts_title')}**")
+    st.caption(ui.tr("conflicts_caption"))
+    ui.table(pd.DataFrame({
+        ui.tr("col_record"): found["record_id"],
+        ui.tr("col_rejected_value"): found["rejected_value"],
+        ui.tr("col_stored_value"): found["stored_value"],
+        ui.tr("col_file"): found["file_name"],
+        ui.tr("col_row"): found["row_number"],
+        ui.tr("col_reason"): found["reason"],
+    }), column_config={ui.tr("col_reason"): st.column_config.TextColumn(width=560)})
 
 
 def _when(value) -> str:

@@ -47,6 +47,7 @@ _REASON_KINDS = (
     ("unknown reference", "regexp_matches(reason, '^[a-z_]+: (unknown clinician code|follow-up for unknown treatment"
                           "|corrects unknown treatment)')"),
     ("duplicate in load", "regexp_matches(reason, '^[a-z_]+: .* appears more than once in this load')"),
+    ("conflicts with stored rows", "regexp_matches(reason, '^treated_on: [0-9-]+ would put session ')"),
     ("date order",
      "regexp_matches(reason, '^[a-z_]+: (the correction is dated|[0-9-]+ is before the treatment date)')"),
     ("empty required value", "regexp_matches(reason, '^[a-z_]+: is empty \\(required\\)')"),
@@ -58,7 +59,9 @@ def pending_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
     Kinds: `unknown reference` (fixed by loading the missing clinician or treatment, then
     `python -m pipelines retry`), `malformed` (the line must be corrected in the file), `duplicate in load`,
-    `date order`, `empty required value`, and `invalid value` for everything else.
+    `conflicts with stored rows` (a re-exported session moved after its stored correction or follow-up; the stored
+    version is kept: see `stored_conflicts`), `date order`, `empty required value`, and `invalid value` for
+    everything else.
     """
     kind = "CASE " + " ".join(f"WHEN {sql} THEN '{name}'" for name, sql in _REASON_KINDS) + " ELSE 'invalid value' END"
     return con.execute(
@@ -66,3 +69,20 @@ def pending_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                    min(rejected_at) AS first_rejected_at
             FROM rejected_rows WHERE status = 'pending' GROUP BY ALL ORDER BY table_name, rows_n DESC, reason_kind"""
     ).df()
+
+
+def _kind_sql(name: str) -> str:
+    return dict(_REASON_KINDS)[name]
+
+
+def stored_conflicts(con: duckdb.DuckDBPyConnection, limit: int = 1000) -> pd.DataFrame:
+    """Pending re-exported sessions rejected because their new date conflicts with stored rows (pipelines/ingest/
+    validate.py `_check_stored_dependents`): the date the export holds (`rejected_value`) beside the one kept in the
+    database (`stored_value`, ISO text), with the reason naming the stored row it conflicts with."""
+    return con.execute(
+        f"""SELECT r.file_name, r.row_number, r.record_id,
+                   json_extract_string(r.raw_values, '$.treated_on') AS rejected_value,
+                   strftime(t.treated_on, '%Y-%m-%d') AS stored_value, r.reason, r.rejected_at
+            FROM rejected_rows r LEFT JOIN treatments t ON t.treatment_id = r.record_id
+            WHERE r.status = 'pending' AND r.table_name = 'treatments' AND {_kind_sql('conflicts with stored rows')}
+            ORDER BY r.rejected_at DESC, r.file_name, r.row_number LIMIT ?""", [limit]).df()

@@ -7,8 +7,10 @@ a million rows validates in about a second. The result of `validate_batch` is on
 problem in their own values) and `_dup` (an identical copy of an earlier row in the same load, accepted but
 written once).
 
-Cross-row rules run after the column rules, in dependency order: duplicates in the load, then references
-(clinician codes, corrected sessions, followed-up sessions) against the database plus the rows accepted so far.
+Cross-row rules run after the column rules: duplicates in the load and clinician codes per table, then the order
+of sessions and what depends on them (corrected sessions, followed-up sessions), judged on the database as it will
+be after the load, both ways: an incoming row against the stored session it depends on, and an incoming session
+against the stored corrections and follow-ups that depend on it (`_check_session_order`).
 """
 
 from __future__ import annotations
@@ -51,11 +53,45 @@ def _case_lookup(v: str, allowed: dict[str, tuple[str, ...]]) -> str:
 
 
 def _date(v: str) -> str:
+    """The accepted date spellings (contract.DATE_SPELLINGS_TEXT). Slash dates are not among them: see _slash_date."""
     return (
         f"CAST(coalesce(try_strptime({v}, '%Y-%m-%d'), try_strptime({v}, '%d.%m.%Y'), "
         f"try_strptime({v}, '%Y-%m-%d %H:%M:%S'), try_strptime({v}, '%Y-%m-%dT%H:%M:%S'), "
-        f"try_strptime({v}, '%d.%m.%Y %H:%M:%S'), try_strptime({v}, '%d/%m/%Y')) AS DATE)"
+        f"try_strptime({v}, '%d.%m.%Y %H:%M:%S')) AS DATE)"
     )
+
+
+SLASH_DATE = "^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})"  # 01/02/2024, optionally followed by a time of day
+
+
+def _slash_date(v: str) -> tuple[str, str]:
+    """(condition, message) for a date written with slashes, which is refused, never read.
+
+    `01/02/2024` is 1 February in Norway and 2 January in an American export; a guessed reading would move a session
+    by up to eleven months without anyone noticing. The message names both readings when both are dates, and says
+    how to write the date so that it loads (day.month.year or ISO, of the day/month reading, or of the only reading
+    that is a date at all)."""
+    part = [f"regexp_extract({v}, {sql_str(SLASH_DATE)}, {i})" for i in (1, 2, 3)]
+    day_month = f"try_strptime({part[0]} || '.' || {part[1]} || '.' || {part[2]}, '%d.%m.%Y')"
+    month_day = f"try_strptime({part[1]} || '.' || {part[0]} || '.' || {part[2]}, '%d.%m.%Y')"
+
+    def spelled(d: str) -> str:
+        return f"strftime({d}, '%-d %B')"
+
+    def fix(d: str) -> str:
+        return f"'; write ' || strftime({d}, '%Y-%m-%d') || ' or ' || strftime({d}, '%d.%m.%Y')"
+
+    message = (
+        f"{_shown(v)} || CASE "
+        f"WHEN {day_month} IS NOT NULL AND {month_day} IS NOT NULL AND {day_month} <> {month_day} "
+        f"THEN ' uses slashes, which can mean ' || {spelled(day_month)} || ' or ' || {spelled(month_day)} "
+        f"|| {fix(day_month)} "
+        f"WHEN coalesce({day_month}, {month_day}) IS NOT NULL "
+        f"THEN ' uses slashes, which are never read as a date (01/02/2024 can mean 1 February or 2 January)' "
+        f"|| {fix(f'coalesce({day_month}, {month_day})')} "
+        f"ELSE ' uses slashes and is not a real date; write dates as 2024-03-05 or 05.03.2024' END"
+    )
+    return f"regexp_matches({v}, {sql_str(SLASH_DATE)})", message
 
 
 Issue = tuple[str, str, str]  # (column, SQL condition that flags the row, SQL expression of the message)
@@ -101,8 +137,10 @@ def column_sql(col: Column) -> tuple[str, list[Issue]]:
         typed = v
     elif col.kind == "date":
         typed = _date(v)
-        issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL",
+        slash, slash_message = _slash_date(v)
+        issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL AND NOT {slash}",
                              f"{_shown(v)} || ' is not a real date (write 2024-03-05 or 05.03.2024)'"))
+        issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL AND {slash}", slash_message))
         issues.append(_issue(col.name, f"{t} > $today",
                              f"strftime({t}, '%Y-%m-%d') || ' lies in the future'"))
         issues.append(_issue(col.name, f"{t} < DATE {sql_str(contract.EARLIEST_DATE)}",
@@ -271,7 +309,9 @@ def validate_batch(
         con.execute(sql.replace("$today", "CAST($today AS DATE)"), params).fetchall()
         con.execute(f"ALTER TABLE {rel} ADD COLUMN _dup BOOLEAN DEFAULT false").fetchall()
         _check_duplicates(con, table, rel, source_names)
-        _check_references(con, table, rel)
+        if table.name == "treatments":
+            _check_clinicians(con, rel)
+    _check_session_order(con, tables)
     return Batch(tables)
 
 
@@ -311,69 +351,154 @@ def _check_duplicates(con, table: Table, rel: str, source_names: list[str]) -> N
     con.execute(f"DROP TABLE {rel}_keys").fetchall()
 
 
-def _check_references(con, table: Table, rel: str) -> None:
-    if table.name == "treatments":
-        _add_issue(
-            con, rel,
-            f"""clinician IS NOT NULL AND {_no_issue_in('clinician')} AND NOT EXISTS (SELECT 1 FROM main.clinicians c WHERE c.clinician = {rel}.clinician)
-                AND NOT EXISTS (SELECT 1 FROM {_accepted_or_empty(con, 'clinicians', 'clinician')} c
-                                WHERE c.clinician = {rel}.clinician)""",
-            "clinician",
-            "'unknown clinician code \"' || clinician || '\" (not in the clinicians table; check for a typo or "
-            "load the clinicians file first)'",
-        )
-        known = f"""(SELECT treatment_id, treated_on, corrects_treatment_id FROM main.treatments
-                     WHERE treatment_id NOT IN (SELECT treatment_id FROM {rel} WHERE len(_issues) = 0)
-                     UNION ALL SELECT treatment_id, treated_on, corrects_treatment_id FROM {rel}
-                     WHERE len(_issues) = 0 AND NOT _dup)"""
-        con.execute(f"CREATE OR REPLACE TEMP TABLE known_treatments AS {known}").fetchall()
-        _add_issue(
-            con, rel,
-            "len(_issues) = 0 AND corrects_treatment_id IS NOT NULL AND corrects_treatment_id NOT IN "
-            "(SELECT treatment_id FROM known_treatments)",
-            "corrects_treatment_id",
-            "'corrects unknown treatment \"' || corrects_treatment_id || '\" (load the session it corrects first; "
-            "the row is kept and can be retried)'",
-        )
-        con.execute(
-            f"""UPDATE {rel} SET _issues = list_append(_issues, {{'column': 'treated_on',
-                  'message': 'the correction is dated ' || strftime({rel}.treated_on, '%Y-%m-%d')
-                    || ', before the session it corrects (' || k.treatment_id || ', '
-                    || strftime(k.treated_on, '%Y-%m-%d') || ')'}})
-                FROM known_treatments k
-                WHERE len({rel}._issues) = 0 AND {rel}.corrects_treatment_id = k.treatment_id
-                  AND {rel}.treated_on < k.treated_on"""
-        ).fetchall()
-    elif table.name == "follow_ups":
-        has_batch = _exists(con, "batch_treatments")
-        batch_part = (
-            "UNION ALL SELECT treatment_id, treated_on FROM batch_treatments WHERE len(_issues) = 0 AND NOT _dup"
-            if has_batch else ""
-        )
-        exclude = (
-            "WHERE treatment_id NOT IN (SELECT treatment_id FROM batch_treatments WHERE len(_issues) = 0)"
-            if has_batch else ""
-        )
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE known_treatments AS
-                SELECT treatment_id, treated_on FROM main.treatments {exclude} {batch_part}"""
-        ).fetchall()
-        _add_issue(
-            con, rel,
-            f"treatment_id IS NOT NULL AND {_no_issue_in('treatment_id')} "
-            "AND treatment_id NOT IN (SELECT treatment_id FROM known_treatments)",
-            "treatment_id",
-            "'follow-up for unknown treatment \"' || treatment_id || '\" (load the treatments file first; the row "
-            "is kept and can be retried)'",
-        )
-        con.execute(
-            f"""UPDATE {rel} SET _issues = list_append(_issues, {{'column': 'seen_on',
-                  'message': strftime({rel}.seen_on, '%Y-%m-%d') || ' is before the treatment date '
-                    || strftime(k.treated_on, '%Y-%m-%d') || ' of ' || k.treatment_id}})
-                FROM known_treatments k
-                WHERE len({rel}._issues) = 0 AND {rel}.treatment_id = k.treatment_id
-                  AND {rel}.seen_on < k.treated_on"""
-        ).fetchall()
+def _check_clinicians(con, rel: str) -> None:
+    _add_issue(
+        con, rel,
+        f"""clinician IS NOT NULL AND {_no_issue_in('clinician')} AND NOT EXISTS (SELECT 1 FROM main.clinicians c WHERE c.clinician = {rel}.clinician)
+            AND NOT EXISTS (SELECT 1 FROM {_accepted_or_empty(con, 'clinicians', 'clinician')} c
+                            WHERE c.clinician = {rel}.clinician)""",
+        "clinician",
+        "'unknown clinician code \"' || clinician || '\" (not in the clinicians table; check for a typo or "
+        "load the clinicians file first)'",
+    )
+
+
+def _check_session_order(con, tables: list[str]) -> None:
+    """The rules between sessions and what depends on them, judged on the database as it will be after the load.
+
+    After the load, a session's row is its accepted incoming version, else its stored one. Every pair of a session
+    and a row depending on it (a correction of it, a follow-up contact of it) must be in order: the dependent row
+    names a known session and is not dated before it. A pair with an incoming dependent is judged by the dependent's
+    rules (`corrects unknown treatment`, `the correction is dated ... before`, `follow-up for unknown treatment`,
+    `... is before the treatment date`); a pair of an incoming session and a stored dependent that stays (not
+    re-exported, or re-exported and rejected) by `_check_stored_dependents`, which rejects the session's update: a
+    load never changes a stored row into a conflict with other stored rows.
+
+    Each rejection can change which version of a session the other rules must be judged against (a rejected update
+    leaves the stored version in force), so the rules run again until a pass rejects no session (a second pass is
+    needed only when one did)."""
+    has_treatments, has_follow_ups = "treatments" in tables, "follow_ups" in tables
+    if not (has_treatments or has_follow_ups):
+        return
+    while True:
+        rejected_before = _rejected_n(con, "batch_treatments") if has_treatments else 0
+        _final_treatments(con, has_treatments)
+        if has_treatments:
+            _check_corrections(con)
+            if _rejected_n(con, "batch_treatments") != rejected_before:  # a rejected correction keeps its stored row
+                _final_treatments(con, has_treatments)
+        if has_follow_ups:
+            _check_follow_ups(con)
+        if has_treatments:
+            _check_stored_dependents(con, has_follow_ups)
+        if not has_treatments or _rejected_n(con, "batch_treatments") == rejected_before:
+            break
+    con.execute("DROP TABLE IF EXISTS known_treatments").fetchall()
+
+
+def _rejected_n(con, rel: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {rel} WHERE len(_issues) > 0").fetchall()[0][0]
+
+
+def _final_treatments(con, has_batch: bool) -> None:
+    """`known_treatments`: every session as it will be after the load (accepted incoming version, else stored)."""
+    if has_batch:
+        sql = """SELECT treatment_id, treated_on, corrects_treatment_id FROM main.treatments
+                 WHERE treatment_id NOT IN (SELECT treatment_id FROM batch_treatments WHERE len(_issues) = 0)
+                 UNION ALL SELECT treatment_id, treated_on, corrects_treatment_id FROM batch_treatments
+                 WHERE len(_issues) = 0 AND NOT _dup"""
+    else:
+        sql = "SELECT treatment_id, treated_on, corrects_treatment_id FROM main.treatments"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE known_treatments AS {sql}").fetchall()
+
+
+def _check_corrections(con) -> None:
+    rel = "batch_treatments"
+    _add_issue(
+        con, rel,
+        "len(_issues) = 0 AND corrects_treatment_id IS NOT NULL AND corrects_treatment_id NOT IN "
+        "(SELECT treatment_id FROM known_treatments)",
+        "corrects_treatment_id",
+        "'corrects unknown treatment \"' || corrects_treatment_id || '\" (load the session it corrects first; "
+        "the row is kept and can be retried)'",
+    )
+    con.execute(
+        f"""UPDATE {rel} SET _issues = list_append(_issues, {{'column': 'treated_on',
+              'message': 'the correction is dated ' || strftime({rel}.treated_on, '%Y-%m-%d')
+                || ', before the session it corrects (' || k.treatment_id || ', '
+                || strftime(k.treated_on, '%Y-%m-%d') || ')'}})
+            FROM known_treatments k
+            WHERE len({rel}._issues) = 0 AND {rel}.corrects_treatment_id = k.treatment_id
+              AND {rel}.treated_on < k.treated_on"""
+    ).fetchall()
+
+
+def _check_follow_ups(con) -> None:
+    rel = "batch_follow_ups"
+    _add_issue(
+        con, rel,
+        f"treatment_id IS NOT NULL AND {_no_issue_in('treatment_id')} "
+        "AND treatment_id NOT IN (SELECT treatment_id FROM known_treatments)",
+        "treatment_id",
+        "'follow-up for unknown treatment \"' || treatment_id || '\" (load the treatments file first; the row "
+        "is kept and can be retried)'",
+    )
+    con.execute(
+        f"""UPDATE {rel} SET _issues = list_append(_issues, {{'column': 'seen_on',
+              'message': strftime({rel}.seen_on, '%Y-%m-%d') || ' is before the treatment date '
+                || strftime(k.treated_on, '%Y-%m-%d') || ' of ' || k.treatment_id}})
+            FROM known_treatments k
+            WHERE len({rel}._issues) = 0 AND {rel}.treatment_id = k.treatment_id
+              AND {rel}.seen_on < k.treated_on"""
+    ).fetchall()
+
+
+CONFLICT_MESSAGE = "would put session"  # pipelines/ingest/history.py recognises the kind of rejection by it
+
+
+def _check_stored_dependents(con, has_follow_ups: bool) -> None:
+    """An update that moves a stored session after a stored row that depends on it (its correction, its follow-up
+    contact) and stays is rejected; the stored session is kept. The reason names the earliest such row."""
+    rel = "batch_treatments"
+    replaced_follow_ups = (
+        "AND f.follow_up_id NOT IN (SELECT follow_up_id FROM batch_follow_ups WHERE len(_issues) = 0)"
+        if has_follow_ups else ""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE stored_conflicts AS
+            WITH moved AS (
+                SELECT b._src, b._row, b.treatment_id, b.treated_on
+                FROM {rel} b JOIN main.treatments t USING (treatment_id)
+                WHERE len(b._issues) = 0 AND b.treated_on > t.treated_on
+            ),
+            dependents AS (
+                SELECT c.corrects_treatment_id AS session_id, 'correction' AS kind, c.treatment_id AS dependent_id,
+                       c.treated_on AS dependent_on
+                FROM main.treatments c
+                WHERE c.corrects_treatment_id IN (SELECT treatment_id FROM moved)
+                  AND c.treatment_id NOT IN (SELECT treatment_id FROM {rel} WHERE len(_issues) = 0)
+                UNION ALL
+                SELECT f.treatment_id, 'follow-up', f.follow_up_id, f.seen_on
+                FROM main.follow_ups f
+                WHERE f.treatment_id IN (SELECT treatment_id FROM moved) {replaced_follow_ups}
+            )
+            SELECT m._src, m._row,
+                   arg_min(d.kind || ' ' || d.dependent_id || ' (' || strftime(d.dependent_on, '%Y-%m-%d') || ')',
+                           (d.dependent_on, d.kind, d.dependent_id)) AS earliest,
+                   count(*) AS conflicts_n
+            FROM moved m JOIN dependents d ON d.session_id = m.treatment_id AND d.dependent_on < m.treated_on
+            GROUP BY m._src, m._row"""
+    ).fetchall()
+    con.execute(
+        f"""UPDATE {rel} SET _issues = list_append(_issues, {{'column': 'treated_on',
+              'message': strftime({rel}.treated_on, '%Y-%m-%d') || ' {CONFLICT_MESSAGE} ' || {rel}.treatment_id
+                || ' after its ' || k.earliest || ' already stored'
+                || CASE WHEN k.conflicts_n > 1 THEN ' (and ' || (k.conflicts_n - 1) || ' more)' ELSE '' END
+                || '; correct the date or re-export both'}})
+            FROM stored_conflicts k
+            WHERE len({rel}._issues) = 0 AND {rel}._src = k._src AND {rel}._row = k._row"""
+    ).fetchall()
+    con.execute("DROP TABLE stored_conflicts").fetchall()
 
 
 def _no_issue_in(column: str) -> str:

@@ -11,6 +11,16 @@ unregistered afterwards; nothing is written to the database, and no value is eve
 Grouping: `month` is the month of the correction session (when the cost arises) against the primary sessions and
 revenue of the same month; `clinician` and `product` are those of the corrected session (whose result needed
 correcting) against that clinician's / product's primary sessions and revenue.
+
+Which corrections (SCOPE_TEXT): every correction session, whatever its delay. The correction *rate* (registry
+outcome `correction`) counts a primary session corrected within 28 days, so that a month's rate is final four weeks
+after it ends; a correction given later still took chair time and product, and the clinic manager's question is what
+corrections cost. `late_correction_n` counts those given after day 28, so the two figures can be told apart.
+
+Unknown parts (UNKNOWN_TEXT): a correction whose product has no price on its date, or whose chair minutes are blank,
+keeps every part that is known in every total; the unknown part counts as 0 NOK, never as a guessed amount (not the
+median of other corrections: a guess would hide that the figure is incomplete), and the correction is counted in
+`unpriced_n` / `unknown_chair_time_n`. A total with such corrections is a lower bound, and the page says so.
 """
 
 from __future__ import annotations
@@ -24,11 +34,17 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines.metrics import small_cells
+from pipelines.metrics import registry, small_cells
 from pipelines.metrics.counting import Filters, default_as_of, model_sql
 from pipelines.sqltext import ident
 
 DEFAULT_CONSUMABLES_NOK = 100.0
+LATE_AFTER_DAYS = registry.get("correction").window_days[1]  # the correction rate's window: corrections up to day 28
+SCOPE_TEXT = (f"every correction session, also those more than {LATE_AFTER_DAYS} days after the session they correct "
+              f"(late_correction_n), which the correction rate leaves out")
+UNKNOWN_TEXT = ("a part without a price or time counts as 0 NOK and the rest of the correction is kept: units without "
+                "a product price on the correction date (unpriced_n), blank chair minutes (unknown_chair_time_n); "
+                "where those counts are above 0 the cost is a lower bound")
 COST_GROUPS = {
     "month": ("CAST(date_trunc('month', c.treated_on) AS DATE)", "CAST(date_trunc('month', s.treated_on) AS DATE)"),
     "clinician": ("c.clinician", "s.clinician"),
@@ -37,7 +53,9 @@ COST_GROUPS = {
 PRICE_COLUMNS = ("product", "valid_from", "cost_per_unit_nok")
 CLINICIAN_COST_COLUMNS = ("clinician", "cost_per_minute_nok")
 COST_COLUMNS = ("correction_n", "correction_cost_nok", "primary_n", "cost_per_100_primary_nok", "revenue_nok",
-                "cost_share", "product_cost_nok", "chair_cost_nok", "consumables_nok", "unpriced_n")
+                "cost_share", "product_cost_nok", "chair_cost_nok", "consumables_nok", "unpriced_n",
+                "unknown_chair_time_n", "late_correction_n")
+COST_COUNTS = ("correction_n", "primary_n", "unpriced_n", "unknown_chair_time_n", "late_correction_n")
 
 
 def override_if_edited(original: pd.DataFrame, edited: pd.DataFrame, value: str,
@@ -95,6 +113,10 @@ def _model(relations: dict[str, str]) -> str:
     return model_sql("correction_costs").format(**relations)
 
 
+def _params(as_of: dt.date, consumables_nok: float, filter_params: dict) -> dict:
+    return {"as_of": as_of, "consumables_nok": consumables_nok, "late_after_days": LATE_AFTER_DAYS, **filter_params}
+
+
 def correction_costs(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -112,7 +134,7 @@ def correction_costs(
         sql = f"""WITH costs AS ({_model(relations)})
 SELECT * EXCLUDE (area_list) FROM (SELECT *, string_split(areas, '|') AS area_list FROM costs) c
 WHERE {where} ORDER BY treated_on, treatment_id"""
-        return con.execute(sql, {"as_of": as_of, "consumables_nok": consumables_nok, **params}).df()
+        return con.execute(sql, _params(as_of, consumables_nok, params)).df()
 
 
 def cost_summary(
@@ -146,7 +168,9 @@ c AS (SELECT *, string_split(areas, '|') AS area_list FROM costs),
 cost_groups AS (
     SELECT {cost_group} AS g, count(*) AS correction_n, sum(correction_cost_nok) AS correction_cost_nok,
            sum(product_cost_nok) AS product_cost_nok, sum(chair_cost_nok) AS chair_cost_nok,
-           sum(consumables_nok) AS consumables_nok, count(*) FILTER (WHERE is_unpriced) AS unpriced_n
+           sum(consumables_nok) AS consumables_nok, count(*) FILTER (WHERE is_unpriced) AS unpriced_n,
+           count(*) FILTER (WHERE is_chair_time_unknown) AS unknown_chair_time_n,
+           count(*) FILTER (WHERE is_late) AS late_correction_n
     FROM c WHERE {where_c} GROUP BY 1
 ),
 session_groups AS (
@@ -159,17 +183,18 @@ SELECT coalesce(sg.g, cg.g) AS {ident(by)}, coalesce(cg.correction_n, 0) AS corr
        coalesce(cg.correction_cost_nok, 0) AS correction_cost_nok, coalesce(sg.primary_n, 0) AS primary_n,
        coalesce(sg.revenue_nok, 0) AS revenue_nok, coalesce(cg.product_cost_nok, 0) AS product_cost_nok,
        coalesce(cg.chair_cost_nok, 0) AS chair_cost_nok, coalesce(cg.consumables_nok, 0) AS consumables_nok,
-       coalesce(cg.unpriced_n, 0) AS unpriced_n
+       coalesce(cg.unpriced_n, 0) AS unpriced_n, coalesce(cg.unknown_chair_time_n, 0) AS unknown_chair_time_n,
+       coalesce(cg.late_correction_n, 0) AS late_correction_n
 FROM session_groups sg FULL JOIN cost_groups cg USING (g)
 ORDER BY 1"""
-        out = con.execute(sql, {"as_of": as_of, "consumables_nok": consumables_nok, **params}).df()
+        out = con.execute(sql, _params(as_of, consumables_nok, params)).df()
     with np.errstate(divide="ignore", invalid="ignore"):
         out["cost_per_100_primary_nok"] = np.where(out["primary_n"] > 0,
                                                    100 * out["correction_cost_nok"] / out["primary_n"], np.nan)
         out["cost_share"] = np.where(out["revenue_nok"] > 0, out["correction_cost_nok"] / out["revenue_nok"], np.nan)
     if by == "month":
         out["month"] = pd.to_datetime(out["month"]).dt.date
-    for c in ("correction_n", "primary_n", "unpriced_n"):
+    for c in COST_COUNTS:
         out[c] = out[c].astype("int64")
     out = out[[by, *COST_COLUMNS]]
     if min_sessions <= 0:
@@ -182,11 +207,12 @@ COST_SESSIONS = ("primary_n", ("primary_n", "correction_n"))  # a cost row's ses
 
 def cost_totals(frame: pd.DataFrame, min_sessions: int = 0) -> dict:
     """The totals of a cost_summary frame (computed without hiding): corrections, cost, primary treatments,
-    revenue, unpriced corrections, cost per 100 primary treatments (`per_100`) and share of revenue (`share`).
+    revenue, unpriced corrections, corrections with unknown chair time, corrections after day 28, cost per 100
+    primary treatments (`per_100`) and share of revenue (`share`).
     `min_sessions` > 0: the totals are one cell (pipelines/metrics/small_cells.py); under `min_sessions` primary
     treatments every figure is NaN and `is_hidden` is True."""
     out = {c: float(frame[c].sum()) for c in ("correction_n", "correction_cost_nok", "primary_n", "revenue_nok",
-                                               "unpriced_n")}
+                                               "unpriced_n", "unknown_chair_time_n", "late_correction_n")}
     out["per_100"] = 100 * out["correction_cost_nok"] / out["primary_n"] if out["primary_n"] else float("nan")
     out["share"] = out["correction_cost_nok"] / out["revenue_nok"] if out["revenue_nok"] else float("nan")
     row = small_cells.hide_small_cells(pd.DataFrame([out]), sessions=COST_SESSIONS, hide=list(out),

@@ -98,7 +98,8 @@ def _consumables_nok(o: ExportOptions) -> float:
 
 
 def _costs_options(o: ExportOptions) -> dict[str, object]:
-    return {"by": o.by or "month", "consumables_nok": _consumables_nok(o)}
+    return {"by": o.by or "month", "consumables_nok": _consumables_nok(o), "corrections": costs.SCOPE_TEXT,
+            "unknown_parts": costs.UNKNOWN_TEXT}
 
 
 def _costs(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:

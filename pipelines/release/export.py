@@ -241,7 +241,7 @@ RELEASE = {
     "costs": ReleaseSpec("correction_n", "primary_n", ("correction_cost_nok", "cost_per_100_primary_nok",
                                                        "revenue_nok", "cost_share", "product_cost_nok",
                                                        "chair_cost_nok", "consumables_nok"),
-                         None, ("unpriced_n",)),
+                         None, ("unpriced_n", "unknown_chair_time_n", "late_correction_n")),
 }
 MONEY_ROUNDING_NOK = 100  # a release's money = rounded count x average per session rounded to this
 
