@@ -35,14 +35,18 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # ASCII signs and their full-width and small forms (Excel and LibreOffice normalise some of these)
 FORMULA_SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\u2212")
 
+# is_low_completeness: follow-up completeness below the export's --min-completeness (analysis.mark_low_completeness)
 RATES_COLUMNS = ["period_start", "numerator_n", "denominator_n", "rate", "ci_low", "ci_high", "followup_completeness",
-                 "metric", "eligible_n", "followed_up_n", "event_n", "awaiting_n", "crude_rate"]
+                 "metric", "eligible_n", "followed_up_n", "event_n", "awaiting_n", "crude_rate", "is_low_completeness"]
 FUNNEL_COLUMNS = ["clinician", "numerator_n", "denominator_n", "rate", "target", "lcl_95", "ucl_95", "lcl_998",
-                  "ucl_998", "flag", "phi", "tau2", "z", "flag_95", "method", "overdispersion_applied"]
+                  "ucl_998", "flag", "phi", "tau2", "z", "flag_95", "method", "overdispersion_applied",
+                  "followup_completeness", "is_low_completeness"]
+# period_closed: every window of the period closed at the as-of date; only such periods are judged, so no rule
+# column (sigma_signal, runs_signal, astronomical, shift, trend, two_of_three, signal) is true where it is false
 SPC_COLUMNS = ["period_start", "numerator_n", "denominator_n", "rate", "cl", "lcl", "ucl", "sigma_signal",
                "runs_signal", "longest_run", "longest_run_max", "crossings", "crossings_min", "lcl_95", "ucl_95",
                "part", "baseline", "astronomical", "shift", "trend", "two_of_three", "signal", "signal_rules",
-               "followup_completeness"]
+               "followup_completeness", "period_closed", "is_low_completeness"]
 CUSUM_COLUMNS = ["clinician", "treated_on", "cusum", "threshold", "signal", "outcome", "expected"]
 
 
@@ -169,7 +173,8 @@ def filters_text(filters: Filters) -> str:
 
 
 def rates_frame(con, outcome_key: str, *, by: str | None = None, period: str = "month", filters: Filters = Filters(),
-                as_of: dt.date | None = None) -> pd.DataFrame:
+                as_of: dt.date | None = None,
+                low_completeness_below: float | None = analysis.LOW_COMPLETENESS_BELOW) -> pd.DataFrame:
     if period == "all":
         frame = counting.rates(con, outcome_key, by=(by,) if by else (), filters=filters, as_of=as_of)
         start = filters.date_from or _first_date(con)
@@ -177,6 +182,8 @@ def rates_frame(con, outcome_key: str, *, by: str | None = None, period: str = "
     else:
         frame = counting.rates(con, outcome_key, by=(by,) if by else (), period=period, filters=filters, as_of=as_of)
         frame = frame[(frame["eligible_n"] > 0) | (frame["awaiting_n"] > 0)]
+    frame = analysis.mark_low_completeness(frame, analysis.completeness_threshold(outcome_key,
+                                                                                 low_completeness_below))
     groups = [by] if by else []
     return frame[groups + RATES_COLUMNS].reset_index(drop=True)
 
@@ -186,16 +193,18 @@ def _first_date(con) -> dt.date | None:
 
 
 def funnel_frame(con, outcome_key: str, *, method: str = "arcsine", overdispersion: str = "auto",
-                 filters: Filters = Filters(), as_of: dt.date | None = None) -> pd.DataFrame:
+                 filters: Filters = Filters(), as_of: dt.date | None = None,
+                 low_completeness_below: float | None = analysis.LOW_COMPLETENESS_BELOW) -> pd.DataFrame:
     frame, _ = analysis.funnel(con, outcome_key, method=method, overdispersion=overdispersion, filters=filters,
-                               as_of=as_of)
+                               as_of=as_of, low_completeness_below=low_completeness_below)
     return frame.reindex(columns=FUNNEL_COLUMNS)
 
 
 def spc_frame(con, outcome_key: str, *, chart: str = "p", period: str = "month", rules: str = "anhoej",
-              freeze: int | None = None, filters: Filters = Filters(), as_of: dt.date | None = None) -> pd.DataFrame:
+              freeze: int | None = None, filters: Filters = Filters(), as_of: dt.date | None = None,
+              low_completeness_below: float | None = analysis.LOW_COMPLETENESS_BELOW) -> pd.DataFrame:
     frame = analysis.spc(con, outcome_key, period=period, chart=chart, rules=rules, freeze=freeze, filters=filters,
-                         as_of=as_of)
+                         as_of=as_of, low_completeness_below=low_completeness_below)
     return frame.reindex(columns=SPC_COLUMNS)
 
 
@@ -225,9 +234,10 @@ class ReleaseSpec:
 
 
 RELEASE = {
-    "rates": ReleaseSpec("numerator_n", "denominator_n", ("rate", "ci_low", "ci_high", "followup_completeness"),
+    "rates": ReleaseSpec("numerator_n", "denominator_n", ("rate", "ci_low", "ci_high", "followup_completeness",
+                                                          "is_low_completeness"),
                          ("period_start", "numerator_n", "denominator_n", "rate", "ci_low", "ci_high",
-                          "followup_completeness", "metric"), ("eligible_n", "followed_up_n")),
+                          "followup_completeness", "metric", "is_low_completeness"), ("eligible_n", "followed_up_n")),
     # phi and tau2 are left out: computed over every clinician, they solved for hidden numerators
     "funnel": ReleaseSpec("numerator_n", "denominator_n", ("rate", "lcl_95", "ucl_95", "lcl_998", "ucl_998", "flag",
                                                            "z", "flag_95"),
@@ -237,7 +247,7 @@ RELEASE = {
                                                         "followup_completeness"),
                        ("period_start", "numerator_n", "denominator_n", "rate", "cl", "lcl", "ucl", "sigma_signal",
                         "runs_signal", "longest_run", "longest_run_max", "crossings", "crossings_min", "signal",
-                        "signal_rules")),
+                        "signal_rules", "period_closed")),
     "costs": ReleaseSpec("correction_n", "primary_n", ("correction_cost_nok", "cost_per_100_primary_nok",
                                                        "revenue_nok", "cost_share", "product_cost_nok",
                                                        "chair_cost_nok", "consumables_nok"),
@@ -270,10 +280,12 @@ def release_provenance(rule: disclosure.Rule, filters: Filters) -> dict[str, obj
 
 def release(frame: pd.DataFrame, kind: str, groups: list[str], rule: disclosure.Rule, *,
             outcome_key: str | None = None, method: str = "arcsine", overdispersion: str = "auto",
-            chart: str = "p", rules: str = "anhoej", freeze: int | None = None) -> pd.DataFrame:
+            chart: str = "p", rules: str = "anhoej", freeze: int | None = None,
+            low_completeness_below: float | None = analysis.LOW_COMPLETENESS_BELOW) -> pd.DataFrame:
     """The export as it may leave the clinic: only aggregate columns, small cells suppressed and marked, the
     counts shown rounded to base 5, and every rate, interval, limit and centre line recomputed from those rounded
-    counts (nothing is computed from a hidden cell)."""
+    counts (nothing is computed from a hidden cell): `is_low_completeness` too, from the rounded completeness. A
+    control chart keeps `period_closed`: a period not closed is not judged in the release either."""
     if kind not in RELEASE:
         raise NotForRelease(f"a {kind} export holds one row per session and cannot be released; "
                             "use the pseudonymised records export for audit")
@@ -286,7 +298,9 @@ def release(frame: pd.DataFrame, kind: str, groups: list[str], rule: disclosure.
                               counts=[c for c in spec.counts if c in work.columns])
     shown = (out["suppression"] != disclosure.MARK).to_numpy()
     if kind == "rates":
-        _release_rates(out, shown)
+        below = analysis.completeness_threshold(outcome_key, low_completeness_below) if outcome_key \
+            else low_completeness_below
+        _release_rates(out, shown, below)
     elif kind == "funnel":
         _release_funnel(out, shown, method, overdispersion)
     elif kind == "spc":
@@ -309,7 +323,8 @@ def _put(out: pd.DataFrame, column: str, values, shown: np.ndarray) -> None:
     out[column] = [v if s else disclosure.MARK for v, s in zip(values, shown, strict=True)]
 
 
-def _release_rates(out: pd.DataFrame, shown: np.ndarray) -> None:
+def _release_rates(out: pd.DataFrame, shown: np.ndarray,
+                   below: float | None = analysis.LOW_COMPLETENESS_BELOW) -> None:
     num, den = _shown_counts(out, shown, "numerator_n"), _shown_counts(out, shown, "denominator_n")
     with np.errstate(divide="ignore", invalid="ignore"):
         ok = den > 0
@@ -320,7 +335,11 @@ def _release_rates(out: pd.DataFrame, shown: np.ndarray) -> None:
         if {"eligible_n", "followed_up_n"} <= set(out.columns):
             elig = _shown_counts(out, shown, "eligible_n")
             fu = _shown_counts(out, shown, "followed_up_n")
-            _put(out, "followup_completeness", np.where(elig > 0, fu / np.where(elig > 0, elig, 1), np.nan), shown)
+            completeness = np.where(elig > 0, fu / np.where(elig > 0, elig, 1), np.nan)
+            _put(out, "followup_completeness", completeness, shown)
+            if "is_low_completeness" in out:
+                low = analysis.mark_low_completeness(pd.DataFrame({"followup_completeness": completeness}), below)
+                _put(out, "is_low_completeness", low["is_low_completeness"].to_numpy(), shown)
 
 
 def _release_funnel(out: pd.DataFrame, shown: np.ndarray, method: str, overdispersion: str) -> None:
@@ -349,6 +368,8 @@ def _release_spc(out: pd.DataFrame, shown: np.ndarray, *, chart: str, rules: str
                             "denominator_n": _shown_counts(out, shown, "denominator_n")})
     for c in ("eligible_n", "followed_up_n", "event_n", "awaiting_n"):
         counted[c] = 0
+    if "period_closed" in out:  # a period not closed stays unjudged in the release's recomputed chart
+        counted["period_closed"] = out["period_closed"].astype(bool).to_numpy()
     higher = registry.get(outcome_key).higher_is_better if outcome_key else False
     chart_frame = analysis.spc_from_counts(counted, chart=chart, freeze=freeze, rules=rules,
                                            higher_is_better=higher)
