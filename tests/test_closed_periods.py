@@ -300,3 +300,86 @@ def test_no_low_mark_for_an_outcome_that_needs_no_follow_up(con):
     frame = analysis.spc(con, "correction", as_of=AS_OF)
     assert not frame.is_low_completeness.any()
     assert np.isfinite(frame.cl.iloc[0])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The pages (AppTest on a small demo database, demo mode)
+# --------------------------------------------------------------------------------------------------------------
+
+DEMO_END = dt.date(2026, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    from pipelines.demo.build import run_demo
+
+    db = tmp_path_factory.mktemp("closed_periods_app") / "clinic.duckdb"
+    run_demo(db, n_treatments=3000, end_date=DEMO_END, progress=False)
+    return db
+
+
+def _app(monkeypatch, db, page, clinic=None, **query):
+    import json
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from pipelines.release import access
+
+    monkeypatch.setenv("CLINIC_DEMO", "1")
+    monkeypatch.setenv("CLINIC_DB", str(db))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=90)
+    at.secrets["tests"] = {"note": "secrets without an [auth] section"}
+    if clinic is not None:
+        at.secrets["clinic"] = clinic
+    for k, v in {"lang": "en", **query}.items():
+        at.query_params[k] = v
+    if page != "overview":
+        at.switch_page(access.page(page).file)
+    at.run()
+    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return at, figures
+
+
+def test_the_complications_page_draws_the_newest_month_apart_and_names_it(monkeypatch, demo_db):
+    con = duckdb.connect(str(demo_db), read_only=True)
+    try:
+        frame = analysis.spc(con, "bruising")
+    finally:
+        con.close()
+    open_months = list(frame.loc[~frame.period_closed & (frame.denominator_n > 0), "period_start"])
+    assert open_months == [dt.date(2026, 6, 1)]  # the demo ends on 30 June: June's windows close in July
+    at, figures = _app(monkeypatch, demo_db, "complications", outcome="bruising")
+    assert not at.exception, [e.message for e in at.exception]
+    spc = next(f for f in figures if "p-chart by" in f["layout"]["title"]["text"])
+    apart = [tr for tr in spc["data"] if tr.get("name") == "Incomplete period (not judged)"]
+    assert len(apart) == 1 and [x[:10] for x in apart[0]["x"]] == ["2026-06-01"]
+    from dashboard import i18n
+
+    june = i18n.period_label(dt.date(2026, 6, 1), "month", "en")
+    assert any(f"Incomplete, drawn hollow apart from the line and not judged: {june}." in c.value
+               for c in at.caption)
+
+
+def test_the_clinicians_page_marks_low_completeness_at_the_clinics_threshold(monkeypatch, demo_db):
+    at, figures = _app(monkeypatch, demo_db, "clinicians", clinic={"min_completeness": 1.0}, outcome="bruising")
+    assert not at.exception, [e.message for e in at.exception]
+    table = at.dataframe[0].value
+    table = table.data if hasattr(table, "data") and not isinstance(table, pd.DataFrame) else table
+    # at 100 % every clinician missing a single follow-up is marked
+    assert table["Followed up"].str.endswith("⚠").any()
+    funnel = next(f for f in figures if any(tr.get("name") == "Clinic rate" for tr in f["data"]))
+    assert any(tr.get("name") == f"Follow-up below 100{chr(0xA0)}%: least reliable" for tr in funnel["data"])
+    at, _ = _app(monkeypatch, demo_db, "clinicians", clinic={"min_completeness": 0.0}, outcome="bruising")
+    table = at.dataframe[0].value
+    table = table.data if hasattr(table, "data") and not isinstance(table, pd.DataFrame) else table
+    assert not table["Followed up"].str.endswith("⚠").any()
+
+
+def test_a_bad_threshold_in_the_secrets_shows_an_error_and_no_data(monkeypatch, demo_db):
+    at, figures = _app(monkeypatch, demo_db, "overview", clinic={"min_completeness": 60})
+    assert not figures and not at.dataframe
+    text = " ".join(e.value for e in (*at.markdown, *at.error, *at.code) if isinstance(e.value, str))
+    assert "[clinic] min_completeness must be a share from 0 to 1" in text
