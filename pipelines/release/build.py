@@ -202,8 +202,9 @@ def build(con: duckdb.DuckDBPyConnection, kind: str, o: ExportOptions) -> tuple[
         groups = [c for c in ("period_start", "month", o.by, "clinician") if c and c in frame.columns]
         frame = export.release(frame, kind, list(dict.fromkeys(groups)), o.release, outcome_key=o.outcome,
                                method=o.method, overdispersion=o.overdispersion, chart=o.chart, rules=o.rules,
-                               freeze=o.freeze, low_completeness_below=o.min_completeness)
+                               freeze=o.freeze)
         options.update(export.release_provenance(o.release, o.filters))
+        options.pop("low_completeness", None)  # a release has no is_low_completeness column
     elif o.internal and kind != "records":
         options["release"] = INTERNAL_NOTE
     prov = export.provenance(con, kind, as_of=as_of, filters=o.filters, options=options,

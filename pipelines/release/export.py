@@ -234,10 +234,9 @@ class ReleaseSpec:
 
 
 RELEASE = {
-    "rates": ReleaseSpec("numerator_n", "denominator_n", ("rate", "ci_low", "ci_high", "followup_completeness",
-                                                          "is_low_completeness"),
+    "rates": ReleaseSpec("numerator_n", "denominator_n", ("rate", "ci_low", "ci_high", "followup_completeness"),
                          ("period_start", "numerator_n", "denominator_n", "rate", "ci_low", "ci_high",
-                          "followup_completeness", "metric", "is_low_completeness"), ("eligible_n", "followed_up_n")),
+                          "followup_completeness", "metric"), ("eligible_n", "followed_up_n")),
     # phi and tau2 are left out: computed over every clinician, they solved for hidden numerators
     "funnel": ReleaseSpec("numerator_n", "denominator_n", ("rate", "lcl_95", "ucl_95", "lcl_998", "ucl_998", "flag",
                                                            "z", "flag_95"),
@@ -280,12 +279,11 @@ def release_provenance(rule: disclosure.Rule, filters: Filters) -> dict[str, obj
 
 def release(frame: pd.DataFrame, kind: str, groups: list[str], rule: disclosure.Rule, *,
             outcome_key: str | None = None, method: str = "arcsine", overdispersion: str = "auto",
-            chart: str = "p", rules: str = "anhoej", freeze: int | None = None,
-            low_completeness_below: float | None = analysis.LOW_COMPLETENESS_BELOW) -> pd.DataFrame:
+            chart: str = "p", rules: str = "anhoej", freeze: int | None = None) -> pd.DataFrame:
     """The export as it may leave the clinic: only aggregate columns, small cells suppressed and marked, the
     counts shown rounded to base 5, and every rate, interval, limit and centre line recomputed from those rounded
-    counts (nothing is computed from a hidden cell): `is_low_completeness` too, from the rounded completeness. A
-    control chart keeps `period_closed`: a period not closed is not judged in the release either."""
+    counts (nothing is computed from a hidden cell). A control chart keeps `period_closed`: a period not closed is
+    not judged in the release either."""
     if kind not in RELEASE:
         raise NotForRelease(f"a {kind} export holds one row per session and cannot be released; "
                             "use the pseudonymised records export for audit")
@@ -298,9 +296,7 @@ def release(frame: pd.DataFrame, kind: str, groups: list[str], rule: disclosure.
                               counts=[c for c in spec.counts if c in work.columns])
     shown = (out["suppression"] != disclosure.MARK).to_numpy()
     if kind == "rates":
-        below = analysis.completeness_threshold(outcome_key, low_completeness_below) if outcome_key \
-            else low_completeness_below
-        _release_rates(out, shown, below)
+        _release_rates(out, shown)
     elif kind == "funnel":
         _release_funnel(out, shown, method, overdispersion)
     elif kind == "spc":
@@ -323,8 +319,7 @@ def _put(out: pd.DataFrame, column: str, values, shown: np.ndarray) -> None:
     out[column] = [v if s else disclosure.MARK for v, s in zip(values, shown, strict=True)]
 
 
-def _release_rates(out: pd.DataFrame, shown: np.ndarray,
-                   below: float | None = analysis.LOW_COMPLETENESS_BELOW) -> None:
+def _release_rates(out: pd.DataFrame, shown: np.ndarray) -> None:
     num, den = _shown_counts(out, shown, "numerator_n"), _shown_counts(out, shown, "denominator_n")
     with np.errstate(divide="ignore", invalid="ignore"):
         ok = den > 0
@@ -335,11 +330,7 @@ def _release_rates(out: pd.DataFrame, shown: np.ndarray,
         if {"eligible_n", "followed_up_n"} <= set(out.columns):
             elig = _shown_counts(out, shown, "eligible_n")
             fu = _shown_counts(out, shown, "followed_up_n")
-            completeness = np.where(elig > 0, fu / np.where(elig > 0, elig, 1), np.nan)
-            _put(out, "followup_completeness", completeness, shown)
-            if "is_low_completeness" in out:
-                low = analysis.mark_low_completeness(pd.DataFrame({"followup_completeness": completeness}), below)
-                _put(out, "is_low_completeness", low["is_low_completeness"].to_numpy(), shown)
+            _put(out, "followup_completeness", np.where(elig > 0, fu / np.where(elig > 0, elig, 1), np.nan), shown)
 
 
 def _release_funnel(out: pd.DataFrame, shown: np.ndarray, method: str, overdispersion: str) -> None:
