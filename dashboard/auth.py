@@ -52,6 +52,7 @@ import streamlit as st
 
 from dashboard import data, filters, i18n
 from pipelines.demo import build
+from pipelines.metrics import analysis
 from pipelines.metrics.counting import Filters
 from pipelines.release import access
 
@@ -67,7 +68,9 @@ _SHOWN_BEFORE = "_access_shown_before"
 
 DEMO_ENV = "CLINIC_DEMO"  # "1": demo mode, on a database the demo generator made
 PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
-CLINIC_OPTIONS = ("role_prefix", "role_file_match_preferred_username")  # the [clinic] section of the secrets
+# the [clinic] section of the secrets; min_completeness: follow-up completeness below this share (0 to 1) is marked
+# as low on the charts and tables (default pipelines.metrics.analysis.LOW_COMPLETENESS_BELOW)
+CLINIC_OPTIONS = ("role_prefix", "role_file_match_preferred_username", "min_completeness")
 
 
 class RoleFileError(Exception):
@@ -208,7 +211,23 @@ def _check_clinic(section: object) -> tuple[list[str], str, bool]:
     if not isinstance(match, bool):
         problems.append("[clinic] role_file_match_preferred_username must be true or false (without quotes)")
         match = False
+    if "min_completeness" in section:
+        try:
+            analysis.check_min_completeness(section["min_completeness"], "[clinic] min_completeness")
+        except ValueError as exc:
+            problems.append(f"{exc} (without quotes)")
     return problems, prefix, match
+
+
+def min_completeness() -> float:
+    """The share of follow-up below which a period or clinician is marked as low completeness: `[clinic]
+    min_completeness` from the secrets, else analysis.LOW_COMPLETENESS_BELOW. A bad value never gets here:
+    sign_in_setup refuses it (an error page, no data)."""
+    secrets, _ = _read_secrets()
+    section = (secrets or {}).get("clinic")
+    if isinstance(section, Mapping) and "min_completeness" in section:
+        return analysis.check_min_completeness(section["min_completeness"], "[clinic] min_completeness")
+    return analysis.LOW_COMPLETENESS_BELOW
 
 
 def sign_in_setup() -> SignInSetup:

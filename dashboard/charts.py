@@ -236,6 +236,18 @@ def _spc_rules_text(row, rules: str, lang: str) -> str:
     return ""
 
 
+def _low_line(r: Mapping, lang: str) -> str:
+    """The hover line of a period or clinician with low follow-up completeness."""
+    return "⚠ " + t("hover_low_completeness", lang, pct=i18n.pct(r.get("followup_completeness"), lang, 0))
+
+
+def _low_legend(min_completeness: float | None, lang: str) -> str:
+    """The legend entry of a low-completeness marker, naming the threshold when known."""
+    if min_completeness is None:
+        return t("legend_low_completeness_plain", lang)
+    return t("legend_low_completeness", lang, pct=i18n.pct(min_completeness, lang, 0))
+
+
 def spc_chart(
     frame: pd.DataFrame,
     *,
@@ -250,9 +262,15 @@ def spc_chart(
     highlight: dt.date | None = None,
     small_n: int = SMALL_N,
     height: int = 440,
+    min_completeness: float | None = None,
 ) -> go.Figure:
     """p / p' control chart of an analysis.spc frame: points, centre line, 3-sigma limits (2-sigma with the MDC
-    rules), flagged points with the rule named in hover, Anhoej run signal on the centre line, reference band."""
+    rules), flagged points with the rule named in hover, Anhoej run signal on the centre line, reference band.
+
+    A period not closed (`period_closed` False: some windows still open, never judged) is drawn apart from the
+    line: a hollow marker labelled "incomplete", in its own legend entry, without limits. A period with low
+    follow-up completeness (`is_low_completeness`) is a square (a diamond with a cross when also flagged) with a
+    hover line saying its rate is least reliable; `min_completeness` names the threshold in the legend."""
     chart_name = t("chart_pp" if chart == "pp" else "chart_p", lang)
     title = t("spc_title", lang, outcome=outcome_label, chart=chart_name, period=t(f"by_{period}", lang)
               if f"by_{period}" in i18n.TEXTS else period)
@@ -297,8 +315,13 @@ def spc_chart(
                                limit=int(first["crossings_min"])))
             runs_notes.append(t("spc_runs_note", lang, text="; ".join(parts)))
 
-    # the series
-    signal_texts = [_spc_rules_text(r, rules, lang) for r in f.to_dict("records")]
+    # the series; periods not closed are drawn apart (below) and never judged
+    closed = (f["period_closed"].fillna(True).to_numpy(dtype=bool) if "period_closed" in f
+              else np.ones(len(f), dtype=bool))
+    low = (f["is_low_completeness"].fillna(False).to_numpy(dtype=bool) if "is_low_completeness" in f
+           else np.zeros(len(f), dtype=bool))
+    signal_texts = [_spc_rules_text(r, rules, lang) if c else "" for r, c in zip(f.to_dict("records"), closed,
+                                                                                 strict=True)]
     flagged = np.array([bool(s) for s in signal_texts])
     if rules == "mdc":
         directions = f["direction"].fillna("").astype(str).to_numpy()
@@ -306,7 +329,7 @@ def spc_chart(
         directions = np.where(f["rate"] > f["ucl"], "high", np.where(f["rate"] < f["lcl"], "low", ""))
     concerning = np.array([(d == "high") != higher_is_better if d else False for d in directions])
     hover = []
-    for r, sig in zip(f.to_dict("records"), signal_texts, strict=True):
+    for r, sig, c, lo in zip(f.to_dict("records"), signal_texts, closed, low, strict=True):
         if r.get("is_hidden"):
             hover.append(_hover([f"<b>{i18n.period_label(r['period_start'], period, lang)}</b>",
                                  _hidden_line(lang)]))
@@ -322,23 +345,36 @@ def spc_chart(
                  i18n.tn("hover_awaiting", r.get("awaiting_n"), lang)
                  if _finite(r.get("awaiting_n")) and r.get("awaiting_n") > 0 else None,
                  _small_line(r["denominator_n"], lang, small_n),
+                 _low_line(r, lang) if lo else None,
                  t("hover_reference", lang, text=reference_text) if reference_text else None,
-                 f"<b>{t('hover_signal', lang, rules=sig)}</b>" if sig else None]
+                 f"<b>{t('hover_signal', lang, rules=sig)}</b>" if sig else None,
+                 t("hover_incomplete", lang) if not c else None]
         hover.append(_hover(lines))
     y = _pcts(f["rate"])
     symbols = _symbols(f["denominator_n"], small_n)
     colours = [CONCERNING if (fl and c) else IMPROVING if fl else GREY for fl, c in zip(flagged, concerning,
                                                                                       strict=True)]
-    symbols = [("diamond" + ("-open" if s.endswith("-open") else "")) if fl else s
-               for s, fl in zip(symbols, flagged, strict=True)]
+    symbols = [("diamond" + ("-x" if lo else "") + ("-open" if s.endswith("-open") else "")) if fl
+               else ("square" + ("-open" if s.endswith("-open") else "")) if lo else s
+               for s, fl, lo in zip(symbols, flagged, low, strict=True)]
     sizes = [12 if fl else 8 for fl in flagged]
+    y_closed = [v if c else None for v, c in zip(y, closed, strict=True)]
     fig.add_trace(go.Scatter(
-        x=x, y=y, mode="lines+markers", name=t("legend_rate", lang),
+        x=x, y=y_closed, mode="lines+markers", name=t("legend_rate", lang),
         line=dict(color=GREY, width=1.5),
         marker=dict(color=colours, symbol=symbols, size=sizes, line=dict(width=1.5, color=colours)),
         customdata=np.array(hover, dtype=object).reshape(-1, 1), hovertemplate="%{customdata[0]}<extra></extra>",
         connectgaps=False,
     ))
+    open_ = ~closed & np.array([v is not None for v in y], dtype=bool)
+    if open_.any():  # apart from the line: hollow, labelled, no limits, no rule
+        fig.add_trace(go.Scatter(
+            x=x[open_], y=[v for v, o in zip(y, open_, strict=True) if o], mode="markers+text",
+            name=t("legend_incomplete", lang), text=[t("spc_incomplete_label", lang)] * int(open_.sum()),
+            textposition="top center", textfont=dict(size=11, color=GREY),
+            marker=dict(symbol="circle-open", size=10, color=GREY, line=dict(width=1.5, color=GREY)),
+            customdata=np.array([h for h, o in zip(hover, open_, strict=True) if o], dtype=object).reshape(-1, 1),
+            hovertemplate="%{customdata[0]}<extra></extra>"))
     # legend entries for the marker meanings (only those present)
     if (flagged & concerning).any():
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=t("legend_signal_concerning", lang),
@@ -346,9 +382,12 @@ def spc_chart(
     if (flagged & ~concerning).any():
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=t("legend_signal_improving", lang),
                                  marker=dict(symbol="diamond", size=11, color=IMPROVING), hoverinfo="skip"))
-    if any(s.endswith("-open") for s in symbols):
+    if any(s.endswith("-open") for s, c in zip(symbols, closed, strict=True) if c):
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=i18n.tn("legend_small_n", small_n, lang),
                                  marker=dict(symbol="circle-open", size=9, color=GREY), hoverinfo="skip"))
+    if (low & closed).any():
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=_low_legend(min_completeness, lang),
+                                 marker=dict(symbol="square", size=9, color=GREY), hoverinfo="skip"))
     if highlight is not None:
         hit = f.index[pd.to_datetime(f["period_start"]) == pd.Timestamp(highlight)]
         if len(hit):
@@ -389,10 +428,12 @@ def funnel_chart(
     highlight: str | None = None,
     small_n: int = SMALL_N,
     height: int = 480,
+    min_completeness: float | None = None,
 ) -> go.Figure:
     """Funnel plot of analysis.funnel: clinicians' rates by number of sessions (hover: the frame's ci_low / ci_high),
     the clinic rate, 95 % and 99.8 % limits (method and overdispersion in the subtitle), flagged clinicians coloured
-    and shaped."""
+    and shaped. A clinician with low follow-up completeness (`is_low_completeness`) is a square (a diamond with a
+    cross when flagged) with a hover line saying the rate is least reliable."""
     target = info.get("target", np.nan)
     method = info.get("method", "arcsine")
     title = t("funnel_title", lang, outcome=outcome_label, target=i18n.pct(target, lang))
@@ -423,6 +464,7 @@ def funnel_chart(
                              name=t("legend_target", lang), hoverinfo="skip"))
     f = frame.sort_values("clinician").reset_index(drop=True)
     low, high = f["ci_low"].to_numpy(float), f["ci_high"].to_numpy(float)  # the library's Wilson 95 % interval
+    any_low = False
     for flag, name, colour, symbol in (("", t("legend_inside", lang), GREY, "circle"),
                                        ("high", t("legend_high", lang), CONCERNING, "diamond"),
                                        ("low", t("legend_low", lang), IMPROVING, "diamond")):
@@ -430,22 +472,30 @@ def funnel_chart(
         if not mask.any():
             continue
         sub = f[mask]
+        is_low = (sub["is_low_completeness"].fillna(False).to_numpy(dtype=bool) if "is_low_completeness" in sub
+                  else np.zeros(len(sub), dtype=bool))
+        any_low = any_low or bool(is_low.any())
         hover = []
-        for r, lo, hi in zip(sub.to_dict("records"), low[mask], high[mask], strict=True):
+        for r, lo, hi, weak in zip(sub.to_dict("records"), low[mask], high[mask], is_low, strict=True):
             pos = (t("pos_high", lang) if r["flag"] == "high" else t("pos_low", lang) if r["flag"] == "low"
                    else t(f"pos_{r['flag_95']}95", lang) if r.get("flag_95") else t("pos_inside", lang))
             hover.append(_hover([f"<b>{r['clinician']}</b>",
                                  _rate_line(r["rate"], r["numerator_n"], r["denominator_n"], lang),
                                  _ci_line(lo, hi, lang),
                                  f"{t('funnel_position', lang)}: {pos} (z = {i18n.number(r.get('z'), lang, 2)})",
-                                 _small_line(r["denominator_n"], lang, small_n)]))
-        syms = _symbols(sub["denominator_n"], small_n, symbol)
+                                 _small_line(r["denominator_n"], lang, small_n),
+                                 _low_line(r, lang) if weak else None]))
+        syms = [(("square" if symbol == "circle" else f"{symbol}-x") + s[len(symbol):]) if weak else s
+                for s, weak in zip(_symbols(sub["denominator_n"], small_n, symbol), is_low, strict=True)]
         fig.add_trace(go.Scatter(
             x=sub["denominator_n"], y=_pcts(sub["rate"]), mode="markers+text", text=sub["clinician"],
             textposition="top center", textfont=dict(size=11, color=colour), name=name,
             marker=dict(color=colour, size=11 if flag else 9, symbol=syms, line=dict(width=1.5, color=colour)),
             customdata=np.array(hover, dtype=object).reshape(-1, 1),
             hovertemplate="%{customdata[0]}<extra></extra>"))
+    if any_low:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=_low_legend(min_completeness, lang),
+                                 marker=dict(symbol="square", size=9, color=GREY), hoverinfo="skip"))
     if highlight and (f["clinician"] == highlight).any():
         r = f[f["clinician"] == highlight].iloc[0]
         fig.add_trace(go.Scatter(x=[r["denominator_n"]], y=[_p(r["rate"])], mode="markers",

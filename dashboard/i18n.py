@@ -144,6 +144,49 @@ TEXTS: dict[str, tuple[str, str]] = {
                      "(bare tilfeldig), eller spesiell variasjon (et punkt utenfor 3-sigma-grensene, et skift "
                      "eller en trend på 7 punkter, eller 2 av 3 punkter utenfor 2 sigma) i bekymringsfull eller "
                      "gunstig retning."),
+    # --- closed periods and low follow-up completeness (pipelines/metrics/analysis.py periods_closed,
+    # mark_low_completeness) ---------------------------------------------------------------------------------
+    "reading_closed_note": ("Only closed periods are read: a period in which some sessions' windows are still "
+                            "open is never judged.",
+                            "Bare lukkede perioder tolkes: en periode der noen behandlingers vindu ennå er åpent, "
+                            "vurderes aldri."),
+    "spc_incomplete_label": ("incomplete", "ufullstendig"),
+    "legend_incomplete": ("Incomplete period (not judged)", "Ufullstendig periode (ikke vurdert)"),
+    "hover_incomplete": ("Incomplete: not every window of this period has closed yet, so it is drawn apart and "
+                         "not judged (no limits, no rules, not in the centre line)",
+                         "Ufullstendig: ikke alle vinduer i perioden er lukket ennå, så den tegnes for seg og "
+                         "vurderes ikke (ingen grenser, ingen regler, ikke med i senterlinjen)"),
+    "spc_incomplete_note": ("Incomplete, drawn hollow apart from the line and not judged: {periods}. Some sessions' "
+                            "windows were still open on {as_of}; a period is judged once all of them have closed.",
+                            "Ufullstendig, tegnet hul utenfor linjen og ikke vurdert: {periods}. Noen behandlingers "
+                            "vindu var ennå åpent {as_of}; en periode vurderes når alle er lukket."),
+    "hover_low_completeness": ("Follow-up completeness {pct}: least reliable",
+                               "Oppfølging {pct}: minst pålitelig"),
+    "legend_low_completeness": ("Follow-up below {pct}: least reliable", "Oppfølging under {pct}: minst pålitelig"),
+    "legend_low_completeness_plain": ("Low follow-up: least reliable", "Lav oppfølging: minst pålitelig"),
+    "col_completeness_help": ("Share of the clinician's eligible sessions with a follow-up. ⚠ below {pct}: the rate "
+                              "among followed-up sessions is least reliable.",
+                              "Andel av klinikerens aktuelle behandlinger som er fulgt opp. ⚠ under {pct}: andelen "
+                              "blant dem som er fulgt opp, er minst pålitelig."),
+    "method_judged": ("Closed periods and low follow-up", "Lukkede perioder og lav oppfølging"),
+    "method_judged_text": ("A period is judged (control-chart rules, the variation reading, the signals list) only "
+                           "when every session in it has its window closed at the data's date: its last day plus "
+                           "the outcome's longest window. The newest, part-closed period is drawn hollow apart from "
+                           "the line, labelled incomplete, and adds nothing to the centre line, the limits, the run "
+                           "rules or Laney's sigma; the spc export says so in `period_closed`. Periods and "
+                           "clinicians with follow-up completeness below {pct} are marked (a square marker, ⚠ in "
+                           "tables, `is_low_completeness` in exports): the rate among followed-up sessions is least "
+                           "reliable there. The threshold is `[clinic] min_completeness` in the secrets, and "
+                           "`--min-completeness` for an export.",
+                           "En periode vurderes (regler i styringsdiagrammet, tolkningen av variasjon, "
+                           "signallisten) bare når hver behandling i den har lukket vindu på dataenes dato: siste "
+                           "dag pluss utfallets lengste vindu. Den nyeste, delvis lukkede perioden tegnes hul "
+                           "utenfor linjen, merket ufullstendig, og teller ikke med i senterlinjen, grensene, "
+                           "serie-reglene eller Laneys sigma; spc-eksporten sier det i `period_closed`. Perioder og "
+                           "klinikere med oppfølging under {pct} merkes (firkantet punkt, ⚠ i tabeller, "
+                           "`is_low_completeness` i eksport): andelen blant dem som er fulgt opp, er minst "
+                           "pålitelig der. Grensen er `[clinic] min_completeness` i secrets, og "
+                           "`--min-completeness` for en eksport."),
     # --- signals -----------------------------------------------------------------------------------------------
     "signals": ("Signals", "Signaler"),
     "signals_caption": ("Every outcome, clinician and period where a control-chart rule, a funnel limit or a "

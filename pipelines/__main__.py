@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--freeze", type=int, default=None, help="spc: centre line and limits from the first N points")
     p.add_argument("--consumables-nok", type=float, default=None,
                    help="costs: consumables per correction (default 100)")
+    p.add_argument("--min-completeness", type=float, default=None, metavar="SHARE",
+                   help="rates, funnel, spc: follow-up completeness below this share (0 to 1) is marked "
+                        "is_low_completeness, the rate least reliable there (default 0.6)")
     p.add_argument("--excel", action="store_true",
                    help="Norwegian Excel format: semicolon separator, decimal comma, UTF-8 with BOM")
     p.add_argument("--release", action="store_true",

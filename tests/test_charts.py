@@ -107,6 +107,63 @@ def test_spc_chart_highlight_and_empty():
     assert empty.layout.annotations[0].text.startswith("No closed periods")
 
 
+def test_spc_chart_draws_a_part_closed_period_apart_and_unjudged():
+    """Issue 17: the newest month, not closed, is a hollow labelled marker off the line, never a signal."""
+    frame = spc_frame([5] * 11 + [30], [100] * 12)
+    frame = analysis.spc_from_counts(frame[["period_start", "eligible_n", "followed_up_n", "event_n", "awaiting_n",
+                                            "numerator_n", "denominator_n"]]
+                                     .assign(period_closed=[True] * 11 + [False]))
+    fig = charts.spc_chart(frame, outcome_label="X", lang="en")
+    rate = trace(fig, "Rate")
+    assert list(rate.y[:11]) == pytest.approx([5.0] * 11) and rate.y[11] is None
+    apart = trace(fig, "Incomplete period (not judged)")
+    assert list(apart.y) == pytest.approx([30.0]) and list(apart.text) == ["incomplete"]
+    assert apart.marker.symbol == "circle-open"
+    hover = hover_texts(apart)[0]
+    assert "Rate: 30.0" in hover and "not judged" in hover and "Signal" not in hover
+    assert "Signal" not in " ".join(hover_texts(rate)) and "Signal: concerning" not in {tr.name for tr in fig.data}
+    nb = charts.spc_chart(frame, outcome_label="X", lang="nb")
+    assert list(trace(nb, "Ufullstendig periode (ikke vurdert)").text) == ["ufullstendig"]
+    # judged, the same month is a concerning signal
+    judged = charts.spc_chart(analysis.spc_from_counts(frame.assign(period_closed=True)), outcome_label="X",
+                              lang="en")
+    assert trace(judged, "Rate").marker.symbol[11] == "diamond"
+
+
+def test_spc_chart_marks_low_follow_up_completeness():
+    counts = pd.DataFrame({"period_start": pd.date_range("2025-01-01", periods=6, freq="MS").date,
+                           "eligible_n": [10] * 6, "followed_up_n": [10, 10, 5, 6, 10, 10],
+                           "event_n": [1] * 6, "awaiting_n": 0})
+    frame = analysis.spc_from_counts(counts.assign(numerator_n=counts.event_n, denominator_n=counts.followed_up_n))
+    assert frame.is_low_completeness.tolist() == [False, False, True, False, False, False]
+    fig = charts.spc_chart(frame, outcome_label="X", lang="en", min_completeness=0.6)
+    rate = trace(fig, "Rate")
+    assert rate.marker.symbol[2] == "square-open" and rate.marker.symbol[3] == "circle-open"  # n < 20: hollow
+    texts = hover_texts(rate)
+    assert f"Follow-up completeness 50{NBSP}%: least reliable" in texts[2]
+    assert "least reliable" not in texts[3]
+    assert f"Follow-up below 60{NBSP}%: least reliable" in {tr.name for tr in fig.data}
+
+
+def test_funnel_chart_marks_clinicians_with_low_completeness():
+    num, den = np.array([5, 60, 12, 3]), np.array([100, 200, 150, 15])
+    counted = pd.DataFrame({"clinician": ["B", "A", "C", "D"], "eligible_n": [100, 400, 250, 15],
+                            "followed_up_n": den, "event_n": num, "awaiting_n": 0, "numerator_n": num,
+                            "denominator_n": den})
+    frame, info = analysis.funnel_from_counts(counted, "arcsine", "off")
+    # A: 200 of 400 followed up (50 %) is low; C: 150 of 250 (60 %) is not
+    assert frame.set_index("clinician").is_low_completeness.to_dict() == {"A": True, "B": False, "C": False,
+                                                                         "D": False}
+    fig = charts.funnel_chart(frame, analysis.funnel_curve(info, 200, "arcsine"), info, outcome_label="X",
+                              lang="en", min_completeness=0.6)
+    high = trace(fig, "Above the 99.8 % limit")
+    assert list(high.text) == ["A"] and list(high.marker.symbol) == ["diamond-x"]
+    assert f"Follow-up completeness 50{NBSP}%: least reliable" in hover_texts(high)[0]
+    inside = trace(fig, "Within the limits")
+    assert "square" not in list(inside.marker.symbol)
+    assert f"Follow-up below 60{NBSP}%: least reliable" in {tr.name for tr in fig.data}
+
+
 # --------------------------------------------------------------------------------------------------------------
 # funnel, O/E, CUSUM
 # --------------------------------------------------------------------------------------------------------------

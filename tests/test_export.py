@@ -56,6 +56,7 @@ def test_funnel_columns(metrics_db, tmp_path):
                                         "ucl_95", "lcl_998", "ucl_998", "flag", "phi", "tau2"]
     assert list(frame.clinician) == ["A01", "B02"] and set(frame.flag) <= {"high", "low", ""}
     assert set(frame.method) == {"exact"}
+    assert list(frame.columns[-2:]) == ["followup_completeness", "is_low_completeness"]
 
 
 def test_spc_columns(metrics_db, tmp_path):
@@ -66,6 +67,10 @@ def test_spc_columns(metrics_db, tmp_path):
                                         "sigma_signal", "runs_signal", "longest_run", "longest_run_max", "crossings",
                                         "crossings_min"]
     assert frame.denominator_n.tolist() == [1, 0, 0, 4, 3, 4, 2]
+    # issue 17: which periods were judged, and which have low follow-up, at the end
+    assert list(frame.columns[-3:]) == ["followup_completeness", "period_closed", "is_low_completeness"]
+    # as of 30 June every month up to April is closed (30 April + 28 days = 28 May); correction needs no follow-up
+    assert frame.period_closed.all() and not frame.is_low_completeness.any()
 
 
 def test_costs_columns_and_values(metrics_db, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, filters, i18n
+from dashboard import auth, charts, filters, i18n
 from dashboard import components as ui
 from pipelines.metrics import analysis, registry, small_cells
 
@@ -80,6 +80,9 @@ def main() -> None:
     ]
     for key, values in methods:
         st.markdown(f"**{ui.tr(key)}**  \n{ui.tr(key + '_text', **values)}")
+        if key == "method_anhoej":  # which periods the rules judge, and which rates are least reliable
+            st.markdown(f"**{ui.tr('method_judged')}**  \n"
+                        f"{ui.tr('method_judged_text', pct=i18n.pct(auth.min_completeness(), lg, 0))}")
 
 
 ui.run_page(main)

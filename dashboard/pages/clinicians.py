@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, filters, i18n
+from dashboard import auth, charts, data, filters, i18n
 from dashboard import components as ui
 from pipelines.metrics import analysis, registry, signals
 
@@ -23,9 +23,10 @@ def position(r: dict) -> str:
     return ui.tr("pos_inside")
 
 
-def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame, lg: str, cusum_note: str) -> None:
+def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame, lg: str, cusum_note: str,
+                    min_completeness: float = analysis.LOW_COMPLETENESS_BELOW) -> None:
     """status: analysis.cusum_status, or its by-month form (signals.cusum_summary per_day=False: the latest signal
-    named by its month)."""
+    named by its month). A clinician with low follow-up completeness (`is_low_completeness`) has ⚠ beside it."""
     if funnel.empty:
         return
     f = funnel.sort_values("clinician").reset_index(drop=True)
@@ -69,6 +70,10 @@ def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame
         ui.tr("col_cusum"): [x[0] for x in cus],
         ui.tr("col_cusum_signals"): [x[1] for x in cus],
         ui.tr("col_small"): [ui.small_flag(d) for d in f["denominator_n"]],
+        ui.tr("col_completeness"): ["–" if h or pd.isna(r.get("followup_completeness"))
+                                    else i18n.pct(r["followup_completeness"], lg, 0)
+                                    + ("  ⚠" if r.get("is_low_completeness") else "")
+                                    for r, h in zip(f.to_dict("records"), hidden, strict=True)],
     })
     colour = {"high": charts.CONCERNING, "low": charts.IMPROVING}
     flags = list(f["flag"].fillna(""))
@@ -81,6 +86,8 @@ def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame
         ui.tr("col_cusum"): st.column_config.TextColumn(help=i18n.tn("col_cusum_help", analysis.CUSUM_RECENT_DAYS, lg),
                                                         width=90),
         ui.tr("col_cusum_signals"): st.column_config.TextColumn(width=140),
+        ui.tr("col_completeness"): st.column_config.TextColumn(
+            help=ui.tr("col_completeness_help", pct=i18n.pct(min_completeness, lg, 0)), width=90),
     })
 
 
@@ -96,8 +103,9 @@ def main() -> None:
     od = ui.choice("od", "overdispersion", analysis.OVERDISPERSION, default="auto", prefix="od", help_key="od_help",
                    container=c[2], select=True)
     o = registry.get(key)
+    least_followed = auth.min_completeness()  # [clinic] min_completeness: lower follow-up is marked as low
     funnel, info = data.cached(signals.funnel, key, method=method, overdispersion=od, filters=ctx.filters,
-                               as_of=ctx.as_of, min_sessions=ctx.min_sessions)
+                               as_of=ctx.as_of, min_sessions=ctx.min_sessions, low_completeness_below=least_followed)
     oe, _oe_info = data.cached(analysis.case_mix, key, filters=ctx.filters, as_of=ctx.as_of,
                                min_sessions=ctx.min_sessions)
     per_day = ui.sees_sessions()  # others get the CUSUM by month: no day, no session (docs/security.md)
@@ -118,7 +126,8 @@ def main() -> None:
     with tabs[0]:
         curve = analysis.funnel_curve(info, int(funnel["denominator_n"].max()) if not funnel.empty else 1, method)
         ui.show_chart(charts.funnel_chart(funnel, curve, info, outcome_label=o.label(lg), lang=lg,
-                                          reference=charts.reference_tuple(o.reference), highlight=ring),
+                                          reference=charts.reference_tuple(o.reference), highlight=ring,
+                                          min_completeness=least_followed),
                       key="funnel")
     with tabs[1]:
         ui.show_chart(charts.oe_chart(oe, outcome_label=o.label(lg), lang=lg, highlight=ring), key="oe")
@@ -140,7 +149,7 @@ def main() -> None:
     st.subheader(ui.tr("clinician_table"))
     if funnel.empty:
         st.info(ui.tr("funnel_empty"))
-    clinician_table(funnel, oe, status, lg, cusum_note)
+    clinician_table(funnel, oe, status, lg, cusum_note, least_followed)
     ui.hidden_note(funnel, oe)
     if not funnel.empty and np.isfinite(info.get("target", np.nan)):
         st.caption(ui.tr("col_oe_help"))

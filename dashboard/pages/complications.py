@@ -132,6 +132,17 @@ def review(o: registry.Outcome, ctx: ui.Context, frame: pd.DataFrame, period: st
             filters.pagination("review_page", pages)
 
 
+def incomplete_note(frame: pd.DataFrame, period: str, ctx: ui.Context) -> None:
+    """Names the periods drawn apart as incomplete (`period_closed` False): shown, never judged."""
+    if frame.empty or "period_closed" not in frame:
+        return
+    open_ = frame[~frame["period_closed"].astype(bool) & (frame["denominator_n"].fillna(0) > 0)]
+    if open_.empty:
+        return
+    periods = ", ".join(i18n.period_label(p, period, ctx.lang) for p in open_["period_start"])
+    st.caption(ui.tr("spc_incomplete_note", periods=periods, as_of=i18n.date(ctx.as_of, ctx.lang)))
+
+
 def main() -> None:
     filters.page(PAGE_PARAMS)
     ctx = ui.context()
@@ -150,8 +161,9 @@ def main() -> None:
     definition(o, lg)
     headline(o, ctx)
 
+    least_followed = auth.min_completeness()  # [clinic] min_completeness: lower follow-up is marked as low
     frame = data.cached(analysis.spc, key, period=period, chart=chart, rules=rules, filters=ctx.filters,
-                        as_of=ctx.as_of, min_sessions=ctx.min_sessions)
+                        as_of=ctx.as_of, min_sessions=ctx.min_sessions, low_completeness_below=least_followed)
     point = filters.peek("point")
     chosen = dt.date.fromisoformat(point) if isinstance(point, str) and point[:4].isdigit() else None
     if chosen is None and not frame.empty:
@@ -164,9 +176,11 @@ def main() -> None:
     fig = charts.spc_chart(frame, outcome_label=o.label(lg), lang=lg, chart=chart, rules=rules, period=period,
                            reference=charts.reference_tuple(o.reference),
                            reference_text=(o.reference.text_nb if lg == "nb" else o.reference.text_en)
-                           if o.reference else None, higher_is_better=o.higher_is_better, highlight=chosen)
+                           if o.reference else None, higher_is_better=o.higher_is_better, highlight=chosen,
+                           min_completeness=least_followed)
     event = ui.show_chart(fig, key=f"spc_{key}_{chart}_{rules}_{period}", on_select="rerun",
                           selection_mode=("points",))
+    incomplete_note(frame, period, ctx)
     ui.hidden_note(frame)
     points = (event.selection.points if event and getattr(event, "selection", None) else None) or []
     if points:

@@ -17,6 +17,16 @@ CUSUM_WAIT_SECONDS = 1.0  # a short wait: when the check is quick (small clinic)
 CUSUM_POLL_SECONDS = 2.0
 
 
+def _trend(frame: pd.DataFrame) -> list[float | None]:
+    """The sparkline of an spc frame: its closed periods' rates in percent (a period not closed, `period_closed`
+    False, is left out: the sparkline cannot draw it apart, and it is not judged)."""
+    if frame.empty:
+        return []
+    if "period_closed" in frame:
+        frame = frame[frame["period_closed"].astype(bool)]
+    return [round(100 * v, 2) if np.isfinite(v) else None for v in frame["rate"].to_numpy(float)]
+
+
 def headline_rows(rates: pd.DataFrame, spc: dict[str, pd.DataFrame], lg: str) -> pd.DataFrame:
     rows = []
     for r in rates.to_dict("records"):
@@ -32,8 +42,7 @@ def headline_rows(rates: pd.DataFrame, spc: dict[str, pd.DataFrame], lg: str) ->
             "ref_low": ref.low_pct if ref else None, "ref_high": ref.high_pct if ref else None,
             "reference_text": (ref.text_nb if lg == "nb" else ref.text_en) if ref else "",
             "reading": analysis.variation_reading(frame, higher_is_better=o.higher_is_better),
-            "trend": [round(100 * v, 2) if np.isfinite(v) else None for v in frame["rate"].to_numpy(float)]
-            if not frame.empty else [],
+            "trend": _trend(frame),
         })
     return pd.DataFrame(rows)
 
@@ -71,7 +80,8 @@ def headline_table(rows: pd.DataFrame, lg: str) -> None:
         ui.tr("col_interval"): st.column_config.TextColumn(width=98),
         ui.tr("col_events_short"): st.column_config.TextColumn(width=112, help=ui.tr("col_events")),
         ui.tr("col_reference"): st.column_config.TextColumn(width=80, help=ui.tr("reference_band")),
-        ui.tr("col_reading"): st.column_config.TextColumn(help=ui.tr("reading_help"), width=160),
+        ui.tr("col_reading"): st.column_config.TextColumn(help=f"{ui.tr('reading_help')} {ui.tr('reading_closed_note')}",
+                                                          width=160),
         ui.tr("col_completeness"): st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f %%",
                                                                    help=ui.tr("kpi_completeness_help"), width=90),
         ui.tr("col_trend"): st.column_config.LineChartColumn(y_min=0, width=90),
@@ -179,7 +189,8 @@ def main() -> None:
            ui.tr("kpi_completeness_value", low=i18n.pct(comp.min(), lg, 0), high=i18n.pct(comp.max(), lg, 0))
            if len(comp) else "–", help=ui.tr("kpi_completeness_help"))
     special = rows[rows["reading"].str.startswith("special_cause_concerning")]
-    ui.kpi(k[2], ui.tr("kpi_special"), i18n.number(len(special), lg), help=ui.tr("kpi_special_help"))
+    ui.kpi(k[2], ui.tr("kpi_special"), i18n.number(len(special), lg),
+           help=f"{ui.tr('kpi_special_help')} {ui.tr('reading_closed_note')}")
     signals_slot = k[3].empty()
 
     st.subheader(ui.tr("headline_rates"))

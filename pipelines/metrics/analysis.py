@@ -5,6 +5,8 @@ read these, so a chart and its CSV always show the same numbers. Every interval 
 - spc():       one outcome over time, p or Laney p' chart, Anhoej run rules and the NHS "Making Data Count" rules;
 - funnel():    one outcome by clinician against the clinic rate, with limits by the chosen method;
 - completeness(), variation_reading(): follow-up completeness with its interval, an spc frame's MDC reading;
+- periods_closed(), mark_low_completeness(): which periods may be judged (every window closed), and which periods
+  or clinicians have too little follow-up for their rate to be trusted (`is_low_completeness`);
 - case_mix():  observed / expected per clinician after indirect standardisation, with a funnel of ratios;
 - cusum():     a risk-adjusted Bernoulli CUSUM per clinician;
 - signals():   every place where one of the above fired, newest first.
@@ -41,6 +43,81 @@ MIN_POINTS_FOR_READING = 6  # an spc frame's Making Data Count reading needs thi
 MDC_RUN_LENGTH = stats.MDC_RUN_LENGTH
 FUNNEL_Z95 = stats.FUNNEL_Z95
 FUNNEL_Z998 = stats.FUNNEL_Z998
+# Follow-up completeness below this share marks a period or clinician `is_low_completeness`: the rate among
+# followed-up sessions is least reliable there (those followed up may not be like those who were not). The export's
+# --min-completeness and the dashboard's [clinic] min_completeness secret change it (check_min_completeness).
+LOW_COMPLETENESS_BELOW = 0.60
+
+
+def check_min_completeness(value: object, name: str = "min_completeness") -> float:
+    """The low-completeness threshold as a share from 0 to 1 (ValueError saying how to write it otherwise)."""
+    number = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+    if number and 0 <= float(value) <= 1:
+        return float(value)
+    shown = f"{float(value):g}" if number else repr(value)
+    hint = f" ({float(value) / 100:g} for {shown} %?)" if number and 1 < float(value) <= 100 else ""
+    raise ValueError(f"{name} must be a share from 0 to 1, e.g. 0.6 to mark follow-up completeness below 60 % "
+                     f"as low; got {shown}{hint}")
+
+
+def mark_low_completeness(frame: pd.DataFrame, below: float | None = LOW_COMPLETENESS_BELOW) -> pd.DataFrame:
+    """The frame with `is_low_completeness`: True where follow-up completeness (followed_up_n / eligible_n, or the
+    frame's followup_completeness) is known and strictly below `below` (5 of 10 followed up is low at 0.6, 6 of 10
+    is not). False where it is unknown (no session due a follow-up, a hidden cell) and everywhere when `below` is
+    None (an outcome that needs no follow-up)."""
+    out = frame.copy()
+    if below is None or out.empty:
+        out["is_low_completeness"] = pd.Series(False, index=out.index, dtype=bool)
+        return out
+    if "followup_completeness" in out:
+        share = pd.to_numeric(out["followup_completeness"], errors="coerce").to_numpy(dtype=float)
+    else:
+        elig = pd.to_numeric(out["eligible_n"], errors="coerce").to_numpy(dtype=float)
+        fu = pd.to_numeric(out["followed_up_n"], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(elig > 0, fu / np.where(elig > 0, elig, 1), np.nan)
+    with np.errstate(invalid="ignore"):
+        # a hair of tolerance: 6 / 10 is exactly the threshold 0.6, never "below" it through rounding
+        out["is_low_completeness"] = np.isfinite(share) & (share < float(below) - 1e-12)
+    return out
+
+
+def period_end(start: dt.date, period: str) -> dt.date:
+    """The last day of the period starting on `start` (a week from its Monday, a month, quarter or year)."""
+    following = pd.Timestamp(start) + pd.tseries.frequencies.to_offset(PERIOD_FREQ[period])
+    return following.date() - dt.timedelta(days=1)
+
+
+def longest_close_days(outcome_key: str) -> int:
+    """Days after treatment by which every session's window of the outcome has closed: its close_days, or the
+    longest of its windows by indication (an indication's window closes at its end or the reporting limit)."""
+    o = registry.get(outcome_key)
+    by_indication = [max(w[1], o.reported_within_days or 0) for w in o.window_days_by_indication.values()]
+    return max([o.close_days, *by_indication])
+
+
+def periods_closed(period_starts, outcome_key: str, period: str, as_of: dt.date,
+                   date_to: dt.date | None = None) -> np.ndarray:
+    """Which periods may be judged: True when every session the period can hold has its window closed at `as_of`,
+    i.e. the period's last day (or `date_to`, the last treatment date counted, when earlier) plus the outcome's
+    longest close (longest_close_days) is on or before `as_of`. The newest month of a 28-day outcome, with only its
+    first days' windows closed, is not: its rate is of those first days only and would be judged against months
+    of whole sessions."""
+    close = dt.timedelta(days=longest_close_days(outcome_key))
+    out = []
+    for start in period_starts:
+        last = period_end(pd.Timestamp(start).date(), period)
+        if date_to is not None:
+            last = min(last, date_to)
+        out.append(last + close <= as_of)
+    return np.array(out, dtype=bool)
+
+
+def with_period_closed(frame: pd.DataFrame, outcome_key: str, period: str, as_of: dt.date,
+                       filters: Filters = Filters()) -> pd.DataFrame:
+    """A counts-by-period frame (full_periods) with its `period_closed` column (periods_closed)."""
+    return frame.assign(period_closed=periods_closed(frame["period_start"], outcome_key, period, as_of,
+                                                     filters.date_to))
 
 
 def full_periods(frame: pd.DataFrame, period: str) -> pd.DataFrame:
@@ -70,30 +147,39 @@ def spc(
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
     min_sessions: int = 0,
+    low_completeness_below: float | None = LOW_COMPLETENESS_BELOW,
 ) -> pd.DataFrame:
     """Control chart of one outcome by treatment period (only closed windows count).
 
+    Only closed periods are judged (`period_closed`, periods_closed): a period where some session's window is
+    still open at the as-of date is drawn with its rate so far, but adds nothing to the centre line, the limits,
+    the run rules or Laney's sigma, and no rule fires on it (spc_from_counts).
     `part_starts`: dates of process changes (e.g. a product switch); the chart is re-based from the first period
     starting on or after each date: its own centre line, limits and run rules.
     `min_sessions` > 0 (roles without session-level access): periods of fewer sessions are hidden, with their
-    complementary periods, and left out of the chart's statistics (spc_hiding_small)."""
+    complementary periods, and left out of the chart's statistics (spc_hiding_small).
+    `low_completeness_below`: periods with less follow-up are `is_low_completeness` (mark_low_completeness)."""
     if chart not in CHARTS:
         raise ValueError(f"chart must be one of {', '.join(CHARTS)}")
     if rules not in RULE_SETS:
         raise ValueError(f"rules must be one of {', '.join(RULE_SETS)}")
+    as_of = as_of or counting.default_as_of(con)
     counted = counting.counts(con, outcome_key, period=period, filters=filters, as_of=as_of)
-    frame = full_periods(counted, period)
+    frame = with_period_closed(full_periods(counted, period), outcome_key, period, as_of, filters)
     if part_starts and not frame.empty:
         starts = list(frame["period_start"])
         found = {next((i for i, p in enumerate(starts) if p >= d), None) for d in part_starts}
         parts = sorted(set(parts or []) | {i for i in found if i is not None and 0 < i})
     return spc_hiding_small(frame, min_sessions, chart=chart, freeze=freeze, parts=parts, rules=rules,
-                            higher_is_better=registry.get(outcome_key).higher_is_better)
+                            higher_is_better=registry.get(outcome_key).higher_is_better,
+                            low_completeness_below=completeness_threshold(outcome_key, low_completeness_below))
 
 
 SPC_HIDDEN = (*small_cells.RATE_VALUES, "lcl", "ucl", "lcl_95", "ucl_95")
 SPC_FLAGS = ("sigma_signal", "astronomical", "shift", "trend", "two_of_three", "signal")
 SPC_TEXTS = ("mdc_rule", "direction", "signal_rules")
+# every column that says a rule fired: never True on a period that is not closed (spc_from_counts)
+SPC_RULE_FLAGS = ("sigma_signal", "runs_signal", "astronomical", "shift", "trend", "two_of_three", "signal")
 
 
 def spc_hiding_small(frame: pd.DataFrame, min_sessions: int = 0, **kwargs) -> pd.DataFrame:
@@ -119,18 +205,33 @@ def spc_hiding_small(frame: pd.DataFrame, min_sessions: int = 0, **kwargs) -> pd
         out[c] = out[c].astype(bool) & ~hidden
     for c in SPC_TEXTS:
         out[c] = out[c].where(~hidden, "")
+    out["is_low_completeness"] = out["is_low_completeness"].astype(bool) & ~hidden
     return out
 
 
 def spc_from_counts(frame: pd.DataFrame, *, chart: str = "p", freeze: int | None = None,
                     parts: list[int] | None = None, rules: str = "anhoej",
-                    higher_is_better: bool = False) -> pd.DataFrame:
+                    higher_is_better: bool = False,
+                    low_completeness_below: float | None = LOW_COMPLETENESS_BELOW) -> pd.DataFrame:
+    """The control chart of a counts-by-period frame.
+
+    A `period_closed` column (with_period_closed; all True without it) says which periods are judged. A period
+    not closed enters the chart as a period without sessions, so the centre line, the limits, the run rules, the
+    Making Data Count rules and Laney's sigma come from the closed periods only; in the result it keeps its counts
+    and rate (drawn apart, as incomplete), has no limits, and no rule column (SPC_RULE_FLAGS) is True on it."""
     if frame.empty:
         return pd.DataFrame(columns=["period_start", "numerator_n", "denominator_n", "rate", "cl", "lcl", "ucl",
-                                     "sigma_signal", "runs_signal", "signal", "signal_rules"])
-    pc = stats.p_chart(frame["numerator_n"], frame["denominator_n"], chart=chart, freeze=freeze, parts=parts)
-    out = pd.concat([frame[["period_start", "eligible_n", "followed_up_n", "event_n", "awaiting_n"]]
-                     .reset_index(drop=True), pc.reset_index(drop=True)], axis=1)
+                                     "sigma_signal", "runs_signal", "signal", "signal_rules", "period_closed",
+                                     "is_low_completeness"])
+    frame = frame.reset_index(drop=True)
+    closed = (frame["period_closed"].astype(bool).to_numpy() if "period_closed" in frame
+              else np.ones(len(frame), dtype=bool))
+    num = frame["numerator_n"].to_numpy(dtype=float)
+    den = frame["denominator_n"].to_numpy(dtype=float)
+    pc = stats.p_chart(np.where(closed, num, 0.0), np.where(closed, den, 0.0), chart=chart, freeze=freeze,
+                       parts=parts)
+    out = pd.concat([frame[["period_start", "eligible_n", "followed_up_n", "event_n", "awaiting_n"]],
+                     pc.reset_index(drop=True)], axis=1)
     # the MDC rules, like the Anhoej rules, look at each part (the process after a change) on its own
     mdc = pd.concat([stats.mdc_rules(g["rate"], g["cl"], g["lcl"], g["ucl"], g["lcl_95"], g["ucl_95"])
                      for _, g in pc.reset_index(drop=True).groupby("part", sort=True)]).sort_index()
@@ -158,12 +259,27 @@ def spc_from_counts(frame: pd.DataFrame, *, chart: str = "p", freeze: int | None
             texts.append("; ".join(fired))
         out["signal_rules"] = texts
         out["signal"] = out["signal_rules"] != ""
-    return out
+    out["period_closed"] = closed
+    if not closed.all():
+        open_ = ~closed
+        out["numerator_n"] = num
+        out["denominator_n"] = den
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out.loc[open_, "rate"] = np.where(den[open_] > 0, num[open_] / np.where(den[open_] > 0, den[open_], 1),
+                                              np.nan)
+        for c in SPC_RULE_FLAGS:
+            out[c] = out[c].astype(bool) & closed
+        for c in SPC_TEXTS:
+            out[c] = out[c].where(closed, "")
+    return mark_low_completeness(out, low_completeness_below)
 
 
 def variation_reading(frame: pd.DataFrame, *, higher_is_better: bool = False) -> str:
-    """The Making Data Count reading of an spc frame's latest period ("common_cause", "special_cause_concerning",
-    "special_cause_improving"); "" with fewer than MIN_POINTS_FOR_READING periods with a rate."""
+    """The Making Data Count reading of an spc frame's latest closed period ("common_cause",
+    "special_cause_concerning", "special_cause_improving"); "" with fewer than MIN_POINTS_FOR_READING closed
+    periods with a rate. A period not closed (`period_closed` False) is never read."""
+    if "period_closed" in frame:
+        frame = frame[frame["period_closed"].astype(bool)]
     if frame.empty or frame["rate"].notna().sum() < MIN_POINTS_FOR_READING:
         return ""
     return stats.variation_reading(frame, higher_is_worse=not higher_is_better)
@@ -199,24 +315,35 @@ def funnel(
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
     min_sessions: int = 0,
+    low_completeness_below: float | None = LOW_COMPLETENESS_BELOW,
 ) -> tuple[pd.DataFrame, dict]:
     """Funnel plot data: one row per clinician with a denominator, limits at 95 % and 99.8 %, and the clinician's
-    rate with its Wilson 95 % interval (ci_low, ci_high).
+    rate with its Wilson 95 % interval (ci_low, ci_high), follow-up completeness and `is_low_completeness`.
     `min_sessions` > 0: see funnel_from_counts."""
     if method not in FUNNEL_METHODS:
         raise ValueError(f"method must be one of {', '.join(FUNNEL_METHODS)}")
     if overdispersion not in OVERDISPERSION:
         raise ValueError(f"overdispersion must be one of {', '.join(OVERDISPERSION)}")
     counted = counting.counts(con, outcome_key, by="clinician", filters=filters, as_of=as_of)
-    return funnel_from_counts(counted, method, overdispersion, min_sessions=min_sessions)
+    return funnel_from_counts(counted, method, overdispersion, min_sessions=min_sessions,
+                              low_completeness_below=completeness_threshold(outcome_key, low_completeness_below))
+
+
+def completeness_threshold(outcome_key: str, below: float | None = LOW_COMPLETENESS_BELOW) -> float | None:
+    """`below` for an outcome that needs a follow-up; None (nothing is ever low) for one that does not."""
+    return below if registry.get(outcome_key).needs_follow_up else None
 
 
 FUNNEL_SESSIONS = ("denominator_n",)  # a clinician's cell: the sessions in their rate (the table's "Sessions")
 
 
 def funnel_from_counts(counted: pd.DataFrame, method: str = "arcsine",
-                       overdispersion: str = "auto", *, min_sessions: int = 0) -> tuple[pd.DataFrame, dict]:
-    """The funnel of one outcome from its counts by clinician (counting.counts(..., by="clinician")).
+                       overdispersion: str = "auto", *, min_sessions: int = 0,
+                       low_completeness_below: float | None = LOW_COMPLETENESS_BELOW
+                       ) -> tuple[pd.DataFrame, dict]:
+    """The funnel of one outcome from its counts by clinician (counting.counts(..., by="clinician")), each
+    clinician with their follow-up completeness and `is_low_completeness` (mark_low_completeness; the funnel's
+    limits do not depend on it).
 
     An outcome with no event at all among the clinicians (or only events) has no funnel: there is no clinic rate
     strictly between 0 and 1 to draw limits around. It comes back as an empty frame with a NaN target.
@@ -227,6 +354,7 @@ def funnel_from_counts(counted: pd.DataFrame, method: str = "arcsine",
     counted = counted[counted["denominator_n"] > 0].reset_index(drop=True)
     hidden = small_cells.hidden_cells(counted, FUNNEL_SESSIONS, min_sessions=min_sessions)
     out, info = _funnel(counted[~hidden].reset_index(drop=True), method, overdispersion)
+    out = mark_low_completeness(out, low_completeness_below)
     if min_sessions <= 0:
         return out, info
     if out.empty:
@@ -238,6 +366,7 @@ def funnel_from_counts(counted: pd.DataFrame, method: str = "arcsine",
     for c in ("flag", "flag_95"):
         if c in out:
             out[c] = out[c].astype(object).where(~out[small_cells.HIDDEN], "")
+    out["is_low_completeness"] = out["is_low_completeness"].fillna(False).astype(bool) & ~out[small_cells.HIDDEN]
     return out, info
 
 
@@ -246,11 +375,16 @@ def _funnel(counted: pd.DataFrame, method: str, overdispersion: str) -> tuple[pd
                   "target": np.nan}
     events, total = counted["numerator_n"].sum(), counted["denominator_n"].sum()
     if counted.empty or events == 0 or events == total:
-        return counted.iloc[0:0].assign(rate=[], ci_low=[], ci_high=[], target=[], flag=[]), empty_info
+        return counted.iloc[0:0].assign(rate=[], ci_low=[], ci_high=[], target=[], flag=[],
+                                        followup_completeness=[]), empty_info
     frame, info = stats.funnel_proportions(counted["numerator_n"], counted["denominator_n"], method=method,
                                            overdispersion=overdispersion)
     out = pd.concat([counted[["clinician", "eligible_n", "followed_up_n", "event_n"]],
                      frame.reset_index(drop=True)], axis=1)
+    elig = out["eligible_n"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["followup_completeness"] = np.where(elig > 0, out["followed_up_n"] / np.where(elig > 0, elig, 1),
+                                                np.nan)
     # each clinician's own rate with its Wilson 95 % interval, as in the rates frames (the table and hover show it)
     out["ci_low"], out["ci_high"] = stats.wilson_interval(out["numerator_n"].to_numpy(float),
                                                           out["denominator_n"].to_numpy(float))

@@ -2,7 +2,7 @@
 
 Sources (each from the same frames the charts and exports draw, pipelines/metrics/analysis.py):
 
-- `spc` (clinic level, one outcome over time; p or p' chart):
+- `spc` (clinic level, one outcome over time; p or p' chart; closed periods only, analysis.periods_closed):
   - `sigma`: a period outside the 3-sigma limits (one entry per period);
   - `runs_longest` / `runs_crossings`: Anhoej's run rules on the chart (one entry per chart part), dated at the
     end of the longest run (or at the last period for too few crossings);
@@ -67,17 +67,20 @@ def spc_frames(
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
     min_sessions: int = 0,
+    low_completeness_below: float | None = analysis.LOW_COMPLETENESS_BELOW,
 ) -> dict[str, pd.DataFrame]:
-    """analysis.spc for many outcomes from one counting statement: {outcome key: spc frame} (`min_sessions`:
-    as analysis.spc)."""
+    """analysis.spc for many outcomes from one counting statement: {outcome key: spc frame} (`min_sessions`,
+    `low_completeness_below`: as analysis.spc; periods not closed are not judged, `period_closed`)."""
     keys = _keys(outcome_keys)
+    as_of = as_of or counting.default_as_of(con)
     counted = counting.counts(con, keys, period=period, filters=filters, as_of=as_of)
     out = {}
     for key in keys:
         part = counted[counted["metric"] == key]
-        frame = analysis.full_periods(part, period)
-        out[key] = analysis.spc_hiding_small(frame, min_sessions, chart=chart, rules=rules,
-                                             higher_is_better=registry.get(key).higher_is_better)
+        frame = analysis.with_period_closed(analysis.full_periods(part, period), key, period, as_of, filters)
+        out[key] = analysis.spc_hiding_small(
+            frame, min_sessions, chart=chart, rules=rules, higher_is_better=registry.get(key).higher_is_better,
+            low_completeness_below=analysis.completeness_threshold(key, low_completeness_below))
     return out
 
 
@@ -90,6 +93,7 @@ def funnel_frames(
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
     min_sessions: int = 0,
+    low_completeness_below: float | None = analysis.LOW_COMPLETENESS_BELOW,
 ) -> dict[str, tuple[pd.DataFrame, dict]]:
     """analysis.funnel for many outcomes from one counting statement: {outcome key: (frame, info)}.
 
@@ -102,17 +106,20 @@ def funnel_frames(
         raise ValueError(f"overdispersion must be one of {', '.join(analysis.OVERDISPERSION)}")
     keys = _keys(outcome_keys)
     counted = counting.counts(con, keys, by="clinician", filters=filters, as_of=as_of)
-    return {key: analysis.funnel_from_counts(counted[counted["metric"] == key], method, overdispersion,
-                                             min_sessions=min_sessions)
+    return {key: analysis.funnel_from_counts(
+                counted[counted["metric"] == key], method, overdispersion, min_sessions=min_sessions,
+                low_completeness_below=analysis.completeness_threshold(key, low_completeness_below))
             for key in keys}
 
 
 def funnel(con: duckdb.DuckDBPyConnection, outcome_key: str, *, method: str = "arcsine",
            overdispersion: str = "auto", filters: Filters = Filters(),
-           as_of: dt.date | None = None, min_sessions: int = 0) -> tuple[pd.DataFrame, dict]:
+           as_of: dt.date | None = None, min_sessions: int = 0,
+           low_completeness_below: float | None = analysis.LOW_COMPLETENESS_BELOW) -> tuple[pd.DataFrame, dict]:
     """One outcome's funnel (as analysis.funnel, but an outcome without events gives an empty funnel)."""
     return funnel_frames(con, [outcome_key], method=method, overdispersion=overdispersion, filters=filters,
-                         as_of=as_of, min_sessions=min_sessions)[outcome_key]
+                         as_of=as_of, min_sessions=min_sessions,
+                         low_completeness_below=low_completeness_below)[outcome_key]
 
 
 def cusum(con: duckdb.DuckDBPyConnection, outcome_key: str, *, filters: Filters = Filters(),
@@ -313,9 +320,12 @@ def longest_run(rate: pd.Series, cl: pd.Series) -> tuple[int, int, int, str] | N
 
 
 def spc_signals(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Control-chart signals of each outcome's spc frame (analysis.spc / spc_frames output)."""
+    """Control-chart signals of each outcome's spc frame (analysis.spc / spc_frames output). Only closed periods
+    are read (`period_closed`): a period whose windows are still open is never listed, nor dates a run."""
     rows = []
     for key, frame in frames.items():
+        if "period_closed" in frame:
+            frame = frame[frame["period_closed"].astype(bool)]
         if frame.empty:
             continue
         frame = frame.reset_index(drop=True)

@@ -45,6 +45,8 @@ class ExportOptions:
     rules: str = "anhoej"  # spc: anhoej or mdc
     freeze: int | None = None  # spc: centre line and limits from the first N points
     consumables_nok: float | None = None  # costs: consumables per correction (default costs.DEFAULT_CONSUMABLES_NOK)
+    # rates, funnel, spc: follow-up completeness below this share is marked is_low_completeness
+    min_completeness: float = analysis.LOW_COMPLETENESS_BELOW
     filters: Filters = field(default_factory=Filters)
     as_of: dt.date | None = None  # default: the newest date in the data (a release: its newest month end)
     release: disclosure.Rule | None = None  # a file for use outside the clinic under this suppression rule
@@ -66,31 +68,40 @@ class Kind:
     frame: Callable[[duckdb.DuckDBPyConnection, ExportOptions, dt.date], tuple[pd.DataFrame, dict[str, object]]]
 
 
+def _low_completeness(o: ExportOptions) -> str:
+    return f"is_low_completeness = follow-up completeness below {o.min_completeness:g}"
+
+
 def _rates_options(o: ExportOptions) -> dict[str, object]:
-    return {"by": o.by or "", "period": o.row_period("rates"), "interval": "Wilson score 95 %"}
+    return {"by": o.by or "", "period": o.row_period("rates"), "interval": "Wilson score 95 %",
+            "low_completeness": _low_completeness(o)}
 
 
 def _rates(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
     return export.rates_frame(con, o.outcome, by=o.by, period=o.row_period("rates"), filters=o.filters,
-                              as_of=as_of), {}
+                              as_of=as_of, low_completeness_below=o.min_completeness), {}
 
 
 def _funnel_options(o: ExportOptions) -> dict[str, object]:
-    return {"method": o.method, "overdispersion": o.overdispersion, "flag": "outside the 99.8 % limits"}
+    return {"method": o.method, "overdispersion": o.overdispersion, "flag": "outside the 99.8 % limits",
+            "low_completeness": _low_completeness(o)}
 
 
 def _funnel(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
     return export.funnel_frame(con, o.outcome, method=o.method, overdispersion=o.overdispersion, filters=o.filters,
-                               as_of=as_of), {}
+                               as_of=as_of, low_completeness_below=o.min_completeness), {}
 
 
 def _spc_options(o: ExportOptions) -> dict[str, object]:
-    return {"chart": o.chart, "period": o.row_period("spc"), "rules": o.rules, "freeze": o.freeze or ""}
+    return {"chart": o.chart, "period": o.row_period("spc"), "rules": o.rules, "freeze": o.freeze or "",
+            "judged": "closed periods only (period_closed: every window closed at the as-of date)",
+            "low_completeness": _low_completeness(o)}
 
 
 def _spc(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
     return export.spc_frame(con, o.outcome, chart=o.chart, period=o.row_period("spc"), rules=o.rules,
-                            freeze=o.freeze, filters=o.filters, as_of=as_of), {}
+                            freeze=o.freeze, filters=o.filters, as_of=as_of,
+                            low_completeness_below=o.min_completeness), {}
 
 
 def _consumables_nok(o: ExportOptions) -> float:
@@ -157,6 +168,10 @@ def check(kind: str, o: ExportOptions) -> None:
         raise ExportOptionError("--from is after --to")
     if o.release is not None and o.internal:
         raise ExportOptionError("an export is either a release or an internal file, not both")
+    try:
+        analysis.check_min_completeness(o.min_completeness, "--min-completeness")
+    except ValueError as exc:
+        raise ExportOptionError(str(exc)) from None
 
 
 def provenance_options(kind: str, o: ExportOptions) -> dict[str, object]:
@@ -190,6 +205,7 @@ def build(con: duckdb.DuckDBPyConnection, kind: str, o: ExportOptions) -> tuple[
                                method=o.method, overdispersion=o.overdispersion, chart=o.chart, rules=o.rules,
                                freeze=o.freeze)
         options.update(export.release_provenance(o.release, o.filters))
+        options.pop("low_completeness", None)  # a release has no is_low_completeness column
     elif o.internal and kind != "records":
         options["release"] = INTERNAL_NOTE
     prov = export.provenance(con, kind, as_of=as_of, filters=o.filters, options=options,

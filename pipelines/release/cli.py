@@ -22,7 +22,9 @@ def options_from_args(args) -> build.ExportOptions:
                       areas=tuple(args.area), products=tuple(args.product))
     return build.ExportOptions(
         outcome=args.outcome, by=args.by, period=args.period, method=args.method, overdispersion=args.overdispersion,
-        chart=args.chart, rules=args.rules, freeze=args.freeze, consumables_nok=args.consumables_nok, filters=filters,
+        chart=args.chart, rules=args.rules, freeze=args.freeze, consumables_nok=args.consumables_nok,
+        min_completeness=build.ExportOptions.min_completeness if getattr(args, "min_completeness", None) is None
+        else args.min_completeness, filters=filters,
         as_of=args.as_of, release=disclosure.Rule(args.min_numerator, args.min_denominator) if args.release else None,
         excel=args.excel, database=Path(args.db) if args.db else store.default_db_path())
 

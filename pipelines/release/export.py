@@ -35,14 +35,19 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # ASCII signs and their full-width and small forms (Excel and LibreOffice normalise some of these)
 FORMULA_SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\u2212")
 
+# is_low_completeness: follow-up completeness below the export's --min-completeness (analysis.mark_low_completeness)
 RATES_COLUMNS = ["period_start", "numerator_n", "denominator_n", "rate", "ci_low", "ci_high", "followup_completeness",
-                 "metric", "eligible_n", "followed_up_n", "event_n", "awaiting_n", "crude_rate", "crude_event_n"]
+                 "metric", "eligible_n", "followed_up_n", "event_n", "awaiting_n", "crude_rate", "crude_event_n",
+                 "is_low_completeness"]
 FUNNEL_COLUMNS = ["clinician", "numerator_n", "denominator_n", "rate", "target", "lcl_95", "ucl_95", "lcl_998",
-                  "ucl_998", "flag", "phi", "tau2", "z", "flag_95", "method", "overdispersion_applied"]
+                  "ucl_998", "flag", "phi", "tau2", "z", "flag_95", "method", "overdispersion_applied",
+                  "followup_completeness", "is_low_completeness"]
+# period_closed: every window of the period closed at the as-of date; only such periods are judged, so no rule
+# column (sigma_signal, runs_signal, astronomical, shift, trend, two_of_three, signal) is true where it is false
 SPC_COLUMNS = ["period_start", "numerator_n", "denominator_n", "rate", "cl", "lcl", "ucl", "sigma_signal",
                "runs_signal", "longest_run", "longest_run_max", "crossings", "crossings_min", "lcl_95", "ucl_95",
                "part", "baseline", "astronomical", "shift", "trend", "two_of_three", "signal", "signal_rules",
-               "followup_completeness"]
+               "followup_completeness", "period_closed", "is_low_completeness"]
 CUSUM_COLUMNS = ["clinician", "treated_on", "cusum", "threshold", "signal", "outcome", "expected"]
 
 
@@ -169,7 +174,8 @@ def filters_text(filters: Filters) -> str:
 
 
 def rates_frame(con, outcome_key: str, *, by: str | None = None, period: str = "month", filters: Filters = Filters(),
-                as_of: dt.date | None = None) -> pd.DataFrame:
+                as_of: dt.date | None = None,
+                low_completeness_below: float | None = analysis.LOW_COMPLETENESS_BELOW) -> pd.DataFrame:
     if period == "all":
         frame = counting.rates(con, outcome_key, by=(by,) if by else (), filters=filters, as_of=as_of)
         start = filters.date_from or _first_date(con)
@@ -177,6 +183,8 @@ def rates_frame(con, outcome_key: str, *, by: str | None = None, period: str = "
     else:
         frame = counting.rates(con, outcome_key, by=(by,) if by else (), period=period, filters=filters, as_of=as_of)
         frame = frame[(frame["eligible_n"] > 0) | (frame["awaiting_n"] > 0)]
+    frame = analysis.mark_low_completeness(frame, analysis.completeness_threshold(outcome_key,
+                                                                                 low_completeness_below))
     groups = [by] if by else []
     return frame[groups + RATES_COLUMNS].reset_index(drop=True)
 
@@ -186,16 +194,18 @@ def _first_date(con) -> dt.date | None:
 
 
 def funnel_frame(con, outcome_key: str, *, method: str = "arcsine", overdispersion: str = "auto",
-                 filters: Filters = Filters(), as_of: dt.date | None = None) -> pd.DataFrame:
+                 filters: Filters = Filters(), as_of: dt.date | None = None,
+                 low_completeness_below: float | None = analysis.LOW_COMPLETENESS_BELOW) -> pd.DataFrame:
     frame, _ = analysis.funnel(con, outcome_key, method=method, overdispersion=overdispersion, filters=filters,
-                               as_of=as_of)
+                               as_of=as_of, low_completeness_below=low_completeness_below)
     return frame.reindex(columns=FUNNEL_COLUMNS)
 
 
 def spc_frame(con, outcome_key: str, *, chart: str = "p", period: str = "month", rules: str = "anhoej",
-              freeze: int | None = None, filters: Filters = Filters(), as_of: dt.date | None = None) -> pd.DataFrame:
+              freeze: int | None = None, filters: Filters = Filters(), as_of: dt.date | None = None,
+              low_completeness_below: float | None = analysis.LOW_COMPLETENESS_BELOW) -> pd.DataFrame:
     frame = analysis.spc(con, outcome_key, period=period, chart=chart, rules=rules, freeze=freeze, filters=filters,
-                         as_of=as_of)
+                         as_of=as_of, low_completeness_below=low_completeness_below)
     return frame.reindex(columns=SPC_COLUMNS)
 
 
@@ -237,7 +247,7 @@ RELEASE = {
                                                         "followup_completeness"),
                        ("period_start", "numerator_n", "denominator_n", "rate", "cl", "lcl", "ucl", "sigma_signal",
                         "runs_signal", "longest_run", "longest_run_max", "crossings", "crossings_min", "signal",
-                        "signal_rules")),
+                        "signal_rules", "period_closed")),
     "costs": ReleaseSpec("correction_n", "primary_n", ("correction_cost_nok", "cost_per_100_primary_nok",
                                                        "revenue_nok", "cost_share", "product_cost_nok",
                                                        "chair_cost_nok", "consumables_nok"),
@@ -273,7 +283,8 @@ def release(frame: pd.DataFrame, kind: str, groups: list[str], rule: disclosure.
             chart: str = "p", rules: str = "anhoej", freeze: int | None = None) -> pd.DataFrame:
     """The export as it may leave the clinic: only aggregate columns, small cells suppressed and marked, the
     counts shown rounded to base 5, and every rate, interval, limit and centre line recomputed from those rounded
-    counts (nothing is computed from a hidden cell)."""
+    counts (nothing is computed from a hidden cell). A control chart keeps `period_closed`: a period not closed is
+    not judged in the release either."""
     if kind not in RELEASE:
         raise NotForRelease(f"a {kind} export holds one row per session and cannot be released; "
                             "use the pseudonymised records export for audit")
@@ -349,6 +360,8 @@ def _release_spc(out: pd.DataFrame, shown: np.ndarray, *, chart: str, rules: str
                             "denominator_n": _shown_counts(out, shown, "denominator_n")})
     for c in ("eligible_n", "followed_up_n", "event_n", "awaiting_n"):
         counted[c] = 0
+    if "period_closed" in out:  # a period not closed stays unjudged in the release's recomputed chart
+        counted["period_closed"] = out["period_closed"].astype(bool).to_numpy()
     higher = registry.get(outcome_key).higher_is_better if outcome_key else False
     chart_frame = analysis.spc_from_counts(counted, chart=chart, freeze=freeze, rules=rules,
                                            higher_is_better=higher)
