@@ -368,11 +368,12 @@ TEXTS: dict[str, tuple[str, str]] = {
                        "signal).",
                        "CUSUM ikke tegnet: hendelsen er for sjelden for terskelregelen (én hendelse ville "
                        "allerede gi signal)."),
-    "cusum_no_events": ("CUSUM not drawn: no session to chart under these filters, or the other clinicians' "
-                        "sessions so far hold too few events (or too few without one) to say what to expect.",
-                        "CUSUM ikke tegnet: ingen behandling å vise med disse filtrene, eller de andre "
-                        "behandlernes behandlinger så langt har for få hendelser (eller for få uten) til å si hva "
-                        "som er forventet."),
+    "cusum_no_events": ("CUSUM not drawn: no events (or only events) under these filters, or the other "
+                        "clinicians' sessions so far hold too few events (or too few without one) to say what to "
+                        "expect.",
+                        "CUSUM ikke tegnet: ingen hendelser (eller bare hendelser) med disse filtrene, eller de "
+                        "andre behandlernes behandlinger så langt har for få hendelser (eller for få uten) til å si "
+                        "hva som er forventet."),
     "tab_funnel": ("Funnel plot", "Traktplott"),
     "tab_oe": ("Case-mix adjusted", "Justert for pasientsammensetning"),
     "tab_cusum": ("CUSUM", "CUSUM"),

@@ -484,7 +484,10 @@ def _interpolated(values: np.ndarray, odds_ratio: float, arl0: float) -> np.ndar
         except stats.CusumTooRare:
             grid[i] = np.nan
     low, high = grid[np.searchsorted(needed, k)], grid[np.searchsorted(needed, k + 1)]
-    return low + (high - low) * fraction
+    # never below one event's weight: there every event would signal, a run length of 1/p, shorter than arl0 for
+    # any risk that is not too rare (near 1/arl0 the exact threshold sits just above that weight)
+    one_event = math.log(odds_ratio) - np.log(1.0 - values + odds_ratio * values)
+    return np.maximum(low + (high - low) * fraction, one_event + 1e-9)
 
 
 @functools.lru_cache(maxsize=4096)
