@@ -294,6 +294,21 @@ def test_later_sessions_never_change_the_path_drawn_so_far(tmp_path):
     later.close()
 
 
+def test_running_counts_dense_and_sorted_agree(tmp_path, monkeypatch):
+    con = connect(generated_clinic(tmp_path))
+    dense = counting.cusum_risks(con, KEY, shrink_sessions=20, min_reference_events=20)
+    monkeypatch.setattr(counting, "DENSE_CELLS", 0)  # every group table too big: sorted keys and binary search
+    pd.testing.assert_frame_equal(counting.cusum_risks(con, KEY, shrink_sessions=20, min_reference_events=20), dense)
+    # and both equal counting by brute force for a few sessions: the other clinicians' sessions closed by the day
+    prefix, params = counting._reference_sql(con, counting.registry.get(KEY), Filters(), counting.default_as_of(con))
+    ref = con.execute(f"{prefix} SELECT * FROM ref", params).df()
+    for i in (0, len(dense) // 2, len(dense) - 1):
+        row = dense.iloc[i]
+        others = ref[(ref.clinician != row.clinician) & (pd.to_datetime(ref.closes_on).dt.date <= row.treated_on)]
+        assert (row.others_n, row.others_e) == (len(others), others.y.sum())
+    con.close()
+
+
 def test_the_per_session_threshold_holds_the_stated_in_control_run_length():
     # one clinician, 2,000,000 in-control sessions at risk 0.05 (what the chart expects): sessions per signal
     rng = np.random.default_rng(2024)

@@ -419,22 +419,22 @@ def cusum_from_risks(risks: pd.DataFrame, odds_ratio: float = CUSUM_ODDS_RATIO,
     signals), which is what "too rare" means."""
     if risks.empty:
         return pd.DataFrame(columns=CUSUM_COLUMNS)
-    p = risks["expected"].to_numpy(dtype=float)
-    y = risks["y"].to_numpy(dtype=float)
+    clinicians = risks["clinician"].to_numpy(dtype=object)
+    order = np.argsort(clinicians, kind="stable")  # by clinician, keeping each one's sessions in chart order
+    clinicians = clinicians[order]
+    p = risks["expected"].to_numpy(dtype=float)[order]
+    y = risks["y"].to_numpy(dtype=float)[order]
     weight = y * np.log(odds_ratio) - np.log(1.0 - p + odds_ratio * p)
-    clinicians = risks["clinician"].to_numpy()
-    parts = []
-    for clinician, idx in pd.Series(np.arange(len(risks))).groupby(clinicians, sort=True):
-        rows = idx.to_numpy()
-        running = np.cumsum(p[rows]) / np.arange(1, rows.size + 1)
+    path, signal, thresholds = np.empty(p.size), np.zeros(p.size, dtype=bool), np.empty(p.size)
+    starts = np.flatnonzero(np.r_[True, clinicians[1:] != clinicians[:-1]])
+    for a, b in zip(starts, np.r_[starts[1:], p.size], strict=True):
+        running = np.cumsum(p[a:b]) / np.arange(1, b - a + 1)
         threshold_for(float(running[-1]), odds_ratio, arl0)  # the clinician's chart as a whole: CusumTooRare
-        thresholds = thresholds_for(running, odds_ratio, arl0)
-        path, signal = stats.cusum_path(weight[rows], thresholds)
-        parts.append(pd.DataFrame({
-            "clinician": clinician, "treated_on": risks["treated_on"].to_numpy()[rows], "outcome": y[rows],
-            "expected": p[rows], "sessions_n": np.ones(rows.size, dtype="int64"), "weight": weight[rows],
-            "cusum": path, "threshold": thresholds, "signal": signal}))
-    return pd.concat(parts, ignore_index=True)[CUSUM_COLUMNS]
+        thresholds[a:b] = thresholds_for(running, odds_ratio, arl0)
+        path[a:b], signal[a:b] = stats.cusum_path(weight[a:b], thresholds[a:b])
+    return pd.DataFrame({"clinician": clinicians, "treated_on": risks["treated_on"].to_numpy()[order], "outcome": y,
+                         "expected": p, "sessions_n": np.ones(p.size, dtype="int64"), "weight": weight,
+                         "cusum": path, "threshold": thresholds, "signal": signal})[CUSUM_COLUMNS]
 
 
 THRESHOLD_GRID_STEP = 1.1  # thresholds are computed at risks 1.1^k (k < 0) and interpolated in log risk in between

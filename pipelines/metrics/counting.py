@@ -568,29 +568,35 @@ def cusum_risks(
     close later) never change the risk of an earlier treatment day.
 
     The reference sessions come from SQL (`ref`); the running counts are sorted-key lookups in numpy (four sorts,
-    no loop per session). Columns: treatment_id, clinician, treated_on, y, expected, others_n, others_e (the
-    reference's sessions and events on that day)."""
+    no loop per session). Columns: clinician, treated_on, y, expected, others_n, others_e (the reference's
+    sessions and events on that day)."""
     prefix, params = _reference_sql(con, registry.get(outcome_key), filters, as_of or default_as_of(con))
     strata = ", ".join(CASE_MIX)
-    sql = f"""{prefix}
-SELECT treatment_id, clinician, treated_on, y, is_reported,
-       dense_rank() OVER (ORDER BY {strata}) AS stratum_id, dense_rank() OVER (ORDER BY clinician) AS clinician_id,
-       CAST(treated_on - DATE '1970-01-01' AS BIGINT) AS treated_day,
-       CAST(closes_on - DATE '1970-01-01' AS BIGINT) AS closes_day
-FROM ref ORDER BY clinician, treated_on, treatment_id"""
-    ref = con.execute(sql, params).df()
-    columns = ["treatment_id", "clinician", "treated_on", "y", "expected", "others_n", "others_e"]
-    if ref.empty:
+    same_stratum = " AND ".join(f"r.{x} IS NOT DISTINCT FROM s.{x}" for x in CASE_MIX)
+    # numbers only (strata and clinicians numbered through small tables, days since 1970): cheap to fetch
+    sql = f"""{prefix},
+s AS (SELECT {strata}, row_number() OVER () AS stratum_id FROM (SELECT DISTINCT {strata} FROM ref)),
+c AS (SELECT clinician, row_number() OVER (ORDER BY clinician) - 1 AS clinician_id
+      FROM (SELECT DISTINCT clinician FROM ref))
+SELECT s.stratum_id, c.clinician_id, CAST(r.treated_on - DATE '1970-01-01' AS BIGINT) AS treated_day,
+       CAST(r.closes_on - DATE '1970-01-01' AS BIGINT) AS closes_day, r.y, r.is_reported,
+       row_number() OVER (ORDER BY r.clinician, r.treated_on, r.treatment_id) AS chart_order
+FROM ref r JOIN s ON {same_stratum} JOIN c ON r.clinician IS NOT DISTINCT FROM c.clinician"""
+    ref = con.execute(sql, params).fetchnumpy()
+    codes = [row[0] for row in con.execute(f"{prefix} SELECT DISTINCT clinician FROM ref ORDER BY clinician",
+                                           params).fetchall()]
+    columns = ["clinician", "treated_on", "y", "expected", "others_n", "others_e"]
+    reported = np.asarray(ref["is_reported"], dtype=bool)
+    if not reported.any():
         return pd.DataFrame(columns=columns)
-    stratum = ref["stratum_id"].to_numpy(np.int64)
-    clinician = ref["clinician_id"].to_numpy(np.int64)
-    closes = ref["closes_day"].to_numpy(np.int64)
-    y = ref["y"].to_numpy(np.int64)
-    rows = np.flatnonzero(ref["is_reported"].to_numpy(bool))
-    if rows.size == 0:
-        return pd.DataFrame(columns=columns)
-    day = ref["treated_day"].to_numpy(np.int64)[rows]
-    n_clinicians = int(clinician.max()) + 1
+    stratum = np.asarray(ref["stratum_id"], dtype=np.int64)
+    clinician = np.asarray(ref["clinician_id"], dtype=np.int64)
+    closes = np.asarray(ref["closes_day"], dtype=np.int64)
+    y = np.asarray(ref["y"], dtype=np.int64)
+    rows = np.flatnonzero(reported)
+    rows = rows[np.argsort(np.asarray(ref["chart_order"], dtype=np.int64)[rows], kind="stable")]  # chart order
+    day = np.asarray(ref["treated_day"], dtype=np.int64)[rows]
+    n_clinicians = len(codes)
 
     def closed_by(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per reported session: reference sessions (and their events) of its group closed by its treatment day."""
@@ -609,20 +615,28 @@ FROM ref ORDER BY clinician, treated_on, treatment_id"""
     p = np.clip(p, RISK_FLOOR, 1 - RISK_FLOOR)
     usable = (others_e >= min_reference_events) & (others_n - others_e >= min_reference_events)
     picked = rows[usable]
-    out = pd.DataFrame({"treatment_id": ref["treatment_id"].to_numpy()[picked],
-                        "clinician": ref["clinician"].to_numpy()[picked],
-                        "treated_on": pd.to_datetime(ref["treated_on"].to_numpy()[picked]).date,
-                        "y": y[picked], "expected": p[usable], "others_n": others_n[usable],
-                        "others_e": others_e[usable]})
-    return out[columns]
+    return pd.DataFrame({"clinician": np.asarray(codes, dtype=object)[clinician[picked]],
+                         "treated_on": day[usable].astype("datetime64[D]").astype(object),
+                         "y": y[picked], "expected": p[usable], "others_n": others_n[usable],
+                         "others_e": others_e[usable]})[columns]
+
+
+DENSE_CELLS = 2_000_000  # _running_counts uses a dense (group x day) table up to this many cells
 
 
 def _running_counts(ref_group: np.ndarray, ref_day: np.ndarray, ref_y: np.ndarray, group: np.ndarray,
                     day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each query (group[i], day[i]): how many reference rows of the same group have ref_day <= day[i], and
-    the sum of their ref_y. One sort of the reference by (group, day) and two binary searches per query."""
+    the sum of their ref_y. Small (groups x days) tables are counted densely (a cumulative sum per group over the
+    days), larger ones by one sort of the reference by (group, day) and two binary searches per query."""
     low = min(int(ref_day.min()), int(day.min()))
     span = max(int(ref_day.max()), int(day.max())) - low + 1
+    groups = int(max(ref_group.max(), group.max())) + 1
+    if groups * span <= DENSE_CELLS:
+        cells = ref_group * span + (ref_day - low)
+        n = np.bincount(cells, minlength=groups * span).reshape(groups, span).cumsum(axis=1)
+        e = np.bincount(cells, weights=ref_y, minlength=groups * span).reshape(groups, span).cumsum(axis=1)
+        return n[group, day - low], np.rint(e[group, day - low]).astype(np.int64)
     keys = ref_group * span + (ref_day - low)
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
