@@ -5,8 +5,9 @@ read these, so a chart and its CSV always show the same numbers. Every interval 
 - spc():       one outcome over time, p or Laney p' chart, Anhoej run rules and the NHS "Making Data Count" rules;
 - funnel():    one outcome by clinician against the clinic rate, with limits by the chosen method;
 - completeness(), variation_reading(): follow-up completeness with its interval, an spc frame's MDC reading;
-- case_mix():  observed / expected per clinician after indirect standardisation, with a funnel of ratios;
-- cusum():     a risk-adjusted Bernoulli CUSUM per clinician;
+- case_mix():  observed / expected per clinician after indirect standardisation against the other clinicians
+               (leave-one-out, the whole clinic as reference whatever the filters), with a funnel of ratios;
+- cusum():     a risk-adjusted Bernoulli CUSUM per clinician, per session, from risks known on the treatment day;
 - signals():   every place where one of the above fired, newest first.
 """
 
@@ -290,7 +291,7 @@ def reference_outliers(con: duckdb.DuckDBPyConnection, outcome_key: str, *, filt
     colleague's expected count: a clinician at 3.5 times the risk pushes everyone else's O/E well below 1, which
     in turn widens the overdispersion allowance until the outlier itself is no longer flagged."""
     first = counting.expected_by_clinician(con, outcome_key, shrink_sessions=CASE_MIX_SHRINK_SESSIONS,
-                                           filters=counting._reference_filters(filters), as_of=as_of)
+                                           filters=counting.reference_filters(filters), as_of=as_of)
     usable = first[first["expected_n"] > 0]
     if len(usable) < 2:
         return ()

@@ -415,10 +415,12 @@ CASE_MIX = ("indication", "areas", "product", "is_repeat")  # the strata of indi
 # - small strata are shrunk towards the others' overall rate by `shrink_sessions` pseudo-sessions: a stratum the
 #   clinician has to themself gets the others' overall rate, never the clinician's own events back (E = O);
 # - the CUSUM's expected risks use only what was known on the treatment day: the other clinicians' sessions whose
-#   windows had closed by then (an expanding window), so later data never change a past point or signal.
+#   windows had closed by then (an expanding window), so later data never change a past point or signal;
+# - O/E only: clinicians found far from the rest in a first pass (analysis.reference_outliers) are left out of every
+#   reference (`exclude`), so one outlier does not push all its colleagues below 1.
 
 
-def _reference_filters(filters: Filters) -> Filters:
+def reference_filters(filters: Filters) -> Filters:
     """The reference population's filters: the date range only."""
     return Filters(date_from=filters.date_from, date_to=filters.date_to)
 
@@ -429,7 +431,7 @@ def _reference_sql(con, o: Outcome, filters: Filters, as_of: dt.date) -> tuple[s
     `closes_on` (the day its window closes: its outcome is known from then on) and `is_reported` (it also passes
     the other filters: its clinician's observed and expected counts are reported)."""
     where, params = filters.sql("p")
-    ref_where, ref_params = _reference_filters(filters).sql("p")
+    ref_where, ref_params = reference_filters(filters).sql("p")
     c = counting_sql(o)
     prefix, relation = per_session_source(con, [o], as_of)
     sql = f"""
