@@ -521,7 +521,9 @@ def _nan(values) -> np.ndarray:
 
 def oe_chart(frame: pd.DataFrame, *, outcome_label: str, lang: str, highlight: str | None = None,
              height: int = 420) -> go.Figure:
-    """Observed / expected per clinician (by code) with its exact Poisson 95 % interval and the line at 1."""
+    """Observed / expected per clinician (by code) with its exact Poisson 95 % interval and the line at 1. Expected
+    counts are at the other clinicians' rates (analysis.case_mix: leave-one-out, the whole clinic as reference
+    whatever the filters), which the subtitle says."""
     title = t("oe_title", lang, outcome=outcome_label)
     frame = _visible(frame)
     if frame is None or frame.empty or not np.isfinite(_nan(frame["oe_ratio"])).any():
@@ -558,8 +560,9 @@ def oe_chart(frame: pd.DataFrame, *, outcome_label: str, lang: str, highlight: s
 
 def cusum_chart(daily: pd.DataFrame, *, clinician: str, outcome_label: str, lang: str, arl0: float,
                 height: int = 380) -> go.Figure:
-    """Risk-adjusted CUSUM of one clinician, one point per treatment day (signals.cusum_daily: the highest value
-    that day), its threshold and the signals."""
+    """Risk-adjusted CUSUM of one clinician, its threshold and the signals. The chart updates once per session
+    (analysis.cusum); a point is a treatment day at the highest value its sessions reached (signals.cusum_daily),
+    as the legend and subtitle say."""
     title = t("cusum_title", lang, outcome=outcome_label, clinician=clinician)
     daily = daily[daily["clinician"] == clinician] if not daily.empty else daily
     if daily.empty:

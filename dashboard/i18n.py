@@ -393,11 +393,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "clinician_table": ("Clinicians", "Behandlere"),
     "col_oe": ("Observed / expected", "Observert / forventet"),
     "col_oe_help": ("Observed events divided by the events expected from each session's case mix (indication, "
-                    "areas, product, first or repeat treatment) at the clinic's rates: indirect "
-                    "standardisation, exact Poisson 95 % interval. 1.0 = as expected.",
+                    "areas, product, first or repeat treatment) at the rates of the OTHER clinicians in the "
+                    "period (never the clinician's own, whatever the filters): indirect standardisation, exact "
+                    "Poisson 95 % interval. 1.0 = as expected.",
                     "Observerte hendelser delt på forventet ut fra hver behandlings pasientsammensetning "
-                    "(indikasjon, områder, preparat, første eller gjentatt behandling) med klinikkens andeler: "
-                    "indirekte standardisering, eksakt Poisson 95 % intervall. 1,0 = som forventet."),
+                    "(indikasjon, områder, preparat, første eller gjentatt behandling) med andelene til de ANDRE "
+                    "behandlerne i perioden (aldri behandlerens egne, uansett filter): indirekte standardisering, "
+                    "eksakt Poisson 95 % intervall. 1,0 = som forventet."),
     "col_oe_interval": ("O/E 95 % interval", "O/F 95 % intervall"),
     "col_cusum": ("CUSUM status", "CUSUM-status"),
     "cusum_in control": ("in control", "i kontroll"),
@@ -409,25 +411,34 @@ TEXTS: dict[str, tuple[str, str]] = {
                        "signal).",
                        "CUSUM ikke tegnet: hendelsen er for sjelden for terskelregelen (én hendelse ville "
                        "allerede gi signal)."),
-    "cusum_no_events": ("CUSUM not drawn: no events (or only events) under these filters.",
-                        "CUSUM ikke tegnet: ingen hendelser (eller bare hendelser) med disse filtrene."),
+    "cusum_no_events": ("CUSUM not drawn: no events (or only events) under these filters, or the other "
+                        "clinicians' sessions so far hold too few events (or too few without one) to say what to "
+                        "expect.",
+                        "CUSUM ikke tegnet: ingen hendelser (eller bare hendelser) med disse filtrene, eller de "
+                        "andre behandlernes behandlinger så langt har for få hendelser (eller for få uten) til å si "
+                        "hva som er forventet."),
     "tab_funnel": ("Funnel plot", "Traktplott"),
     "tab_oe": ("Case-mix adjusted", "Justert for pasientsammensetning"),
     "tab_cusum": ("CUSUM", "CUSUM"),
     "oe_title": ("{outcome}: observed / expected events after case mix",
                  "{outcome}: observerte / forventede hendelser etter pasientsammensetning"),
-    "oe_subtitle": ("Indirect standardisation; exact Poisson 95 % interval; 1 = as expected",
-                    "Indirekte standardisering; eksakt Poisson 95 % intervall; 1 = som forventet"),
+    "oe_subtitle": ("Expected at the other clinicians' rates (leave-one-out); exact Poisson 95 % interval; "
+                    "1 = as expected",
+                    "Forventet med de andre behandlernes andeler (utelat én); eksakt Poisson 95 % intervall; "
+                    "1 = som forventet"),
     "axis_oe": ("Observed / expected", "Observert / forventet"),
     "focus_clinician": ("CUSUM for clinician", "CUSUM for behandler"),
     "cusum_title": ("{outcome}: risk-adjusted CUSUM for {clinician}",
                     "{outcome}: risikojustert CUSUM for {clinician}"),
-    "cusum_subtitle": ("Looks for a doubling of the odds of the event; threshold {h} gives an in-control average "
+    "cusum_subtitle": ("Updated per session in treatment order; a point is a treatment day at its highest value. "
+                       "Looks for a doubling of the odds of the event; threshold {h} gives an in-control average "
                        "run length of {arl}; restarts from 0 after a signal",
-                       "Ser etter en dobling av oddsen for hendelsen; terskel {h} gir i snitt {arl} "
-                       "mellom falske alarmer; starter på 0 igjen etter et signal"),
+                       "Oppdatert per behandling i behandlingsrekkefølge; et punkt er en behandlingsdag ved "
+                       "dagens høyeste verdi. Ser etter en dobling av oddsen for hendelsen; terskel {h} gir i "
+                       "snitt {arl} mellom falske alarmer; starter på 0 igjen etter et signal"),
     "axis_cusum": ("CUSUM", "CUSUM"),
-    "legend_cusum": ("CUSUM (highest per day)", "CUSUM (høyeste per dag)"),
+    "legend_cusum": ("CUSUM (updated per session; a point = a treatment day, its highest value)",
+                     "CUSUM (oppdatert per behandling; et punkt = en behandlingsdag, dagens høyeste verdi)"),
     "legend_threshold": ("Threshold", "Terskel"),
     "legend_cusum_signal": ("Signal", "Signal"),
     # the CUSUM by month, for roles without case access (docs/security.md)
@@ -652,8 +663,20 @@ TEXTS: dict[str, tuple[str, str]] = {
     "export_costs_help": ("Corrections, cost parts, cost per 100 primary treatments and share of revenue.",
                           "Korrigeringer, kostnadsdeler, kostnad per 100 første behandlinger og andel av omsetning."),
     "export_cusum": ("CUSUM", "CUSUM"),
-    "export_cusum_help": ("Per clinician and session: CUSUM value, threshold and signals.",
-                          "Per behandler og behandling: CUSUM-verdi, terskel og signaler."),
+    "export_cusum_help": ("One row per session in chart order (clinician, treatment day, treatment id): outcome, "
+                          "expected risk, weight, CUSUM value, threshold and signal; sessions_n is 1 (a point is a "
+                          "session), and the chart can be recomputed from the weights.",
+                          "Én rad per behandling i diagrammets rekkefølge (behandler, behandlingsdag, "
+                          "behandlings-id): utfall, forventet risiko, vekt, CUSUM-verdi, terskel og signal; "
+                          "sessions_n er 1 (et punkt er en behandling), og diagrammet kan regnes ut igjen fra "
+                          "vektene."),
+    "export_oe": ("Observed / expected", "Observert / forventet"),
+    "export_oe_help": ("One row per clinician: observed and expected events after case mix (at the other "
+                       "clinicians' rates), O/E with its exact Poisson 95 % interval and the flag outside the 99.8 % "
+                       "funnel limits (high, low or empty). Internal only: never a release.",
+                       "Én rad per behandler: observerte og forventede hendelser etter pasientsammensetning (med "
+                       "de andre behandlernes andeler), O/F med eksakt Poisson 95 % intervall og flagg utenfor "
+                       "99,8 % traktgrensene (high, low eller tomt). Bare internt: aldri en utlevering."),
     "export_by": ("Group by", "Grupper etter"),
     "export_by_none": ("Nothing (clinic)", "Ingenting (klinikken)"),
     "export_period_all": ("Whole period", "Hele perioden"),
@@ -735,27 +758,47 @@ TEXTS: dict[str, tuple[str, str]] = {
                            "τ² etter DerSimonian-Laird; «automatisk» utvider grensene når τ² > 0, som FunnelPlotR "
                            "0.6.0. En behandler utenfor 99,8 % er et signal. Kontrollert mot FunnelPlotR."),
     "method_oe": ("Observed / expected after case mix", "Observert / forventet etter pasientsammensetning"),
-    "method_oe_text": ("Indirect standardisation: each session's expected risk is the clinic's rate in its "
-                       "stratum (indication × areas × product × first or repeat treatment) over the same "
-                       "sessions; a clinician's expected count is the sum. O/E has an exact Poisson (Garwood) "
-                       "interval, with the expected count taken as fixed.",
-                       "Indirekte standardisering: hver behandlings forventede risiko er klinikkens andel i "
-                       "samme gruppe (indikasjon × områder × preparat × første eller gjentatt behandling) blant "
-                       "de samme behandlingene; behandlerens forventede antall er summen. O/F har eksakt "
-                       "Poisson-intervall (Garwood), med forventet antall som fast."),
+    "method_oe_text": ("Indirect standardisation against the rest of the clinic: each session's expected risk is "
+                       "the rate in its stratum (indication × areas × product × first or repeat treatment) among "
+                       "the OTHER clinicians' sessions in the period (leave-one-out: an outlier cannot hide in its "
+                       "own reference), shrunk towards their overall rate by {shrink}, so a stratum a clinician has "
+                       "to themself cannot explain their events away. Filters choose whose counts are shown, never "
+                       "the reference: a clinician's O/E is the same filtered or not. A clinician whose O/E lies "
+                       "outside the exact 99.8 % limits in a first pass is left out of everyone's reference, so "
+                       "one outlier does not push every colleague below 1. A clinician's expected count is the sum "
+                       "of the risks; O/E has an exact Poisson (Garwood) interval, with the expected count taken "
+                       "as fixed.",
+                       "Indirekte standardisering mot resten av klinikken: hver behandlings forventede risiko er "
+                       "andelen i samme gruppe (indikasjon × områder × preparat × første eller gjentatt "
+                       "behandling) blant de ANDRE behandlernes behandlinger i perioden (utelat én: en avviker kan "
+                       "ikke gjemme seg i sin egen referanse), trukket mot deres samlede andel med {shrink}, så en "
+                       "gruppe behandleren er alene om ikke kan forklare bort hendelsene. Filtre velger hvem som "
+                       "vises, aldri referansen: en behandlers O/F er den samme med eller uten filter. En "
+                       "behandler med O/F utenfor de eksakte 99,8 % grensene i en første runde holdes utenfor alle "
+                       "referanser, så én avviker ikke skyver alle kollegene under 1. Behandlerens forventede "
+                       "antall er summen av risikoene; O/F har eksakt Poisson-intervall (Garwood), med forventet "
+                       "antall som fast."),
     "method_cusum": ("Risk-adjusted CUSUM", "Risikojustert CUSUM"),
-    "method_cusum_text": ("Bernoulli CUSUM per clinician (Steiner et al. 2000), sessions in date order, looking "
-                          "for the odds of the event rising by a factor {odds}. Each session's expected risk is "
-                          "its case-mix stratum rate shrunk towards the clinic rate by {shrink}. "
-                          "The threshold h gives an in-control average run length of {arl} (Markov-chain "
-                          "approximation, Brook and Evans 1972, at the clinician's mean expected risk); after a "
-                          "signal the chart restarts from 0.",
-                          "Bernoulli-CUSUM per behandler (Steiner mfl. 2000), behandlinger i datorekkefølge, som "
-                          "ser etter at oddsen for hendelsen øker med en faktor {odds}. Hver behandlings "
-                          "forventede risiko er andelen i pasientgruppen, trukket mot klinikkens andel med "
-                          "{shrink}. Terskelen h gir i snitt {arl} mellom falske "
-                          "alarmer (Markov-kjede, Brook og Evans 1972, ved behandlerens gjennomsnittlige "
-                          "forventede risiko); etter et signal starter diagrammet på 0 igjen."),
+    "method_cusum_text": ("Bernoulli CUSUM per clinician (Steiner et al. 2000), updated once per session in "
+                          "treatment order (sessions of the same day in the order of their treatment id), looking "
+                          "for the odds of the event rising by a factor {odds}. Each session's expected risk uses "
+                          "only what was known on its treatment day: its stratum's rate among the OTHER "
+                          "clinicians' sessions whose windows had closed by then, shrunk towards their overall "
+                          "rate by {shrink}; the chart starts once that reference holds {events} events. So a point "
+                          "or signal once shown stays when later data arrive, and filters never change a "
+                          "clinician's chart. The threshold h gives an in-control average run length of {arl} "
+                          "(Markov-chain approximation, Brook and Evans 1972, at the clinician's mean expected "
+                          "risk so far); after a signal the chart restarts from 0.",
+                          "Bernoulli-CUSUM per behandler (Steiner mfl. 2000), oppdatert én gang per behandling i "
+                          "behandlingsrekkefølge (samme dag i rekkefølge etter behandlings-id), som ser etter at "
+                          "oddsen for hendelsen øker med en faktor {odds}. Hver behandlings forventede risiko "
+                          "bruker bare det som var kjent på behandlingsdagen: andelen i gruppen blant de ANDRE "
+                          "behandlernes behandlinger med lukket vindu da, trukket mot deres samlede andel med "
+                          "{shrink}; diagrammet starter når referansen har {events} hendelser. Et punkt eller "
+                          "signal som er vist, blir stående når nye data kommer, og filtre endrer aldri en "
+                          "behandlers diagram. Terskelen h gir i snitt {arl} mellom falske alarmer (Markov-kjede, "
+                          "Brook og Evans 1972, ved behandlerens gjennomsnittlige forventede risiko så langt); "
+                          "etter et signal starter diagrammet på 0 igjen."),
     "method_small": ("Small numbers", "Små tall"),
     "method_small_text": ("Rates over fewer than {sessions} are drawn hollow and marked, never hidden. "
                           "Exports that leave the clinic should suppress small cells.",

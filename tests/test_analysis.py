@@ -67,32 +67,31 @@ def test_funnel_by_clinician(metrics_con):
 
 
 def test_case_mix_observed_over_expected(metrics_con):
-    frame, _ = analysis.case_mix(metrics_con, "insufficient_effect", as_of=AS_OF)
-    a01 = frame.set_index("clinician").loc["A01"]
-    assert (a01.observed_n, a01.expected_n, a01.oe_ratio) == (2, 2.0, 1.0)
-    assert np.isnan(frame.set_index("clinician").loc["B02", "oe_ratio"])  # expected 0: no ratio
+    frame, info = analysis.case_mix(metrics_con, "insufficient_effect", as_of=AS_OF)
+    frame = frame.set_index("clinician")
+    # leave-one-out (tests/test_metrics.py): A01 (2 events) at B02's rates, none of B02's sessions had the event:
+    # expected 0, no ratio; B02 (0 events) expects 10/11 at A01's shrunk rate
+    assert (frame.loc["A01", "observed_n"], frame.loc["A01", "expected_n"]) == (2, 0.0)
+    assert np.isnan(frame.loc["A01", "oe_ratio"])
+    assert frame.loc["B02", "expected_n"] == pytest.approx(10 / 11) and frame.loc["B02", "oe_ratio"] == 0.0
+    assert info["excluded"] == ()  # one clinician with an expectation: no first-pass funnel
 
 
 def test_cusum_by_hand(metrics_con):
-    chart = analysis.cusum(metrics_con, "insufficient_effect", as_of=AS_OF)
-    a01 = chart[chart.clinician == "A01"]
-    # A01's followed-up sessions in date order: S13 (0), S14 (1), S01 (0), S02 (1); clinic rate p0 = 2/6.
-    # Case-mix risks shrunk by 20 pseudo-sessions: S13, S01 stratum rate 0 of 4 -> (0 + 20/3) / 24;
-    # S14, S02 strata 1 of 1 -> (1 + 20/3) / 21. W = y ln 2 - ln(1 + p).
-    p_low, p_high = (20 / 3) / 24, (1 + 20 / 3) / 21
-    w = [-math.log(1 + p_low), math.log(2) - math.log(1 + p_high), -math.log(1 + p_low),
-         math.log(2) - math.log(1 + p_high)]
-    s, expected = 0.0, []
-    for step in w:
-        s = max(0.0, s + step)
-        expected.append(s)
-    assert list(a01.outcome) == [0, 1, 0, 1]
-    assert list(a01.cusum) == pytest.approx(expected)
-    assert list(a01.expected) == pytest.approx([p_low, p_high, p_low, p_high])
-    assert (a01.threshold > 0).all() and not a01.signal.any()
+    chart = analysis.cusum(metrics_con, "insufficient_effect", as_of=AS_OF, min_reference_events=2)
+    # A CUSUM session's reference: the other clinician's sessions whose windows (28 days) had closed by its day.
+    # A01's sessions (Oct-23 to March) come before any of B02's closed: not charted. B02's S15 (1 April) and S16
+    # (2 April): A01's S13 S14 S01 S02 had closed (2 events of 4, rate 1/2); their stratum glabella/first holds
+    # A01's S01 S13 (0 of 2): p = (0 + 20 x 1/2) / (2 + 20) = 5/11; no event: W = -ln(1 + 5/11), S stays 0
+    assert list(chart.clinician) == ["B02", "B02"]
+    assert list(chart.outcome) == [0, 0]
+    assert list(chart.expected) == pytest.approx([5 / 11, 5 / 11])
+    assert list(chart.weight) == pytest.approx([-math.log(16 / 11)] * 2)
+    assert list(chart.cusum) == [0.0, 0.0] and not chart.signal.any()
+    assert list(chart.threshold) == pytest.approx([analysis.threshold_for(5 / 11)] * 2)
     status = analysis.cusum_status(chart).set_index("clinician")
-    assert status.loc["A01", "cusum_now"] == pytest.approx(expected[-1])
-    assert status.loc["A01", "signals_n"] == 0
+    assert status.loc["B02", "cusum_now"] == 0.0 and status.loc["B02", "signals_n"] == 0
+    assert list(status.index) == ["B02"]
 
 
 def test_option_errors(metrics_con):
@@ -132,5 +131,16 @@ def test_cusum_for_an_event_too_rare_says_so():
 
     with pytest.raises(stats.CusumTooRare, match="too rare for a CUSUM with an in-control average run length"):
         stats.cusum_threshold(0.0002, 2.0, 1000)
-    # a common event has a threshold, and equal rounded risks share one computation
-    assert analysis.threshold_for(0.0312) == analysis.threshold_for(0.0308) > 0
+    with pytest.raises(stats.CusumTooRare):
+        analysis.threshold_for(0.00015)
+    # thresholds by the 10 % grid, interpolated in log risk: their in-control run length is the stated one within
+    # 5 %; near the rare limit never below it (a threshold under one event's weight would make every event signal)
+    arl0 = analysis.CUSUM_ARL0
+    for p in (0.001, 0.0123, 0.03, 0.2, 0.6):
+        assert 0.95 * arl0 < stats.cusum_arl(analysis.threshold_for(p), p, 2.0) < 1.05 * arl0
+    for p in (0.0003, 0.0004, 0.0005):
+        assert stats.cusum_arl(analysis.threshold_for(p), p, 2.0) >= arl0
+    assert analysis.threshold_for(0.0308) < analysis.threshold_for(0.0312)
+    # a running mean too rare for any threshold gets the lowest one (every event signals) instead of raising
+    assert list(analysis.thresholds_for([0.00015, 0.03])) == [analysis.LOWEST_THRESHOLD,
+                                                              pytest.approx(analysis.threshold_for(0.03))]

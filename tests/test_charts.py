@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import pytest
 from conftest import ROOT
 
-from dashboard import charts
+from dashboard import charts, i18n
 from pipelines import stats
 from pipelines.metrics import analysis, counting, signals
 
@@ -249,7 +249,10 @@ def test_cusum_chart_daily_points_threshold_and_signals():
     assert list(a["cusum"]) == [0.6, 3.4, 0.0] and list(a["sessions_n"]) == [2, 1, 1]
     assert list(a["events_n"]) == [1, 1, 0] and list(a["signal"]) == [False, True, False]
     fig = charts.cusum_chart(daily, clinician="A", outcome_label="X", lang="en", arl0=1000)
-    assert list(trace(fig, "CUSUM (highest per day)").y) == [0.6, 3.4, 0.0]
+    # the legend says what a point is: a treatment day at its highest value, the chart updating per session
+    legend = i18n.t("legend_cusum", "en")
+    assert "updated per session" in legend and "a point = a treatment day" in legend
+    assert list(trace(fig, legend).y) == [0.6, 3.4, 0.0]
     assert list(trace(fig, "Signal").y) == [3.4]
     assert "3.20" in fig.layout.title.subtitle.text and "1,000 sessions" in fig.layout.title.subtitle.text
     assert "no events" in charts.cusum_chart(daily, clinician="Z", outcome_label="X", lang="en",

@@ -9,10 +9,13 @@ import os
 import shutil
 from pathlib import Path
 
+import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
 from pipelines.__main__ import main
+from pipelines.metrics import analysis
 from pipelines.release.export import neutralise, to_csv_text
 
 AS_OF = ["--as-of", "2024-06-30"]
@@ -86,11 +89,75 @@ def test_costs_columns_and_values(metrics_db, tmp_path):
     assert frame.set_index("clinician").loc["A01", "correction_cost_nok"] == 492
 
 
-def test_cusum_columns(metrics_db, tmp_path):
-    code, out = run(metrics_db, tmp_path, "cusum", "--outcome", "insufficient_effect", *AS_OF)
+@pytest.fixture(scope="module")
+def clinic_db(tmp_path_factory) -> Path:
+    """A generated year of three clinicians (tests/test_risk_adjustment.py): enough events for a CUSUM."""
+    from test_risk_adjustment import generated_clinic
+
+    return generated_clinic(tmp_path_factory.mktemp("export_clinic"))
+
+
+def test_cusum_columns(clinic_db, tmp_path):
+    code, out = run(clinic_db, tmp_path, "cusum", "--outcome", "bruising")
+    assert code == 0
     frame = read(out)
-    assert list(frame.columns[:5]) == ["clinician", "treated_on", "cusum", "threshold", "signal"]
-    assert list(frame.clinician) == ["A01"] * 4 + ["B02"] * 2
+    assert list(frame.columns) == ["clinician", "treated_on", "cusum", "threshold", "signal", "outcome", "expected",
+                                   "sessions_n", "weight"]
+    # one row per session (a point is a session), in chart order: clinician, then treatment day
+    assert set(frame.sessions_n) == {1}
+    assert list(frame.clinician) == sorted(frame.clinician)
+    assert frame.groupby("clinician").treated_on.apply(lambda d: d.is_monotonic_increasing).all()
+    lines = out.read_text().splitlines()
+    prov = dict(line[2:].split(": ", 1) for line in lines if line.startswith("# "))
+    assert prov["updated"].startswith("once per session, in treatment order")
+
+
+def test_the_cusum_chart_can_be_recomputed_from_the_file(clinic_db, tmp_path):
+    code, out = run(clinic_db, tmp_path, "cusum", "--outcome", "bruising")
+    frame = read(out)
+    assert frame.signal.any()
+    for _, rows in frame.groupby("clinician", sort=False):
+        s, path, signal = 0.0, [], []
+        for weight, threshold in zip(rows.weight, rows.threshold, strict=True):
+            s = max(0.0, s + weight)
+            path.append(s)
+            signal.append(s >= threshold)
+            if s >= threshold:  # the chart restarts from 0 after a signal
+                s = 0.0
+        assert path == pytest.approx(list(rows.cusum), rel=1e-9, abs=1e-12)
+        assert signal == list(rows.signal)
+        # and the weight is the session's: y ln 2 - ln(1 - p + 2 p)
+        assert list(rows.weight) == pytest.approx(list(rows.outcome * np.log(2) - np.log(1 + rows.expected)),
+                                                  rel=1e-9)
+
+
+def test_oe_columns_and_values(clinic_db, tmp_path):
+    code, out = run(clinic_db, tmp_path, "oe", "--outcome", "bruising")
+    assert code == 0
+    frame = read(out, keep_default_na=False)
+    assert list(frame.columns[:7]) == ["clinician", "observed_n", "expected_n", "oe_ratio", "ci_low", "ci_high",
+                                       "flag"]
+    assert list(frame.clinician) == ["A01", "B02", "C03"] and set(frame.flag) <= {"high", "low", ""}
+    con = duckdb.connect(str(clinic_db), read_only=True)
+    cm, _ = analysis.case_mix(con, "bruising")
+    con.close()
+    assert list(frame.observed_n) == list(cm.observed_n)
+    assert list(frame.expected_n) == pytest.approx(list(cm.expected_n), rel=1e-12)
+    assert list(frame.ci_low) == pytest.approx(list(cm.oe_low), rel=1e-12)
+    # filtered to one clinician: that clinician's row, unchanged
+    code, out = run(clinic_db, tmp_path, "oe", "--outcome", "bruising", "--clinician", "b02", name="b.csv")
+    one = read(out, keep_default_na=False)
+    pd.testing.assert_frame_equal(one, frame[frame.clinician == "B02"].reset_index(drop=True))
+    prov = dict(line[2:].split(": ", 1) for line in out.read_text().splitlines() if line.startswith("# "))
+    assert prov["export"] == "oe" and "leave-one-out" in prov["expected"]
+    assert prov["left_out_of_reference"].startswith("none")
+
+
+def test_oe_is_never_a_release(clinic_db, tmp_path, capsys):
+    code, out = run(clinic_db, tmp_path, "oe", "--outcome", "bruising", "--release", "--from", "2024-01-01",
+                    "--to", "2024-12-31")
+    assert code != 0 and not out.exists()
+    assert "an oe export cannot be released" in capsys.readouterr().err
 
 
 def test_provenance_lines(metrics_db, tmp_path):

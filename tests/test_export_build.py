@@ -32,8 +32,9 @@ AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret":
 EMAIL = {"auditor": "revisor@klinikk.no", "admin": "admin@klinikk.no"}
 NOW = dt.datetime(2026, 7, 1, 9, 30, 0)
 INTERNAL_LINE = "# release: internal: small cells not suppressed; not for use outside the clinic"
-LABELS = {"rates": "Download Rates", "funnel": "Download Funnel", "spc": "Download Control chart",
-          "costs": "Download Costs", "cusum": "Download CUSUM", "records": "Download Pseudonymised records"}
+LABELS = {"rates": "Download Rates", "funnel": "Download Funnel", "oe": "Download Observed / expected",
+          "spc": "Download Control chart", "costs": "Download Costs", "cusum": "Download CUSUM",
+          "records": "Download Pseudonymised records"}
 
 
 @pytest.fixture(scope="module")
@@ -121,13 +122,15 @@ CASES = {
          "spc": ["--outcome", "bruising", "--chart", "pp", "--rules", "mdc", "--period", "week"],
          "costs": ["--by", "product", "--consumables-nok", "150"],
          "cusum": ["--outcome", "bruising"],
+         "oe": ["--outcome", "bruising"],
          "records": []},
         ["--excel", "--clinician", "C01", "--clinician", "C02", "--from", "2025-02-01", "--to", "2026-03-31"]),
     "internal, the defaults": (
         "admin",
         {"outcome": "correction", "mode": "internal"},
         {"rates": ["--outcome", "correction"], "funnel": ["--outcome", "correction"],
-         "spc": ["--outcome", "correction"], "costs": [], "cusum": ["--outcome", "correction"], "records": []},
+         "spc": ["--outcome", "correction"], "costs": [], "cusum": ["--outcome", "correction"],
+         "oe": ["--outcome", "correction"], "records": []},
         []),
     "release of a quarter, a stricter rule, the whole period per row": (
         "auditor",
@@ -153,7 +156,8 @@ def test_the_pages_download_is_the_cli_file_byte_for_byte(case, demo_db, tmp_pat
     role, query, kinds, common = CASES[case]
     page = page_files(role, downloads, query)
     released = "--release" in common
-    # the page offers these kinds (a release never holds the per-session CUSUM; records are offered in both modes)
+    # the page offers these kinds (a release never holds the per-session CUSUM or the O/E; records are offered in
+    # both modes)
     assert set(page) == set(kinds) | {"records"}
     for kind, args in kinds.items():
         cli = cli_file(demo_db, tmp_path, kind, [*args, *common], EMAIL[role], monkeypatch)
@@ -192,13 +196,13 @@ def closed_con():
 def test_an_unknown_kind_is_refused_with_the_kinds_there_are(closed_con):
     with pytest.raises(ExportOptionError) as info:
         build.build(closed_con, "histogram", ExportOptions(outcome="ptosis"))
-    assert str(info.value) == ("unknown export kind `histogram`; choose one of: rates, funnel, spc, costs, cusum, "
-                               "records")
+    assert str(info.value) == ("unknown export kind `histogram`; choose one of: rates, funnel, oe, spc, costs, "
+                               "cusum, records")
     with pytest.raises(ExportOptionError, match="unknown export kind `histogram`"):
         build.provenance_options("histogram", ExportOptions())
 
 
-@pytest.mark.parametrize("kind", ["rates", "funnel", "spc", "cusum"])
+@pytest.mark.parametrize("kind", ["rates", "funnel", "oe", "spc", "cusum"])
 def test_a_missing_outcome_is_refused_with_the_outcomes_there_are(closed_con, kind):
     with pytest.raises(ExportOptionError) as info:
         build.build(closed_con, kind, ExportOptions())
@@ -237,6 +241,6 @@ def test_the_dashboard_has_no_export_ladder_of_its_own():
     """The frames, the release and the provenance options are reached only through the builder."""
     for path in (ROOT / "dashboard" / "data.py", ROOT / "dashboard" / "pages" / "export.py"):
         text = path.read_text()
-        for name in ("rates_frame(", "funnel_frame(", "spc_frame(", "costs_frame(", "cusum_frame(", "anonymised(",
-                     "export.release(", "check_release(", "cusum_provenance(", "release_provenance(", "kept in step"):
+        for name in ("rates_frame(", "funnel_frame(", "oe_frame(", "spc_frame(", "costs_frame(", "cusum_frame(",
+                     "anonymised(", "export.release(", "check_release(", "cusum_provenance(", "release_provenance(", "kept in step"):
             assert name not in text, f"{path.name} calls {name} itself"

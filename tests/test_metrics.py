@@ -166,12 +166,17 @@ def test_session_outcomes_lists_the_sessions_behind_a_rate(con):
 
 
 def test_expected_by_clinician_indirect_standardisation(con):
-    frame = counting.expected_by_clinician(con, "insufficient_effect", as_of=AS_OF)
-    # strata (indication, areas, product, first/repeat) among followed-up sessions:
-    # glabella/Botox/first: S01 S13 S15 S16 (0 events) -> 0; forehead|glabella/Botox/first: S02 -> 1;
-    # glabella/Botox/repeat: S14 -> 1. A01 = S01 S02 S13 S14 -> expected 0+1+0+1 = 2; B02 = S15 S16 -> 0
-    got = {r.clinician: (r.numerator_n, r.expected_n, r.denominator_n) for r in frame.itertuples()}
-    assert got == {"A01": (2, 2.0, 4), "B02": (0, 0.0, 2)}
+    # strata (indication, areas, product, first/repeat) among followed-up sessions: glabella/Botox/first: A01 S01
+    # S13, B02 S15 S16 (0 events); forehead|glabella/Botox/first: A01 S02 (1); glabella/Botox/repeat: A01 S14 (1).
+    # Leave-one-out: each clinician at the OTHER clinician's rates. A01 at B02's (0 of 2 everywhere) expects 0;
+    # B02 at A01's glabella/first rate (0 of 2) expects 0 unshrunk, and shrunk by 20 pseudo-sessions towards
+    # A01's overall rate 2/4: 2 x (0 + 20 x 1/2) / (2 + 20) = 10/11
+    plain = counting.expected_by_clinician(con, "insufficient_effect", shrink_sessions=0, as_of=AS_OF)
+    got = {r.clinician: (r.numerator_n, r.expected_n, r.denominator_n) for r in plain.itertuples()}
+    assert got == {"A01": (2, 0.0, 4), "B02": (0, 0.0, 2)}
+    shrunk = counting.expected_by_clinician(con, "insufficient_effect", shrink_sessions=20, as_of=AS_OF)
+    got = {r.clinician: (r.numerator_n, r.expected_n, r.denominator_n) for r in shrunk.itertuples()}
+    assert got == {"A01": (2, 0.0, 4), "B02": (0, pytest.approx(10 / 11, rel=1e-12), 2)}
 
 
 def test_default_as_of_is_the_newest_data_date(con):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pipelines.stats import DEFAULT_CUSUM_ARL0, bernoulli_cusum, cusum_arl, cusum_threshold
+from pipelines.stats import DEFAULT_CUSUM_ARL0, bernoulli_cusum, cusum_arl, cusum_path, cusum_threshold
 
 TOL = 1e-9
 
@@ -146,3 +146,14 @@ def test_block_computation_equals_the_recursion(p, h, reset):
             s = 0.0
     assert np.allclose(chart["cusum"], want_s, rtol=0, atol=1e-9)
     assert chart["signal"].tolist() == want_sig
+
+
+def test_cusum_path_with_a_threshold_per_observation():
+    # W = 1, 1, 1, -5, 2 against h = 5, 1.5, 5, 5, 1: S = 1; 2 >= 1.5 signals and restarts; 1; max(0, 1 - 5) = 0;
+    # 2 >= 1 signals
+    s, signal = cusum_path([1, 1, 1, -5, 2], [5, 1.5, 5, 5, 1])
+    assert list(s) == [1, 2, 1, 0, 2] and list(signal) == [False, True, False, False, True]
+    # one number is the same threshold everywhere
+    assert list(cusum_path([1, 1, 1], 2.5)[1]) == [False, False, True]
+    with pytest.raises(ValueError, match="thresholds must be > 0"):
+        cusum_path([1, 1], [1, 0])

@@ -3,10 +3,10 @@ provenance lines, as downloads; optionally in Norwegian Excel format.
 
 What is offered depends on the role (dashboard/auth.py, pipelines/release/access.py): release files (small cells
 suppressed and marked, complementary cells too, the counts shown rounded to 5; the rule is set on the page) for the
-auditor and the admin, the internal unsuppressed files and the per-session CUSUM for the admin only, and the
-pseudonymised, k-anonymised record-level file for both. A release covers one whole calendar month, quarter or year
-chosen on the page (the sidebar's dates do not apply to it), as `python -m pipelines export --release` does
-(pipelines.release.export.check_release). Each file is built by the library's one export builder
+auditor and the admin, the internal unsuppressed files, the O/E by clinician and the per-session CUSUM for the admin
+only, and the pseudonymised, k-anonymised record-level file for both. A release covers one whole calendar month,
+quarter or year chosen on the page (the sidebar's dates do not apply to it), as `python -m pipelines export
+--release` does (pipelines.release.export.check_release). Each file is built by the library's one export builder
 (pipelines.release.build.build, the command line's too) from the options the widgets give (`page_options`). Every
 file names who generated it and is logged (rows, SHA-256) when it is generated.
 
@@ -271,6 +271,11 @@ def main() -> None:
                                 or 0.0)
             download("costs", None, ctx, who, excel, rule=rule, f=f, as_of=as_of, by=costs_by,
                      consumables_nok=consumables)
+
+    if rule is None and who.may_export("oe"):  # expected counts from the other clinicians: never a release
+        with st.container(border=True):
+            st.markdown(f"**{ui.tr('export_oe')}** · {o.label(lg)}")
+            download("oe", key, ctx, who, excel, rule=None, f=ctx.filters, as_of=ctx.as_of)
 
     if rule is None and who.may_export("cusum"):  # one row per session: never a release
         with st.container(border=True):

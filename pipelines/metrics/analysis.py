@@ -7,8 +7,9 @@ read these, so a chart and its CSV always show the same numbers. Every interval 
 - completeness(), variation_reading(): follow-up completeness with its interval, an spc frame's MDC reading;
 - periods_closed(), mark_low_completeness(): which periods may be judged (every window closed), and which periods
   or clinicians have too little follow-up for their rate to be trusted (`is_low_completeness`);
-- case_mix():  observed / expected per clinician after indirect standardisation, with a funnel of ratios;
-- cusum():     a risk-adjusted Bernoulli CUSUM per clinician;
+- case_mix():  observed / expected per clinician after indirect standardisation against the other clinicians
+               (leave-one-out, the whole clinic as reference whatever the filters), with a funnel of ratios;
+- cusum():     a risk-adjusted Bernoulli CUSUM per clinician, per session, from risks known on the treatment day;
 - signals():   every place where one of the above fired, newest first.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import math
 
 import duckdb
 import numpy as np
@@ -33,9 +35,16 @@ RULE_SETS = ("anhoej", "mdc")
 CUSUM_ODDS_RATIO = 2.0  # the chart looks for a doubling of the odds of the event
 # In-control average run length (sessions) that sets the CUSUM threshold. The clinic watches one chart per outcome
 # and clinician (about 19 x 10); at 5,000 sessions a chart false-alarms about once per clinician-decade instead of
-# once a year, so the signals list is not flooded while a doubling of the odds is still caught within months.
+# once a year, so the signals list is not flooded while a doubling of the odds is still caught within months. The
+# chart updates once per session, so this is the run length the threshold (stats.cusum_threshold, a run length in
+# observations) is computed for.
 CUSUM_ARL0 = 5000.0
-CUSUM_SHRINK_SESSIONS = 20  # case-mix risks are shrunk towards the clinic rate by this many pseudo-sessions
+# case-mix risks are shrunk towards the others' overall rate by this many pseudo-sessions (CUSUM and O/E alike)
+CUSUM_SHRINK_SESSIONS = 20
+CASE_MIX_SHRINK_SESSIONS = CUSUM_SHRINK_SESSIONS
+# a CUSUM point needs a reference (other clinicians' sessions closed by its treatment day) holding at least this many
+# events and this many sessions without the event: the reference rate is then known to about +-1/sqrt(20) = 22 %
+CUSUM_MIN_REFERENCE_EVENTS = 20
 
 PERIOD_FREQ = {"week": "W-MON", "month": "MS", "quarter": "QS", "year": "YS"}
 MIN_POINTS_FOR_READING = 6  # an spc frame's Making Data Count reading needs this many periods with a rate
@@ -404,6 +413,48 @@ def funnel_curve(info: dict, max_n: int, method: str) -> pd.DataFrame:
     return stats.funnel_limit_curve(info["target"], n, method=method, tau2=tau2)
 
 
+def _without_clinicians(filters: Filters) -> Filters:
+    return dataclasses.replace(filters, clinicians=())
+
+
+def reference_outliers(con: duckdb.DuckDBPyConnection, outcome_key: str, *, filters: Filters = Filters(),
+                       as_of: dt.date | None = None) -> tuple[str, ...]:
+    """The clinicians left out of everyone's case-mix reference: those whose leave-one-out O/E over the whole clinic
+    (the date range of `filters`; the other filters do not apply) lies outside the exact Poisson 99.8 % limits, high
+    or low (first pass, without overdispersion). One clinician far from the rest would otherwise move every
+    colleague's expected count: a clinician at 3.5 times the risk pushes everyone else's O/E well below 1, which
+    in turn widens the overdispersion allowance until the outlier itself is no longer flagged."""
+    first = counting.expected_by_clinician(con, outcome_key, shrink_sessions=CASE_MIX_SHRINK_SESSIONS,
+                                           filters=counting.reference_filters(filters), as_of=as_of)
+    usable = first[first["expected_n"] > 0]
+    if len(usable) < 2:
+        return ()
+    fr, _ = stats.funnel_ratios(usable["numerator_n"], usable["expected_n"], method="SHMI", limit=99,
+                                overdispersion="off")
+    return tuple(usable.loc[fr["flag"].isin(["high", "low"]).to_numpy(), "clinician"])
+
+
+def _ratio_funnel(observed: np.ndarray, expected: np.ndarray, outlier: np.ndarray) -> tuple[pd.DataFrame, dict]:
+    """The funnel of standardised ratios (FunnelPlotR's SHMI method, flags at 99.8 %, overdispersion "auto") with
+    its overdispersion (phi, tau2) estimated from the units that are not `outlier`: with ten clinicians the SHMI
+    truncation leaves one outlier in, and its own z would widen the limits until it is inside them. Limits are
+    exp(-/+ z sqrt(1/E + tau2)) where tau2 > 0 (E rounded to 2 decimals, as FunnelPlotR), else exact Poisson."""
+    if not outlier.any() or (~outlier).sum() < 2:
+        return stats.funnel_ratios(observed, expected, method="SHMI", limit=99)
+    _, info = stats.funnel_ratios(observed[~outlier], expected[~outlier], method="SHMI", limit=99)
+    frame, _ = stats.funnel_ratios(observed, expected, method="SHMI", limit=99, overdispersion="off")
+    if info["overdispersion_applied"]:
+        e = np.round(expected, 2)
+        for level, z in (("95", FUNNEL_Z95), ("998", FUNNEL_Z998)):
+            half = z * np.sqrt(1.0 / e + info["tau2"])
+            frame[f"lcl_{level}"], frame[f"ucl_{level}"] = np.exp(-half), np.exp(half)
+    ratio = frame["ratio"].to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        frame["flag"] = np.where(ratio > frame["ucl_998"], "high",
+                                 np.where(ratio < frame["lcl_998"], "low", "")).astype(object)
+    return frame, {**info, "n_units": int(observed.size)}
+
+
 def case_mix(
     con: duckdb.DuckDBPyConnection,
     outcome_key: str,
@@ -416,10 +467,21 @@ def case_mix(
     """Observed / expected per clinician (indirect standardisation) with an exact Poisson interval and a funnel of
     standardised ratios (FunnelPlotR's SHMI method, flags at 99.8 %).
 
+    The expected count of a clinician compares them with the rest of the clinic (counting.expected_by_clinician):
+    the reference is every clinician's sessions within the date range (the other filters only choose whose
+    counts are reported), the clinician is left out of their own reference (leave-one-out), small case-mix strata
+    are shrunk towards the others' overall rate by CASE_MIX_SHRINK_SESSIONS pseudo-sessions, and clinicians found
+    far from the rest in a first pass (reference_outliers) are left out of every reference. The funnel of ratios
+    is drawn over every clinician passing the filters other than the clinician filter, which then picks the rows:
+    a clinician's ratio, interval and flag are the same filtered or not.
+
     `min_sessions` > 0 (roles without session-level access, pipelines/metrics/small_cells.py): clinicians with fewer
     sessions, and their complementary cells, have no observed, expected, ratio, interval or flag (`is_hidden`
-    True), and the funnel of ratios is computed without them."""
-    frame = counting.expected_by_clinician(con, outcome_key, filters=filters, as_of=as_of)
+    True), and the funnel of ratios is computed without them. info["excluded"]: the clinicians left out of the
+    reference; the funnel's overdispersion is estimated without them (_ratio_funnel)."""
+    excluded = reference_outliers(con, outcome_key, filters=filters, as_of=as_of)
+    frame = counting.expected_by_clinician(con, outcome_key, shrink_sessions=CASE_MIX_SHRINK_SESSIONS,
+                                           filters=_without_clinicians(filters), as_of=as_of, exclude=excluded)
     frame = frame.rename(columns={"numerator_n": "observed_n"})
     if frame.empty:
         return frame, {}
@@ -429,17 +491,24 @@ def case_mix(
     usable = (frame["expected_n"] > 0) & ~hidden
     info: dict = {}
     if usable.sum() >= 2:
-        fr, info = stats.funnel_ratios(frame.loc[usable, "observed_n"], frame.loc[usable, "expected_n"],
-                                       method="SHMI", limit=99)
+        fr, info = _ratio_funnel(frame.loc[usable, "observed_n"].to_numpy(float),
+                                 frame.loc[usable, "expected_n"].to_numpy(float),
+                                 frame.loc[usable, "clinician"].isin(excluded).to_numpy())
         for c in ("lcl_95", "ucl_95", "lcl_998", "ucl_998", "flag"):
             frame.loc[usable, c] = fr[c].to_numpy()
     frame["flag"] = frame.get("flag", pd.Series("", index=frame.index)).fillna("")
-    if min_sessions <= 0:
-        return frame, info
-    frame = small_cells.blank(frame, hidden, ["observed_n", "expected_n", "denominator_n", "oe_ratio", "oe_low",
-                                                 "oe_high", "lcl_95", "ucl_95", "lcl_998", "ucl_998"])
-    frame["flag"] = frame["flag"].where(~hidden, "")
+    info = {**info, "excluded": excluded}
+    if min_sessions > 0:
+        frame = small_cells.blank(frame, hidden, ["observed_n", "expected_n", "denominator_n", "oe_ratio", "oe_low",
+                                                     "oe_high", "lcl_95", "ucl_95", "lcl_998", "ucl_998"])
+        frame["flag"] = frame["flag"].where(~hidden, "")
+    if filters.clinicians:
+        frame = frame[frame["clinician"].isin(filters.clinicians)].reset_index(drop=True)
     return frame, info
+
+
+CUSUM_COLUMNS = ["clinician", "treated_on", "outcome", "expected", "sessions_n", "weight", "cusum", "threshold",
+                 "signal"]
 
 
 def cusum(
@@ -450,48 +519,115 @@ def cusum(
     as_of: dt.date | None = None,
     odds_ratio: float = CUSUM_ODDS_RATIO,
     arl0: float = CUSUM_ARL0,
+    min_reference_events: int = CUSUM_MIN_REFERENCE_EVENTS,
 ) -> pd.DataFrame:
-    """Risk-adjusted Bernoulli CUSUM per clinician (Steiner et al. 2000), updated once per treatment day.
+    """Risk-adjusted Bernoulli CUSUM per clinician (Steiner et al. 2000), updated once per session.
 
-    Each session's expected risk is its case-mix stratum rate (indication x areas x product x first/repeat over
-    all clinicians), shrunk towards the clinic rate by CUSUM_SHRINK_SESSIONS pseudo-sessions so that a small
-    stratum cannot explain away a clinician's own events. A session adds W = y ln R - ln(1 - p + R p), R =
-    `odds_ratio` (the chart looks for the odds of the event rising R-fold). The sessions of one day have no order
-    of their own, so the chart takes a day's sessions together: S_day = max(0, S_previous + sum of the day's W).
-    The threshold gives an in-control average run length of `arl0` sessions (stats.cusum_threshold, from the
-    clinician's mean expected risk). After a signal the CUSUM restarts from 0, so a lasting problem signals again.
+    Expected risks (counting.cusum_risks) use only what was known on the treatment day: the rate of the session's
+    case-mix stratum (indication x areas x product x first/repeat) among the OTHER clinicians' sessions whose
+    windows had closed by that day, shrunk towards their overall rate by CUSUM_SHRINK_SESSIONS pseudo-sessions.
+    The reference is the whole clinic within the date range: the other filters only choose whose sessions are
+    charted, so a clinician's chart is the same filtered or not, and sessions added later never change a point
+    already drawn. Sessions before the reference holds `min_reference_events` events (and as many non-events) are
+    not charted. See cusum_from_risks for the chart itself.
 
-    One row per clinician and treatment day: outcome (events that day), expected (expected events), sessions_n,
-    cusum, threshold, signal. Raises stats.CusumTooRare for an event too rare for the in-control run length.
-    """
-    columns = ["clinician", "treated_on", "outcome", "expected", "sessions_n", "cusum", "threshold", "signal"]
-    days, p0 = counting.daily_risks(con, outcome_key, shrink_sessions=CUSUM_SHRINK_SESSIONS, odds_ratio=odds_ratio,
-                                   filters=filters, as_of=as_of)
-    if days.empty or not 0 < p0 < 1:
-        return pd.DataFrame(columns=columns)
-    days["weight"] = days["events_n"] * np.log(odds_ratio) - days["log_term"]
-    parts = []
-    for clinician, sub in days.groupby("clinician", sort=True):
-        threshold = threshold_for(float(sub["expected_n"].sum() / sub["sessions_n"].sum()), odds_ratio, arl0)
-        path, signal = stats.cusum_path(sub["weight"].to_numpy(), threshold)
-        parts.append(pd.DataFrame({
-            "clinician": clinician, "treated_on": sub["treated_on"].to_numpy(),
-            "outcome": sub["events_n"].to_numpy(dtype=float), "expected": sub["expected_n"].to_numpy(),
-            "sessions_n": sub["sessions_n"].to_numpy(dtype="int64"), "cusum": path, "threshold": threshold,
-            "signal": signal}))
-    return pd.concat(parts, ignore_index=True)[columns]
+    One row per charted session: clinician, treated_on, outcome (0/1), expected (its risk), sessions_n (1: a point
+    is a session), weight, cusum, threshold, signal. Raises stats.CusumTooRare for an event too rare for the
+    in-control run length."""
+    risks = counting.cusum_risks(con, outcome_key, shrink_sessions=CUSUM_SHRINK_SESSIONS,
+                                 min_reference_events=min_reference_events, filters=filters, as_of=as_of)
+    return cusum_from_risks(risks, odds_ratio, arl0)
+
+
+def cusum_from_risks(risks: pd.DataFrame, odds_ratio: float = CUSUM_ODDS_RATIO,
+                     arl0: float = CUSUM_ARL0) -> pd.DataFrame:
+    """The CUSUM of sessions in chart order (risks: clinician, treated_on, y, expected; rows ordered by clinician,
+    treatment day and treatment_id, as counting.cusum_risks gives them).
+
+    Per session W = y ln R - ln(1 - p + R p), R = `odds_ratio`, p its expected risk; S = max(0, S_previous + W),
+    one update per session in treatment order (sessions of one day in the order of their treatment_id). The
+    threshold at a session is stats.cusum_threshold for the clinician's mean expected risk over their sessions so
+    far (this one included; interpolated as threshold_for does), for an in-control average run length of `arl0`
+    sessions; it depends on nothing later. A signal is S >= threshold; the chart then restarts from 0, so a lasting
+    problem signals again. Raises stats.CusumTooRare when a clinician's mean risk over all their sessions is too
+    rare for any threshold; an earlier point whose running mean is too rare gets the lowest threshold (every event
+    signals), which is what "too rare" means."""
+    if risks.empty:
+        return pd.DataFrame(columns=CUSUM_COLUMNS)
+    clinicians = risks["clinician"].to_numpy(dtype=object)
+    order = np.argsort(clinicians, kind="stable")  # by clinician, keeping each one's sessions in chart order
+    clinicians = clinicians[order]
+    p = risks["expected"].to_numpy(dtype=float)[order]
+    y = risks["y"].to_numpy(dtype=float)[order]
+    weight = y * np.log(odds_ratio) - np.log(1.0 - p + odds_ratio * p)
+    path, signal, thresholds = np.empty(p.size), np.zeros(p.size, dtype=bool), np.empty(p.size)
+    starts = np.flatnonzero(np.r_[True, clinicians[1:] != clinicians[:-1]])
+    for a, b in zip(starts, np.r_[starts[1:], p.size], strict=True):
+        running = np.cumsum(p[a:b]) / np.arange(1, b - a + 1)
+        threshold_for(float(running[-1]), odds_ratio, arl0)  # the clinician's chart as a whole: CusumTooRare
+        thresholds[a:b] = thresholds_for(running, odds_ratio, arl0)
+        path[a:b], signal[a:b] = stats.cusum_path(weight[a:b], thresholds[a:b])
+    return pd.DataFrame({"clinician": clinicians, "treated_on": risks["treated_on"].to_numpy()[order], "outcome": y,
+                         "expected": p, "sessions_n": np.ones(p.size, dtype="int64"), "weight": weight,
+                         "cusum": path, "threshold": thresholds, "signal": signal})[CUSUM_COLUMNS]
+
+
+THRESHOLD_GRID_STEP = 1.1  # thresholds are computed at risks 1.1^k (k < 0) and interpolated in log risk in between
 
 
 def threshold_for(mean_risk: float, odds_ratio: float = CUSUM_ODDS_RATIO, arl0: float = CUSUM_ARL0) -> float:
-    """The CUSUM threshold for a clinician's mean expected risk, rounded to 2 significant digits first: the
-    threshold barely moves within that rounding, and the few distinct values are computed once (stats is ~60 ms per
-    call). Raises stats.CusumTooRare when the event is too rare for any threshold to reach the in-control ARL."""
-    return _threshold_cached(float(f"{mean_risk:.2g}"), float(odds_ratio), float(arl0))
+    """The CUSUM threshold (stats.cusum_threshold) for a clinician's mean expected risk, interpolated linearly in
+    log risk between the two neighbouring risks of the grid THRESHOLD_GRID_STEP^k: h is smooth in log p (it moves
+    by about 0.08 across one 10 % step), and the few grid points a clinic needs are computed once each (stats
+    takes ~0.1 s per threshold). Risks above the top grid point (1 / 1.1) take its threshold. Raises
+    stats.CusumTooRare when the event is too rare for any threshold to reach the in-control ARL at the grid point
+    below the risk."""
+    h = _interpolated(np.array([float(mean_risk)]), float(odds_ratio), float(arl0))[0]
+    if not np.isfinite(h):
+        _threshold_at(_grid_index(np.array([float(mean_risk)]))[0][0], float(odds_ratio), float(arl0))  # raises
+    return float(h)
+
+
+LOWEST_THRESHOLD = 1e-3  # stats.cusum_threshold's lower bracket: every event signals
+
+
+def thresholds_for(mean_risks, odds_ratio: float = CUSUM_ODDS_RATIO, arl0: float = CUSUM_ARL0) -> np.ndarray:
+    """threshold_for of each value (vectorised: each grid point computed once); a value too rare for any threshold
+    gets LOWEST_THRESHOLD (every event signals) instead of raising."""
+    out = _interpolated(np.asarray(mean_risks, dtype=float), float(odds_ratio), float(arl0))
+    return np.where(np.isfinite(out), out, LOWEST_THRESHOLD)
+
+
+def _grid_index(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(k, fraction): value = STEP^(k + fraction), with k + 1 <= -1 (values above the top grid point: k = -2,
+    fraction 1)."""
+    if np.any(~((values > 0) & (values < 1))):
+        raise ValueError("expected risks must be strictly between 0 and 1")
+    x = np.minimum(np.log(values) / math.log(THRESHOLD_GRID_STEP), -1.0)
+    k = np.minimum(np.floor(x), -2).astype(np.int64)
+    return k, x - k
+
+
+def _interpolated(values: np.ndarray, odds_ratio: float, arl0: float) -> np.ndarray:
+    """Thresholds by the grid; NaN where the grid point below is too rare (stats.CusumTooRare)."""
+    k, fraction = _grid_index(values)
+    needed = np.unique(np.concatenate([k, k + 1]))
+    grid = np.empty(needed.size)
+    for i, j in enumerate(needed):
+        try:
+            grid[i] = _threshold_at(int(j), odds_ratio, arl0)
+        except stats.CusumTooRare:
+            grid[i] = np.nan
+    low, high = grid[np.searchsorted(needed, k)], grid[np.searchsorted(needed, k + 1)]
+    # never below one event's weight: there every event would signal, a run length of 1/p, shorter than arl0 for
+    # any risk that is not too rare (near 1/arl0 the exact threshold sits just above that weight)
+    one_event = math.log(odds_ratio) - np.log(1.0 - values + odds_ratio * values)
+    return np.maximum(low + (high - low) * fraction, one_event + 1e-9)
 
 
 @functools.lru_cache(maxsize=4096)
-def _threshold_cached(p: float, odds_ratio: float, arl0: float) -> float:
-    return stats.cusum_threshold(p, odds_ratio, arl0)
+def _threshold_at(k: int, odds_ratio: float, arl0: float) -> float:
+    return stats.cusum_threshold(THRESHOLD_GRID_STEP ** k, odds_ratio, arl0)
 
 
 CUSUM_RECENT_DAYS = 90
@@ -526,7 +662,16 @@ def cusum_status(chart: pd.DataFrame) -> pd.DataFrame:
 def cusum_provenance() -> dict[str, object]:
     """The CUSUM's settings as export provenance writes them (one source for the CLI and the dashboard)."""
     return {"odds_ratio": CUSUM_ODDS_RATIO, "in_control_arl": CUSUM_ARL0, "reset": "to 0 after each signal",
-            "updated": "once per treatment day"}
+            "updated": "once per session, in treatment order (sessions of one day by treatment_id); one row per "
+                       "session",
+            "expected_risk": "case-mix stratum rate (indication x areas x product x first/repeat) among the other "
+                             "clinicians' sessions whose windows had closed by the treatment day, shrunk towards "
+                             f"their overall rate by {CUSUM_SHRINK_SESSIONS:g} pseudo-sessions; sessions start once "
+                             f"that reference holds {CUSUM_MIN_REFERENCE_EVENTS} events and as many non-events",
+            "threshold": "for the clinician's mean expected risk over the sessions so far (in-control average run "
+                         "length in sessions)",
+            "weight": "y ln(odds_ratio) - ln(1 - expected + odds_ratio x expected); cusum = max(0, previous cusum "
+                      "+ weight), 0 again after a signal (cusum >= threshold)"}
 
 
 def whole_months(filters: counting.Filters) -> counting.Filters:

@@ -422,93 +422,242 @@ ORDER BY p.treated_on, p.treatment_id"""
 
 CASE_MIX = ("indication", "areas", "product", "is_repeat")  # the strata of indirect standardisation
 
+# Case-mix adjustment (O/E and the CUSUM) compares a clinician with the rest of the clinic:
+# - the reference is the whole clinic within the date range: the other filters (clinicians, indications, areas,
+#   products) only choose whose observed and expected counts are reported, so filtering never moves the yardstick;
+# - leave-one-out: a clinician's expected risks come from the other clinicians' sessions only, so an outlier
+#   cannot hide in (and inflate) their own reference;
+# - small strata are shrunk towards the others' overall rate by `shrink_sessions` pseudo-sessions: a stratum the
+#   clinician has to themself gets the others' overall rate, never the clinician's own events back (E = O);
+# - the CUSUM's expected risks use only what was known on the treatment day: the other clinicians' sessions whose
+#   windows had closed by then (an expanding window), so later data never change a past point or signal;
+# - O/E only: clinicians found far from the rest in a first pass (analysis.reference_outliers) are left out of every
+#   reference (`exclude`), so one outlier does not push all its colleagues below 1.
 
-def _case_mix_sql(con, o: Outcome, filters: Filters, as_of: dt.date) -> tuple[str, dict]:
-    """A statement prefix ending in the CTE `risk`: one row per denominator session with y (in the numerator, 0/1),
-    `expected` (the rate of its case-mix stratum over all clinicians, over the same sessions) and `stratum_n`."""
+
+def reference_filters(filters: Filters) -> Filters:
+    """The reference population's filters: the date range only."""
+    return Filters(date_from=filters.date_from, date_to=filters.date_to)
+
+
+def _reference_sql(con, o: Outcome, filters: Filters, as_of: dt.date) -> tuple[str, dict]:
+    """A statement prefix ending in the CTE `ref`: one row per denominator session of the reference population
+    (every clinician, the date range of `filters` only) with y (in the numerator, 0/1), the case-mix strata,
+    `closes_on` (the day its window closes: its outcome is known from then on) and `is_reported` (it also passes
+    the other filters: its clinician's observed and expected counts are reported)."""
     where, params = filters.sql("p")
+    ref_where, ref_params = reference_filters(filters).sql("p")
     c = counting_sql(o)
     prefix, relation = per_session_source(con, [o], as_of)
-    strata = ", ".join(CASE_MIX)
     sql = f"""
 {prefix}{',' if prefix else 'WITH'}
-base AS (
-    SELECT p.treatment_id, p.clinician, p.treated_on, {', '.join('p.' + x for x in CASE_MIX)},
-           CAST({c["numerator_n"]} AS INTEGER) AS y
-    FROM {relation} p WHERE {c["denominator_n"]} AND {where}
-),
-risk AS (
-    SELECT *, avg(y) OVER (PARTITION BY {strata}) AS expected, count(*) OVER (PARTITION BY {strata}) AS stratum_n
-    FROM base
+ref AS (
+    SELECT p.treatment_id, p.clinician, p.treated_on,
+           CAST(p.treated_on + {o.close_days_sql('p.indication')} AS DATE) AS closes_on,
+           {', '.join('p.' + x for x in CASE_MIX)}, CAST({c["numerator_n"]} AS INTEGER) AS y,
+           coalesce({where}, false) AS is_reported
+    FROM {relation} p WHERE {c["denominator_n"]} AND {ref_where}
 )"""
-    return sql, {"as_of": as_of, **params}
+    return sql, {"as_of": as_of, **ref_params, **params}
+
+
+def _shrunk_rate_sql(k: str = "$k") -> str:
+    """A session's expected risk from the other clinicians' counts (columns others_stratum_e / _n: in its stratum,
+    others_e / others_n: overall): (stratum events + k x overall rate) / (stratum sessions + k). NULL when the
+    others have no session at all (no reference: no expected count)."""
+    overall = "(CAST(others_e AS DOUBLE) / others_n)"
+    return (f"CASE WHEN others_n = 0 THEN NULL WHEN others_stratum_n + {k} = 0 THEN {overall} "
+            f"ELSE (others_stratum_e + {k} * {overall}) / (others_stratum_n + {k}) END")
+
+
+def _loo_cells_sql(prefix: str) -> str:
+    """`prefix` (ending in `ref`) plus the CTE `rated`: one row per clinician and stratum with the reference's
+    counts (n, e), the reported ones (reported_n, reported_e), the other clinicians' counts and p, the
+    leave-one-out shrunk stratum rate. Clinicians in the bound list $exclude are left out of every other
+    clinician's reference too (their own expected risks still come from the clinicians not excluded), unless that
+    leaves a clinician without any reference session: then that clinician's reference is every other clinician."""
+    strata = ", ".join(CASE_MIX)
+    kept_n, kept_e = "CASE WHEN is_excluded THEN 0 ELSE n END", "CASE WHEN is_excluded THEN 0 ELSE e END"
+    return f"""{prefix},
+cells AS (
+    SELECT clinician, {strata}, count(*) AS n, sum(y) AS e, count(*) FILTER (WHERE is_reported) AS reported_n,
+           coalesce(sum(y) FILTER (WHERE is_reported), 0) AS reported_e,
+           list_contains(CAST($exclude AS VARCHAR[]), clinician) AS is_excluded
+    FROM ref GROUP BY ALL
+),
+sums AS (
+    SELECT *,
+           sum(n) OVER s - n AS loo_stratum_n, sum(e) OVER s - e AS loo_stratum_e,
+           sum(n) OVER () - sum(n) OVER c AS loo_n, sum(e) OVER () - sum(e) OVER c AS loo_e,
+           sum({kept_n}) OVER s - {kept_n} AS kept_stratum_n, sum({kept_e}) OVER s - {kept_e} AS kept_stratum_e,
+           sum({kept_n}) OVER () - sum({kept_n}) OVER c AS kept_n,
+           sum({kept_e}) OVER () - sum({kept_e}) OVER c AS kept_e
+    FROM cells WINDOW s AS (PARTITION BY {strata}), c AS (PARTITION BY clinician)
+),
+others AS (
+    SELECT *, kept_n > 0 AS is_kept,
+           CASE WHEN kept_n > 0 THEN kept_stratum_n ELSE loo_stratum_n END AS others_stratum_n,
+           CASE WHEN kept_n > 0 THEN kept_stratum_e ELSE loo_stratum_e END AS others_stratum_e,
+           CASE WHEN kept_n > 0 THEN kept_n ELSE loo_n END AS others_n,
+           CASE WHEN kept_n > 0 THEN kept_e ELSE loo_e END AS others_e
+    FROM sums
+),
+rated AS (SELECT *, {_shrunk_rate_sql()} AS p FROM others)"""
 
 
 def expected_by_clinician(
     con: duckdb.DuckDBPyConnection,
     outcome_key: str,
     *,
+    shrink_sessions: float,
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
+    exclude: tuple[str, ...] | list[str] = (),
 ) -> pd.DataFrame:
-    """Indirect standardisation: each session's expected risk is the clinic-wide rate in its case-mix stratum
-    (indication x areas x product x first/repeat treatment), over the same sessions; summed per clinician.
+    """Indirect standardisation against the rest of the clinic. A session's expected risk is the rate of its
+    case-mix stratum (indication x areas x product x first/repeat treatment) among the OTHER clinicians' sessions
+    (leave-one-out), shrunk towards their overall rate by `shrink_sessions` pseudo-sessions:
+    (others' stratum events + k x others' rate) / (others' stratum sessions + k). The reference is every clinician's
+    denominator sessions within the date range of `filters` (counted as of `as_of`); the other filters only choose
+    the sessions whose observed and expected counts are reported, so a clinician's O/E is the same whoever else is
+    filtered in or out. Summed per clinician with a reported session.
 
-    Returns clinician, numerator_n (observed), expected_n, denominator_n.
+    `exclude`: clinicians left out of every reference (also the other clinicians'), e.g. outliers found in a first
+    pass (analysis.case_mix); a clinician left with no reference session at all then falls back to every other
+    clinician.
+
+    Returns clinician, numerator_n (observed), expected_n (NaN when no other clinician has a session), denominator_n.
     """
-    prefix, params = _case_mix_sql(con, registry.get(outcome_key), filters, as_of or default_as_of(con))
-    sql = f"""{prefix}
-SELECT clinician, sum(y) AS numerator_n, sum(expected) AS expected_n, count(*) AS denominator_n
-FROM risk GROUP BY clinician ORDER BY clinician"""
-    return con.execute(sql, params).df()
+    prefix, params = _reference_sql(con, registry.get(outcome_key), filters, as_of or default_as_of(con))
+    sql = f"""{_loo_cells_sql(prefix)}
+SELECT clinician, CAST(sum(reported_e) AS BIGINT) AS numerator_n, sum(reported_n * p) AS expected_n,
+       CAST(sum(reported_n) AS BIGINT) AS denominator_n
+FROM rated WHERE reported_n > 0 GROUP BY clinician ORDER BY clinician"""
+    out = con.execute(sql, {**params, "k": float(shrink_sessions), "exclude": list(exclude)}).df()
+    out["expected_n"] = out["expected_n"].astype(float)
+    return out
 
 
 def session_risks(
     con: duckdb.DuckDBPyConnection,
     outcome_key: str,
     *,
+    shrink_sessions: float,
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
+    exclude: tuple[str, ...] | list[str] = (),
 ) -> pd.DataFrame:
-    """Per denominator session in date order: clinician, treated_on, y (0/1), its case-mix expected risk (the
-    stratum's rate over all clinicians) and the stratum's size."""
-    prefix, params = _case_mix_sql(con, registry.get(outcome_key), filters, as_of or default_as_of(con))
-    sql = f"""{prefix}
-SELECT treatment_id, clinician, treated_on, y, expected, stratum_n
-FROM risk ORDER BY clinician, treated_on, treatment_id"""
-    out = con.execute(sql, params).df()
+    """Per reported denominator session in date order: clinician, treated_on, y (0/1) and `expected`, its risk as
+    expected_by_clinician computes it (leave-one-out, shrunk), with `others_stratum_n`, the other clinicians'
+    sessions in its stratum. expected_by_clinician's expected_n is the sum of `expected` per clinician."""
+    prefix, params = _reference_sql(con, registry.get(outcome_key), filters, as_of or default_as_of(con))
+    strata = " AND ".join(f"r.{x} IS NOT DISTINCT FROM c.{x}" for x in CASE_MIX)
+    sql = f"""{_loo_cells_sql(prefix)}
+SELECT r.treatment_id, r.clinician, r.treated_on, r.y, c.p AS expected, c.others_stratum_n
+FROM ref r JOIN rated c ON r.clinician = c.clinician AND {strata}
+WHERE r.is_reported ORDER BY r.clinician, r.treated_on, r.treatment_id"""
+    out = con.execute(sql, {**params, "k": float(shrink_sessions), "exclude": list(exclude)}).df()
     out["treated_on"] = pd.to_datetime(out["treated_on"]).dt.date
     return out
 
 
-def daily_risks(
+RISK_FLOOR = 1e-4  # a CUSUM's expected risks are kept inside [RISK_FLOOR, 1 - RISK_FLOOR] (finite weights)
+
+
+def cusum_risks(
     con: duckdb.DuckDBPyConnection,
     outcome_key: str,
     *,
     shrink_sessions: float,
-    odds_ratio: float,
+    min_reference_events: int,
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
-) -> tuple[pd.DataFrame, float]:
-    """The risk-adjusted CUSUM's inputs per clinician and treatment day, aggregated in DuckDB.
+) -> pd.DataFrame:
+    """The risk-adjusted CUSUM's inputs: one row per reported denominator session, in chart order (clinician,
+    treatment day, then treatment_id for sessions of the same day).
 
-    A session's expected risk p is its case-mix stratum rate shrunk towards the clinic rate p0 by
-    `shrink_sessions` pseudo-sessions: (stratum events + k p0) / (stratum sessions + k), kept inside [1e-4, 1 - 1e-4].
-    Per clinician and day: sessions_n, events_n, expected_n (sum of p) and log_term (sum of ln(1 - p + R p)), from
-    which the day's CUSUM weight is events_n ln R - log_term. Returns (frame, p0)."""
-    prefix, params = _case_mix_sql(con, registry.get(outcome_key), filters, as_of or default_as_of(con))
+    A session's expected risk uses only what was known on its treatment day d: the OTHER clinicians' sessions of
+    the reference (the date range of `filters`) whose windows had closed by d (closes_on <= d; an expanding
+    window). p = (their events in its stratum + k P) / (their sessions in its stratum + k), P their overall rate,
+    k = `shrink_sessions`, kept inside [RISK_FLOOR, 1 - RISK_FLOOR]. Sessions whose reference on that day holds
+    fewer than `min_reference_events` events or non-events have no usable expectation yet and are left out (the
+    chart starts once the reference is large enough). Sessions added later (treated later, or whose windows
+    close later) never change the risk of an earlier treatment day.
+
+    The reference sessions come from SQL (`ref`); the running counts are sorted-key lookups in numpy (four sorts,
+    no loop per session). Columns: clinician, treated_on, y, expected, others_n, others_e (the reference's
+    sessions and events on that day)."""
+    prefix, params = _reference_sql(con, registry.get(outcome_key), filters, as_of or default_as_of(con))
+    strata = ", ".join(CASE_MIX)
+    same_stratum = " AND ".join(f"r.{x} IS NOT DISTINCT FROM s.{x}" for x in CASE_MIX)
+    # numbers only (strata and clinicians numbered through small tables, days since 1970): cheap to fetch
     sql = f"""{prefix},
-clinic AS (SELECT avg(y) AS p0 FROM risk),
-shrunk AS (
-    SELECT r.clinician, r.treated_on, r.y,
-           least(greatest((r.expected * r.stratum_n + $k * c.p0) / (r.stratum_n + $k), 1e-4), 1 - 1e-4) AS p
-    FROM risk r, clinic c
-)
-SELECT clinician, treated_on, count(*) AS sessions_n, sum(y) AS events_n, sum(p) AS expected_n,
-       sum(ln(1 - p + $odds_ratio * p)) AS log_term, (SELECT p0 FROM clinic) AS p0
-FROM shrunk GROUP BY clinician, treated_on ORDER BY clinician, treated_on"""
-    out = con.execute(sql, {**params, "k": float(shrink_sessions), "odds_ratio": float(odds_ratio)}).df()
-    p0 = float(out["p0"].iloc[0]) if len(out) else float("nan")
-    out = out.drop(columns="p0")
-    out["treated_on"] = pd.to_datetime(out["treated_on"]).dt.date
-    return out, p0
+s AS (SELECT {strata}, row_number() OVER () AS stratum_id FROM (SELECT DISTINCT {strata} FROM ref)),
+c AS (SELECT clinician, row_number() OVER (ORDER BY clinician) - 1 AS clinician_id
+      FROM (SELECT DISTINCT clinician FROM ref))
+SELECT s.stratum_id, c.clinician_id, CAST(r.treated_on - DATE '1970-01-01' AS BIGINT) AS treated_day,
+       CAST(r.closes_on - DATE '1970-01-01' AS BIGINT) AS closes_day, r.y, r.is_reported,
+       row_number() OVER (ORDER BY r.clinician, r.treated_on, r.treatment_id) AS chart_order
+FROM ref r JOIN s ON {same_stratum} JOIN c ON r.clinician IS NOT DISTINCT FROM c.clinician"""
+    ref = con.execute(sql, params).fetchnumpy()
+    codes = [row[0] for row in con.execute(f"{prefix} SELECT DISTINCT clinician FROM ref ORDER BY clinician",
+                                           params).fetchall()]
+    columns = ["clinician", "treated_on", "y", "expected", "others_n", "others_e"]
+    reported = np.asarray(ref["is_reported"], dtype=bool)
+    if not reported.any():
+        return pd.DataFrame(columns=columns)
+    stratum = np.asarray(ref["stratum_id"], dtype=np.int64)
+    clinician = np.asarray(ref["clinician_id"], dtype=np.int64)
+    closes = np.asarray(ref["closes_day"], dtype=np.int64)
+    y = np.asarray(ref["y"], dtype=np.int64)
+    rows = np.flatnonzero(reported)
+    rows = rows[np.argsort(np.asarray(ref["chart_order"], dtype=np.int64)[rows], kind="stable")]  # chart order
+    day = np.asarray(ref["treated_day"], dtype=np.int64)[rows]
+    n_clinicians = len(codes)
+
+    def closed_by(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per reported session: reference sessions (and their events) of its group closed by its treatment day."""
+        return _running_counts(group, closes, y, group[rows], day)
+
+    stratum_n, stratum_e = closed_by(stratum)
+    own_stratum_n, own_stratum_e = closed_by(stratum * n_clinicians + clinician)
+    all_n, all_e = closed_by(np.zeros_like(stratum))
+    own_n, own_e = closed_by(clinician)
+    others_n, others_e = all_n - own_n, all_e - own_e
+    others_stratum_n, others_stratum_e = stratum_n - own_stratum_n, stratum_e - own_stratum_e
+    k = float(shrink_sessions)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        overall = others_e / others_n
+        p = np.where(others_stratum_n + k > 0, (others_stratum_e + k * overall) / (others_stratum_n + k), overall)
+    p = np.clip(p, RISK_FLOOR, 1 - RISK_FLOOR)
+    usable = (others_e >= min_reference_events) & (others_n - others_e >= min_reference_events)
+    picked = rows[usable]
+    return pd.DataFrame({"clinician": np.asarray(codes, dtype=object)[clinician[picked]],
+                         "treated_on": day[usable].astype("datetime64[D]").astype(object),
+                         "y": y[picked], "expected": p[usable], "others_n": others_n[usable],
+                         "others_e": others_e[usable]})[columns]
+
+
+DENSE_CELLS = 2_000_000  # _running_counts uses a dense (group x day) table up to this many cells
+
+
+def _running_counts(ref_group: np.ndarray, ref_day: np.ndarray, ref_y: np.ndarray, group: np.ndarray,
+                    day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each query (group[i], day[i]): how many reference rows of the same group have ref_day <= day[i], and
+    the sum of their ref_y. Small (groups x days) tables are counted densely (a cumulative sum per group over the
+    days), larger ones by one sort of the reference by (group, day) and two binary searches per query."""
+    low = min(int(ref_day.min()), int(day.min()))
+    span = max(int(ref_day.max()), int(day.max())) - low + 1
+    groups = int(max(ref_group.max(), group.max())) + 1
+    if groups * span <= DENSE_CELLS:
+        cells = ref_group * span + (ref_day - low)
+        n = np.bincount(cells, minlength=groups * span).reshape(groups, span).cumsum(axis=1)
+        e = np.bincount(cells, weights=ref_y, minlength=groups * span).reshape(groups, span).cumsum(axis=1)
+        return n[group, day - low], np.rint(e[group, day - low]).astype(np.int64)
+    keys = ref_group * span + (ref_day - low)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    cum_e = np.concatenate([[0], np.cumsum(ref_y[order])])
+    upto = np.searchsorted(keys, group * span + (day - low), side="right")
+    first = np.searchsorted(keys, group * span, side="left")
+    return upto - first, cum_e[upto] - cum_e[first]

@@ -126,31 +126,34 @@ def cusum(con: duckdb.DuckDBPyConnection, outcome_key: str, *, filters: Filters 
           as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]:
     """analysis.cusum, with the reason when it cannot be drawn: (frame, "") or (empty frame, reason).
 
-    Reasons: "no_events" (no event, or only events, among the sessions) and "too_rare" (the event is so rare that
-    the threshold for the in-control run length cannot be found: stats.CusumTooRare, when the expected risk is
-    below about 1 / ARL0, i.e. one event alone would already be unusual)."""
+    Reasons: "no_events" (no session to chart: none under the filters, or the other clinicians' sessions closed
+    by then hold too few events, or too few without one, to say what to expect: analysis.CUSUM_MIN_REFERENCE_EVENTS)
+    and "too_rare" (the event is so rare that the threshold for the in-control run length cannot be found:
+    stats.CusumTooRare, when the expected risk is below about 1 / ARL0, i.e. one event alone would already be
+    unusual)."""
     try:
         frame = analysis.cusum(con, outcome_key, filters=filters, as_of=as_of)
     except stats.CusumTooRare:
-        return pd.DataFrame(columns=["clinician", "treated_on", "outcome", "expected", "cusum", "threshold",
-                                     "signal"]), "too_rare"
+        return pd.DataFrame(columns=analysis.CUSUM_COLUMNS), "too_rare"
     if frame.empty:
         return frame, "no_events"
     return frame, ""
 
 
 def cusum_daily(frame: pd.DataFrame) -> pd.DataFrame:
-    """A CUSUM frame (analysis.cusum rows) reduced to one row per clinician and treatment day: the highest value,
-    the threshold, whether it signalled, sessions and events. Small enough to chart years of sessions."""
-    columns = ["clinician", "treated_on", "cusum", "threshold", "signal", "sessions_n", "events_n"]
+    """A CUSUM frame (analysis.cusum: one row per session, updated per session) reduced to one row per clinician
+    and treatment day: the highest value the day's sessions reached, the threshold after the day's last session,
+    whether any of them signalled, sessions and events. Small enough to chart years of sessions; the chart's point
+    is a treatment day, its height the day's highest value."""
+    columns = ["clinician", "treated_on", "cusum", "threshold", "signal", "sessions_n", "events_n", "cusum_end"]
     if frame.empty:
         return pd.DataFrame(columns=columns)
     g = frame.groupby(["clinician", "treated_on"], sort=True)
-    # analysis.cusum has a row per day with its sessions_n; a frame of one row per session counts its rows
+    # analysis.cusum has a row per session with sessions_n = 1; a frame without the column counts its rows
     sessions = g["sessions_n"].sum() if "sessions_n" in frame else g.size()
     out = pd.DataFrame({"cusum": g["cusum"].max(), "threshold": g["threshold"].last(), "signal": g["signal"].any(),
                         "sessions_n": sessions.astype("int64"),
-                        "events_n": g["outcome"].sum().astype("int64")}).reset_index()
+                        "events_n": g["outcome"].sum().astype("int64"), "cusum_end": g["cusum"].last()}).reset_index()
     return out[columns]
 
 
@@ -190,7 +193,7 @@ def cusum_monthly(daily: pd.DataFrame, min_sessions: int = 0) -> pd.DataFrame:
     """A daily CUSUM (cusum_daily) reduced to one row per clinician and span of calendar months (cusum_spans; with
     `min_sessions` 0 every month is a span), for viewers without case access (docs/security.md): `month`, the
     span's last month, and `span_start`, its first (first days of the months); `cusum`, the value at the end of
-    the span (after its last treatment day); `peak`, the highest value in it; the threshold; and `signal`, whether
+    the span (after its last session); `peak`, the highest value in it; the threshold; and `signal`, whether
     it crossed the threshold in the span. No sessions, no events and no day: the chart shows how a clinician's
     CUSUM moved span by span, never which day or session moved it, and each step covers at least `min_sessions`
     of the clinician's sessions. Months without sessions of that clinician have no row (the CUSUM stands
@@ -205,7 +208,8 @@ def cusum_monthly(daily: pd.DataFrame, min_sessions: int = 0) -> pd.DataFrame:
     if days.empty:
         return pd.DataFrame(columns=columns)
     g = days.groupby(["clinician", "span_end"], sort=True)
-    out = pd.DataFrame({"span_start": g["span_start"].first(), "cusum": g["cusum"].last(), "peak": g["cusum"].max(),
+    end = g["cusum_end"].last() if "cusum_end" in days else g["cusum"].last()  # the value after the span's last session
+    out = pd.DataFrame({"span_start": g["span_start"].first(), "cusum": end, "peak": g["cusum"].max(),
                         "threshold": g["threshold"].last(), "signal": g["signal"].any()}).reset_index()
     return out.rename(columns={"span_end": "month"})[columns]
 

@@ -96,6 +96,7 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
 EXPORT_ROLES: dict[str, tuple[str, ...]] = {
     "rates": ("auditor", "admin"),
     "funnel": ("auditor", "admin"),
+    "oe": ("auditor", "admin"),
     "spc": ("auditor", "admin"),
     "costs": ("auditor", "admin"),
     "cusum": ("auditor", "admin"),

@@ -24,7 +24,7 @@ from pipelines.release import disclosure, export, records
 
 BY_CHOICES = {"rates": ("clinician", "indication", "product", "area"), "costs": tuple(costs.COST_GROUPS)}
 PERIOD_CHOICES = {"rates": ("month", "quarter", "year", "all"), "spc": ("week", "month", "quarter")}
-NEEDS_OUTCOME = ("rates", "funnel", "spc", "cusum")
+NEEDS_OUTCOME = ("rates", "funnel", "oe", "spc", "cusum")
 INTERNAL_NOTE = "internal: small cells not suppressed; not for use outside the clinic"
 
 
@@ -36,7 +36,7 @@ class ExportOptionError(UserError, ValueError):
 class ExportOptions:
     """Everything an export depends on besides its kind and the snapshot. None means "the kind's default"."""
 
-    outcome: str | None = None  # rates, funnel, spc, cusum: the registry key
+    outcome: str | None = None  # rates, funnel, oe, spc, cusum: the registry key
     by: str | None = None  # rates: a grouping column; costs: month | clinician | product (default month)
     period: str | None = None  # rates: month | quarter | year | all; spc: week | month | quarter (default month)
     method: str = "arcsine"  # funnel limits
@@ -92,6 +92,24 @@ def _funnel(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[s
                                as_of=as_of, low_completeness_below=o.min_completeness), {}
 
 
+def _oe_options(o: ExportOptions) -> dict[str, object]:
+    return {"expected": "indirect standardisation over the strata indication x areas x product x first/repeat: "
+                        "each session's risk is its stratum's rate among the OTHER clinicians' sessions "
+                        "(leave-one-out) in the date range (the other filters choose whose rows are reported, "
+                        "never the reference), shrunk towards their overall rate by "
+                        f"{analysis.CASE_MIX_SHRINK_SESSIONS:g} pseudo-sessions",
+            "interval": "exact Poisson 95 % (Garwood), the expected count taken as fixed",
+            "flag": "outside the 99.8 % limits of the funnel of standardised ratios (FunnelPlotR SHMI, "
+                    "overdispersion auto)"}
+
+
+def _oe(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
+    frame, excluded = export.oe_frame(con, o.outcome, filters=o.filters, as_of=as_of)
+    listed = "|".join(export.escape_text(c, also="/") for c in excluded) or "none"
+    return frame, {"left_out_of_reference": f"{listed} (O/E outside the exact Poisson 99.8 % limits against "
+                                            "everyone else in a first pass)"}
+
+
 def _spc_options(o: ExportOptions) -> dict[str, object]:
     return {"chart": o.chart, "period": o.row_period("spc"), "rules": o.rules, "freeze": o.freeze or "",
             "judged": "closed periods only (period_closed: every window closed at the as-of date)",
@@ -129,6 +147,7 @@ def _records(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[
 KINDS: dict[str, Kind] = {
     "rates": Kind(_rates_options, _rates),
     "funnel": Kind(_funnel_options, _funnel),
+    "oe": Kind(_oe_options, _oe),
     "spc": Kind(_spc_options, _spc),
     "costs": Kind(_costs_options, _costs),
     "cusum": Kind(lambda o: analysis.cusum_provenance(), _cusum),

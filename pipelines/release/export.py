@@ -29,7 +29,7 @@ from pipelines.metrics import analysis, costs, counting, registry
 from pipelines.metrics.counting import Filters
 from pipelines.release import disclosure
 
-KINDS = ("rates", "funnel", "spc", "costs", "cusum", "records")
+KINDS = ("rates", "funnel", "oe", "spc", "costs", "cusum", "records")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # what a spreadsheet may read as the start of a formula once it has skipped leading blanks and line breaks: the
 # ASCII signs and their full-width and small forms (Excel and LibreOffice normalise some of these)
@@ -48,7 +48,14 @@ SPC_COLUMNS = ["period_start", "numerator_n", "denominator_n", "rate", "cl", "lc
                "runs_signal", "longest_run", "longest_run_max", "crossings", "crossings_min", "lcl_95", "ucl_95",
                "part", "baseline", "astronomical", "shift", "trend", "two_of_three", "signal", "signal_rules",
                "followup_completeness", "period_closed", "is_low_completeness"]
-CUSUM_COLUMNS = ["clinician", "treated_on", "cusum", "threshold", "signal", "outcome", "expected"]
+# one row per session in chart order (clinician, treatment day, treatment_id): the chart can be recomputed from the
+# file, cusum = max(0, previous cusum + weight) per clinician, 0 again after a row with signal (cusum >= threshold)
+CUSUM_COLUMNS = ["clinician", "treated_on", "cusum", "threshold", "signal", "outcome", "expected", "sessions_n",
+                 "weight"]
+# one row per clinician: observed and expected events after case mix (analysis.case_mix), the exact Poisson 95 %
+# interval of the ratio, the flag outside the 99.8 % limits of the funnel of ratios (high / low / empty)
+OE_COLUMNS = ["clinician", "observed_n", "expected_n", "oe_ratio", "ci_low", "ci_high", "flag", "denominator_n",
+              "lcl_95", "ucl_95", "lcl_998", "ucl_998"]
 
 
 def neutralise(value: object) -> object:
@@ -219,6 +226,15 @@ def cusum_frame(con, outcome_key: str, *, filters: Filters = Filters(), as_of: d
     return frame.reindex(columns=CUSUM_COLUMNS)
 
 
+def oe_frame(con, outcome_key: str, *, filters: Filters = Filters(),
+             as_of: dt.date | None = None) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """(one row per clinician with a session, the clinicians left out of the case-mix reference)."""
+    frame, info = analysis.case_mix(con, outcome_key, filters=filters, as_of=as_of)
+    frame = frame.rename(columns={"oe_low": "ci_low", "oe_high": "ci_high"}).reindex(columns=OE_COLUMNS)
+    frame["flag"] = frame["flag"].fillna("")
+    return frame, tuple(info.get("excluded", ()))
+
+
 
 # --------------------------------------------------------------------------------------------------------------
 # Releases: aggregate exports meant to leave the clinic
@@ -259,14 +275,25 @@ MONEY_ROUNDING_NOK = 100  # a release's money = rounded count x average per sess
 NotForRelease = disclosure.NotForRelease
 
 
+def not_releasable(kind: str) -> str:
+    """Why an export kind cannot leave the clinic, and what to use instead."""
+    if kind == "oe":
+        # each clinician's expected count is a sum of the other clinicians' stratum rates: next to the rounded
+        # counts of a release it would give back the events of the cells the release hides
+        return ("an oe export cannot be released: each clinician's expected count is computed from the other "
+                "clinicians' sessions, stratum by stratum, and could give back cells a release hides; release the "
+                "funnel export (rates by clinician) instead, and keep O/E files inside the clinic")
+    return (f"a {kind} export holds one row per session and cannot be released; "
+            "use the pseudonymised records export for audit")
+
+
 def check_release(kind: str, filters: Filters, *, as_of: dt.date | None, data_as_of: dt.date,
                   period: str | None = None) -> dt.date:
     """Whether these options may be released (NotForRelease with what is allowed if not); returns the release's
     as-of date. Called by pipelines.release.build.build for `python -m pipelines export --release` and the
     dashboard's Export page alike."""
     if kind not in RELEASE:
-        raise NotForRelease(f"a {kind} export holds one row per session and cannot be released; "
-                            "use the pseudonymised records export for audit")
+        raise NotForRelease(not_releasable(kind))
     release_kind, _ = disclosure.release_period(filters.date_from, filters.date_to)
     disclosure.check_row_period(kind, period, release_kind)
     return disclosure.release_as_of(as_of, data_as_of, filters.date_to)
@@ -286,8 +313,7 @@ def release(frame: pd.DataFrame, kind: str, groups: list[str], rule: disclosure.
     counts (nothing is computed from a hidden cell). A control chart keeps `period_closed`: a period not closed is
     not judged in the release either."""
     if kind not in RELEASE:
-        raise NotForRelease(f"a {kind} export holds one row per session and cannot be released; "
-                            "use the pseudonymised records export for audit")
+        raise NotForRelease(not_releasable(kind))
     spec = RELEASE[kind]
     keep = list(dict.fromkeys([*groups, *(spec.keep or frame.columns)]))
     keep = [c for c in keep if c in frame.columns]

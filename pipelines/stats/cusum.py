@@ -107,21 +107,28 @@ def cusum_threshold(
     return float(brentq(f, lo, hi, xtol=1e-6))
 
 
-def cusum_path(weight: ArrayLike, threshold: float, *, reset: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(S_t, signal_t) of a CUSUM from its weights W_t: S_t = max(0, S_{t-1} + W_t), signal when S_t >= h, restart
-    from 0 after a signal when `reset`. For charts whose weights are summed outside, e.g. per treatment day."""
+def cusum_path(weight: ArrayLike, threshold: float | ArrayLike, *,
+               reset: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(S_t, signal_t) of a CUSUM from its weights W_t: S_t = max(0, S_{t-1} + W_t), signal when S_t >= h_t,
+    restart from 0 after a signal when `reset`. `threshold`: one h for every observation, or one per observation
+    (e.g. a threshold that follows the case mix seen so far)."""
     w = _as_float(weight)
-    return _cusum_path(w, np.zeros(w.size, dtype=bool), float(threshold), reset)
+    h = np.broadcast_to(_as_float(threshold), w.shape).astype(float)
+    if np.any(~(h > 0)):
+        raise ValueError("thresholds must be > 0")
+    return _cusum_path(w, np.zeros(w.size, dtype=bool), h, reset)
 
 
-def _cusum_path(weight: np.ndarray, missing: np.ndarray, threshold: float, reset: bool,
+def _cusum_path(weight: np.ndarray, missing: np.ndarray, threshold: float | np.ndarray, reset: bool,
                 chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """S_t = max(0, S_{t-1} + W_t) without a Python loop per observation.
 
     Page's identity: from S_0, S_t = D_t - min(0, min_{k<=t} D_k) with D_t = S_0 + W_1 + ... + W_t. The series is
     computed a block at a time from the running value; after a signal (with reset) the next block starts at 0 at
-    the following observation. The loop runs once per block or signal, not once per observation."""
+    the following observation. The loop runs once per block or signal, not once per observation. `threshold`: a
+    number or one per observation."""
     n = weight.size
+    h = np.broadcast_to(np.asarray(threshold, dtype=float), (n,))
     s = np.zeros(n)
     signal = np.zeros(n, dtype=bool)
     start, level = 0, 0.0
@@ -129,7 +136,7 @@ def _cusum_path(weight: np.ndarray, missing: np.ndarray, threshold: float, reset
         stop = min(start + chunk, n)
         d = level + np.cumsum(weight[start:stop])
         path = np.maximum(d - np.minimum(np.minimum.accumulate(d), 0.0), 0.0)
-        hit = (path >= threshold) & ~missing[start:stop]
+        hit = (path >= h[start:stop]) & ~missing[start:stop]
         if reset and hit.any():
             first = int(np.argmax(hit))
             s[start:start + first + 1] = path[: first + 1]
