@@ -388,6 +388,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     "pos_high95": ("above 95 %", "over 95 %"),
     "pos_low95": ("below 95 %", "under 95 %"),
     "pos_inside": ("within", "innenfor"),
+    "pos_funnelplotr_differs": ("{ours} (FunnelPlotR's funnel: {theirs})", "{ours} (FunnelPlotRs trakt: {theirs})"),
+    "funnel_robust_note": ("The funnel's clinic rate and overdispersion are estimated without {clinicians}: judged "
+                           "against the others alone, they lie outside the limits, and left in they would widen the "
+                           "limits they are judged by (phi {phi} without them, {phi_all} with them, as FunnelPlotR "
+                           "estimates it).",
+                           "Traktens klinikkandel og overspredning er beregnet uten {clinicians}: målt mot de andre "
+                           "alene ligger de utenfor grensene, og tatt med ville de utvidet grensene de selv måles "
+                           "mot (phi {phi} uten dem, {phi_all} med dem, slik FunnelPlotR beregner den)."),
     "funnel_empty": ("No funnel: the outcome has no events (or only events) under these filters.",
                      "Ingen trakt: utfallet har ingen hendelser (eller bare hendelser) med disse filtrene."),
     "clinician_table": ("Clinicians", "Behandlere"),

@@ -59,7 +59,7 @@ def test_funnel_columns(metrics_db, tmp_path):
                                         "ucl_95", "lcl_998", "ucl_998", "flag", "phi", "tau2"]
     assert list(frame.clinician) == ["A01", "B02"] and set(frame.flag) <= {"high", "low", ""}
     assert set(frame.method) == {"exact"}
-    assert list(frame.columns[-2:]) == ["followup_completeness", "is_low_completeness"]
+    assert list(frame.columns[-3:]) == ["followup_completeness", "is_low_completeness", "flag_funnelplotr"]
 
 
 def test_spc_columns(metrics_db, tmp_path):

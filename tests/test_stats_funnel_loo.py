@@ -59,3 +59,31 @@ def test_too_few_units_to_judge():
     assert (frame["flag"] == "").all() and frame["target"].isna().all()
     frame = stats.funnel_leave_one_out([1, 2, 9, 0], [100, 100, 100, 0])
     assert frame.loc[3, "flag"] == "" and math.isnan(frame.loc[3, "target"])
+
+
+def test_the_robust_funnel_flags_the_outlier_and_says_what_funnelplotr_says():
+    den = [3590, 1792, 1427, 1649, 1325, 1044, 1053, 88, 148, 385]
+    num = [60, 41, 55, 127, 12, 42, 40, 2, 4, 11]
+    frame, info = stats.funnel_proportions_robust(num, den)
+    assert list(frame["flag"]) == [""] * 3 + ["high"] + [""] * 6
+    assert list(frame["flag_funnelplotr"]) == [""] * 10  # FunnelPlotR, every unit in phi: nothing flagged
+    assert info["excluded"] == [3, 4]  # the first pass flags the 7.7 % clinician high and the 0.9 % one low
+    keep = [i for i in range(10) if i not in (3, 4)]
+    core, core_info = stats.funnel_proportions([num[i] for i in keep], [den[i] for i in keep])
+    assert info["target"] == pytest.approx(sum(num[i] for i in keep) / sum(den[i] for i in keep), abs=1e-15)
+    assert (info["phi"], info["tau2"]) == (pytest.approx(core_info["phi"]), pytest.approx(core_info["tau2"]))
+    assert info["phi_funnelplotr"] > 8 > info["phi"]
+    # unit 4's limit is the core funnel's at its own size
+    upper = math.sin(math.asin(math.sqrt(info["target"])) + Z998 * math.sqrt(1 / (4 * 1649) + info["tau2"])) ** 2
+    assert frame.loc[3, "ucl_998"] == pytest.approx(upper, abs=1e-12)
+
+
+def test_without_outliers_the_robust_funnel_is_funnelplotrs():
+    den = np.array([900, 1792, 1427, 1649, 1325, 1044])
+    num = np.array([30, 55, 48, 51, 40, 33])
+    robust, info = stats.funnel_proportions_robust(num, den)
+    plain, plain_info = stats.funnel_proportions(num, den)
+    assert info["excluded"] == []
+    for c in ("target", "lcl_998", "ucl_998", "flag"):
+        assert list(robust[c]) == list(plain[c])
+    assert info["phi"] == plain_info["phi"]

@@ -15,12 +15,20 @@ PAGE_PARAMS = ("outcome", "method", "od", "clinician", "tab")
 TABS = ("funnel", "oe", "cusum")
 
 
-def position(r: dict) -> str:
-    if r.get("flag") in ("high", "low"):
-        return ui.tr(f"pos_{r['flag']}")
-    if r.get("flag_95") in ("high", "low"):
-        return ui.tr(f"pos_{r['flag_95']}95")
+def _position(flag, flag_95) -> str:
+    if flag in ("high", "low"):
+        return ui.tr(f"pos_{flag}")
+    if flag_95 in ("high", "low"):
+        return ui.tr(f"pos_{flag_95}95")
     return ui.tr("pos_inside")
+
+
+def position(r: dict) -> str:
+    """The clinician's place in the funnel; where FunnelPlotR's own funnel (every clinician in its overdispersion
+    estimate) places them otherwise, its reading follows."""
+    ours = _position(r.get("flag"), r.get("flag_95"))
+    theirs = _position(r.get("flag_funnelplotr", r.get("flag")), r.get("flag_95_funnelplotr", r.get("flag_95")))
+    return ours if theirs == ours else ui.tr("pos_funnelplotr_differs", ours=ours, theirs=theirs)
 
 
 def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame, lg: str, cusum_note: str,
@@ -152,6 +160,9 @@ def main() -> None:
     clinician_table(funnel, oe, status, lg, cusum_note, least_followed)
     ui.hidden_note(funnel, oe)
     if not funnel.empty and np.isfinite(info.get("target", np.nan)):
+        if info.get("excluded"):
+            st.caption(ui.tr("funnel_robust_note", clinicians=", ".join(info["excluded"]),
+                             phi=i18n.number(info["phi"], lg, 1), phi_all=i18n.number(info["phi_funnelplotr"], lg, 1)))
         st.caption(ui.tr("col_oe_help"))
 
 

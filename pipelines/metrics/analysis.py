@@ -343,6 +343,10 @@ def completeness_threshold(outcome_key: str, below: float | None = LOW_COMPLETEN
     return below if registry.get(outcome_key).needs_follow_up else None
 
 
+# With fewer clinicians than this, an outlier can hide by inflating the overdispersion it is judged by: the funnel's
+# target and overdispersion then come from the clinicians a leave-one-out first pass does not flag
+# (stats.funnel_proportions_robust); FunnelPlotR's own flag stays beside it (`flag_funnelplotr`).
+FUNNEL_ROBUST_BELOW_UNITS = 20
 FUNNEL_SESSIONS = ("denominator_n",)  # a clinician's cell: the sessions in their rate (the table's "Sessions")
 
 
@@ -386,8 +390,16 @@ def _funnel(counted: pd.DataFrame, method: str, overdispersion: str) -> tuple[pd
     if counted.empty or events == 0 or events == total:
         return counted.iloc[0:0].assign(rate=[], ci_low=[], ci_high=[], target=[], flag=[],
                                         followup_completeness=[]), empty_info
-    frame, info = stats.funnel_proportions(counted["numerator_n"], counted["denominator_n"], method=method,
-                                           overdispersion=overdispersion)
+    if len(counted) < FUNNEL_ROBUST_BELOW_UNITS:
+        frame, info = stats.funnel_proportions_robust(counted["numerator_n"], counted["denominator_n"],
+                                                      method=method, overdispersion=overdispersion)
+        info["excluded"] = [str(counted["clinician"].iloc[i]) for i in info["excluded"]]
+    else:
+        frame, info = stats.funnel_proportions(counted["numerator_n"], counted["denominator_n"], method=method,
+                                               overdispersion=overdispersion)
+        frame["flag_funnelplotr"], frame["flag_95_funnelplotr"] = frame["flag"], frame["flag_95"]
+        info.update({"excluded": [], "phi_funnelplotr": info["phi"], "tau2_funnelplotr": info["tau2"],
+                     "target_funnelplotr": info["target"]})
     out = pd.concat([counted[["clinician", "eligible_n", "followed_up_n", "event_n"]],
                      frame.reset_index(drop=True)], axis=1)
     elig = out["eligible_n"].to_numpy(dtype=float)

@@ -41,7 +41,7 @@ RATES_COLUMNS = ["period_start", "numerator_n", "denominator_n", "rate", "ci_low
                  "is_low_completeness"]
 FUNNEL_COLUMNS = ["clinician", "numerator_n", "denominator_n", "rate", "target", "lcl_95", "ucl_95", "lcl_998",
                   "ucl_998", "flag", "phi", "tau2", "z", "flag_95", "method", "overdispersion_applied",
-                  "followup_completeness", "is_low_completeness"]
+                  "followup_completeness", "is_low_completeness", "flag_funnelplotr"]
 # period_closed: every window of the period closed at the as-of date; only such periods are judged, so no rule
 # column (sigma_signal, runs_signal, astronomical, shift, trend, two_of_three, signal) is true where it is false
 SPC_COLUMNS = ["period_start", "numerator_n", "denominator_n", "rate", "cl", "lcl", "ucl", "sigma_signal",

@@ -14,7 +14,7 @@ from scipy.stats import rankdata
 
 from pipelines.stats._common import _as_float, _check_counts
 
-__all__ = ['funnel_proportions', 'funnel_leave_one_out', 'funnel_limit_curve', 'funnel_ratios', 'FUNNEL_Z95',
+__all__ = ['funnel_proportions', 'funnel_leave_one_out', 'funnel_proportions_robust', 'funnel_limit_curve', 'funnel_ratios', 'FUNNEL_Z95',
            'FUNNEL_Z998']
 
 # FunnelPlotR hard-codes these rounded normal quantiles (qnorm(0.975), qnorm(0.999)); using the exact
@@ -380,6 +380,67 @@ def funnel_leave_one_out(
     if isinstance(numerator, pd.Series):
         out.index = numerator.index
     return out
+
+
+def funnel_proportions_robust(
+    numerator: ArrayLike,
+    denominator: ArrayLike,
+    *,
+    method: _ProportionMethod = "arcsine",
+    overdispersion: Literal["auto", "on", "off"] = "auto",
+    winsorise: float = 0.1,
+    arcsine_truncation: Literal["grid", "boundary"] = "boundary",
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A funnel whose target and overdispersion come from the units that are not outliers.
+
+    First pass: each unit against the others (``funnel_leave_one_out``, 99.8 %). Units flagged there, high or low,
+    are left out of the target, phi and tau2; every unit is then judged against that funnel. Without outliers this
+    is ``funnel_proportions`` exactly. With them, one unit far from the rest can no longer pull the target towards
+    itself and widen the limits by inflating phi until it sits inside them (the self-masking of few units).
+
+    Returns ``funnel_proportions``' frame and info for the robust funnel, plus ``flag_funnelplotr`` and
+    ``flag_95_funnelplotr`` (FunnelPlotR's own flags with every unit in the estimate) so a difference can be shown;
+    info adds ``excluded`` (positions of the units left out), ``phi_funnelplotr``, ``tau2_funnelplotr`` and
+    ``target_funnelplotr``.
+    """
+    num = _as_float(numerator)
+    den = _as_float(denominator)
+    plain, plain_info = funnel_proportions(num, den, method=method, overdispersion=overdispersion,
+                                           winsorise=winsorise, arcsine_truncation=arcsine_truncation)
+    loo = funnel_leave_one_out(num, den, method=method, overdispersion=overdispersion, winsorise=winsorise,
+                               arcsine_truncation=arcsine_truncation)
+    outlier = (loo["flag"] != "").to_numpy()
+    keep = ~outlier & (den > 0)
+    frame, info = plain, dict(plain_info)
+    robust = bool(outlier.any() and keep.sum() >= 3 and 0 < num[keep].sum() < den[keep].sum())
+    if robust:
+        _, core = funnel_proportions(num[keep], den[keep], method=method, overdispersion=overdispersion,
+                                     winsorise=winsorise, arcsine_truncation=arcsine_truncation)
+        theta = core["target"]
+        tau2 = core["tau2"] if core["overdispersion_applied"] else 0.0
+        curve = funnel_limit_curve(theta, den, method, tau2, arcsine_truncation=arcsine_truncation)
+        ok = den > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(ok, num / den, np.nan)
+            if method == "arcsine":
+                z = np.where(ok, (np.arcsin(np.sqrt(rate)) - math.asin(math.sqrt(theta))) * 2.0 * np.sqrt(den),
+                             np.nan)
+            else:
+                z = np.where(ok, (rate - theta) / np.sqrt(theta * (1.0 - theta) / den), np.nan)
+        frame = pd.DataFrame({"numerator_n": num, "denominator_n": den, "rate": rate, "target": theta, "z": z,
+                              "lcl_95": curve["lcl_95"].to_numpy(), "ucl_95": curve["ucl_95"].to_numpy(),
+                              "lcl_998": curve["lcl_998"].to_numpy(), "ucl_998": curve["ucl_998"].to_numpy()})
+        frame["flag"] = _flags(rate, frame["lcl_998"].to_numpy(), frame["ucl_998"].to_numpy())
+        frame["flag_95"] = _flags(rate, frame["lcl_95"].to_numpy(), frame["ucl_95"].to_numpy())
+        info = {**core, "n_units": int(ok.sum())}
+    frame["flag_funnelplotr"] = plain["flag"].to_numpy()
+    frame["flag_95_funnelplotr"] = plain["flag_95"].to_numpy()
+    info.update({"excluded": [int(i) for i in np.flatnonzero(outlier)] if robust else [],
+                 "phi_funnelplotr": plain_info["phi"], "tau2_funnelplotr": plain_info["tau2"],
+                 "target_funnelplotr": plain_info["target"]})
+    if isinstance(numerator, pd.Series):
+        frame.index = numerator.index
+    return frame, info
 
 
 def _poisson_ratio_limits(e: np.ndarray, p_low: float) -> tuple[np.ndarray, np.ndarray]:
