@@ -189,11 +189,16 @@ TEXTS: dict[str, tuple[str, str]] = {
                            "`--min-completeness` for en eksport."),
     # --- signals -----------------------------------------------------------------------------------------------
     "signals": ("Signals", "Signaler"),
-    "signals_caption": ("Every outcome, clinician and period where a control-chart rule, a funnel limit or a "
-                        "CUSUM fired under the current filters, newest first. Open the chart to judge it.",
-                        "Alle utfall, behandlere og perioder der en regel i styringsdiagrammet, en "
-                        "traktgrense eller en CUSUM har slått ut med gjeldende filtre, nyeste først. Åpne "
-                        "diagrammet for å vurdere."),
+    "signals_caption": ("Each problem once: the episodes of the clinic's control charts and, for the outcomes "
+                        "watched per clinician, of the clinicians' funnel positions and CUSUMs, under the current "
+                        "filters, newest first (a run of flagged months, or a CUSUM crossing again after its "
+                        "restart, is one episode). Open the chart to judge it. What is listed, and why, is on the "
+                        "About page: about {budget} false alarms a year in a clinic of the demo's size.",
+                        "Hvert problem én gang: episodene i klinikkens styringsdiagrammer og, for utfallene som "
+                        "følges per behandler, i behandlernes plass i trakten og CUSUM, med gjeldende filtre, "
+                        "nyeste først (flere flaggede måneder på rad, eller en CUSUM som slår ut igjen etter "
+                        "omstart, er én episode). Åpne diagrammet for å vurdere. Hva som listes, og hvorfor, står "
+                        "på Om tallene: omtrent {budget} falske alarmer i året i en klinikk på demoens størrelse."),
     "signals_none": ("No signals under the current filters.", "Ingen signaler med gjeldende filtre."),
     "signals_kind_filter": ("Show", "Vis"),
     "signals_all": ("All", "Alle"),
@@ -251,7 +256,10 @@ TEXTS: dict[str, tuple[str, str]] = {
                               "Andel aktuelle behandlinger med en kontroll innenfor utfallets vindu, laveste og "
                               "høyeste blant utfallene som krever oppfølging."),
     "kpi_signals": ("Concerning signals", "Bekymringsfulle signaler"),
-    "kpi_signals_help": ("Signals on the worse side (list below).", "Signaler i ugunstig retning (liste under)."),
+    "kpi_signals_help": ("Episodes on the worse side (list below): each problem once, however many points it "
+                         "flagged.", "Episoder i ugunstig retning (liste under): hvert problem én gang, uansett "
+                         "hvor mange punkter det flagget."),
+    "episode_span": ("{first} – {last}", "{first} – {last}"),
     "kpi_special": ("Outcomes: special cause, concerning", "Utfall: spesiell variasjon, bekymring"),
     "kpi_special_help": ("Outcomes whose latest month shows special-cause variation on the concerning side (Making "
                          "Data Count); the table shows the reading of each.",
@@ -685,6 +693,15 @@ TEXTS: dict[str, tuple[str, str]] = {
                        "Én rad per behandler: observerte og forventede hendelser etter pasientsammensetning (med "
                        "de andre behandlernes andeler), O/F med eksakt Poisson 95 % intervall og flagg utenfor "
                        "99,8 % traktgrensene (high, low eller tomt). Bare internt: aldri en utlevering."),
+    "export_signals": ("Signals list", "Signalliste"),
+    "export_signals_help": ("One row per episode of the overview's signals list: kind (spc, funnel, cusum), rule, "
+                            "outcome, clinician (empty for the clinic), direction (high, low), concern (true when "
+                            "that side is the worse one), first and last date, how many signals the episode "
+                            "holds and the latest one's value and limit. Internal only: never a release.",
+                            "Én rad per episode i oversiktens signalliste: type (spc, funnel, cusum), regel, "
+                            "utfall, behandler (tom for klinikken), retning (high, low), concern (true når den "
+                            "siden er den ugunstige), første og siste dato, hvor mange signaler episoden har og "
+                            "verdien og grensen til det siste. Bare internt: aldri en utlevering."),
     "export_by": ("Group by", "Grupper etter"),
     "export_by_none": ("Nothing (clinic)", "Ingenting (klinikken)"),
     "export_period_all": ("Whole period", "Hele perioden"),
@@ -786,6 +803,26 @@ TEXTS: dict[str, tuple[str, str]] = {
                        "referanser, så én avviker ikke skyver alle kollegene under 1. Behandlerens forventede "
                        "antall er summen av risikoene; O/F har eksakt Poisson-intervall (Garwood), med forventet "
                        "antall som fast."),
+    "method_signals": ("The signals list and its false-alarm budget", "Signallisten og budsjettet for falske alarmer"),
+    "method_signals_text": (
+        "Each problem is listed once, as an episode: consecutive flagged months of one rule, or a CUSUM that crosses "
+        "again within {gap} days of its restart. Clinicians are watched (funnel position and CUSUM on the list) for "
+        "{per_clinician}; {case_by_case} are reviewed case by case, not by a chart; every other outcome has its "
+        "clinic control chart on the list. Control charts list a closed month beyond the 3-sigma limits and "
+        "Anhøj's run rules, where a month expects at least one event; the Making Data Count reading stays the "
+        "variation icon. The CUSUM's in-control run length is {arl}. Budget: in a clinic of the demo's size where "
+        "nothing is wrong, at most {budget} concerning episodes in 36 months (one a quarter), about {per_year} a "
+        "year, measured by simulation; a tripled rate of one clinician is listed within about 5 months "
+        "(docs/signal-budget.md).",
+        "Hvert problem listes én gang, som en episode: flaggede måneder på rad for én regel, eller en CUSUM som "
+        "slår ut igjen innen {gap} dager etter omstart. Behandlerne følges (plass i trakten og CUSUM på listen) for "
+        "{per_clinician}; {case_by_case} gjennomgås sak for sak, ikke med et diagram; alle andre utfall har "
+        "klinikkens styringsdiagram på listen. Styringsdiagrammene lister en lukket måned utenfor 3-sigma-grensene "
+        "og Anhøjs regler for serier, der en måned venter minst én hendelse; Making Data Count-vurderingen er "
+        "variasjonsikonet. CUSUM-ens gjennomsnittlige kjørelengde i kontroll er {arl}. Budsjett: i en klinikk på "
+        "demoens størrelse der ingenting er galt, høyst {budget} bekymringsfulle episoder på 36 måneder (én i "
+        "kvartalet), omtrent {per_year} i året, målt ved simulering; en tredoblet andel hos én behandler listes "
+        "innen omtrent 5 måneder (docs/signal-budget.md)."),
     "method_cusum": ("Risk-adjusted CUSUM", "Risikojustert CUSUM"),
     "method_cusum_text": ("Bernoulli CUSUM per clinician (Steiner et al. 2000), updated once per session in "
                           "treatment order (sessions of the same day in the order of their treatment id), looking "

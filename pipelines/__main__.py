@@ -5,7 +5,7 @@
     python -m pipelines snapshots [--db PATH]
     python -m pipelines restore VERSION [--db PATH]
     python -m pipelines demo [--treatments N] [--seed S] [--db PATH]
-    python -m pipelines export KIND [options] -o FILE.csv      (KIND: rates, funnel, oe, spc, costs, cusum, records)
+    python -m pipelines export KIND [options] -o FILE.csv      (KIND: rates, funnel, oe, spc, costs, cusum, signals, records)
     python -m pipelines docs
 """
 
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(p)
 
     p = sub.add_parser("export", help="write a metric export as CSV (with provenance lines starting with #)")
-    p.add_argument("kind", choices=["rates", "funnel", "oe", "spc", "costs", "cusum", "records"])
+    p.add_argument("kind", choices=["rates", "funnel", "oe", "spc", "costs", "cusum", "signals", "records"])
     p.add_argument("-o", "--output", type=Path, required=True, help="the CSV file to write")
     _db_arg(p)
     p.add_argument("--outcome", help="outcome key (rates, funnel, oe, spc, cusum); see docs/metrics.md")

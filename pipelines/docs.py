@@ -121,7 +121,7 @@ def data_contract_md() -> str:
 
 
 def metrics_md() -> str:
-    from pipelines.metrics import analysis, costs, registry
+    from pipelines.metrics import analysis, costs, episodes, registry, signals
 
     out = [
         "# About the metrics",
@@ -213,6 +213,11 @@ def metrics_md() -> str:
         "  the lower limit is 0 and where asin(sqrt(target)) + z*se >= pi/2 the upper limit is 1. `exact` is the",
         "  exact binomial with Spiegelhalter's interpolation; `normal` the normal approximation. A clinician is",
         "  flagged high or low outside the 99.8 % limits. No league tables: clinicians are listed by code.",
+        f"  With fewer than {analysis.FUNNEL_ROBUST_BELOW_UNITS} clinicians an outlier can hide by inflating the",
+        "  overdispersion it is judged by; the funnel's target and phi / tau2 then come from the clinicians that a",
+        "  leave-one-out pass (each clinician against the others only) does not flag, and FunnelPlotR's own flag",
+        "  (every clinician in the estimate) is kept beside it (`flag_funnelplotr`; named on the Clinicians page",
+        "  where the two differ).",
         "- **Case mix**: indirect standardisation against the rest of the clinic. A session's expected risk is the",
         "  rate in its stratum (indication x areas x product x first/repeat treatment) among the OTHER clinicians'",
         "  sessions (leave-one-out: an outlier cannot hide in, and inflate, its own reference), shrunk towards their",
@@ -241,6 +246,28 @@ def metrics_md() -> str:
         "  `weight`, from which the chart can be recomputed. An outlying colleague moves the others' expected risks",
         "  (the first-pass exclusion of the O/E needs all the data, so the CUSUM, which must not change its past,",
         "  does without it).",
+        "",
+        "## Signals worth opening: what the overview lists, and its false-alarm budget",
+        f"- **The budget**: in an in-control clinic of the demo's size (10 clinicians, 36 months, about 20,000",
+        f"  sessions) the list holds at most {signals.FALSE_ALARM_BUDGET_PER_36_MONTHS} concerning episodes in 36",
+        f"  months on average, one a quarter: about {signals.EXPECTED_FALSE_ALARMS_PER_YEAR} false alarms a year.",
+        "  The simulation that measured it, and the trade-off against the time to detect a doubled or tripled",
+        "  rate, is [signal-budget.md](signal-budget.md) (tests/benchmarks/signal_budget.py; tests/test_signal_budget.py",
+        "  checks the budget and a tripled rate's detection on fixed clinics).",
+        "- **Episodes, not points**: consecutive flagged periods of one rule are one entry, a CUSUM that crosses",
+        f"  again within {episodes.CUSUM_EPISODE_GAP_DAYS} days of its restart is the same episode, and a funnel flag",
+        "  is one per clinician; each has a first and a last date. The overview counts episodes;",
+        "  `python -m pipelines export signals` writes them (kind, rule, outcome, clinician, direction, concern,",
+        "  first_date, last_date, ...).",
+        "- **What each outcome is watched for** (the registry's `watch`): per clinician (funnel position and",
+        "  CUSUM listed) " + ", ".join(f"`{k}`" for k in registry.WATCHED_PER_CLINICIAN) + "; case by case (no",
+        "  chart lists them: every event is for review) " + ", ".join(f"`{k}`" for k in registry.WATCHED_CASE_BY_CASE)
+        + "; the others at clinic level (their control chart is listed; funnels and CUSUMs stay on the",
+        "  Clinicians page).",
+        "- **Which rules feed the list**: control charts: a closed period beyond the 3-sigma limits, and Anhoej's",
+        "  run rules, where the chart expects at least one event per period (the Making Data Count reading stays",
+        "  the variation icon); funnels: outside the 99.8 % limits; CUSUM: crossing its threshold (in-control run",
+        f"  length {analysis.CUSUM_ARL0:,.0f} sessions, chosen by the simulation).",
         "",
         "## Correction cost",
         "cost of a correction = units x the product's cost per unit valid on the correction date + chair minutes x",

@@ -131,16 +131,16 @@ def test_cusum_for_an_event_too_rare_says_so():
 
     with pytest.raises(stats.CusumTooRare, match="too rare for a CUSUM with an in-control average run length"):
         stats.cusum_threshold(0.0002, 2.0, 1000)
-    with pytest.raises(stats.CusumTooRare):
-        analysis.threshold_for(0.00015)
+    arl0 = analysis.CUSUM_ARL0
+    with pytest.raises(stats.CusumTooRare):  # an event rarer than about one in ARL0 sessions
+        analysis.threshold_for(0.75 / arl0)
     # thresholds by the 10 % grid, interpolated in log risk: their in-control run length is the stated one within
     # 5 %; near the rare limit never below it (a threshold under one event's weight would make every event signal)
-    arl0 = analysis.CUSUM_ARL0
     for p in (0.001, 0.0123, 0.03, 0.2, 0.6):
         assert 0.95 * arl0 < stats.cusum_arl(analysis.threshold_for(p), p, 2.0) < 1.05 * arl0
-    for p in (0.0003, 0.0004, 0.0005):
+    for p in (1.5 / arl0, 2 / arl0, 2.5 / arl0):
         assert stats.cusum_arl(analysis.threshold_for(p), p, 2.0) >= arl0
     assert analysis.threshold_for(0.0308) < analysis.threshold_for(0.0312)
     # a running mean too rare for any threshold gets the lowest one (every event signals) instead of raising
-    assert list(analysis.thresholds_for([0.00015, 0.03])) == [analysis.LOWEST_THRESHOLD,
+    assert list(analysis.thresholds_for([0.75 / arl0, 0.03])) == [analysis.LOWEST_THRESHOLD,
                                                               pytest.approx(analysis.threshold_for(0.03))]

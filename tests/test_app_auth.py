@@ -273,7 +273,8 @@ def test_the_admin_sees_the_access_log_and_internal_exports(downloads):
     app("doctor", "export")  # something to see in the log: a sign-in and a refusal
     at = app("admin", "export", outcome="ptosis", mode="internal")
     assert labels(at) == ["Download Rates", "Download Funnel", "Download Control chart", "Download Costs",
-                          "Download Observed / expected", "Download CUSUM", "Download Pseudonymised records"]
+                          "Download Observed / expected", "Download CUSUM", "Download Signals list",
+                          "Download Pseudonymised records"]
     body = click(at, downloads, "Download CUSUM").decode("utf-8")
     assert "# release: internal: small cells not suppressed; not for use outside the clinic" in body.splitlines()
     assert "# generated_by: admin@klinikk.no" in body.splitlines()
@@ -403,7 +404,7 @@ def test_demo_downloads_are_generated_by_demo_and_logged(downloads):
 def test_every_download_offered_is_logged_with_its_rows_and_hash(mode, downloads):
     at = app("admin", "export", outcome="bruising", clin=["C01", "C02"], mode=mode, excel="True")
     offered = labels(at)
-    assert len(offered) == (5 if mode == "release" else 7)  # internal adds the CUSUM and observed / expected
+    assert len(offered) == (5 if mode == "release" else 8)  # internal adds the CUSUM, O/E and the signals list
     bodies = {label: click(at, downloads, label) for label in offered}
     exports = [r for r in log() if r["event"] == "export"]
     assert len(exports) == len(offered)

@@ -374,14 +374,15 @@ def test_export_offers_every_csv(demo_db, use_db):
     no_exception(at)
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download Rates", "Download Funnel", "Download Control chart", "Download Costs",
-                      "Download Pseudonymised records"], "release files by default; the O/E and CUSUM are internal only"
+                      "Download Pseudonymised records"], "release files by default; O/E, CUSUM and signals are internal only"
     preview = at.dataframe[0].value
     assert "suppressed" in set(preview["numerator_n"].astype(str)) and "suppression" in preview.columns
     at.segmented_control(key="w_mode").set_value("internal").run()
     no_exception(at)
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download Rates", "Download Funnel", "Download Control chart", "Download Costs",
-                      "Download Observed / expected", "Download CUSUM", "Download Pseudonymised records"]
+                      "Download Observed / expected", "Download CUSUM", "Download Signals list",
+                      "Download Pseudonymised records"]
     assert "suppression" not in at.dataframe[0].value.columns
     assert "Filters in the files: none" in texts(at)
     at.toggle(key="w_excel").set_value(True).run()

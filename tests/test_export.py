@@ -332,3 +332,37 @@ def test_output_elsewhere_is_written(metrics_db, tmp_path, monkeypatch):
     out = tmp_path / "exports" / "clinic.costs.csv"
     assert main(["export", "costs", "-o", str(out), "--db", str(db), *AS_OF]) == 0
     assert out.read_text().startswith("# export: costs")
+
+
+def test_signals_export_lists_episodes_with_the_issues_columns(tmp_path):
+    """`export signals`: one row per episode of the overview's list (issue 17), on an in-control clinic with a
+    tripled eyelid-ptosis rate planted for one clinician."""
+    import datetime as dt
+
+    from pipelines.demo.in_control import Excess, write_in_control
+    from pipelines.ingest.load import load_files
+
+    end = dt.date(2025, 6, 30)
+    db = tmp_path / "db" / "clinic.duckdb"
+    load_files(write_in_control(tmp_path / "files", seed=1, months=24, end=end,
+                                excess=Excess("C03", "eyelid_ptosis", 3.0, dt.date(2024, 7, 1))),
+               db, today=end + dt.timedelta(days=1), progress=False)
+    code, out = run(db, tmp_path, "signals", "--as-of", end.isoformat())
+    assert code == 0
+    frame = read(out, keep_default_na=False, dtype=str)
+    assert list(frame.columns[:8]) == ["kind", "rule", "outcome", "clinician", "direction", "concern", "first_date",
+                                       "last_date"]
+    assert set(frame["kind"]) <= {"spc", "funnel", "cusum"} and set(frame["direction"]) <= {"high", "low", ""}
+    assert set(frame["concern"]) <= {"true", "false"}
+    assert all(dt.date.fromisoformat(a) <= dt.date.fromisoformat(b)
+               for a, b in zip(frame["first_date"], frame["last_date"]))
+    assert (frame["clinician"] == "").equals(frame["kind"] == "spc")  # the clinic as a whole: no clinician
+    planted = frame[(frame["clinician"] == "C03") & (frame["outcome"] == "eyelid_ptosis")]
+    assert "cusum" in set(planted["kind"]) and set(planted["concern"]) == {"true"}
+    text = out.read_text(encoding="utf-8")
+    assert "# budget: at most 12 concerning episodes in 36 months" in text
+
+
+def test_signals_export_is_never_a_release(metrics_db, tmp_path):
+    code, _ = run(metrics_db, tmp_path, "signals", "--release", "--from", "2024-01-01", "--to", "2024-03-31")
+    assert code == 1

@@ -125,6 +125,7 @@ def test_a_text_with_a_count_has_no_plain_form():
 REASON_KINDS = (*(kind for kind, _ in history._REASON_KINDS), "invalid value")  # 'invalid value': the ELSE branch
 SETUP_KEYS = ("setup_not_configured", "setup_misconfigured", "setup_unreadable")  # auth.py, the sign-in setup page
 METHOD_KEYS = ("method_windows", "method_wilson", "method_spc", "method_anhoej", "method_mdc", "method_funnel",
+               "method_signals",
                "method_oe", "method_cusum", "method_small", "method_cells")  # pages/about.py
 DYNAMIC: dict[str, tuple[str, ...]] = {
     # i18n.label(prefix, value), filters' fmt(prefix), components.labeller(prefix), components.choice(prefix=)

@@ -82,3 +82,13 @@ def test_every_definition_compiles_and_runs_on_an_empty_database(empty_db, o):
         assert list(frame.columns[:1]) == ["metric"]
     overall = counting.counts(empty_db, o.key)
     assert overall[list(counting.COUNT_COLUMNS)].sum().sum() == 0
+
+
+def test_every_watched_outcome_exists_and_each_has_one_watch():
+    from pipelines.metrics import registry
+
+    named = registry.WATCHED_PER_CLINICIAN + registry.WATCHED_CASE_BY_CASE
+    assert set(named) <= set(registry.OUTCOMES_BY_KEY) and len(set(named)) == len(named)
+    assert {o.watch for o in registry.OUTCOMES} == set(registry.WATCH_LEVELS)
+    assert registry.get("eyelid_ptosis").watch == "clinician" and registry.get("ptosis").watch == "clinic"
+    assert registry.get("allergic_reaction").watch == "case"

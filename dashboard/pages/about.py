@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import auth, charts, filters, i18n
 from dashboard import components as ui
-from pipelines.metrics import analysis, registry, small_cells
+from pipelines.metrics import analysis, episodes, registry, signals, small_cells
 
 PAGE_PARAMS = ()
 
@@ -75,6 +75,12 @@ def main() -> None:
                           "shrink": i18n.tn("count_pseudo_sessions", analysis.CUSUM_SHRINK_SESSIONS, lg),
                           "events": analysis.CUSUM_MIN_REFERENCE_EVENTS,
                           "arl": i18n.tn("count_sessions", analysis.CUSUM_ARL0, lg)}),
+        ("method_signals", {"gap": episodes.CUSUM_EPISODE_GAP_DAYS,
+                            "per_clinician": ", ".join(ui.outcome_label(k) for k in registry.WATCHED_PER_CLINICIAN),
+                            "case_by_case": ", ".join(ui.outcome_label(k) for k in registry.WATCHED_CASE_BY_CASE),
+                            "arl": i18n.tn("count_sessions", analysis.CUSUM_ARL0, lg),
+                            "budget": signals.FALSE_ALARM_BUDGET_PER_36_MONTHS,
+                            "per_year": signals.EXPECTED_FALSE_ALARMS_PER_YEAR}),
         ("method_small", {"sessions": i18n.tn("count_sessions", charts.SMALL_N, lg)}),
         ("method_cells", {"n": small_cells.MIN_SESSIONS, "m": small_cells.MIN_SESSIONS - 1,
                           "sessions": i18n.tn("count_sessions", small_cells.MIN_SESSIONS, lg)}),

@@ -285,6 +285,11 @@ def main() -> None:
             download("cusum", key, ctx, who, excel, rule=None, f=ctx.filters, as_of=ctx.as_of, preview=False,
                      rows=int(counted["denominator_n"]) if has_chart else 0)
 
+    if rule is None and who.may_export("signals"):  # names clinicians and single signals' dates: never a release
+        with st.container(border=True):
+            st.markdown(f"**{ui.tr('export_signals')}**")
+            download("signals", None, ctx, who, excel, rule=None, f=ctx.filters, as_of=ctx.as_of)
+
     if who.may_export("records") and who.may("record_export"):
         with st.container(border=True):  # not a release: the sidebar's filters, k-anonymised
             st.markdown(f"**{ui.tr('export_records')}**")

@@ -124,6 +124,16 @@ def signal_link(s: dict) -> tuple[str, dict]:
                           "tab": "cusum" if s["kind"] == "cusum" else "funnel"}
 
 
+def episode_when(s: dict, lg: str, by_month: bool) -> str:
+    """An episode's dates: its month (a control-chart period, or any date for a viewer who sees no day) or its day,
+    as one date or first - last."""
+    def one(d) -> str:
+        return i18n.period_label(d, "month", lg) if s["kind"] == "spc" or by_month else i18n.date(d, lg)
+
+    first, last = one(s.get("first_date", s["on"])), one(s.get("last_date", s["on"]))
+    return last if first == last else ui.tr("episode_span", first=first, last=last)
+
+
 def signals_list(sig: pd.DataFrame, lg: str, by_month: bool = False) -> None:
     top = st.columns([3, 2], vertical_alignment="bottom")
     kinds = ["all", *signals.KINDS]
@@ -152,8 +162,7 @@ def signals_list(sig: pd.DataFrame, lg: str, by_month: bool = False) -> None:
         col.caption(ui.tr(key))
     for s in rows:
         c = st.columns(widths, vertical_alignment="center")
-        when = (i18n.period_label(s["period"], "month", lg) if s["kind"] == "spc" else
-                i18n.period_label(s["on"], "month", lg) if by_month else i18n.date(s["on"], lg))
+        when = episode_when(s, lg, by_month)
         c[0].markdown(f"**{when}**")
         colour = "orange" if s["concern"] else "blue"
         c[1].badge(ui.tr(f"kind_short_{s['kind']}"), color=colour,
@@ -202,19 +211,20 @@ def main() -> None:
     ui.hidden_note(rows, *spc.values())
 
     st.subheader(ui.tr("signals"))
-    st.caption(ui.tr("signals_caption"))
-    funnels = data.cached(signals.funnel_frames, None, filters=ctx.filters, as_of=ctx.as_of,
+    st.caption(ui.tr("signals_caption", budget=i18n.number(signals.EXPECTED_FALSE_ALARMS_PER_YEAR, lg, 0)))
+    funnels = data.cached(signals.funnel_frames, signals.watched("clinician"), filters=ctx.filters, as_of=ctx.as_of,
                           min_sessions=ctx.min_sessions)
     # the CUSUM check reads every outcome's sessions in order: it runs in the background, and the list shows
     # the control-chart and funnel signals at once and adds the CUSUM ones when they are ready
-    done, result = data.background(signals.cusum_signal_rows, None, filters=ctx.filters, as_of=ctx.as_of,
-                                   min_sessions=ctx.min_sessions, wait=CUSUM_WAIT_SECONDS)
+    done, result = data.background(signals.cusum_signal_rows, signals.watched("clinician"), filters=ctx.filters,
+                                   as_of=ctx.as_of, min_sessions=ctx.min_sessions, wait=CUSUM_WAIT_SECONDS)
     cusum_rows, too_rare = result if done else (None, [])
     end = min(ctx.filters.date_to, ctx.as_of) if ctx.filters.date_to else ctx.as_of
-    sig = signals.collect(signals.spc_signals(spc), signals.funnel_signals(funnels, end), cusum_rows)
+    sig = signals.listed(signals.collect(signals.spc_signals(spc), signals.funnel_signals(funnels, end), cusum_rows))
     by_month = not ui.sees_sessions()  # a CUSUM crossing's day is the day of a session with the event
     if by_month:
         sig = signals.by_month(sig)
+    sig = signals.signal_episodes(sig)
     ui.kpi(signals_slot, ui.tr("kpi_signals"), i18n.number(int(sig["concern"].astype(bool).sum()), lg),
            help=ui.tr("kpi_signals_help"), delta=None if done else ui.tr("signals_cusum_pending_short"))
     if not done:
@@ -229,8 +239,8 @@ def cusum_pending(ctx: ui.Context) -> None:
 
     @st.fragment(run_every=CUSUM_POLL_SECONDS)
     def poll() -> None:
-        finished, _ = data.background(signals.cusum_signal_rows, None, filters=ctx.filters, as_of=ctx.as_of,
-                                      min_sessions=ctx.min_sessions)
+        finished, _ = data.background(signals.cusum_signal_rows, signals.watched("clinician"), filters=ctx.filters,
+                                      as_of=ctx.as_of, min_sessions=ctx.min_sessions)
         if finished:
             st.rerun()
         st.info(ui.tr("signals_cusum_pending"), icon=":material/hourglass_top:")

@@ -33,12 +33,13 @@ OVERDISPERSION = ("auto", "on", "off")
 CHARTS = ("p", "pp")
 RULE_SETS = ("anhoej", "mdc")
 CUSUM_ODDS_RATIO = 2.0  # the chart looks for a doubling of the odds of the event
-# In-control average run length (sessions) that sets the CUSUM threshold. The clinic watches one chart per outcome
-# and clinician (about 19 x 10); at 5,000 sessions a chart false-alarms about once per clinician-decade instead of
-# once a year, so the signals list is not flooded while a doubling of the odds is still caught within months. The
-# chart updates once per session, so this is the run length the threshold (stats.cusum_threshold, a run length in
-# observations) is computed for.
-CUSUM_ARL0 = 5000.0
+# In-control average run length (sessions) that sets the CUSUM threshold. The list watches one chart per clinician
+# for each outcome the registry watches per clinician (5 x 10 in the demo). 10,000 sessions keeps the whole list
+# within its false-alarm budget (one concerning episode a quarter in an in-control clinic of the demo's size: 8.8
+# in 36 months measured) while a tripled eyelid-ptosis rate of one clinician is listed in a median 4.7 months and
+# a doubled one in 8.3 (docs/signal-budget.md, tests/benchmarks/signal_budget.py). The chart updates once per
+# session, so this is the run length the threshold (stats.cusum_threshold, in observations) is computed for.
+CUSUM_ARL0 = 10_000.0
 # case-mix risks are shrunk towards the others' overall rate by this many pseudo-sessions (CUSUM and O/E alike)
 CUSUM_SHRINK_SESSIONS = 20
 CASE_MIX_SHRINK_SESSIONS = CUSUM_SHRINK_SESSIONS

@@ -11,8 +11,9 @@ at 0 after each crossing and, while the excess lasts, crosses again some months 
   before: after a restart, a lasting excess crosses again within months (at a busy clinician's volume a doubled
   rate of a 2-3 % complication needs about 3-6 months); a crossing after a longer quiet spell is a new episode.
 
-`first_date` is the first flagged date (for a run rule: the start of the run), `last_date` the last; the value,
-limit and counts are those of the latest signal of the episode. The overview and `export signals` count episodes.
+An episode row is its latest signal (every column of the signals list: value, limit, counts, ...) with
+`first_date` (the first flagged date; for a run rule the start of the run), `last_date` and `signals_n`. The
+overview and `export signals` count episodes.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ import pandas as pd
 
 CUSUM_EPISODE_GAP_DAYS = 180
 PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
-EPISODE_COLUMNS = ["kind", "rule", "outcome", "clinician", "direction", "concern", "first_date", "last_date",
-                   "signals_n", "value", "limit", "numerator_n", "denominator_n", "detail_a", "detail_b"]
+EXTRA_COLUMNS = ["first_date", "last_date", "signals_n"]
 _PER_PERIOD = ("sigma",)
 
 
@@ -50,8 +50,9 @@ def _starts_new(kind: str, rule: str, previous: dt.date, day: dt.date, period: s
 
 def episodes(signal_rows: pd.DataFrame, period: str = "month") -> pd.DataFrame:
     """Episodes of a signals list (pipelines.metrics.signals.collect output), newest `last_date` first."""
+    columns = [*signal_rows.columns, *EXTRA_COLUMNS] if signal_rows is not None else EXTRA_COLUMNS
     if signal_rows is None or signal_rows.empty:
-        return pd.DataFrame(columns=EPISODE_COLUMNS)
+        return pd.DataFrame(columns=columns)
     rows = signal_rows.copy()
     rows["on"] = pd.to_datetime(rows["on"]).dt.date
     rows["_start"] = [pd.Timestamp(s).date() if pd.notna(s) else on
@@ -64,24 +65,24 @@ def episodes(signal_rows: pd.DataFrame, period: str = "month") -> pd.DataFrame:
         current: list[pd.Series] = []
         for _, r in chart.iterrows():
             if current and _starts_new(r["kind"], r["rule"], current[-1]["on"], r["on"], period):
-                out.append(_episode(current))
+                out.append(_episode(current, signal_rows.columns))
                 current = []
             current.append(r)
         if current:
-            out.append(_episode(current))
-    frame = pd.DataFrame(out, columns=EPISODE_COLUMNS)
-    return frame.sort_values(["last_date", "kind", "outcome", "clinician"], ascending=[False, True, True, True],
-                             na_position="last", kind="stable").reset_index(drop=True)
+            out.append(_episode(current, signal_rows.columns))
+    frame = pd.DataFrame(out, columns=columns)
+    frame["_clinician"] = frame["clinician"].fillna("")
+    frame = frame.sort_values(["last_date", "kind", "outcome", "_clinician"], ascending=[False, True, True, True],
+                              kind="stable")
+    return frame.drop(columns="_clinician").reset_index(drop=True)
 
 
-def _episode(signals: list[pd.Series]) -> dict:
+def _episode(signals: list[pd.Series], columns) -> dict:
     last = signals[-1]
-    clinician = last["clinician"] if pd.notna(last["clinician"]) and last["clinician"] != "" else None
-    return {"kind": last["kind"], "rule": last["rule"], "outcome": last["outcome"], "clinician": clinician,
-            "direction": last["direction"] or "", "concern": bool(last["concern"]),
-            "first_date": min(s["_start"] for s in signals), "last_date": last["on"], "signals_n": len(signals),
-            "value": last["value"], "limit": last["limit"], "numerator_n": last["numerator_n"],
-            "denominator_n": last["denominator_n"], "detail_a": last["detail_a"], "detail_b": last["detail_b"]}
+    row = {c: last[c] for c in columns}
+    row.update({"first_date": min(s["_start"] for s in signals), "last_date": last["on"],
+                "signals_n": len(signals)})
+    return row
 
 
-__all__ = ["episodes", "EPISODE_COLUMNS", "CUSUM_EPISODE_GAP_DAYS"]
+__all__ = ["episodes", "EXTRA_COLUMNS", "CUSUM_EPISODE_GAP_DAYS"]

@@ -11,7 +11,12 @@ An outcome says, per treatment session:
   inside the window (`{in_window}`; `{assessed}` is the contact's assessment), and/or a condition on the session;
 - what **loss to follow-up** means: `excluded` (the rate is among followed-up sessions; the crude rate over all
   eligible sessions is the lower bound) or `event` (counted as the bad outcome, as for headache response);
-- labels and descriptions in English and Norwegian, and the published reference range with its source.
+- labels and descriptions in English and Norwegian, and the published reference range with its source;
+- how it is **watched** (`watch`), i.e. which signals it may put on the overview's list (the false-alarm budget,
+  docs/signal-budget.md): `clinician` (the clinic's control chart, each clinician's funnel position and
+  risk-adjusted CUSUM), `clinic` (the clinic's control chart only; funnels and CUSUMs stay on the Clinicians page
+  without listing) or `case` (too rare or too grave for a rate to be the alarm: every event is reviewed one by one
+  in the case review, and no chart puts it on the list).
 
 The counting principles (pipelines/metrics/counting.py applies them to every outcome alike):
 1. **Being followed up never depends on having the event.** A session is followed up for an outcome when a
@@ -135,6 +140,13 @@ class Outcome:
         if self.reported_within_days and self.reported_within_days > self.window_days[1]:
             text += f", slik det er rapportert ved en kontroll innen dag {self.reported_within_days}"
         return text
+
+    @property
+    def watch(self) -> str:
+        """clinician | clinic | case: which signals may put it on the list (WATCHED_PER_CLINICIAN, ...)."""
+        if self.key in WATCHED_PER_CLINICIAN:
+            return "clinician"
+        return "case" if self.key in WATCHED_CASE_BY_CASE else "clinic"
 
     def label(self, lang: str = "en") -> str:
         return self.label_nb if lang == "nb" else self.label_en
@@ -427,6 +439,16 @@ OUTCOMES: tuple[Outcome, ...] = (
                             "patient information sheet; product SmPCs"),
     ),
 )
+
+WATCH_LEVELS = ("clinician", "clinic", "case")
+# The outcomes each clinician is watched for (funnel and CUSUM on the signals list): common enough for a
+# doubling to show within months at one clinician's volume, and something a clinician's technique changes.
+# Correction is the cost side of insufficient effect (watched per clinician); ptosis (eyelid or brow) is watched
+# through eyelid ptosis, its common part, so one problem does not raise two alarms.
+WATCHED_PER_CLINICIAN = ("insufficient_effect", "asymmetry", "eyelid_ptosis", "bruising", "unsatisfactory_result")
+# Too rare (or too grave) for a rate to be the alarm: each event is for review, case by case.
+WATCHED_CASE_BY_CASE = ("double_vision", "infection", "allergic_reaction", "secondary_non_response",
+                        "treated_despite_risk")
 
 OUTCOMES_BY_KEY: dict[str, Outcome] = {o.key: o for o in OUTCOMES}
 GROUPS = ("effect", "cost", "eye", "injection_site", "systemic", "response", "safety")

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import stats
-from pipelines.metrics import analysis, counting, registry
+from pipelines.metrics import analysis, counting, episodes, registry
 from pipelines.metrics.counting import Filters
 
 SIGNAL_COLUMNS = ["on", "kind", "rule", "outcome", "clinician", "period", "direction", "concern", "value",
@@ -336,10 +336,12 @@ def spc_signals(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         periods = pd.Series(frame["period_start"])
         for r in frame[frame["sigma_signal"].astype(bool)].itertuples():
             direction = "high" if r.rate > r.ucl else "low"
+            # fewer than one expected event in the period: a single event lies beyond the 3-sigma limit
+            rare = "rare" if float(r.cl) * float(r.denominator_n) < 1 else None
             rows.append(_row(on=r.period_start, period=r.period_start, kind="spc", rule="sigma", outcome=key,
                              direction=direction, concern=_concern(key, direction), value=r.rate,
                              numerator_n=r.numerator_n, denominator_n=r.denominator_n,
-                             limit=r.ucl if direction == "high" else r.lcl))
+                             limit=r.ucl if direction == "high" else r.lcl, detail_b=rare))
         for _part, idx in frame.groupby("part").groups.items():
             sub = frame.loc[idx]
             first = sub.iloc[0]
@@ -415,6 +417,67 @@ def collect(*parts: pd.DataFrame) -> pd.DataFrame:
     out["_clinician"] = out["clinician"].fillna("")
     out = out.sort_values(["on", "_kind", "_outcome", "_clinician"], ascending=[False, True, True, True])
     return out.drop(columns=["_kind", "_outcome", "_clinician"]).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The list: which signals are listed, as episodes (the false-alarm budget, docs/signal-budget.md)
+# --------------------------------------------------------------------------------------------------------------
+
+LISTED_SPC_RULES = ("sigma", "runs_longest", "runs_crossings")
+# The budget: in an in-control clinic of the demo's size (10 clinicians, 36 months, ~20,000 sessions) the list
+# holds at most this many concerning episodes in 36 months on average (one a quarter). Measured with these
+# settings: 8.8 in 36 months, about 3 a year (docs/signal-budget.md; tests/test_signal_budget.py checks it).
+FALSE_ALARM_BUDGET_PER_36_MONTHS = 12
+EXPECTED_FALSE_ALARMS_PER_YEAR = 3
+
+
+def watched(level: str) -> tuple[str, ...]:
+    """The outcomes the registry watches at `level` (clinician: funnel and CUSUM listed; clinic: control chart)."""
+    levels = {"clinician": ("clinician",), "clinic": ("clinician", "clinic")}[level]
+    return tuple(o.key for o in registry.OUTCOMES if o.watch in levels)
+
+
+def listed(sig: pd.DataFrame) -> pd.DataFrame:
+    """The signals that go on the overview's list and into `export signals`; the others stay on their charts.
+
+    - a clinic control chart (outcomes watched per clinician or per clinic): a period beyond the 3-sigma limits
+      and Anhoej's run rules, where the chart expects at least one event per period (below that a single event
+      crosses the limit and runs of empty periods are what a rare event looks like). The Making Data Count
+      reading stays the overview's variation icon: its shift and two-of-three rules repeat the run and sigma
+      rules with more false alarms;
+    - a clinician's funnel position (99.8 %) and risk-adjusted CUSUM, for the outcomes watched per clinician;
+    - nothing for the outcomes reviewed case by case (double vision, infection, allergic reaction, ...).
+    """
+    if sig is None or sig.empty:
+        return pd.DataFrame(columns=SIGNAL_COLUMNS)
+    watch = sig["outcome"].map(lambda k: registry.get(k).watch)
+    spc = ((sig["kind"] == "spc") & watch.isin(["clinician", "clinic"]) & sig["rule"].isin(LISTED_SPC_RULES)
+           & (sig["detail_b"].fillna("") != "rare"))
+    per_clinician = sig["kind"].isin(["funnel", "cusum"]) & (watch == "clinician")
+    return sig[spc | per_clinician].reset_index(drop=True)
+
+
+def signal_episodes(sig: pd.DataFrame, period: str = "month") -> pd.DataFrame:
+    """The listed signals (`listed`) grouped into episodes (pipelines.metrics.episodes), newest first."""
+    return episodes.episodes(listed(sig), period)
+
+
+def episode_list(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    period: str = "month",
+    chart: str = "p",
+    funnel_method: str = "arcsine",
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+) -> pd.DataFrame:
+    """What the overview lists, computed at once: every listed signal of every watched outcome, as episodes."""
+    as_of = as_of or counting.default_as_of(con)
+    spc = spc_frames(con, watched("clinic"), period=period, chart=chart, filters=filters, as_of=as_of)
+    funnels = funnel_frames(con, watched("clinician"), method=funnel_method, filters=filters, as_of=as_of)
+    cus = cusum_signal_rows(con, watched("clinician"), filters=filters, as_of=as_of)[0]
+    end = min(filters.date_to, as_of) if filters.date_to else as_of
+    return signal_episodes(collect(spc_signals(spc), funnel_signals(funnels, end), cus), period)
 
 
 def signals(

@@ -97,6 +97,7 @@ EXPORT_ROLES: dict[str, tuple[str, ...]] = {
     "rates": ("auditor", "admin"),
     "funnel": ("auditor", "admin"),
     "oe": ("auditor", "admin"),
+    "signals": ("auditor", "admin"),
     "spc": ("auditor", "admin"),
     "costs": ("auditor", "admin"),
     "cusum": ("auditor", "admin"),

@@ -140,6 +140,24 @@ def _cusum(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[st
     return export.cusum_frame(con, o.outcome, filters=o.filters, as_of=as_of), {}
 
 
+def _signals_options(o: ExportOptions) -> dict[str, object]:
+    from pipelines.metrics import episodes, registry as reg, signals
+
+    return {"listed": "control charts of the outcomes watched per clinician or per clinic (3-sigma and Anhoej run "
+                      "rules, closed periods, at least one expected event per period); funnel (99.8 %) and CUSUM "
+                      "(odds ratio {:g}, in-control run length {:,.0f} sessions) of the outcomes watched per "
+                      "clinician: {}".format(analysis.CUSUM_ODDS_RATIO, analysis.CUSUM_ARL0,
+                                              "|".join(reg.WATCHED_PER_CLINICIAN)),
+            "episode": "consecutive flagged periods of one rule; CUSUM crossings of one chart within "
+                       f"{episodes.CUSUM_EPISODE_GAP_DAYS} days of each other; one funnel flag per clinician",
+            "budget": f"at most {signals.FALSE_ALARM_BUDGET_PER_36_MONTHS} concerning episodes in 36 months in an "
+                      "in-control clinic of the demo's size (docs/signal-budget.md)"}
+
+
+def _signals(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
+    return export.signals_frame(con, filters=o.filters, as_of=as_of), {}
+
+
 def _records(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
     return records.anonymised(con, filters=o.filters, as_of=as_of)
 
@@ -151,6 +169,7 @@ KINDS: dict[str, Kind] = {
     "spc": Kind(_spc_options, _spc),
     "costs": Kind(_costs_options, _costs),
     "cusum": Kind(lambda o: analysis.cusum_provenance(), _cusum),
+    "signals": Kind(_signals_options, _signals),
     "records": Kind(lambda o: {"pseudonymisation": records.PSEUDONYMISATION_NOTE}, _records),
 }
 
@@ -166,11 +185,17 @@ def check(kind: str, o: ExportOptions) -> None:
             raise ExportOptionError("export records is pseudonymised per export already; --release is for "
                                     "aggregate exports")
         return
-    if kind in NEEDS_OUTCOME:
+    if kind == "signals":
+        if o.outcome or o.by or o.period:
+            raise ExportOptionError("export signals takes no --outcome, --by or --period (it lists every watched "
+                                    "outcome's episodes)")
+        if o.release:
+            raise ExportOptionError(export.not_releasable("signals"))
+    elif kind in NEEDS_OUTCOME:
         if not o.outcome:
             raise ExportOptionError(f"export {kind} needs --outcome KEY (one of: {', '.join(registry.OUTCOMES_BY_KEY)})")
         registry.get(o.outcome)
-    elif o.outcome:
+    elif o.outcome and kind == "costs":
         raise ExportOptionError("export costs takes no --outcome")
     if o.by is not None:
         if kind not in BY_CHOICES:

@@ -29,7 +29,7 @@ from pipelines.metrics import analysis, costs, counting, registry
 from pipelines.metrics.counting import Filters
 from pipelines.release import disclosure
 
-KINDS = ("rates", "funnel", "oe", "spc", "costs", "cusum", "records")
+KINDS = ("rates", "funnel", "oe", "spc", "costs", "cusum", "signals", "records")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # what a spreadsheet may read as the start of a formula once it has skipped leading blanks and line breaks: the
 # ASCII signs and their full-width and small forms (Excel and LibreOffice normalise some of these)
@@ -221,6 +221,28 @@ def costs_frame(con, *, by: str = "month", consumables_nok: float = costs.DEFAUL
     return costs.cost_summary(con, by, consumables_nok=consumables_nok, filters=filters, as_of=as_of)
 
 
+# one row per episode of the signals list (pipelines.metrics.signals.episode_list): what fired, where, on which
+# side, whether that side is the worse one, and from when to when; then the latest signal's figures
+SIGNALS_COLUMNS = ["kind", "rule", "outcome", "clinician", "direction", "concern", "first_date", "last_date",
+                   "signals_n", "value", "limit", "numerator_n", "denominator_n", "rare"]
+
+
+def signals_frame(con, *, filters: Filters = Filters(), as_of: dt.date | None = None) -> pd.DataFrame:
+    """The overview's signals list as episodes, newest first: `direction` high | low ('' for too few crossings,
+    which has no side), `concern` true | false, dates ISO, `clinician` empty for the clinic as a whole."""
+    from pipelines.metrics import signals
+
+    ep = signals.episode_list(con, filters=filters, as_of=as_of)
+    out = ep.reindex(columns=SIGNALS_COLUMNS).copy()
+    out["clinician"] = out["clinician"].fillna("")
+    out["direction"] = out["direction"].fillna("")
+    out["concern"] = ["true" if bool(c) else "false" for c in ep["concern"]]
+    for c in ("first_date", "last_date"):
+        out[c] = [pd.Timestamp(d).date().isoformat() for d in ep[c]]
+    out["rare"] = ["true" if d == "rare" else "false" for d in ep["detail_b"]]
+    return out
+
+
 def cusum_frame(con, outcome_key: str, *, filters: Filters = Filters(), as_of: dt.date | None = None) -> pd.DataFrame:
     frame = analysis.cusum(con, outcome_key, filters=filters, as_of=as_of)
     return frame.reindex(columns=CUSUM_COLUMNS)
@@ -277,6 +299,9 @@ NotForRelease = disclosure.NotForRelease
 
 def not_releasable(kind: str) -> str:
     """Why an export kind cannot leave the clinic, and what to use instead."""
+    if kind == "signals":
+        return ("a signals export names clinicians and the dates of single signals and cannot be released; keep it "
+                "inside the clinic")
     if kind == "oe":
         # each clinician's expected count is a sum of the other clinicians' stratum rates: next to the rounded
         # counts of a release it would give back the events of the cells the release hides
