@@ -163,6 +163,9 @@ def test_overview_rates_references_readings_and_signals(demo_db, use_db):
     no_exception(at)
     assert any("kind=" not in p.proto.query_string and "tab=cusum" in p.proto.query_string
                for p in at.get("page_link")), "CUSUM signals link to the clinician's CUSUM"
+    markdown = [m.value for m in at.markdown]
+    assert "*klinikken*" in markdown or "*Klinikken*" in markdown, "a clinic-wide episode names the clinic"
+    assert "nan" not in markdown and "None" not in markdown
     assert at.title[0].value == "Oversikt"
     table = at.dataframe[0].value
     labels = [o.label("nb") for o in registry.OUTCOMES]

@@ -168,7 +168,8 @@ def signals_list(sig: pd.DataFrame, lg: str, by_month: bool = False) -> None:
         c[1].badge(ui.tr(f"kind_short_{s['kind']}"), color=colour,
                    icon=":material/warning:" if s["concern"] else ":material/trending_down:")
         c[2].markdown(ui.outcome_label(s["outcome"]))
-        c[3].markdown(s["clinician"] or f"*{ui.tr('clinic')}*")
+        clinician = s["clinician"] if isinstance(s["clinician"], str) else ""  # a clinic-wide episode has none
+        c[3].markdown(clinician or f"*{ui.tr('clinic')}*")
         c[4].markdown(signal_text(s, lg))
         page, params = signal_link(s)
         with c[5]:
