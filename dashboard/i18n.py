@@ -1100,6 +1100,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event_page_view": ("list viewed", "liste vist"),
     "event_export": ("export", "eksport"),
     "event_refused": ("refused", "avvist"),
+    "event_alert": ("alert e-mail", "varsel på e-post"),
     # --- costs: what-if assumptions ----------------------------------------------------------------------------
     "whatif_note": ("Edit the prices and costs below to see what the corrections would cost. The edits are "
                     "assumptions for this view only: they are never written to the database and nobody else "
@@ -1139,6 +1140,104 @@ TEXTS: dict[str, tuple[str, str]] = {
                           "sammen med radene som er nevnt i årsaken."),
     "col_rejected_value": ("Re-exported value", "Verdi i ny eksport"),
     "col_stored_value": ("Stored value (kept)", "Lagret verdi (beholdes)"),
+    # --- the monthly report (dashboard/report.py) -------------------------------------------------------------
+    "report_title": ("Quality report {month}", "Kvalitetsrapport {month}"),
+    "report_subtitle": ("Botulinum-toxin treatment: outcomes, signals and correction costs for the quality meeting",
+                        "Behandling med botulinumtoksin: resultater, signaler og korrigeringskostnader til "
+                        "kvalitetsmøtet"),
+    "report_headline": ("The month in figures", "Måneden i tall"),
+    "report_headline_text": ("Sessions treated in {month}. An outcome counts once its observation window has "
+                             "closed; sessions still inside their window are awaiting and not in the rate.",
+                             "Behandlinger utført i {month}. Et utfall telles når observasjonsvinduet er lukket; "
+                             "behandlinger som fortsatt er innenfor vinduet venter og er ikke med i raten."),
+    "report_month_unfinished": ("The month is not over: the data reach {day}.",
+                                "Måneden er ikke omme: dataene går til {day}."),
+    "report_reference_note": ("Reference: the published range for the outcome (docs/metrics.md names the sources); "
+                              "an estimate is marked. Completeness: the share of eligible sessions with a follow-up "
+                              "that assessed the outcome.",
+                              "Referanse: publisert spenn for utfallet (kildene står i Om målene); et anslag er "
+                              "merket. Oppfølging: andelen aktuelle behandlinger med en kontroll som vurderte "
+                              "utfallet."),
+    "report_no_reference": ("none published", "ingen publisert"),
+    "report_estimate": ("(estimate)", "(anslag)"),
+    "report_suppressed": ("small count: hidden", "lite tall: skjult"),
+    "report_low_completeness": ("low follow-up: least reliable", "lav oppfølging: minst pålitelig"),
+    "report_col_outcome": ("Outcome", "Utfall"),
+    "report_col_counts": ("Events / sessions", "Hendelser / behandlinger"),
+    "report_col_rate": ("Rate", "Rate"),
+    "report_col_ci": ("95 % interval", "95 %-intervall"),
+    "report_col_reference": ("Reference", "Referanse"),
+    "report_col_completeness": ("Follow-up", "Oppfølging"),
+    "report_col_note": ("Note", "Merknad"),
+    "report_col_reading": ("Variation (latest closed month)", "Variasjon (siste lukkede måned)"),
+    "report_col_clinician": ("Clinician", "Behandler"),
+    "report_col_rule": ("What fired", "Hva slo ut"),
+    "report_col_began": ("Began", "Begynte"),
+    "report_col_review": ("Review", "Vurdering"),
+    "report_col_period": ("Period", "Periode"),
+    "report_col_item": ("Item", "Opplysning"),
+    "report_col_value": ("Value", "Verdi"),
+    "report_charts": ("Control charts", "Kontrolldiagrammer"),
+    "report_charts_text": ("p-charts of the last {months} months, the report month highlighted: 3-sigma limits and "
+                           "Anhoej run rules; a month whose windows are still open is drawn apart and not judged.",
+                           "p-diagrammer for de siste {months} månedene, rapportmåneden uthevet: 3-sigma-grenser "
+                           "og Anhøj-regler; en måned med åpne vinduer vises for seg og vurderes ikke."),
+    "report_signals": ("Signals", "Signaler"),
+    "report_signals_text": ("{new} concerning signal episode(s) began in {month}; {listed} are listed in all.",
+                            "{new} bekymringssignal(er) begynte i {month}; {listed} står på listen i alt."),
+    "report_signals_new": ("New this month", "Nye denne måneden"),
+    "report_signals_open": ("Listed from earlier months", "På listen fra tidligere måneder"),
+    "report_signals_release": ("Signals and their reviews name clinicians and are internal: they are left out of "
+                               "a report for use outside the clinic.",
+                               "Signaler og vurderingene av dem navngir behandlere og er interne: de er utelatt fra "
+                               "en rapport som skal ut av klinikken."),
+    "report_not_reviewed": ("not reviewed", "ikke vurdert"),
+    "report_clinic": ("the clinic", "klinikken"),
+    "report_conclusion_common_cause": ("common-cause variation", "vanlig variasjon"),
+    "report_conclusion_cause_found": ("cause found", "årsak funnet"),
+    "report_conclusion_action_taken": ("action taken", "tiltak satt i verk"),
+    "report_conclusion_investigating": ("being investigated", "undersøkes"),
+    "report_rule_sigma": ("a month outside the control limits", "en måned utenfor kontrollgrensene"),
+    "report_rule_runs_longest": ("a long run on one side of the centre line",
+                                 "en lang serie på én side av senterlinjen"),
+    "report_rule_runs_crossings": ("too few crossings of the centre line", "for få kryssinger av senterlinjen"),
+    "report_rule_funnel_998": ("outside the funnel's 99.8 % limit", "utenfor traktens 99,8 %-grense"),
+    "report_rule_cusum": ("the CUSUM crossed its threshold", "CUSUM krysset terskelen"),
+    "report_costs": ("Correction costs", "Korrigeringskostnader"),
+    "report_costs_text": ("Free corrections of insufficient effect: product, chair time and consumables. Per 100 "
+                          "primary treatments, so months of different size compare.",
+                          "Gratis korrigeringer ved manglende effekt: preparat, stoltid og forbruksmateriell. Per "
+                          "100 primærbehandlinger, så måneder av ulik størrelse kan sammenlignes."),
+    "report_costs_release": ("Released figures: counts rounded to the nearest 5, amounts from the rounded counts; "
+                             "a hidden month is shown as –.",
+                             "Frigitte tall: antall avrundet til nærmeste 5, beløp regnet fra de avrundede "
+                             "tallene; en skjult måned vises som –."),
+    "report_costs_counts_note": ("Corrections here are every correction session performed in the period, also "
+                                 "those more than {days} days after the session they correct; the correction rate "
+                                 "in the headline counts the period's primary sessions corrected within {days} "
+                                 "days. The two counts therefore differ.",
+                                 "Korrigeringer her er alle korrigeringsbehandlinger utført i perioden, også de mer "
+                                 "enn {days} dager etter behandlingen de korrigerer; korrigeringsraten i "
+                                 "hovedtabellen teller periodens primærbehandlinger som ble korrigert innen {days} "
+                                 "dager. Derfor kan de to tallene være ulike."),
+    "report_about": ("About this report", "Om rapporten"),
+    "report_about_text": ("Every figure is counted from the snapshot named below, with the definitions on the "
+                          "dashboard's 'About the metrics' page.",
+                          "Alle tall er talt fra øyeblikksbildet nevnt under, med definisjonene på siden «Om "
+                          "målene» i dashbordet."),
+    "report_prov_snapshot": ("Snapshot", "Øyeblikksbilde"),
+    "report_prov_data": ("Data through", "Data til og med"),
+    "report_prov_as_of": ("Counted as of", "Talt per"),
+    "report_prov_generated": ("Generated", "Laget"),
+    "report_by": ("by", "av"),
+    "report_prov_use": ("Use", "Bruk"),
+    "report_internal": ("internal: small counts not suppressed; not for use outside the clinic",
+                        "internt: små tall er ikke skjult; ikke til bruk utenfor klinikken"),
+    "report_release": ("for use outside the clinic: {rule}; counts rounded to the nearest 5",
+                       "til bruk utenfor klinikken: {rule}; antall avrundet til nærmeste 5"),
+    "report_chart_missing": ("chart not drawn ({why}); install Chromium (Debian: apt install chromium) for charts",
+                             "diagrammet ble ikke tegnet ({why}); installer Chromium (Debian: apt install chromium) "
+                             "for diagrammer"),
 }
 
 
@@ -1147,6 +1246,8 @@ TEXTS: dict[str, tuple[str, str]] = {
 # tn(key, count, lang, **values); `{n}` is the count. A 'one' form may leave `{n}` out ("once", "den siste dagen").
 # count_* keys are a counted noun alone, for a text with a second count ({arl}, {shrink}, {sessions} in TEXTS).
 PLURALS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "report_awaiting": (("{n} session awaiting its window", "{n} sessions awaiting their window"),
+                        ("{n} behandling venter på vinduet", "{n} behandlinger venter på vinduet")),
     "count_sessions": (("{n} session", "{n} sessions"), ("{n} behandling", "{n} behandlinger")),
     "count_pseudo_sessions": (("{n} pseudo-session", "{n} pseudo-sessions"),
                               ("{n} tenkt behandling", "{n} tenkte behandlinger")),

@@ -1,11 +1,12 @@
 """The command line: a thin layer over the library that turns errors into one-line messages and exit codes.
 
-    python -m pipelines load FILE... [--db PATH] [--table NAME] [--map FILE]
-    python -m pipelines retry [--db PATH]
+    python -m pipelines load FILE... [--db PATH] [--table NAME] [--map FILE] [--no-alerts]
+    python -m pipelines retry [--db PATH] [--no-alerts]
     python -m pipelines snapshots [--db PATH]
     python -m pipelines restore VERSION [--db PATH]
     python -m pipelines demo [--treatments N] [--seed S] [--db PATH]
     python -m pipelines export KIND [options] -o FILE.csv      (KIND: rates, funnel, oe, spc, costs, cusum, signals, records)
+    python -m pipelines report --month YYYY-MM [--lang nb|en] [--release] -o FILE.pdf|FILE.html
     python -m pipelines docs
 """
 
@@ -38,9 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--map", type=Path, default=None, dest="column_map",
                    help="CSV with source_column,column mapping your export headers to ours")
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+    p.add_argument("--no-alerts", action="store_true",
+                   help="send no e-mail about new signals after this load (see pipelines/release/alerts.py)")
 
     p = sub.add_parser("retry", help="retry pending rejected rows after the missing reference data has been loaded")
     _db_arg(p)
+    p.add_argument("--no-alerts", action="store_true", help="send no e-mail about new signals after this retry")
 
     p = sub.add_parser("snapshots", help="list the kept snapshots (version, time, rows per table)")
     _db_arg(p)
@@ -92,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-denominator", type=int, default=10,
                    help="with --release: denominators under N are suppressed (default 10)")
 
+    p = sub.add_parser("report", help="write the monthly quality report (PDF or HTML) for the quality meeting")
+    p.add_argument("--month", required=True, help="the reporting month, YYYY-MM")
+    p.add_argument("--lang", choices=["nb", "en"], default="nb", help="language of the report (default nb)")
+    p.add_argument("--release", action="store_true",
+                   help="for use outside the clinic (e-mail): suppressed, rounded figures only; no signals")
+    p.add_argument("--min-numerator", type=int, default=5,
+                   help="with --release: numerators 1 to N-1 are suppressed (default 5)")
+    p.add_argument("--min-denominator", type=int, default=10,
+                   help="with --release: denominators under N are suppressed (default 10)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the file to write: .pdf or .html")
+    _db_arg(p)
+
     sub.add_parser("docs", help="regenerate the generated documents in docs/ from the code")
     return parser
 
@@ -128,7 +144,21 @@ def cmd_load(args) -> int:
     result = load_files(args.files, args.db, table=args.table, column_map=args.column_map,
                         progress=False if args.no_progress else None)
     print_load_result(result)
+    if not args.no_alerts:
+        print_alert(result.published)
     return 0
+
+
+def print_alert(published) -> None:
+    """After a publish: e-mail new concerning signals when alerts are configured (never fails the load)."""
+    from pipelines.release.alerts import alert_after_load
+
+    try:
+        line = alert_after_load(published).line()
+    except Exception as exc:  # noqa: BLE001 - the load has published; an alert problem must not turn it into a failure
+        line = f"alert: not checked ({type(exc).__name__}: {exc}); it is tried again with the next load"
+    if line:
+        print(line)
 
 
 def print_load_result(result) -> None:
@@ -175,6 +205,8 @@ def cmd_retry(args) -> int:
         print("nothing changed; nothing was published")
     else:
         print(f"published {result.published} (snapshot {result.version}, load {result.load_id})")
+        if not args.no_alerts:
+            print_alert(result.published)
     return 0
 
 
@@ -230,7 +262,15 @@ def cmd_export(args) -> int:
     return 0
 
 
-COMMANDS = {"load": cmd_load, "retry": cmd_retry, "snapshots": cmd_snapshots, "restore": cmd_restore,
+def cmd_report(args) -> int:
+    from dashboard.report import run_command  # drawn with the dashboard's charts and texts; never imports streamlit
+
+    path = run_command(args)
+    print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {"report": cmd_report, "load": cmd_load, "retry": cmd_retry, "snapshots": cmd_snapshots, "restore": cmd_restore,
             "demo": cmd_demo, "docs": cmd_docs, "export": cmd_export}
 
 

@@ -160,6 +160,8 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     "responder_reference_{}": ("migraine", "tension_headache", "hyperhidrosis"),
     "{}_title": SETUP_KEYS,
     "{}_text": (*SETUP_KEYS, *METHOD_KEYS),
+    "report_rule_{}": (*signals.LISTED_SPC_RULES, "funnel_998", "cusum"),  # dashboard/report.py
+    "report_conclusion_{}": ("common_cause", "cause_found", "action_taken", "investigating"),
 }
 KEY_FUNCTIONS = {"t": "TEXTS", "tr": "TEXTS", "tn": "PLURALS"}  # tr: the streamlit-side wrappers of t
 PREFIX_FUNCTIONS = ("label", "labeller", "fmt")

@@ -207,7 +207,7 @@ def roles_for(claims: Mapping, role_file: Mapping[str, tuple[str, ...]] | None =
 # The access log
 # --------------------------------------------------------------------------------------------------------------
 
-EVENTS = ("sign_in", "sign_out", "page_view", "export", "refused")
+EVENTS = ("sign_in", "sign_out", "page_view", "export", "refused", "alert")
 KEY_FILE_ENV = "CLINIC_ACCESS_LOG_KEY_FILE"
 KEY_FORMAT = "clinic-access-log-key/1"
 
