@@ -1140,6 +1140,68 @@ TEXTS: dict[str, tuple[str, str]] = {
                           "sammen med radene som er nevnt i årsaken."),
     "col_rejected_value": ("Re-exported value", "Verdi i ny eksport"),
     "col_stored_value": ("Stored value (kept)", "Lagret verdi (beholdes)"),
+    # --- load data (dashboard/pages/load.py) -----------------------------------------------------------------
+    "page_load": ("Load data", "Last inn data"),
+    "load_caption": ("Upload the month's exports (CSV, Excel .xlsx or Parquet, several at once), check what each file "
+                     "was recognised as, and load them. The load is all-or-nothing: rows that fail a check are kept "
+                     "with their reason, and a file with direct identifiers is refused whole.",
+                     "Last opp månedens eksporter (CSV, Excel .xlsx eller Parquet, flere samtidig), se hva hver fil "
+                     "ble gjenkjent som, og last dem inn. Innlastingen er alt eller ingenting: rader som ikke "
+                     "består en kontroll, tas vare på med årsak, og en fil med direkte identifikatorer avvises "
+                     "helt."),
+    "load_demo_off": ("Loading is off in demo mode: new data would end the demo. Run the dashboard with sign-in to "
+                      "load the clinic's exports.",
+                      "Innlasting er slått av i demomodus: nye data ville avslutte demoen. Kjør dashbordet med "
+                      "innlogging for å laste inn klinikkens eksporter."),
+    "load_files": ("Export files", "Eksportfiler"),
+    "load_files_help": ("Treatments, follow-ups, clinicians and product prices; a file is recognised by its header. "
+                        "Files are held in memory only while this page works on them.",
+                        "Behandlinger, kontroller, behandlere og preparatpriser; en fil gjenkjennes på overskriftene. "
+                        "Filene holdes bare i minnet mens denne siden arbeider med dem."),
+    "load_recognised": ("What the files are", "Hva filene er"),
+    "load_col_table": ("Recognised as", "Gjenkjent som"),
+    "load_table_treatments": ("treatments", "behandlinger"),
+    "load_table_follow_ups": ("follow-ups", "kontroller"),
+    "load_table_clinicians": ("clinicians", "behandlere"),
+    "load_table_product_prices": ("product prices", "preparatpriser"),
+    "load_not_recognised": ("not recognised", "ikke gjenkjent"),
+    "load_col_matched": ("Columns used", "Kolonner som brukes"),
+    "load_col_ignored": ("Columns ignored", "Kolonner som ikke brukes"),
+    "load_col_missing": ("Required columns missing", "Påkrevde kolonner som mangler"),
+    "load_col_missing_optional": ("Optional columns not in the file", "Valgfrie kolonner som ikke er i filen"),
+    "load_columns_per_file": ("The columns of each file", "Kolonnene i hver fil"),
+    "load_col_status": ("Status", "Status"),
+    "load_status_ready": ("ready", "klar"),
+    "load_status_fix": ("map its columns", "koble kolonnene"),
+    "load_status_refused": ("refused", "avvist"),
+    "load_file_refused": ("{file} is refused and was not kept: {reason}", "{file} er avvist og ble ikke tatt vare på: "
+                          "{reason}"),
+    "load_remove_refused": ("Remove the refused file from the list above to load the others.",
+                            "Fjern den avviste filen fra listen over for å laste inn de andre."),
+    "load_fix_first": ("Map the columns of every file first (below), or remove the files that cannot be used.",
+                       "Koble kolonnene i alle filene først (under), eller fjern filene som ikke kan brukes."),
+    "load_mapping": ("Map your columns", "Koble kolonnene"),
+    "load_mapping_caption": ("For each column of your file, choose the column of the data contract it holds (see "
+                             "'About the metrics' and the data contract), or leave it out.",
+                             "Velg for hver kolonne i filen hvilken kolonne i datakontrakten den tilsvarer (se «Om "
+                             "målene» og datakontrakten), eller la den være ute."),
+    "load_map_ignore": ("(leave out)", "(ta ikke med)"),
+    "load_button": ("Load", "Last inn"),
+    "load_progress_start": ("Starting the load", "Starter innlastingen"),
+    "load_busy": ("Another load is running right now; try again when it has finished.",
+                  "En annen innlasting pågår nå; prøv igjen når den er ferdig."),
+    "load_refused": ("Nothing was loaded: {error}", "Ingenting ble lastet inn: {error}"),
+    "load_done": ("Loaded and published as snapshot {version}: {rows} rows loaded, {rejected} rejected.",
+                  "Lastet inn og publisert som øyeblikksbilde {version}: {rows} rader lastet inn, {rejected} avvist."),
+    "load_rejected": ("Rejected rows and why", "Avviste rader og hvorfor"),
+    "load_col_row": ("Row", "Rad"),
+    "load_col_column": ("Column", "Kolonne"),
+    "load_col_reason": ("Reason", "Årsak"),
+    "load_rejected_download": ("Download the rejected rows (CSV)", "Last ned de avviste radene (CSV)"),
+    "load_to_data_quality": ("Data quality: every load and every rejected row", "Datakvalitet: alle innlastinger og "
+                             "alle avviste rader"),
+    "event_upload": ("upload", "opplasting"),
+    "event_load": ("load", "innlasting"),
     # --- the monthly report (dashboard/report.py) -------------------------------------------------------------
     "report_title": ("Quality report {month}", "Kvalitetsrapport {month}"),
     "report_subtitle": ("Botulinum-toxin treatment: outcomes, signals and correction costs for the quality meeting",

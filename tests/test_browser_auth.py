@@ -46,7 +46,7 @@ USERS = {  # sub -> claims; the manager has no roles claim and gets the role fro
 }
 PAGES = {"Overview": "overview", "Complications": "complications", "Clinicians": "clinicians",
          "Headache and sweating": "responses", "Corrections and costs": "costs", "Data quality": "data_quality",
-         "Export": "export", "About the metrics": "about", "Access log": "access_log"}
+         "Export": "export", "About the metrics": "about", "Access log": "access_log", "Load data": "load"}
 
 
 def _wait(url: str, proc: subprocess.Popen, what: str) -> None:
@@ -148,7 +148,7 @@ def test_doctor(stack, page):
     errors = no_errors(page)
     sign_in(page, stack, "doctor")
     page.get_by_role("heading", name="Overview", exact=True).wait_for(timeout=60_000)
-    assert menu(page) == set(PAGES) - {"Export", "Access log"}
+    assert menu(page) == set(PAGES) - {"Export", "Access log", "Load data"}
     assert page.get_by_text("Signed in as lege@klinikk.no (Doctor)").count() == 1
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Complications", exact=True).click()
     settle(page)
@@ -167,7 +167,7 @@ def test_doctor(stack, page):
 def test_manager_with_a_role_from_the_role_file_and_what_if_prices(stack, page):
     errors = no_errors(page)
     sign_in(page, stack, "manager")
-    assert menu(page) == set(PAGES) - {"Data quality", "Export", "Access log"}
+    assert menu(page) == set(PAGES) - {"Data quality", "Export", "Access log", "Load data"}
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Corrections and costs", exact=True).click()
     settle(page)
     page.get_by_role("heading", name="Corrections and costs", exact=True).wait_for(timeout=60_000)

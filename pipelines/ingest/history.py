@@ -86,3 +86,10 @@ def stored_conflicts(con: duckdb.DuckDBPyConnection, limit: int = 1000) -> pd.Da
             FROM rejected_rows r LEFT JOIN treatments t ON t.treatment_id = r.record_id
             WHERE r.status = 'pending' AND r.table_name = 'treatments' AND {_kind_sql('conflicts with stored rows')}
             ORDER BY r.rejected_at DESC, r.file_name, r.row_number LIMIT ?""", [limit]).df()
+
+
+def rejected_rows_of_load(con: duckdb.DuckDBPyConnection, load_id: int) -> pd.DataFrame:
+    """The rows one load rejected, with their reasons (the Load data page's list and download)."""
+    return con.execute(
+        """SELECT file_name, sheet, table_name, row_number, record_id, column_name, reason
+           FROM rejected_rows WHERE load_id = ? ORDER BY file_name, sheet, row_number""", [load_id]).df()

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +66,9 @@ class LoadResult:
 class Progress:
     """A one-line progress bar on stderr, shown only for loads that take more than a second."""
 
-    def __init__(self, total: int, enabled: bool | None = None, stream=None):
+    def __init__(self, total: int, enabled: bool | None = None, stream=None,
+                 callback: Callable[[float, str], None] | None = None):
+        self.callback = callback  # the dashboard's progress bar: (share done 0-1, what is being done)
         self.total = max(total, 1)
         self.done = 0
         self.stream = stream or sys.stderr
@@ -82,6 +85,8 @@ class Progress:
             self._end_stage()
             self.stage = stage
         self.done = min(self.done + 1, self.total)
+        if self.callback is not None:
+            self.callback(self.done / self.total, label)
         if not self.enabled or (time.monotonic() - self.started < 1.0 and not self.shown):
             return
         width = 30
@@ -97,9 +102,11 @@ class Progress:
             self.seconds[self.stage] = self.seconds.get(self.stage, 0.0) + now - self.stage_started
         self.stage_started = now
 
-    def close(self) -> None:
+    def close(self, label: str = "done") -> None:
         self._end_stage()
         self.stage = None
+        if self.callback is not None:
+            self.callback(1.0, label)
         if self.shown:
             self.stream.write("\n")
             self.stream.flush()
@@ -112,14 +119,16 @@ def load_files(
     table: str | None = None,
     column_map: Path | None = None,
     today: dt.date | None = None,
-    progress: bool | None = None,
+    progress: bool | Callable[[float, str], None] | None = None,
     wait_seconds: float = 600.0,
 ) -> LoadResult:
-    """Load export files into the working database and publish a new snapshot. Raises InputError on bad files."""
+    """Load export files into the working database and publish a new snapshot. Raises InputError on bad files.
+    `progress`: True / False / None (a bar on a terminal), or a function called with (share done, step)."""
     db_paths = store.DbPaths(Path(db) if db else store.default_db_path())
     mapping = read_column_map(column_map)
     today = today or dt.date.today()
-    bar = Progress(len(paths) * 2 + 7, enabled=progress)
+    bar = Progress(len(paths) * 2 + 7, enabled=False if callable(progress) else progress,
+                   callback=progress if callable(progress) else None)
     with store.load_lock(db_paths, wait_seconds):
         store.clean_stale_temp_files(db_paths)
         con = store.open_work(db_paths)

@@ -72,6 +72,7 @@ PAGES: tuple[Page, ...] = (
     Page("data_quality", "data_quality", "page_data_quality", ":material/fact_check:", "nav_section_data",
          ("doctor", "auditor", "admin")),
     Page("export", "export", "page_export", ":material/download:", "nav_section_data", ("auditor", "admin")),
+    Page("load", "load", "page_load", ":material/upload_file:", "nav_section_data", ("admin",)),
     Page("about", "about", "page_about", ":material/menu_book:", "nav_section_data", ROLES),
     Page("access_log", "access_log", "page_access_log", ":material/policy:", "nav_section_data", ("admin",)),
 )
@@ -207,7 +208,7 @@ def roles_for(claims: Mapping, role_file: Mapping[str, tuple[str, ...]] | None =
 # The access log
 # --------------------------------------------------------------------------------------------------------------
 
-EVENTS = ("sign_in", "sign_out", "page_view", "export", "refused", "alert")
+EVENTS = ("sign_in", "sign_out", "page_view", "export", "refused", "alert", "upload", "load")
 KEY_FILE_ENV = "CLINIC_ACCESS_LOG_KEY_FILE"
 KEY_FORMAT = "clinic-access-log-key/1"
 

@@ -1,0 +1,199 @@
+"""Files uploaded in the dashboard's "Load data" page, before and around the loader.
+
+An upload is held only while it is checked and loaded: in a fresh owner-only folder (in memory, /dev/shm, where
+the machine has it), removed when the page is done with it, also when it was refused or the load failed, so a
+refused file (national identity numbers) leaves nothing behind, not even on disk. Its name is the uploaded name
+reduced to a plain file name (no folder, no control characters): names are data, never paths or SQL.
+
+`preview` tells, per file (per sheet of a workbook), which table the file was recognised as, which of its columns
+matched the contract, which were ignored and which contract columns are missing, and whether the privacy guard
+refuses it, by running the loader's own reader and guard on a throw-away in-memory database. The load itself is
+`pipelines.ingest.load.load_files`, the command line's loader, unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from pipelines import contract
+from pipelines.ingest import privacy
+from pipelines.ingest.read import InputError, decode_csv, normalise_header, read_sources, sniff_delimiter, sniff_format
+from pipelines.ingest.store import PRIVATE_FILE_MODE
+
+SUFFIXES = (".csv", ".txt", ".xlsx", ".parquet")
+MAX_NAME_CHARS = 120
+MEMORY_DIR = Path("/dev/shm")
+
+
+@dataclass
+class FilePreview:
+    name: str  # the file (and sheet) as the page shows it
+    table: str | None  # the contract table it was recognised as (None: not recognised)
+    rows_n: int = 0
+    matched: list[str] = field(default_factory=list)  # contract columns the file has
+    ignored: list[str] = field(default_factory=list)  # the file's columns the contract does not know
+    missing_required: list[str] = field(default_factory=list)
+    missing_optional: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)  # the file's own (normalised) header, for mapping
+    problem: str = ""  # why it cannot be loaded as it is ('' when it can)
+    refused: bool = False  # the privacy guard refused it: nothing of it may be stored
+
+    @property
+    def loadable(self) -> bool:
+        return self.table is not None and not self.problem and not self.refused
+
+
+def safe_name(name: str, index: int = 0) -> str:
+    """The uploaded name as a plain file name: no folder part, no control or separator characters, at most
+    MAX_NAME_CHARS; an empty or dot-only name becomes `upload-<index>`. The suffix is kept (it says the format)."""
+    text = unicodedata.normalize("NFC", str(name or ""))
+    text = re.split(r"[/\\]", text)[-1]
+    text = "".join(c for c in text if unicodedata.category(c)[0] != "C").strip().lstrip(".")
+    if not text or set(text) <= {"."}:
+        text = f"upload-{index}"
+    if len(text) > MAX_NAME_CHARS:
+        stem, suffix = os.path.splitext(text)
+        text = stem[: MAX_NAME_CHARS - len(suffix)] + suffix
+    return text
+
+
+@contextlib.contextmanager
+def upload_dir() -> Iterator[Path]:
+    """A fresh owner-only folder for the uploads of one load (in memory where the machine has /dev/shm), removed
+    with everything in it when the block ends, however it ends."""
+    base = MEMORY_DIR if MEMORY_DIR.is_dir() and os.access(MEMORY_DIR, os.W_OK) else None
+    folder = Path(tempfile.mkdtemp(prefix="clinic-upload-", dir=base))
+    os.chmod(folder, 0o700)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def save(folder: Path, files: Sequence[tuple[str, bytes]]) -> list[Path]:
+    """Write the uploads into `folder` (owner-only files), under their safe names made unique."""
+    paths: list[Path] = []
+    used: set[str] = set()
+    for i, (name, data) in enumerate(files, start=1):
+        clean = safe_name(name, i)
+        stem, suffix = os.path.splitext(clean)
+        candidate, n = clean, 2
+        while candidate.lower() in used:
+            candidate = f"{stem} ({n}){suffix}"
+            n += 1
+        used.add(candidate.lower())
+        path = folder / candidate
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        paths.append(path)
+    return paths
+
+
+def forget(path: Path) -> None:
+    """Remove one upload now (a refused file must not wait for the end of the page)."""
+    with contextlib.suppress(FileNotFoundError):
+        Path(path).unlink()
+
+
+def _header_of(path: Path) -> list[str]:
+    """The file's header as the loader normalises it (the first sheet with one, for a workbook); [] when it
+    cannot be read. The privacy guard judges header names before anything is loaded; here they are only shown."""
+    try:
+        data = path.read_bytes()
+        fmt = sniff_format(path, data[:8])
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            raw = list(pq.read_schema(path).names)
+        elif fmt == "xlsx":
+            from python_calamine import CalamineWorkbook
+
+            workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+            raw = []
+            for name in workbook.sheet_names:
+                rows = workbook.get_sheet_by_name(name).to_python()
+                if rows and any(v not in (None, "") for v in rows[0]):
+                    raw = [v for v in rows[0]]
+                    break
+        else:
+            text, _ = decode_csv(path, data)
+            first = text.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+            raw = next(csv.reader([first], delimiter=sniff_delimiter(path, first)))
+    except (InputError, OSError, ValueError, StopIteration):
+        return []
+    except Exception:  # noqa: BLE001 - a damaged workbook: calamine's own errors; the preview says why elsewhere
+        return []
+    return [normalise_header(v) for v in raw if normalise_header(v)]
+
+
+def preview(path: Path, column_map: dict[str, str] | None = None, table: str | None = None) -> list[FilePreview]:
+    """What loading `path` would do with it (see the module docstring); one entry per recognised sheet."""
+    path = Path(path)
+    con = duckdb.connect()  # in memory, thrown away: nothing is stored
+    try:
+        try:
+            sources = read_sources(con, path, column_map=column_map or {}, table_name=table, relation_prefix="pv")
+        except InputError as exc:
+            header = _header_of(path)
+            item = FilePreview(path.name, None, header=header, problem=exc.problem,
+                               refused=isinstance(exc, privacy.PrivacyError))
+            names = [(column_map or {}).get(h, h) for h in header]
+            t = None if item.refused else (contract.TABLES_BY_NAME.get(table) if table
+                                           else contract.table_for_header(names))
+            if t is not None:  # recognised, but something is missing: say what
+                item.table = t.name
+                item.matched = [c for c in t.column_names if c in names]
+                item.ignored = [h for h, n in zip(header, names, strict=True) if n not in t.column_names]
+                item.missing_required = [c for c in t.required_columns if c not in names]
+                item.missing_optional = [c for c in t.column_names if c not in names and c not in t.required_columns]
+            return [item]
+        out = []
+        header = _header_of(path)
+        mapped = {(column_map or {}).get(h, h) for h in header}
+        for source in sources:
+            t = source.table
+            present = [c for c in t.column_names if c in mapped] if source.sheet is None or len(sources) == 1 \
+                else [c for c in t.column_names if c not in source.ignored_columns]
+            item = FilePreview(source.display_name, t.name, source.rows_read, matched=present,
+                               ignored=list(source.ignored_columns),
+                               missing_required=[c for c in t.required_columns if c not in present],
+                               missing_optional=[c for c in t.column_names
+                                                 if c not in present and c not in t.required_columns],
+                               header=[*present, *source.ignored_columns])
+            try:
+                privacy.guard(con, source)
+            except privacy.PrivacyError as exc:
+                item.refused, item.problem = True, exc.problem
+            out.append(item)
+        return out
+    finally:
+        con.close()
+
+
+def contract_columns() -> list[str]:
+    """Every column of the data contract a file's column can be mapped to (for the mapping assistant)."""
+    return list(dict.fromkeys(c for t in contract.TABLES for c in t.column_names))
+
+
+def column_map_csv(mapping: dict[str, str]) -> str:
+    """A mapping chosen on the page as the loader's column-map file (`source_column,column`)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["source_column", "column"])
+    for source, target in mapping.items():
+        if target:
+            writer.writerow([normalise_header(source), target])
+    return buf.getvalue()
