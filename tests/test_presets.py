@@ -202,6 +202,9 @@ def test_both_exports_load_end_to_end_into_a_fresh_database(loaded):
     assert by_file["clinicians.csv"] == (10, 10, 0) and by_file["product_prices.csv"] == (19, 19, 0)
     assert by_file["booking_appointments.csv"] == (12, 7, 5)
     assert by_file["journal_treatments.csv"] == (12, 8, 4)
+    # the service and marker columns were read by the preset: not reported as ignored
+    assert [s.ignored_columns for s in result.sources if s.table == "treatments"] == [[], []]
+    assert query(db, "SELECT ignored_columns FROM load_log WHERE table_name = 'treatments'") == [("",), ("",)]
     assert result.notes[:2] == [
         "preset booking_appointments v1 applied to booking_appointments.csv (recognised by its header): "
         "2 corrections linked to the session they correct, 3 rows rejected by the preset",

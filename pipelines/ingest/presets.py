@@ -715,6 +715,7 @@ def apply_preset(con: duckdb.DuckDBPyConnection, source: Source, preset: Preset)
         value_of[column] = f"coalesce({alias}.v, s.{ident(column)})"
     service_known = "false"
     service_text = "NULL"
+    svc_col = mcol = None
     if preset.service_column and table.name == "treatments":
         svc_col = _relation_column(source, preset, preset.service_column)
         t = _mapping_table(con, f"{prefix}_services", ("k", "indication", "areas"),
@@ -780,6 +781,11 @@ def apply_preset(con: duckdb.DuckDBPyConnection, source: Source, preset: Preset)
         raise RuntimeError(f"{source.display_name}: preset {preset.label} turned {before} rows into {after} + "
                            f"{len(reasons)} rejected; nothing was stored")
     source.relation = final
+    used = {c for c in (svc_col, mcol) if c and c.startswith("extra__")}
+    for column in used:  # read by the preset, so not "ignored" in the load report and the load log
+        header = source.extra_columns.pop(column)
+        if header in source.ignored_columns:
+            source.ignored_columns.remove(header)
     return linked, len(reasons)
 
 
