@@ -452,6 +452,12 @@ def _check_name(name: object) -> str:
     return name
 
 
+def shipped_presets() -> list[Preset]:
+    """The presets shipped in data/presets/ (version 1 each), checked like any other."""
+    names = sorted(p.stem for p in SHIPPED_DIR.glob("*.json")) if SHIPPED_DIR.is_dir() else []
+    return [_read(SHIPPED_DIR / f"{_check_name(n)}.json", n, 1) for n in names]
+
+
 def list_presets(db: Path) -> list[PresetInfo]:
     """Every preset (shipped and saved) with its newest version. A broken preset file raises PresetError."""
     out = []
@@ -838,5 +844,5 @@ def _link_corrections(con, mapped: str, preset: Preset, reasons: dict[int, str],
 
 
 __all__ = ["Preset", "PresetInfo", "PresetError", "ServiceRule", "CorrectionRule", "PresetPlan", "list_presets",
-           "load_preset", "save_preset", "validate_preset", "match_preset", "file_headers", "apply_preset",
+           "load_preset", "save_preset", "validate_preset", "match_preset", "file_headers", "shipped_presets", "apply_preset",
            "presets_dir", "header_signature"]
