@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from pipelines import __main__ as cli
+from pipelines.errors import UserError
 from pipelines.ingest import presets
 from pipelines.ingest.load import load_files
 from pipelines.ingest.presets import PresetError
-from pipelines.errors import UserError
 from tests.conftest import FIXTURES, ROOT, query, write
 
 BOOKING_CSV = FIXTURES / "presets" / "booking_appointments.csv"
@@ -206,10 +206,10 @@ def test_both_exports_load_end_to_end_into_a_fresh_database(loaded):
     assert [s.ignored_columns for s in result.sources if s.table == "treatments"] == [[], []]
     assert query(db, "SELECT ignored_columns FROM load_log WHERE table_name = 'treatments'") == [("",), ("",)]
     assert result.notes[:2] == [
-        "preset booking_appointments v1 applied to booking_appointments.csv (recognised by its header): "
-        "2 corrections linked to the session they correct, 3 rows rejected by the preset",
-        "preset journal_treatments v1 applied to journal_treatments.csv (recognised by its header): "
-        "2 corrections linked to the session they correct, 2 rows rejected by the preset",
+        ("preset booking_appointments v1 applied to booking_appointments.csv (recognised by its header): "
+         "2 corrections linked to the session they correct, 3 rows rejected by the preset"),
+        ("preset journal_treatments v1 applied to journal_treatments.csv (recognised by its header): "
+         "2 corrections linked to the session they correct, 2 rows rejected by the preset"),
     ]
 
 
@@ -252,8 +252,8 @@ def test_unplaceable_rows_are_rejected_with_their_reason(loaded):
         ("journal_treatments.csv", 13)]
     reasons = {(f, r): why for f, r, why in rows}
     assert reasons[("booking_appointments.csv", 8)].startswith(
-        "corrects_treatment_id: marked as a correction (Merknad: \"REDO\") but the patient has no earlier session "
-        "without a marker in the 28 days before 2024-03-19")
+        "corrects_treatment_id: marked as a correction (Merknad: \"REDO\", preset booking_appointments v1) but the "
+        "patient has no earlier session without a marker in the 28 days before 2024-03-19")
     assert "load the session it corrects first" in reasons[("booking_appointments.csv", 8)]
     assert "in the 28 days before 2024-04-30" in reasons[("booking_appointments.csv", 13)]
     assert reasons[("booking_appointments.csv", 9)].startswith(

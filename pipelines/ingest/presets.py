@@ -24,7 +24,6 @@ temp tables; column names in SQL are the contract's and the relation's own (quot
 from __future__ import annotations
 
 import csv
-import errno
 import json
 import os
 import re
@@ -36,7 +35,14 @@ import duckdb
 from pipelines import contract
 from pipelines.errors import UserError
 from pipelines.ingest import store
-from pipelines.ingest.read import InputError, MalformedRow, Source, normalise_header, sniff_delimiter, sniff_format
+from pipelines.ingest.read import (
+    InputError,
+    MalformedRow,
+    Source,
+    normalise_header,
+    sniff_delimiter,
+    sniff_format,
+)
 from pipelines.sqltext import ident, literal
 
 PRESET_FORMAT = 1
@@ -383,7 +389,8 @@ def _allowed_text(col: contract.Column) -> str:
     if col.kind == "code":
         return "use a code of letters, digits, `-`, `_` or `.` (at most 16), never a phone number or other identifier"
     if col.kind == "areas":
-        return "use one or more of " + ", ".join(col.allowed) + f" (a list, or separated by `{contract.AREA_SEPARATOR}`)"
+        return ("use one or more of " + ", ".join(col.allowed)
+                + f" (a list, or separated by `{contract.AREA_SEPARATOR}`)")
     return "use one of " + ", ".join(col.allowed)
 
 
@@ -767,8 +774,9 @@ def apply_preset(con: duckdb.DuckDBPyConnection, source: Source, preset: Preset)
     if reasons:
         _mapping_table(con, f"{prefix}_rejected", ("r",), [(str(r),) for r in reasons])
         cols = list(table.column_names) + extras
+        fields = ", ".join(f"coalesce({ident(c)}, '')" for c in cols)
         lines = {row: line for row, line in con.execute(
-            f"SELECT _row, concat_ws(';', {', '.join('coalesce(' + ident(c) + ', ' + literal('') + ')' for c in cols)}) "
+            f"SELECT _row, concat_ws(';', {fields}) "
             f"FROM {ident(mapped)} WHERE CAST(_row AS VARCHAR) IN (SELECT r FROM {ident(prefix + '_rejected')})"
         ).fetchall()}
         for row in sorted(reasons):
@@ -829,7 +837,8 @@ def _link_corrections(con, mapped: str, preset: Preset, reasons: dict[int, str],
     for row, tid, d in found:
         if tid is None:
             marker = con.execute(f"SELECT marker FROM {c} WHERE _row = ?", [row]).fetchall()[0][0]
-            reasons[row] = (f"corrects_treatment_id: marked as a correction ({rule.column}: \"{(marker or '')[:40]}\") "
+            reasons[row] = (f"corrects_treatment_id: marked as a correction ({rule.column}: \"{(marker or '')[:40]}\", "
+                            f"preset {preset.label}) "
                             f"but the patient has no earlier session without a marker in the {rule.within_days} days "
                             f"before {d:%Y-%m-%d}, in this file or in the database; load the session it corrects "
                             "first (or write its id in the corrects column), or remove the marker if this is a new "
@@ -843,6 +852,21 @@ def _link_corrections(con, mapped: str, preset: Preset, reasons: dict[int, str],
     return len(links)
 
 
-__all__ = ["Preset", "PresetInfo", "PresetError", "ServiceRule", "CorrectionRule", "PresetPlan", "list_presets",
-           "load_preset", "save_preset", "validate_preset", "match_preset", "file_headers", "shipped_presets", "apply_preset",
-           "presets_dir", "header_signature"]
+__all__ = [
+    "CorrectionRule",
+    "Preset",
+    "PresetError",
+    "PresetInfo",
+    "PresetPlan",
+    "ServiceRule",
+    "apply_preset",
+    "file_headers",
+    "header_signature",
+    "list_presets",
+    "load_preset",
+    "match_preset",
+    "presets_dir",
+    "save_preset",
+    "shipped_presets",
+    "validate_preset",
+]
