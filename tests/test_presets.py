@@ -261,6 +261,10 @@ def test_unplaceable_rows_are_rejected_with_their_reason(loaded):
     assert reasons[("booking_appointments.csv", 10)].startswith("product: \"Botoks\" is not one of")
     assert "uses slashes" in reasons[("booking_appointments.csv", 12)]
     assert "unknown clinician code \"C99\"" in reasons[("journal_treatments.csv", 12)]
+    # kept as mapped, with the two columns the preset read; the export's other columns are never stored
+    assert query(db, "SELECT raw_values FROM rejected_rows WHERE row_number = 8 AND file_name LIKE 'booking%'") == [
+        ('{"line": "B1007;K506;19.03.2024;C02;cosmetic;glabella;Bocouture;20;;1900;15;;;;;;;;;Botox sinnarynke;'
+         'REDO"}',)]
     # never loaded as a primary session
     assert query(db, "SELECT count(*) FROM treatments WHERE treatment_id IN ('B1007', 'B1012', 'J2010')") == [(0,)]
 
@@ -360,3 +364,49 @@ def test_sql_in_a_preset_is_data(db, tmp_path):
     assert query(db, "SELECT treatment_id, indication, areas, product, corrects_treatment_id FROM treatments "
                      "ORDER BY 1") == [("B1", "cosmetic", "forehead", "Vistabel", None),
                                        ("B2", "cosmetic", "forehead", "Vistabel", "B1")]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Excel and Parquet exports are recognised by their header too
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _booking_frame():
+    import pandas as pd
+
+    return pd.read_csv(BOOKING_CSV, sep=";", dtype=str, keep_default_na=False)
+
+
+def test_an_excel_export_gets_its_preset(db, tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "timebok.xlsx"
+    with pd.ExcelWriter(path) as xl:
+        pd.DataFrame({"note": ["cover page"]}).to_excel(xl, sheet_name="Info", index=False)
+        _booking_frame().to_excel(xl, sheet_name="Timer", index=False)
+    assert presets.file_headers(path)[1][:2] == ["Timebestilling ID", "Kunde-ID"]
+    result = load_files(REFERENCE + [path], db, today=TODAY)
+    assert result.notes[0].startswith("preset booking_appointments v1 applied to timebok.xlsx [Timer] "
+                                      "(recognised by its header): 2 corrections linked")
+    summary = {s.name: (s.rows_read, s.rows_loaded, s.rows_rejected) for s in result.sources}
+    assert summary["timebok.xlsx [Timer]"] == (12, 7, 5)
+
+
+def test_a_parquet_export_gets_its_preset(db, tmp_path):
+    path = tmp_path / "timebok.parquet"
+    _booking_frame().to_parquet(path)
+    result = load_files(REFERENCE + [path], db, today=TODAY)
+    assert result.notes[0].startswith("preset booking_appointments v1 applied to timebok.parquet")
+    assert query(db, "SELECT count(*) FROM treatments WHERE indication = 'hyperhidrosis'") == [(2,)]
+
+
+def test_two_presets_for_one_header_are_refused_not_guessed(db, tmp_path):
+    folder = presets.presets_dir(db) / "twin"
+    folder.mkdir(parents=True)
+    data = shipped("booking_appointments")
+    data["name"] = "twin"
+    (folder / "v1.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(PresetError, match="presets `booking_appointments`, `twin` all recognise this header; name "
+                                          "the one to use"):
+        load_files(REFERENCE + [BOOKING_CSV], db, today=TODAY)
+    assert not db.exists()

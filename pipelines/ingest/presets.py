@@ -773,7 +773,8 @@ def apply_preset(con: duckdb.DuckDBPyConnection, source: Source, preset: Preset)
         linked = _link_corrections(con, mapped, preset, reasons, _date)
     if reasons:
         _mapping_table(con, f"{prefix}_rejected", ("r",), [(str(r),) for r in reasons])
-        cols = list(table.column_names) + extras
+        # the row as mapped, with the columns the preset read (extra columns are never stored)
+        cols = list(table.column_names) + [c for c in (svc_col, mcol) if c and c not in table.column_names]
         fields = ", ".join(f"coalesce({ident(c)}, '')" for c in cols)
         lines = {row: line for row, line in con.execute(
             f"SELECT _row, concat_ws(';', {fields}) "
@@ -785,7 +786,7 @@ def apply_preset(con: duckdb.DuckDBPyConnection, source: Source, preset: Preset)
     final = f"{prefix}_rows"
     keep = (f"WHERE CAST(_row AS VARCHAR) NOT IN (SELECT r FROM {ident(prefix + '_rejected')})" if reasons else "")
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {ident(final)} AS
+        f"""CREATE OR REPLACE TEMP VIEW {ident(final)} AS
             SELECT _row, {', '.join(ident(c) for c in table.column_names)}{''.join(', ' + ident(c) for c in extras)}
             FROM {ident(mapped)} {keep}"""
     ).fetchall()
