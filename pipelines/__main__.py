@@ -39,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--map", type=Path, default=None, dest="column_map",
                    help="CSV with source_column,column mapping your export headers to ours")
     p.add_argument("--preset", default=None,
-                   help="mapping preset for the files (data/presets/, or saved beside the database); "
-                        "default: the preset whose header the file has, if any")
+                   help="mapping preset for the files (data/presets/, or saved beside the database), NAME or "
+                        "NAME:vN; default: the preset whose header the file has, if any")
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
     p.add_argument("--no-alerts", action="store_true",
                    help="send no e-mail about new signals after this load (see pipelines/release/alerts.py)")

@@ -333,6 +333,18 @@ def test_cli_preset_argument(db, tmp_path, capsys):
     assert "journal.csv (treatments): 12 read, 8 loaded, 4 rejected" in out
 
 
+def test_cli_names_an_older_version(db, tmp_path, capsys):
+    data = shipped("journal_treatments")
+    data["values"]["product"]["Botox (Allergan)"] = "Vistabel"  # v2 reads this spelling differently
+    presets.save_preset(presets.validate_preset(data, "test"), db)
+    code = cli.main(["load", *map(str, REFERENCE), str(JOURNAL_CSV), "--db", str(db), "--preset",
+                     "journal_treatments:v1", "--no-alerts", "--no-progress"])
+    assert code == 0 and "preset journal_treatments v1 applied" in capsys.readouterr().out
+    assert query(db, "SELECT product FROM treatments WHERE treatment_id = 'J2001'") == [("Botox",)]
+    load_files([JOURNAL_CSV], db, today=TODAY)  # newest version, recognised by the header
+    assert query(db, "SELECT product FROM treatments WHERE treatment_id = 'J2001'") == [("Vistabel",)]
+
+
 def test_cli_unknown_preset_is_one_line(db, capsys):
     code = cli.main(["load", str(BOOKING_CSV), "--db", str(db), "--preset", "bookings", "--no-alerts"])
     err = capsys.readouterr().err

@@ -623,7 +623,10 @@ class PresetPlan:
 
     @classmethod
     def for_files(cls, paths: list[Path], db: Path, preset: str | None, column_map: dict[str, str]) -> PresetPlan:
-        named = load_preset(preset, db) if preset else None
+        named = None
+        if preset:  # `name`, or `name:vN` for an older version
+            m = re.fullmatch(r"(.*):v([1-9][0-9]{0,8})", preset)
+            named = load_preset(m.group(1), db, int(m.group(2))) if m else load_preset(preset, db)
         choices = []
         for path in paths:
             if named is not None:
