@@ -1,6 +1,6 @@
 """The command line: a thin layer over the library that turns errors into one-line messages and exit codes.
 
-    python -m pipelines load FILE... [--db PATH] [--table NAME] [--map FILE] [--no-alerts]
+    python -m pipelines load FILE... [--db PATH] [--table NAME] [--map FILE] [--preset NAME] [--no-alerts]
     python -m pipelines retry [--db PATH] [--no-alerts]
     python -m pipelines snapshots [--db PATH]
     python -m pipelines restore VERSION [--db PATH]
@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the table the files hold (default: recognised from the header)")
     p.add_argument("--map", type=Path, default=None, dest="column_map",
                    help="CSV with source_column,column mapping your export headers to ours")
+    p.add_argument("--preset", default=None,
+                   help="mapping preset for the files (data/presets/, or saved beside the database), NAME or "
+                        "NAME:vN; default: the preset whose header the file has, if any")
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
     p.add_argument("--no-alerts", action="store_true",
                    help="send no e-mail about new signals after this load (see pipelines/release/alerts.py)")
@@ -142,7 +145,7 @@ def cmd_load(args) -> int:
     from pipelines.ingest.load import load_files
 
     result = load_files(args.files, args.db, table=args.table, column_map=args.column_map,
-                        progress=False if args.no_progress else None)
+                        progress=False if args.no_progress else None, preset=args.preset)
     print_load_result(result)
     if not args.no_alerts:
         print_alert(result.published)

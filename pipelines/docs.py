@@ -117,7 +117,33 @@ def data_contract_md() -> str:
         "`data/clinic.duckdb` (or `--db` / `$CLINIC_DB`) by atomic replace; the dashboard reads only the latter.",
         "",
     ]
-    return "\n".join(out)
+    return "\n".join(out + presets_md())
+
+
+def presets_md() -> list[str]:
+    """The mapping-preset section of the data contract, with the shipped presets read from data/presets/."""
+    from pipelines.ingest import presets
+
+    out = [
+        "## Mapping presets",
+        "",
+        "A preset (JSON; `load --preset NAME`, or recognised by its header) maps one system's export to a contract",
+        "table before validation: `columns` (source column -> contract column), `values` (per contract column of kind",
+        f"{', '.join(presets.MAPPABLE_KINDS)}: the system's spelling -> an allowed value), `services` (a source column",
+        "whose value gives `indication` and `areas`) and `corrections` (`markers`, words that make a row a correction",
+        "of the same patient's most recent earlier session without a marker, in the file or stored, within",
+        f"`within_days`, 1-{presets.MAX_WITHIN_DAYS}; a marked row without one is rejected). A file whose header has",
+        "exactly the preset's `header` (compared as normalised names) gets it by itself. Saved presets are versioned",
+        "files beside the database (`<db>.presets/<name>/v<N>.json`, owner-only, never overwritten); the newest",
+        "version is used. Every target value is checked against this contract when a preset is read.",
+        "",
+        "| preset | table | header | what it is |",
+        "|---|---|---|---|",
+    ]
+    for p in presets.shipped_presets():
+        out.append(f"| `{p.name}` | `{p.table}` | {', '.join(f'`{h}`' for h in p.header)} | {p.description} |")
+    out.append("")
+    return out
 
 
 def metrics_md() -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines import contract
-from pipelines.ingest import privacy, store, validate
+from pipelines.ingest import presets, privacy, store, validate
 from pipelines.ingest.read import InputError, Source, read_column_map, read_sources
 from pipelines.metrics import counting, registry
 from pipelines.sqltext import ident
@@ -121,11 +121,17 @@ def load_files(
     today: dt.date | None = None,
     progress: bool | Callable[[float, str], None] | None = None,
     wait_seconds: float = 600.0,
+    preset: str | None = None,
 ) -> LoadResult:
     """Load export files into the working database and publish a new snapshot. Raises InputError on bad files.
-    `progress`: True / False / None (a bar on a terminal), or a function called with (share done, step)."""
+    `progress`: True / False / None (a bar on a terminal), or a function called with (share done, step).
+
+    `preset` names a mapping preset (pipelines/ingest/presets.py) for the files; without it, a file whose header is
+    a preset's gets that preset."""
     db_paths = store.DbPaths(Path(db) if db else store.default_db_path())
     mapping = read_column_map(column_map)
+    plan = presets.PresetPlan.for_files([Path(p) for p in paths], db_paths.published, preset, mapping)
+    preset_notes: list[str] = []
     today = today or dt.date.today()
     bar = Progress(len(paths) * 2 + 7, enabled=False if callable(progress) else progress,
                    callback=progress if callable(progress) else None)
@@ -137,12 +143,14 @@ def load_files(
             sources: list[Source] = []
             for i, path in enumerate(paths):
                 bar.step(f"reading {Path(path).name}", "read")
-                found = read_sources(con, Path(path), column_map=mapping, table_name=table,
-                                     relation_prefix=f"f{i}")
+                found = read_sources(con, Path(path), column_map=plan.column_map(i), table_name=table,
+                                     relation_prefix=f"f{i}", provided_columns=plan.provided_columns(i))
                 for source in found:
                     privacy.guard(con, source)
+                preset_notes += plan.apply(con, i, found)  # after the guard, before validation
                 bar.step(f"checked {Path(path).name}")
                 sources.extend(found)
+            plan.check_used()
             sources.sort(key=lambda s: s.table.load_order)
             names = [_stored_name(s) for s in sources]
             bar.step("validating rows", "validate")
@@ -152,7 +160,7 @@ def load_files(
             bar.step("writing", "write")
             load_id = store.next_load_id(con)
             summaries, examples = _write(con, batch, sources, names, load_id)
-            notes = unrecorded_notes(con, batch, sources)
+            notes = preset_notes + unrecorded_notes(con, batch, sources)
             bar.step("building the outcome mart", "mart")
             counting.build_mart(con)
             version = store.bump_snapshot(con, load_id)

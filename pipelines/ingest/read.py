@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import contextvars
 import csv
 import datetime as dt
 import hashlib
@@ -148,8 +149,13 @@ def choose_table(path: Path, columns: list[str], table_name: str | None) -> Tabl
     return table
 
 
+# Contract columns a mapping preset fills after reading (indication and areas from a service name), so a file need
+# not have them (pipelines/ingest/presets.py); set for one read_sources call.
+_PROVIDED_COLUMNS: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("provided", default=frozenset())
+
+
 def check_required(path: Path, table: Table, columns: list[str]) -> None:
-    missing = [c for c in table.required_columns if c not in columns]
+    missing = [c for c in table.required_columns if c not in columns and c not in _PROVIDED_COLUMNS.get()]
     if missing:
         raise InputError(
             path,
@@ -255,8 +261,18 @@ def read_sources(
     column_map: dict[str, str] | None = None,
     table_name: str | None = None,
     relation_prefix: str = "src",
+    provided_columns: frozenset[str] = frozenset(),
 ) -> list[Source]:
-    """Read one file into temp table(s). Returns one Source per recognised table (a workbook may hold several)."""
+    """Read one file into temp table(s). Returns one Source per recognised table (a workbook may hold several).
+    `provided_columns`: required columns a preset fills after reading, which the file need not have."""
+    token = _PROVIDED_COLUMNS.set(frozenset(provided_columns))
+    try:
+        return _read_sources(con, path, column_map, table_name, relation_prefix)
+    finally:
+        _PROVIDED_COLUMNS.reset(token)
+
+
+def _read_sources(con, path, column_map, table_name, relation_prefix) -> list[Source]:
     path = Path(path)
     column_map = column_map or {}
     try:
