@@ -1187,6 +1187,29 @@ TEXTS: dict[str, tuple[str, str]] = {
                              "målene» og datakontrakten), eller la den være ute."),
     "load_map_ignore": ("(leave out)", "(ta ikke med)"),
     "load_button": ("Load", "Last inn"),
+    "load_col_preset": ("Mapping preset", "Koblingsmal"),
+    "load_preset": ("Mapping preset", "Koblingsmal"),
+    "load_preset_auto": ("Recognise by each file's header", "Gjenkjenn på hver fils overskrifter"),
+    "load_preset_help": ("A preset maps an export's own columns and values (product spellings, service names, "
+                         "correction markers) to the data contract. A file whose header is a preset's gets it "
+                         "automatically.",
+                         "En koblingsmal kobler en eksports egne kolonner og verdier (preparatnavn, tjenestenavn, "
+                         "korrigeringsmerker) til datakontrakten. En fil med samme overskrifter som en mal får den "
+                         "automatisk."),
+    "load_save_preset": ("Save this mapping as a preset", "Lagre koblingen som mal"),
+    "load_save_preset_caption": ("Next time a file with the same header comes, it maps itself. Add value maps "
+                                 "(`values`), service names (`services`) and correction markers (`corrections`) "
+                                 "in the text as in the shipped presets; the preset is checked against the data "
+                                 "contract before it is saved, as a new version.",
+                                 "Neste gang en fil med samme overskrifter kommer, kobles den av seg selv. Legg til "
+                                 "verdikoblinger (`values`), tjenestenavn (`services`) og korrigeringsmerker "
+                                 "(`corrections`) i teksten slik som i malene som følger med; malen kontrolleres "
+                                 "mot datakontrakten før den lagres, som en ny versjon."),
+    "load_preset_name": ("Name (letters, digits, _ and -)", "Navn (bokstaver, sifre, _ og -)"),
+    "load_preset_description": ("What export it is for", "Hvilken eksport den er for"),
+    "load_preset_json": ("The preset", "Malen"),
+    "load_preset_save": ("Save preset", "Lagre malen"),
+    "load_preset_saved": ("Saved as {preset}.", "Lagret som {preset}."),
     "load_progress_start": ("Starting the load", "Starter innlastingen"),
     "load_busy": ("Another load is running right now; try again when it has finished.",
                   "En annen innlasting pågår nå; prøv igjen når den er ferdig."),

@@ -149,6 +149,28 @@ def test_a_file_with_a_national_id_is_refused_and_nothing_of_it_is_kept(page, st
     assert refused and fnr not in json.dumps(refused)
 
 
+def test_a_booking_system_export_is_recognised_by_its_preset_and_loaded(page, stack):
+    """The shipped preset for the booking system's appointments export (Norwegian headers, service names,
+    correction markers): the page names the preset, and the load maps services and links the corrections
+    (hand counts of the fixture in tests/test_presets.py: 12 read, 7 loaded, 5 rejected)."""
+    booking = ROOT / "tests" / "fixtures" / "presets" / "booking_appointments.csv"
+    sign_in(page, stack, "admin")
+    open_load(page, stack)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files([str(booking)])
+    settle(page)
+    page.get_by_text("booking_appointments v1").first.wait_for(state="attached", timeout=60_000)  # a grid cell
+    screenshot(page, "load_preset_recognised")
+    page.get_by_role("button", name="Load", exact=True).click()
+    settle(page, timeout=180_000)
+    page.get_by_text("Loaded and published as snapshot").wait_for(timeout=180_000)
+    assert page.get_by_text("7 rows loaded, 5 rejected").count() == 1
+    assert page.get_by_text("preset booking_appointments v1 applied to booking_appointments.csv").count() == 1
+    assert query(stack["db"], "SELECT indication, areas FROM treatments WHERE treatment_id = 'B1002'") == [
+        ("hyperhidrosis", "axillae")]
+    loads = [e for e in access.read_log(stack["log"]) if e["event"] == "load"]
+    assert loads[-1]["what"].startswith("1 file(s) -> snapshot")
+
+
 def test_other_roles_cannot_open_the_page(page, stack):
     sign_in(page, stack, "doctor")
     nav = page.locator('[data-testid="stSidebarNav"]')

@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard import auth, data, filters, i18n
 from dashboard import components as ui
 from pipelines.errors import UserError
-from pipelines.ingest import history, uploads
+from pipelines.ingest import history, presets, uploads
 from pipelines.ingest.load import load_files
 from pipelines.ingest.store import LoadBusyError
 
@@ -25,6 +25,7 @@ _MAP = "load_column_map"  # session state: the file's column -> contract column 
 _RESULT = "load_result"  # session state: the last load's summary, shown after the rerun that pins its snapshot
 _UPLOADER = "load_uploader_n"  # session state: bumped after a load so the uploader starts empty
 _LOGGED = "load_uploads_logged"  # session state: the uploads already in the access log
+AUTO = ""  # the preset choice "recognise by the header"
 
 
 def _log_uploads(who: auth.Viewer, files) -> None:
@@ -55,6 +56,7 @@ def _preview_table(previews: list[uploads.FilePreview]) -> pd.DataFrame:
         ui.tr("load_col_matched"): [i18n.number(len(p.matched), lg) for p in previews],
         ui.tr("load_col_ignored"): [i18n.number(len(p.ignored), lg) for p in previews],
         ui.tr("load_col_missing"): [_names(p.missing_required) for p in previews],
+        ui.tr("load_col_preset"): [p.preset or "–" for p in previews],
     })
 
 
@@ -117,7 +119,60 @@ def _show_result(result: dict) -> None:
     ui.page_link("data_quality", ui.tr("load_to_data_quality"))
 
 
-def _run_load(who: auth.Viewer, folder, paths, previews) -> None:
+def _preset_choice(db) -> str:
+    """The mapping preset for this load: recognised by each file's header (default), or one named."""
+    try:
+        infos = presets.list_presets(db)
+    except presets.PresetError as exc:  # a broken saved preset blocks loads (fail closed): say which file
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+    labels = {AUTO: ui.tr("load_preset_auto")}
+    labels.update({i.name: f"{i.name} v{i.version} ({ui.tr('load_table_' + i.table)}): {i.description}"
+                   for i in infos})
+    return st.selectbox(ui.tr("load_preset"), list(labels), format_func=labels.get, key="load_preset",
+                        help=ui.tr("load_preset_help"))
+
+
+def _save_preset_form(who: auth.Viewer, db, previews: list[uploads.FilePreview]) -> None:
+    """Save the columns mapped on the page as a preset (validated, a new version beside the database): the next
+    export with the same header maps itself. Values, services and corrections can be added in the JSON."""
+    mapping: dict[str, str] = st.session_state.get(_MAP, {})
+    source = next((p for p in previews if p.raw_header and any(h in mapping for h in p.header)), None)
+    if source is None:
+        return
+    raw = {uploads.normalise_header(h): h for h in source.raw_header}
+    table = next((t for t in ("treatments", "follow_ups", "clinicians", "product_prices")
+                  if any(c in uploads.table_columns(t) for c in mapping.values())), "treatments")
+    draft = {"format": 1, "name": "", "description": "", "table": table, "header": source.raw_header,
+             "columns": {raw.get(k, k): v for k, v in mapping.items() if v},
+             "values": {}}
+    with st.expander(ui.tr("load_save_preset")):
+        st.caption(ui.tr("load_save_preset_caption"))
+        name = st.text_input(ui.tr("load_preset_name"), key="load_preset_name", max_chars=60)
+        description = st.text_input(ui.tr("load_preset_description"), key="load_preset_description", max_chars=300)
+        text = st.text_area(ui.tr("load_preset_json"), value=_json({**draft, "name": name,
+                                                                       "description": description}),
+                            height=260, key=f"load_preset_json_{name}")
+        if st.button(ui.tr("load_preset_save"), icon=":material/save:"):
+            try:
+                import json
+
+                chosen = presets.validate_preset(json.loads(text), ui.tr("load_preset_json"))
+                saved = presets.save_preset(chosen, db)
+            except (ValueError, UserError) as exc:
+                st.error(str(exc), icon=":material/error:")
+                return
+            auth.log(who, "upload", f"preset saved: {saved.label}")
+            st.success(ui.tr("load_preset_saved", preset=saved.label), icon=":material/check_circle:")
+
+
+def _json(value) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def _run_load(who: auth.Viewer, folder, paths, previews, preset: str | None = None) -> None:
     mapping = st.session_state.get(_MAP, {})
     column_map = None
     if mapping:
@@ -129,7 +184,8 @@ def _run_load(who: auth.Viewer, folder, paths, previews) -> None:
         bar.progress(min(max(share, 0.0), 1.0), text=label)
 
     try:
-        result = load_files(paths, data.db_path(), column_map=column_map, progress=step, wait_seconds=0)
+        result = load_files(paths, data.db_path(), column_map=column_map, progress=step, wait_seconds=0,
+                            preset=preset)
     except LoadBusyError:
         bar.empty()
         st.warning(ui.tr("load_busy"), icon=":material/hourglass_top:")
@@ -139,8 +195,8 @@ def _run_load(who: auth.Viewer, folder, paths, previews) -> None:
         auth.log(who, "refused", f"load: {str(exc)[:200]}")
         st.error(ui.tr("load_refused", error=str(exc)), icon=":material/block:")
         return
-    auth.log(who, "load", f"{len(paths)} file(s) -> snapshot {result.version} (load {result.load_id})",
-             rows_n=result.rows_loaded)
+    auth.log(who, "load", f"{len(paths)} file(s) -> snapshot {result.version} (load {result.load_id})"
+             + (f", preset {preset}" if preset else ""), rows_n=result.rows_loaded)
     st.session_state[_RESULT] = {
         "version": result.version, "load_id": result.load_id, "rows_loaded": result.rows_loaded,
         "rows_rejected": result.rows_rejected, "notes": list(result.notes),
@@ -165,9 +221,12 @@ def main() -> None:
     if not files:
         return
     _log_uploads(who, files)
+    db = data.db_path()
+    preset = _preset_choice(db)
     with uploads.upload_dir() as folder:
         paths = uploads.save(folder, [(f.name, f.getvalue()) for f in files])
-        previews = {path: uploads.preview(path, st.session_state.get(_MAP)) for path in paths}
+        previews = {path: uploads.preview(path, st.session_state.get(_MAP), db=db, preset=preset or None)
+                    for path in paths}
         for path, items in previews.items():
             if any(p.refused for p in items):
                 uploads.forget(path)  # nothing of a refused file is kept, not even the upload
@@ -188,8 +247,10 @@ def main() -> None:
             st.caption(ui.tr("load_remove_refused"))
         elif not ready:
             st.caption(ui.tr("load_fix_first"))
+        if st.session_state.get(_MAP):
+            _save_preset_form(who, db, flat)
         if st.button(ui.tr("load_button"), type="primary", disabled=not ready, icon=":material/upload:"):
-            _run_load(who, folder, [p for p in paths if p.exists()], flat)
+            _run_load(who, folder, [p for p in paths if p.exists()], flat, preset or None)
 
 
 ui.run_page(main)

@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines import contract
-from pipelines.ingest import privacy
+from pipelines.ingest import presets, privacy
 from pipelines.ingest.read import InputError, decode_csv, normalise_header, read_sources, sniff_delimiter, sniff_format
 from pipelines.ingest.store import PRIVATE_FILE_MODE
 
@@ -48,6 +48,8 @@ class FilePreview:
     missing_optional: list[str] = field(default_factory=list)
     header: list[str] = field(default_factory=list)  # the file's own (normalised) header, for mapping
     problem: str = ""  # why it cannot be loaded as it is ('' when it can)
+    preset: str = ""  # the mapping preset the loader will apply ("name vN"), '' for none
+    raw_header: list[str] = field(default_factory=list)  # the header as the file writes it (for a new preset)
     refused: bool = False  # the privacy guard refused it: nothing of it may be stored
 
     @property
@@ -139,17 +141,37 @@ def _header_of(path: Path) -> list[str]:
     return [normalise_header(v) for v in raw if normalise_header(v)]
 
 
-def preview(path: Path, column_map: dict[str, str] | None = None, table: str | None = None) -> list[FilePreview]:
-    """What loading `path` would do with it (see the module docstring); one entry per recognised sheet."""
+def preview(path: Path, column_map: dict[str, str] | None = None, table: str | None = None, *,
+            db: Path | None = None, preset: str | None = None) -> list[FilePreview]:
+    """What loading `path` would do with it (see the module docstring); one entry per recognised sheet. With the
+    database `db`, the mapping preset the loader would apply (`preset` by name, else the one whose header the file
+    has) is applied to the columns here too."""
     path = Path(path)
+    raw = next(iter(presets.file_headers(path)), [])
+    label = ""
+    provided: frozenset[str] = frozenset()
+    read_by_preset: set[str] = set()
+    if db is not None:
+        try:
+            plan = presets.PresetPlan.for_files([path], Path(db), preset, column_map or {})
+        except presets.PresetError as exc:
+            return [FilePreview(path.name, None, header=_header_of(path), problem=str(exc), raw_header=raw)]
+        column_map, provided = plan.column_map(0), plan.provided_columns(0)
+        chosen = plan.choices[0].preset
+        label = chosen.label if chosen else ""
+        if chosen is not None:  # the columns the preset reads for services and corrections are used, not ignored
+            read_by_preset = {normalise_header(c) for c in (chosen.service_column,
+                                                              chosen.correction.column if chosen.correction else None)
+                              if c}
     con = duckdb.connect()  # in memory, thrown away: nothing is stored
     try:
         try:
-            sources = read_sources(con, path, column_map=column_map or {}, table_name=table, relation_prefix="pv")
+            sources = read_sources(con, path, column_map=column_map or {}, table_name=table, relation_prefix="pv",
+                                   provided_columns=provided)
         except InputError as exc:
             header = _header_of(path)
             item = FilePreview(path.name, None, header=header, problem=exc.problem,
-                               refused=isinstance(exc, privacy.PrivacyError))
+                               refused=isinstance(exc, privacy.PrivacyError), preset=label, raw_header=raw)
             names = [(column_map or {}).get(h, h) for h in header]
             t = None if item.refused else (contract.TABLES_BY_NAME.get(table) if table
                                            else contract.table_for_header(names))
@@ -162,17 +184,17 @@ def preview(path: Path, column_map: dict[str, str] | None = None, table: str | N
             return [item]
         out = []
         header = _header_of(path)
-        mapped = {(column_map or {}).get(h, h) for h in header}
+        mapped = {(column_map or {}).get(h, h) for h in header} | set(provided)
         for source in sources:
             t = source.table
             present = [c for c in t.column_names if c in mapped] if source.sheet is None or len(sources) == 1 \
                 else [c for c in t.column_names if c not in source.ignored_columns]
             item = FilePreview(source.display_name, t.name, source.rows_read, matched=present,
-                               ignored=list(source.ignored_columns),
+                               ignored=[c for c in source.ignored_columns if c not in read_by_preset],
                                missing_required=[c for c in t.required_columns if c not in present],
                                missing_optional=[c for c in t.column_names
                                                  if c not in present and c not in t.required_columns],
-                               header=[*present, *source.ignored_columns])
+                               header=[*present, *source.ignored_columns], preset=label, raw_header=raw)
             try:
                 privacy.guard(con, source)
             except privacy.PrivacyError as exc:
@@ -186,6 +208,10 @@ def preview(path: Path, column_map: dict[str, str] | None = None, table: str | N
 def contract_columns() -> list[str]:
     """Every column of the data contract a file's column can be mapped to (for the mapping assistant)."""
     return list(dict.fromkeys(c for t in contract.TABLES for c in t.column_names))
+
+
+def table_columns(table: str) -> list[str]:
+    return list(contract.TABLES_BY_NAME[table].column_names)
 
 
 def column_map_csv(mapping: dict[str, str]) -> str:
