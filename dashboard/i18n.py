@@ -1205,6 +1205,10 @@ TEXTS: dict[str, tuple[str, str]] = {
                                  "verdikoblinger (`values`), tjenestenavn (`services`) og korrigeringsmerker "
                                  "(`corrections`) i teksten slik som i malene som følger med; malen kontrolleres "
                                  "mot datakontrakten før den lagres, som en ny versjon."),
+    "load_values": ("Values the data contract does not know", "Verdier datakontrakten ikke kjenner"),
+    "load_values_caption": ("Choose what each of your values means; the choice is saved in the preset.",
+                            "Velg hva hver av verdiene betyr; valget lagres i malen."),
+    "load_value_keep": ("(leave as is: rejected)", "(la stå: avvises)"),
     "load_preset_name": ("Name (letters, digits, _ and -)", "Navn (bokstaver, sifre, _ og -)"),
     "load_preset_description": ("What export it is for", "Hvilken eksport den er for"),
     "load_preset_json": ("The preset", "Malen"),

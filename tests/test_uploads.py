@@ -158,3 +158,32 @@ def test_nothing_of_a_refused_upload_is_left_anywhere(tmp_path):
         uploads.forget(path)
         assert not path.exists() and os.listdir(folder) == []
     assert not folder.exists()
+
+
+def test_a_mapping_and_values_chosen_on_the_page_become_a_preset_that_applies_itself(tmp_path):
+    from pipelines.ingest import presets
+
+    db = tmp_path / "db" / "clinic.duckdb"
+    load_files([write(tmp_path / "c.csv", CLINICIANS)], db)
+    export = ("Beh.nr;Pasient;Dato;Lege;Indikasjon;Område;Preparat;Enheter;Pris\n"
+              "T1;p1;01.02.2024;C01;cosmetic;glabella;botox 100E;20;1900\n"
+              "T2;p2;02.02.2024;C01;cosmetic;forehead;Botox;10;1500\n")
+    path = write(tmp_path / "eksport.csv", export)
+    [before] = uploads.preview(path, db=db)
+    assert before.table is None and before.preset == ""
+    assert before.raw_header[:2] == ["Beh.nr", "Pasient"]
+    mapping = dict(zip(before.header, ["treatment_id", "patient_ref", "treated_on", "clinician", "indication",
+                                       "areas", "product", "units", "price_nok"], strict=True))
+    # the one spelling the contract does not know, offered for mapping
+    assert uploads.unknown_values(path, mapping, "treatments") == {"product": ["botox 100E"]}
+    draft = uploads.preset_draft("min_eksport", "the journal's export", "treatments", before.raw_header, mapping,
+                                 {"product": {"botox 100E": "Botox"}})
+    saved = presets.save_preset(presets.validate_preset(draft, "the page"), db)
+    assert saved.label == "min_eksport v1"
+    # the next export with the same header: recognised, mapped, loaded with the value mapped
+    nxt = write(tmp_path / "eksport-mars.csv", export.replace("T1;", "T3;").replace("T2;", "T4;"))
+    [after] = uploads.preview(nxt, db=db)
+    assert after.loadable and after.preset == "min_eksport v1"
+    result = load_files([nxt], db)
+    assert result.rows_loaded == 2 and result.rows_rejected == 0
+    assert query(db, "SELECT treatment_id, product FROM treatments ORDER BY 1") == [("T3", "Botox"), ("T4", "Botox")]

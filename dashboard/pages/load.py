@@ -133,26 +133,44 @@ def _preset_choice(db) -> str:
                         help=ui.tr("load_preset_help"))
 
 
-def _save_preset_form(who: auth.Viewer, db, previews: list[uploads.FilePreview]) -> None:
+def _value_maps(path, mapping: dict[str, str], table: str) -> dict[str, dict[str, str]]:
+    """The file's values the contract does not know (products, indications, ...), each mapped on the page."""
+    unknown = uploads.unknown_values(path, mapping, table)
+    chosen: dict[str, dict[str, str]] = {}
+    if not unknown:
+        return chosen
+    st.markdown(f"**{ui.tr('load_values')}**")
+    st.caption(ui.tr("load_values_caption"))
+    for column, values in unknown.items():
+        options = [IGNORE, *uploads.allowed_values(column, table)]
+        cols = st.columns(3)
+        for i, value in enumerate(values):
+            picked = cols[i % 3].selectbox(f"{column}: {value}", options, key=f"load_value_{column}_{value}",
+                                           format_func=lambda v: ui.tr("load_value_keep") if v == IGNORE else v)
+            if picked:
+                chosen.setdefault(column, {})[value] = picked
+    return chosen
+
+
+def _save_preset_form(who: auth.Viewer, db, previews: list[uploads.FilePreview], paths: dict[str, object]) -> None:
     """Save the columns mapped on the page as a preset (validated, a new version beside the database): the next
     export with the same header maps itself. Values, services and corrections can be added in the JSON."""
     mapping: dict[str, str] = st.session_state.get(_MAP, {})
     source = next((p for p in previews if p.raw_header and any(h in mapping for h in p.header)), None)
     if source is None:
         return
-    raw = {uploads.normalise_header(h): h for h in source.raw_header}
     table = next((t for t in ("treatments", "follow_ups", "clinicians", "product_prices")
                   if any(c in uploads.table_columns(t) for c in mapping.values())), "treatments")
-    draft = {"format": 1, "name": "", "description": "", "table": table, "header": source.raw_header,
-             "columns": {raw.get(k, k): v for k, v in mapping.items() if v},
-             "values": {}}
+    draft = uploads.preset_draft("", "", table, source.raw_header, mapping)
     with st.expander(ui.tr("load_save_preset")):
         st.caption(ui.tr("load_save_preset_caption"))
+        if source.name in paths:
+            draft["values"] = _value_maps(paths[source.name], {k: v for k, v in mapping.items() if v}, table)
         name = st.text_input(ui.tr("load_preset_name"), key="load_preset_name", max_chars=60)
         description = st.text_input(ui.tr("load_preset_description"), key="load_preset_description", max_chars=300)
         text = st.text_area(ui.tr("load_preset_json"), value=_json({**draft, "name": name,
                                                                        "description": description}),
-                            height=260, key=f"load_preset_json_{name}")
+                            height=260, key=f"load_preset_json_{name}_{hash(_json(draft['values']))}")
         if st.button(ui.tr("load_preset_save"), icon=":material/save:"):
             try:
                 import json
@@ -248,7 +266,7 @@ def main() -> None:
         elif not ready:
             st.caption(ui.tr("load_fix_first"))
         if st.session_state.get(_MAP):
-            _save_preset_form(who, db, flat)
+            _save_preset_form(who, db, flat, {p.name: p for p in paths})
         if st.button(ui.tr("load_button"), type="primary", disabled=not ready, icon=":material/upload:"):
             _run_load(who, folder, [p for p in paths if p.exists()], flat, preset or None)
 

@@ -31,6 +31,7 @@ from pipelines import contract
 from pipelines.ingest import presets, privacy
 from pipelines.ingest.read import InputError, decode_csv, normalise_header, read_sources, sniff_delimiter, sniff_format
 from pipelines.ingest.store import PRIVATE_FILE_MODE
+from pipelines.sqltext import ident
 
 SUFFIXES = (".csv", ".txt", ".xlsx", ".parquet")
 MAX_NAME_CHARS = 120
@@ -223,3 +224,50 @@ def column_map_csv(mapping: dict[str, str]) -> str:
         if target:
             writer.writerow([normalise_header(source), target])
     return buf.getvalue()
+
+
+MAX_VALUES = 200  # the most distinct values the mapping assistant offers per column
+
+
+def unknown_values(path: Path, column_map: dict[str, str], table: str) -> dict[str, list[str]]:
+    """Per enumerated contract column (product, indication, profession, effect, ...) the file's values the
+    contract does not know (case and spacing as validation ignores them), for the page's value mapping. Read with
+    the loader's reader on a throw-away in-memory database; values are data, bound, never SQL."""
+    t = contract.TABLES_BY_NAME[table]
+    con = duckdb.connect()
+    try:
+        try:
+            [source, *_] = read_sources(con, Path(path), column_map=column_map, table_name=table,
+                                        relation_prefix="uv")
+        except (InputError, ValueError):
+            return {}
+        out: dict[str, list[str]] = {}
+        for col in t.columns:
+            if col.kind != "enum" or not col.allowed:
+                continue
+            known = contract.canonical_lookup(col.allowed)
+            values = [r[0] for r in con.execute(
+                f"SELECT DISTINCT trim({ident(col.name)}) AS v FROM {ident(source.relation)} "
+                f"WHERE {ident(col.name)} IS NOT NULL AND trim({ident(col.name)}) <> '' ORDER BY v LIMIT ?",
+                [MAX_VALUES]).fetchall()]
+            unknown = [v for v in values if " ".join(v.lower().split()) not in known]
+            if unknown:
+                out[col.name] = unknown
+        return out
+    finally:
+        con.close()
+
+
+def allowed_values(column: str, table: str) -> list[str]:
+    """The contract's own values of an enumerated column (the choices of the value mapping)."""
+    return list(contract.TABLES_BY_NAME[table].column(column).allowed)
+
+
+def preset_draft(name: str, description: str, table: str, raw_header: list[str], mapping: dict[str, str],
+                 values: dict[str, dict[str, str]] | None = None) -> dict:
+    """A preset (pipelines/ingest/presets.py's JSON shape) from what the page chose: the file's header as written,
+    its columns (by their normalised names, as the page shows them) mapped to contract columns, and value maps.
+    Validate it with presets.validate_preset before saving."""
+    raw = {normalise_header(h): h for h in raw_header}
+    return {"format": 1, "name": name, "description": description, "table": table, "header": list(raw_header),
+            "columns": {raw.get(k, k): v for k, v in mapping.items() if v}, "values": dict(values or {})}
