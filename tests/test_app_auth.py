@@ -39,8 +39,8 @@ NAVIGATION = {  # what each role finds in the menu (pipelines/release/access.py 
     "doctor": ["overview", "complications", "clinicians", "responses", "costs", "data_quality", "about"],
     "manager": ["overview", "complications", "clinicians", "responses", "costs", "about"],
     "auditor": ["data_quality", "export", "about"],
-    "admin": ["overview", "complications", "clinicians", "responses", "costs", "data_quality", "export", "about",
-              "access_log"],
+    "admin": ["overview", "complications", "clinicians", "responses", "costs", "data_quality", "export", "load",
+              "about", "access_log"],
 }
 RELEASE_DOWNLOADS = ["Download Rates", "Download Funnel", "Download Control chart", "Download Costs",
                      "Download Pseudonymised records"]
