@@ -664,8 +664,14 @@ TEXTS: dict[str, tuple[str, str]] = {
                        "`python -m pipelines export`, med gjeldende filtre. Linjene som starter med # sier hva "
                        "filen er, fra hvilket datasett, per når og med hvilke filtre."),
     "excel_format": ("Norwegian Excel format", "Norsk Excel-format"),
-    "excel_help": ("Semicolon separator, decimal comma, UTF-8 with BOM: opens directly in Norwegian Excel.",
-                   "Semikolon som skilletegn, desimalkomma, UTF-8 med BOM: åpnes direkte i norsk Excel."),
+    "excel_help": ("Opens directly in Norwegian Excel with every figure as a number: semicolon separator, decimal "
+                   "comma, whole counts without decimals, rates rounded to 6 decimals, yes / no instead of True / "
+                   "False, headers and provenance lines in the page's language. Off: a plain CSV with the English "
+                   "column names that analysis scripts read.",
+                   "Åpnes direkte i norsk Excel med hvert tall som tall: semikolon som skilletegn, desimalkomma, hele "
+                   "antall uten desimaler, andeler avrundet til 6 desimaler, ja / nei i stedet for True / False, "
+                   "overskrifter og opphavslinjer på sidens språk. Av: en vanlig CSV med de engelske kolonnenavnene "
+                   "som analyseskript leser."),
     "export_rates": ("Rates", "Andeler"),
     "export_rates_help": ("Counts, rate, Wilson interval, crude rate and follow-up completeness per period.",
                           "Antall, andel, Wilson-intervall, rå andel og oppfølging per periode."),
@@ -706,11 +712,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "export_by_none": ("Nothing (clinic)", "Ingenting (klinikken)"),
     "export_period_all": ("Whole period", "Hele perioden"),
     "export_download": ("Download {name}", "Last ned {name}"),
-    "export_preview": ("Preview", "Forhåndsvisning"),
     "export_failed": ("This export cannot be made with these filters: {error}",
                       "Denne eksporten kan ikke lages med disse filtrene: {error}"),
-    "export_provenance": ("Provenance lines", "Opphavslinjer"),
     "export_filters": ("Filters in the files: {filters}", "Filtre i filene: {filters}"),
+    # --- export: the file previewed before download (issue 16, item 7) -----------------------------------------
+    "export_preview_file": ("Preview: the file's provenance lines and its first {n} rows, as the file holds them",
+                            "Forhåndsvisning: filens opphavslinjer og de første {n} radene, slik filen har dem"),
+    "export_suppresses_none": ("this release suppresses no cell", "denne utleveringen skjuler ingen celler"),
     # --- about -------------------------------------------------------------------------------------------------
     "about_caption": ("Generated from the outcome registry (pipelines/metrics/registry.py) and the statistics module: "
                       "what is counted, over which sessions and window, what loss to follow-up means, what it is "
@@ -1266,6 +1274,10 @@ PLURALS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
          "up to {n} rows (sessions that cannot share their values with 4 others are left out)"),
         ("opptil {n} rad (behandlinger som ikke kan dele verdiene sine med 4 andre, utelates)",
          "opptil {n} rader (behandlinger som ikke kan dele verdiene sine med 4 andre, utelates)")),
+    # --- export: cells a release suppresses (issue 16, item 7): "this release suppresses 12 cells in 3 rows" ------
+    "export_suppresses_cells": (("this release suppresses {n} cell", "this release suppresses {n} cells"),
+                                ("denne utleveringen skjuler {n} celle", "denne utleveringen skjuler {n} celler")),
+    "export_suppresses_rows": (("in {n} row", "in {n} rows"), ("i {n} rad", "i {n} rader")),
     "about_closed": (("A session counts once its window has closed: {n} day after treatment.",
                       "A session counts once its window has closed: {n} days after treatment."),
                      ("En behandling telles når vinduet er lukket: {n} dag etter behandling.",

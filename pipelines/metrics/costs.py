@@ -45,6 +45,11 @@ SCOPE_TEXT = (f"every correction session, also those more than {LATE_AFTER_DAYS}
 UNKNOWN_TEXT = ("a part without a price or time counts as 0 NOK and the rest of the correction is kept: units without "
                 "a product price on the correction date (unpriced_n), blank chair minutes (unknown_chair_time_n); "
                 "where those counts are above 0 the cost is a lower bound")
+SCOPE_TEXT_NB = (f"hver korrigering, også de som er gitt mer enn {LATE_AFTER_DAYS} dager etter behandlingen de "
+                 "korrigerer (korrigeringer_etter_28_dager), som korrigeringsandelen holder utenfor")
+UNKNOWN_TEXT_NB = ("en del uten pris eller tid teller som 0 kr, og resten av korrigeringen beholdes: enheter uten "
+                   "preparatpris på korrigeringsdatoen (uten_pris), tomme minutter for stoltid (ukjent_stoltid); der "
+                   "disse tallene er over 0, er kostnaden et minimum")
 COST_GROUPS = {
     "month": ("CAST(date_trunc('month', c.treated_on) AS DATE)", "CAST(date_trunc('month', s.treated_on) AS DATE)"),
     "clinician": ("c.clinician", "s.clinician"),
