@@ -512,7 +512,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                          "Et fast beløp per korrigering for kanyler, kompresser og lignende. Endringen beregner "
                          "alle kostnader på siden og i eksporten på nytt."),
     "kpi_correction_rate": ("Correction rate", "Korrigeringsandel"),
-    "kpi_correction_rate_help": ("Primary sessions corrected within 28 days (registry outcome 'correction'), "
+    "kpi_correction_rate_help": ("Primary sessions corrected within 28 days (the outcome 'correction'), "
                                  "with its 95 % interval.",
                                  "Første behandlinger korrigert innen 28 dager (utfallet «korrigering»), med 95 % "
                                  "intervall."),
@@ -556,6 +556,61 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_cost_per_minute": ("NOK per minute", "kr per minutt"),
     "costs_empty": ("No corrections or treatments in the filters.", "Ingen korrigeringer eller behandlinger i "
                     "filtrene."),
+    # --- costs: is it improving, counts that differ, intervals, the incomplete month, amounts (issue 16, item 6) --
+    "cost_compare_title": ("Is it improving? Correction cost per 100 primary treatments",
+                           "Blir det bedre? Korrigeringskostnad per 100 første behandlinger"),
+    "cost_compare_year": ("This year so far ({period})", "I år så langt ({period})"),
+    "cost_compare_12": ("Last 12 months ({period})", "Siste 12 måneder ({period})"),
+    "cost_compare_delta": ("{change} ({share}) against {period}: {verdict}",
+                           "{change} ({share}) mot {period}: {verdict}"),
+    "cost_compare_lower": ("lower, the 95 % intervals do not overlap",
+                           "lavere, 95 %-intervallene overlapper ikke"),
+    "cost_compare_higher": ("higher, the 95 % intervals do not overlap",
+                            "høyere, 95 %-intervallene overlapper ikke"),
+    "cost_compare_unclear": ("no clear change, the 95 % intervals overlap",
+                             "ingen tydelig endring, 95 %-intervallene overlapper"),
+    "cost_compare_none": ("nothing to compare with {period} (no whole month, or too few treatments)",
+                          "ingenting å sammenligne med {period} (ingen hel måned, eller for få behandlinger)"),
+    "cost_compare_detail": ("{period}: {value} per 100 (95 % interval {low} – {high}), {corrections} corrections "
+                            "of {primary} primary treatments",
+                            "{period}: {value} per 100 (95 %-intervall {low} – {high}), {corrections} korrigeringer "
+                            "av {primary} første behandlinger"),
+    "cost_compare_help": ("Whole calendar months up to the newest month that has ended, against the same months a "
+                          "year earlier: an unfinished month would compare part of a month with a whole one. The "
+                          "sidebar's dates do not apply here; its other filters do. The interval reflects how many "
+                          "corrections there were (few corrections, wide interval), not how much each one cost. "
+                          "Corrections of the last weeks' treatments may still come.",
+                          "Hele kalendermåneder til og med den siste avsluttede måneden, mot de samme månedene ett "
+                          "år tidligere: en uferdig måned ville sammenligne en del av en måned med en hel. "
+                          "Datoene i sidepanelet gjelder ikke her; de andre filtrene gjør det. Intervallet viser "
+                          "usikkerheten fra antallet korrigeringer (få korrigeringer, bredt intervall), ikke hvor "
+                          "mye hver enkelt kostet. Korrigeringer av de siste ukenes behandlinger kan fortsatt komme."),
+    "costs_counts_differ": ("Why two counts: the correction rate counts {rate_n} corrections of {rate_den} primary "
+                            "treatments whose {days}-day window has closed (corrected within {days} days, by the "
+                            "month of the treatment); the costs count all {cost_n} correction sessions given "
+                            "({late} after day {days}) against all {primary_n} primary treatments in the period "
+                            "(by the month of the correction).",
+                            "Hvorfor to tall: korrigeringsandelen teller {rate_n} korrigeringer av {rate_den} "
+                            "første behandlinger der {days}-dagersvinduet er lukket (korrigert innen {days} dager, "
+                            "etter behandlingsmåned); kostnadene teller alle {cost_n} korrigeringene som er gitt "
+                            "({late} etter dag {days}) mot alle {primary_n} første behandlinger i perioden (etter "
+                            "korrigeringsmåned)."),
+    "cost_incomplete_month": ("{month}: incomplete, data to {day}", "{month}: ufullstendig, data til {day}"),
+    "col_per_100_interval": ("95 % interval (NOK per 100)", "95 %-intervall (kr per 100)"),
+    "cost_group_caption": ("Each figure with its 95 % interval (the line on the bar) and its number of primary "
+                           "treatments (n): with few treatments a clinician or product can look high or low by "
+                           "chance. Listed by code, not ranked.",
+                           "Hvert tall med 95 %-intervallet (streken på stolpen) og antallet første behandlinger "
+                           "(n): med få behandlinger kan en behandler eller et preparat se høy eller lav ut ved en "
+                           "tilfeldighet. Sortert etter kode, ikke rangert."),
+    "amount_invalid": ("“{text}” is not an amount in kroner: write it as {example} (digits, at most one decimal "
+                       "sign and two decimals). The page uses {used}.",
+                       "«{text}» er ikke et beløp i kroner: skriv det som {example} (sifre, høyst ett "
+                       "desimaltegn og to desimaler). Siden bruker {used}."),
+    "amount_out_of_range": ("{text} is outside 0 – {most}: the page uses {used}.",
+                            "{text} er utenfor 0 – {most}: siden bruker {used}."),
+    "whatif_invalid": ("Not an amount, so left as loaded: {cells}. Write kroner as {example}.",
+                       "Ikke et beløp, så det innlastede beholdes: {cells}. Skriv kroner som {example}."),
     # --- responses ---------------------------------------------------------------------------------------------
     "responses_caption": ("Responder rates for migraine, tension headache and hyperhidrosis, and how much the "
                           "headache days change. Responder rate = 1 - the registry's non-response rate.",
@@ -1110,14 +1165,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event_refused": ("refused", "avvist"),
     # --- costs: what-if assumptions ----------------------------------------------------------------------------
     "whatif_note": ("Edit the prices and costs below to see what the corrections would cost. The edits are "
-                    "assumptions for this view only: they are never written to the database and nobody else "
-                    "sees them. To change them for real, edit data/product_prices.csv and data/clinicians.csv "
-                    "(or the clinic's own files) and load them with `python -m pipelines load`.",
+                    "assumptions for this view only: they are never stored, and nobody else sees them. The prices "
+                    "themselves are changed in the clinic's price list, which the system administrator loads.",
                     "Endre prisene og kostnadene nedenfor for å se hva korrigeringene ville kostet. Endringene "
-                    "er forutsetninger bare for denne visningen: de skrives aldri til databasen, og ingen andre "
-                    "ser dem. For å endre dem på ordentlig: rediger data/product_prices.csv og "
-                    "data/clinicians.csv (eller klinikkens egne filer) og last dem inn med "
-                    "`python -m pipelines load`."),
+                    "er forutsetninger bare for denne visningen: de lagres aldri, og ingen andre ser dem. Selve "
+                    "prisene endres i klinikkens prisliste, som systemansvarlig laster inn."),
     "whatif_active": ("What-if: the figures on this page use edited prices or chair-time costs (see the bottom "
                       "of the page), not the loaded ones.",
                       "Hva om: tallene på denne siden bruker endrede priser eller stoltidskostnader (se nederst "
