@@ -561,8 +561,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                            "Blir det bedre? Korrigeringskostnad per 100 første behandlinger"),
     "cost_compare_year": ("This year so far ({period})", "I år så langt ({period})"),
     "cost_compare_12": ("Last 12 months ({period})", "Siste 12 måneder ({period})"),
-    "cost_compare_delta": ("{change} ({share}) against {period}: {verdict}",
-                           "{change} ({share}) mot {period}: {verdict}"),
+    "cost_compare_delta": ("{change} ({share}) against {period}", "{change} ({share}) mot {period}"),
     "cost_compare_lower": ("lower, the 95 % intervals do not overlap",
                            "lavere, 95 %-intervallene overlapper ikke"),
     "cost_compare_higher": ("higher, the 95 % intervals do not overlap",
@@ -571,10 +570,10 @@ TEXTS: dict[str, tuple[str, str]] = {
                              "ingen tydelig endring, 95 %-intervallene overlapper"),
     "cost_compare_none": ("nothing to compare with {period} (no whole month, or too few treatments)",
                           "ingenting å sammenligne med {period} (ingen hel måned, eller for få behandlinger)"),
-    "cost_compare_detail": ("{period}: {value} per 100 (95 % interval {low} – {high}), {corrections} corrections "
-                            "of {primary} primary treatments",
-                            "{period}: {value} per 100 (95 %-intervall {low} – {high}), {corrections} korrigeringer "
-                            "av {primary} første behandlinger"),
+    "cost_compare_detail": ("{period}: {value} per 100 (95 % interval {low} – {high}; corrections: {corrections}, "
+                            "primary treatments: {primary})",
+                            "{period}: {value} per 100 (95 %-intervall {low} – {high}; korrigeringer: {corrections}, "
+                            "første behandlinger: {primary})"),
     "cost_compare_help": ("Whole calendar months up to the newest month that has ended, against the same months a "
                           "year earlier: an unfinished month would compare part of a month with a whole one. The "
                           "sidebar's dates do not apply here; its other filters do. The interval reflects how many "

@@ -234,7 +234,6 @@ def comparison(ctx: ui.Context, consumables: float, whatif: dict) -> None:
                         min_sessions=ctx.min_sessions, **whatif)
     st.markdown(f"**{ui.tr('cost_compare_title')}**", help=ui.tr("cost_compare_help"))
     k = st.columns(2)
-    details = []
     for col, which, key in ((k[0], "year", "cost_compare_year"), (k[1], "12_months", "cost_compare_12")):
         ch = costs.change(table, which)
         cur, prev = ch["current"], ch["previous"]
@@ -243,23 +242,19 @@ def comparison(ctx: ui.Context, consumables: float, whatif: dict) -> None:
         prev_period = period_text(prev["date_from"], prev["date_to"], lg) if prev["date_to"] >= prev["date_from"] \
             else "–"
         if ch["direction"] == "none":
-            delta = ui.tr("cost_compare_none", period=prev_period)
+            delta, verdict = None, ui.tr("cost_compare_none", period=prev_period)
         else:
             sign = "+" if ch["change_nok"] > 0 else ""
             delta = ui.tr("cost_compare_delta", change=sign + i18n.nok(ch["change_nok"], lg),
-                          share=sign + i18n.pct(ch["change_share"], lg, 1), period=prev_period,
-                          verdict=ui.tr(VERDICT[ch["direction"]]))
+                          share=sign + i18n.pct(ch["change_share"], lg, 1), period=prev_period)
+            verdict = ui.tr(VERDICT[ch["direction"]])
         ui.kpi(col, ui.tr(key, period=cur_period), i18n.nok(cur["per_100_nok"], lg), delta=delta,
                help=ui.tr("cost_compare_help"))
-        for row, label in ((cur, cur_period), (prev, prev_period)):
-            if pd.notna(row["per_100_nok"]):
-                details.append(ui.tr("cost_compare_detail", period=label, value=i18n.nok(row["per_100_nok"], lg),
-                                     low=i18n.nok(row["per_100_low_nok"], lg),
-                                     high=i18n.nok(row["per_100_high_nok"], lg),
-                                     corrections=i18n.number(row["correction_n"], lg),
-                                     primary=i18n.number(row["primary_n"], lg)))
-    if details:
-        st.caption(" · ".join(dict.fromkeys(details)))
+        details = [ui.tr("cost_compare_detail", period=label, value=i18n.nok(row["per_100_nok"], lg),
+                         low=i18n.nok(row["per_100_low_nok"], lg), high=i18n.nok(row["per_100_high_nok"], lg),
+                         corrections=i18n.number(row["correction_n"], lg), primary=i18n.number(row["primary_n"], lg))
+                   for row, label in ((cur, cur_period), (prev, prev_period)) if pd.notna(row["per_100_nok"])]
+        col.caption(verdict[:1].upper() + verdict[1:] + ". " + "; ".join(details))
 
 
 # --------------------------------------------------------------------------------------------------------------
