@@ -542,7 +542,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_corrections": ("Corrections", "Korrigeringer"),
     "col_primary": ("Primary treatments", "Første behandlinger"),
     "col_cost": ("Correction cost (NOK)", "Kostnad (kr)"),
-    "col_cost_per_100": ("Per 100 treatments (NOK)", "Per 100 behandlinger (kr)"),
     "col_revenue": ("Revenue (NOK)", "Omsetning (kr)"),
     "col_cost_share": ("Share of revenue", "Andel av omsetning"),
     "assumptions": ("Price and cost assumptions", "Forutsetninger for pris og kostnad"),
@@ -595,7 +594,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                             "({late} etter dag {days}) mot alle {primary_n} første behandlinger i perioden (etter "
                             "korrigeringsmåned)."),
     "cost_incomplete_month": ("{month}: incomplete, data to {day}", "{month}: ufullstendig, data til {day}"),
-    "col_per_100_interval": ("95 % interval (NOK per 100)", "95 %-intervall (kr per 100)"),
+    "col_per_100_interval": ("Per 100 treatments (NOK), 95 % interval",
+                             "Per 100 behandlinger (kr), 95 %-intervall"),
     "cost_group_caption": ("Each figure with its 95 % interval (the line on the bar) and its number of primary "
                            "treatments (n): with few treatments a clinician or product can look high or low by "
                            "chance. Listed by code, not ranked.",

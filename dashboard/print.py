@@ -8,7 +8,9 @@ header, which is hidden on screen (`@media screen`) and shown on paper (`@media 
   paper's width over as many pages as it needs, not one clipped screenful);
 - KPI labels, values and notes wrap between words and never inside one (no ellipsis, no hyphenation);
 - charts, KPIs and tables are not split across pages; every tab's panel prints, not only the open one;
-- a wide table (a canvas on screen) is scaled down to the paper's width rather than cut at its right edge.
+- the page keeps its screen layout, scaled down to the paper's width (PRINT_JS, on the browser's `beforeprint`
+  event; undone on `afterprint`): a table (a canvas) and a chart (an SVG of fixed size) cannot reflow to a narrower
+  sheet, so without the scaling they would be cut at the paper's right edge and lose columns.
 """
 
 from __future__ import annotations
@@ -51,11 +53,34 @@ PRINT_CSS = """
   [data-testid="stAlert"], [data-testid="stExpander"] { break-inside: avoid; page-break-inside: avoid; }
   [data-baseweb="tab-panel"], [role="tabpanel"] { display: block !important; }
   [data-baseweb="tab-panel"][hidden], [role="tabpanel"][hidden] { display: block !important; }
-  [data-testid="stDataFrame"] > div, [data-testid="stPlotlyChart"] > div { max-width: 100% !important; }
-  [data-testid="stDataFrame"] canvas, .js-plotly-plot .main-svg { max-width: 100% !important; height: auto; }
+  [data-testid="stHorizontalBlock"] { break-inside: avoid; page-break-inside: avoid; }
   a[href]::after { content: none !important; }
 }
 """
+
+
+PAPER_WIDTH_PX = 718  # A4's 210 mm less the 2 x 10 mm margins of @page, at CSS's 96 px per inch
+PRINT_JS = """
+(() => {
+  if (window.__clinicPrint) return;
+  window.__clinicPrint = true;
+  const main = () => document.querySelector('[data-testid="stMainBlockContainer"]');
+  window.addEventListener("beforeprint", () => {
+    const m = main();
+    if (!m) return;
+    const width = m.getBoundingClientRect().width;
+    if (width <= 0) return;
+    m.style.setProperty("width", width + "px", "important");
+    m.style.setProperty("max-width", width + "px", "important");
+    m.style.setProperty("zoom", String(Math.min(1, %(paper)d / width)));
+  });
+  window.addEventListener("afterprint", () => {
+    const m = main();
+    if (!m) return;
+    for (const p of ["width", "max-width", "zoom"]) m.style.removeProperty(p);
+  });
+})();
+""" % {"paper": PAPER_WIDTH_PX}
 
 
 def header_lines(*, page: str, lang: str) -> list[str]:
@@ -95,4 +120,5 @@ def page_header(page: str) -> None:
     except Exception:  # noqa: BLE001 - the header must never stop a page; the page says what is wrong itself
         lines = [i18n.t("print_title", lang, page=page)]
     body = "<br>".join(f"<b>{html.escape(line)}</b>" if i == 0 else html.escape(line) for i, line in enumerate(lines))
-    st.html(f"<style>{PRINT_CSS}</style><div class=\"clinic-print-header\">{body}</div>")
+    st.html(f"<style>{PRINT_CSS}</style><div class=\"clinic-print-header\">{body}</div>"
+            f"<script>{PRINT_JS}</script>", unsafe_allow_javascript=True)

@@ -26,28 +26,29 @@ def group_table(frame: pd.DataFrame, by: str, lg: str) -> None:
     """One row per clinician / product in code order: the cost per 100 with its 95 % interval and its counts beside
     it (never a bare ranking)."""
     f = frame.sort_values(by).reset_index(drop=True)
-    cols = [ui.tr("col_corrections"), ui.tr("col_primary"), ui.tr("col_cost"), ui.tr("col_cost_per_100"),
-            ui.tr("col_per_100_interval"), ui.tr("col_revenue"), ui.tr("col_cost_share")]
+    cols = [ui.tr("col_corrections"), ui.tr("col_primary"), ui.tr("col_cost"), ui.tr("col_per_100_interval"),
+            ui.tr("col_revenue"), ui.tr("col_cost_share")]
     ui.table(pd.DataFrame({
         ui.tr(by): f[by],
         cols[0]: ui.nums(f["correction_n"]),
         cols[1]: ui.nums(f["primary_n"]),
         cols[2]: ui.nums(f["correction_cost_nok"]),
-        cols[3]: ui.nums(f["cost_per_100_primary_nok"]),
-        cols[4]: [interval_text(lo, hi, lg) for lo, hi in zip(f["per_100_low_nok"], f["per_100_high_nok"],
-                                                               strict=True)],
-        cols[5]: ui.nums(f["revenue_nok"]),
-        cols[6]: [i18n.pct(v, lg, 2) for v in f["cost_share"]],
+        cols[3]: [per_100_text(v, lo, hi, lg) for v, lo, hi in zip(f["cost_per_100_primary_nok"], f["per_100_low_nok"],
+                                                                    f["per_100_high_nok"], strict=True)],
+        cols[4]: ui.nums(f["revenue_nok"]),
+        cols[5]: [i18n.pct(v, lg, 2) for v in f["cost_share"]],
         ui.tr("col_small"): [ui.hidden_mark() if h else ui.small_flag(d)
                              for d, h in zip(f["primary_n"], f.get("is_hidden", [False] * len(f)), strict=True)],
     }), right=cols)
 
 
-def interval_text(low: float, high: float, lg: str) -> str:
-    """'kr 545 – kr 5 121' ('–' for a hidden or empty row)."""
+def per_100_text(value: float, low: float, high: float, lg: str) -> str:
+    """'4 450 (3 955–4 988)': the cost per 100 with its 95 % interval ('' for a hidden row)."""
+    if pd.isna(value):
+        return ""
     if pd.isna(low) or pd.isna(high):
-        return "–"
-    return f"{i18n.nok(low, lg)} – {i18n.nok(high, lg)}"
+        return i18n.number(value, lg)
+    return f"{i18n.number(value, lg)} ({i18n.number(low, lg)}–{i18n.number(high, lg)})"
 
 
 # --------------------------------------------------------------------------------------------------------------
