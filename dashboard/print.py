@@ -7,7 +7,8 @@ header, which is hidden on screen (`@media screen`) and shown on paper (`@media 
 - the sidebar, the top toolbar, the status widget and the app's scroll container go (the main column prints at the
   paper's width over as many pages as it needs, not one clipped screenful);
 - KPI labels, values and notes wrap between words and never inside one (no ellipsis, no hyphenation);
-- charts, KPIs and tables are not split across pages; every tab's panel prints, not only the open one;
+- charts, KPIs, tables and rows of columns are not split across pages (the open tab prints: the others are not
+  drawn);
 - the page keeps its screen layout, scaled down to the paper's width (PRINT_JS, on the browser's `beforeprint`
   event; undone on `afterprint`): a table (a canvas) and a chart (an SVG of fixed size) cannot reflow to a narrower
   sheet, so without the scaling they would be cut at the paper's right edge and lose columns.
@@ -51,9 +52,9 @@ PRINT_CSS = """
   }
   [data-testid="stMetric"], [data-testid="stPlotlyChart"], [data-testid="stDataFrame"], [data-testid="stTable"],
   [data-testid="stAlert"], [data-testid="stExpander"] { break-inside: avoid; page-break-inside: avoid; }
-  [data-baseweb="tab-panel"], [role="tabpanel"] { display: block !important; }
-  [data-baseweb="tab-panel"][hidden], [role="tabpanel"][hidden] { display: block !important; }
-  [data-testid="stHorizontalBlock"] { break-inside: avoid; page-break-inside: avoid; }
+  [data-testid="stHorizontalBlock"] { display: flex !important; flex-wrap: nowrap !important;
+    break-inside: avoid; page-break-inside: avoid; }
+  [data-testid="stColumn"] { min-width: 0 !important; }
   a[href]::after { content: none !important; }
 }
 """
