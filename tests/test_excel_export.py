@@ -282,3 +282,17 @@ def test_the_export_page_says_what_a_release_suppresses_and_previews_the_file(pa
         [line for line in prov if not line.startswith("# laget: ")]
     table = next(t.value for t in at.dataframe if list(t.value.columns) == header)
     assert table.astype(str).values.tolist() == rows
+
+
+def test_the_access_log_export_names_no_folder_on_the_server(tmp_path):
+    """The access log download (admin) names its file, not where the server keeps it (issue 16, item 7)."""
+    from dashboard import auth
+    from pipelines.release import access
+
+    path = tmp_path / "secret-folder" / "clinic.access.jsonl"
+    path.parent.mkdir()
+    access.append(path, access.Entry("lege@klinikk.no", "doctor", "sign_in", "dashboard"))
+    body, rows = auth.log_csv(path, auth.Viewer("admin@klinikk.no", ("admin",)))
+    text = body.decode("utf-8")
+    assert rows == 1 and "# file: clinic.access.jsonl" in text.splitlines()
+    assert "secret-folder" not in text and str(tmp_path) not in text
