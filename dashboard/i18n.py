@@ -594,6 +594,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                             "({late} etter dag {days}) mot alle {primary_n} første behandlinger i perioden (etter "
                             "korrigeringsmåned)."),
     "cost_incomplete_month": ("{month}: incomplete, data to {day}", "{month}: ufullstendig, data til {day}"),
+    "col_corrections_of_primary": ("Corrections / primary treatments", "Korrigeringer / første behandlinger"),
     "col_per_100_interval": ("Per 100 treatments (NOK), 95 % interval",
                              "Per 100 behandlinger (kr), 95 %-intervall"),
     "cost_group_caption": ("Each figure with its 95 % interval (the line on the bar) and its number of primary "

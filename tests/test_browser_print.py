@@ -224,6 +224,14 @@ def test_the_manager_prints_whole_months_and_their_role(server, page, facts):
     # widened to whole months: from the first day of the first treatment's month to the end of the last one's
     start = facts["first"].replace(day=1)
     end = (facts["last"].replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    # the costs tables show every column at 1400 px (no sideways scrolling inside a table)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.wait_for_timeout(1500)
+    scrolled = page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller'))
+        .map(s => [s.scrollWidth, s.clientWidth]).filter(([w, c]) => c > 0 && w > c)""")
+    assert not scrolled, f"a costs table scrolls sideways at 1400 px: {scrolled}"
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.wait_for_timeout(1000)
     line = (f"Periode {start.isoformat()} – {end.isoformat()} · Rolle: Daglig leder · "
             f"Data per {facts['as_of'].isoformat()}")
     check_printout(page, "costs_manager", "Korrigeringer og kostnader", line)

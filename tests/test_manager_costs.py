@@ -200,7 +200,8 @@ def test_each_clinicians_cost_has_its_interval_and_n(clinic_db, tmp_path, monkey
     rows = table.set_index("Clinician")
     assert rows.loc["A01", column] == "35,250 (7,269–103,015)"
     assert rows.loc["B02", column] == "0 (0–57,792)"
-    assert rows.loc["B02", "Primary treatments"] == "3"
+    assert rows.loc["B02", "Corrections / primary treatments"] == "0 / 3"
+    assert rows.loc["A01", "Corrections / primary treatments"] == "3 / 4"
     figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     bars = next(f["data"][0] for f in figs if f["data"] and f["data"][0].get("orientation") == "h"
                 and sorted(f["data"][0]["y"]) == ["A01", "B02"])

@@ -26,20 +26,22 @@ def group_table(frame: pd.DataFrame, by: str, lg: str) -> None:
     """One row per clinician / product in code order: the cost per 100 with its 95 % interval and its counts beside
     it (never a bare ranking)."""
     f = frame.sort_values(by).reset_index(drop=True)
-    cols = [ui.tr("col_corrections"), ui.tr("col_primary"), ui.tr("col_cost"), ui.tr("col_per_100_interval"),
+    cols = [ui.tr("col_corrections_of_primary"), ui.tr("col_cost"), ui.tr("col_per_100_interval"),
             ui.tr("col_revenue"), ui.tr("col_cost_share")]
+    hidden = (f["is_hidden"].fillna(False).astype(bool) if "is_hidden" in f else pd.Series([False] * len(f))).tolist()
     ui.table(pd.DataFrame({
         ui.tr(by): f[by],
-        cols[0]: ui.nums(f["correction_n"]),
-        cols[1]: ui.nums(f["primary_n"]),
-        cols[2]: ui.nums(f["correction_cost_nok"]),
-        cols[3]: [per_100_text(v, lo, hi, lg) for v, lo, hi in zip(f["cost_per_100_primary_nok"], f["per_100_low_nok"],
+        cols[0]: ["" if h else f"{i18n.number(c, lg)} / {i18n.number(p, lg)}"
+                  for c, p, h in zip(f["correction_n"], f["primary_n"], hidden, strict=True)],
+        cols[1]: ui.nums(f["correction_cost_nok"]),
+        cols[2]: [per_100_text(v, lo, hi, lg) for v, lo, hi in zip(f["cost_per_100_primary_nok"], f["per_100_low_nok"],
                                                                     f["per_100_high_nok"], strict=True)],
-        cols[4]: ui.nums(f["revenue_nok"]),
-        cols[5]: [i18n.pct(v, lg, 2) for v in f["cost_share"]],
+        cols[3]: ui.nums(f["revenue_nok"]),
+        cols[4]: [i18n.pct(v, lg, 2) for v in f["cost_share"]],
         ui.tr("col_small"): [ui.hidden_mark() if h else ui.small_flag(d)
-                             for d, h in zip(f["primary_n"], f.get("is_hidden", [False] * len(f)), strict=True)],
-    }), right=cols)
+                             for d, h in zip(f["primary_n"], hidden, strict=True)],
+    }), right=cols,  # clinician codes are short: the room goes to the figures (every column shown at 1400 px)
+        column_config={ui.tr(by): st.column_config.TextColumn(width="small")} if by == "clinician" else None)
 
 
 def per_100_text(value: float, low: float, high: float, lg: str) -> str:
