@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import re
 from collections.abc import Iterable
 
 import babel
@@ -1451,6 +1452,38 @@ def number(x: float | int | None, lang: str = DEFAULT_LANG, digits: int = 0) -> 
     if _missing(x):
         return "–"
     return _minus(babel_numbers.format_decimal(float(x), format=_pattern(digits), locale=_locale(lang)))
+
+
+# amounts typed in a page's language (the costs page: issue 16, item 6)
+AMOUNT_SPACES = re.compile(r"[\s\u00a0\u202f]")
+AMOUNT = {"nb": re.compile(r"-?[0-9]+([,.][0-9]{1,2})?"), "en": re.compile(r"-?[0-9]+(\.[0-9]{1,2})?")}
+
+
+def parse_amount(text: object, lg: str = DEFAULT_LANG) -> float | None:
+    """An amount in kroner as typed in `lg`, or None when it is not one. Norwegian: spaces group thousands and
+    the decimal sign is a comma ('1 500,50'; a point is read as the decimal sign too, but not before exactly three
+    digits, where it would be a thousands point: '1.500' is refused, not read as 1.5). English: commas group
+    thousands, a point is the decimal sign ('1,500.50'). At most two decimals."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return None
+    if isinstance(text, (int, float)):
+        return float(text)
+    raw = AMOUNT_SPACES.sub("", str(text)).replace("\u2212", "-")
+    if lg == "en":
+        if re.fullmatch(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]{1,2})?", raw):
+            raw = raw.replace(",", "")
+    elif re.fullmatch(r"-?[0-9]+\.[0-9]{3}", raw):
+        return None  # '1.500': a thousands point or 1.5? refused, with the way to write it
+    if not AMOUNT["en" if lg == "en" else "nb"].fullmatch(raw):
+        return None
+    return float(raw.replace(",", "."))
+
+
+def amount_text(value: float, lg: str = DEFAULT_LANG) -> str:
+    """An amount as the input shows it: '150' / '150,5' / '1 500,25' in Norwegian (no trailing zeros)."""
+    digits = 0 if float(value).is_integer() else 2
+    text = number(value, lg, digits)
+    return text[:-1] if digits and text.endswith("0") else text
 
 
 def pct(x: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:

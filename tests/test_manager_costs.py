@@ -253,3 +253,19 @@ def test_amounts_are_typed_in_norwegian(clinic_db, tmp_path, monkeypatch):
     assert chair["cost_per_minute_nok"].tolist() == ["30,00", "20,00"]
     prices = next(t.value for t in at.dataframe if "cost_per_unit_nok" in t.value.columns)
     assert prices["cost_per_unit_nok"].tolist() == ["30,00"]
+
+
+@pytest.mark.parametrize(("text", "lang", "amount"), [
+    ("150", "nb", 150.0), ("150,50", "nb", 150.5), ("1 500,5", "nb", 1500.5), ("1\u00a0500", "nb", 1500.0),
+    ("150.5", "nb", 150.5),  # a point before fewer than three digits: the decimal sign
+    ("1.500", "nb", None),  # a thousands point or 1.5? refused, never guessed
+    ("12,345", "nb", None), ("abc", "nb", None), ("1,5,0", "nb", None), ("", "nb", None),
+    ("−5", "nb", -5.0), ("1,500.50", "en", 1500.5), ("150.25", "en", 150.25), ("150,5", "en", None),
+])
+def test_an_amount_is_read_as_typed_in_the_pages_language(text, lang, amount):
+    assert i18n.parse_amount(text, lang) == amount
+
+
+def test_an_amount_is_shown_as_it_is_typed():
+    assert [i18n.amount_text(v, "nb") for v in (100.0, 150.5, 1500.25)] == ["100", "150,5", "1\u00a0500,25"]
+    assert i18n.amount_text(1500.25, "en") == "1,500.25"

@@ -8,7 +8,6 @@ price or time (counted as 0 NOK: the cost is then a lower bound)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -58,35 +57,6 @@ def per_100_text(value: float, low: float, high: float, lg: str) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 AMOUNT_EXAMPLE = {"nb": "150 eller 1 500,50", "en": "150 or 1,500.50"}
-SPACES = re.compile(r"[\s\u00a0\u202f]")
-AMOUNT = {"nb": re.compile(r"-?[0-9]+([,.][0-9]{1,2})?"), "en": re.compile(r"-?[0-9]+(\.[0-9]{1,2})?")}
-
-
-def parse_amount(text: object, lg: str) -> float | None:
-    """An amount in kroner as typed in `lg`, or None when it is not one. Norwegian: spaces group thousands and
-    the decimal sign is a comma ('1 500,50'; a point is read as the decimal sign too, but not before exactly three
-    digits, where it would be a thousands point: '1.500' is refused, not read as 1.5). English: commas group
-    thousands, a point is the decimal sign ('1,500.50'). At most two decimals."""
-    if text is None or (isinstance(text, float) and pd.isna(text)):
-        return None
-    if isinstance(text, (int, float)):
-        return float(text)
-    raw = SPACES.sub("", str(text)).replace("\u2212", "-")
-    if lg == "en":
-        if re.fullmatch(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]{1,2})?", raw):
-            raw = raw.replace(",", "")
-    elif re.fullmatch(r"-?[0-9]+\.[0-9]{3}", raw):
-        return None  # '1.500': a thousands point or 1.5? refused, with the way to write it
-    if not AMOUNT["en" if lg == "en" else "nb"].fullmatch(raw):
-        return None
-    return float(raw.replace(",", "."))
-
-
-def amount_text(value: float, lg: str) -> str:
-    """An amount as the input shows it: '150' / '150,5' / '1 500,25' in Norwegian (no trailing zeros)."""
-    digits = 0 if float(value).is_integer() else 2
-    text = i18n.number(value, lg, digits)
-    return text[:-1] if digits and text.endswith("0") else text
 
 
 def consumables_input() -> float:
@@ -94,9 +64,9 @@ def consumables_input() -> float:
     that is no amount, or out of range, says so and the page keeps the default."""
     lg = filters.lang()
     default = costs.DEFAULT_CONSUMABLES_NOK
-    text = filters.synced(st.text_input, "consumables", ui.tr("consumables"), default=amount_text(default, lg),
+    text = filters.synced(st.text_input, "consumables", ui.tr("consumables"), default=i18n.amount_text(default, lg),
                           help=ui.tr("consumables_help"), cast=str)
-    value = parse_amount(text, lg) if text not in (None, "") else default
+    value = i18n.parse_amount(text, lg) if text not in (None, "") else default
     if value is None:
         st.warning(ui.tr("amount_invalid", text=str(text), example=AMOUNT_EXAMPLE[lg],
                          used=i18n.nok(default, lg)), icon=":material/edit_off:")
@@ -126,7 +96,7 @@ def _edited_amounts(shown: pd.DataFrame, edited: pd.DataFrame, column: str, orig
         if text is None or (isinstance(text, str) and not text.strip()) or (isinstance(text, float) and pd.isna(text)):
             values.append(float("nan"))
             continue
-        parsed = parse_amount(text, lg)
+        parsed = i18n.parse_amount(text, lg)
         if parsed is None or parsed < 0:
             bad.append(f"{names.iloc[i]}: “{text}”")
             parsed = float(original.iloc[i])
