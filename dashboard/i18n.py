@@ -1098,10 +1098,10 @@ TEXTS: dict[str, tuple[str, str]] = {
                                   "from them. Only an administrator may go below {floor}.",
                                   "Grupper med færre behandlinger enn dette skjules, med alt som er beregnet "
                                   "fra dem. Bare en administrator kan gå under {floor}."),
-    "export_release_caption": ("Release files: {rule}. Hidden cells read “suppressed” (whatever the reason); "
+    "export_release_caption": ("Release files: {rule}. Hidden cells read “{marker}” (whatever the reason); "
                                "cells that would let a hidden one be recomputed from a total are hidden too "
                                "(complementary), and every count shown is rounded to the nearest 5.",
-                               "Utleveringsfiler: {rule}. Skjulte celler har teksten «suppressed» (uansett grunn); "
+                               "Utleveringsfiler: {rule}. Skjulte celler har teksten «{marker}» (uansett grunn); "
                                "celler som ville latt en skjult celle regnes ut fra en sum, skjules også "
                                "(komplementært), og alle tall som vises, er avrundet til nærmeste 5."),
     "export_rule_text": ("numerators 1–{num} and denominators under {den} hidden",

@@ -296,3 +296,24 @@ def test_the_access_log_export_names_no_folder_on_the_server(tmp_path):
     text = body.decode("utf-8")
     assert rows == 1 and "# file: clinic.access.jsonl" in text.splitlines()
     assert "secret-folder" not in text and str(tmp_path) not in text
+
+
+def test_the_release_caption_names_the_marker_and_filters_as_the_file_writes_them(page_env):
+    """A Norwegian Excel file marks a hidden cell `skjult` and writes its filters in Norwegian; the page says so
+    (a plain CSV: `suppressed`, English filters)."""
+    said = {}
+    for excel in ("True", "False"):
+        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=90)
+        at.secrets["auth"] = AUTH
+        at.user = {"is_logged_in": True, "email": "revisor@klinikk.no", "roles": ["auditor"]}
+        for k, v in {"lang": "nb", "outcome": "bruising", "release_period": "2025-Q2", "excel": excel,
+                     "clin": "C01"}.items():
+            at.query_params[k] = v
+        at.switch_page("dashboard/pages/export.py")
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        said[excel] = [c.value for c in at.caption]
+    assert any("Skjulte celler har teksten «skjult»" in c for c in said["True"])
+    assert any(c.startswith("Filtre i filene: behandlere = C01 · ") for c in said["True"])
+    assert any("Skjulte celler har teksten «suppressed»" in c for c in said["False"])
+    assert any(c.startswith("Filtre i filene: clinicians = C01 · ") for c in said["False"])

@@ -27,7 +27,7 @@ import streamlit as st
 from dashboard import auth, data, filters, i18n
 from dashboard import components as ui
 from pipelines.metrics import analysis, costs, counting, registry
-from pipelines.release import build, disclosure, export, records
+from pipelines.release import build, disclosure, export, norwegian, records
 
 PAGE_PARAMS = ("outcome", "excel", "rates_by", "rates_period", "spc_period", "costs_by", "method", "chart", "rules",
                "consumables", "mode", "hide_num", "hide_den", "release_period")
@@ -158,7 +158,7 @@ def url_problems(problems: list[str]) -> None:
         st.warning(ui.tr("export_bad_url_value", names=", ".join(dict.fromkeys(problems))), icon=":material/link_off:")
 
 
-def release_rule(who: auth.Viewer, problems: list[str]) -> disclosure.Rule:
+def release_rule(who: auth.Viewer, problems: list[str], file_lang: str = "en") -> disclosure.Rule:
     """The suppression rule set on the page: stricter than the default for anyone, looser only for an admin (and
     only by the admin's own input, never by a value in the URL)."""
     admin = who.may("unsuppressed_export")
@@ -173,7 +173,8 @@ def release_rule(who: auth.Viewer, problems: list[str]) -> disclosure.Rule:
                          cast=url_number("hide_den", HIDE_DEN, floor_den, 9999, problems),
                          help=ui.tr("suppress_denominator_help", floor=HIDE_DEN))
     num, den = int(num or HIDE_NUM), int(den or HIDE_DEN)
-    st.caption(ui.tr("export_release_caption", rule=ui.tr("export_rule_text", num=num, den=den)))
+    st.caption(ui.tr("export_release_caption", rule=ui.tr("export_rule_text", num=num, den=den),
+                     marker=norwegian.SUPPRESSED[file_lang]))  # the marker the files will hold
     return disclosure.Rule(min_numerator=num + 1, min_denominator=den)
 
 
@@ -207,6 +208,7 @@ def main() -> None:
     key = ui.outcome_picker(container=c[0])
     with c[1]:
         excel = filters.synced(st.toggle, "excel", ui.tr("excel_format"), default=False, help=ui.tr("excel_help"))
+    file_lang = lg if excel else "en"  # a Norwegian Excel file speaks the page's language, a plain CSV English
     if who.may("unsuppressed_export"):
         mode = ui.choice("mode", "export_mode", MODES, default="release", prefix="export_mode",
                          help_key="export_mode_help")
@@ -214,7 +216,7 @@ def main() -> None:
         mode = "release"
     files: tuple[object, dt.date] | None = (ctx.filters, ctx.as_of)
     if mode == "release":
-        rule = release_rule(who, problems)
+        rule = release_rule(who, problems, file_lang)
         files = release_files(ctx)
     else:
         rule = None
@@ -223,10 +225,10 @@ def main() -> None:
     release_kind, label = disclosure.release_period(f.date_from, f.date_to) if rule is not None and files else \
         (None, None)
     if release_kind:  # the sidebar's other filters, then the period that replaces its dates
-        shown = export.filters_text(dataclasses.replace(f, date_from=None, date_to=None), lg) + " · " + \
+        shown = export.filters_text(dataclasses.replace(f, date_from=None, date_to=None), file_lang) + " · " + \
             ui.tr("export_release_period") + f": {label} ({f.date_from.isoformat()} – {f.date_to.isoformat()})"
     else:
-        shown = export.filters_text(f, lg)
+        shown = export.filters_text(f, file_lang)
     st.caption(ui.tr("export_filters", filters=shown) + " · " + ui.tr("export_logged"))
     o = registry.get(key)
 
