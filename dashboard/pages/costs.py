@@ -98,7 +98,7 @@ def _edited_amounts(shown: pd.DataFrame, edited: pd.DataFrame, column: str, orig
             continue
         parsed = i18n.parse_amount(text, lg)
         if parsed is None or parsed < 0:
-            bad.append(f"{names.iloc[i]}: “{text}”")
+            bad.append(f"{names.iloc[i]}: «{text}»" if lg == "nb" else f"{names.iloc[i]}: “{text}”")
             parsed = float(original.iloc[i])
         values.append(parsed)
     out[column] = pd.Series(values, index=out.index, dtype="float64")
