@@ -25,7 +25,7 @@ def kroner(text: str) -> int:
     return int(re.sub(r"[^0-9−-]", "", text).replace("−", "-"))
 
 
-def test_a_chair_time_cost_typed_in_norwegian_recomputes_the_cost(server, page, demo):
+def test_a_chair_time_cost_typed_in_norwegian_recomputes_the_cost(server, page, demo):  # noqa: F811
     con = duckdb.connect(str(demo), read_only=True)
     try:
         minutes = con.execute("SELECT sum(minutes) FROM treatments WHERE corrects_treatment_id IS NOT NULL "
