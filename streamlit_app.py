@@ -5,6 +5,7 @@ pipelines/release/access.py PAGES; their scripts live in dashboard/pages/."""
 import streamlit as st
 
 from dashboard import auth, components, data, filters
+from dashboard import print as printing
 
 st.set_page_config(page_title="Clinic outcomes", page_icon=":material/monitoring:", layout="wide")
 auth.begin_run()
@@ -25,4 +26,5 @@ if problem:
 if auth.admitted(viewer):  # else the sign-in or the no-access page has been drawn
     auth.sidebar(viewer)
     components.sidebar()
+    printing.page_header(route.page.title)  # A4, no sidebar, the period, role and as-of date on paper
     auth.run(route, viewer)

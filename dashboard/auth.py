@@ -599,7 +599,7 @@ def log_csv(path: Path, who: Viewer) -> tuple[bytes, int]:
 
     records = access.read_log(path)
     intact, message = access.verify_log(path)
-    prov = {"export": "access_log", "file": str(path), "entries": len(records),
+    prov = {"export": "access_log", "file": path.name, "entries": len(records),  # no folder: no machine path
             "chain": message if intact else f"BROKEN: {message}"}
     if records.bad_lines:
         prov["unreadable_lines"] = " ".join(str(b.line_n) for b in records.bad_lines)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import re
 from collections.abc import Iterable
 
 import babel
@@ -512,7 +513,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                          "Et fast beløp per korrigering for kanyler, kompresser og lignende. Endringen beregner "
                          "alle kostnader på siden og i eksporten på nytt."),
     "kpi_correction_rate": ("Correction rate", "Korrigeringsandel"),
-    "kpi_correction_rate_help": ("Primary sessions corrected within 28 days (registry outcome 'correction'), "
+    "kpi_correction_rate_help": ("Primary sessions corrected within 28 days (the outcome 'correction'), "
                                  "with its 95 % interval.",
                                  "Første behandlinger korrigert innen 28 dager (utfallet «korrigering»), med 95 % "
                                  "intervall."),
@@ -542,7 +543,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_corrections": ("Corrections", "Korrigeringer"),
     "col_primary": ("Primary treatments", "Første behandlinger"),
     "col_cost": ("Correction cost (NOK)", "Kostnad (kr)"),
-    "col_cost_per_100": ("Per 100 treatments (NOK)", "Per 100 behandlinger (kr)"),
     "col_revenue": ("Revenue (NOK)", "Omsetning (kr)"),
     "col_cost_share": ("Share of revenue", "Andel av omsetning"),
     "assumptions": ("Price and cost assumptions", "Forutsetninger for pris og kostnad"),
@@ -556,6 +556,62 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_cost_per_minute": ("NOK per minute", "kr per minutt"),
     "costs_empty": ("No corrections or treatments in the filters.", "Ingen korrigeringer eller behandlinger i "
                     "filtrene."),
+    # --- costs: is it improving, counts that differ, intervals, the incomplete month, amounts (issue 16, item 6) --
+    "cost_compare_title": ("Is it improving? Correction cost per 100 primary treatments",
+                           "Blir det bedre? Korrigeringskostnad per 100 første behandlinger"),
+    "cost_compare_year": ("This year so far ({period})", "I år så langt ({period})"),
+    "cost_compare_12": ("Last 12 months ({period})", "Siste 12 måneder ({period})"),
+    "cost_compare_delta": ("{change} ({share}) against {period}", "{change} ({share}) mot {period}"),
+    "cost_compare_lower": ("lower, the 95 % intervals do not overlap",
+                           "lavere, 95 %-intervallene overlapper ikke"),
+    "cost_compare_higher": ("higher, the 95 % intervals do not overlap",
+                            "høyere, 95 %-intervallene overlapper ikke"),
+    "cost_compare_unclear": ("no clear change, the 95 % intervals overlap",
+                             "ingen tydelig endring, 95 %-intervallene overlapper"),
+    "cost_compare_none": ("nothing to compare with {period} (no whole month, or too few treatments)",
+                          "ingenting å sammenligne med {period} (ingen hel måned, eller for få behandlinger)"),
+    "cost_compare_detail": ("{period}: {value} per 100 (95 % interval {low} – {high}; corrections: {corrections}, "
+                            "primary treatments: {primary})",
+                            "{period}: {value} per 100 (95 %-intervall {low} – {high}; korrigeringer: {corrections}, "
+                            "første behandlinger: {primary})"),
+    "cost_compare_help": ("Whole calendar months up to the newest month that has ended, against the same months a "
+                          "year earlier: an unfinished month would compare part of a month with a whole one. The "
+                          "sidebar's dates do not apply here; its other filters do. The interval reflects how many "
+                          "corrections there were (few corrections, wide interval), not how much each one cost. "
+                          "Corrections of the last weeks' treatments may still come.",
+                          "Hele kalendermåneder til og med den siste avsluttede måneden, mot de samme månedene ett "
+                          "år tidligere: en uferdig måned ville sammenligne en del av en måned med en hel. "
+                          "Datoene i sidepanelet gjelder ikke her; de andre filtrene gjør det. Intervallet viser "
+                          "usikkerheten fra antallet korrigeringer (få korrigeringer, bredt intervall), ikke hvor "
+                          "mye hver enkelt kostet. Korrigeringer av de siste ukenes behandlinger kan fortsatt komme."),
+    "costs_counts_differ": ("Why two counts: the correction rate counts {rate_n} corrections of {rate_den} primary "
+                            "treatments whose {days}-day window has closed (corrected within {days} days, by the "
+                            "month of the treatment); the costs count all {cost_n} correction sessions given "
+                            "({late} after day {days}) against all {primary_n} primary treatments in the period "
+                            "(by the month of the correction).",
+                            "Hvorfor to tall: korrigeringsandelen teller {rate_n} korrigeringer av {rate_den} "
+                            "første behandlinger der {days}-dagersvinduet er lukket (korrigert innen {days} dager, "
+                            "etter behandlingsmåned); kostnadene teller alle {cost_n} korrigeringene som er gitt "
+                            "({late} etter dag {days}) mot alle {primary_n} første behandlinger i perioden (etter "
+                            "korrigeringsmåned)."),
+    "cost_incomplete_month": ("{month}: incomplete, data to {day}", "{month}: ufullstendig, data til {day}"),
+    "col_corrections_of_primary": ("Corrections / primary treatments", "Korrigeringer / første behandlinger"),
+    "col_per_100_interval": ("Per 100 treatments (NOK), 95 % interval",
+                             "Per 100 behandlinger (kr), 95 %-intervall"),
+    "cost_group_caption": ("Each figure with its 95 % interval (the line on the bar) and its number of primary "
+                           "treatments (n): with few treatments a clinician or product can look high or low by "
+                           "chance. Listed by code, not ranked.",
+                           "Hvert tall med 95 %-intervallet (streken på stolpen) og antallet første behandlinger "
+                           "(n): med få behandlinger kan en behandler eller et preparat se høy eller lav ut ved en "
+                           "tilfeldighet. Sortert etter kode, ikke rangert."),
+    "amount_invalid": ("“{text}” is not an amount in kroner: write it as {example} (digits, at most one decimal "
+                       "sign and two decimals). The page uses {used}.",
+                       "«{text}» er ikke et beløp i kroner: skriv det som {example} (sifre, høyst ett "
+                       "desimaltegn og to desimaler). Siden bruker {used}."),
+    "amount_out_of_range": ("{text} is outside 0 – {most}: the page uses {used}.",
+                            "{text} er utenfor 0 – {most}: siden bruker {used}."),
+    "whatif_invalid": ("Not an amount, so left as loaded: {cells}. Write kroner as {example}.",
+                       "Ikke et beløp, så det innlastede beholdes: {cells}. Skriv kroner som {example}."),
     # --- responses ---------------------------------------------------------------------------------------------
     "responses_caption": ("Responder rates for migraine, tension headache and hyperhidrosis, and how much the "
                           "headache days change. Responder rate = 1 - the registry's non-response rate.",
@@ -664,8 +720,14 @@ TEXTS: dict[str, tuple[str, str]] = {
                        "`python -m pipelines export`, med gjeldende filtre. Linjene som starter med # sier hva "
                        "filen er, fra hvilket datasett, per når og med hvilke filtre."),
     "excel_format": ("Norwegian Excel format", "Norsk Excel-format"),
-    "excel_help": ("Semicolon separator, decimal comma, UTF-8 with BOM: opens directly in Norwegian Excel.",
-                   "Semikolon som skilletegn, desimalkomma, UTF-8 med BOM: åpnes direkte i norsk Excel."),
+    "excel_help": ("Opens directly in Norwegian Excel with every figure as a number: semicolon separator, decimal "
+                   "comma, whole counts without decimals, rates rounded to 6 decimals, yes / no instead of True / "
+                   "False, headers and provenance lines in the page's language. Off: a plain CSV with the English "
+                   "column names that analysis scripts read.",
+                   "Åpnes direkte i norsk Excel med hvert tall som tall: semikolon som skilletegn, desimalkomma, hele "
+                   "antall uten desimaler, andeler avrundet til 6 desimaler, ja / nei i stedet for True / False, "
+                   "overskrifter og opphavslinjer på sidens språk. Av: en vanlig CSV med de engelske kolonnenavnene "
+                   "som analyseskript leser."),
     "export_rates": ("Rates", "Andeler"),
     "export_rates_help": ("Counts, rate, Wilson interval, crude rate and follow-up completeness per period.",
                           "Antall, andel, Wilson-intervall, rå andel og oppfølging per periode."),
@@ -706,11 +768,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "export_by_none": ("Nothing (clinic)", "Ingenting (klinikken)"),
     "export_period_all": ("Whole period", "Hele perioden"),
     "export_download": ("Download {name}", "Last ned {name}"),
-    "export_preview": ("Preview", "Forhåndsvisning"),
     "export_failed": ("This export cannot be made with these filters: {error}",
                       "Denne eksporten kan ikke lages med disse filtrene: {error}"),
-    "export_provenance": ("Provenance lines", "Opphavslinjer"),
     "export_filters": ("Filters in the files: {filters}", "Filtre i filene: {filters}"),
+    # --- export: the file previewed before download (issue 16, item 7) -----------------------------------------
+    "export_preview_file": ("Preview: the file's provenance lines and its first {n} rows, as the file holds them",
+                            "Forhåndsvisning: filens opphavslinjer og de første {n} radene, slik filen har dem"),
+    "export_suppresses_none": ("this release suppresses no cell", "denne utleveringen skjuler ingen celler"),
     # --- about -------------------------------------------------------------------------------------------------
     "about_caption": ("Generated from the outcome registry (pipelines/metrics/registry.py) and the statistics module: "
                       "what is counted, over which sessions and window, what loss to follow-up means, what it is "
@@ -930,6 +994,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     "role_auditor": ("Quality auditor", "Kvalitetsrevisor"),
     "role_admin": ("Administrator", "Administrator"),
     "role_none": ("no role", "ingen rolle"),
+    # --- print: the header a printed page carries (dashboard/print.py, issue 16, item 8) --------------------------
+    "print_title": ("Clinic outcomes · {page}", "Klinikkens resultater · {page}"),
+    "print_period": ("Period {start} – {end} · Role: {role} · Data as of {as_of}",
+                     "Periode {start} – {end} · Rolle: {role} · Data per {as_of}"),
+    "print_role": ("Role: {role}", "Rolle: {role}"),
+    "print_clinicians": ("Clinicians: {values}", "Behandlere: {values}"),
+    "print_indications": ("Indications: {values}", "Indikasjoner: {values}"),
+    "print_areas": ("Areas: {values}", "Områder: {values}"),
+    "print_products": ("Products: {values}", "Preparater: {values}"),
+    "print_printed": ("Printed {at}", "Skrevet ut {at}"),
     "demo_banner": ("Demo mode: no sign-in configured — synthetic data, everyone sees everything.",
                     "Demomodus: ingen innlogging satt opp — syntetiske data, alle ser alt."),
     "preview_role": ("Preview as role", "Vis som rolle"),
@@ -1024,10 +1098,10 @@ TEXTS: dict[str, tuple[str, str]] = {
                                   "from them. Only an administrator may go below {floor}.",
                                   "Grupper med færre behandlinger enn dette skjules, med alt som er beregnet "
                                   "fra dem. Bare en administrator kan gå under {floor}."),
-    "export_release_caption": ("Release files: {rule}. Hidden cells read “suppressed” (whatever the reason); "
+    "export_release_caption": ("Release files: {rule}. Hidden cells read “{marker}” (whatever the reason); "
                                "cells that would let a hidden one be recomputed from a total are hidden too "
                                "(complementary), and every count shown is rounded to the nearest 5.",
-                               "Utleveringsfiler: {rule}. Skjulte celler har teksten «suppressed» (uansett grunn); "
+                               "Utleveringsfiler: {rule}. Skjulte celler har teksten «{marker}» (uansett grunn); "
                                "celler som ville latt en skjult celle regnes ut fra en sum, skjules også "
                                "(komplementært), og alle tall som vises, er avrundet til nærmeste 5."),
     "export_rule_text": ("numerators 1–{num} and denominators under {den} hidden",
@@ -1103,14 +1177,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event_alert": ("alert e-mail", "varsel på e-post"),
     # --- costs: what-if assumptions ----------------------------------------------------------------------------
     "whatif_note": ("Edit the prices and costs below to see what the corrections would cost. The edits are "
-                    "assumptions for this view only: they are never written to the database and nobody else "
-                    "sees them. To change them for real, edit data/product_prices.csv and data/clinicians.csv "
-                    "(or the clinic's own files) and load them with `python -m pipelines load`.",
+                    "assumptions for this view only: they are never stored, and nobody else sees them. The prices "
+                    "themselves are changed in the clinic's price list, which the system administrator loads.",
                     "Endre prisene og kostnadene nedenfor for å se hva korrigeringene ville kostet. Endringene "
-                    "er forutsetninger bare for denne visningen: de skrives aldri til databasen, og ingen andre "
-                    "ser dem. For å endre dem på ordentlig: rediger data/product_prices.csv og "
-                    "data/clinicians.csv (eller klinikkens egne filer) og last dem inn med "
-                    "`python -m pipelines load`."),
+                    "er forutsetninger bare for denne visningen: de lagres aldri, og ingen andre ser dem. Selve "
+                    "prisene endres i klinikkens prisliste, som systemansvarlig laster inn."),
     "whatif_active": ("What-if: the figures on this page use edited prices or chair-time costs (see the bottom "
                       "of the page), not the loaded ones.",
                       "Hva om: tallene på denne siden bruker endrede priser eller stoltidskostnader (se nederst "
@@ -1456,6 +1527,10 @@ PLURALS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
          "up to {n} rows (sessions that cannot share their values with 4 others are left out)"),
         ("opptil {n} rad (behandlinger som ikke kan dele verdiene sine med 4 andre, utelates)",
          "opptil {n} rader (behandlinger som ikke kan dele verdiene sine med 4 andre, utelates)")),
+    # --- export: cells a release suppresses (issue 16, item 7): "this release suppresses 12 cells in 3 rows" ------
+    "export_suppresses_cells": (("this release suppresses {n} cell", "this release suppresses {n} cells"),
+                                ("denne utleveringen skjuler {n} celle", "denne utleveringen skjuler {n} celler")),
+    "export_suppresses_rows": (("in {n} row", "in {n} rows"), ("i {n} rad", "i {n} rader")),
     "about_closed": (("A session counts once its window has closed: {n} day after treatment.",
                       "A session counts once its window has closed: {n} days after treatment."),
                      ("En behandling telles når vinduet er lukket: {n} dag etter behandling.",
@@ -1567,6 +1642,38 @@ def number(x: float | int | None, lang: str = DEFAULT_LANG, digits: int = 0) -> 
     if _missing(x):
         return "–"
     return _minus(babel_numbers.format_decimal(float(x), format=_pattern(digits), locale=_locale(lang)))
+
+
+# amounts typed in a page's language (the costs page: issue 16, item 6)
+AMOUNT_SPACES = re.compile(r"[\s\u00a0\u202f]")
+AMOUNT = {"nb": re.compile(r"-?[0-9]+([,.][0-9]{1,2})?"), "en": re.compile(r"-?[0-9]+(\.[0-9]{1,2})?")}
+
+
+def parse_amount(text: object, lg: str = DEFAULT_LANG) -> float | None:
+    """An amount in kroner as typed in `lg`, or None when it is not one. Norwegian: spaces group thousands and
+    the decimal sign is a comma ('1 500,50'; a point is read as the decimal sign too, but not before exactly three
+    digits, where it would be a thousands point: '1.500' is refused, not read as 1.5). English: commas group
+    thousands, a point is the decimal sign ('1,500.50'). At most two decimals."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return None
+    if isinstance(text, (int, float)):
+        return float(text)
+    raw = AMOUNT_SPACES.sub("", str(text)).replace("\u2212", "-")
+    if lg == "en":
+        if re.fullmatch(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]{1,2})?", raw):
+            raw = raw.replace(",", "")
+    elif re.fullmatch(r"-?[0-9]+\.[0-9]{3}", raw):
+        return None  # '1.500': a thousands point or 1.5? refused, with the way to write it
+    if not AMOUNT["en" if lg == "en" else "nb"].fullmatch(raw):
+        return None
+    return float(raw.replace(",", "."))
+
+
+def amount_text(value: float, lg: str = DEFAULT_LANG) -> str:
+    """An amount as the input shows it: '150' / '150,5' / '1 500,25' in Norwegian (no trailing zeros)."""
+    digits = 0 if float(value).is_integer() else 2
+    text = number(value, lg, digits)
+    return text[:-1] if digits and text.endswith("0") else text
 
 
 def pct(x: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:

@@ -91,7 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rates, funnel, spc: follow-up completeness below this share (0 to 1) is marked "
                         "is_low_completeness, the rate least reliable there (default 0.6)")
     p.add_argument("--excel", action="store_true",
-                   help="Norwegian Excel format: semicolon separator, decimal comma, UTF-8 with BOM")
+                   help="Norwegian Excel format: semicolon separator, a decimal comma in every number, yes/no as "
+                        "ja/nei, UTF-8 with BOM; Norwegian headers and provenance unless --lang en")
+    p.add_argument("--lang", choices=["en", "nb"], default=None,
+                   help="language of the headers, provenance lines, suppression marker and yes/no (default: nb "
+                        "with --excel, else en: the column names of docs/metrics.md)")
     p.add_argument("--release", action="store_true",
                    help="for use outside the clinic: aggregate columns only, small cells suppressed and marked")
     p.add_argument("--min-numerator", type=int, default=5,

@@ -12,7 +12,8 @@ The rules (docs/architecture.md):
 - the stages import one way: stats <- metrics <- ingest <- release <- (demo, docs, __main__); contract.py,
   sqltext.py and errors.py (the shared base) import nothing of the project, and stats imports nothing outside
   itself;
-- the dashboard imports one way: (i18n, data) <- (filters, charts) <- auth <- components <- pages <- streamlit_app;
+- the dashboard imports one way: (i18n, data) <- (filters, charts) <- auth <- components <- (pages, print) <-
+  streamlit_app;
   a page never imports another page;
 - views only draw: the pages and dashboard/charts.py never import pipelines.stats (interval columns come with the
   library's frames) and never import duckdb (dashboard/data.py is the only place the app touches the database).
@@ -29,7 +30,8 @@ from conftest import ROOT
 PACKAGES = ("pipelines", "dashboard")
 BASE = ("pipelines", "pipelines.contract", "pipelines.sqltext", "pipelines.errors")  # import nothing of the project
 STAGES = {"stats": 0, "metrics": 1, "ingest": 2, "release": 3, "demo": 4, "docs": 4, "__main__": 4}
-DASHBOARD_LAYERS = {"i18n": 0, "data": 0, "filters": 1, "charts": 1, "auth": 2, "report": 2, "components": 3}
+DASHBOARD_LAYERS = {"i18n": 0, "data": 0, "filters": 1, "charts": 1, "auth": 2, "report": 2, "components": 3,
+                    "print": 4}  # print: the print header and style, beside the pages, drawn by streamlit_app
 # Views the command line draws too (no streamlit in them or anything they import): `python -m pipelines report`
 COMMAND_LINE_VIEWS = {"dashboard.report"}
 PAGE_LAYER, APP_LAYER = 4, 5

@@ -31,10 +31,16 @@ AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret":
         "client_secret": "test", "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
 EMAIL = {"auditor": "revisor@klinikk.no", "admin": "admin@klinikk.no"}
 NOW = dt.datetime(2026, 7, 1, 9, 30, 0)
-INTERNAL_LINE = "# release: internal: small cells not suppressed; not for use outside the clinic"
-LABELS = {"rates": "Download Rates", "funnel": "Download Funnel", "oe": "Download Observed / expected",
-          "spc": "Download Control chart", "costs": "Download Costs", "cusum": "Download CUSUM",
-          "records": "Download Pseudonymised records"}
+INTERNAL_LINE = {"en": "# release: internal: small cells not suppressed; not for use outside the clinic",
+                 "nb": "# utlevering: intern: små celler er ikke skjult; ikke til bruk utenfor klinikken"}
+KINDS_OFFERED = ("rates", "funnel", "oe", "spc", "costs", "cusum", "records")
+
+
+def labels(lang: str) -> dict[str, str]:
+    """kind -> its download button's label on the page in `lang`."""
+    from dashboard import i18n
+
+    return {kind: i18n.t("export_download", lang, name=i18n.t(f"export_{kind}", lang)) for kind in KINDS_OFFERED}
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +105,8 @@ def page_files(role: str, downloads: dict, query: dict) -> dict[str, bytes]:
     assert not at.exception, [e.message for e in at.exception]
     assert not at.warning, [w.value for w in at.warning]
     buttons = {b.label: b for b in at.get("download_button")}
-    return {kind: downloads[buttons[label].proto.deferred_file_id]() for kind, label in LABELS.items()
-            if label in buttons}
+    return {kind: downloads[buttons[label].proto.deferred_file_id]()
+            for kind, label in labels(query.get("lang", "en")).items() if label in buttons}
 
 
 def cli_file(demo_db: Path, tmp_path: Path, kind: str, args: list[str], user: str, monkeypatch) -> bytes:
@@ -124,7 +130,8 @@ CASES = {
          "cusum": ["--outcome", "bruising"],
          "oe": ["--outcome", "bruising"],
          "records": []},
-        ["--excel", "--clinician", "C01", "--clinician", "C02", "--from", "2025-02-01", "--to", "2026-03-31"]),
+        ["--excel", "--lang", "en", "--clinician", "C01", "--clinician", "C02", "--from", "2025-02-01", "--to",
+         "2026-03-31"]),
     "internal, the defaults": (
         "admin",
         {"outcome": "correction", "mode": "internal"},
@@ -147,7 +154,22 @@ CASES = {
          "spc_period": "quarter", "chart": "pp"},
         {"rates": ["--outcome", "ptosis", "--by", "indication"], "funnel": ["--outcome", "ptosis"],
          "spc": ["--outcome", "ptosis", "--period", "quarter", "--chart", "pp"], "costs": []},
-        ["--release", "--excel", "--clinician", "C03", "--from", "2025-01-01", "--to", "2025-12-31"]),
+        ["--release", "--excel", "--lang", "en", "--clinician", "C03", "--from", "2025-01-01", "--to",
+         "2025-12-31"]),
+    # the page in Norwegian writes a Norwegian Excel file: the CLI's --excel without --lang (Norwegian by default)
+    "Norwegian page, internal, Excel": (
+        "admin",
+        {"lang": "nb", "outcome": "bruising", "mode": "internal", "excel": "True", "costs_by": "clinician"},
+        {"rates": ["--outcome", "bruising"], "funnel": ["--outcome", "bruising"],
+         "spc": ["--outcome", "bruising"], "costs": ["--by", "clinician"], "cusum": ["--outcome", "bruising"],
+         "oe": ["--outcome", "bruising"], "records": []},
+        ["--excel"]),
+    "Norwegian page, release of a quarter in Excel": (
+        "auditor",
+        {"lang": "nb", "outcome": "ptosis", "release_period": "2025-Q2", "excel": "True"},
+        {"rates": ["--outcome", "ptosis"], "funnel": ["--outcome", "ptosis"], "spc": ["--outcome", "ptosis"],
+         "costs": []},
+        ["--release", "--excel", "--from", "2025-04-01", "--to", "2025-06-30"]),
 }
 
 
@@ -167,16 +189,18 @@ def test_the_pages_download_is_the_cli_file_byte_for_byte(case, demo_db, tmp_pat
             assert ours == cli, f"{case}: {kind} differs"
         else:  # an internal file says so in one more provenance line, after the kind's own options
             lines = ours.decode("utf-8-sig" if "--excel" in common else "utf-8").split("\n")
-            assert lines.count(INTERNAL_LINE) == 1, kind
-            assert lines.index(INTERNAL_LINE) == next(i for i, line in enumerate(lines)
-                                                     if line.startswith("# database: ")) - 1
-            lines.remove(INTERNAL_LINE)
+            lang = query.get("lang", "en")
+            internal = INTERNAL_LINE[lang]
+            version = "# datasett_versjon: " if lang == "nb" else "# snapshot_version: "
+            assert lines.count(internal) == 1, kind
+            assert lines.index(internal) == next(i for i, line in enumerate(lines) if line.startswith(version)) - 1
+            lines.remove(internal)
             without = "\n".join(lines).encode("utf-8-sig" if "--excel" in common else "utf-8")
             assert without == cli, f"{case}: {kind} differs"
     if "records" not in kinds:  # the page's records file is never a release: the sidebar's filters, as the CLI
         clinicians = [a for c in query.get("clin", []) for a in ("--clinician", c)]
-        cli = cli_file(demo_db, tmp_path, "records", [*clinicians, *(["--excel"] if "--excel" in common else [])],
-                       EMAIL[role], monkeypatch)
+        dialect = [a for a in common if a in ("--excel", "--lang", "en")]
+        cli = cli_file(demo_db, tmp_path, "records", [*clinicians, *dialect], EMAIL[role], monkeypatch)
         assert page["records"] == cli
 
 

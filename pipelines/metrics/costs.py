@@ -45,6 +45,11 @@ SCOPE_TEXT = (f"every correction session, also those more than {LATE_AFTER_DAYS}
 UNKNOWN_TEXT = ("a part without a price or time counts as 0 NOK and the rest of the correction is kept: units without "
                 "a product price on the correction date (unpriced_n), blank chair minutes (unknown_chair_time_n); "
                 "where those counts are above 0 the cost is a lower bound")
+SCOPE_TEXT_NB = (f"hver korrigering, også de som er gitt mer enn {LATE_AFTER_DAYS} dager etter behandlingen de "
+                 "korrigerer (korrigeringer_etter_28_dager), som korrigeringsandelen holder utenfor")
+UNKNOWN_TEXT_NB = ("en del uten pris eller tid teller som 0 kr, og resten av korrigeringen beholdes: enheter uten "
+                   "preparatpris på korrigeringsdatoen (uten_pris), tomme minutter for stoltid (ukjent_stoltid); der "
+                   "disse tallene er over 0, er kostnaden et minimum")
 COST_GROUPS = {
     "month": ("CAST(date_trunc('month', c.treated_on) AS DATE)", "CAST(date_trunc('month', s.treated_on) AS DATE)"),
     "clinician": ("c.clinician", "s.clinician"),
@@ -218,3 +223,138 @@ def cost_totals(frame: pd.DataFrame, min_sessions: int = 0) -> dict:
     row = small_cells.hide_small_cells(pd.DataFrame([out]), sessions=COST_SESSIONS, hide=list(out),
                                           min_sessions=min_sessions)
     return row.iloc[0].to_dict()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Is it improving? Cost per 100 primary treatments against the year before, with an interval (issue 16, item 6)
+# --------------------------------------------------------------------------------------------------------------
+
+INTERVAL_TEXT = ("approximate 95 % interval: the exact Poisson (Garwood) interval of the correction count times the "
+                 "average cost of a correction (the clinic's where a group has none), per 100 primary treatments; "
+                 "it leaves out how much one correction's cost varies")
+
+
+def last_whole_month_end(as_of: dt.date) -> dt.date:
+    """The last day of the newest calendar month that has ended by `as_of` (as_of itself on a month's last day)."""
+    if (as_of + dt.timedelta(days=1)).month != as_of.month:
+        return as_of
+    return as_of.replace(day=1) - dt.timedelta(days=1)
+
+
+def _month_start(day: dt.date, back_months: int = 0) -> dt.date:
+    index = day.year * 12 + day.month - 1 - back_months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _month_end(day: dt.date, back_months: int = 0) -> dt.date:
+    return _month_start(day, back_months - 1) - dt.timedelta(days=1)
+
+
+def comparison_periods(as_of: dt.date) -> list[tuple[str, str, dt.date, dt.date]]:
+    """(comparison, "current" | "previous", first day, last day) of the two comparisons, in whole calendar months
+    ending with the newest month that has ended by `as_of` (an unfinished month would compare a part of a month with
+    a whole one): this year so far against the same months last year, and the last 12 months against the 12
+    before. Example: as_of 2026-06-15 -> 2026-01-01..2026-05-31 against 2025-01-01..2025-05-31, and
+    2025-06-01..2026-05-31 against 2024-06-01..2025-05-31. In January (no month of the year ended) the year
+    compares nothing: both of its periods are empty (the first day after the last)."""
+    end = last_whole_month_end(as_of)
+    if end.year != as_of.year:  # as_of in January: no whole month of this year yet, nothing to compare
+        empty = dt.date(as_of.year, 1, 1)
+        year = (empty, empty - dt.timedelta(days=1))
+        prev_year = (dt.date(as_of.year - 1, 1, 1), dt.date(as_of.year - 1, 1, 1) - dt.timedelta(days=1))
+    else:
+        year = (dt.date(end.year, 1, 1), end)
+        prev_year = (dt.date(end.year - 1, 1, 1), _month_end(end, 12))
+    return [("year", "current", *year), ("year", "previous", *prev_year),
+            ("12_months", "current", _month_start(end, 11), end),
+            ("12_months", "previous", _month_start(end, 23), _month_end(end, 12))]
+
+
+def per_100_interval(correction_n, correction_cost_nok, primary_n, fallback_cost_nok: float = float("nan")
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) of the cost per 100 primary treatments (INTERVAL_TEXT): Garwood limits of the correction count
+    x the average cost of one correction (`fallback_cost_nok`, the clinic's average, where there is no correction)
+    x 100 / primary treatments. Example: 4 corrections costing 2,000 NOK over 100 primary treatments (2,000 per
+    100): count limits 1.0899 and 10.2416 x 500 NOK -> 544.95 to 5,120.8 NOK per 100. No primary treatment: NaN."""
+    from pipelines.stats import observed_expected
+
+    n = np.asarray(correction_n, dtype="float64")
+    cost = np.asarray(correction_cost_nok, dtype="float64")
+    primary = np.asarray(primary_n, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        average = np.where(n > 0, cost / np.where(n > 0, n, 1.0), fallback_cost_nok)
+        _, low_n, high_n = observed_expected(np.nan_to_num(n), np.ones_like(n))
+        scale = np.where(primary > 0, 100.0 * average / primary, np.nan)
+    return np.asarray(low_n * scale, dtype="float64"), np.asarray(high_n * scale, dtype="float64")
+
+
+def with_interval(frame: pd.DataFrame) -> pd.DataFrame:
+    """A cost_summary frame with `per_100_low_nok` / `per_100_high_nok` (per_100_interval; a hidden row keeps
+    NaN), the clinic's average cost per correction standing in for a group without a correction."""
+    out = frame.copy()
+    total_n, total_cost = out["correction_n"].sum(), out["correction_cost_nok"].sum()
+    fallback = float(total_cost / total_n) if total_n else float("nan")
+    out["per_100_low_nok"], out["per_100_high_nok"] = per_100_interval(
+        out["correction_n"], out["correction_cost_nok"], out["primary_n"], fallback)
+    return out
+
+
+def cost_comparison(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    as_of: dt.date | None = None,
+    consumables_nok: float = DEFAULT_CONSUMABLES_NOK,
+    filters: Filters = Filters(),
+    prices: pd.DataFrame | None = None,
+    clinician_costs: pd.DataFrame | None = None,
+    min_sessions: int = 0,
+) -> pd.DataFrame:
+    """Cost per 100 primary treatments in the periods of comparison_periods (the filters' own dates give way to
+    them; their clinicians, products, indications and areas apply): one row per period with comparison, period,
+    date_from, date_to, correction_n, correction_cost_nok, primary_n, per_100_nok, per_100_low_nok,
+    per_100_high_nok (per_100_interval) and is_hidden (a period of fewer than `min_sessions` primary
+    treatments: every figure NaN, as cost_totals)."""
+    import dataclasses
+
+    as_of = as_of or default_as_of(con)
+    rows = []
+    for comparison, period, start, end in comparison_periods(as_of):
+        if end < start:
+            tot = {"correction_n": 0.0, "correction_cost_nok": 0.0, "primary_n": 0.0, "per_100": float("nan"),
+                   "is_hidden": False}
+        else:
+            frame = cost_summary(con, "month", as_of=as_of, consumables_nok=consumables_nok,
+                                 filters=dataclasses.replace(filters, date_from=start, date_to=end),
+                                 prices=prices, clinician_costs=clinician_costs)
+            tot = cost_totals(frame, min_sessions)
+        rows.append({"comparison": comparison, "period": period, "date_from": start, "date_to": end,
+                     "correction_n": tot["correction_n"], "correction_cost_nok": tot["correction_cost_nok"],
+                     "primary_n": tot["primary_n"], "per_100_nok": tot["per_100"],
+                     "is_hidden": bool(tot.get("is_hidden", False))})
+    out = pd.DataFrame(rows)
+    shown = ~out["is_hidden"]
+    n, c = out.loc[shown, "correction_n"].sum(), out.loc[shown, "correction_cost_nok"].sum()
+    out["per_100_low_nok"], out["per_100_high_nok"] = per_100_interval(
+        out["correction_n"], out["correction_cost_nok"], out["primary_n"], float(c / n) if n else float("nan"))
+    return out
+
+
+def change(comparison: pd.DataFrame, which: str) -> dict:
+    """The current period against the previous one of `which` ("year" | "12_months"): per_100 of both, the change
+    in NOK and as a share of the previous, and `direction`: "lower" / "higher" when the two 95 % intervals do not
+    overlap, "unclear" when they do, "none" when a figure is missing (an empty or hidden period)."""
+    rows = comparison[comparison["comparison"] == which].set_index("period")
+    cur, prev = rows.loc["current"], rows.loc["previous"]
+    out = {"current": cur.to_dict(), "previous": prev.to_dict(), "change_nok": float("nan"),
+           "change_share": float("nan"), "direction": "none"}
+    if pd.isna(cur["per_100_nok"]) or pd.isna(prev["per_100_nok"]):
+        return out
+    out["change_nok"] = float(cur["per_100_nok"] - prev["per_100_nok"])
+    out["change_share"] = out["change_nok"] / prev["per_100_nok"] if prev["per_100_nok"] else float("nan")
+    if cur["per_100_high_nok"] < prev["per_100_low_nok"]:
+        out["direction"] = "lower"
+    elif cur["per_100_low_nok"] > prev["per_100_high_nok"]:
+        out["direction"] = "higher"
+    else:
+        out["direction"] = "unclear"
+    return out

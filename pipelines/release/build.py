@@ -9,7 +9,11 @@ disclosure control) and the record export go through the same function, so the t
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import functools
+import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +24,14 @@ import pandas as pd
 from pipelines.errors import UserError
 from pipelines.metrics import analysis, costs, counting, registry
 from pipelines.metrics.counting import Filters
-from pipelines.release import disclosure, export, records
+from pipelines.release import disclosure, export, norwegian, records
+from pipelines.release.norwegian import Said
 
 BY_CHOICES = {"rates": ("clinician", "indication", "product", "area"), "costs": tuple(costs.COST_GROUPS)}
 PERIOD_CHOICES = {"rates": ("month", "quarter", "year", "all"), "spc": ("week", "month", "quarter")}
 NEEDS_OUTCOME = ("rates", "funnel", "oe", "spc", "cusum")
-INTERNAL_NOTE = "internal: small cells not suppressed; not for use outside the clinic"
+INTERNAL_NOTE = Said("internal: small cells not suppressed; not for use outside the clinic",
+                     "intern: små celler er ikke skjult; ikke til bruk utenfor klinikken")
 
 
 class ExportOptionError(UserError, ValueError):
@@ -52,8 +58,11 @@ class ExportOptions:
     release: disclosure.Rule | None = None  # a file for use outside the clinic under this suppression rule
     internal: bool = False  # say in the provenance that the file is unsuppressed (the Export page's internal files)
     excel: bool = False  # Norwegian Excel's dialect when written
+    # the file's words (headers, provenance, suppression marker, yes / no): "en" | "nb" (norwegian.py); the CLI's
+    # --excel defaults to "nb", the Export page uses its own language for an Excel file
+    lang: str = "en"
     user: str | None = None  # generated_by (default: the OS account running the process)
-    database: Path | None = None  # the database named in the provenance (default: none)
+    database: Path | None = None  # the database the CLI reads (never written into the file: the snapshot version is)
 
     def row_period(self, kind: str) -> str | None:
         """The period of the rows of `kind` (None for kinds without one)."""
@@ -68,12 +77,15 @@ class Kind:
     frame: Callable[[duckdb.DuckDBPyConnection, ExportOptions, dt.date], tuple[pd.DataFrame, dict[str, object]]]
 
 
-def _low_completeness(o: ExportOptions) -> str:
-    return f"is_low_completeness = follow-up completeness below {o.min_completeness:g}"
+def _low_completeness(o: ExportOptions) -> Said:
+    share = f"{o.min_completeness:g}"
+    return Said(f"is_low_completeness = follow-up completeness below {share}",
+                f"lav_oppfølging = andel fulgt opp under {share.replace('.', ',')}")
 
 
 def _rates_options(o: ExportOptions) -> dict[str, object]:
-    return {"by": o.by or "", "period": o.row_period("rates"), "interval": "Wilson score 95 %",
+    return {"by": norwegian.code(o.by), "period": norwegian.code(o.row_period("rates")),
+            "interval": Said("Wilson score 95 %", "Wilson 95 %"),
             "low_completeness": _low_completeness(o)}
 
 
@@ -83,7 +95,8 @@ def _rates(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[st
 
 
 def _funnel_options(o: ExportOptions) -> dict[str, object]:
-    return {"method": o.method, "overdispersion": o.overdispersion, "flag": "outside the 99.8 % limits",
+    return {"method": o.method, "overdispersion": o.overdispersion,
+            "flag": Said("outside the 99.8 % limits", "utenfor 99,8 %-grensene"),
             "low_completeness": _low_completeness(o)}
 
 
@@ -93,26 +106,36 @@ def _funnel(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[s
 
 
 def _oe_options(o: ExportOptions) -> dict[str, object]:
-    return {"expected": "indirect standardisation over the strata indication x areas x product x first/repeat: "
-                        "each session's risk is its stratum's rate among the OTHER clinicians' sessions "
-                        "(leave-one-out) in the date range (the other filters choose whose rows are reported, "
-                        "never the reference), shrunk towards their overall rate by "
-                        f"{analysis.CASE_MIX_SHRINK_SESSIONS:g} pseudo-sessions",
-            "interval": "exact Poisson 95 % (Garwood), the expected count taken as fixed",
-            "flag": "outside the 99.8 % limits of the funnel of standardised ratios (FunnelPlotR SHMI, "
-                    "overdispersion auto)"}
+    shrink = f"{analysis.CASE_MIX_SHRINK_SESSIONS:g}"
+    return {"expected": Said(
+                "indirect standardisation over the strata indication x areas x product x first/repeat: each "
+                "session's risk is its stratum's rate among the OTHER clinicians' sessions (leave-one-out) in the "
+                "date range (the other filters choose whose rows are reported, never the reference), shrunk towards "
+                f"their overall rate by {shrink} pseudo-sessions",
+                "indirekte standardisering over gruppene indikasjon x områder x preparat x første/gjentatt: hver "
+                "behandlings risiko er gruppens andel blant de ANDRE behandlernes behandlinger (utelat-én) i "
+                "perioden (de andre filtrene velger hvilke rader som vises, aldri referansen), trukket mot deres "
+                f"samlede andel med {shrink} pseudobehandlinger"),
+            "interval": Said("exact Poisson 95 % (Garwood), the expected count taken as fixed",
+                             "eksakt Poisson 95 % (Garwood), med forventet antall som fast"),
+            "flag": Said("outside the 99.8 % limits of the funnel of standardised ratios (FunnelPlotR SHMI, "
+                         "overdispersion auto)",
+                         "utenfor 99,8 %-grensene i traktdiagrammet for standardiserte forhold (FunnelPlotR SHMI, "
+                         "overspredning auto)")}
 
 
 def _oe(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
     frame, excluded = export.oe_frame(con, o.outcome, filters=o.filters, as_of=as_of)
-    listed = "|".join(export.escape_text(c, also="/") for c in excluded) or "none"
-    return frame, {"left_out_of_reference": f"{listed} (O/E outside the exact Poisson 99.8 % limits against "
-                                            "everyone else in a first pass)"}
+    listed = "|".join(export.escape_text(c, also="/") for c in excluded)
+    return frame, {"left_out_of_reference": Said(
+        f"{listed or 'none'} (O/E outside the exact Poisson 99.8 % limits against everyone else in a first pass)",
+        f"{listed or 'ingen'} (O/E utenfor de eksakte Poisson 99,8 %-grensene mot alle andre i en første runde)")}
 
 
 def _spc_options(o: ExportOptions) -> dict[str, object]:
-    return {"chart": o.chart, "period": o.row_period("spc"), "rules": o.rules, "freeze": o.freeze or "",
-            "judged": "closed periods only (period_closed: every window closed at the as-of date)",
+    return {"chart": o.chart, "period": norwegian.code(o.row_period("spc")), "rules": o.rules, "freeze": o.freeze or "",
+            "judged": Said("closed periods only (period_closed: every window closed at the as-of date)",
+                           "bare lukkede perioder (periode_lukket: hvert vindu lukket på telledatoen)"),
             "low_completeness": _low_completeness(o)}
 
 
@@ -127,8 +150,9 @@ def _consumables_nok(o: ExportOptions) -> float:
 
 
 def _costs_options(o: ExportOptions) -> dict[str, object]:
-    return {"by": o.by or "month", "consumables_nok": _consumables_nok(o), "corrections": costs.SCOPE_TEXT,
-            "unknown_parts": costs.UNKNOWN_TEXT}
+    return {"by": norwegian.code(o.by or "month"), "consumables_nok": _consumables_nok(o),
+            "corrections": Said(costs.SCOPE_TEXT, costs.SCOPE_TEXT_NB),
+            "unknown_parts": Said(costs.UNKNOWN_TEXT, costs.UNKNOWN_TEXT_NB)}
 
 
 def _costs(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
@@ -141,17 +165,47 @@ def _cusum(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[st
 
 
 def _signals_options(o: ExportOptions) -> dict[str, object]:
-    from pipelines.metrics import episodes, registry as reg, signals
+    from pipelines.metrics import episodes, signals
+    from pipelines.metrics import registry as reg
 
-    return {"listed": "control charts of the outcomes watched per clinician or per clinic (3-sigma and Anhoej run "
-                      "rules, closed periods, at least one expected event per period); funnel (99.8 %) and CUSUM "
-                      "(odds ratio {:g}, in-control run length {:,.0f} sessions) of the outcomes watched per "
-                      "clinician: {}".format(analysis.CUSUM_ODDS_RATIO, analysis.CUSUM_ARL0,
-                                              "|".join(reg.WATCHED_PER_CLINICIAN)),
-            "episode": "consecutive flagged periods of one rule; CUSUM crossings of one chart within "
-                       f"{episodes.CUSUM_EPISODE_GAP_DAYS} days of each other; one funnel flag per clinician",
-            "budget": f"at most {signals.FALSE_ALARM_BUDGET_PER_36_MONTHS} concerning episodes in 36 months in an "
-                      "in-control clinic of the demo's size (docs/signal-budget.md)"}
+    watched = "|".join(reg.WATCHED_PER_CLINICIAN)
+    odds, arl = f"{analysis.CUSUM_ODDS_RATIO:g}", analysis.CUSUM_ARL0
+    gap, budget = episodes.CUSUM_EPISODE_GAP_DAYS, signals.FALSE_ALARM_BUDGET_PER_36_MONTHS
+    arl_nb = f"{arl:,.0f}".replace(",", "\u00a0")
+    return {"listed": Said(
+                "control charts of the outcomes watched per clinician or per clinic (3-sigma and Anhoej run rules, "
+                "closed periods, at least one expected event per period); funnel (99.8 %) and CUSUM (odds ratio "
+                f"{odds}, in-control run length {arl:,.0f} sessions) of the outcomes watched per clinician: {watched}",
+                "kontrolldiagrammer for utfallene som følges per behandler eller for klinikken (3-sigma og Anhøjs "
+                "serieregler, lukkede perioder, minst én forventet hendelse per periode); traktdiagram (99,8 %) og "
+                f"CUSUM (oddsforhold {odds.replace('.', ',')}, forventet antall behandlinger før falsk alarm "
+                f"{arl_nb}) for utfallene som følges per behandler: {watched}"),
+            "episode": Said("consecutive flagged periods of one rule; CUSUM crossings of one chart within "
+                            f"{gap} days of each other; one funnel flag per clinician",
+                            "påfølgende flaggede perioder for én regel; CUSUM-kryssinger i ett diagram innen "
+                            f"{gap} dager etter hverandre; ett traktflagg per behandler"),
+            "budget": Said(f"at most {budget} concerning episodes in 36 months in an in-control clinic of the "
+                           "demo's size (docs/signal-budget.md)",
+                           f"høyst {budget} bekymringsfulle episoder på 36 måneder i en klinikk uten reelle "
+                           "endringer, av demoens størrelse (docs/signal-budget.md)")}
+
+
+def _cusum_options(o: ExportOptions) -> dict[str, object]:
+    """analysis.cusum_provenance() with a Norwegian wording beside each English text."""
+    nb = {"reset": "til 0 etter hvert signal",
+          "updated": "én gang per behandling, i behandlingsrekkefølge (behandlinger samme dag etter treatment_id); "
+                     "én rad per behandling",
+          "expected_risk": "andelen i gruppen (indikasjon x områder x preparat x første/gjentatt) blant de andre "
+                           "behandlernes behandlinger med lukket vindu på behandlingsdagen, trukket mot deres "
+                           f"samlede andel med {analysis.CUSUM_SHRINK_SESSIONS:g} pseudobehandlinger; "
+                           "behandlingene telles fra referansen har "
+                           f"{analysis.CUSUM_MIN_REFERENCE_EVENTS} hendelser og like mange uten hendelse",
+          "threshold": "for behandlerens gjennomsnittlige forventede risiko over behandlingene så langt "
+                       "(forventet antall behandlinger før falsk alarm)",
+          "weight": "y ln(odds_ratio) - ln(1 - forventet + odds_ratio x forventet); cusum = max(0, forrige cusum "
+                    "+ vekt), 0 igjen etter et signal (cusum >= terskel)"}
+    return {k: Said(v, nb[k]) if k in nb and isinstance(v, str) else v
+            for k, v in analysis.cusum_provenance().items()}
 
 
 def _signals(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
@@ -159,7 +213,53 @@ def _signals(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[
 
 
 def _records(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
-    return records.anonymised(con, filters=o.filters, as_of=as_of)
+    frame, info = records.anonymised(con, filters=o.filters, as_of=as_of)
+    return frame, {k: Said(v, _records_nb(k, v)) if isinstance(v, str) else v for k, v in info.items()}
+
+
+PSEUDONYMISATION_NB = ("pasient- og behandlingsreferanser nøklet på nytt med HMAC-SHA256 under en engangsnøkkel som "
+                       "ikke ble tatt vare på; ingen fritekst")
+# the generalisation levels of records.HIERARCHIES (by the start of their English name) and the fixed sentences
+RECORD_LEVELS_NB = (("month (YYYY-MM)", "måned (ÅÅÅÅ-MM)"), ("quarter (YYYY-Qn)", "kvartal (ÅÅÅÅ-Qn)"),
+                    ("year", "år"), ("code", "kode"), ("as recorded", "som registrert"),
+                    ("the areas treated", "områdene som ble behandlet"), ("body region", "kroppsregion"),
+                    ("product", "preparat"), ("unit type", "enhetstype"),
+                    ("bands of the product's units", "intervaller av preparatets enheter"),
+                    ("broad bands", "brede intervaller"), ("10-year band", "10-årsgruppe"),
+                    ("20-year band", "20-årsgruppe"), ("suppressed in every row", "skjult i alle rader"))
+
+
+def _records_nb(key: str, text: str) -> str:
+    """The Norwegian wording of one of records.k_anonymise's provenance lines (column names as in the Norwegian
+    file's header); a line whose wording is not known here stays English."""
+    col = functools.partial(norwegian.column, lang="nb")
+    if key == "k_anonymity" and (m := re.fullmatch(r"k = (\d+): every row shares (.+) with at least (\d+) other rows",
+                                                   text)):
+        cols = ", ".join(col(c) for c in m[2].split(", "))
+        return f"k = {m[1]}: hver rad deler {cols} med minst {m[3]} andre rader"
+    if key == "generalised":
+        parts = []
+        for part in text.split("; ") if text else []:
+            c, _, level = part.partition(" to ")
+            for en, nb in RECORD_LEVELS_NB:
+                if level.startswith(en):
+                    level = nb + level[len(en):]
+                    break
+            parts.append(f"{col(c)} til {level}")
+        return "; ".join(parts)
+    if key == "locally_suppressed":
+        if text == "none":
+            return "ingen"
+        cells = text.split(" (shown as")[0]
+        listed = ", ".join(re.sub(r"^(\S+) (\d+) cells$", lambda m: f"{col(m[1])} {m[2]} celler", p)
+                           for p in cells.split(", "))
+        return f"{listed} (vist som `{norwegian.SUPPRESSED['nb']}`)"
+    if key == "rows_left_out" and (m := re.fullmatch(r"(\d+) of (\d+) sessions \(they could not share their values "
+                                                     r"with (\d+) others\)", text)):
+        return f"{m[1]} av {m[2]} behandlinger (de kunne ikke dele verdiene sine med {m[3]} andre)"
+    if key == "row_order" and text == "shuffled (not the order of treatment)":
+        return "stokket (ikke behandlingsrekkefølgen)"
+    return text
 
 
 KINDS: dict[str, Kind] = {
@@ -168,9 +268,10 @@ KINDS: dict[str, Kind] = {
     "oe": Kind(_oe_options, _oe),
     "spc": Kind(_spc_options, _spc),
     "costs": Kind(_costs_options, _costs),
-    "cusum": Kind(lambda o: analysis.cusum_provenance(), _cusum),
+    "cusum": Kind(_cusum_options, _cusum),
     "signals": Kind(_signals_options, _signals),
-    "records": Kind(lambda o: {"pseudonymisation": records.PSEUDONYMISATION_NOTE}, _records),
+    "records": Kind(lambda o: {"pseudonymisation": Said(records.PSEUDONYMISATION_NOTE, PSEUDONYMISATION_NB)},
+                    _records),
 }
 
 
@@ -178,6 +279,8 @@ def check(kind: str, o: ExportOptions) -> None:
     """Refuse options that do not fit `kind` (ExportOptionError, worded for the command line's flags)."""
     if kind not in KINDS:
         raise ExportOptionError(f"unknown export kind `{kind}`; choose one of: {', '.join(KINDS)}")
+    if o.lang not in norwegian.LANGS:
+        raise ExportOptionError(f"--lang must be one of: {', '.join(norwegian.LANGS)} (got `{o.lang}`)")
     if kind == "records":
         if o.outcome or o.by or o.period:
             raise ExportOptionError("export records takes no --outcome, --by or --period (it holds every outcome)")
@@ -253,12 +356,48 @@ def build(con: duckdb.DuckDBPyConnection, kind: str, o: ExportOptions) -> tuple[
     elif o.internal and kind != "records":
         options["release"] = INTERNAL_NOTE
     prov = export.provenance(con, kind, as_of=as_of, filters=o.filters, options=options,
-                             outcome_key=o.outcome if kind in NEEDS_OUTCOME else None, db_path=o.database,
-                             generated_by=o.user)
+                             outcome_key=o.outcome if kind in NEEDS_OUTCOME else None, generated_by=o.user)
     return frame, prov
 
 
 def csv_bytes(con: duckdb.DuckDBPyConnection, kind: str, o: ExportOptions) -> tuple[bytes, int]:
     """(file bytes, data rows) of one export, exactly as `python -m pipelines export` writes the file."""
     frame, prov = build(con, kind, o)
-    return export.to_csv_bytes(frame, prov, excel=o.excel), len(frame)
+    return export.to_csv_bytes(frame, prov, excel=o.excel, lang=o.lang), len(frame)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a file will hold, before it is downloaded: its provenance lines and header, its first rows as the
+    file's own text cells, how many data rows it has, and (a release) how many cells and rows it suppresses."""
+
+    provenance_lines: tuple[str, ...]
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    rows_n: int
+    suppressed_cells_n: int  # cells marked suppressed, the `suppression` column itself not counted
+    suppressed_rows_n: int  # rows with at least one such cell
+
+
+AT_DOWNLOAD = Said("(the time of the download)", "(tidspunktet for nedlastingen)")
+
+
+def preview(con: duckdb.DuckDBPyConnection, kind: str, o: ExportOptions, rows: int = 50) -> Preview:
+    """The file of `csv_bytes` with these options, cut to its first `rows` data rows and read back: the same
+    builder and writer, so the preview holds exactly the file's text (generated_at reads "the time of the download"
+    instead of a time)."""
+    frame, prov = build(con, kind, o)
+    prov["generated_at"] = AT_DOWNLOAD
+    text = export.to_csv_text(frame.head(rows), prov, excel=o.excel, lang=o.lang)
+    lines = text.split("\n")
+    provenance_lines = tuple(line for line in lines[:len(prov)])
+    body = list(csv.reader(io.StringIO("\n".join(lines[len(prov):])), delimiter=";" if o.excel else ","))
+    cells, row_marks = suppressed(frame)
+    return Preview(provenance_lines, tuple(body[0]) if body else (), tuple(tuple(r) for r in body[1:]), len(frame),
+                   cells, row_marks)
+
+
+def suppressed(frame: pd.DataFrame) -> tuple[int, int]:
+    """(cells marked suppressed outside the `suppression` column, rows holding at least one) of a frame."""
+    marked = frame.drop(columns=["suppression"], errors="ignore").isin([disclosure.MARK]).to_numpy()
+    return int(marked.sum()), int(marked.any(axis=1).sum()) if marked.size else 0

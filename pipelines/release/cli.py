@@ -26,7 +26,14 @@ def options_from_args(args) -> build.ExportOptions:
         min_completeness=build.ExportOptions.min_completeness if getattr(args, "min_completeness", None) is None
         else args.min_completeness, filters=filters,
         as_of=args.as_of, release=disclosure.Rule(args.min_numerator, args.min_denominator) if args.release else None,
-        excel=args.excel, database=Path(args.db) if args.db else store.default_db_path())
+        excel=args.excel, lang=export_lang(args), database=Path(args.db) if args.db else store.default_db_path())
+
+
+def export_lang(args) -> str:
+    """The file's language: --lang, else Norwegian for --excel (a file for Norwegian Excel: Norwegian headers,
+    provenance, suppression marker and ja / nei) and English otherwise (the column names scripts read)."""
+    lang = getattr(args, "lang", None)
+    return lang or ("nb" if args.excel else "en")
 
 
 def protected_paths(db: Path) -> tuple[list[Path], list[Path]]:
@@ -86,7 +93,7 @@ def run_export(args) -> tuple[Path, int]:
         frame, prov = build.build(con, kind, options)
     finally:
         con.close()
-    path = export.write_csv(frame, args.output, prov, excel=options.excel)
+    path = export.write_csv(frame, args.output, prov, excel=options.excel, lang=options.lang)
     # an export from the command line is an export too: it goes into the same access log as the dashboard's
     access.append(access.log_path_for(db), access.Entry(
         user=str(prov["generated_by"]), role="command line", event="export",

@@ -1,19 +1,23 @@
 """CSV exports for analysts and audit: metric frames -> CSV with provenance and formula safety.
 
-Every export starts with provenance lines beginning with `#` (what, from which snapshot, as of when, with which
-filters and options, generated when), then one header row. `pandas.read_csv(path, comment="#")` reads it back.
-Text that comes from outside the code (filter values, the user name, the database path) is escaped in the
+Every export starts with provenance lines beginning with `#` (what, from which snapshot version, as of when, with
+which filters and options, generated when), then one header row. `pandas.read_csv(path, comment="#")` reads it
+back. No export names a path on the server (the snapshot version names the data instead).
+Text that comes from outside the code (filter values, the user name) is escaped in the
 provenance lines (`%2C` for a comma, `%3B` semicolon, `%22` quote, `%0A` newline, ...), so it can never open a new
 spreadsheet cell or line there. Text cells that a spreadsheet would run as a formula (starting with =, +, -, @ -
 also after leading spaces or line breaks, and their full-width forms - or with a tab or carriage return) are
-prefixed with an apostrophe. `excel=True` writes Norwegian Excel's dialect: semicolon separator, decimal comma,
-UTF-8 with BOM.
+prefixed with an apostrophe. `excel=True` writes Norwegian Excel's dialect: semicolon separator, decimal comma in
+every numeric cell, whole numbers without decimals, at most 6 decimals, yes / no for booleans, UTF-8 with BOM
+(excel_cells). `lang="nb"` writes the headers, provenance, suppression marker and yes / no in Norwegian
+(pipelines/release/norwegian.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import os
 import pwd
 from dataclasses import dataclass
@@ -27,7 +31,8 @@ from pipelines import stats
 from pipelines.ingest import history
 from pipelines.metrics import analysis, costs, counting, registry
 from pipelines.metrics.counting import Filters
-from pipelines.release import disclosure
+from pipelines.release import disclosure, norwegian
+from pipelines.release.norwegian import Said
 
 KINDS = ("rates", "funnel", "oe", "spc", "costs", "cusum", "signals", "records")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -78,16 +83,91 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def to_csv_text(frame: pd.DataFrame, provenance: dict[str, object], *, excel: bool = False) -> str:
-    lines = [f"# {k}: {_prov_value(v)}" for k, v in provenance.items()]
+def to_csv_text(frame: pd.DataFrame, provenance: dict[str, object], *, excel: bool = False,
+                lang: str = "en") -> str:
+    """The file's text: `# label: value` provenance lines, then a header row and the rows.
+
+    `lang` ("en" | "nb", pipelines/release/norwegian.py): the language of the headers, the provenance labels and
+    texts, the suppression marker and yes / no; English keeps the column names of docs/metrics.md (and True / False
+    in a plain CSV, as pandas writes them). `excel`: Norwegian Excel's dialect (`;`, UTF-8 with BOM written by
+    to_csv_bytes) with every cell written as text a spreadsheet reads as what it is (excel_cells): a number with a
+    decimal comma in every numeric cell (also in a column where some cells read `suppressed`), whole numbers without
+    decimals, others rounded to at most 6 decimals (money to 2), yes / no for a boolean, ISO dates."""
+    norwegian.check_lang(lang)
+    lines = [f"# {norwegian.provenance_key(k, lang)}: {_prov_value(norwegian.in_lang(v, lang), excel)}"
+             for k, v in provenance.items()]
+    if excel or lang != "en":
+        body = excel_cells(frame, lang=lang, decimal="," if excel else ".")
+    else:
+        body = safe_frame(frame)
     buf = io.StringIO()
-    safe_frame(frame).to_csv(buf, index=False, sep=";" if excel else ",", decimal="," if excel else ".",
-                             date_format="%Y-%m-%d", lineterminator="\n")
+    body.to_csv(buf, index=False, sep=";" if excel else ",", decimal="," if excel else ".",
+                date_format="%Y-%m-%d", lineterminator="\n")
     return "\n".join(lines) + ("\n" if lines else "") + buf.getvalue()
 
 
-def _prov_value(v: object) -> str:
-    text = str(v)
+MAX_DECIMALS = 6  # a rate, interval, limit or ratio in a spreadsheet file: no more decimals than this
+MONEY_DECIMALS = 2  # a `_nok` column: kroner and øre
+
+
+def excel_cells(frame: pd.DataFrame, *, lang: str = "nb", decimal: str = ",") -> pd.DataFrame:
+    """Every cell as the text a spreadsheet reads as what it is (the columns renamed into `lang`):
+    a missing value empty; a boolean (or the text `true` / `false`) yes / no (ja / nei); a whole number without
+    decimals; another number rounded to MAX_DECIMALS (MONEY_DECIMALS in a `_nok` column), trailing zeros dropped,
+    with `decimal` as the decimal sign and never in scientific notation; a date ISO (YYYY-MM-DD); the suppression
+    marker in `lang`; other text formula-safe (neutralise). A number stays a number in a column that also holds
+    the marker: each cell is written on its own."""
+    yes, no = norwegian.YES_NO[lang]
+    marker = norwegian.SUPPRESSED[lang]
+
+    def cell(value: object, money: bool) -> str:
+        if value is None or value is pd.NA or value is pd.NaT:
+            return ""
+        if isinstance(value, (bool, np.bool_)):
+            return yes if value else no
+        if isinstance(value, (int, np.integer)):
+            return str(int(value))
+        if isinstance(value, (float, np.floating)):
+            return _number_text(float(value), MONEY_DECIMALS if money else MAX_DECIMALS, decimal)
+        if isinstance(value, (dt.date, pd.Timestamp, np.datetime64)):
+            return pd.Timestamp(value).date().isoformat()
+        text = str(value)
+        if text in ("true", "false", "True", "False"):
+            return yes if text in ("true", "True") else no
+        if text == disclosure.MARK:
+            return marker
+        if lang == "nb" and text in norwegian.VALUES_NB:
+            return norwegian.VALUES_NB[text]
+        return neutralise(text)
+
+    out = pd.DataFrame({norwegian.column(str(c), lang): [cell(v, str(c).endswith("_nok")) for v in frame[c].tolist()]
+                        for c in frame.columns}, dtype=object, index=range(len(frame)))
+    if len(set(out.columns)) != len(frame.columns):
+        raise ValueError(f"two columns of this export have the same {lang} header: {list(out.columns)}")
+    return out
+
+
+def _number_text(value: float, decimals: int, decimal: str) -> str:
+    """12345.678901234 -> '12345,678901' (decimals at most, trailing zeros dropped, no thousands separator, no
+    exponent); NaN -> ''; an infinite value as text ('inf' is no number in a spreadsheet, nor a formula)."""
+    if math.isnan(value):
+        return ""
+    if value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "'-inf"
+    text = f"{round(value, decimals):.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("-0", ""):
+        text = "0"
+    return text.replace(".", decimal)
+
+
+def _prov_value(v: object, excel: bool = False) -> str:
+    """One provenance value on one line; in Norwegian Excel's dialect a number with a decimal comma."""
+    if excel and isinstance(v, float) and not isinstance(v, bool):
+        text = _number_text(v, MAX_DECIMALS, ",")
+    else:
+        text = str(v)
     return "".join(" " if ch in LINE_BREAKS else ch for ch in text)
 
 
@@ -104,16 +184,18 @@ def escape_text(value: object, also: str = "") -> str:
     return "".join("".join(f"%{b:02X}" for b in ch.encode("utf-8")) if ch in escaped else ch for ch in str(value))
 
 
-def to_csv_bytes(frame: pd.DataFrame, provenance: dict[str, object], *, excel: bool = False) -> bytes:
+def to_csv_bytes(frame: pd.DataFrame, provenance: dict[str, object], *, excel: bool = False,
+                 lang: str = "en") -> bytes:
     """The file's bytes: UTF-8, or UTF-8 with BOM in Norwegian Excel's dialect (the CLI's file, the page's download)."""
-    return to_csv_text(frame, provenance, excel=excel).encode("utf-8-sig" if excel else "utf-8")
+    return to_csv_text(frame, provenance, excel=excel, lang=lang).encode("utf-8-sig" if excel else "utf-8")
 
 
-def write_csv(frame: pd.DataFrame, path: Path, provenance: dict[str, object], *, excel: bool = False) -> Path:
+def write_csv(frame: pd.DataFrame, path: Path, provenance: dict[str, object], *, excel: bool = False,
+              lang: str = "en") -> Path:
     """Write the export owner-only (0600; a folder created for it 0700): it holds health data."""
     from pipelines.ingest.store import create_private, private_dir
 
-    body = to_csv_bytes(frame, provenance, excel=excel)
+    body = to_csv_bytes(frame, provenance, excel=excel, lang=lang)
     path = Path(path)
     private_dir(path.parent)
     create_private(path)
@@ -123,22 +205,26 @@ def write_csv(frame: pd.DataFrame, path: Path, provenance: dict[str, object], *,
 
 
 def provenance(con: duckdb.DuckDBPyConnection, kind: str, *, as_of: dt.date, filters: Filters,
-               options: dict[str, object], outcome_key: str | None = None, db_path: Path | None = None,
+               options: dict[str, object], outcome_key: str | None = None,
                generated_by: str | None = None) -> dict[str, object]:
+    """The provenance lines of an export: what, as of when, with which filters and options, from which snapshot (its
+    version and publication time: never the database's path, which would tell a reader outside the clinic where
+    the server keeps its data), generated when and by whom. Texts are `Said` (English and Norwegian)."""
     info = history.snapshot_info(con)
     prov: dict[str, object] = {"export": kind}
     if outcome_key:
         o = registry.get(outcome_key)
-        prov["outcome"] = f"{o.key} ({o.label_en})"
-        prov["eligible"] = o.eligible_en
-        prov["window"] = o.window_text("en")
-        prov["lost_to_follow_up"] = ("counted as the event" if o.lost_to_follow_up == "event"
-                                     else "excluded from the rate (see followup_completeness)")
+        prov["outcome"] = Said(f"{o.key} ({o.label_en})", f"{o.key} ({o.label_nb})")
+        prov["eligible"] = Said(o.eligible_en, o.eligible_nb)
+        prov["window"] = Said(o.window_text("en"), o.window_text("nb"))
+        prov["lost_to_follow_up"] = (Said("counted as the event", "telles som hendelsen")
+                                     if o.lost_to_follow_up == "event" else
+                                     Said("excluded from the rate (see followup_completeness)",
+                                          "holdes utenfor andelen (se andel_fulgt_opp)"))
     prov["as_of"] = as_of.isoformat()
-    prov["filters"] = filters_text(filters)
+    prov["filters"] = Said(filters_text(filters), filters_text(filters, "nb"))
     for k, v in options.items():
         prov[k] = v
-    prov["database"] = escape_text(db_path) if db_path else ""
     prov["snapshot_version"] = info["version"]
     prov["snapshot_published_at"] = info["published_at"]
     prov["generated_at"] = _now().replace(microsecond=0).isoformat()
@@ -160,19 +246,26 @@ def _user() -> str:
         return f"uid {uid}"
 
 
-def filters_text(filters: Filters) -> str:
+FILTER_WORDS = {"en": {"from": "from", "to": "to", "none": "none", "clinicians": "clinicians",
+                        "indications": "indications", "areas": "areas", "products": "products"},
+                 "nb": {"from": "fra", "to": "til", "none": "ingen", "clinicians": "behandlere",
+                        "indications": "indikasjoner", "areas": "områder", "products": "preparater"}}
+
+
+def filters_text(filters: Filters, lang: str = "en") -> str:
     """The filters in one line: parts joined by " / ", list values by "|", each value escaped (escape_text), so no
     filter value can open a spreadsheet cell or line, or pass for a separator."""
+    words = FILTER_WORDS[lang]
     parts = []
     if filters.date_from:
-        parts.append(f"from {filters.date_from.isoformat()}")
+        parts.append(f"{words['from']} {filters.date_from.isoformat()}")
     if filters.date_to:
-        parts.append(f"to {filters.date_to.isoformat()}")
+        parts.append(f"{words['to']} {filters.date_to.isoformat()}")
     for name in ("clinicians", "indications", "areas", "products"):
         values = getattr(filters, name)
         if values:
-            parts.append(f"{name} = {'|'.join(escape_text(v, also='/') for v in values)}")
-    return " / ".join(parts) or "none"
+            parts.append(f"{words[name]} = {'|'.join(escape_text(v, also='/') for v in values)}")
+    return " / ".join(parts) or words["none"]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -327,7 +420,14 @@ def check_release(kind: str, filters: Filters, *, as_of: dt.date | None, data_as
 def release_provenance(rule: disclosure.Rule, filters: Filters) -> dict[str, object]:
     """The provenance lines a release adds (after the export's own options)."""
     _, label = disclosure.release_period(filters.date_from, filters.date_to)
-    return {"release_period": label, "suppression": rule.describe(), "rounding": rule.rounding_text()}
+    hidden_nb = (f"tellere 1-{rule.min_numerator - 1} og nevnere under {rule.min_denominator} skjult, med "
+                 "komplementær skjuling")
+    rounding_nb = (f"antall vist avrundet til nærmeste {rule.rounding_base} (NHS Digital / ONS-konvensjonen); "
+                   "andeler, intervaller, grenser og senterlinjer beregnet fra de avrundede tallene som vises, "
+                   f"aldri fra en skjult celle; hver skjult celle er merket `{norwegian.SUPPRESSED['nb']}` uansett "
+                   "årsak")
+    return {"release_period": label, "suppression": Said(rule.describe(), hidden_nb),
+            "rounding": Said(rule.rounding_text(), rounding_nb)}
 
 
 def release(frame: pd.DataFrame, kind: str, groups: list[str], rule: disclosure.Rule, *,
