@@ -62,6 +62,17 @@ TEXTS: dict[str, tuple[str, str]] = {
     "filter_reset": ("Reset filters", "Nullstill filtre"),
     "snapshot_caption": ("Snapshot v{version}, published {published}. Counted as of {as_of}.",
                          "Datasett v{version}, publisert {published}. Telt per {as_of}."),
+    # the reporting period (dashboard/filters.py Report): judged and marked, never a filter (issue 16)
+    "report_period": ("Reporting month", "Rapporteringsmåned"),
+    "report_period_help": ("The month (or months) the quality meeting looks at. It does not narrow the data: every "
+                           "chart keeps the whole history and marks this period, and the overview judges and counts "
+                           "it. The newest month is offered once every session's window in it has closed.",
+                           "Måneden (eller månedene) kvalitetsmøtet ser på. Den snevrer ikke inn dataene: hvert "
+                           "diagram beholder hele historikken og markerer perioden, og oversikten vurderer og teller "
+                           "den. Nyeste måned kan velges når vinduet til hver behandling i den er lukket."),
+    "report_last": ("Last closed month ({period})", "Siste avsluttede måned ({period})"),
+    "report_quarter": ("This quarter ({period})", "Dette kvartalet ({period})"),
+    "report_year": ("This year ({period})", "I år ({period})"),
     "share_hint": ("The address bar holds the filters: copy it to share this view.",
                    "Adressefeltet inneholder filtrene: kopier det for å dele denne visningen."),
     # --- states ------------------------------------------------------------------------------------------------
@@ -189,25 +200,11 @@ TEXTS: dict[str, tuple[str, str]] = {
                            "`--min-completeness` for en eksport."),
     # --- signals -----------------------------------------------------------------------------------------------
     "signals": ("Signals", "Signaler"),
-    "signals_caption": ("Each problem once: the episodes of the clinic's control charts and, for the outcomes "
-                        "watched per clinician, of the clinicians' funnel positions and CUSUMs, under the current "
-                        "filters, newest first (a run of flagged months, or a CUSUM crossing again after its "
-                        "restart, is one episode). Open the chart to judge it. What is listed, and why, is on the "
-                        "About page: about {budget} false alarms a year in a clinic of the demo's size.",
-                        "Hvert problem én gang: episodene i klinikkens styringsdiagrammer og, for utfallene som "
-                        "følges per behandler, i behandlernes plass i trakten og CUSUM, med gjeldende filtre, "
-                        "nyeste først (flere flaggede måneder på rad, eller en CUSUM som slår ut igjen etter "
-                        "omstart, er én episode). Åpne diagrammet for å vurdere. Hva som listes, og hvorfor, står "
-                        "på Om tallene: omtrent {budget} falske alarmer i året i en klinikk på demoens størrelse."),
     "signals_none": ("No signals under the current filters.", "Ingen signaler med gjeldende filtre."),
-    "signals_kind_filter": ("Show", "Vis"),
-    "signals_all": ("All", "Alle"),
-    "signals_concerning_only": ("Concerning only", "Bare bekymringsfulle"),
     "signals_cusum_pending": ("The CUSUM charts of every outcome and clinician are still being checked; their "
                               "signals are added to the list when ready.",
                               "CUSUM for alle utfall og behandlere sjekkes fortsatt; signalene legges til i listen "
                               "når de er klare."),
-    "signals_cusum_pending_short": ("CUSUM still being checked", "CUSUM sjekkes ennå"),
     "signals_cusum_skipped": ("CUSUM could not be computed for {outcomes}: the event is too rare for the "
                               "chart's threshold rule.",
                               "CUSUM kunne ikke beregnes for {outcomes}: hendelsen er for sjelden for "
@@ -232,10 +229,45 @@ TEXTS: dict[str, tuple[str, str]] = {
                        "Making Data Count: trend, 7 eller flere punkter på rad som stiger eller faller"),
     "rule_mdc_two_of_three": ("Making Data Count: 2 of 3 points beyond the 2-sigma limit",
                               "Making Data Count: 2 av 3 punkter utenfor 2-sigma-grensen"),
-    "rule_funnel_998": ("Outside the 99.8 % funnel limit: {value} ({num} of {den}) against the clinic's {target}",
-                        "Utenfor 99,8 % traktgrense: {value} ({num} av {den}) mot klinikkens {target}"),
     "rule_cusum": ("Risk-adjusted CUSUM reached {value} (threshold {limit})",
                    "Risikojustert CUSUM nådde {value} (terskel {limit})"),
+    "rule_sigma_above": ("Above the upper control limit: {value} against the limit {limit}",
+                         "Over den øvre kontrollgrensen: {value} mot grensen {limit}"),
+    "rule_sigma_below": ("Below the lower control limit: {value} against the limit {limit}",
+                         "Under den nedre kontrollgrensen: {value} mot grensen {limit}"),
+    "rule_funnel_998_limit": ("Outside the 99.8 % funnel limit: {value} ({num} of {den}) against the limit {limit} "
+                              "(clinic {target})",
+                              "Utenfor traktgrensen (99,8 %): {value} ({num} av {den}) mot grensen {limit} "
+                              "(klinikken {target})"),
+    "signals_caption_grouped": ("One row per clinician (or the clinic) and clinical problem: eyelid and brow ptosis "
+                                "are ptosis. The row describes its latest episode; earlier ones are behind the "
+                                "button. Open the chart to judge it, or the cases to review them. What is listed, "
+                                "and why, is on the About page: about {budget} false alarms a year in a clinic of "
+                                "the demo's size.",
+                                "Én rad per behandler (eller klinikken) og klinisk problem: hengende øyelokk og "
+                                "øyenbryn er ptose. Raden beskriver siste episode; tidligere episoder ligger bak "
+                                "knappen. Åpne diagrammet for å vurdere, eller behandlingene for å gå gjennom dem. "
+                                "Hva som listes, og hvorfor, står på Om målene: omtrent {budget} falske alarmer i "
+                                "året i en klinikk på demoens størrelse."),
+    "signals_scope": ("Show", "Vis"),
+    "scope_since": ("New since {date}", "Nye siden {date}"),
+    "scope_report": ("In {period}", "I {period}"),
+    "scope_all": ("All", "Alle"),
+    "signals_show_improving": ("Also improving", "Vis også forbedringer"),
+    "signals_show_improving_help": ("The list holds the concerning rows; switch on to add those on the improving "
+                                    "side.",
+                                    "Listen viser de bekymringsfulle radene; slå på for å ta med dem i gunstig "
+                                    "retning."),
+    "since_label": ("Last meeting", "Forrige møte"),
+    "since_help": ("The day of the last quality meeting: \"new\" is what became known after it (a signal is "
+                   "known once the windows of its sessions have closed). Type it as 30.11.2026 or pick it; it stays "
+                   "in the address.",
+                   "Dagen for forrige kvalitetsmøte: «ny» er det som ble kjent etter den (et signal er kjent når "
+                   "vinduene til behandlingene bak det er lukket). Skriv den som 30.11.2026 eller velg den; den "
+                   "blir stående i adressen."),
+    "signal_new": ("new", "ny"),
+    "col_problem": ("Problem", "Problem"),
+    "open_cases": ("Cases", "Behandlinger"),
     "col_when": ("When", "Når"),
     "col_what_fired": ("What fired", "Hva slo ut"),
     "col_kind": ("Chart", "Diagram"),
@@ -255,12 +287,30 @@ TEXTS: dict[str, tuple[str, str]] = {
                               "lowest and highest over the outcomes that need a follow-up.",
                               "Andel aktuelle behandlinger med en kontroll innenfor utfallets vindu, laveste og "
                               "høyeste blant utfallene som krever oppfølging."),
-    "kpi_signals": ("Concerning signals", "Bekymringsfulle signaler"),
-    "kpi_signals_help": ("Episodes on the worse side (list below): each problem once, however many points it "
-                         "flagged.", "Episoder i ugunstig retning (liste under): hvert problem én gang, uansett "
-                         "hvor mange punkter det flagget."),
+    "kpi_signals_review": ("Signals to review", "Signaler å gjennomgå"),
+    "kpi_signals_review_help": ("The concerning rows of the list below (one per clinician and clinical problem), "
+                                "in the list's choice. While the CUSUM check runs the count is provisional: it "
+                                "can only grow.",
+                                "De bekymringsfulle radene i listen under (én per behandler og klinisk problem), "
+                                "for valget i listen. Mens CUSUM sjekkes er tallet foreløpig: det kan bare øke."),
+    "kpi_signals_scope": ("{scope}", "{scope}"),
+    "kpi_signals_provisional": ("provisional: CUSUM still being checked", "foreløpig: CUSUM sjekkes ennå"),
+    "kpi_sessions_report": ("{n} in {period}", "{n} i {period}"),
+    "kpi_special_short": ("Concerning variation", "Bekymringsfull variasjon"),
+    "kpi_special_delta": ("outcomes, read at {period}", "utfall, vurdert for {period}"),
+    "report_caption": ("Reporting month: {period} (the sidebar changes it; the charts keep the whole history).",
+                       "Rapporteringsmåned: {period} (endres i sidepanelet; diagrammene viser hele historikken)."),
+    "col_report_rate": ("{period}", "{period}"),
+    "col_report_rate_plain": ("Reporting month", "Rapporteringsmåned"),
+    "col_report_rate_help": ("The rate of the reporting period's sessions. ○: some of their windows are still "
+                             "open, so the rate is of the sessions closed so far and is not judged.",
+                             "Andelen for behandlingene i rapporteringsperioden. ○: noen av vinduene er ennå "
+                             "åpne, så andelen gjelder behandlingene som er lukket så langt, og vurderes ikke."),
+    "report_open_note": ("○ {period}: some sessions' windows are still open; the rate is provisional and not "
+                         "judged.",
+                         "○ {period}: noen behandlingers vindu er ennå åpent; andelen er foreløpig og vurderes "
+                         "ikke."),
     "episode_span": ("{first} – {last}", "{first} – {last}"),
-    "kpi_special": ("Outcomes: special cause, concerning", "Utfall: spesiell variasjon, bekymring"),
     "kpi_special_help": ("Outcomes whose latest month shows special-cause variation on the concerning side (Making "
                          "Data Count); the table shows the reading of each.",
                          "Utfall der siste måned viser spesiell variasjon i bekymringsfull retning (Making Data "
@@ -1147,6 +1197,8 @@ TEXTS: dict[str, tuple[str, str]] = {
 # tn(key, count, lang, **values); `{n}` is the count. A 'one' form may leave `{n}` out ("once", "den siste dagen").
 # count_* keys are a counted noun alone, for a text with a second count ({arl}, {shrink}, {sessions} in TEXTS).
 PLURALS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "signal_more_episodes": (("{n} earlier episode", "{n} earlier episodes"),
+                             ("{n} tidligere episode", "{n} tidligere episoder")),
     "count_sessions": (("{n} session", "{n} sessions"), ("{n} behandling", "{n} behandlinger")),
     "count_pseudo_sessions": (("{n} pseudo-session", "{n} pseudo-sessions"),
                               ("{n} tenkt behandling", "{n} tenkte behandlinger")),
@@ -1388,6 +1440,32 @@ def pct(x: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
     return _minus(babel_numbers.format_percent(float(x), format=pattern, locale=_locale(lang)))
 
 
+MOST_DIGITS = 6
+
+
+def apart(value: float | None, limit: float | None, fmt, digits: int = 1) -> tuple[str, str]:
+    """A value and the limit it is compared with, formatted by `fmt(x, digits)` with as many digits as it takes
+    for the two to print differently (from `digits`, at most MOST_DIGITS): never "0,6 % against the limit 0,6 %"
+    for 0.6049 and 0.6038 %, nor "CUSUM 3,65 (threshold 3,65)". Equal values print equal."""
+    for n in range(digits, MOST_DIGITS + 1):
+        a, b = fmt(value, n), fmt(limit, n)
+        if a != b or _missing(value) or _missing(limit) or float(value) == float(limit):
+            return a, b
+    return a, b
+
+
+def pct_apart(value: float | None, limit: float | None, lang: str = DEFAULT_LANG, digits: int = 1
+              ) -> tuple[str, str]:
+    """Two proportions as percentages that print differently unless they are equal (apart)."""
+    return apart(value, limit, lambda x, n: pct(x, lang, n), digits)
+
+
+def number_apart(value: float | None, limit: float | None, lang: str = DEFAULT_LANG, digits: int = 2
+                 ) -> tuple[str, str]:
+    """Two numbers that print differently unless they are equal (apart)."""
+    return apart(value, limit, lambda x, n: number(x, lang, n), digits)
+
+
 def pct_range(low: float | None, high: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
     """'8.1–12.9 %' from two proportions."""
     if _missing(low) or _missing(high):
@@ -1403,14 +1481,19 @@ def nok(x: float | None, lang: str = DEFAULT_LANG) -> str:
     return f"{babel_numbers.get_currency_symbol('NOK', locale=_locale(lang))}{NBSP}{number(x, lang, 0)}"
 
 
+DATE_PATTERNS = {"nb": "dd.MM.yyyy", "en": "yyyy-MM-dd"}  # the form a Norwegian reader writes; ISO in English
+
+
 def date(d: dt.date | None, lang: str = DEFAULT_LANG) -> str:
-    """ISO dates in both languages ('2026-03-25', '2026-03-25 07:05'): unambiguous in a clinic and in an audit."""
+    """A date as its readers write it: '25.03.2026' ('25.03.2026 07:05') in Norwegian, ISO '2026-03-25'
+    ('2026-03-25 07:05') in English. Files (exports, the URL) keep ISO dates."""
     if _missing(d):
         return "–"
+    pattern = DATE_PATTERNS.get(lang, DATE_PATTERNS["en"])
     if isinstance(d, dt.datetime):
-        return babel_dates.format_datetime(d, "yyyy-MM-dd HH:mm", tzinfo=d.tzinfo, locale=_locale(lang))
+        return babel_dates.format_datetime(d, f"{pattern} HH:mm", tzinfo=d.tzinfo, locale=_locale(lang))
     if isinstance(d, dt.date):
-        return babel_dates.format_date(d, "yyyy-MM-dd", locale=_locale(lang))
+        return babel_dates.format_date(d, pattern, locale=_locale(lang))
     return d.isoformat() if hasattr(d, "isoformat") else str(d)
 
 

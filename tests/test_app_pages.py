@@ -157,7 +157,7 @@ def test_in_app_links_use_the_tables_url_path(demo_db, use_db):
 
 def test_overview_rates_references_readings_and_signals(demo_db, use_db):
     use_db(demo_db)
-    at = app()
+    at = app(scope="all", improving="true")  # every listed row (the default: concerning ones new since a meeting)
     no_exception(at)
     cusum_done(at)
     no_exception(at)

@@ -144,6 +144,7 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     "period_{}": ("week", "month", "quarter", "year"),
     "review_{}": signals.REVIEW_SETS,
     "export_mode_{}": ("release", "internal"),
+    "report_{}": ("last", "quarter", "year"),  # the reporting period presets (dashboard/filters.py)
     # f-strings and `+`
     "role_{}": (*access.ROLES, "none"),
     "spc_rules_{}": analysis.RULE_SETS,
@@ -311,8 +312,12 @@ def test_numbers_and_percentages_per_language():
 
 def test_dates_and_periods():
     d = dt.date(2026, 3, 1)
-    assert i18n.date(d, "nb") == i18n.date(d, "en") == "2026-03-01"
-    assert i18n.date(dt.datetime(2026, 3, 1, 7, 5)) == "2026-03-01 07:05"
+    # issue 16: Norwegian dates as a Norwegian reader writes them (30.11.2026); English keeps ISO
+    assert i18n.date(d, "nb") == "01.03.2026"
+    assert i18n.date(d, "en") == "2026-03-01"
+    assert i18n.date(dt.datetime(2026, 3, 1, 7, 5), "nb") == "01.03.2026 07:05"
+    assert i18n.date(dt.datetime(2026, 3, 1, 7, 5), "en") == "2026-03-01 07:05"
+    assert i18n.date(dt.date(2026, 11, 30), "nb") == "30.11.2026"
     assert i18n.date(None) == i18n.date(float("nan")) == "–"
     # month names from CLDR (format context, skeleton yMMM): 'mars', 'mai', 'juni', 'juli' are written out, the
     # others abbreviated with a full stop ('jan.', 'okt.'); before: a hand-made list with 'mar.'

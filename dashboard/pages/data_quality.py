@@ -37,10 +37,10 @@ def freshness(ctx_lang: str) -> None:
         return text
 
     ui.kpi(c[0], ui.tr("fresh_snapshot"), f"v{info['version']}",
-           delta=ui.tr("fresh_published", when=i18n.date(info["published_at"])) if info["published_at"] else None)
-    ui.kpi(c[1], ui.tr("fresh_treatment"), i18n.date(fresh["last_treatment_on"]), delta=ago(fresh["last_treatment_on"]))
-    ui.kpi(c[2], ui.tr("fresh_follow_up"), i18n.date(fresh["last_follow_up_on"]), delta=ago(fresh["last_follow_up_on"]))
-    ui.kpi(c[3], ui.tr("fresh_load"), i18n.date(day_of(fresh["last_load_at"])), delta=ago(fresh["last_load_at"]))
+           delta=ui.tr("fresh_published", when=i18n.date(info["published_at"], ui.lang())) if info["published_at"] else None)
+    ui.kpi(c[1], ui.tr("fresh_treatment"), i18n.date(fresh["last_treatment_on"], ui.lang()), delta=ago(fresh["last_treatment_on"]))
+    ui.kpi(c[2], ui.tr("fresh_follow_up"), i18n.date(fresh["last_follow_up_on"], ui.lang()), delta=ago(fresh["last_follow_up_on"]))
+    ui.kpi(c[3], ui.tr("fresh_load"), i18n.date(day_of(fresh["last_load_at"]), ui.lang()), delta=ago(fresh["last_load_at"]))
     last = fresh["last_treatment_on"]
     if last is not None and (today - last).days > STALE_DAYS:
         st.warning(i18n.tn("stale_warning", (today - last).days, ui.lang()), icon=":material/schedule:")
