@@ -287,9 +287,7 @@ def cases_link(outcome: str, clinician: str | None, *, label: str | None = None,
     for viewers who may see case lists (pipelines/release/access.py)."""
     if not auth.current().may("case_review"):
         return
-    params = {"outcome": outcome, "point": "all", "review_clin": clinician or None, "which": None,
-              "review_page": None}
-    target = container or st
-    with target:
-        st.page_link(access.page("complications").file, label=label or tr("open_cases"), icon=":material/list_alt:",
+    params = {"outcome": outcome, "point": "all", "review_clin": clinician or None}
+    target = container if container is not None else st
+    target.page_link(access.page("complications").file, label=label or tr("open_cases"), icon=":material/list_alt:",
                      query_params=filters.link_params(**{k: v for k, v in params.items() if v is not None}))

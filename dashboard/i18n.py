@@ -144,7 +144,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "reading_special_cause_concerning": ("Special cause: concerning", "Spesiell variasjon: bekymring"),
     "reading_special_cause_improving": ("Special cause: improving", "Spesiell variasjon: forbedring"),
     "reading_none": ("Too few periods", "For få perioder"),
-    "reading_short_common_cause": ("Common cause", "Vanlig"),
+    "reading_short_common_cause": ("Common cause", "Vanlig variasjon"),
     "reading_short_special_cause_concerning": ("Special: concerning", "Spesiell: bekymring"),
     "reading_short_special_cause_improving": ("Special: improving", "Spesiell: forbedring"),
     "reading_short_none": ("Too few periods", "For få perioder"),
@@ -293,7 +293,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                                 "can only grow.",
                                 "De bekymringsfulle radene i listen under (én per behandler og klinisk problem), "
                                 "for valget i listen. Mens CUSUM sjekkes er tallet foreløpig: det kan bare øke."),
-    "kpi_signals_scope": ("{scope}", "{scope}"),
+    "kpi_signals_scope": ("list: {scope}", "i listen: {scope}"),
     "kpi_signals_provisional": ("provisional: CUSUM still being checked", "foreløpig: CUSUM sjekkes ennå"),
     "kpi_sessions_report": ("{n} in {period}", "{n} i {period}"),
     "kpi_special_short": ("Concerning variation", "Bekymringsfull variasjon"),
@@ -1443,27 +1443,47 @@ def pct(x: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
 MOST_DIGITS = 6
 
 
+def _pattern_upto(least: int, most: int, suffix: str = "") -> babel_numbers.NumberPattern:
+    """'#,##0.0##' (+ suffix): at least `least` decimals, at most `most` (trailing zeros beyond `least` dropped)."""
+    decimals = "0" * least + "#" * max(0, most - least)
+    return babel_numbers.parse_pattern("#,##0" + ("." + decimals if decimals else "") + suffix)
+
+
 def apart(value: float | None, limit: float | None, fmt, digits: int = 1) -> tuple[str, str]:
-    """A value and the limit it is compared with, formatted by `fmt(x, digits)` with as many digits as it takes
-    for the two to print differently (from `digits`, at most MOST_DIGITS): never "0,6 % against the limit 0,6 %"
-    for 0.6049 and 0.6038 %, nor "CUSUM 3,65 (threshold 3,65)". Equal values print equal."""
-    for n in range(digits, MOST_DIGITS + 1):
-        a, b = fmt(value, n), fmt(limit, n)
-        if a != b or _missing(value) or _missing(limit) or float(value) == float(limit):
-            return a, b
+    """A value and the limit it is compared with, formatted by `fmt(x, least, most)` with as many decimals as it
+    takes for the two to print differently (from `digits`, at most MOST_DIGITS; the extra decimals without
+    trailing zeros): never "0,6 % against the limit 0,6 %" for 0.6049 % and 0.6038 %, nor "CUSUM 3,65 (threshold
+    3,65)" for 3.6512 and 3.6498. Equal values print equal; a value of 0 stays "0,0 %"."""
+    a, b = fmt(value, digits, digits), fmt(limit, digits, digits)
+    if a != b or _missing(value) or _missing(limit) or float(value) == float(limit):
+        return a, b
+    for n in range(digits + 1, MOST_DIGITS + 1):
+        a, b = fmt(value, digits, n), fmt(limit, digits, n)
+        if a != b:
+            break
     return a, b
 
 
 def pct_apart(value: float | None, limit: float | None, lang: str = DEFAULT_LANG, digits: int = 1
               ) -> tuple[str, str]:
     """Two proportions as percentages that print differently unless they are equal (apart)."""
-    return apart(value, limit, lambda x, n: pct(x, lang, n), digits)
+    def fmt(x, least, most):
+        if _missing(x):
+            return "–"
+        return _minus(babel_numbers.format_percent(float(x), format=_pattern_upto(least, most, PERCENT_SUFFIX),
+                                                   locale=_locale(lang)))
+    return apart(value, limit, fmt, digits)
 
 
 def number_apart(value: float | None, limit: float | None, lang: str = DEFAULT_LANG, digits: int = 2
                  ) -> tuple[str, str]:
     """Two numbers that print differently unless they are equal (apart)."""
-    return apart(value, limit, lambda x, n: number(x, lang, n), digits)
+    def fmt(x, least, most):
+        if _missing(x):
+            return "–"
+        return _minus(babel_numbers.format_decimal(float(x), format=_pattern_upto(least, most),
+                                                   locale=_locale(lang)))
+    return apart(value, limit, fmt, digits)
 
 
 def pct_range(low: float | None, high: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:

@@ -211,7 +211,7 @@ def group_row(g: dict, lg: str, by_month: bool) -> None:
     names = [ui.outcome_label(k) for k in g["outcomes"]]
     c[2].markdown(family_label(g["family"]) + (f"  \n*{', '.join(names)}*" if names != [family_label(g['family'])]
                                                else ""))
-    c[3].markdown(g["clinician"] or f"*{ui.tr('clinic')}*")
+    c[3].markdown(g["clinician"] if isinstance(g["clinician"], str) and g["clinician"] else f"*{ui.tr('clinic')}*")
     text = signal_text(latest, lg)
     if g.get("is_new"):
         text = f":orange-badge[{ui.tr('signal_new')}] " + text
@@ -225,8 +225,7 @@ def group_row(g: dict, lg: str, by_month: bool) -> None:
     page, params = signal_link(latest)
     with c[5]:
         ui.page_link(page, ui.tr("open_chart_short"), **params)
-        if g["clinician"]:
-            ui.cases_link(latest["outcome"], g["clinician"])
+        ui.cases_link(latest["outcome"], g["clinician"] if isinstance(g["clinician"], str) else None)
 
 
 def signals_list(groups: pd.DataFrame, lg: str, by_month: bool) -> None:

@@ -687,6 +687,8 @@ def signal_groups(ep: pd.DataFrame) -> pd.DataFrame:
             "episodes": g.drop(columns=["family", "_clinician"]).to_dict("records"),
         })
     frame = pd.DataFrame(out, columns=GROUP_COLUMNS)
+    # a clinic-wide group has no clinician: None, never NaN (pandas 3 infers a string column; NaN reads 'nan')
+    frame["clinician"] = pd.Series([c if isinstance(c, str) else None for c in frame["clinician"]], dtype=object)
     frame["_order"] = frame["family"].map(order)
     frame["_clinician"] = frame["clinician"].fillna("")
     frame = frame.sort_values(["last_day", "_order", "_clinician"], ascending=[False, True, True], kind="stable")
