@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -281,13 +282,72 @@ def source_text(reference, lg: str) -> str:
     return text or "–"
 
 
-def cases_link(outcome: str, clinician: str | None, *, label: str | None = None, container: Any = None) -> None:
+def cases_link(outcome: str, clinician: str | None, *, which: str = "numerator", label: str | None = None,
+               container: Any = None) -> None:
     """One click to the sessions behind an outcome for a clinician (or the clinic) over the whole period: the
-    complications page's case review with the outcome, the clinician and the whole period preselected. Drawn only
-    for viewers who may see case lists (pipelines/release/access.py)."""
+    complications page's case review with the outcome, the clinician, the whole period and the sessions (`which`:
+    those with the event; all in the rate for a low, improving flag) preselected. Drawn only for viewers who may
+    see case lists (pipelines/release/access.py)."""
     if not auth.current().may("case_review"):
         return
-    params = {"outcome": outcome, "point": "all", "review_clin": clinician or None}
+    params = {"outcome": outcome, "point": "all", "review_clin": clinician or None, "which": which}
     target = container if container is not None else st
     target.page_link(access.page("complications").file, label=label or tr("open_cases"), icon=":material/list_alt:",
                      query_params=filters.link_params(**{k: v for k, v in params.items() if v is not None}))
+
+
+RISK_KEYS = {"neuromuscular_disease": "risk_neuromuscular", "aminoglycoside_antibiotics": "risk_aminoglycoside",
+             "pregnant_or_breastfeeding": "risk_pregnant"}
+
+
+def _answer_text(column: str, value: Any, answers: dict, lg: str) -> str | None:
+    """One recorded answer as the reader says it ('hengende øyelokk', 'effekt delvis', '6 hodepinedager (før: 10)');
+    None for an answer that does not make the event (a no, or a baseline shown beside its answer)."""
+    if column.startswith("baseline_") or value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if column == "effect":
+        return i18n.t("answer_effect", lg, value=i18n.label("effect", value, lg))
+    if column == "headache_days":
+        return i18n.t("answer_headache", lg, n=i18n.number(value, lg),
+                      base=i18n.number(answers.get("baseline_headache_days"), lg))
+    if column == "hdss":
+        return i18n.t("answer_hdss", lg, n=i18n.number(value, lg), base=i18n.number(answers.get("baseline_hdss"), lg))
+    if column == "satisfaction":
+        return i18n.t("answer_satisfaction", lg, n=i18n.number(value, lg))
+    if isinstance(value, bool | np.bool_):
+        if not value:
+            return None
+        return registry.get(column).label(lg).lower() if column in registry.OUTCOMES_BY_KEY else column
+    return f"{column} {value}"
+
+
+def why_counts(reason: dict, outcome_key: str, *, event: bool, lost: bool, lg: str) -> str:
+    """The case review's "why it counts" cell for one session (`reason`: a row of signals.case_reasons): what put
+    it in the numerator ("korrigert dag 14", "hengende øyelokk ved kontrollen dag 12", "ingen oppfølging innen dag
+    28: telles som hendelse") or why it is in the rate without the event."""
+    o = registry.get(outcome_key)
+
+    def day(name: str) -> int | None:
+        v = reason.get(name)
+        return None if v is None or pd.isna(v) else int(v)
+
+    parts: list[str] = []
+    if event:
+        if day("event_day") is not None:
+            answers = reason.get("answers") or {}
+            said = [t for c, v in answers.items() if (t := _answer_text(c, v, answers, lg))]
+            parts.append(i18n.t("why_recorded", lg, answers=", ".join(said) or o.label(lg).lower(),
+                                day=day("event_day")))
+        if day("correction_day") is not None:
+            parts.append(i18n.t("why_correction", lg, day=day("correction_day")))
+        risks = reason.get("risks") or ()
+        if risks:
+            parts.append(i18n.t("why_risks", lg, risks=", ".join(i18n.t(RISK_KEYS.get(r, r), lg) for r in risks)))
+        if not parts and lost and o.lost_to_follow_up == "event":
+            parts.append(i18n.t("why_lost_event", lg, day=day("close_day")))
+        return "; ".join(parts) or "–"
+    if lost:
+        return i18n.t("why_lost", lg, day=day("close_day"))
+    if day("assessed_day") is not None:
+        return i18n.t("why_no_event", lg, day=day("assessed_day"))
+    return i18n.t("why_no_event_plain", lg)

@@ -405,10 +405,44 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_repeat": ("Repeat", "Gjentatt"),
     "col_event": ("Event", "Hendelse"),
     "col_contacts": ("Contacts", "Kontakter"),
-    "col_last_contact": ("Last contact (day)", "Siste kontakt (dag)"),
     "col_last_effect": ("Effect at last contact", "Effekt ved siste kontakt"),
-    "col_lost": ("Lost to follow-up", "Uten oppfølging"),
+    # the case review over the whole period, per clinician, with why each session counts (issue 16)
+    "review_whole_period": ("Whole period", "Hele perioden"),
+    "review_clinician": ("Clinician", "Behandler"),
+    "review_all_clinicians": ("All clinicians", "Alle behandlere"),
+    "col_why": ("Why it counts", "Hvorfor den telles"),
+    "col_why_help": ("What put the session in the numerator (or why it is in the rate without the event), from "
+                     "the outcome's definition: the follow-up answer and its day, the correction's day, a risk "
+                     "answered yes, or no follow-up by the window's last day.",
+                     "Hva som gjør at behandlingen telles som hendelse (eller hvorfor den er med i andelen uten "
+                     "hendelsen), etter utfallets definisjon: svaret ved kontrollen og dagen, dagen for "
+                     "korrigeringen, en risiko besvart med ja, eller ingen oppfølging innen vinduets siste dag."),
+    "why_correction": ("correction on day {day}", "korrigert dag {day}"),
+    "why_risks": ("treated despite {risks}", "behandlet til tross for {risks}"),
+    "why_recorded": ("{answers} at the follow-up on day {day}", "{answers} ved kontrollen dag {day}"),
+    "why_lost_event": ("no follow-up by day {day}: counts as the event",
+                       "ingen oppfølging innen dag {day}: telles som hendelse"),
+    "why_lost": ("no follow-up by day {day}: left out of the rate",
+                 "ingen oppfølging innen dag {day}: holdt utenfor andelen"),
+    "why_no_event": ("no event at the follow-up on day {day}", "ingen hendelse ved kontrollen dag {day}"),
+    "why_no_event_plain": ("no event", "ingen hendelse"),
+    "answer_effect": ("effect {value}", "effekt {value}"),
+    "answer_headache": ("{n} headache days (before: {base})", "{n} hodepinedager (før: {base})"),
+    "answer_hdss": ("HDSS {n} (before: {base})", "HDSS {n} (før: {base})"),
+    "answer_satisfaction": ("satisfaction {n} of 5", "fornøydhet {n} av 5"),
+    "risk_neuromuscular": ("a neuromuscular disease", "nevromuskulær sykdom"),
+    "risk_aminoglycoside": ("aminoglycoside antibiotics", "aminoglykosid-antibiotika"),
+    "risk_pregnant": ("pregnancy or breastfeeding", "graviditet eller amming"),
+    "review_download": ("Download the review list (CSV)", "Last ned gjennomgangslisten (CSV)"),
+    "review_download_help": ("Every session of this list (all pages) with why it counts, for the quality meeting: "
+                             "internal, with pseudonymous references; the download is recorded in the access log.",
+                             "Alle behandlingene i listen (alle sider) med hvorfor de telles, til kvalitetsmøtet: "
+                             "internt, med pseudonyme referanser; nedlastingen føres i tilgangsloggen."),
     # --- clinicians --------------------------------------------------------------------------------------------
+    "open_cases_of": ("{clinician}'s sessions: {outcome}, whole period", "Behandlingene til {clinician}: {outcome}, "
+                      "hele perioden"),
+    "open_cases_help": ("The clinician's sessions with the event over the whole period, with why each counts.",
+                        "Behandlerens behandlinger med hendelsen i hele perioden, med hvorfor hver telles."),
     "clinicians_caption": ("Each clinician against the clinic rate: a funnel plot, not a league table. "
                            "Clinicians are listed by code, never ranked by rate.",
                            "Hver behandler mot klinikkens andel: et traktplott, ikke en rangering. Behandlerne "

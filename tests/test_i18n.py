@@ -331,7 +331,7 @@ def test_dates_and_periods():
     # nb: CLDR's wide quarter (its abbreviation 'K4' is not what Norwegian readers know); before: '4. kv. 2026'
     assert i18n.period_label(dt.date(2026, 10, 1), "quarter", "nb") == "4. kvartal 2026"
     assert i18n.period_label(d, "year", "en") == "2026"
-    assert i18n.period_label(d, "week", "nb") == "uke fra 2026-03-01"
+    assert i18n.period_label(d, "week", "nb") == "uke fra 01.03.2026"
     assert i18n.period_label(d, "week", "en") == "week of 2026-03-01"
 
 

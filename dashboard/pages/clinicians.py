@@ -32,7 +32,7 @@ def position(r: dict) -> str:
 
 
 def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame, lg: str, cusum_note: str,
-                    min_completeness: float = analysis.LOW_COMPLETENESS_BELOW) -> None:
+                    min_completeness: float = analysis.LOW_COMPLETENESS_BELOW, outcome: str | None = None) -> None:
     """status: analysis.cusum_status, or its by-month form (signals.cusum_summary per_day=False: the latest signal
     named by its month). A clinician with low follow-up completeness (`is_low_completeness`) has ⚠ beside it."""
     if funnel.empty:
@@ -83,6 +83,10 @@ def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame
                                     + ("  ⚠" if r.get("is_low_completeness") else "")
                                     for r, h in zip(f.to_dict("records"), hidden, strict=True)],
     })
+    links = outcome is not None and auth.current().may("case_review")
+    if links:  # each clinician's sessions for the outcome over the whole period, one click away
+        table[ui.tr("open_cases")] = [ui.link_url("complications", outcome=outcome, point="all", review_clin=c)
+                                      for c in f["clinician"]]
     colour = {"high": charts.CONCERNING, "low": charts.IMPROVING}
     flags = list(f["flag"].fillna(""))
     styled = table.style.apply(lambda s: [f"color: {colour.get(fl, '#1F2328')}; font-weight: "
@@ -96,6 +100,8 @@ def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame
         ui.tr("col_cusum_signals"): st.column_config.TextColumn(width=140),
         ui.tr("col_completeness"): st.column_config.TextColumn(
             help=ui.tr("col_completeness_help", pct=i18n.pct(min_completeness, lg, 0)), width=90),
+        **({ui.tr("open_cases"): st.column_config.LinkColumn(display_text=":material/list_alt:", width=60,
+                                                             help=ui.tr("open_cases_help"))} if links else {}),
     })
 
 
@@ -131,14 +137,19 @@ def main() -> None:
     tabs = st.tabs([labels[k] for k in TABS], default=labels.get(tab_param, labels["funnel"]))
     focus = chosen if chosen in clinicians else focus_default
     ring = chosen if chosen in clinicians and "clinician" in st.query_params else None
+    cases_label = ui.tr("open_cases_of", clinician=focus, outcome=o.label(lg)) if focus else None
     with tabs[0]:
         curve = analysis.funnel_curve(info, int(funnel["denominator_n"].max()) if not funnel.empty else 1, method)
         ui.show_chart(charts.funnel_chart(funnel, curve, info, outcome_label=o.label(lg), lang=lg,
                                           reference=charts.reference_tuple(o.reference), highlight=ring,
                                           min_completeness=least_followed),
                       key="funnel")
+        if focus:  # one click to the clinician's sessions for the outcome over the whole period
+            ui.cases_link(key, focus, label=cases_label)
     with tabs[1]:
         ui.show_chart(charts.oe_chart(oe, outcome_label=o.label(lg), lang=lg, highlight=ring), key="oe")
+        if focus:
+            ui.cases_link(key, focus, label=cases_label)
     with tabs[2]:
         if reason:
             st.info(cusum_note, icon=":material/info:")
@@ -154,10 +165,12 @@ def main() -> None:
                 fig = charts.cusum_monthly_chart(summary["monthly"], clinician=focus, outcome_label=o.label(lg),
                                                  lang=lg, arl0=analysis.CUSUM_ARL0, min_sessions=ctx.min_sessions)
             ui.show_chart(fig, key="cusum")
+            if focus:
+                ui.cases_link(key, focus, label=ui.tr("open_cases_of", clinician=focus, outcome=o.label(lg)))
     st.subheader(ui.tr("clinician_table"))
     if funnel.empty:
         st.info(ui.tr("funnel_empty"))
-    clinician_table(funnel, oe, status, lg, cusum_note, least_followed)
+    clinician_table(funnel, oe, status, lg, cusum_note, least_followed, outcome=key)
     ui.hidden_note(funnel, oe)
     if not funnel.empty and np.isfinite(info.get("target", np.nan)):
         if info.get("excluded"):

@@ -225,7 +225,8 @@ def group_row(g: dict, lg: str, by_month: bool) -> None:
     page, params = signal_link(latest)
     with c[5]:
         ui.page_link(page, ui.tr("open_chart_short"), **params)
-        ui.cases_link(latest["outcome"], g["clinician"] if isinstance(g["clinician"], str) else None)
+        ui.cases_link(latest["outcome"], g["clinician"] if isinstance(g["clinician"], str) else None,
+                      which="numerator" if latest["concern"] else "denominator")
 
 
 def signals_list(groups: pd.DataFrame, lg: str, by_month: bool) -> None:
