@@ -406,6 +406,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_event": ("Event", "Hendelse"),
     "col_contacts": ("Contacts", "Kontakter"),
     "col_last_effect": ("Effect at last contact", "Effekt ved siste kontakt"),
+    "report_band": ("Reporting month: {period}", "Rapporteringsmåned: {period}"),
     # the case review over the whole period, per clinician, with why each session counts (issue 16)
     "review_whole_period": ("Whole period", "Hele perioden"),
     "review_clinician": ("Clinician", "Behandler"),

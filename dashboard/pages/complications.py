@@ -214,6 +214,9 @@ def main() -> None:
                         as_of=ctx.as_of, min_sessions=ctx.min_sessions, low_completeness_below=least_followed)
     point = filters.peek("point")
     chosen = dt.date.fromisoformat(point) if isinstance(point, str) and point[:4].isdigit() else None
+    if chosen is None and not frame.empty and ctx.report is not None and period == "month" \
+            and ctx.report.months[-1] in set(frame.loc[frame["denominator_n"] > 0, "period_start"]):
+        chosen = ctx.report.months[-1]  # the reporting month (the last of a quarter / year) is the one reviewed
     if chosen is None and not frame.empty:
         flagged = frame.loc[frame["signal"].astype(bool) & frame["sigma_signal"].astype(bool), "period_start"]
         chosen = (flagged.iloc[-1] if len(flagged) else
@@ -225,7 +228,9 @@ def main() -> None:
                            reference=charts.reference_tuple(o.reference),
                            reference_text=(o.reference.text_nb if lg == "nb" else o.reference.text_en)
                            if o.reference else None, higher_is_better=o.higher_is_better, highlight=chosen,
-                           min_completeness=least_followed)
+                           min_completeness=least_followed,
+                           report=(ctx.report.start, ctx.report.end) if ctx.report and period == "month" else None,
+                           report_label=ui.tr("report_band", period=ui.report_text(ctx)))
     event = ui.show_chart(fig, key=f"spc_{key}_{chart}_{rules}_{period}", on_select="rerun",
                           selection_mode=("points",))
     incomplete_note(frame, period, ctx)
