@@ -832,6 +832,15 @@ def rate_time_chart(frame: pd.DataFrame, *, lang: str, title: str, subtitle: str
         f["rate"], f["ci_low"], f["ci_high"] = 1 - f["rate"], 1 - f["ci_high"], 1 - f["ci_low"]
         f["numerator_n"] = f["denominator_n"] - f["numerator_n"]
     name_ = name
+    # periods not closed (`period_closed` False, when the frame says): drawn hollow apart, without a band, and
+    # left out of the scale (a newest quarter with one closed session has a 0-100 % interval)
+    is_open = (~f["period_closed"].fillna(True).astype(bool)).to_numpy() if "period_closed" in f \
+        else np.zeros(len(f), dtype=bool)
+    if is_open.all():  # nothing closed yet: draw what there is
+        is_open[:] = False
+    f["_open"] = is_open
+    open_rows = f[f["_open"]]
+    f = f[~f["_open"]]
     groups = [(None, f)] if series is None else list(f.groupby(series, sort=False))
     if series is not None and series_labels:
         order = {k: i for i, k in enumerate(series_labels)}
@@ -839,6 +848,16 @@ def rate_time_chart(frame: pd.DataFrame, *, lang: str, title: str, subtitle: str
     for i, (key, sub) in enumerate(groups):
         colour = SERIES[i % len(SERIES)]
         name = (series_labels or {}).get(key, key) if key is not None else (name_ or t("legend_rate", lang))
+        part = open_rows if series is None else open_rows[open_rows[series] == key]
+        if len(part):
+            fig.add_trace(go.Scatter(
+                x=pd.to_datetime(part["period_start"]), y=_pcts(part["rate"]), mode="markers",
+                name=t("legend_incomplete", lang), legendgroup="incomplete", showlegend=i == 0,
+                marker=dict(symbol="circle-open", size=9, color=colour, line=dict(width=1.5, color=colour)),
+                customdata=np.array([_hover([f"<b>{name}: {i18n.period_label(r['period_start'], period, lang)}</b>",
+                                             t("hover_incomplete", lang)]) for r in part.to_dict("records")],
+                                    dtype=object).reshape(-1, 1),
+                hovertemplate="%{customdata[0]}<extra></extra>"))
         sub = sub.sort_values("period_start")
         x = pd.to_datetime(sub["period_start"])
         fig.add_trace(go.Scatter(x=pd.concat([x, x[::-1]]), y=_pcts(list(sub["ci_high"]) + list(sub["ci_low"])[::-1]),
@@ -874,7 +893,7 @@ def rate_time_chart(frame: pd.DataFrame, *, lang: str, title: str, subtitle: str
         top_values.append(reference[1] / 100)
     top = min(1.0, np.nanmax(top_values) * 1.12) if np.isfinite(top_values).any() else 1.0
     fig.update_yaxes(range=[0, 100 * top], ticksuffix=" %")
-    fig.update_xaxes(type="date", **i18n.month_ticks((trace.x for trace in fig.data), lang))
+    _date_range(fig, pd.to_datetime(pd.concat([f["period_start"], open_rows["period_start"]])), lang)
     return fig
 
 

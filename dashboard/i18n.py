@@ -221,14 +221,17 @@ TEXTS: dict[str, tuple[str, str]] = {
                        "Sjelden hendelse: under én forventet per måned, så serier av tomme måneder er ventet."),
     "side_above": ("above", "over"),
     "side_below": ("below", "under"),
-    "rule_mdc_astronomical": ("Making Data Count: the latest point is beyond the 3-sigma limits ({value})",
-                              "Making Data Count: siste punkt er utenfor 3-sigma-grensene ({value})"),
-    "rule_mdc_shift": ("Making Data Count: shift, the latest 7 or more points on one side of the centre line",
-                       "Making Data Count: skift, de siste 7 eller flere punktene på samme side av senterlinjen"),
-    "rule_mdc_trend": ("Making Data Count: trend, 7 or more points in a row rising or falling",
-                       "Making Data Count: trend, 7 eller flere punkter på rad som stiger eller faller"),
-    "rule_mdc_two_of_three": ("Making Data Count: 2 of 3 points beyond the 2-sigma limit",
-                              "Making Data Count: 2 av 3 punkter utenfor 2-sigma-grensen"),
+    "rule_mdc_astronomical": ("The latest point is outside the control limits ({value}): rare with common-cause "
+                              "variation alone",
+                              "Siste punkt ligger utenfor kontrollgrensene ({value}): sjelden ved vanlig variasjon"),
+    "rule_mdc_shift": ("The latest 7 or more points lie on one side of the centre line: the level has probably "
+                       "changed",
+                       "De siste 7 eller flere punktene ligger på samme side av midtlinjen: nivået har trolig "
+                       "endret seg"),
+    "rule_mdc_trend": ("7 or more points in a row rise or fall: a trend",
+                       "7 eller flere punkter på rad stiger eller faller: en trend"),
+    "rule_mdc_two_of_three": ("2 of the latest 3 points lie near the control limit on one side (beyond 2 sigma)",
+                              "2 av de siste 3 punktene ligger nær kontrollgrensen på samme side (utenfor 2 sigma)"),
     "rule_cusum": ("Risk-adjusted CUSUM reached {value} (threshold {limit})",
                    "Risikojustert CUSUM nådde {value} (terskel {limit})"),
     "rule_sigma_above": ("Above the upper control limit: {value} against the limit {limit}",
@@ -243,12 +246,17 @@ TEXTS: dict[str, tuple[str, str]] = {
                                 "are ptosis. The row describes its latest episode; earlier ones are behind the "
                                 "button. Open the chart to judge it, or the cases to review them. What is listed, "
                                 "and why, is on the About page: about {budget} false alarms a year in a clinic of "
-                                "the demo's size.",
+                                "the demo's size. The rules behind the words: points outside the 3-sigma control "
+                                "limits, Anhøj's run rules (a long run on one side of the centre line, too few "
+                                "crossings), the funnel plot's 99.8 % limit and the risk-adjusted CUSUM.",
                                 "Én rad per behandler (eller klinikken) og klinisk problem: hengende øyelokk og "
                                 "øyenbryn er ptose. Raden beskriver siste episode; tidligere episoder ligger bak "
                                 "knappen. Åpne diagrammet for å vurdere, eller behandlingene for å gå gjennom dem. "
                                 "Hva som listes, og hvorfor, står på Om målene: omtrent {budget} falske alarmer i "
-                                "året i en klinikk på demoens størrelse."),
+                                "året i en klinikk på demoens størrelse. Reglene bak ordene: punkter utenfor "
+                                "3-sigma-kontrollgrensene, Anhøjs serieregler (en lang serie på samme side av "
+                                "midtlinjen, for få kryssinger), traktplottets 99,8 %-grense og risikojustert "
+                                "CUSUM."),
     "signals_scope": ("Show", "Vis"),
     "scope_since": ("New since {date}", "Nye siden {date}"),
     "scope_report": ("In {period}", "I {period}"),
@@ -1249,20 +1257,19 @@ PLURALS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
                        ("Vindu ennå åpent: {n} behandling", "Vindu ennå åpent: {n} behandlinger")),
     "awaiting_short": (("{n} still open", "{n} still open"), ("{n} ennå åpen", "{n} ennå åpne")),
     "rule_runs_longest": (
-        ("Anhøj run rule: {n} period in a row {side} the centre line, {start} to {end} (more than {limit} is "
-         "unusual)",
-         "Anhøj run rule: {n} periods in a row {side} the centre line, {start} to {end} (more than {limit} is "
-         "unusual)"),
-        ("Anhøjs regel for serier: {n} periode på rad {side} senterlinjen, {start} til {end} (mer enn {limit} er "
-         "uvanlig)",
-         "Anhøjs regel for serier: {n} perioder på rad {side} senterlinjen, {start} til {end} (mer enn {limit} er "
-         "uvanlig)")),
+        ("{n} period in a row {side} the centre line, {start} to {end}: more than {limit} in a row rarely happens "
+         "by chance",
+         "{n} periods in a row {side} the centre line, {start} to {end}: more than {limit} in a row rarely happens "
+         "by chance"),
+        ("{n} periode på rad {side} midtlinjen, {start} til {end}: mer enn {limit} på rad skjer sjelden av "
+         "tilfeldighet",
+         "{n} perioder på rad {side} midtlinjen, {start} til {end}: mer enn {limit} på rad skjer sjelden av "
+         "tilfeldighet")),
     "rule_runs_crossings": (
-        ("Anhøj crossing rule: the series crosses the centre line only once (fewer than {limit} is unusual)",
-         "Anhøj crossing rule: the series crosses the centre line only {n} times (fewer than {limit} is unusual)"),
-        ("Anhøjs regel for kryssinger: serien krysser senterlinjen bare én gang (færre enn {limit} er uvanlig)",
-         "Anhøjs regel for kryssinger: serien krysser senterlinjen bare {n} ganger (færre enn {limit} er "
-         "uvanlig)")),
+        ("The curve crosses the centre line only once: fewer than {limit} crossings point to a lasting change",
+         "The curve crosses the centre line only {n} times: fewer than {limit} crossings point to a lasting change"),
+        ("Kurven krysser midtlinjen bare én gang: færre enn {limit} kryssinger tyder på en varig endring",
+         "Kurven krysser midtlinjen bare {n} ganger: færre enn {limit} kryssinger tyder på en varig endring")),
     "runs_crossings_note": (("{n} crossing < {limit}", "{n} crossings < {limit}"),
                             ("{n} kryssing < {limit}", "{n} kryssinger < {limit}")),
     "case_review_caption": (

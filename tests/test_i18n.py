@@ -94,8 +94,8 @@ def test_one_and_many_in_both_languages():
     assert i18n.tn("access_log_bad_lines", 2, "nb").startswith("2 linjer i loggen kan ikke leses")
     assert i18n.tn("access_log_shown", 1, "en", shown=1) == "1 of 1 entry, newest first."
     assert i18n.tn("access_log_shown", 40, "nb", shown=3) == "3 av 40 oppføringer, nyeste først."
-    assert "crosses the centre line only once (" in i18n.tn("rule_runs_crossings", 1, "en", limit=4)
-    assert "bare 2 ganger (" in i18n.tn("rule_runs_crossings", 2, "nb", limit=4)
+    assert "crosses the centre line only once:" in i18n.tn("rule_runs_crossings", 1, "en", limit=4)
+    assert "bare 2 ganger:" in i18n.tn("rule_runs_crossings", 2, "nb", limit=4)
     assert i18n.tn("count_sessions", 5000, "nb") == f"5{NBSP}000 behandlinger"
     assert i18n.tn("legend_small_n", 1, "en") == "Fewer than 1 session"
     assert i18n.tn("small_n", 20, "nb") == "færre enn 20 behandlinger: tolk med varsomhet"
