@@ -448,11 +448,11 @@ def span_label(first_month: dt.date, last_month: dt.date, lang: str) -> str:
 
 
 def default_since(as_of: dt.date) -> dt.date:
-    """The default day of the last meeting: a month before the data's date (the same day, or the month's last)."""
+    """The default day of the last meeting: the same day a month before the data's date (the month's last day
+    when it is shorter: 31 March -> 28 February)."""
     month = _add_months(_month(as_of), -1)
-    following = _add_months(month, 1)
-    return min(month.replace(day=min(as_of.day, 28)) if as_of.day <= 28 else following - dt.timedelta(days=1),
-               as_of)
+    last_day = (_add_months(month, 1) - dt.timedelta(days=1)).day
+    return month.replace(day=min(as_of.day, last_day))
 
 
 def report(first: dt.date, as_of: dt.date) -> Report:
