@@ -257,6 +257,8 @@ def since_input(ctx: ui.Context, container) -> dt.date:
     state = filters.canon()
     filters.apply_url(["since"])
     value = state.get("since") if isinstance(state.get("since"), dt.date) else default
+    # a date from a link outside the data's span is the nearest day inside it (the field refuses others)
+    value = min(max(value, ctx.options["first_date"]), ctx.as_of)
     key = filters.widget_key("since")
 
     def changed() -> None:
