@@ -375,7 +375,7 @@ def spc_chart(
         fig.add_trace(go.Scatter(
             x=x[open_], y=[v for v, o in zip(y, open_, strict=True) if o], mode="markers+text",
             name=t("legend_incomplete", lang), text=[t("spc_incomplete_label", lang)] * int(open_.sum()),
-            textposition="top center", textfont=dict(size=11, color=GREY),
+            textposition="top left", textfont=dict(size=11, color=GREY),  # inside the date axis
             marker=dict(symbol="circle-open", size=10, color=GREY, line=dict(width=1.5, color=GREY)),
             customdata=np.array([h for h, o in zip(hover, open_, strict=True) if o], dtype=object).reshape(-1, 1),
             hovertemplate="%{customdata[0]}<extra></extra>"))

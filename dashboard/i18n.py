@@ -70,8 +70,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                            "Måneden (eller månedene) kvalitetsmøtet ser på. Den snevrer ikke inn dataene: hvert "
                            "diagram beholder hele historikken og markerer perioden, og oversikten vurderer og teller "
                            "den. Nyeste måned kan velges når vinduet til hver behandling i den er lukket."),
-    "report_last": ("Last closed month ({period})", "Siste avsluttede måned ({period})"),
-    "report_quarter": ("This quarter ({period})", "Dette kvartalet ({period})"),
+    "report_last": ("Last month ({period})", "Siste måned ({period})"),
+    "report_quarter": ("Quarter ({period})", "Kvartalet ({period})"),
     "report_year": ("This year ({period})", "I år ({period})"),
     "share_hint": ("The address bar holds the filters: copy it to share this view.",
                    "Adressefeltet inneholder filtrene: kopier det for å dele denne visningen."),
@@ -201,6 +201,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     # --- signals -----------------------------------------------------------------------------------------------
     "signals": ("Signals", "Signaler"),
     "signals_none": ("No signals under the current filters.", "Ingen signaler med gjeldende filtre."),
+    "signals_none_since": ("No new signals to review since {date}.", "Ingen nye signaler å gjennomgå siden {date}."),
     "signals_cusum_pending": ("The CUSUM charts of every outcome and clinician are still being checked; their "
                               "signals are added to the list when ready.",
                               "CUSUM for alle utfall og behandlere sjekkes fortsatt; signalene legges til i listen "
@@ -302,7 +303,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                                 "De bekymringsfulle radene i listen under (én per behandler og klinisk problem), "
                                 "for valget i listen. Mens CUSUM sjekkes er tallet foreløpig: det kan bare øke."),
     "kpi_signals_scope": ("list: {scope}", "i listen: {scope}"),
-    "kpi_signals_provisional": ("provisional: CUSUM still being checked", "foreløpig: CUSUM sjekkes ennå"),
+    "kpi_signals_provisional": ("provisional (CUSUM running)", "foreløpig (CUSUM sjekkes)"),
     "kpi_sessions_report": ("{n} in {period}", "{n} i {period}"),
     "kpi_special_short": ("Concerning variation", "Bekymringsfull variasjon"),
     "kpi_special_delta": ("outcomes, read at {period}", "utfall, vurdert for {period}"),
@@ -334,7 +335,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_events": ("Events / sessions", "Hendelser / behandlinger"),
     "col_events_short": ("Events / n", "Hendelser / n"),
     "col_completeness": ("Followed up", "Fulgt opp"),
-    "col_trend": ("Monthly rate", "Månedlig andel"),
+    "col_trend": ("Trend", "Trend"),
+    "col_trend_help": ("The monthly rate over the whole period.", "Månedlig andel over hele perioden."),
     "col_link": ("Chart", "Diagram"),
     "col_small": ("Note", "Merknad"),
     "forest_title": ("Rates with 95 % intervals against the published reference range",
@@ -426,6 +428,9 @@ TEXTS: dict[str, tuple[str, str]] = {
                      "Hva som gjør at behandlingen telles som hendelse (eller hvorfor den er med i andelen uten "
                      "hendelsen), etter utfallets definisjon: svaret ved kontrollen og dagen, dagen for "
                      "korrigeringen, en risiko besvart med ja, eller ingen oppfølging innen vinduets siste dag."),
+    "col_treatment": ("Treated with", "Behandlet med"),
+    "col_treatment_help": ("Areas, product and units (native units of the product).",
+                           "Områder, preparat og enheter (preparatets egne enheter)."),
     "why_correction": ("correction on day {day}", "korrigert dag {day}"),
     "why_risks": ("treated despite {risks}", "behandlet til tross for {risks}"),
     "why_recorded": ("{answers} at the follow-up on day {day}", "{answers} ved kontrollen dag {day}"),
@@ -450,6 +455,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     # --- clinicians --------------------------------------------------------------------------------------------
     "open_cases_of": ("{clinician}'s sessions: {outcome}, whole period", "Behandlingene til {clinician}: {outcome}, "
                       "hele perioden"),
+    "col_cases": ("Cases", "Saker"),
     "open_cases_help": ("The clinician's sessions with the event over the whole period, with why each counts.",
                         "Behandlerens behandlinger med hendelsen i hele perioden, med hvorfor hver telles."),
     "clinicians_caption": ("Each clinician against the clinic rate: a funnel plot, not a league table. "
@@ -509,13 +515,12 @@ TEXTS: dict[str, tuple[str, str]] = {
                     "(indikasjon, områder, preparat, første eller gjentatt behandling) med andelene til de ANDRE "
                     "behandlerne i perioden (aldri behandlerens egne, uansett filter): indirekte standardisering, "
                     "eksakt Poisson 95 % intervall. 1,0 = som forventet."),
-    "col_oe_interval": ("O/E 95 % interval", "O/F 95 % intervall"),
+    "col_oe_interval": ("O/E 95 %", "O/F 95 %"),
     "col_cusum": ("CUSUM status", "CUSUM-status"),
     "cusum_in control": ("in control", "i kontroll"),
     "cusum_watch": ("watch", "følg med"),
     "cusum_signal": ("signal", "signal"),
     "cusum_signals_text": ("{n}, last {last}", "{n}, sist {last}"),
-    "col_cusum_signals": ("CUSUM signals", "CUSUM-signaler"),
     "cusum_too_rare": ("CUSUM not drawn: the event is too rare for the threshold rule (one event would already "
                        "signal).",
                        "CUSUM ikke tegnet: hendelsen er for sjelden for terskelregelen (én hendelse ville "

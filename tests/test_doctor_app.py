@@ -119,7 +119,7 @@ def test_reporting_month_defaults_to_the_last_closed_month_and_offers_presets():
     at = ok(app(lang="en", clin=["C01", "C02"]))
     box = at.selectbox(key=filters.widget_key("rep"))
     # data up to 30 June 2026: May's windows (28 days) closed on 28 June, June's not yet
-    assert box.value == "last" and box.options[:4] == ["Last closed month (May 2026)", "This quarter (Apr–May 2026)",
+    assert box.value == "last" and box.options[:4] == ["Last month (May 2026)", "Quarter (Apr–May 2026)",
                                                       "This year (Jan–May 2026)", "May 2026"]
     box.set_value("quarter").run()
     ok(at)
@@ -151,7 +151,7 @@ def test_signal_count_is_provisional_until_the_cusum_check_is_done_and_matches_t
     monkeypatch.setattr(signals, "cusum_signal_rows", held)
     at = ok(app(clin=["C01", "C02"], scope="all"))
     value, delta = kpis(at)["Signaler å gjennomgå"]
-    assert delta == "foreløpig: CUSUM sjekkes ennå"
+    assert delta == "foreløpig (CUSUM sjekkes)"
     assert int(value) == len(case_links(at)), "the KPI counts the rows the list shows"
     gate.set()
     cusum_done(ok(at))
@@ -188,7 +188,7 @@ def test_clinician_views_link_to_the_clinicians_cases_over_the_whole_period():
     assert all("review_clin=C02" in p.proto.query_string and "outcome=insufficient_effect" in p.proto.query_string
                for p in links)
     table = at.dataframe[-1].value
-    assert all("point=all" in v and "review_clin=" in v for v in table["Behandlinger"])
+    assert all("point=all" in v and "review_clin=" in v for v in table["Saker"])
 
 
 def test_cases_of_a_clinician_over_the_whole_period_say_why_they_count(demo_db):

@@ -64,10 +64,12 @@ def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame
 
     oes = [oe_text(c) for c in f["clinician"]]
     cus = [cusum_text(c) for c in f["clinician"]]
+    # a clinician with fewer than 20 sessions has ⚠ beside the count (the note column is gone: every column fits
+    # the main column at 1,400 px, tests/test_doctor_browser.py); the CUSUM status names its signals beside it
     table = pd.DataFrame({
         ui.tr("clinician"): f["clinician"],
-        ui.tr("sessions"): [ui.hidden_mark() if h else v for v, h in zip(ui.nums(f["denominator_n"]), hidden,
-                                                                          strict=True)],
+        ui.tr("sessions"): [ui.hidden_mark() if h else (v + ("  ⚠" if d < charts.SMALL_N else ""))
+                            for v, h, d in zip(ui.nums(f["denominator_n"]), hidden, f["denominator_n"], strict=True)],
         ui.tr("events"): ui.nums(f["numerator_n"]),
         ui.tr("rate"): [i18n.pct(v, lg) for v in f["rate"]],
         ui.tr("interval"): [i18n.pct_range(a, b, lg) for a, b in zip(low, high, strict=True)],
@@ -75,9 +77,7 @@ def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame
                                                                               strict=True)],
         ui.tr("col_oe"): [x[0] for x in oes],
         ui.tr("col_oe_interval"): [x[1] for x in oes],
-        ui.tr("col_cusum"): [x[0] for x in cus],
-        ui.tr("col_cusum_signals"): [x[1] for x in cus],
-        ui.tr("col_small"): [ui.small_flag(d) for d in f["denominator_n"]],
+        ui.tr("col_cusum"): [f"{a} · {b}" if b and b != "0" else a for a, b in cus],
         ui.tr("col_completeness"): ["–" if h or pd.isna(r.get("followup_completeness"))
                                     else i18n.pct(r["followup_completeness"], lg, 0)
                                     + ("  ⚠" if r.get("is_low_completeness") else "")
@@ -85,23 +85,30 @@ def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame
     })
     links = outcome is not None and auth.current().may("case_review")
     if links:  # each clinician's sessions for the outcome over the whole period, one click away
-        table[ui.tr("open_cases")] = [ui.link_url("complications", outcome=outcome, point="all", review_clin=c)
-                                      for c in f["clinician"]]
+        table[ui.tr("col_cases")] = [ui.link_url("complications", outcome=outcome, point="all", review_clin=c)
+                                     for c in f["clinician"]]
     colour = {"high": charts.CONCERNING, "low": charts.IMPROVING}
     flags = list(f["flag"].fillna(""))
     styled = table.style.apply(lambda s: [f"color: {colour.get(fl, '#1F2328')}; font-weight: "
                                           f"{'600' if fl else '400'}" for fl in flags],
                                subset=[ui.tr("funnel_position")])
-    ui.table(styled, height=35 * (len(table) + 1) + 3, right=[ui.tr("sessions"), ui.tr("events"), ui.tr("rate")],
+    ui.table(styled, height=35 * (len(table) + 1) + 3, right=[ui.tr("events"), ui.tr("rate")],
              column_config={
-        ui.tr("col_oe"): st.column_config.TextColumn(help=ui.tr("col_oe_help"), width=120),
+        ui.tr("clinician"): st.column_config.TextColumn(width=62),
+        ui.tr("sessions"): st.column_config.TextColumn(width=80, alignment="right",
+                                                       help=i18n.tn("small_n", charts.SMALL_N, lg)),
+        ui.tr("events"): st.column_config.TextColumn(width=68, alignment="right"),
+        ui.tr("rate"): st.column_config.TextColumn(width=54, alignment="right"),
+        ui.tr("interval"): st.column_config.TextColumn(width=84),
+        ui.tr("funnel_position"): st.column_config.TextColumn(width=88),
+        ui.tr("col_oe"): st.column_config.TextColumn(help=ui.tr("col_oe_help"), width=136),
+        ui.tr("col_oe_interval"): st.column_config.TextColumn(width=80),
         ui.tr("col_cusum"): st.column_config.TextColumn(help=i18n.tn("col_cusum_help", analysis.CUSUM_RECENT_DAYS, lg),
-                                                        width=90),
-        ui.tr("col_cusum_signals"): st.column_config.TextColumn(width=140),
+                                                        width=170),
         ui.tr("col_completeness"): st.column_config.TextColumn(
-            help=ui.tr("col_completeness_help", pct=i18n.pct(min_completeness, lg, 0)), width=90),
-        **({ui.tr("open_cases"): st.column_config.LinkColumn(display_text=":material/list_alt:", width=60,
-                                                             help=ui.tr("open_cases_help"))} if links else {}),
+            help=ui.tr("col_completeness_help", pct=i18n.pct(min_completeness, lg, 0)), width=66),
+        **({ui.tr("col_cases"): st.column_config.LinkColumn(display_text=":material/list_alt:", width=48,
+                                                            help=ui.tr("open_cases_help"))} if links else {}),
     })
 
 

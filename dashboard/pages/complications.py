@@ -84,11 +84,15 @@ def review_filters(ctx: ui.Context, picked: str, period: str, clinician: str) ->
                             indications=f.indications, areas=f.areas, products=f.products)
 
 
-def review_frame(o: registry.Outcome, page: pd.DataFrame, reasons: pd.DataFrame, lg: str) -> pd.DataFrame:
-    """The case review's table: one row per session, with why it counts (components.why_counts)."""
+def review_frame(o: registry.Outcome, page: pd.DataFrame, reasons: pd.DataFrame, lg: str, *,
+                 compact: bool = False) -> pd.DataFrame:
+    """The case review's table: one row per session, with why it counts (components.why_counts). `compact` (the
+    page): what was treated in one column and no contacts / repeat / effect columns, so that every column fits the
+    main column at 1,400 px without sideways scrolling; the download holds them all."""
     yes, no = i18n.t("yes", lg), i18n.t("no", lg)
     why = {r["treatment_id"]: r for r in reasons.to_dict("records")}
-    return pd.DataFrame({
+    areas = [", ".join(i18n.label("area", a, lg) for a in str(v).split("|")) for v in page["areas"]]
+    out = {
         i18n.t("col_treatment_id", lg): page["treatment_id"],
         i18n.t("col_patient_ref", lg): page["patient_ref"],
         i18n.t("col_treated_on", lg): [i18n.date(d, lg) for d in page["treated_on"]],
@@ -97,16 +101,24 @@ def review_frame(o: registry.Outcome, page: pd.DataFrame, reasons: pd.DataFrame,
         i18n.t("col_why", lg): [ui.why_counts(why.get(t, {}), o.key, event=bool(e), lost=bool(lost), lg=lg)
                                 for t, e, lost in zip(page["treatment_id"], page["in_numerator"], page["lost"],
                                                       strict=True)],
+    }
+    if compact:
+        out[i18n.t("col_treatment", lg)] = [
+            f"{a} · {p} {i18n.number(u, lg, 1).removesuffix(',0').removesuffix('.0')}"
+            for a, p, u in zip(areas, page["product"], page["units"], strict=True)]
+        out[i18n.t("indication", lg)] = [i18n.label("ind", v, lg) for v in page["indication"]]
+        return pd.DataFrame(out)
+    out.update({
         i18n.t("col_contacts", lg): page["contacts_n"],
         i18n.t("col_last_effect", lg): [i18n.label("effect", v, lg) if isinstance(v, str) else "" for v in
                                         page["last_effect"]],
-        i18n.t("col_areas", lg): [", ".join(i18n.label("area", a, lg) for a in str(v).split("|"))
-                                  for v in page["areas"]],
+        i18n.t("col_areas", lg): areas,
         i18n.t("product", lg): page["product"],
         i18n.t("col_units", lg): page["units"],
         i18n.t("col_repeat", lg): [yes if v else no for v in page["is_repeat"]],
         i18n.t("indication", lg): [i18n.label("ind", v, lg) for v in page["indication"]],
     })
+    return pd.DataFrame(out)
 
 
 def review(o: registry.Outcome, ctx: ui.Context, frame: pd.DataFrame, period: str, chosen: dt.date | None) -> None:
@@ -149,14 +161,18 @@ def review(o: registry.Outcome, ctx: ui.Context, frame: pd.DataFrame, period: st
     auth.view_rows(who, "complications: case review", len(page), ctx.filters, outcome=o.key, period=picked,
                    clinician=clinician, sessions=which, page=page_n if page_n <= pages else 1)
     reasons = data.cached(signals.case_reasons, o.key, tuple(page["treatment_id"]), as_of=ctx.as_of)
-    shown = review_frame(o, page, reasons, lg)
-    # the case list wraps its long cells instead of scrolling sideways (1,400 px with the sidebar open)
+    shown = review_frame(o, page, reasons, lg, compact=True)
+    # every column fits the main column at 1,400 px with the sidebar open (tests/test_doctor_browser.py); a long
+    # cell ends in '…' and shows whole on hover
     ui.table(shown, column_config={
-        ui.tr("col_why"): st.column_config.TextColumn(width="large", help=ui.tr("col_why_help")),
-        ui.tr("col_units"): st.column_config.NumberColumn(format="%g", width="small"),
-        ui.tr("col_contacts"): st.column_config.NumberColumn(width="small"),
-        ui.tr("col_event"): st.column_config.TextColumn(width="small"),
-        ui.tr("col_repeat"): st.column_config.TextColumn(width="small")})
+        ui.tr("col_treatment_id"): st.column_config.TextColumn(width=78),
+        ui.tr("col_patient_ref"): st.column_config.TextColumn(width=112),
+        ui.tr("col_treated_on"): st.column_config.TextColumn(width=84),
+        ui.tr("clinician"): st.column_config.TextColumn(width=70),
+        ui.tr("col_event"): st.column_config.TextColumn(width=62),
+        ui.tr("col_why"): st.column_config.TextColumn(width=250, help=ui.tr("col_why_help")),
+        ui.tr("col_treatment"): st.column_config.TextColumn(width=170, help=ui.tr("col_treatment_help")),
+        ui.tr("indication"): st.column_config.TextColumn(width=100)})
 
     def build() -> tuple[bytes, int]:
         every, _n = data.cached(signals.case_review, o.key, which=which, filters=narrowed, as_of=ctx.as_of,

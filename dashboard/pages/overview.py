@@ -117,18 +117,18 @@ def headline_table(rows: pd.DataFrame, lg: str, report_label: str = "") -> None:
                    for r in rows["reading"]], subset=[reading_col])
     # widths that fit the main column at 1,400 px with the sidebar open (tests/test_browser.py: no sideways scroll)
     ui.table(styled, height=35 * (len(table) + 1) + 3, column_config={
-        ui.tr("col_outcome"): st.column_config.TextColumn(width=196),
-        ui.tr("col_rate"): st.column_config.TextColumn(help=i18n.tn("small_n", charts.SMALL_N, lg), width=62),
-        ui.tr("col_interval"): st.column_config.TextColumn(width=86),
-        ui.tr("col_events_short"): st.column_config.TextColumn(width=96, help=ui.tr("col_events")),
-        ui.tr("col_reference"): st.column_config.TextColumn(width=66, help=ui.tr("reference_band")),
-        report_col: st.column_config.TextColumn(width=84, help=ui.tr("col_report_rate_help")),
+        ui.tr("col_outcome"): st.column_config.TextColumn(width=236),
+        ui.tr("col_rate"): st.column_config.TextColumn(help=i18n.tn("small_n", charts.SMALL_N, lg), width=58),
+        ui.tr("col_interval"): st.column_config.TextColumn(width=84),
+        ui.tr("col_events_short"): st.column_config.TextColumn(width=90, help=ui.tr("col_events")),
+        ui.tr("col_reference"): st.column_config.TextColumn(width=70, help=ui.tr("reference_band")),
+        report_col: st.column_config.TextColumn(width=70, help=ui.tr("col_report_rate_help")),
         ui.tr("col_reading"): st.column_config.TextColumn(help=f"{ui.tr('reading_help')} {ui.tr('reading_closed_note')}",
-                                                          width=148),
+                                                          width=132),
         ui.tr("col_completeness"): st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f %%",
-                                                                   help=ui.tr("kpi_completeness_help"), width=72),
-        ui.tr("col_trend"): st.column_config.LineChartColumn(y_min=0, width=72),
-        ui.tr("col_link"): st.column_config.LinkColumn(display_text=":material/open_in_new:", width=40,
+                                                                   help=ui.tr("kpi_completeness_help"), width=70),
+        ui.tr("col_trend"): st.column_config.LineChartColumn(y_min=0, width=58, help=ui.tr("col_trend_help")),
+        ui.tr("col_link"): st.column_config.LinkColumn(display_text=":material/open_in_new:", width=56,
                                                        help=ui.tr("open_chart")),
     })
 
@@ -229,9 +229,9 @@ def group_row(g: dict, lg: str, by_month: bool) -> None:
                       which="numerator" if latest["concern"] else "denominator")
 
 
-def signals_list(groups: pd.DataFrame, lg: str, by_month: bool) -> None:
+def signals_list(groups: pd.DataFrame, lg: str, by_month: bool, empty_text: str | None = None) -> None:
     if groups.empty:
-        st.success(ui.tr("signals_none"), icon=":material/check_circle:")
+        st.success(empty_text or ui.tr("signals_none"), icon=":material/check_circle:")
         return
     pages = max(1, -(-len(groups) // SIGNALS_PER_PAGE))
     page_n = filters.pagination("page_n", pages, render=False)
@@ -350,7 +350,8 @@ def main() -> None:
            else ui.tr("kpi_signals_provisional"))
     if not done:
         cusum_pending(ctx)
-    signals_list(shown, lg, by_month)
+    signals_list(shown, lg, by_month,
+                 ui.tr("signals_none_since", date=i18n.date(since, lg)) if scope == "since" else None)
     if too_rare:
         st.caption(ui.tr("signals_cusum_skipped", outcomes=", ".join(ui.outcome_label(k) for k in too_rare)))
 
