@@ -275,3 +275,17 @@ def test_an_incomplete_quarter_is_drawn_apart_on_the_responders_chart():
     assert fig.layout.yaxis.range[1] == pytest.approx(72.8)
     apart = [t for t in fig.data if t.name == i18n.t("legend_incomplete", "nb")]
     assert len(apart) == 1 and list(apart[0].y) == [100.0]
+
+
+def test_reference_sources_in_norwegian_and_never_none():
+    for o in registry.OUTCOMES:
+        if o.reference is None:
+            continue
+        text = o.reference.source_text("nb")
+        assert "none" not in text and "pooled" not in text and "summary of product" not in text, (o.key, text)
+        assert "at least" not in text and " week" not in text, (o.key, text)
+    # the citation stays as published; its description is Norwegian
+    assert registry.get("bruising").reference.source_text("nb") == \
+        "Brin et al., J Am Acad Dermatol 2009;61:961 (samlede studier, n=1 678)"
+    assert registry.get("bleeding").reference.source_text("nb") == ""  # no published source: nothing named
+    assert ui.source_text(registry.get("bleeding").reference, "nb") == "–"

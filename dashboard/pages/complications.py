@@ -29,7 +29,7 @@ def definition(o: registry.Outcome, lg: str) -> None:
             ref = o.reference
             st.markdown(f"**{ui.tr('reference')}:** {ref.text_nb if lg == 'nb' else ref.text_en}"
                         f"{' (' + ui.tr('estimate') + ')' if ref.is_estimate else ''}  \n"
-                        f"**{ui.tr('about_source')}:** {ref.source}")
+                        + (f"**{ui.tr('about_source')}:** {ui.source_text(ref, lg)}" if ref.source_text(lg) else ""))
 
 
 def headline(o: registry.Outcome, ctx: ui.Context) -> None:
@@ -54,7 +54,8 @@ def headline(o: registry.Outcome, ctx: ui.Context) -> None:
     ref = o.reference
     ref_value = ui.reference_short(ref, lg)
     ui.kpi(c[2], ui.tr("reference"), ref_value if ref_value != "–" else ui.tr("reference_none"),
-           help=(ref.text_nb if lg == "nb" else ref.text_en) + f" ({ref.source})" if ref else None)
+           help=(ref.text_nb if lg == "nb" else ref.text_en)
+           + (f" ({ref.source_text(lg)})" if ref.source_text(lg) else "") if ref else None)
     ui.kpi(c[3], ui.tr("completeness"),
            i18n.pct(r["followup_completeness"], lg, 0) if o.needs_follow_up else "–",
            help=None if hidden else ui.tr("hover_completeness", pct=i18n.pct(r["followup_completeness"], lg),

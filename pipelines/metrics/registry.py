@@ -62,6 +62,9 @@ class PublishedRange:
     def source_text(self, lang: str = "en") -> str:
         """The source as the page shows it: the Norwegian wording when there is one; "" when there is none."""
         text = self.source_nb if lang == "nb" and self.source_nb else self.source
+        if lang == "nb":  # the citations' descriptions in Norwegian (the citation itself stays as published)
+            for english, norwegian in NB_WORDING.items():
+                text = text.replace(english, norwegian)
         return "" if text == "none" else text
 
 
@@ -242,6 +245,8 @@ def flag(key: str, column: str, label_en: str, label_nb: str, description_en: st
 BRIN_2009 = "Brin et al., J Am Acad Dermatol 2009;61:961 (pooled trials, n=1,678)"
 VISTABEL_SMPC = "Vistabel summary of product characteristics"
 VISTABEL_SMPC_NB = "preparatomtalen for Vistabel"
+NB_WORDING = {BRIN_2009: "Brin et al., J Am Acad Dermatol 2009;61:961 (samlede studier, n=1 678)",
+              VISTABEL_SMPC: VISTABEL_SMPC_NB}
 
 OUTCOMES: tuple[Outcome, ...] = (
     Outcome(
@@ -263,7 +268,9 @@ OUTCOMES: tuple[Outcome, ...] = (
         session_event_sql=CORRECTION_28D,
         reference=PublishedRange(2, 17, "2-17 % depending on the threshold", "2-17 % avhengig av terskel",
                             "READY-1, Aesthet Surg J 2024 (n=297): 97.7 % at least 1 grade, 82.9 % at least 2 "
-                            "grades better at month 1"),
+                            "grades better at month 1",
+                            source_nb="READY-1, Aesthet Surg J 2024 (n=297): 97,7 % minst 1 grad, 82,9 % minst 2 "
+                                      "grader bedre etter 1 måned"),
     ),
     Outcome(
         key="correction",
@@ -392,7 +399,9 @@ OUTCOMES: tuple[Outcome, ...] = (
                             "placebo); no published figure for tension headache",
                             "55,2 % uten bedring (44,8 % med bedring mot 34,2 % på placebo); ingen tall for "
                             "spenningshodepine", "Diener et al., Pain Ther 2020 (pooled PREEMPT, N=1,384), "
-                            "chronic migraine at week 24"),
+                            "chronic migraine at week 24",
+                            source_nb="Diener et al., Pain Ther 2020 (samlet PREEMPT, N=1 384), kronisk migrene "
+                                      "ved uke 24"),
     ),
     Outcome(
         key="hyperhidrosis_non_response",
@@ -419,7 +428,9 @@ OUTCOMES: tuple[Outcome, ...] = (
                             "på placebo; HDSS 3-4 før behandling). Til sammenligning: målt som svettevekt (minst "
                             "50 % mindre) fikk 94 % effekt (Naumann & Lowe, BMJ 2001)",
                             "Lowe et al., J Am Acad Dermatol 2007;56:604-611 (N=322, 52-week RCT, axillary "
-                            "hyperhidrosis, 50 or 75 U per axilla)"),
+                            "hyperhidrosis, 50 or 75 U per axilla)",
+                            source_nb="Lowe et al., J Am Acad Dermatol 2007;56:604-611 (N=322, randomisert studie "
+                                      "over 52 uker, svette i armhulene, 50 eller 75 E per armhule)"),
     ),
     Outcome(
         key="secondary_non_response",
