@@ -276,7 +276,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                    "blir stående i adressen."),
     "signal_new": ("new", "ny"),
     "col_problem": ("Problem", "Problem"),
-    "open_cases": ("Cases", "Behandlinger"),
+    "open_cases": ("Cases", "Saker"),
     "col_when": ("When", "Når"),
     "col_what_fired": ("What fired", "Hva slo ut"),
     "col_kind": ("Chart", "Diagram"),

@@ -26,12 +26,16 @@ OVERFLOW_JS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"
     ("/", "overview"),
     ("/complications?outcome=insufficient_effect&point=all&review_clin=C02", "case_review"),
     ("/clinicians?outcome=insufficient_effect&clinician=C02", "clinicians"),
+    ("/?scope=all&improving=true", "signals"),
 ])
 def test_tables_fit_1400_px_without_sideways_scrolling(server, page, path, name):
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(f"{server}{path}")
     settle(page)
     wait_for_content(page, "chart")
+    if "scope=" in path:  # the list once the background CUSUM check is done
+        page.get_by_text("sjekkes fortsatt", exact=False).wait_for(state="hidden", timeout=90_000)
+        settle(page)
     page.wait_for_selector('[data-testid="stDataFrame"] canvas', state="attached", timeout=60_000)
     page.wait_for_timeout(800)
     ARTIFACTS.mkdir(exist_ok=True)

@@ -117,9 +117,9 @@ def headline_table(rows: pd.DataFrame, lg: str, report_label: str = "") -> None:
                    for r in rows["reading"]], subset=[reading_col])
     # widths that fit the main column at 1,400 px with the sidebar open (tests/test_browser.py: no sideways scroll)
     ui.table(styled, height=35 * (len(table) + 1) + 3, column_config={
-        ui.tr("col_outcome"): st.column_config.TextColumn(width=236),
+        ui.tr("col_outcome"): st.column_config.TextColumn(width=230),
         ui.tr("col_rate"): st.column_config.TextColumn(help=i18n.tn("small_n", charts.SMALL_N, lg), width=58),
-        ui.tr("col_interval"): st.column_config.TextColumn(width=84),
+        ui.tr("col_interval"): st.column_config.TextColumn(width=90),
         ui.tr("col_events_short"): st.column_config.TextColumn(width=90, help=ui.tr("col_events")),
         ui.tr("col_reference"): st.column_config.TextColumn(width=70, help=ui.tr("reference_band")),
         report_col: st.column_config.TextColumn(width=70, help=ui.tr("col_report_rate_help")),
@@ -199,7 +199,7 @@ def scoped(ep: pd.DataFrame, scope: str, ctx: ui.Context, since: dt.date, flagge
 def group_row(g: dict, lg: str, by_month: bool) -> None:
     """One row of the list: a clinician (or the clinic) and a clinical problem, its latest episode described,
     the others in a popover, links to the chart and to the cases."""
-    widths = [1.2, 1.25, 2.0, 0.95, 4.3, 1.5]
+    widths = [1.15, 1.2, 1.9, 0.95, 4.1, 1.7]
     c = st.columns(widths, vertical_alignment="center")
     latest = g["episodes"][0]
     c[0].markdown(f"**{episode_when(latest, lg, by_month)}**")
@@ -236,7 +236,7 @@ def signals_list(groups: pd.DataFrame, lg: str, by_month: bool, empty_text: str 
     pages = max(1, -(-len(groups) // SIGNALS_PER_PAGE))
     page_n = filters.pagination("page_n", pages, render=False)
     rows = groups.iloc[(page_n - 1) * SIGNALS_PER_PAGE: page_n * SIGNALS_PER_PAGE].to_dict("records")
-    head = st.columns([1.2, 1.25, 2.0, 0.95, 4.3, 1.5])
+    head = st.columns([1.15, 1.2, 1.9, 0.95, 4.1, 1.7])
     for col, key in zip(head, ("col_when", "col_kind", "col_problem", "clinician", "col_what_fired", "col_link"),
                         strict=True):
         col.caption(ui.tr(key))
