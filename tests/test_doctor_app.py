@@ -251,3 +251,20 @@ def test_previewed_role_is_kept_in_the_url():
     refused = ok(app("export", lang="en", role="manager"))
     assert refused.title[0].value == "Not available for your role"
     assert ok(app("about", lang="en", role="superuser")).selectbox(key="w_preview_role").value == "admin"
+
+
+def test_url_values_from_a_link_fall_back_safely():
+    at = ok(app(clin=["C01", "C02"], since="30.11.2026", rep="<script>", scope="everything"))
+    assert at.selectbox(key=filters.widget_key("rep")).value == "last"
+    assert at.date_input(key=filters.widget_key("since")).value == filters.default_since(END)
+    at = ok(app("complications", outcome="correction", point="all", review_clin="'; DROP TABLE treatments; --"))
+    assert at.selectbox(key=filters.widget_key("review_clin")).value == ""  # all clinicians
+
+
+def test_case_links_only_for_roles_that_may_see_case_lists():
+    at = cusum_done(ok(app(clin=["C01", "C02"], scope="all", role="manager")))
+    assert int(kpis(at)["Signaler å gjennomgå"][0]) > 0 and not case_links(at)
+    at = ok(app("clinicians", outcome="insufficient_effect", clinician="C02", role="manager"))
+    assert not case_links(at) and "Saker" not in at.dataframe[-1].value.columns
+    at = ok(app("clinicians", outcome="insufficient_effect", clinician="C02", role="doctor"))
+    assert len(case_links(at)) == 3
