@@ -274,6 +274,11 @@ TEXTS: dict[str, tuple[str, str]] = {
                    "Dagen for forrige kvalitetsmøte: «ny» er det som ble kjent etter den (et signal er kjent når "
                    "vinduene til behandlingene bak det er lukket). Skriv den som 30.11.2026 eller velg den; den "
                    "blir stående i adressen."),
+    "since_month_label": ("Last meeting (month)", "Forrige møte (måned)"),
+    "since_month_help": ("The month of the last quality meeting: \"new\" is what became known after its last day "
+                         "(your role sees months, not days).",
+                         "Måneden for forrige kvalitetsmøte: «ny» er det som ble kjent etter siste dag i måneden "
+                         "(rollen din ser måneder, ikke dager)."),
     "signal_new": ("new", "ny"),
     "col_problem": ("Problem", "Problem"),
     "open_cases": ("Cases", "Saker"),

@@ -268,3 +268,22 @@ def test_case_links_only_for_roles_that_may_see_case_lists():
     assert not case_links(at) and "Saker" not in at.dataframe[-1].value.columns
     at = ok(app("clinicians", outcome="insufficient_effect", clinician="C02", role="doctor"))
     assert len(case_links(at)) == 3
+
+
+def test_a_role_that_sees_months_picks_the_last_meeting_by_month_and_gets_no_small_month_count(demo_db):
+    # C01 with Botox: a month of 1 to 9 sessions, counted by hand in SQL
+    months = sql(demo_db, """
+        SELECT strftime(date_trunc('month', treated_on), '%Y-%m') AS m, count(*) FROM treatments
+        WHERE clinician = 'C01' AND product = 'Botox' AND treated_on < '2026-06-01' GROUP BY 1 ORDER BY 1""")
+    small = [m for m, n in months if 1 <= n < 10]
+    assert small, "the demo has such a month"
+    query = {"lang": "en", "clin": "C01", "prod": "Botox", "rep": small[-1], "since": "2026-05-30"}
+    manager = cusum_done(ok(app(role="manager", **query)))
+    assert manager.selectbox(key=filters.widget_key("since")).value == dt.date(2026, 5, 1)
+    assert kpis(manager)["Signals to review"][1] == "list: New since May 2026"
+    hidden = i18n.t("cell_hidden", "en")
+    assert kpis(manager)["Sessions in the period"][1].startswith(f"{hidden} in ")
+    n = dict(months)[small[-1]]
+    doctor = cusum_done(ok(app(role="doctor", **query)))
+    assert kpis(doctor)["Sessions in the period"][1].startswith(f"{n} in ")
+    assert doctor.date_input(key=filters.widget_key("since")).value == dt.date(2026, 5, 30)

@@ -250,15 +250,27 @@ def signals_list(groups: pd.DataFrame, lg: str, by_month: bool, empty_text: str 
             filters.pagination("page_n", pages)
 
 
-def since_input(ctx: ui.Context, container) -> dt.date:
+def since_input(ctx: ui.Context, container, by_month: bool = False) -> dt.date:
     """The day of the last meeting (kept in the URL as ?since=2026-11-05; a month before the data's date by
-    default), typed as 05.11.2026 in Norwegian."""
+    default), typed as 05.11.2026 in Norwegian. A viewer who sees months only (no day: docs/security.md) picks a
+    month instead (?since=2026-10-01): "new since October" is what became known after October's last day."""
     default = filters.default_since(ctx.as_of)
     state = filters.canon()
     filters.apply_url(["since"])
+    first = ctx.options["first_date"]
+    if by_month:
+        months = [m for m in pd.date_range(first.replace(day=1), ctx.as_of, freq="MS").date][::-1]
+        picked = state.get("since")
+        if isinstance(picked, dt.date):
+            state["since"] = picked.replace(day=1)
+        with container:
+            month = filters.synced(st.selectbox, "since", ui.tr("since_month_label"), options=months,
+                                   default=default.replace(day=1), help=ui.tr("since_month_help"),
+                                   format_func=lambda d: i18n.period_label(d, "month", ctx.lang))
+        return analysis.period_end(month, "month")
     value = state.get("since") if isinstance(state.get("since"), dt.date) else default
     # a date from a link outside the data's span is the nearest day inside it (the field refuses others)
-    value = min(max(value, ctx.options["first_date"]), ctx.as_of)
+    value = min(max(value, first), ctx.as_of)
     key = filters.widget_key("since")
 
     def changed() -> None:
@@ -266,7 +278,7 @@ def since_input(ctx: ui.Context, container) -> dt.date:
         state["since"] = picked if isinstance(picked, dt.date) and picked != default else None
 
     st.session_state[key] = value
-    container.date_input(ui.tr("since_label"), key=key, min_value=ctx.options["first_date"], max_value=ctx.as_of,
+    container.date_input(ui.tr("since_label"), key=key, min_value=first, max_value=ctx.as_of,
                          format=filters.DATE_INPUT_FORMAT.get(ctx.lang, "YYYY-MM-DD"), on_change=changed,
                          help=ui.tr("since_help"))
     filters.write_url(["since"], {"since": None})
@@ -287,8 +299,10 @@ def main() -> None:
 
     k = st.columns(4)
     report_n = data.cached(lookups.session_count, ctx.report_filters())
+    # the reporting period's sessions: a cell like any other (hidden for a role when it holds 1 to 9 sessions)
+    report_n_text = ui.hidden_mark() if 0 < report_n < ctx.min_sessions else i18n.number(report_n, lg)
     ui.kpi(k[0], ui.tr("kpi_sessions"), i18n.number(ctx.sessions_n, lg), help=ui.tr("kpi_sessions_help"),
-           delta=ui.tr("kpi_sessions_report", n=i18n.number(report_n, lg), period=report))
+           delta=ui.tr("kpi_sessions_report", n=report_n_text, period=report))
     comp = rows.loc[rows["needs_follow_up"] & (rows["eligible_n"] > 0), "followup_completeness"]
     ui.kpi(k[1], ui.tr("kpi_completeness"),
            ui.tr("kpi_completeness_value", low=i18n.pct(comp.min(), lg, 0), high=i18n.pct(comp.max(), lg, 0))
@@ -326,7 +340,7 @@ def main() -> None:
     ep = signals.with_last_day(signals.signal_episodes(sig), by_month=by_month)
 
     top = st.columns([3.2, 1.4, 1.6], vertical_alignment="bottom")
-    since = since_input(ctx, top[1])
+    since = since_input(ctx, top[1], by_month)
     flagged_before = data.cached(signals.funnel_flags_at, signals.watched("clinician"), since, filters=ctx.filters,
                                  min_sessions=ctx.min_sessions)
     scopes = {s: scoped(ep, s, ctx, since, flagged_before) for s in signals.SCOPES}
@@ -335,7 +349,8 @@ def main() -> None:
                                    help=ui.tr("signals_show_improving_help"))
     groups = {s: signals.signal_groups(e) for s, e in scopes.items()}
     concerning = {s: g[g["concern"].astype(bool)] if not g.empty else g for s, g in groups.items()}
-    scope_names = {"since": ui.tr("scope_since", date=i18n.date(since, lg)),
+    since_text = i18n.period_label(since.replace(day=1), "month", lg) if by_month else i18n.date(since, lg)
+    scope_names = {"since": ui.tr("scope_since", date=since_text),
                    "report": ui.tr("scope_report", period=report), "all": ui.tr("scope_all")}
     with top[0]:
         scope = filters.synced(st.segmented_control, "scope", ui.tr("signals_scope"), options=list(signals.SCOPES),
@@ -351,7 +366,7 @@ def main() -> None:
     if not done:
         cusum_pending(ctx)
     signals_list(shown, lg, by_month,
-                 ui.tr("signals_none_since", date=i18n.date(since, lg)) if scope == "since" else None)
+                 ui.tr("signals_none_since", date=since_text) if scope == "since" else None)
     if too_rare:
         st.caption(ui.tr("signals_cusum_skipped", outcomes=", ".join(ui.outcome_label(k) for k in too_rare)))
 
