@@ -60,6 +60,7 @@ DEMO_USER = "demo"
 ROOT_PAGE = "overview"  # the page at the app's root URL, the same for every role so that links mean one page
 HOME_ORDER = (ROOT_PAGE, "export", "data_quality", "about")  # a role's start page: the first it may open
 _PREVIEW = "_preview_role"
+PREVIEW_PARAM = "role"  # demo mode: the previewed role in the URL (filters.GLOBAL_PARAMS)
 _PREVIEW_CHANGED = "_preview_role_changed"
 _SIGNED_IN = "_signed_in_logged"
 _SHOWN_NOW = "_access_shown_now"
@@ -282,8 +283,7 @@ def viewer() -> Viewer | None:
     there is neither sign-in nor demo mode; RoleFileError when the role file is needed and cannot be read."""
     setup = sign_in_setup()
     if setup.mode == "demo":
-        preview = st.session_state.get(_PREVIEW)
-        return Viewer(DEMO_USER, (preview if preview in access.ROLES else "admin",), demo=True)
+        return Viewer(DEMO_USER, (preview_role(),), demo=True)
     if setup.mode != "sign_in":
         raise SignInNotConfigured(setup)
     user = st.user
@@ -507,8 +507,24 @@ def sign_out_button(who: Viewer, container: Any = None) -> None:
                              args=(who,))
 
 
+def preview_role() -> str:
+    """Demo mode only: the role being previewed. It is kept in the URL (?role=manager) like a filter, so a reload or
+    a shared link shows the same role; an unknown value is the admin. Never read outside demo mode: a signed-in
+    user's roles come from the identity provider or the role file, never from the URL."""
+    filters.apply_url([PREVIEW_PARAM])
+    state = filters.canon()
+    role = state.get(PREVIEW_PARAM)
+    if role not in access.ROLES:
+        role = st.session_state.get(_PREVIEW) if st.session_state.get(_PREVIEW) in access.ROLES else "admin"
+    state[PREVIEW_PARAM] = role
+    st.session_state[_PREVIEW] = role
+    return role
+
+
 def _on_preview() -> None:
-    st.session_state[_PREVIEW] = st.session_state.get("w_preview_role") or "admin"
+    role = st.session_state.get("w_preview_role") or "admin"
+    st.session_state[_PREVIEW] = role
+    filters.canon()[PREVIEW_PARAM] = role
     st.session_state[_PREVIEW_CHANGED] = True
 
 
@@ -520,6 +536,7 @@ def sidebar(who: Viewer) -> None:
         lg = filters.lang()  # labels bound to this run's language
         sb.selectbox(tr("preview_role"), access.ROLES, key="w_preview_role", on_change=_on_preview,
                      format_func=lambda r: i18n.t(f"role_{r}", lg), help=tr("preview_role_help"))
+        filters.write_url([PREVIEW_PARAM], {PREVIEW_PARAM: "admin"})  # a reload or a shared link keeps the role
         return
     sb.caption(tr("signed_in_as", user=who.user, roles=role_names(who.roles)))
     sign_out_button(who, sb)

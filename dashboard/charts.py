@@ -42,6 +42,7 @@ VERMILLION = "#D55E00"
 PURPLE = "#CC79A7"
 GREY = "#5F6B73"
 LIGHT_GREY = "#AEB6BD"
+REPORT_FILL = "rgba(0, 114, 178, 0.10)"  # the reporting period's band (BLUE, light)
 CONCERNING = VERMILLION
 IMPROVING = BLUE
 COMMON = GREY
@@ -263,6 +264,8 @@ def spc_chart(
     small_n: int = SMALL_N,
     height: int = 440,
     min_completeness: float | None = None,
+    report: tuple[dt.date, dt.date] | None = None,
+    report_label: str | None = None,
 ) -> go.Figure:
     """p / p' control chart of an analysis.spc frame: points, centre line, 3-sigma limits (2-sigma with the MDC
     rules), flagged points with the rule named in hover, Anhoej run signal on the centre line, reference band.
@@ -281,6 +284,7 @@ def spc_chart(
     x = pd.to_datetime(f["period_start"])
     fig = go.Figure()
     _reference_shapes(fig, reference, lang)
+    _report_band(fig, report, report_label, lang)
 
     # limits (step lines centred on the points: the limits depend on each period's denominator)
     fig.add_trace(go.Scatter(x=x, y=_pcts(f["ucl"]), mode="lines", line=dict(color=LIGHT_GREY, width=1.5,
@@ -371,7 +375,7 @@ def spc_chart(
         fig.add_trace(go.Scatter(
             x=x[open_], y=[v for v, o in zip(y, open_, strict=True) if o], mode="markers+text",
             name=t("legend_incomplete", lang), text=[t("spc_incomplete_label", lang)] * int(open_.sum()),
-            textposition="top center", textfont=dict(size=11, color=GREY),
+            textposition="top left", textfont=dict(size=11, color=GREY),  # inside the date axis
             marker=dict(symbol="circle-open", size=10, color=GREY, line=dict(width=1.5, color=GREY)),
             customdata=np.array([h for h, o in zip(hover, open_, strict=True) if o], dtype=object).reshape(-1, 1),
             hovertemplate="%{customdata[0]}<extra></extra>"))
@@ -401,15 +405,44 @@ def spc_chart(
     _layout(fig, title=title, subtitle=subtitle, lang=lang, height=height, y_title=t("axis_rate", lang))
     # the y range follows the rates and the limits of periods with enough sessions: a first partial month with a
     # handful of sessions has very wide limits that would squash the chart (they run off the top instead)
+    # an incomplete newest period with a handful of closed sessions (1 of 1: 100 %) is drawn but does not set the
+    # scale either: it would squash every judged month into the bottom of a 0-100 % axis
     big = (f["denominator_n"] >= small_n).to_numpy()
     mostly_big = big.mean() >= 0.5
-    top_values = [*_nan(f["rate"]), *(_nan(f["ucl"])[big] if mostly_big else _nan(f["ucl"]))]
+    rates = _nan(f["rate"])
+    rates = rates[closed | big] if (closed | big).any() else rates
+    top_values = [*rates, *(_nan(f["ucl"])[big] if mostly_big else _nan(f["ucl"]))]
     if reference and reference[1] is not None:
         top_values.append(reference[1] / 100)
     top = np.nanmax(top_values) if np.isfinite(top_values).any() else 0.01
-    fig.update_yaxes(range=[0, 100 * top * 1.12], ticksuffix=" %")
-    fig.update_xaxes(type="date", **i18n.month_ticks((trace.x for trace in fig.data), lang))
+    fig.update_yaxes(range=[0, min(100 * top * 1.12, 100 * 1.12)], ticksuffix=" %")
+    _date_range(fig, x, lang)
     return fig
+
+
+def _date_range(fig: go.Figure, x: pd.Series, lang: str) -> None:
+    """A date axis from half a month before the first point to half a month after the last (Plotly's own padding,
+    with a text label on the newest point, ran into the next year), its ticks labelled in the language."""
+    days = pd.to_datetime(pd.Series(x)).dropna()
+    ticks = i18n.month_ticks((trace.x for trace in fig.data), lang)
+    if days.empty:
+        fig.update_xaxes(type="date", **ticks)
+        return
+    pad = pd.Timedelta(days=16)
+    fig.update_xaxes(type="date", range=[(days.min() - pad).isoformat(), (days.max() + pad).isoformat()], **ticks)
+
+
+def _report_band(fig: go.Figure, report: tuple[dt.date, dt.date] | None, label: str | None, lang: str) -> None:
+    """The reporting period (dashboard/filters.py Report) as a light band behind the months it covers."""
+    if not report:
+        return
+    start, end = report  # a month's point sits on its first day: the band spans half a month either side
+    fig.add_vrect(x0=pd.Timestamp(start.replace(day=1)) - pd.Timedelta(days=14),
+                  x1=pd.Timestamp(end.replace(day=1)) + pd.Timedelta(days=14),
+                  fillcolor=REPORT_FILL, line_width=0, layer="below")
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip",
+                             name=label or t("report_period", lang),
+                             marker=dict(symbol="square", size=12, color=REPORT_FILL)))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -674,7 +707,10 @@ def forest_chart(rows: pd.DataFrame, *, lang: str, small_n: int = SMALL_N) -> go
         p = p.iloc[::-1].reset_index(drop=True)  # first outcome at the top
         labels = list(p["label"])
         for i, r in p.iterrows():
-            lo, hi = r.get("ref_low"), r.get("ref_high")
+            # a frame holds a missing reference as NaN: an outcome without a reference gets no band (a NaN corner
+            # drew a slanted line across its row)
+            lo = r.get("ref_low") if _finite(r.get("ref_low")) else None
+            hi = r.get("ref_high") if _finite(r.get("ref_high")) else None
             if lo is None and hi is None:
                 continue
             lo_v = lo if lo is not None else 0.0
@@ -796,6 +832,15 @@ def rate_time_chart(frame: pd.DataFrame, *, lang: str, title: str, subtitle: str
         f["rate"], f["ci_low"], f["ci_high"] = 1 - f["rate"], 1 - f["ci_high"], 1 - f["ci_low"]
         f["numerator_n"] = f["denominator_n"] - f["numerator_n"]
     name_ = name
+    # periods not closed (`period_closed` False, when the frame says): drawn hollow apart, without a band, and
+    # left out of the scale (a newest quarter with one closed session has a 0-100 % interval)
+    is_open = (~f["period_closed"].fillna(True).astype(bool)).to_numpy() if "period_closed" in f \
+        else np.zeros(len(f), dtype=bool)
+    if is_open.all():  # nothing closed yet: draw what there is
+        is_open[:] = False
+    f["_open"] = is_open
+    open_rows = f[f["_open"]]
+    f = f[~f["_open"]]
     groups = [(None, f)] if series is None else list(f.groupby(series, sort=False))
     if series is not None and series_labels:
         order = {k: i for i, k in enumerate(series_labels)}
@@ -803,6 +848,16 @@ def rate_time_chart(frame: pd.DataFrame, *, lang: str, title: str, subtitle: str
     for i, (key, sub) in enumerate(groups):
         colour = SERIES[i % len(SERIES)]
         name = (series_labels or {}).get(key, key) if key is not None else (name_ or t("legend_rate", lang))
+        part = open_rows if series is None else open_rows[open_rows[series] == key]
+        if len(part):
+            fig.add_trace(go.Scatter(
+                x=pd.to_datetime(part["period_start"]), y=_pcts(part["rate"]), mode="markers",
+                name=t("legend_incomplete", lang), legendgroup="incomplete", showlegend=i == 0,
+                marker=dict(symbol="circle-open", size=9, color=colour, line=dict(width=1.5, color=colour)),
+                customdata=np.array([_hover([f"<b>{name}: {i18n.period_label(r['period_start'], period, lang)}</b>",
+                                             t("hover_incomplete", lang)]) for r in part.to_dict("records")],
+                                    dtype=object).reshape(-1, 1),
+                hovertemplate="%{customdata[0]}<extra></extra>"))
         sub = sub.sort_values("period_start")
         x = pd.to_datetime(sub["period_start"])
         fig.add_trace(go.Scatter(x=pd.concat([x, x[::-1]]), y=_pcts(list(sub["ci_high"]) + list(sub["ci_low"])[::-1]),
@@ -838,7 +893,7 @@ def rate_time_chart(frame: pd.DataFrame, *, lang: str, title: str, subtitle: str
         top_values.append(reference[1] / 100)
     top = min(1.0, np.nanmax(top_values) * 1.12) if np.isfinite(top_values).any() else 1.0
     fig.update_yaxes(range=[0, 100 * top], ticksuffix=" %")
-    fig.update_xaxes(type="date", **i18n.month_ticks((trace.x for trace in fig.data), lang))
+    _date_range(fig, pd.to_datetime(pd.concat([f["period_start"], open_rows["period_start"]])), lang)
     return fig
 
 

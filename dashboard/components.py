@@ -10,12 +10,14 @@ pipelines.stats); streamlit_app.py routes. The pages and their links come from t
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -59,6 +61,15 @@ class Context:
     options: dict
     sessions_n: int
     min_sessions: int = 0  # cells of fewer sessions are hidden for this viewer (pipelines/metrics/small_cells.py)
+    report: filters.Report | None = None  # the reporting period (dashboard/filters.py): judged and marked, never a filter
+
+    def report_filters(self) -> counting.Filters:
+        """The filters narrowed to the reporting period (for its counts; the charts keep the whole history)."""
+        f, r = self.filters, self.report
+        if r is None:
+            return f
+        return dataclasses.replace(f, date_from=max(r.start, f.date_from) if f.date_from else r.start,
+                                   date_to=min(r.end, f.date_to) if f.date_to else r.end)
 
 
 def context(*, require_sessions: bool = True) -> Context:
@@ -72,8 +83,8 @@ def context(*, require_sessions: bool = True) -> Context:
     if not sees_sessions():  # no day for roles without session-level access (docs/security.md)
         f = analysis.whole_months(picked)
         if (f.date_from, f.date_to) != (picked.date_from, picked.date_to):
-            st.sidebar.caption(tr("period_whole_months", start=i18n.date(f.date_from or options["first_date"]),
-                                  end=i18n.date(f.date_to or options["last_date"])))
+            st.sidebar.caption(tr("period_whole_months", start=i18n.date(f.date_from or options["first_date"], lang()),
+                                  end=i18n.date(f.date_to or options["last_date"], lang())))
     n = data.cached(lookups.session_count, f)
     if require_sessions and n == 0:
         st.warning(tr("no_match"), icon=":material/filter_alt_off:")
@@ -82,8 +93,9 @@ def context(*, require_sessions: bool = True) -> Context:
     if require_sessions and n < least:  # every figure of the page would be a cell of fewer sessions
         st.warning(i18n.tn("cells_too_few", least, lang()), icon=":material/filter_alt_off:")
         st.stop()
-    return Context(lang=lang(), filters=f, as_of=data.cached(counting.default_as_of), options=options,
-                   sessions_n=n, min_sessions=least)
+    as_of = data.cached(counting.default_as_of)
+    return Context(lang=lang(), filters=f, as_of=as_of, options=options, sessions_n=n, min_sessions=least,
+                   report=filters.report(options["first_date"], as_of))
 
 
 def sees_sessions() -> bool:
@@ -128,9 +140,10 @@ def header(title_key: str, caption: str | None = None) -> None:
 def period_text(ctx: Context) -> str:
     f = ctx.filters
     if not f.date_from and not f.date_to:
-        return tr("period_all") + f" ({i18n.date(ctx.options['first_date'])} – {i18n.date(ctx.options['last_date'])})"
-    return tr("period_range", start=i18n.date(f.date_from or ctx.options["first_date"]),
-              end=i18n.date(f.date_to or ctx.options["last_date"]))
+        return tr("period_all") + (f" ({i18n.date(ctx.options['first_date'], ctx.lang)} – "
+                                   f"{i18n.date(ctx.options['last_date'], ctx.lang)})")
+    return tr("period_range", start=i18n.date(f.date_from or ctx.options["first_date"], ctx.lang),
+              end=i18n.date(f.date_to or ctx.options["last_date"], ctx.lang))
 
 
 def outcome_label(key: str) -> str:
@@ -227,9 +240,10 @@ def sidebar() -> counting.Filters:
     filters.render_language()
     try:
         options = data.cached(lookups.filter_options)
+        as_of = data.cached(counting.default_as_of) if options and options.get("first_date") else None
     except (data.NoDatabase, data.BadDatabase):
-        options = None
-    result = filters.render_filters(options)
+        options, as_of = None, None
+    result = filters.render_filters(options, as_of)
     caption = snapshot_caption()
     if caption:
         st.sidebar.caption(caption)
@@ -245,8 +259,95 @@ def snapshot_caption() -> str | None:
         return None
     published = info["published_at"]
     return tr("snapshot_caption", version=info["version"],
-              published=i18n.date(published) if published else "–", as_of=i18n.date(as_of))
+              published=i18n.date(published, lang()) if published else "–", as_of=i18n.date(as_of, lang()))
 
 
 def small_flag(den: float | int | None, n: int = 20) -> str:
     return "⚠ " + tr("small_n_badge", n=n) if den is not None and pd.notna(den) and den < n else ""
+
+
+def report_text(ctx: Context) -> str:
+    """'okt. 2026': the reporting period in the page's language."""
+    return ctx.report.label(ctx.lang) if ctx.report else ""
+
+
+def report_caption(ctx: Context) -> str:
+    """The line under a page title naming the reporting period and how to change it."""
+    return tr("report_caption", period=report_text(ctx)) if ctx.report else ""
+
+
+def source_text(reference, lg: str) -> str:
+    """A reference's source in the language (the registry's Norwegian wording where there is one); '–' if none."""
+    text = reference.source_text(lg) if reference else ""
+    return text or "–"
+
+
+def cases_link(outcome: str, clinician: str | None, *, which: str = "numerator", label: str | None = None,
+               container: Any = None) -> None:
+    """One click to the sessions behind an outcome for a clinician (or the clinic) over the whole period: the
+    complications page's case review with the outcome, the clinician, the whole period and the sessions (`which`:
+    those with the event; all in the rate for a low, improving flag) preselected. Drawn only for viewers who may
+    see case lists (pipelines/release/access.py)."""
+    if not auth.current().may("case_review"):
+        return
+    params = {"outcome": outcome, "point": "all", "review_clin": clinician or None, "which": which}
+    target = container if container is not None else st
+    target.page_link(access.page("complications").file, label=label or tr("open_cases"), icon=":material/list_alt:",
+                     query_params=filters.link_params(**{k: v for k, v in params.items() if v is not None}))
+
+
+RISK_KEYS = {"neuromuscular_disease": "risk_neuromuscular", "aminoglycoside_antibiotics": "risk_aminoglycoside",
+             "pregnant_or_breastfeeding": "risk_pregnant"}
+
+
+def _answer_text(column: str, value: Any, answers: dict, lg: str) -> str | None:
+    """One recorded answer as the reader says it ('hengende øyelokk', 'effekt delvis', '6 hodepinedager (før: 10)');
+    None for an answer that does not make the event (a no, or a baseline shown beside its answer)."""
+    if column.startswith("baseline_") or value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if column == "effect":
+        return i18n.t("answer_effect", lg, value=i18n.label("effect", value, lg))
+    if column == "headache_days":
+        return i18n.t("answer_headache", lg, n=i18n.number(value, lg),
+                      base=i18n.number(answers.get("baseline_headache_days"), lg))
+    if column == "hdss":
+        return i18n.t("answer_hdss", lg, n=i18n.number(value, lg), base=i18n.number(answers.get("baseline_hdss"), lg))
+    if column == "satisfaction":
+        return i18n.t("answer_satisfaction", lg, n=i18n.number(value, lg))
+    if isinstance(value, bool | np.bool_):
+        if not value:
+            return None
+        return registry.get(column).label(lg).lower() if column in registry.OUTCOMES_BY_KEY else column
+    return f"{column} {value}"
+
+
+def why_counts(reason: dict, outcome_key: str, *, event: bool, lost: bool, lg: str) -> str:
+    """The case review's "why it counts" cell for one session (`reason`: a row of signals.case_reasons): what put
+    it in the numerator ("korrigert dag 14", "hengende øyelokk ved kontrollen dag 12", "ingen oppfølging innen dag
+    28: telles som hendelse") or why it is in the rate without the event."""
+    o = registry.get(outcome_key)
+
+    def day(name: str) -> int | None:
+        v = reason.get(name)
+        return None if v is None or pd.isna(v) else int(v)
+
+    parts: list[str] = []
+    if event:
+        if day("event_day") is not None:
+            answers = reason.get("answers") or {}
+            said = [t for c, v in answers.items() if (t := _answer_text(c, v, answers, lg))]
+            parts.append(i18n.t("why_recorded", lg, answers=", ".join(said) or o.label(lg).lower(),
+                                day=day("event_day")))
+        if day("correction_day") is not None:
+            parts.append(i18n.t("why_correction", lg, day=day("correction_day")))
+        risks = reason.get("risks") or ()
+        if risks:
+            parts.append(i18n.t("why_risks", lg, risks=", ".join(i18n.t(RISK_KEYS.get(r, r), lg) for r in risks)))
+        if not parts and lost and o.lost_to_follow_up == "event":
+            parts.append(i18n.t("why_lost_event", lg, day=day("close_day")))
+        return "; ".join(parts) or "–"
+    if lost:
+        return i18n.t("why_lost", lg, day=day("close_day"))
+    if day("assessed_day") is not None:
+        return i18n.t("why_no_event", lg, day=day("assessed_day"))
+    return i18n.t("why_no_event_plain", lg)

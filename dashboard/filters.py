@@ -12,24 +12,39 @@ Every run sets each widget from the state before drawing it, and a user's change
 widget's on_change callback (which runs before the script). So a value survives page switches (a widget's own
 memory can be stale there), language switches (labels change, the coded value does not) and reruns.
 
-Global parameters (every page): lang, from, to, clin, ind, area, prod. Pages add their own (outcome, clinician,
-point, chart, rules, ...) through `synced(...)`.
+Global parameters (every page): lang, from, to, clin, ind, area, prod, the reporting period `rep` and, in demo
+mode only, the previewed role `role` (dashboard/auth.py). Pages add their own (outcome, clinician, point, chart,
+rules, ...) through `synced(...)`.
+
+The **reporting period** (`rep`, `Report`) is what the monthly quality meeting looks at: the last closed month by
+default (REPORT_OUTCOME's windows all closed at the data's date), this quarter or this year up to that month, or
+any month by name. It never narrows the data: every chart keeps the whole history under the date filter and marks
+the reporting period, and the pages judge and count that period (the overview's KPIs and signals list).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
 from dashboard import i18n
+from pipelines.metrics import analysis
 from pipelines.metrics.counting import Filters
 
-GLOBAL_PARAMS = ("lang", "from", "to", "clin", "ind", "area", "prod")
+GLOBAL_PARAMS = ("lang", "from", "to", "clin", "ind", "area", "prod", "rep", "role")
 LIST_PARAMS = {"clin", "ind", "area", "prod"}
-DATE_PARAMS = {"from", "to"}
+DATE_PARAMS = {"from", "to", "since"}
+# the date inputs' format per language (what the user types: 30.11.2026 in Norwegian); the URL keeps ISO dates
+DATE_INPUT_FORMAT = {"nb": "DD.MM.YYYY", "en": "YYYY-MM-DD"}
+REPORT_PRESETS = ("last", "quarter", "year")
+# the outcome whose windows decide which month is closed: its 28 days are those of the complications watched per
+# clinician (ptosis, asymmetry, corrections); an outcome with a longer window (satisfaction: 42 days, headache: 84)
+# judges the month once its own windows have closed, and its chart draws the month hollow until then
+REPORT_OUTCOME = "insufficient_effect"
 _CANON = "_canon"
 _WRITTEN = "_url_written"
 
@@ -231,13 +246,16 @@ def _reset() -> None:
     st.session_state.pop("_dates_half", None)
 
 
-def render_filters(options: dict | None) -> Filters:
-    """The filters in the sidebar, from the values present in the data (`pipelines.metrics.lookups.filter_options`).
-    Returns the Filters every page passes to the pipelines (values reach SQL only as bound parameters)."""
+def render_filters(options: dict | None, as_of: dt.date | None = None) -> Filters:
+    """The filters in the sidebar, from the values present in the data (`pipelines.metrics.lookups.filter_options`),
+    with the reporting period above them (`as_of`: the data's date). Returns the Filters every page passes to the
+    pipelines (values reach SQL only as bound parameters)."""
     lg = lang()
     apply_url(["from", "to", "clin", "ind", "area", "prod"])
     state = canon()
     sb = st.sidebar
+    if options and options.get("first_date") is not None:
+        render_report(options["first_date"], as_of or options["last_date"], sb)
     sb.subheader(i18n.t("filters", lg))
     if not options or options.get("first_date") is None:
         return Filters()
@@ -261,8 +279,9 @@ def render_filters(options: dict | None) -> Filters:
 
     if not st.session_state.get("_dates_half"):
         st.session_state[dkey] = (start, end)
-    sb.date_input(i18n.t("filter_period", lg), key=dkey, min_value=first, max_value=last, format="YYYY-MM-DD",
-                  help=i18n.t("filter_period_help", lg), on_change=dates_changed)
+    sb.date_input(i18n.t("filter_period", lg), key=dkey, min_value=first, max_value=last,
+                  format=DATE_INPUT_FORMAT.get(lg, DATE_INPUT_FORMAT["en"]), help=i18n.t("filter_period_help", lg),
+                  on_change=dates_changed)
 
     def fmt(prefix: str) -> Callable[[str], str]:
         return lambda v: i18n.label(prefix, v, lg)
@@ -331,3 +350,128 @@ def peek(name: str, default: Any = None) -> Any:
     if key in st.session_state and st.session_state[key] is not None:
         return st.session_state[key]
     return get(name, default)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The reporting period (pure functions first; `render_report` draws the control)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    """The reporting period: `choice` ('last', 'quarter', 'year' or a month 'YYYY-MM'), its first and last day,
+    the first days of its months, and the last closed month (first day) it was chosen against."""
+    choice: str
+    start: dt.date
+    end: dt.date
+    months: tuple[dt.date, ...]
+    last_closed: dt.date
+
+    @property
+    def is_month(self) -> bool:
+        return len(self.months) == 1
+
+    def label(self, lang: str) -> str:
+        """'okt. 2026', 'juli–sep. 2026' (the span of its months)."""
+        return span_label(self.months[0], self.months[-1], lang)
+
+
+def _month(d: dt.date) -> dt.date:
+    return d.replace(day=1)
+
+
+def _add_months(d: dt.date, n: int) -> dt.date:
+    i = d.year * 12 + d.month - 1 + n
+    return dt.date(i // 12, i % 12 + 1, 1)
+
+
+def last_closed_month(as_of: dt.date, first: dt.date | None = None, outcome: str = REPORT_OUTCOME) -> dt.date:
+    """The first day of the newest month whose sessions' windows of `outcome` have all closed on `as_of`
+    (analysis.periods_closed: its last day plus the outcome's longest window); never before the data's first month
+    (`first`)."""
+    month = _month(as_of)
+    for _ in range(36):
+        if analysis.periods_closed([month], outcome, "month", as_of)[0]:
+            break
+        month = _add_months(month, -1)
+    return max(month, _month(first)) if first else month
+
+
+def report_choices(first: dt.date, as_of: dt.date) -> list[str]:
+    """The presets, then every month from the last closed one back to the data's first (newest first)."""
+    last = last_closed_month(as_of, first)
+    months, month = [], last
+    while month >= _month(first):
+        months.append(month.strftime("%Y-%m"))
+        month = _add_months(month, -1)
+    return [*REPORT_PRESETS, *months]
+
+
+def report_period(choice: str | None, first: dt.date, as_of: dt.date) -> Report:
+    """The reporting period of a choice (an unknown choice is the default, 'last'): 'last' the last closed month;
+    'quarter' and 'year' from the start of that month's quarter / year to its end; 'YYYY-MM' that month."""
+    last = last_closed_month(as_of, first)
+    start_month = end_month = last
+    if choice == "quarter":
+        start_month = last.replace(month=3 * ((last.month - 1) // 3) + 1)
+    elif choice == "year":
+        start_month = last.replace(month=1)
+    elif choice and choice not in REPORT_PRESETS:
+        try:
+            picked = dt.date.fromisoformat(f"{choice}-01")
+        except ValueError:
+            picked = None
+        if picked is not None and _month(first) <= picked <= last:
+            start_month = end_month = picked
+        else:
+            choice = "last"
+    else:
+        choice = "last"
+    start_month = max(start_month, _month(first))
+    months, month = [], start_month
+    while month <= end_month:
+        months.append(month)
+        month = _add_months(month, 1)
+    return Report(choice, start_month, analysis.period_end(end_month, "month"), tuple(months), last)
+
+
+def span_label(first_month: dt.date, last_month: dt.date, lang: str) -> str:
+    """'okt. 2026' for one month; 'juli–sep. 2026' or 'des. 2025–feb. 2026' for several."""
+    if first_month == last_month:
+        return i18n.period_label(first_month, "month", lang)
+    end = i18n.period_label(last_month, "month", lang)
+    if first_month.year == last_month.year:
+        start = i18n.period_label(first_month, "month", lang).rsplit(" ", 1)[0]
+    else:
+        start = i18n.period_label(first_month, "month", lang)
+    return f"{start}–{end}"
+
+
+def default_since(as_of: dt.date) -> dt.date:
+    """The default day of the last meeting: the same day a month before the data's date (the month's last day
+    when it is shorter: 31 March -> 28 February)."""
+    month = _add_months(_month(as_of), -1)
+    last_day = (_add_months(month, 1) - dt.timedelta(days=1)).day
+    return month.replace(day=min(as_of.day, last_day))
+
+
+def report(first: dt.date, as_of: dt.date) -> Report:
+    """The reporting period of the current state."""
+    return report_period(get("rep"), first, as_of)
+
+
+def render_report(first: dt.date, as_of: dt.date, container: Any = None) -> Report:
+    """The reporting-period control (kept in the URL as ?rep=quarter / ?rep=2026-10; the default, the last closed
+    month, leaves it out)."""
+    lg = lang()
+    choices = report_choices(first, as_of)
+    periods = {c: report_period(c, first, as_of) for c in REPORT_PRESETS}
+
+    def fmt(c: str) -> str:
+        if c in periods:
+            return i18n.t(f"report_{c}", lg, period=periods[c].label(lg))
+        return i18n.period_label(dt.date.fromisoformat(f"{c}-01"), "month", lg)
+
+    synced(st.selectbox, "rep", i18n.t("report_period", lg), options=choices, default="last",
+           container=container or st.sidebar, format_func=fmt, help=i18n.t("report_period_help", lg))
+    return report(first, as_of)

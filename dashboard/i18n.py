@@ -63,6 +63,17 @@ TEXTS: dict[str, tuple[str, str]] = {
     "filter_reset": ("Reset filters", "Nullstill filtre"),
     "snapshot_caption": ("Snapshot v{version}, published {published}. Counted as of {as_of}.",
                          "Datasett v{version}, publisert {published}. Telt per {as_of}."),
+    # the reporting period (dashboard/filters.py Report): judged and marked, never a filter (issue 16)
+    "report_period": ("Reporting month", "Rapporteringsmåned"),
+    "report_period_help": ("The month (or months) the quality meeting looks at. It does not narrow the data: every "
+                           "chart keeps the whole history and marks this period, and the overview judges and counts "
+                           "it. The newest month is offered once every session's window in it has closed.",
+                           "Måneden (eller månedene) kvalitetsmøtet ser på. Den snevrer ikke inn dataene: hvert "
+                           "diagram beholder hele historikken og markerer perioden, og oversikten vurderer og teller "
+                           "den. Nyeste måned kan velges når vinduet til hver behandling i den er lukket."),
+    "report_last": ("Last month ({period})", "Siste måned ({period})"),
+    "report_quarter": ("Quarter ({period})", "Kvartalet ({period})"),
+    "report_year": ("This year ({period})", "I år ({period})"),
     "share_hint": ("The address bar holds the filters: copy it to share this view.",
                    "Adressefeltet inneholder filtrene: kopier det for å dele denne visningen."),
     # --- states ------------------------------------------------------------------------------------------------
@@ -134,7 +145,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "reading_special_cause_concerning": ("Special cause: concerning", "Spesiell variasjon: bekymring"),
     "reading_special_cause_improving": ("Special cause: improving", "Spesiell variasjon: forbedring"),
     "reading_none": ("Too few periods", "For få perioder"),
-    "reading_short_common_cause": ("Common cause", "Vanlig"),
+    "reading_short_common_cause": ("Common cause", "Vanlig variasjon"),
     "reading_short_special_cause_concerning": ("Special: concerning", "Spesiell: bekymring"),
     "reading_short_special_cause_improving": ("Special: improving", "Spesiell: forbedring"),
     "reading_short_none": ("Too few periods", "For få perioder"),
@@ -190,25 +201,12 @@ TEXTS: dict[str, tuple[str, str]] = {
                            "`--min-completeness` for en eksport."),
     # --- signals -----------------------------------------------------------------------------------------------
     "signals": ("Signals", "Signaler"),
-    "signals_caption": ("Each problem once: the episodes of the clinic's control charts and, for the outcomes "
-                        "watched per clinician, of the clinicians' funnel positions and CUSUMs, under the current "
-                        "filters, newest first (a run of flagged months, or a CUSUM crossing again after its "
-                        "restart, is one episode). Open the chart to judge it. What is listed, and why, is on the "
-                        "About page: about {budget} false alarms a year in a clinic of the demo's size.",
-                        "Hvert problem én gang: episodene i klinikkens styringsdiagrammer og, for utfallene som "
-                        "følges per behandler, i behandlernes plass i trakten og CUSUM, med gjeldende filtre, "
-                        "nyeste først (flere flaggede måneder på rad, eller en CUSUM som slår ut igjen etter "
-                        "omstart, er én episode). Åpne diagrammet for å vurdere. Hva som listes, og hvorfor, står "
-                        "på Om tallene: omtrent {budget} falske alarmer i året i en klinikk på demoens størrelse."),
     "signals_none": ("No signals under the current filters.", "Ingen signaler med gjeldende filtre."),
-    "signals_kind_filter": ("Show", "Vis"),
-    "signals_all": ("All", "Alle"),
-    "signals_concerning_only": ("Concerning only", "Bare bekymringsfulle"),
+    "signals_none_since": ("No new signals to review since {date}.", "Ingen nye signaler å gjennomgå siden {date}."),
     "signals_cusum_pending": ("The CUSUM charts of every outcome and clinician are still being checked; their "
                               "signals are added to the list when ready.",
                               "CUSUM for alle utfall og behandlere sjekkes fortsatt; signalene legges til i listen "
                               "når de er klare."),
-    "signals_cusum_pending_short": ("CUSUM still being checked", "CUSUM sjekkes ennå"),
     "signals_cusum_skipped": ("CUSUM could not be computed for {outcomes}: the event is too rare for the "
                               "chart's threshold rule.",
                               "CUSUM kunne ikke beregnes for {outcomes}: hendelsen er for sjelden for "
@@ -225,18 +223,66 @@ TEXTS: dict[str, tuple[str, str]] = {
                        "Sjelden hendelse: under én forventet per måned, så serier av tomme måneder er ventet."),
     "side_above": ("above", "over"),
     "side_below": ("below", "under"),
-    "rule_mdc_astronomical": ("Making Data Count: the latest point is beyond the 3-sigma limits ({value})",
-                              "Making Data Count: siste punkt er utenfor 3-sigma-grensene ({value})"),
-    "rule_mdc_shift": ("Making Data Count: shift, the latest 7 or more points on one side of the centre line",
-                       "Making Data Count: skift, de siste 7 eller flere punktene på samme side av senterlinjen"),
-    "rule_mdc_trend": ("Making Data Count: trend, 7 or more points in a row rising or falling",
-                       "Making Data Count: trend, 7 eller flere punkter på rad som stiger eller faller"),
-    "rule_mdc_two_of_three": ("Making Data Count: 2 of 3 points beyond the 2-sigma limit",
-                              "Making Data Count: 2 av 3 punkter utenfor 2-sigma-grensen"),
-    "rule_funnel_998": ("Outside the 99.8 % funnel limit: {value} ({num} of {den}) against the clinic's {target}",
-                        "Utenfor 99,8 % traktgrense: {value} ({num} av {den}) mot klinikkens {target}"),
+    "rule_mdc_astronomical": ("The latest point is outside the control limits ({value}): rare with common-cause "
+                              "variation alone",
+                              "Siste punkt ligger utenfor kontrollgrensene ({value}): sjelden ved vanlig variasjon"),
+    "rule_mdc_shift": ("The latest 7 or more points lie on one side of the centre line: the level has probably "
+                       "changed",
+                       "De siste 7 eller flere punktene ligger på samme side av midtlinjen: nivået har trolig "
+                       "endret seg"),
+    "rule_mdc_trend": ("7 or more points in a row rise or fall: a trend",
+                       "7 eller flere punkter på rad stiger eller faller: en trend"),
+    "rule_mdc_two_of_three": ("2 of the latest 3 points lie near the control limit on one side (beyond 2 sigma)",
+                              "2 av de siste 3 punktene ligger nær kontrollgrensen på samme side (utenfor 2 sigma)"),
     "rule_cusum": ("Risk-adjusted CUSUM reached {value} (threshold {limit})",
                    "Risikojustert CUSUM nådde {value} (terskel {limit})"),
+    "rule_sigma_above": ("Above the upper control limit: {value} against the limit {limit}",
+                         "Over den øvre kontrollgrensen: {value} mot grensen {limit}"),
+    "rule_sigma_below": ("Below the lower control limit: {value} against the limit {limit}",
+                         "Under den nedre kontrollgrensen: {value} mot grensen {limit}"),
+    "rule_funnel_998_limit": ("Outside the 99.8 % funnel limit: {value} ({num} of {den}) against the limit {limit} "
+                              "(clinic {target})",
+                              "Utenfor traktgrensen (99,8 %): {value} ({num} av {den}) mot grensen {limit} "
+                              "(klinikken {target})"),
+    "signals_caption_grouped": ("One row per clinician (or the clinic) and clinical problem: eyelid and brow ptosis "
+                                "are ptosis. The row describes its latest episode; earlier ones are behind the "
+                                "button. Open the chart to judge it, or the cases to review them. What is listed, "
+                                "and why, is on the About page: about {budget} false alarms a year in a clinic of "
+                                "the demo's size. The rules behind the words: points outside the 3-sigma control "
+                                "limits, Anhøj's run rules (a long run on one side of the centre line, too few "
+                                "crossings), the funnel plot's 99.8 % limit and the risk-adjusted CUSUM.",
+                                "Én rad per behandler (eller klinikken) og klinisk problem: hengende øyelokk og "
+                                "øyenbryn er ptose. Raden beskriver siste episode; tidligere episoder ligger bak "
+                                "knappen. Åpne diagrammet for å vurdere, eller behandlingene for å gå gjennom dem. "
+                                "Hva som listes, og hvorfor, står på Om målene: omtrent {budget} falske alarmer i "
+                                "året i en klinikk på demoens størrelse. Reglene bak ordene: punkter utenfor "
+                                "3-sigma-kontrollgrensene, Anhøjs serieregler (en lang serie på samme side av "
+                                "midtlinjen, for få kryssinger), traktplottets 99,8 %-grense og risikojustert "
+                                "CUSUM."),
+    "signals_scope": ("Show", "Vis"),
+    "scope_since": ("New since {date}", "Nye siden {date}"),
+    "scope_report": ("In {period}", "I {period}"),
+    "scope_all": ("All", "Alle"),
+    "signals_show_improving": ("Also improving", "Vis også forbedringer"),
+    "signals_show_improving_help": ("The list holds the concerning rows; switch on to add those on the improving "
+                                    "side.",
+                                    "Listen viser de bekymringsfulle radene; slå på for å ta med dem i gunstig "
+                                    "retning."),
+    "since_label": ("Last meeting", "Forrige møte"),
+    "since_help": ("The day of the last quality meeting: \"new\" is what became known after it (a signal is "
+                   "known once the windows of its sessions have closed). Type it as 30.11.2026 or pick it; it stays "
+                   "in the address.",
+                   "Dagen for forrige kvalitetsmøte: «ny» er det som ble kjent etter den (et signal er kjent når "
+                   "vinduene til behandlingene bak det er lukket). Skriv den som 30.11.2026 eller velg den; den "
+                   "blir stående i adressen."),
+    "since_month_label": ("Last meeting (month)", "Forrige møte (måned)"),
+    "since_month_help": ("The month of the last quality meeting: \"new\" is what became known after its last day "
+                         "(your role sees months, not days).",
+                         "Måneden for forrige kvalitetsmøte: «ny» er det som ble kjent etter siste dag i måneden "
+                         "(rollen din ser måneder, ikke dager)."),
+    "signal_new": ("new", "ny"),
+    "col_problem": ("Problem", "Problem"),
+    "open_cases": ("Cases", "Saker"),
     "col_when": ("When", "Når"),
     "col_what_fired": ("What fired", "Hva slo ut"),
     "col_kind": ("Chart", "Diagram"),
@@ -256,12 +302,30 @@ TEXTS: dict[str, tuple[str, str]] = {
                               "lowest and highest over the outcomes that need a follow-up.",
                               "Andel aktuelle behandlinger med en kontroll innenfor utfallets vindu, laveste og "
                               "høyeste blant utfallene som krever oppfølging."),
-    "kpi_signals": ("Concerning signals", "Bekymringsfulle signaler"),
-    "kpi_signals_help": ("Episodes on the worse side (list below): each problem once, however many points it "
-                         "flagged.", "Episoder i ugunstig retning (liste under): hvert problem én gang, uansett "
-                         "hvor mange punkter det flagget."),
+    "kpi_signals_review": ("Signals to review", "Signaler å gjennomgå"),
+    "kpi_signals_review_help": ("The concerning rows of the list below (one per clinician and clinical problem), "
+                                "in the list's choice. While the CUSUM check runs the count is provisional: it "
+                                "can only grow.",
+                                "De bekymringsfulle radene i listen under (én per behandler og klinisk problem), "
+                                "for valget i listen. Mens CUSUM sjekkes er tallet foreløpig: det kan bare øke."),
+    "kpi_signals_scope": ("list: {scope}", "i listen: {scope}"),
+    "kpi_signals_provisional": ("provisional (CUSUM running)", "foreløpig (CUSUM sjekkes)"),
+    "kpi_sessions_report": ("{n} in {period}", "{n} i {period}"),
+    "kpi_special_short": ("Concerning variation", "Bekymringsfull variasjon"),
+    "kpi_special_delta": ("outcomes, read at {period}", "utfall, vurdert for {period}"),
+    "report_caption": ("Reporting month: {period} (the sidebar changes it; the charts keep the whole history).",
+                       "Rapporteringsmåned: {period} (endres i sidepanelet; diagrammene viser hele historikken)."),
+    "col_report_rate": ("{period}", "{period}"),
+    "col_report_rate_plain": ("Reporting month", "Rapporteringsmåned"),
+    "col_report_rate_help": ("The rate of the reporting period's sessions. ○: some of their windows are still "
+                             "open, so the rate is of the sessions closed so far and is not judged.",
+                             "Andelen for behandlingene i rapporteringsperioden. ○: noen av vinduene er ennå "
+                             "åpne, så andelen gjelder behandlingene som er lukket så langt, og vurderes ikke."),
+    "report_open_note": ("○ {period}: some sessions' windows are still open; the rate is provisional and not "
+                         "judged.",
+                         "○ {period}: noen behandlingers vindu er ennå åpent; andelen er foreløpig og vurderes "
+                         "ikke."),
     "episode_span": ("{first} – {last}", "{first} – {last}"),
-    "kpi_special": ("Outcomes: special cause, concerning", "Utfall: spesiell variasjon, bekymring"),
     "kpi_special_help": ("Outcomes whose latest month shows special-cause variation on the concerning side (Making "
                          "Data Count); the table shows the reading of each.",
                          "Utfall der siste måned viser spesiell variasjon i bekymringsfull retning (Making Data "
@@ -277,7 +341,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_events": ("Events / sessions", "Hendelser / behandlinger"),
     "col_events_short": ("Events / n", "Hendelser / n"),
     "col_completeness": ("Followed up", "Fulgt opp"),
-    "col_trend": ("Monthly rate", "Månedlig andel"),
+    "col_trend": ("Trend", "Trend"),
+    "col_trend_help": ("The monthly rate over the whole period.", "Månedlig andel over hele perioden."),
     "col_link": ("Chart", "Diagram"),
     "col_small": ("Note", "Merknad"),
     "forest_title": ("Rates with 95 % intervals against the published reference range",
@@ -356,10 +421,49 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_repeat": ("Repeat", "Gjentatt"),
     "col_event": ("Event", "Hendelse"),
     "col_contacts": ("Contacts", "Kontakter"),
-    "col_last_contact": ("Last contact (day)", "Siste kontakt (dag)"),
     "col_last_effect": ("Effect at last contact", "Effekt ved siste kontakt"),
-    "col_lost": ("Lost to follow-up", "Uten oppfølging"),
+    "report_band": ("Reporting month: {period}", "Rapporteringsmåned: {period}"),
+    # the case review over the whole period, per clinician, with why each session counts (issue 16)
+    "review_whole_period": ("Whole period", "Hele perioden"),
+    "review_clinician": ("Clinician", "Behandler"),
+    "review_all_clinicians": ("All clinicians", "Alle behandlere"),
+    "col_why": ("Why it counts", "Hvorfor den telles"),
+    "col_why_help": ("What put the session in the numerator (or why it is in the rate without the event), from "
+                     "the outcome's definition: the follow-up answer and its day, the correction's day, a risk "
+                     "answered yes, or no follow-up by the window's last day.",
+                     "Hva som gjør at behandlingen telles som hendelse (eller hvorfor den er med i andelen uten "
+                     "hendelsen), etter utfallets definisjon: svaret ved kontrollen og dagen, dagen for "
+                     "korrigeringen, en risiko besvart med ja, eller ingen oppfølging innen vinduets siste dag."),
+    "col_treatment": ("Treated with", "Behandlet med"),
+    "col_treatment_help": ("Areas, product and units (native units of the product).",
+                           "Områder, preparat og enheter (preparatets egne enheter)."),
+    "why_correction": ("correction on day {day}", "korrigert dag {day}"),
+    "why_risks": ("treated despite {risks}", "behandlet til tross for {risks}"),
+    "why_recorded": ("{answers} at the follow-up on day {day}", "{answers} ved kontrollen dag {day}"),
+    "why_lost_event": ("no follow-up by day {day}: counts as the event",
+                       "ingen oppfølging innen dag {day}: telles som hendelse"),
+    "why_lost": ("no follow-up by day {day}: left out of the rate",
+                 "ingen oppfølging innen dag {day}: holdt utenfor andelen"),
+    "why_no_event": ("no event at the follow-up on day {day}", "ingen hendelse ved kontrollen dag {day}"),
+    "why_no_event_plain": ("no event", "ingen hendelse"),
+    "answer_effect": ("effect {value}", "effekt {value}"),
+    "answer_headache": ("{n} headache days (before: {base})", "{n} hodepinedager (før: {base})"),
+    "answer_hdss": ("HDSS {n} (before: {base})", "HDSS {n} (før: {base})"),
+    "answer_satisfaction": ("satisfaction {n} of 5", "fornøydhet {n} av 5"),
+    "risk_neuromuscular": ("a neuromuscular disease", "nevromuskulær sykdom"),
+    "risk_aminoglycoside": ("aminoglycoside antibiotics", "aminoglykosid-antibiotika"),
+    "risk_pregnant": ("pregnancy or breastfeeding", "graviditet eller amming"),
+    "review_download": ("Download the review list (CSV)", "Last ned gjennomgangslisten (CSV)"),
+    "review_download_help": ("Every session of this list (all pages) with why it counts, for the quality meeting: "
+                             "internal, with pseudonymous references; the download is recorded in the access log.",
+                             "Alle behandlingene i listen (alle sider) med hvorfor de telles, til kvalitetsmøtet: "
+                             "internt, med pseudonyme referanser; nedlastingen føres i tilgangsloggen."),
     # --- clinicians --------------------------------------------------------------------------------------------
+    "open_cases_of": ("{clinician}'s sessions: {outcome}, whole period", "Behandlingene til {clinician}: {outcome}, "
+                      "hele perioden"),
+    "col_cases": ("Cases", "Saker"),
+    "open_cases_help": ("The clinician's sessions with the event over the whole period, with why each counts.",
+                        "Behandlerens behandlinger med hendelsen i hele perioden, med hvorfor hver telles."),
     "clinicians_caption": ("Each clinician against the clinic rate: a funnel plot, not a league table. "
                            "Clinicians are listed by code, never ranked by rate.",
                            "Hver behandler mot klinikkens andel: et traktplott, ikke en rangering. Behandlerne "
@@ -417,13 +521,12 @@ TEXTS: dict[str, tuple[str, str]] = {
                     "(indikasjon, områder, preparat, første eller gjentatt behandling) med andelene til de ANDRE "
                     "behandlerne i perioden (aldri behandlerens egne, uansett filter): indirekte standardisering, "
                     "eksakt Poisson 95 % intervall. 1,0 = som forventet."),
-    "col_oe_interval": ("O/E 95 % interval", "O/F 95 % intervall"),
+    "col_oe_interval": ("O/E 95 %", "O/F 95 %"),
     "col_cusum": ("CUSUM status", "CUSUM-status"),
     "cusum_in control": ("in control", "i kontroll"),
     "cusum_watch": ("watch", "følg med"),
     "cusum_signal": ("signal", "signal"),
     "cusum_signals_text": ("{n}, last {last}", "{n}, sist {last}"),
-    "col_cusum_signals": ("CUSUM signals", "CUSUM-signaler"),
     "cusum_too_rare": ("CUSUM not drawn: the event is too rare for the threshold rule (one event would already "
                        "signal).",
                        "CUSUM ikke tegnet: hendelsen er for sjelden for terskelregelen (én hendelse ville "
@@ -1408,6 +1511,8 @@ TEXTS: dict[str, tuple[str, str]] = {
 PLURALS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "report_awaiting": (("{n} session awaiting its window", "{n} sessions awaiting their window"),
                         ("{n} behandling venter på vinduet", "{n} behandlinger venter på vinduet")),
+    "signal_more_episodes": (("{n} earlier episode", "{n} earlier episodes"),
+                             ("{n} tidligere episode", "{n} tidligere episoder")),
     "count_sessions": (("{n} session", "{n} sessions"), ("{n} behandling", "{n} behandlinger")),
     "count_pseudo_sessions": (("{n} pseudo-session", "{n} pseudo-sessions"),
                               ("{n} tenkt behandling", "{n} tenkte behandlinger")),
@@ -1423,20 +1528,19 @@ PLURALS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
                        ("Vindu ennå åpent: {n} behandling", "Vindu ennå åpent: {n} behandlinger")),
     "awaiting_short": (("{n} still open", "{n} still open"), ("{n} ennå åpen", "{n} ennå åpne")),
     "rule_runs_longest": (
-        ("Anhøj run rule: {n} period in a row {side} the centre line, {start} to {end} (more than {limit} is "
-         "unusual)",
-         "Anhøj run rule: {n} periods in a row {side} the centre line, {start} to {end} (more than {limit} is "
-         "unusual)"),
-        ("Anhøjs regel for serier: {n} periode på rad {side} senterlinjen, {start} til {end} (mer enn {limit} er "
-         "uvanlig)",
-         "Anhøjs regel for serier: {n} perioder på rad {side} senterlinjen, {start} til {end} (mer enn {limit} er "
-         "uvanlig)")),
+        ("{n} period in a row {side} the centre line, {start} to {end}: more than {limit} in a row rarely happens "
+         "by chance",
+         "{n} periods in a row {side} the centre line, {start} to {end}: more than {limit} in a row rarely happens "
+         "by chance"),
+        ("{n} periode på rad {side} midtlinjen, {start} til {end}: mer enn {limit} på rad skjer sjelden av "
+         "tilfeldighet",
+         "{n} perioder på rad {side} midtlinjen, {start} til {end}: mer enn {limit} på rad skjer sjelden av "
+         "tilfeldighet")),
     "rule_runs_crossings": (
-        ("Anhøj crossing rule: the series crosses the centre line only once (fewer than {limit} is unusual)",
-         "Anhøj crossing rule: the series crosses the centre line only {n} times (fewer than {limit} is unusual)"),
-        ("Anhøjs regel for kryssinger: serien krysser senterlinjen bare én gang (færre enn {limit} er uvanlig)",
-         "Anhøjs regel for kryssinger: serien krysser senterlinjen bare {n} ganger (færre enn {limit} er "
-         "uvanlig)")),
+        ("The curve crosses the centre line only once: fewer than {limit} crossings point to a lasting change",
+         "The curve crosses the centre line only {n} times: fewer than {limit} crossings point to a lasting change"),
+        ("Kurven krysser midtlinjen bare én gang: færre enn {limit} kryssinger tyder på en varig endring",
+         "Kurven krysser midtlinjen bare {n} ganger: færre enn {limit} kryssinger tyder på en varig endring")),
     "runs_crossings_note": (("{n} crossing < {limit}", "{n} crossings < {limit}"),
                             ("{n} kryssing < {limit}", "{n} kryssinger < {limit}")),
     "case_review_caption": (
@@ -1685,6 +1789,52 @@ def pct(x: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
     return _minus(babel_numbers.format_percent(float(x), format=pattern, locale=_locale(lang)))
 
 
+MOST_DIGITS = 6
+
+
+def _pattern_upto(least: int, most: int, suffix: str = "") -> babel_numbers.NumberPattern:
+    """'#,##0.0##' (+ suffix): at least `least` decimals, at most `most` (trailing zeros beyond `least` dropped)."""
+    decimals = "0" * least + "#" * max(0, most - least)
+    return babel_numbers.parse_pattern("#,##0" + ("." + decimals if decimals else "") + suffix)
+
+
+def apart(value: float | None, limit: float | None, fmt, digits: int = 1) -> tuple[str, str]:
+    """A value and the limit it is compared with, formatted by `fmt(x, least, most)` with as many decimals as it
+    takes for the two to print differently (from `digits`, at most MOST_DIGITS; the extra decimals without
+    trailing zeros): never "0,6 % against the limit 0,6 %" for 0.6049 % and 0.6038 %, nor "CUSUM 3,65 (threshold
+    3,65)" for 3.6512 and 3.6498. Equal values print equal; a value of 0 stays "0,0 %"."""
+    a, b = fmt(value, digits, digits), fmt(limit, digits, digits)
+    if a != b or _missing(value) or _missing(limit) or float(value) == float(limit):
+        return a, b
+    for n in range(digits + 1, MOST_DIGITS + 1):
+        a, b = fmt(value, digits, n), fmt(limit, digits, n)
+        if a != b:
+            break
+    return a, b
+
+
+def pct_apart(value: float | None, limit: float | None, lang: str = DEFAULT_LANG, digits: int = 1
+              ) -> tuple[str, str]:
+    """Two proportions as percentages that print differently unless they are equal (apart)."""
+    def fmt(x, least, most):
+        if _missing(x):
+            return "–"
+        return _minus(babel_numbers.format_percent(float(x), format=_pattern_upto(least, most, PERCENT_SUFFIX),
+                                                   locale=_locale(lang)))
+    return apart(value, limit, fmt, digits)
+
+
+def number_apart(value: float | None, limit: float | None, lang: str = DEFAULT_LANG, digits: int = 2
+                 ) -> tuple[str, str]:
+    """Two numbers that print differently unless they are equal (apart)."""
+    def fmt(x, least, most):
+        if _missing(x):
+            return "–"
+        return _minus(babel_numbers.format_decimal(float(x), format=_pattern_upto(least, most),
+                                                   locale=_locale(lang)))
+    return apart(value, limit, fmt, digits)
+
+
 def pct_range(low: float | None, high: float | None, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
     """'8.1–12.9 %' from two proportions."""
     if _missing(low) or _missing(high):
@@ -1700,14 +1850,19 @@ def nok(x: float | None, lang: str = DEFAULT_LANG) -> str:
     return f"{babel_numbers.get_currency_symbol('NOK', locale=_locale(lang))}{NBSP}{number(x, lang, 0)}"
 
 
+DATE_PATTERNS = {"nb": "dd.MM.yyyy", "en": "yyyy-MM-dd"}  # the form a Norwegian reader writes; ISO in English
+
+
 def date(d: dt.date | None, lang: str = DEFAULT_LANG) -> str:
-    """ISO dates in both languages ('2026-03-25', '2026-03-25 07:05'): unambiguous in a clinic and in an audit."""
+    """A date as its readers write it: '25.03.2026' ('25.03.2026 07:05') in Norwegian, ISO '2026-03-25'
+    ('2026-03-25 07:05') in English. Files (exports, the URL) keep ISO dates."""
     if _missing(d):
         return "–"
+    pattern = DATE_PATTERNS.get(lang, DATE_PATTERNS["en"])
     if isinstance(d, dt.datetime):
-        return babel_dates.format_datetime(d, "yyyy-MM-dd HH:mm", tzinfo=d.tzinfo, locale=_locale(lang))
+        return babel_dates.format_datetime(d, f"{pattern} HH:mm", tzinfo=d.tzinfo, locale=_locale(lang))
     if isinstance(d, dt.date):
-        return babel_dates.format_date(d, "yyyy-MM-dd", locale=_locale(lang))
+        return babel_dates.format_date(d, pattern, locale=_locale(lang))
     return d.isoformat() if hasattr(d, "isoformat") else str(d)
 
 

@@ -94,8 +94,8 @@ def test_one_and_many_in_both_languages():
     assert i18n.tn("access_log_bad_lines", 2, "nb").startswith("2 linjer i loggen kan ikke leses")
     assert i18n.tn("access_log_shown", 1, "en", shown=1) == "1 of 1 entry, newest first."
     assert i18n.tn("access_log_shown", 40, "nb", shown=3) == "3 av 40 oppføringer, nyeste først."
-    assert "crosses the centre line only once (" in i18n.tn("rule_runs_crossings", 1, "en", limit=4)
-    assert "bare 2 ganger (" in i18n.tn("rule_runs_crossings", 2, "nb", limit=4)
+    assert "crosses the centre line only once:" in i18n.tn("rule_runs_crossings", 1, "en", limit=4)
+    assert "bare 2 ganger:" in i18n.tn("rule_runs_crossings", 2, "nb", limit=4)
     assert i18n.tn("count_sessions", 5000, "nb") == f"5{NBSP}000 behandlinger"
     assert i18n.tn("legend_small_n", 1, "en") == "Fewer than 1 session"
     assert i18n.tn("small_n", 20, "nb") == "færre enn 20 behandlinger: tolk med varsomhet"
@@ -144,6 +144,7 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     "period_{}": ("week", "month", "quarter", "year"),
     "review_{}": signals.REVIEW_SETS,
     "export_mode_{}": ("release", "internal"),
+    "report_{}": ("last", "quarter", "year"),  # the reporting period presets (dashboard/filters.py)
     # f-strings and `+`
     "role_{}": (*access.ROLES, "none"),
     "spc_rules_{}": analysis.RULE_SETS,
@@ -314,8 +315,12 @@ def test_numbers_and_percentages_per_language():
 
 def test_dates_and_periods():
     d = dt.date(2026, 3, 1)
-    assert i18n.date(d, "nb") == i18n.date(d, "en") == "2026-03-01"
-    assert i18n.date(dt.datetime(2026, 3, 1, 7, 5)) == "2026-03-01 07:05"
+    # issue 16: Norwegian dates as a Norwegian reader writes them (30.11.2026); English keeps ISO
+    assert i18n.date(d, "nb") == "01.03.2026"
+    assert i18n.date(d, "en") == "2026-03-01"
+    assert i18n.date(dt.datetime(2026, 3, 1, 7, 5), "nb") == "01.03.2026 07:05"
+    assert i18n.date(dt.datetime(2026, 3, 1, 7, 5), "en") == "2026-03-01 07:05"
+    assert i18n.date(dt.date(2026, 11, 30), "nb") == "30.11.2026"
     assert i18n.date(None) == i18n.date(float("nan")) == "–"
     # month names from CLDR (format context, skeleton yMMM): 'mars', 'mai', 'juni', 'juli' are written out, the
     # others abbreviated with a full stop ('jan.', 'okt.'); before: a hand-made list with 'mar.'
@@ -329,7 +334,7 @@ def test_dates_and_periods():
     # nb: CLDR's wide quarter (its abbreviation 'K4' is not what Norwegian readers know); before: '4. kv. 2026'
     assert i18n.period_label(dt.date(2026, 10, 1), "quarter", "nb") == "4. kvartal 2026"
     assert i18n.period_label(d, "year", "en") == "2026"
-    assert i18n.period_label(d, "week", "nb") == "uke fra 2026-03-01"
+    assert i18n.period_label(d, "week", "nb") == "uke fra 01.03.2026"
     assert i18n.period_label(d, "week", "en") == "week of 2026-03-01"
 
 

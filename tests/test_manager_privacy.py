@@ -303,10 +303,11 @@ def test_the_manager_sees_the_month_of_the_last_cusum_signal_not_its_day(con):
     at = app("manager", "clinicians", outcome="insufficient_effect")
     table = at.dataframe[-1].value
     row = table[table["Clinician"] == "C02"].iloc[0]
-    assert row["CUSUM signals"].endswith(f"last {i18n.period_label(last, 'month', 'en')}")
-    assert not any(days_in(str(v)) for v in table["CUSUM signals"])
+    # issue 16: the CUSUM status names its signals beside it ("in control · 1, last Mar 2026")
+    assert row["CUSUM status"].endswith(f"last {i18n.period_label(last, 'month', 'en')}")
+    assert not any(days_in(str(v)) for v in table["CUSUM status"])
     doctor = app("doctor", "clinicians", outcome="insufficient_effect").dataframe[-1].value
-    assert doctor.loc[doctor["Clinician"] == "C02", "CUSUM signals"].iloc[0].endswith(f"last {last.isoformat()}")
+    assert doctor.loc[doctor["Clinician"] == "C02", "CUSUM status"].iloc[0].endswith(f"last {last.isoformat()}")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -316,11 +317,11 @@ def test_the_manager_sees_the_month_of_the_last_cusum_signal_not_its_day(con):
 
 def test_nothing_on_the_overview_names_a_day_for_the_manager():
     """All signals, CUSUM crossings included, dated by month; every page of the list is checked."""
-    at = signals_done(app("manager", "overview", kind="cusum"))
+    at = signals_done(app("manager", "overview", scope="all", improving="true"))  # every row (issue 16)
     cusum_rows = [m.value for m in at.markdown if "Risk-adjusted CUSUM reached" in m.value]
     assert cusum_rows, "the CUSUM signals are listed"
     assert leaks(at) == []
-    at = signals_done(app("manager", "overview"))  # every kind of signal, page by page
+    at = signals_done(app("manager", "overview", scope="all", improving="true"))  # every row, page by page
     assert leaks(at) == []
     pages_n = 1
     while (shown := showing(at)) and shown[1] < shown[2]:
@@ -568,7 +569,7 @@ def test_months_of_fewer_than_10_sessions_are_blank_on_the_managers_control_char
     def trend(at: AppTest) -> dict[str, float]:
         table = at.dataframe[0].value
         table = table.data if hasattr(table, "data") and not isinstance(table, pd.DataFrame) else table
-        values = table.loc[table["Outcome"] == registry.get("correction").label("en"), "Monthly rate"].iloc[0]
+        values = table.loc[table["Outcome"] == registry.get("correction").label("en"), "Trend"].iloc[0]
         return dict(zip(sorted(set(doctor) - open_months), values, strict=True))  # the chart's closed months
 
     manager_trend, doctor_trend = trend(app("manager", "overview", **SMALL_CASE)), trend(

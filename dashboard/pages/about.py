@@ -34,7 +34,8 @@ def outcome_section(o: registry.Outcome, lg: str) -> None:
             text = ref.text_nb if lg == "nb" else ref.text_en
             lines.append(f"**{ui.tr('about_reference')}:** {text}"
                          + (f" ({ui.tr('estimate')})" if ref.is_estimate else ""))
-            lines.append(f"**{ui.tr('about_source')}:** {ref.source}")
+            if ref.source_text(lg):  # "none": no published source, nothing to name
+                lines.append(f"**{ui.tr('about_source')}:** {ui.source_text(ref, lg)}")
         right.markdown("  \n".join(lines))
         left.caption(f"`{o.key}`")
 

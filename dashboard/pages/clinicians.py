@@ -32,7 +32,7 @@ def position(r: dict) -> str:
 
 
 def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame, lg: str, cusum_note: str,
-                    min_completeness: float = analysis.LOW_COMPLETENESS_BELOW) -> None:
+                    min_completeness: float = analysis.LOW_COMPLETENESS_BELOW, outcome: str | None = None) -> None:
     """status: analysis.cusum_status, or its by-month form (signals.cusum_summary per_day=False: the latest signal
     named by its month). A clinician with low follow-up completeness (`is_low_completeness`) has ⚠ beside it."""
     if funnel.empty:
@@ -64,10 +64,12 @@ def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame
 
     oes = [oe_text(c) for c in f["clinician"]]
     cus = [cusum_text(c) for c in f["clinician"]]
+    # a clinician with fewer than 20 sessions has ⚠ beside the count (the note column is gone: every column fits
+    # the main column at 1,400 px, tests/test_doctor_browser.py); the CUSUM status names its signals beside it
     table = pd.DataFrame({
         ui.tr("clinician"): f["clinician"],
-        ui.tr("sessions"): [ui.hidden_mark() if h else v for v, h in zip(ui.nums(f["denominator_n"]), hidden,
-                                                                          strict=True)],
+        ui.tr("sessions"): [ui.hidden_mark() if h else (v + ("  ⚠" if d < charts.SMALL_N else ""))
+                            for v, h, d in zip(ui.nums(f["denominator_n"]), hidden, f["denominator_n"], strict=True)],
         ui.tr("events"): ui.nums(f["numerator_n"]),
         ui.tr("rate"): [i18n.pct(v, lg) for v in f["rate"]],
         ui.tr("interval"): [i18n.pct_range(a, b, lg) for a, b in zip(low, high, strict=True)],
@@ -75,27 +77,38 @@ def clinician_table(funnel: pd.DataFrame, oe: pd.DataFrame, status: pd.DataFrame
                                                                               strict=True)],
         ui.tr("col_oe"): [x[0] for x in oes],
         ui.tr("col_oe_interval"): [x[1] for x in oes],
-        ui.tr("col_cusum"): [x[0] for x in cus],
-        ui.tr("col_cusum_signals"): [x[1] for x in cus],
-        ui.tr("col_small"): [ui.small_flag(d) for d in f["denominator_n"]],
+        ui.tr("col_cusum"): [f"{a} · {b}" if b and b != "0" else a for a, b in cus],
         ui.tr("col_completeness"): ["–" if h or pd.isna(r.get("followup_completeness"))
                                     else i18n.pct(r["followup_completeness"], lg, 0)
                                     + ("  ⚠" if r.get("is_low_completeness") else "")
                                     for r, h in zip(f.to_dict("records"), hidden, strict=True)],
     })
+    links = outcome is not None and auth.current().may("case_review")
+    if links:  # each clinician's sessions for the outcome over the whole period, one click away
+        table[ui.tr("col_cases")] = [ui.link_url("complications", outcome=outcome, point="all", review_clin=c)
+                                     for c in f["clinician"]]
     colour = {"high": charts.CONCERNING, "low": charts.IMPROVING}
     flags = list(f["flag"].fillna(""))
     styled = table.style.apply(lambda s: [f"color: {colour.get(fl, '#1F2328')}; font-weight: "
                                           f"{'600' if fl else '400'}" for fl in flags],
                                subset=[ui.tr("funnel_position")])
-    ui.table(styled, height=35 * (len(table) + 1) + 3, right=[ui.tr("sessions"), ui.tr("events"), ui.tr("rate")],
+    ui.table(styled, height=35 * (len(table) + 1) + 3, right=[ui.tr("events"), ui.tr("rate")],
              column_config={
-        ui.tr("col_oe"): st.column_config.TextColumn(help=ui.tr("col_oe_help"), width=120),
+        ui.tr("clinician"): st.column_config.TextColumn(width=62),
+        ui.tr("sessions"): st.column_config.TextColumn(width=80, alignment="right",
+                                                       help=i18n.tn("small_n", charts.SMALL_N, lg)),
+        ui.tr("events"): st.column_config.TextColumn(width=68, alignment="right"),
+        ui.tr("rate"): st.column_config.TextColumn(width=54, alignment="right"),
+        ui.tr("interval"): st.column_config.TextColumn(width=84),
+        ui.tr("funnel_position"): st.column_config.TextColumn(width=88),
+        ui.tr("col_oe"): st.column_config.TextColumn(help=ui.tr("col_oe_help"), width=136),
+        ui.tr("col_oe_interval"): st.column_config.TextColumn(width=80),
         ui.tr("col_cusum"): st.column_config.TextColumn(help=i18n.tn("col_cusum_help", analysis.CUSUM_RECENT_DAYS, lg),
-                                                        width=90),
-        ui.tr("col_cusum_signals"): st.column_config.TextColumn(width=140),
+                                                        width=170),
         ui.tr("col_completeness"): st.column_config.TextColumn(
-            help=ui.tr("col_completeness_help", pct=i18n.pct(min_completeness, lg, 0)), width=90),
+            help=ui.tr("col_completeness_help", pct=i18n.pct(min_completeness, lg, 0)), width=66),
+        **({ui.tr("col_cases"): st.column_config.LinkColumn(display_text=":material/list_alt:", width=48,
+                                                            help=ui.tr("open_cases_help"))} if links else {}),
     })
 
 
@@ -131,14 +144,19 @@ def main() -> None:
     tabs = st.tabs([labels[k] for k in TABS], default=labels.get(tab_param, labels["funnel"]))
     focus = chosen if chosen in clinicians else focus_default
     ring = chosen if chosen in clinicians and "clinician" in st.query_params else None
+    cases_label = ui.tr("open_cases_of", clinician=focus, outcome=o.label(lg)) if focus else None
     with tabs[0]:
         curve = analysis.funnel_curve(info, int(funnel["denominator_n"].max()) if not funnel.empty else 1, method)
         ui.show_chart(charts.funnel_chart(funnel, curve, info, outcome_label=o.label(lg), lang=lg,
                                           reference=charts.reference_tuple(o.reference), highlight=ring,
                                           min_completeness=least_followed),
                       key="funnel")
+        if focus:  # one click to the clinician's sessions for the outcome over the whole period
+            ui.cases_link(key, focus, label=cases_label)
     with tabs[1]:
         ui.show_chart(charts.oe_chart(oe, outcome_label=o.label(lg), lang=lg, highlight=ring), key="oe")
+        if focus:
+            ui.cases_link(key, focus, label=cases_label)
     with tabs[2]:
         if reason:
             st.info(cusum_note, icon=":material/info:")
@@ -154,10 +172,12 @@ def main() -> None:
                 fig = charts.cusum_monthly_chart(summary["monthly"], clinician=focus, outcome_label=o.label(lg),
                                                  lang=lg, arl0=analysis.CUSUM_ARL0, min_sessions=ctx.min_sessions)
             ui.show_chart(fig, key="cusum")
+            if focus:
+                ui.cases_link(key, focus, label=ui.tr("open_cases_of", clinician=focus, outcome=o.label(lg)))
     st.subheader(ui.tr("clinician_table"))
     if funnel.empty:
         st.info(ui.tr("funnel_empty"))
-    clinician_table(funnel, oe, status, lg, cusum_note, least_followed)
+    clinician_table(funnel, oe, status, lg, cusum_note, least_followed, outcome=key)
     ui.hidden_note(funnel, oe)
     if not funnel.empty and np.isfinite(info.get("target", np.nan)):
         if info.get("excluded"):

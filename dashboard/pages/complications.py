@@ -12,7 +12,7 @@ from dashboard import auth, charts, data, filters, i18n
 from dashboard import components as ui
 from pipelines.metrics import analysis, counting, registry, signals, small_cells
 
-PAGE_PARAMS = ("outcome", "chart", "rules", "period", "point", "which", "review_page")
+PAGE_PARAMS = ("outcome", "chart", "rules", "period", "point", "review_clin", "which", "review_page")
 REVIEW_PAGE_SIZE = 25
 PERIODS = ("month", "quarter", "week")
 
@@ -29,7 +29,7 @@ def definition(o: registry.Outcome, lg: str) -> None:
             ref = o.reference
             st.markdown(f"**{ui.tr('reference')}:** {ref.text_nb if lg == 'nb' else ref.text_en}"
                         f"{' (' + ui.tr('estimate') + ')' if ref.is_estimate else ''}  \n"
-                        f"**{ui.tr('about_source')}:** {ref.source}")
+                        + (f"**{ui.tr('about_source')}:** {ui.source_text(ref, lg)}" if ref.source_text(lg) else ""))
 
 
 def headline(o: registry.Outcome, ctx: ui.Context) -> None:
@@ -54,7 +54,8 @@ def headline(o: registry.Outcome, ctx: ui.Context) -> None:
     ref = o.reference
     ref_value = ui.reference_short(ref, lg)
     ui.kpi(c[2], ui.tr("reference"), ref_value if ref_value != "–" else ui.tr("reference_none"),
-           help=(ref.text_nb if lg == "nb" else ref.text_en) + f" ({ref.source})" if ref else None)
+           help=(ref.text_nb if lg == "nb" else ref.text_en)
+           + (f" ({ref.source_text(lg)})" if ref.source_text(lg) else "") if ref else None)
     ui.kpi(c[3], ui.tr("completeness"),
            i18n.pct(r["followup_completeness"], lg, 0) if o.needs_follow_up else "–",
            help=None if hidden else ui.tr("hover_completeness", pct=i18n.pct(r["followup_completeness"], lg),
@@ -62,6 +63,63 @@ def headline(o: registry.Outcome, ctx: ui.Context) -> None:
                                           den=i18n.number(r["eligible_n"], lg)),
            delta=i18n.tn("awaiting_short", r["awaiting_n"], lg)
            if not hidden and r["awaiting_n"] else None)
+
+
+REVIEW_ALL = "all"  # the case review's period: the whole period under the filters (?point=all)
+REVIEW_MOST_ROWS = 10_000  # the review list's download holds at most this many sessions
+
+
+def review_filters(ctx: ui.Context, picked: str, period: str, clinician: str) -> counting.Filters:
+    """The filters of the case review: the picked period (a chart period, or the whole period under the filters)
+    and the picked clinician (else the sidebar's clinicians)."""
+    f = ctx.filters
+    if picked == REVIEW_ALL:
+        start, end = f.date_from, f.date_to
+    else:
+        start = dt.date.fromisoformat(picked)
+        end = (pd.Timestamp(start) + pd.tseries.frequencies.to_offset(analysis.PERIOD_FREQ[period])).date() \
+            - dt.timedelta(days=1)
+        start = max(start, f.date_from) if f.date_from else start
+        end = min(end, f.date_to) if f.date_to else end
+    return counting.Filters(date_from=start, date_to=end, clinicians=(clinician,) if clinician else f.clinicians,
+                            indications=f.indications, areas=f.areas, products=f.products)
+
+
+def review_frame(o: registry.Outcome, page: pd.DataFrame, reasons: pd.DataFrame, lg: str, *,
+                 compact: bool = False) -> pd.DataFrame:
+    """The case review's table: one row per session, with why it counts (components.why_counts). `compact` (the
+    page): what was treated in one column and no contacts / repeat / effect columns, so that every column fits the
+    main column at 1,400 px without sideways scrolling; the download holds them all."""
+    yes, no = i18n.t("yes", lg), i18n.t("no", lg)
+    why = {r["treatment_id"]: r for r in reasons.to_dict("records")}
+    areas = [", ".join(i18n.label("area", a, lg) for a in str(v).split("|")) for v in page["areas"]]
+    out = {
+        i18n.t("col_treatment_id", lg): page["treatment_id"],
+        i18n.t("col_patient_ref", lg): page["patient_ref"],
+        i18n.t("col_treated_on", lg): [i18n.date(d, lg) for d in page["treated_on"]],
+        i18n.t("clinician", lg): page["clinician"],
+        i18n.t("col_event", lg): [yes if v else no for v in page["event"]],
+        i18n.t("col_why", lg): [ui.why_counts(why.get(t, {}), o.key, event=bool(e), lost=bool(lost), lg=lg)
+                                for t, e, lost in zip(page["treatment_id"], page["in_numerator"], page["lost"],
+                                                      strict=True)],
+    }
+    if compact:
+        out[i18n.t("col_treatment", lg)] = [
+            f"{a} · {p} {i18n.number(u, lg, 1).removesuffix(',0').removesuffix('.0')}"
+            for a, p, u in zip(areas, page["product"], page["units"], strict=True)]
+        out[i18n.t("indication", lg)] = [i18n.label("ind", v, lg) for v in page["indication"]]
+        return pd.DataFrame(out)
+    out.update({
+        i18n.t("col_contacts", lg): page["contacts_n"],
+        i18n.t("col_last_effect", lg): [i18n.label("effect", v, lg) if isinstance(v, str) else "" for v in
+                                        page["last_effect"]],
+        i18n.t("col_areas", lg): areas,
+        i18n.t("product", lg): page["product"],
+        i18n.t("col_units", lg): page["units"],
+        i18n.t("col_repeat", lg): [yes if v else no for v in page["is_repeat"]],
+        i18n.t("indication", lg): [i18n.label("ind", v, lg) for v in page["indication"]],
+    })
+    return pd.DataFrame(out)
 
 
 def review(o: registry.Outcome, ctx: ui.Context, frame: pd.DataFrame, period: str, chosen: dt.date | None) -> None:
@@ -77,20 +135,19 @@ def review(o: registry.Outcome, ctx: ui.Context, frame: pd.DataFrame, period: st
         st.info(ui.tr("no_eligible"))
         return
     iso = [p.isoformat() for p in periods]
-    c = st.columns([1, 2], vertical_alignment="bottom")
+    c = st.columns([1.1, 1, 2], vertical_alignment="bottom")
     with c[0]:
-        picked = filters.synced(st.selectbox, "point", ui.tr("review_period"), options=iso,
+        picked = filters.synced(st.selectbox, "point", ui.tr("review_period"), options=[REVIEW_ALL, *iso],
                                 default=chosen.isoformat() if chosen and chosen.isoformat() in iso else iso[0],
-                                format_func=lambda v: i18n.period_label(dt.date.fromisoformat(v), period, lg))
+                                format_func=lambda v: ui.tr("review_whole_period") if v == REVIEW_ALL else
+                                i18n.period_label(dt.date.fromisoformat(v), period, lg))
     with c[1]:
+        offered = [k for k in ctx.options["clinicians"] if not ctx.filters.clinicians or k in ctx.filters.clinicians]
+        clinician = filters.synced(st.selectbox, "review_clin", ui.tr("review_clinician"), options=["", *offered],
+                                   default="", format_func=lambda v: v or i18n.t("review_all_clinicians", lg))
+    with c[2]:
         which = ui.choice("which", "review_which", signals.REVIEW_SETS, default="numerator", prefix="review")
-    start = dt.date.fromisoformat(picked)
-    end = (pd.Timestamp(start) + pd.tseries.frequencies.to_offset(analysis.PERIOD_FREQ[period])).date() \
-        - dt.timedelta(days=1)
-    f = ctx.filters
-    narrowed = counting.Filters(date_from=max(start, f.date_from) if f.date_from else start,
-                               date_to=min(end, f.date_to) if f.date_to else end, clinicians=f.clinicians,
-                               indications=f.indications, areas=f.areas, products=f.products)
+    narrowed = review_filters(ctx, picked, period, clinician)
     page_n = filters.pagination("review_page", 10_000, render=False)
     page, total = data.cached(signals.case_review, o.key, which=which, filters=narrowed, as_of=ctx.as_of,
                               limit=REVIEW_PAGE_SIZE, offset=(page_n - 1) * REVIEW_PAGE_SIZE)
@@ -103,33 +160,41 @@ def review(o: registry.Outcome, ctx: ui.Context, frame: pd.DataFrame, period: st
         st.info(ui.tr("review_none"))
         return
     auth.view_rows(who, "complications: case review", len(page), ctx.filters, outcome=o.key, period=picked,
-                   sessions=which, page=page_n if page_n <= pages else 1)
-    yes, no = ui.tr("yes"), ui.tr("no")
-    shown = pd.DataFrame({
-        ui.tr("col_treatment_id"): page["treatment_id"],
-        ui.tr("col_patient_ref"): page["patient_ref"],
-        ui.tr("col_treated_on"): page["treated_on"],
-        ui.tr("clinician"): page["clinician"],
-        ui.tr("col_event"): [yes if v else no for v in page["event"]],
-        ui.tr("col_lost"): [yes if v else no for v in page["lost"]],
-        ui.tr("col_contacts"): page["contacts_n"],
-        ui.tr("col_last_contact"): page["last_contact_day"],
-        ui.tr("col_last_effect"): [i18n.label("effect", v, lg) if isinstance(v, str) else "" for v in
-                                   page["last_effect"]],
-        ui.tr("col_areas"): [", ".join(i18n.label("area", a, lg) for a in str(v).split("|")) for v in page["areas"]],
-        ui.tr("product"): page["product"],
-        ui.tr("col_units"): page["units"],
-        ui.tr("col_repeat"): [yes if v else no for v in page["is_repeat"]],
-        ui.tr("indication"): [i18n.label("ind", v, lg) for v in page["indication"]],
-    })
-    ui.table(shown, column_config={ui.tr("col_treated_on"): st.column_config.DateColumn(format="YYYY-MM-DD"),
-                                   ui.tr("col_units"): st.column_config.NumberColumn(format="%g")})
-    c = st.columns([1, 3], vertical_alignment="center")
+                   clinician=clinician, sessions=which, page=page_n if page_n <= pages else 1)
+    reasons = data.cached(signals.case_reasons, o.key, tuple(page["treatment_id"]), as_of=ctx.as_of)
+    shown = review_frame(o, page, reasons, lg, compact=True)
+    # every column fits the main column at 1,400 px with the sidebar open (tests/test_doctor_browser.py); a long
+    # cell ends in '…' and shows whole on hover
+    ui.table(shown, column_config={
+        ui.tr("col_treatment_id"): st.column_config.TextColumn(width=78),
+        ui.tr("col_patient_ref"): st.column_config.TextColumn(width=112),
+        ui.tr("col_treated_on"): st.column_config.TextColumn(width=84),
+        ui.tr("clinician"): st.column_config.TextColumn(width=70),
+        ui.tr("col_event"): st.column_config.TextColumn(width=62),
+        ui.tr("col_why"): st.column_config.TextColumn(width=250, help=ui.tr("col_why_help")),
+        ui.tr("col_treatment"): st.column_config.TextColumn(width=170, help=ui.tr("col_treatment_help")),
+        ui.tr("indication"): st.column_config.TextColumn(width=100)})
+
+    def build() -> tuple[bytes, int]:
+        every, _n = data.cached(signals.case_review, o.key, which=which, filters=narrowed, as_of=ctx.as_of,
+                                limit=REVIEW_MOST_ROWS, offset=0)
+        why = data.cached(signals.case_reasons, o.key, tuple(every["treatment_id"]), as_of=ctx.as_of)
+        body = review_frame(o, every, why, lg).to_csv(index=False, sep=";" if lg == "nb" else ",")
+        return body.encode("utf-8-sig"), len(every)
+
+    c = st.columns([1, 1.6, 1.4], vertical_alignment="center")
     c[0].caption(ui.tr("showing", first=(min(page_n, pages) - 1) * REVIEW_PAGE_SIZE + 1,
                        last=min(min(page_n, pages) * REVIEW_PAGE_SIZE, total), total=total))
     if pages > 1:
         with c[1]:
             filters.pagination("review_page", pages)
+    name = f"review_{o.key}_{picked}{'_' + clinician if clinician else ''}_{which}.csv"
+    c[2].download_button(ui.tr("review_download"), help=ui.tr("review_download_help"),
+                         data=auth.logged_download(who, f"complications: review list {o.key}",
+                                                   auth.describe(ctx.filters, outcome=o.key, period=picked,
+                                                                 clinician=clinician, sessions=which), build),
+                         file_name=name, mime="text/csv", key="download_review", icon=":material/download:",
+                         on_click="ignore", width="stretch")
 
 
 def incomplete_note(frame: pd.DataFrame, period: str, ctx: ui.Context) -> None:
@@ -166,6 +231,9 @@ def main() -> None:
                         as_of=ctx.as_of, min_sessions=ctx.min_sessions, low_completeness_below=least_followed)
     point = filters.peek("point")
     chosen = dt.date.fromisoformat(point) if isinstance(point, str) and point[:4].isdigit() else None
+    if chosen is None and not frame.empty and ctx.report is not None and period == "month" \
+            and ctx.report.months[-1] in set(frame.loc[frame["denominator_n"] > 0, "period_start"]):
+        chosen = ctx.report.months[-1]  # the reporting month (the last of a quarter / year) is the one reviewed
     if chosen is None and not frame.empty:
         flagged = frame.loc[frame["signal"].astype(bool) & frame["sigma_signal"].astype(bool), "period_start"]
         chosen = (flagged.iloc[-1] if len(flagged) else
@@ -177,7 +245,9 @@ def main() -> None:
                            reference=charts.reference_tuple(o.reference),
                            reference_text=(o.reference.text_nb if lg == "nb" else o.reference.text_en)
                            if o.reference else None, higher_is_better=o.higher_is_better, highlight=chosen,
-                           min_completeness=least_followed)
+                           min_completeness=least_followed,
+                           report=(ctx.report.start, ctx.report.end) if ctx.report and period == "month" else None,
+                           report_label=ui.tr("report_band", period=ui.report_text(ctx)))
     event = ui.show_chart(fig, key=f"spc_{key}_{chart}_{rules}_{period}", on_select="rerun",
                           selection_mode=("points",))
     incomplete_note(frame, period, ctx)

@@ -17,6 +17,8 @@ from pipelines.metrics import analysis, counting, registry
 PAGE_PARAMS = ("dq_outcome",)
 STALE_DAYS = 14
 
+WRAPPED_ROWS = 50  # up to this many rejected rows are a static table with each reason in full
+
 
 def freshness(ctx_lang: str) -> None:
     info = data.cached(history.snapshot_info)
@@ -37,10 +39,10 @@ def freshness(ctx_lang: str) -> None:
         return text
 
     ui.kpi(c[0], ui.tr("fresh_snapshot"), f"v{info['version']}",
-           delta=ui.tr("fresh_published", when=i18n.date(info["published_at"])) if info["published_at"] else None)
-    ui.kpi(c[1], ui.tr("fresh_treatment"), i18n.date(fresh["last_treatment_on"]), delta=ago(fresh["last_treatment_on"]))
-    ui.kpi(c[2], ui.tr("fresh_follow_up"), i18n.date(fresh["last_follow_up_on"]), delta=ago(fresh["last_follow_up_on"]))
-    ui.kpi(c[3], ui.tr("fresh_load"), i18n.date(day_of(fresh["last_load_at"])), delta=ago(fresh["last_load_at"]))
+           delta=ui.tr("fresh_published", when=i18n.date(info["published_at"], ui.lang())) if info["published_at"] else None)
+    ui.kpi(c[1], ui.tr("fresh_treatment"), i18n.date(fresh["last_treatment_on"], ui.lang()), delta=ago(fresh["last_treatment_on"]))
+    ui.kpi(c[2], ui.tr("fresh_follow_up"), i18n.date(fresh["last_follow_up_on"], ui.lang()), delta=ago(fresh["last_follow_up_on"]))
+    ui.kpi(c[3], ui.tr("fresh_load"), i18n.date(day_of(fresh["last_load_at"]), ui.lang()), delta=ago(fresh["last_load_at"]))
     last = fresh["last_treatment_on"]
     if last is not None and (today - last).days > STALE_DAYS:
         st.warning(i18n.tn("stale_warning", (today - last).days, ui.lang()), icon=":material/schedule:")
@@ -81,18 +83,22 @@ def main() -> None:
             ui.tr("col_rows"): summary["rows_n"],
             ui.tr("col_files"): summary["files_n"],
             ui.tr("col_first_rejected"): [_when(v) for v in summary["first_rejected_at"]],
-        }))
+        }), column_config={ui.tr("col_reason_kind"): st.column_config.TextColumn(width=470)})
         conflicts(lg)
-        ui.table(pd.DataFrame({
+        rows = pd.DataFrame({
             ui.tr("col_file"): rejected["file_name"],
             ui.tr("col_row"): rejected["row_number"],
             ui.tr("col_column"): rejected["column_name"],
             ui.tr("col_reason"): rejected["reason"],
             ui.tr("col_record"): rejected["record_id"],
             ui.tr("col_rejected_at"): [_when(v) for v in rejected["rejected_at"]],
-        }), column_config={ui.tr("col_reason"): st.column_config.TextColumn(width=560),
-                           ui.tr("col_file"): st.column_config.TextColumn(width=150)},
-            height=min(400, 35 * (len(rejected) + 1) + 3))
+        })
+        if len(rows) <= WRAPPED_ROWS:  # a static table wraps each reason in full (a grid cuts it off)
+            st.table(rows.set_index(ui.tr("col_file")))
+        else:
+            ui.table(rows, column_config={ui.tr("col_reason"): st.column_config.TextColumn(width=430),
+                                          ui.tr("col_file"): st.column_config.TextColumn(width=140)},
+                     height=min(400, 35 * (len(rejected) + 1) + 3))
 
     st.subheader(ui.tr("completeness_title"))
     st.caption(ui.tr("completeness_caption"))
@@ -134,10 +140,11 @@ def conflicts(lg: str) -> None:
 
 
 def _when(value) -> str:
-    """A timestamp as 'YYYY-MM-DD HH:MM' text (the same in both languages; no time-zone surprises in the grid)."""
+    """A timestamp as text in the page's language ('30.11.2026 12:24'; '2026-11-30 12:24' in English): no
+    time-zone surprises in the grid."""
     if value is None or pd.isna(value):
         return ""
-    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+    return i18n.date(pd.Timestamp(value).to_pydatetime().replace(second=0, microsecond=0), ui.lang())
 
 
 ui.run_page(main)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines.metrics import counting, registry, responses, small_cells
+from pipelines.metrics import analysis, counting, registry, responses, small_cells
 
 PAGE_PARAMS = ()
 GROUPS = (  # (indication, registry outcome, published responder rate)
@@ -72,7 +72,9 @@ def main() -> None:
                        f"{policy_text(o, lg)}")
             quarterly = data.cached(small_cells.rates, key, period="quarter", filters=f, as_of=ctx.as_of,
                                     min_sessions=ctx.min_sessions)
-            series.append(quarterly.assign(indication=ind))
+            # a quarter whose windows have not all closed is drawn apart and does not set the scale
+            series.append(quarterly.assign(indication=ind, period_closed=analysis.periods_closed(
+                quarterly["period_start"], key, "quarter", ctx.as_of, f.date_to)))
             refs[ind] = published
     if series:
         frame = pd.concat(series, ignore_index=True)

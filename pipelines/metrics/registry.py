@@ -57,6 +57,15 @@ class PublishedRange:
     text_nb: str
     source: str
     is_estimate: bool = False
+    source_nb: str = ""  # the source in Norwegian where a Norwegian wording exists (a citation stays as it is)
+
+    def source_text(self, lang: str = "en") -> str:
+        """The source as the page shows it: the Norwegian wording when there is one; "" when there is none."""
+        text = self.source_nb if lang == "nb" and self.source_nb else self.source
+        if lang == "nb":  # the citations' descriptions in Norwegian (the citation itself stays as published)
+            for english, norwegian in NB_WORDING.items():
+                text = text.replace(english, norwegian)
+        return "" if text == "none" else text
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,13 @@ class Outcome:
     lost_to_follow_up: str = "excluded"  # or "event"
     reference: PublishedRange | None = None
     higher_is_better: bool = False
+    # the clinical problem the outcome belongs to: outcomes of one family are one problem on the signals list
+    # (eyelid and brow ptosis are ptosis); an outcome of its own family leaves it empty (its key is the family)
+    family: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.family:
+            object.__setattr__(self, "family", self.key)
 
     @property
     def assessed(self) -> str:
@@ -215,19 +231,22 @@ HDSS_PAIR = "(f.hdss IS NOT NULL AND f.baseline_hdss IN (3, 4))"
 def flag(key: str, column: str, label_en: str, label_nb: str, description_en: str, description_nb: str,
          group: str, window: tuple[int, int], *, eligible: tuple[str, str, str] = (ALL_SESSIONS, ALL_SESSIONS_EN,
                                                                                  ALL_SESSIONS_NB),
-         reported_within: int | None = 28, reference: PublishedRange | None = None) -> Outcome:
+         reported_within: int | None = 28, reference: PublishedRange | None = None, family: str = "") -> Outcome:
     """An outcome recorded as a yes/no column of follow_ups: assessed where the column is answered, the event a yes."""
     return Outcome(
         key=key, label_en=label_en, label_nb=label_nb, description_en=description_en, description_nb=description_nb,
         group=group, eligible_sql=eligible[0], eligible_en=eligible[1], eligible_nb=eligible[2],
         window_days=window, reported_within_days=reported_within, assessed_by=(column,),
         event_agg=f"bool_or({{in_window}} AND coalesce(f.{column}, false))",
-        reference=reference,
+        reference=reference, family=family,
     )
 
 
 BRIN_2009 = "Brin et al., J Am Acad Dermatol 2009;61:961 (pooled trials, n=1,678)"
 VISTABEL_SMPC = "Vistabel summary of product characteristics"
+VISTABEL_SMPC_NB = "preparatomtalen for Vistabel"
+NB_WORDING = {BRIN_2009: "Brin et al., J Am Acad Dermatol 2009;61:961 (samlede studier, n=1 678)",
+              VISTABEL_SMPC: VISTABEL_SMPC_NB}
 
 OUTCOMES: tuple[Outcome, ...] = (
     Outcome(
@@ -249,7 +268,9 @@ OUTCOMES: tuple[Outcome, ...] = (
         session_event_sql=CORRECTION_28D,
         reference=PublishedRange(2, 17, "2-17 % depending on the threshold", "2-17 % avhengig av terskel",
                             "READY-1, Aesthet Surg J 2024 (n=297): 97.7 % at least 1 grade, 82.9 % at least 2 "
-                            "grades better at month 1"),
+                            "grades better at month 1",
+                            source_nb="READY-1, Aesthet Surg J 2024 (n=297): 97,7 % minst 1 grad, 82,9 % minst 2 "
+                                      "grader bedre etter 1 måned"),
     ),
     Outcome(
         key="correction",
@@ -275,7 +296,8 @@ OUTCOMES: tuple[Outcome, ...] = (
                    "behandlinger i ansiktet"),
          reference=PublishedRange(2, 4, "no robust incidence; 25 % of toxin complaints (Save Face 2017-18)",
                              "ingen sikker forekomst; 25 % av klagene (Save Face 2017-18)",
-                             "no published source; clinic estimate", is_estimate=True)),
+                             "no published source; clinic estimate", is_estimate=True,
+                             source_nb="ingen publisert kilde; klinikkens anslag")),
     Outcome(
         key="ptosis",
         label_en="Ptosis (eyelid or brow)", label_nb="Ptose (øyelokk eller øyenbryn)",
@@ -287,25 +309,29 @@ OUTCOMES: tuple[Outcome, ...] = (
         event_agg="bool_or({in_window} AND (coalesce(f.eyelid_ptosis, false) OR coalesce(f.brow_ptosis, false)))",
         reference=PublishedRange(0.5, 5.4, "0.5-5.4 % (eyelid 1.2 %, brow 0.6 % pooled)",
                             "0,5-5,4 % (øyelokk 1,2 %, øyenbryn 0,6 % samlet)",
-                            BRIN_2009 + "; first glabellar RCT 5.4 %"),
+                            BRIN_2009 + "; first glabellar RCT 5.4 %",
+                            source_nb=BRIN_2009 + "; første glabella-RCT 5,4 %"),
     ),
     flag("eyelid_ptosis", "eyelid_ptosis", "Eyelid ptosis", "Hengende øyelokk",
          "Drooping upper eyelid.", "Hengende øvre øyelokk.", "eye", (0, 28), reported_within=None,
          eligible=(UPPER_FACE, UPPER_FACE_EN, UPPER_FACE_NB),
          reference=PublishedRange(0.5, 5.4, "0.5-5.4 %; SmPC: common (1-10 %)", "0,5-5,4 %; preparatomtale: vanlig",
-                             BRIN_2009 + "; " + VISTABEL_SMPC)),
+                             BRIN_2009 + "; " + VISTABEL_SMPC, source_nb=BRIN_2009 + "; " + VISTABEL_SMPC_NB),
+         family="ptosis"),
     flag("brow_ptosis", "brow_ptosis", "Brow ptosis", "Hengende øyenbryn",
          "Drooping brow.", "Hengende øyenbryn.", "eye", (0, 28), reported_within=None,
          eligible=(UPPER_FACE, UPPER_FACE_EN, UPPER_FACE_NB),
-         reference=PublishedRange(0.6, 0.6, "about 0.6 %", "omtrent 0,6 %", BRIN_2009)),
+         reference=PublishedRange(0.6, 0.6, "about 0.6 %", "omtrent 0,6 %", BRIN_2009), family="ptosis"),
     flag("dry_eye", "dry_eye", "Dry eyes", "Tørre øyne",
          "Dry eyes after the toxin reached the eye muscles.", "Tørre øyne etter at legemiddelet nådde øyemusklene.",
          "eye", (0, 28), reported_within=None, eligible=(UPPER_FACE, UPPER_FACE_EN, UPPER_FACE_NB),
-         reference=PublishedRange(1, 10, "common (1-10 %)", "vanlig (1-10 %)", VISTABEL_SMPC)),
+         reference=PublishedRange(1, 10, "common (1-10 %)", "vanlig (1-10 %)", VISTABEL_SMPC,
+                                  source_nb=VISTABEL_SMPC_NB)),
     flag("double_vision", "double_vision", "Double vision", "Dobbeltsyn",
          "Double or blurred vision.", "Dobbeltsyn eller tåkesyn.", "eye", (0, 28), reported_within=None,
          eligible=(UPPER_FACE, UPPER_FACE_EN, UPPER_FACE_NB),
-         reference=PublishedRange(0.1, 1, "0.1-1 %", "0,1-1 %", VISTABEL_SMPC + "; " + BRIN_2009)),
+         reference=PublishedRange(0.1, 1, "0.1-1 %", "0,1-1 %", VISTABEL_SMPC + "; " + BRIN_2009,
+                                  source_nb=VISTABEL_SMPC_NB + "; " + BRIN_2009)),
     flag("bruising", "bruising", "Bruising", "Blåmerke",
          "A bruise (haematoma) at an injection site in the first week.",
          "Blåmerke ved et innstikksted den første uken.", "injection_site", (0, 7),
@@ -320,7 +346,8 @@ OUTCOMES: tuple[Outcome, ...] = (
          "Pain at an injection site beyond the injection itself, in the first week.",
          "Smerte ved et innstikksted utover selve stikket, den første uken.", "injection_site", (0, 7),
          reference=PublishedRange(1.6, 10, "1.6 % in trials; SmPC up to more than 10 %",
-                             "1,6 % i studier; preparatomtalen opptil over 10 %", BRIN_2009 + "; " + VISTABEL_SMPC)),
+                             "1,6 % i studier; preparatomtalen opptil over 10 %", BRIN_2009 + "; " + VISTABEL_SMPC,
+                             source_nb=BRIN_2009 + "; " + VISTABEL_SMPC_NB)),
     flag("itching", "itching", "Itching", "Kløe",
          "Itching at an injection site in the first week.", "Kløe ved et innstikksted den første uken.",
          "injection_site", (0, 7),
@@ -333,7 +360,8 @@ OUTCOMES: tuple[Outcome, ...] = (
     flag("allergic_reaction", "allergic_reaction", "Allergic reaction", "Allergisk reaksjon",
          "Allergic reaction (strong swelling, redness or severe headache) within three days.",
          "Allergisk reaksjon (kraftig hevelse, rødhet eller sterk hodepine) innen tre døgn.", "systemic", (0, 3),
-         reference=PublishedRange(None, 0.1, "rare (below 0.1 %)", "sjelden (under 0,1 %)", "product SmPCs")),
+         reference=PublishedRange(None, 0.1, "rare (below 0.1 %)", "sjelden (under 0,1 %)", "product SmPCs",
+                                  source_nb="preparatomtalene")),
     Outcome(
         key="unsatisfactory_result",
         label_en="Unsatisfactory result", label_nb="Ikke-tilfredsstillende resultat",
@@ -371,7 +399,9 @@ OUTCOMES: tuple[Outcome, ...] = (
                             "placebo); no published figure for tension headache",
                             "55,2 % uten bedring (44,8 % med bedring mot 34,2 % på placebo); ingen tall for "
                             "spenningshodepine", "Diener et al., Pain Ther 2020 (pooled PREEMPT, N=1,384), "
-                            "chronic migraine at week 24"),
+                            "chronic migraine at week 24",
+                            source_nb="Diener et al., Pain Ther 2020 (samlet PREEMPT, N=1 384), kronisk migrene "
+                                      "ved uke 24"),
     ),
     Outcome(
         key="hyperhidrosis_non_response",
@@ -398,12 +428,14 @@ OUTCOMES: tuple[Outcome, ...] = (
                             "på placebo; HDSS 3-4 før behandling). Til sammenligning: målt som svettevekt (minst "
                             "50 % mindre) fikk 94 % effekt (Naumann & Lowe, BMJ 2001)",
                             "Lowe et al., J Am Acad Dermatol 2007;56:604-611 (N=322, 52-week RCT, axillary "
-                            "hyperhidrosis, 50 or 75 U per axilla)"),
+                            "hyperhidrosis, 50 or 75 U per axilla)",
+                            source_nb="Lowe et al., J Am Acad Dermatol 2007;56:604-611 (N=322, randomisert studie "
+                                      "over 52 uker, svette i armhulene, 50 eller 75 E per armhule)"),
     ),
     Outcome(
         key="secondary_non_response",
         label_en="Secondary non-response (suspected antibodies)",
-        label_nb="Sekundær svikt (mistenkt antistoffer)",
+        label_nb="Sekundær svikt (mistenkte antistoffer)",
         description_en="No effect at the review in a patient who had full effect from a treatment on an earlier "
                        "day: antibodies against the toxin are suspected. Areas treated the same day are one visit.",
         description_nb="Ingen effekt ved kontroll hos en pasient som hadde full effekt av en behandling en tidligere "
@@ -436,7 +468,8 @@ OUTCOMES: tuple[Outcome, ...] = (
         session_event_sql="(coalesce(s.neuromuscular_disease, false) OR coalesce(s.aminoglycoside_antibiotics, "
                           "false) OR coalesce(s.pregnant_or_breastfeeding, false))",
         reference=PublishedRange(0, 0, "should be 0 unless documented", "bør være 0 med mindre begrunnet",
-                            "patient information sheet; product SmPCs"),
+                            "patient information sheet; product SmPCs",
+                            source_nb="pasientinformasjonen; preparatomtalene"),
     ),
 )
 
@@ -451,6 +484,10 @@ WATCHED_CASE_BY_CASE = ("double_vision", "infection", "allergic_reaction", "seco
                         "treated_despite_risk")
 
 OUTCOMES_BY_KEY: dict[str, Outcome] = {o.key: o for o in OUTCOMES}
+# every family is named by an outcome of its own key (its label is the family's label on the signals list)
+FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(o.family for o in OUTCOMES))
+if not set(FAMILIES) <= set(OUTCOMES_BY_KEY):
+    raise ValueError(f"an outcome family must be the key of an outcome: {sorted(set(FAMILIES) - set(OUTCOMES_BY_KEY))}")
 GROUPS = ("effect", "cost", "eye", "injection_site", "systemic", "response", "safety")
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 from pipelines import stats
 from pipelines.metrics import analysis, counting, episodes, registry
 from pipelines.metrics.counting import Filters
+from pipelines.sqltext import ident
 
 SIGNAL_COLUMNS = ["on", "kind", "rule", "outcome", "clinician", "period", "direction", "concern", "value",
                   "numerator_n", "denominator_n", "limit", "detail_a", "detail_b", "run_start"]
@@ -566,3 +567,200 @@ ORDER BY c.treated_on DESC, c.treatment_id DESC"""
     page["contacts_n"] = page["contacts_n"].astype("int64")
     page["lost"] = ~page["followed_up"].astype(bool)
     return page, total
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The overview's list for the monthly meeting: what is new since a date, what fell in the reporting period, and
+# one row per clinician (or the clinic) and clinical problem (the registry's outcome `family`)
+# --------------------------------------------------------------------------------------------------------------
+
+SCOPES = ("since", "report", "all")  # new since the last meeting, in the reporting period, everything listed
+GROUP_COLUMNS = ["family", "clinician", "concern", "is_new", "episodes_n", "signals_n", "first_date", "last_date",
+                 "last_day", "kinds", "outcomes", "episodes"]
+
+
+def with_last_day(ep: pd.DataFrame, period: str = "month", by_month: bool = False) -> pd.DataFrame:
+    """Episodes (signal_episodes) with the days their signals cover and became known:
+
+    - `last_day`: the last day the latest signal covers. A control-chart signal is dated by its period's first
+      day and covers the whole period (analysis.period_end); so does every signal of a viewer who sees months
+      only (`by_month`, dated by the month's first day); a funnel or CUSUM signal is its day;
+    - `first_known` / `last_known`: the day the first / latest signal could first be seen, its last day covered
+      plus the outcome's longest window (analysis.longest_close_days): a session counts, and a period is judged,
+      only once its windows have closed. A funnel flag is known on its date (the end of the period analysed)."""
+    out = ep.copy()
+    if out.empty:
+        for c in ("last_day", "first_known", "last_known"):
+            out[c] = pd.Series(dtype=object)
+        return out
+
+    def end(kind: str, day) -> dt.date:
+        day = pd.Timestamp(day).date()
+        if kind == "spc":
+            return analysis.period_end(day, period)
+        if by_month:
+            return analysis.period_end(day, "month")
+        return day
+
+    def known(kind: str, outcome: str, day: dt.date) -> dt.date:
+        if kind == "funnel":
+            return day
+        return day + dt.timedelta(days=analysis.longest_close_days(outcome))
+
+    kinds, outcomes = list(out["kind"]), list(out["outcome"])
+    out["last_day"] = [end(k, d) for k, d in zip(kinds, out["last_date"], strict=True)]
+    # a run rule's episode is one signal, judged at the end of its run (its first date is where the run began)
+    first_day = [end(k, d) if k != "spc" or episodes._per_period(r) else last
+                 for k, r, d, last in zip(kinds, out["rule"], out["first_date"], out["last_day"], strict=True)]
+    out["first_known"] = [known(k, o, d) for k, o, d in zip(kinds, outcomes, first_day, strict=True)]
+    out["last_known"] = [known(k, o, d) for k, o, d in zip(kinds, outcomes, out["last_day"], strict=True)]
+    return out
+
+
+def in_period(ep: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The episodes (with_last_day) with a signal in [start, end]: their span from `first_date` to `last_day`
+    meets the period. A funnel flag judges the whole period analysed, so it is in every period."""
+    if ep.empty:
+        return ep
+    first = pd.to_datetime(ep["first_date"]).dt.date
+    meets = (first <= end) & (ep["last_day"] >= start)
+    return ep[meets | (ep["kind"] == "funnel")].reset_index(drop=True)
+
+
+def funnel_flags_at(con: duckdb.DuckDBPyConnection, outcome_keys, at: dt.date, *, filters: Filters = Filters(),
+                    method: str = "arcsine", min_sessions: int = 0) -> set[tuple[str, str, str]]:
+    """The clinicians outside the 99.8 % funnel limits as the data stood on `at` (sessions treated before it,
+    windows closed by it): {(outcome, clinician, 'high' / 'low')}. A funnel judges its whole period at once and
+    has no date of its own; what was already flagged on the day of the last meeting is not new."""
+    before = at - dt.timedelta(days=1)
+    then = Filters(date_from=filters.date_from, date_to=min(filters.date_to, before) if filters.date_to else before,
+                   clinicians=filters.clinicians, indications=filters.indications, areas=filters.areas,
+                   products=filters.products)
+    if then.date_from and then.date_from > then.date_to:
+        return set()
+    frames = funnel_frames(con, outcome_keys, method=method, filters=then, as_of=at, min_sessions=min_sessions)
+    return {(key, str(r.clinician), str(r.flag)) for key, (frame, _info) in frames.items()
+            if not frame.empty and "flag" in frame for r in frame[frame["flag"].isin(["high", "low"])].itertuples()}
+
+
+def new_since(ep: pd.DataFrame, since: dt.date, flagged_before=()) -> pd.DataFrame:
+    """The episodes (with_last_day) that were not all known on `since` (the day of the last meeting): their latest
+    signal became known after it (`last_known`), and `is_new`: their first one did too (else the episode was
+    already on the list then and has fired again). A funnel flag counts only when it was not flagged already on
+    `since` (`flagged_before`: funnel_flags_at)."""
+    if ep.empty:
+        return ep.assign(is_new=pd.Series(dtype=bool))
+    before = set(flagged_before)
+    funnel_old = [k == "funnel" and (o, str(c), str(d)) in before
+                  for k, o, c, d in zip(ep["kind"], ep["outcome"], ep["clinician"], ep["direction"], strict=True)]
+    keep = (ep["last_known"] > since) & ~pd.Series(funnel_old, index=ep.index)
+    out = ep[keep].reset_index(drop=True)
+    out["is_new"] = (out["first_known"] > since) | (out["kind"] == "funnel")
+    return out
+
+
+def signal_groups(ep: pd.DataFrame) -> pd.DataFrame:
+    """Episodes grouped per clinician (the clinic for a clinic-wide chart) and clinical problem (the registry's
+    outcome `family`: eyelid and brow ptosis are ptosis): one row per group, newest `last_day` first, with
+    concern (any concerning episode), is_new (any new episode, when the episodes carry `is_new`), episodes_n,
+    signals_n, the first and last date, the kinds and outcomes in it (registry and KINDS order) and `episodes`:
+    its episodes as records, newest first (the first one describes the group)."""
+    if ep is None or ep.empty:
+        return pd.DataFrame(columns=GROUP_COLUMNS)
+    rows = ep.copy()
+    if "last_day" not in rows:
+        rows = with_last_day(rows)
+    rows["family"] = rows["outcome"].map(lambda k: registry.get(k).family)
+    rows["_clinician"] = rows["clinician"].where(rows["clinician"].notna(), "").astype(str)
+    order = {o.key: i for i, o in enumerate(registry.OUTCOMES)}
+    out = []
+    for (family, clinician), g in rows.groupby(["family", "_clinician"], sort=False):
+        g = g.sort_values(["last_day", "concern"], ascending=[False, False], kind="stable")
+        out.append({
+            "family": family, "clinician": clinician or None, "concern": bool(g["concern"].astype(bool).any()),
+            "is_new": bool(g["is_new"].astype(bool).any()) if "is_new" in g else False,
+            "episodes_n": len(g), "signals_n": int(pd.to_numeric(g["signals_n"]).sum()),
+            "first_date": min(pd.to_datetime(g["first_date"]).dt.date), "last_date": max(g["last_date"]),
+            "last_day": max(g["last_day"]),
+            "kinds": tuple(k for k in KINDS if k in set(g["kind"])),
+            "outcomes": tuple(sorted(set(g["outcome"]), key=order.get)),
+            "episodes": g.drop(columns=["family", "_clinician"]).to_dict("records"),
+        })
+    frame = pd.DataFrame(out, columns=GROUP_COLUMNS)
+    # a clinic-wide group has no clinician: None, never NaN (pandas 3 infers a string column; NaN reads 'nan')
+    frame["clinician"] = pd.Series([c if isinstance(c, str) else None for c in frame["clinician"]], dtype=object)
+    frame["_order"] = frame["family"].map(order)
+    frame["_clinician"] = frame["clinician"].fillna("")
+    frame = frame.sort_values(["last_day", "_order", "_clinician"], ascending=[False, True, True], kind="stable")
+    return frame.drop(columns=["_order", "_clinician"]).reset_index(drop=True)
+
+
+def case_reasons(con: duckdb.DuckDBPyConnection, outcome_key: str, treatment_ids, *,
+                 as_of: dt.date | None = None) -> pd.DataFrame:
+    """Why each of these sessions counts as it does for the outcome (the case review's "why it counts" column),
+    from the registry's own definitions, one row per treatment_id:
+
+    - `event_day`: the first follow-up contact inside the window at which the outcome was recorded as the event
+      (the outcome's event aggregate applied to that one contact), and `answers`: that contact's answers in the
+      columns that record the outcome ({column: value}; with the session's baseline for a headache-days count or
+      an HDSS score);
+    - `correction_day`: days from the session to its first correction, when the outcome counts a correction
+      (its session condition names `first_correction_after_days`) and there was one within its 28 days;
+    - `risks`: the risk questions answered yes, when the outcome counts them (treated despite a listed risk);
+    - `assessed_day`: the latest contact inside the window that assessed the outcome (a session without the
+      event was judged there); `close_day`: the last day of the session's window (lost to follow-up means no
+      assessing contact by then)."""
+    o = registry.get(outcome_key)
+    as_of = as_of or counting.default_as_of(con)
+    ids = [str(t) for t in treatment_ids]
+    columns = ["treatment_id", "event_day", "answers", "correction_day", "risks", "assessed_day", "close_day"]
+    if not ids:
+        return pd.DataFrame(columns=columns)
+    risk_columns = ("neuromuscular_disease", "aminoglycoside_antibiotics", "pregnant_or_breastfeeding")
+    session_sql = o.session_event_sql or ""
+    risks = [c for c in risk_columns if c in session_sql]
+    answered_cols = list(o.assessed_by)
+    # a response is judged against the session's baseline: it goes with the answer
+    answered_cols += [b for c, b in (("headache_days", "baseline_headache_days"), ("hdss", "baseline_hdss"))
+                      if c in answered_cols]
+    window = o.in_window_sql()
+    contact_rows = pd.DataFrame(columns=["treatment_id", "days_after", "is_event", "is_assessed", *answered_cols])
+    if o.event_agg:
+        cols = "".join(f", any_value(f.{ident(c)}) AS {ident(c)}" for c in answered_cols)
+        event = o.event_agg.format(in_window=window, assessed=o.assessed)
+        sql = f"""
+WITH contacts AS ({counting.contacts_sql()})
+SELECT f.treatment_id, any_value(f.days_after) AS days_after, {event} AS is_event,
+       bool_or({window} AND ({o.assessed})) AS is_assessed{cols}
+FROM contacts f
+WHERE list_contains($ids, f.treatment_id)
+GROUP BY f.treatment_id, f.follow_up_id"""
+        contact_rows = con.execute(sql, {"as_of": as_of, "ids": ids}).df()
+    risk_sql = "".join(f", s.{ident(c)}" for c in risks)
+    sessions = con.execute(f"""
+WITH sessions AS ({counting.model_sql('sessions')})
+SELECT s.treatment_id, s.first_correction_after_days, {o.close_days_sql('s.indication')} AS close_day{risk_sql}
+FROM sessions s WHERE list_contains($ids, s.treatment_id)""", {"as_of": as_of, "ids": ids}).df()
+    by_session = {t: g.sort_values("days_after", kind="stable") for t, g in contact_rows.groupby("treatment_id")}
+    counts_correction = "first_correction_after_days" in session_sql
+    out = []
+    for r in sessions.to_dict("records"):
+        contacts = by_session.get(r["treatment_id"], contact_rows.iloc[0:0])
+        events = contacts[contacts["is_event"].astype("boolean").fillna(False).astype(bool)]
+        assessed = contacts[contacts["is_assessed"].astype("boolean").fillna(False).astype(bool)]
+        first = events.iloc[0] if len(events) else None
+        day = r["first_correction_after_days"]
+        out.append({
+            "treatment_id": r["treatment_id"],
+            "event_day": int(first["days_after"]) if first is not None else None,
+            "answers": {c: first[c] for c in answered_cols} if first is not None else {},
+            "correction_day": int(day) if counts_correction and pd.notna(day) and day <= 28 else None,
+            "risks": tuple(c for c in risks if bool(r.get(c)) and pd.notna(r.get(c))),
+            "assessed_day": int(assessed["days_after"].iloc[-1]) if len(assessed) else None,
+            "close_day": int(r["close_day"]),
+        })
+    frame = pd.DataFrame(out, columns=columns)
+    for c in ("event_day", "correction_day", "assessed_day", "close_day"):
+        frame[c] = frame[c].astype("Int64")
+    order = {t: i for i, t in enumerate(ids)}
+    return frame.sort_values("treatment_id", key=lambda s: s.map(order)).reset_index(drop=True)
