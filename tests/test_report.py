@@ -71,7 +71,7 @@ def test_every_page_carries_the_provenance(internal_nb, fixture_db):
     snapshot = query(fixture_db, "SELECT version FROM snapshot_info")[0][0]
     for page in internal_nb:
         assert f"Øyeblikksbilde: {snapshot}" in page
-        assert re.search(r"Data til og med: (\d{4}-\d{2}-\d{2}) · Talt per: \1", page)  # internal: as of the data
+        assert re.search(r"Data til og med: (\d{2}\.\d{2}\.\d{4}) · Talt per: \1", page)  # internal: as of the data
         assert "Bruk: internt: små tall er ikke skjult" in page
     assert str(fixture_db) not in " ".join(internal_nb)  # no machine path
 
