@@ -263,6 +263,9 @@ def spc_chart(
     small_n: int = SMALL_N,
     height: int = 440,
     min_completeness: float | None = None,
+    changes: pd.DataFrame | None = None,
+    target: float | None = None,
+    assurance: str = "",
 ) -> go.Figure:
     """p / p' control chart of an analysis.spc frame: points, centre line, 3-sigma limits (2-sigma with the MDC
     rules), flagged points with the rule named in hover, Anhoej run signal on the centre line, reference band.
@@ -270,7 +273,10 @@ def spc_chart(
     A period not closed (`period_closed` False: some windows still open, never judged) is drawn apart from the
     line: a hollow marker labelled "incomplete", in its own legend entry, without limits. A period with low
     follow-up completeness (`is_low_completeness`) is a square (a diamond with a cross when also flagged) with a
-    hover line saying its rate is least reliable; `min_completeness` names the threshold in the legend."""
+    hover line saying its rate is least reliable; `min_completeness` names the threshold in the legend.
+    `changes` (pipelines.metrics.changes.concerning): dated process-change annotations (add_process_changes);
+    `target` (a proportion): the clinic's target line (add_target), its legend naming the `assurance` reading
+    (pipelines.metrics.targets.assurance)."""
     chart_name = t("chart_pp" if chart == "pp" else "chart_p", lang)
     title = t("spc_title", lang, outcome=outcome_label, chart=chart_name, period=t(f"by_{period}", lang)
               if f"by_{period}" in i18n.TEXTS else period)
@@ -406,10 +412,63 @@ def spc_chart(
     top_values = [*_nan(f["rate"]), *(_nan(f["ucl"])[big] if mostly_big else _nan(f["ucl"]))]
     if reference and reference[1] is not None:
         top_values.append(reference[1] / 100)
+    if target is not None and _finite(target):
+        top_values.append(float(target))
     top = np.nanmax(top_values) if np.isfinite(top_values).any() else 0.01
     fig.update_yaxes(range=[0, 100 * top * 1.12], ticksuffix=" %")
     fig.update_xaxes(type="date", **i18n.month_ticks((trace.x for trace in fig.data), lang))
+    add_target(fig, target, x, lang, assurance)
+    add_process_changes(fig, changes, lang)
     return fig
+
+
+# --------------------------------------------------------------------------------------------------------------
+# process changes and targets on the time charts (issue 12)
+# --------------------------------------------------------------------------------------------------------------
+
+CHANGE_LABEL_CHARS = 28
+
+
+def _plain(text: object) -> str:
+    """Text for a plotly label: Plotly reads a subset of HTML in texts (<b>, <a href=...>), so a description typed
+    by a user is escaped and never becomes markup or a link."""
+    import html
+
+    return html.escape(" ".join(str(text).split()), quote=True)
+
+
+def add_process_changes(fig: go.Figure, changes: pd.DataFrame | None, lang: str) -> None:
+    """Each process change (changed_on, description, rebase) as a vertical line at its date, labelled at the top
+    with its (shortened) description; hover gives the date and the whole description. A change that starts a
+    new chart part (`rebase`) is a dashed dark line and says so; the others are dotted grey."""
+    if changes is None or len(changes) == 0:
+        return
+    for k, r in enumerate(changes.itertuples(index=False)):
+        x = pd.Timestamp(r.changed_on)
+        rebase = bool(r.rebase)
+        fig.add_shape(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1,
+                      line=dict(color=BLACK if rebase else GREY, width=1.2, dash="dash" if rebase else "dot"))
+        desc = " ".join(str(r.description).split())
+        short = desc if len(desc) <= CHANGE_LABEL_CHARS else desc[: CHANGE_LABEL_CHARS - 1] + "…"
+        hover = t("change_hover_rebase" if rebase else "change_hover", lang, date=i18n.date(r.changed_on, lang),
+                  text=_plain(desc))
+        fig.add_annotation(x=x, xref="x", yref="paper", y=1.0 - 0.06 * (k % 3), yanchor="top", xanchor="left",
+                           text=_plain(("⟂ " if rebase else "▸ ") + short), hovertext=hover, showarrow=False,
+                           font=dict(size=11, color=BLACK if rebase else GREY), bgcolor="rgba(255,255,255,0.7)")
+
+
+def add_target(fig: go.Figure, target: float | None, x, lang: str, assurance: str = "") -> None:
+    """The clinic's target (a proportion) as a dashed horizontal line across the chart, in the legend as
+    "Target n %" and, when given, its assurance reading ("consistently meets", ...)."""
+    if target is None or not _finite(target) or x is None or len(x) == 0:
+        return
+    xs = pd.to_datetime(pd.Series(x))
+    name = t("legend_clinic_target", lang, value=i18n.pct(float(target), lang))
+    if assurance:
+        name += " · " + t("assurance_" + assurance, lang)
+    fig.add_trace(go.Scatter(x=[xs.min(), xs.max()], y=[100 * float(target)] * 2, mode="lines",
+                             line=dict(color=IMPROVING, width=1.5, dash="longdash"), name=name,
+                             hoverinfo="skip"))
 
 
 # --------------------------------------------------------------------------------------------------------------

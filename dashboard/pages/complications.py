@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import auth, charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines.metrics import analysis, counting, registry, signals, small_cells
+from pipelines.metrics import analysis, changes, counting, registry, signals, small_cells, targets
 
 PAGE_PARAMS = ("outcome", "chart", "rules", "period", "point", "which", "review_page")
 REVIEW_PAGE_SIZE = 25
@@ -177,7 +177,7 @@ def main() -> None:
                            reference=charts.reference_tuple(o.reference),
                            reference_text=(o.reference.text_nb if lg == "nb" else o.reference.text_en)
                            if o.reference else None, higher_is_better=o.higher_is_better, highlight=chosen,
-                           min_completeness=least_followed)
+                           min_completeness=least_followed, **quality_marks(key, frame, ctx))
     event = ui.show_chart(fig, key=f"spc_{key}_{chart}_{rules}_{period}", on_select="rerun",
                           selection_mode=("points",))
     incomplete_note(frame, period, ctx)
@@ -212,6 +212,14 @@ def main() -> None:
                           key=f"breakdown_{by}")
             ui.hidden_note(part)
     review(o, ctx, frame, period, chosen)
+
+
+def quality_marks(key: str, frame: pd.DataFrame, ctx: ui.Context) -> dict:
+    """The chart's process changes, target and assurance reading (issue 12: pipelines/metrics/changes.py,
+    targets.py)."""
+    target = data.cached(targets.target_for, key)
+    return {"changes": changes.concerning(data.cached(changes.process_changes), key, ctx.filters),
+            "target": target, "assurance": targets.assurance(frame, key, target)}
 
 
 ui.run_page(main)

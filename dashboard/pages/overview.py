@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import charts, data, filters, i18n
 from dashboard import components as ui
 from pipelines.metrics import analysis, registry, signals, small_cells
+from pipelines.release import reviews
 
 PAGE_PARAMS = ("kind", "concern", "page_n")
 SIGNALS_PER_PAGE = 12
@@ -228,6 +229,9 @@ def main() -> None:
     sig = signals.signal_episodes(sig)
     ui.kpi(signals_slot, ui.tr("kpi_signals"), i18n.number(int(sig["concern"].astype(bool).sum()), lg),
            help=ui.tr("kpi_signals_help"), delta=None if done else ui.tr("signals_cusum_pending_short"))
+    reviewed = reviews.summary(sig, reviews.reviews_path_for(data.db_path()), by_month=by_month)  # issue 12
+    st.caption(ui.tr("overview_reviews", open=i18n.number(reviewed["open"], lg),
+                     reviewed=i18n.number(reviewed["reviewed"], lg)))
     if not done:
         cusum_pending(ctx)
     signals_list(sig, lg, by_month)

@@ -251,12 +251,24 @@ def history(reviews: list[dict], episode) -> list[dict]:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def with_reviews(episodes: pd.DataFrame, reviews: list[dict]) -> pd.DataFrame:
+def _month_key(key: str) -> str:
+    """A key with its first date cut to the month (for a list dated by month: signals.by_month)."""
+    parts = key.split("|")
+    return "|".join([*parts[:-1], parts[-1][:8] + "01"])
+
+
+def with_reviews(episodes: pd.DataFrame, reviews: list[dict], *, by_month: bool = False) -> pd.DataFrame:
     """An episode list (signals.episode_list) with REVIEW_COLUMNS: review_status open | reviewed, and the latest
-    review's reviewed_by, reviewed_at (ISO), conclusion, note, action_owner and due_on ('' when open)."""
+    review's reviewed_by, reviewed_at (ISO), conclusion, note, action_owner and due_on ('' when open).
+    `by_month`: the list is dated by month (signals.by_month, viewers without case access): reviews and episodes
+    are matched on the month of their first date."""
     out = episodes.copy()
     found = latest(reviews)
+    if by_month:
+        found = {_month_key(k): r for k, r in found.items()}
     keys = [episode_key(r) for _, r in out.iterrows()] if len(out) else []
+    if by_month:
+        keys = [_month_key(k) for k in keys]
     hits = [found.get(k) for k in keys]
     out["episode_key"] = pd.Series(keys, index=out.index, dtype=object)
     out["review_status"] = pd.Series(["reviewed" if h else "open" for h in hits], index=out.index, dtype=object)
@@ -277,6 +289,11 @@ def review_counts(frame: pd.DataFrame, *, concerning_only: bool = False) -> dict
     status = frame["review_status"]
     return {"open": int((status == "open").sum()), "reviewed": int((status == "reviewed").sum()),
             "investigating": int((frame["conclusion"] == "investigating").sum())}
+
+
+def summary(episodes: pd.DataFrame, reviews_file: Path, *, by_month: bool = False) -> dict[str, int]:
+    """review_counts of an episode list against the review file (the overview's open / reviewed counts)."""
+    return review_counts(with_reviews(episodes, read_reviews(reviews_file), by_month=by_month))
 
 
 def episodes_with_reviews(con: duckdb.DuckDBPyConnection, reviews_file: Path, *, filters: Filters = Filters(),
@@ -331,5 +348,5 @@ def add_process_change(db_path: Path, change: dict, *, user: str, role: str, acc
 
 
 __all__ = ["reviews_path_for", "identity", "episode_key", "Review", "record_review", "read_reviews", "latest",
-           "history", "with_reviews", "review_counts", "episodes_with_reviews", "add_process_change",
+           "history", "with_reviews", "review_counts", "summary", "episodes_with_reviews", "add_process_change",
            "CONCLUSIONS", "STATUSES", "REVIEW_ROLES", "REVIEW_COLUMNS", "ReviewError"]
