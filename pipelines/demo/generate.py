@@ -77,7 +77,7 @@ from pipelines.demo.params import (  # re-exported: the tests and the docs refer
 )
 from pipelines.demo.patients import Clinic, Window, patient_refs, patient_traits, primary_visits
 from pipelines.demo.planted import plant_secondary_non_response
-from pipelines.demo.quality import write_quality_files
+from pipelines.demo.quality import QUALITY_FILES, write_quality_files  # noqa: F401 (QUALITY_FILES: re-exported)
 from pipelines.demo.sessions import (
     assemble_treatments,
     choose_corrected,

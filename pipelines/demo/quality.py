@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipelines.demo.params import SWITCH_LENGTH_DAYS, SWITCH_PRODUCT, SWITCH_START_DAYS
 
+QUALITY_FILES = ("process_changes.csv", "targets.csv")  # not seeded: the same for every seed
 AFTERCARE_DAYS = 243  # ~8 months before end_date: the re-based bruising chart has 8 months after the change
 TARGETS_PCT = {"insufficient_effect": 10, "correction": 8, "ptosis": 2, "bruising": 5}
 
