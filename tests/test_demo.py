@@ -189,6 +189,8 @@ def test_deterministic_bytes(tmp_path):
 
 def test_file_names_and_conventions(small):
     paths, _ = small
+    assert [p.name for p in paths[-2:]] == list(generate.QUALITY_FILES)  # issue 12: written last
+    paths = paths[:-2]
     names = [p.name for p in paths[2:]]
     assert all(re.fullmatch(r"(behandlinger|treatments|follow_ups)_\d{4}\.csv", n) for n in names)
     assert any(n.startswith("behandlinger_") for n in names)
