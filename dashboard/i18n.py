@@ -337,6 +337,10 @@ TEXTS: dict[str, tuple[str, str]] = {
                     "(own centre line and limits) from here.",
                     "Prosessen før denne datoen er ikke lenger grunnlaget: styringsdiagrammene starter en ny del "
                     "(egen senterlinje og grenser) herfra."),
+    "process_change_demo": ("In the demo the database holds only what the demo generator made (its process "
+                            "changes come from its files); adding one here would end demo mode.",
+                            "I demoen inneholder databasen bare det demogeneratoren laget (endringene kommer fra "
+                            "filene); å legge til en her ville avslutte demomodus."),
     "process_change_add": ("Add process change", "Legg til endring"),
     "process_change_saved": ("Process change saved; the charts show it from the new snapshot.",
                              "Endringen er lagret; diagrammene viser den fra det nye øyeblikksbildet."),

@@ -146,6 +146,9 @@ def changes_section(ctx: ui.Context, who: auth.Viewer) -> None:
             ui.tr("clinician"): [c or ui.tr("clinic") for c in found["clinician"]],
             ui.tr("col_rebase"): [ui.tr("yes") if r else ui.tr("no") for r in found["rebase"]],
         }), height=min(320, 35 * (len(found) + 1) + 3))
+    if who.demo:  # a load after the demo's ends demo mode for the database (pipelines/demo/build.py)
+        st.caption(ui.tr("process_change_demo"))
+        return
     with st.form("process_change", clear_on_submit=True):
         c = st.columns([1, 3])
         changed_on = c[0].date_input(ui.tr("col_changed_on"), value=None, max_value=dt.date.today(),

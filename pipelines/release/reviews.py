@@ -136,7 +136,10 @@ def _checked_episode(episode) -> tuple[str, ...]:
                      episode.get("direction"), episode["first_date"])
     if ident[0] not in EPISODE_KINDS:
         raise ReviewError(f"kind must be one of {', '.join(EPISODE_KINDS)} (got `{ident[0]}`)")
-    registry.get(ident[2])  # an unknown outcome is refused, naming the known ones
+    try:
+        registry.get(ident[2])
+    except ValueError as exc:  # registry.UnknownOutcome names the known ones
+        raise ReviewError(str(exc).strip('"')) from None
     if not ident[1] or len(ident[1]) > 40 or not ident[1].replace("_", "").isalnum():
         raise ReviewError(f"`{ident[1]}` is not a signal rule")
     if ident[4] not in ("", "high", "low"):
