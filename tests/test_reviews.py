@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -275,8 +276,10 @@ def test_the_quality_meeting_page_saves_a_review(signal_clinic, tmp_path, monkey
     from conftest import ROOT
     from streamlit.testing.v1 import AppTest
 
-    from pipelines.demo.build import mark_as_demo
     import duckdb
+
+    from dashboard import i18n
+    from pipelines.demo.build import mark_as_demo
 
     db = tmp_path / "clinic.duckdb"
     db.write_bytes(signal_clinic.read_bytes())
@@ -305,3 +308,17 @@ def test_the_quality_meeting_page_saves_a_review(signal_clinic, tmp_path, monkey
     found = reviews.read_reviews(reviews.reviews_path_for(db))
     assert [(r["conclusion"], r["note"]) for r in found] == [("cause_found", "Checked the sessions")]
     assert [e["event"] for e in access.read_log(tmp_path / "access.jsonl") if e["event"] == "edit"] == ["edit"]
+    # the page lists it as reviewed now, and the overview counts it
+    assert sum("Reviewed · Cause found" in e.label for e in at.expander) == 0  # open ones shown by default
+    overview = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=90)
+    overview.secrets["tests"] = {"note": "no auth"}
+    overview.query_params["lang"] = "en"
+    overview.run()
+    pending = set(i18n.TEXTS["signals_cusum_pending"])
+    deadline = time.time() + 60
+    while any(i.value in pending for i in overview.info) and time.time() < deadline:
+        time.sleep(0.5)
+        overview.run()
+    assert not overview.exception, [e.message for e in overview.exception]
+    counts = [c.value for c in overview.caption if c.value.startswith("Reviewed in the quality meeting")]
+    assert len(counts) == 1 and counts[0].startswith("Reviewed in the quality meeting: 1; open: ")
