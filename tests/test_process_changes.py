@@ -292,3 +292,16 @@ def test_the_chart_draws_each_change_at_its_date_and_never_as_markup():
     assert sum(1 for tr in fig.data if tr.legendgroup == "cl") == 2
     assert math.isclose(len(charts.spc_chart(frame, outcome_label="B", lang="en").layout.shapes or ()), 0)
     assert np.isfinite(fig.layout.yaxis.range[1])
+
+
+def test_the_changes_of_one_month_for_the_report(clinic):
+    con = duckdb.connect(str(clinic), read_only=True)
+    try:
+        assert list(changes.in_month(con, "2024-11")["description"]) == ["Review call moved to day 14"]
+        assert list(changes.in_month(con, dt.date(2024, 9, 30))["description"]) == ["New aftercare leaflet"]
+        assert changes.in_month(con, "2024-10").empty
+        dec = changes.in_month(con, "2024-12").to_dict("records")
+        assert dec == [{"changed_on": dt.date(2024, 12, 1), "description": "Only C02's technique",
+                        "outcome": "bruising", "product": "", "clinician": "C02", "rebase": True}]
+    finally:
+        con.close()

@@ -9,7 +9,8 @@ import streamlit as st
 
 from dashboard import auth, charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines.metrics import analysis, registry, signals
+from pipelines.metrics import analysis, changes, registry, signals
+from pipelines.metrics.counting import Filters
 
 PAGE_PARAMS = ("outcome", "method", "od", "clinician", "tab")
 TABS = ("funnel", "oe", "cusum")
@@ -153,6 +154,8 @@ def main() -> None:
             else:
                 fig = charts.cusum_monthly_chart(summary["monthly"], clinician=focus, outcome_label=o.label(lg),
                                                  lang=lg, arl0=analysis.CUSUM_ARL0, min_sessions=ctx.min_sessions)
+            charts.add_process_changes(fig, changes.concerning(data.cached(changes.process_changes), key,  # issue 12
+                                                               Filters(clinicians=(focus,))), lg)
             ui.show_chart(fig, key="cusum")
     st.subheader(ui.tr("clinician_table"))
     if funnel.empty:
