@@ -305,3 +305,28 @@ def test_the_changes_of_one_month_for_the_report(clinic):
                         "outcome": "bruising", "product": "", "clinician": "C02", "rebase": True}]
     finally:
         con.close()
+
+
+def test_a_database_published_before_the_new_tables_still_reads(tmp_path, db):
+    """A snapshot from before issue 12 has no process_changes or targets table: its charts have no parts, its
+    table counts say 0, and the kept snapshot is listed."""
+    from pipelines.ingest import history, recovery
+
+    load_files([write(tmp_path / "clinicians.csv", CLINICIANS_CSV)], db, today=TODAY, progress=False)
+    from pipelines.ingest import store
+
+    for path in [db, *store.list_snapshots(store.DbPaths(db))]:
+        con = duckdb.connect(str(path))
+        con.execute("DROP TABLE IF EXISTS process_changes").fetchall()
+        con.execute("DROP TABLE IF EXISTS targets").fetchall()
+        con.close()
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        counts = dict(zip(*history.table_counts(con)[["table_name", "rows_n"]].to_dict("list").values(),
+                          strict=True))
+        assert counts["process_changes"] == 0 and counts["targets"] == 0 and counts["clinicians"] == 2
+        assert changes.process_changes(con).empty and changes.part_starts(con, "ptosis") == []
+    finally:
+        con.close()
+    entries = recovery.list_versions(db)
+    assert entries and "process_changes" not in entries[-1].rows and entries[-1].rows["clinicians"] == 2
