@@ -299,6 +299,9 @@ TEXTS: dict[str, tuple[str, str]] = {
                                "Listen fra oversikten med gjeldende filtre. En gjennomgang gjelder én episode; en "
                                "ny episode av samme regel, utfall og behandler er åpen igjen. Alle gjennomganger "
                                "tas vare på (den siste gjelder) og skrives i tilgangsloggen."),
+    "signals_review_pending": ("The episodes of every chart and CUSUM are still being computed; they appear here "
+                               "when ready.", "Episodene i alle diagrammer og CUSUM beregnes fortsatt; de vises her "
+                               "når de er klare."),
     "review_show": ("Show", "Vis"),
     "review_status_open": ("Open", "Åpne"),
     "review_status_reviewed": ("Reviewed", "Gjennomgått"),

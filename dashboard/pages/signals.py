@@ -25,6 +25,8 @@ from pipelines.release import reviews
 PAGE_PARAMS = ("status", "page_n")
 STATUS_CHOICES = ("open", "reviewed", "all")
 PER_PAGE = 10
+EPISODES_WAIT_SECONDS = 3.0
+POLL_SECONDS = 2.0
 
 
 def _reviews_file():
@@ -101,7 +103,12 @@ def episodes_section(ctx: ui.Context, who: auth.Viewer) -> None:
     lg = ctx.lang
     st.subheader(ui.tr("signals_review_title"))
     st.caption(ui.tr("signals_review_caption"))
-    episodes = data.cached(signals.episode_list, filters=ctx.filters, as_of=ctx.as_of)
+    # every watched outcome's charts, CUSUMs included (seconds on a large clinic): on the background worker
+    done, episodes = data.background(signals.episode_list, filters=ctx.filters, as_of=ctx.as_of,
+                                     wait=EPISODES_WAIT_SECONDS)
+    if not done:
+        episodes_pending(ctx)
+        return
     found = reviews.read_reviews(_reviews_file())  # read on every run: the file changes between snapshots
     listed = reviews.with_reviews(episodes, found)
     counts = reviews.review_counts(listed)
@@ -128,6 +135,19 @@ def episodes_section(ctx: ui.Context, who: auth.Viewer) -> None:
             history_table(found, e, lg)
     if pages > 1:
         filters.pagination("page_n", pages)
+
+
+def episodes_pending(ctx: ui.Context) -> None:
+    """A note that the episodes are still being computed; it polls and reruns the page once they are ready."""
+
+    @st.fragment(run_every=POLL_SECONDS)
+    def poll() -> None:
+        finished, _ = data.background(signals.episode_list, filters=ctx.filters, as_of=ctx.as_of)
+        if finished:
+            st.rerun()
+        st.info(ui.tr("signals_review_pending"), icon=":material/hourglass_top:")
+
+    poll()
 
 
 def changes_section(ctx: ui.Context, who: auth.Viewer) -> None:
