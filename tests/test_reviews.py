@@ -327,3 +327,21 @@ def test_the_quality_meeting_page_saves_a_review(signal_clinic, tmp_path, monkey
     assert not overview.exception, [e.message for e in overview.exception]
     counts = [c.value for c in overview.caption if c.value.startswith("Reviewed in the quality meeting")]
     assert len(counts) == 1 and counts[0].startswith("Reviewed in the quality meeting: 1; open: ")
+
+
+def test_an_unreadable_review_file_is_an_error_not_a_list_of_open_episodes(files):
+    _, path, log = files
+    review(path, log)
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):  # root reads anything: make the path a folder instead
+            path.chmod(0o600)
+            path.unlink()
+            path.mkdir()
+        with pytest.raises(reviews.ReviewError, match="cannot be read"):
+            reviews.read_reviews(path)
+    finally:
+        if path.is_dir():
+            path.rmdir()
+        else:
+            path.chmod(0o600)

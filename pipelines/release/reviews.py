@@ -223,8 +223,13 @@ def read_reviews(path: Path) -> Reviews:
     path = Path(path)
     if not path.exists():
         return Reviews()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # fail closed: no list that would show every episode as open
+        raise ReviewError(f"the review file {path} cannot be read ({exc.strerror}); give the dashboard's account "
+                          f"read access to it (or point ${REVIEWS_FILE_ENV} at the right file)") from None
     records, bad = [], []
-    for n, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+    for n, raw in enumerate(data.split(b"\n"), start=1):
         if not raw.strip():
             continue
         record = _parse(raw)
