@@ -266,6 +266,7 @@ def spc_chart(
     changes: pd.DataFrame | None = None,
     target: float | None = None,
     assurance: str = "",
+    changes_by_month: bool = False,
 ) -> go.Figure:
     """p / p' control chart of an analysis.spc frame: points, centre line, 3-sigma limits (2-sigma with the MDC
     rules), flagged points with the rule named in hover, Anhoej run signal on the centre line, reference band.
@@ -274,7 +275,8 @@ def spc_chart(
     line: a hollow marker labelled "incomplete", in its own legend entry, without limits. A period with low
     follow-up completeness (`is_low_completeness`) is a square (a diamond with a cross when also flagged) with a
     hover line saying its rate is least reliable; `min_completeness` names the threshold in the legend.
-    `changes` (pipelines.metrics.changes.concerning): dated process-change annotations (add_process_changes);
+    `changes` (pipelines.metrics.changes.concerning): dated process-change annotations (add_process_changes;
+    `changes_by_month` for viewers who see no day);
     `target` (a proportion): the clinic's target line (add_target), its legend naming the `assurance` reading
     (pipelines.metrics.targets.assurance)."""
     chart_name = t("chart_pp" if chart == "pp" else "chart_p", lang)
@@ -418,7 +420,7 @@ def spc_chart(
     fig.update_yaxes(range=[0, 100 * top * 1.12], ticksuffix=" %")
     fig.update_xaxes(type="date", **i18n.month_ticks((trace.x for trace in fig.data), lang))
     add_target(fig, target, x, lang, assurance)
-    add_process_changes(fig, changes, lang)
+    add_process_changes(fig, changes, lang, by_month=changes_by_month)
     return fig
 
 
@@ -437,21 +439,24 @@ def _plain(text: object) -> str:
     return html.escape(" ".join(str(text).split()), quote=True)
 
 
-def add_process_changes(fig: go.Figure, changes: pd.DataFrame | None, lang: str) -> None:
+def add_process_changes(fig: go.Figure, changes: pd.DataFrame | None, lang: str, *, by_month: bool = False) -> None:
     """Each process change (changed_on, description, rebase) as a vertical line at its date, labelled at the top
     with its (shortened) description; hover gives the date and the whole description. A change that starts a
-    new chart part (`rebase`) is a dashed dark line and says so; the others are dotted grey."""
+    new chart part (`rebase`) is a dashed dark line and says so; the others are dotted grey. `by_month` (viewers
+    who see no day, docs/security.md): drawn at the first day of its month and named by the month."""
     if changes is None or len(changes) == 0:
         return
     for k, r in enumerate(changes.itertuples(index=False)):
         x = pd.Timestamp(r.changed_on)
+        if by_month:
+            x = x.replace(day=1)
         rebase = bool(r.rebase)
         fig.add_shape(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1,
                       line=dict(color=BLACK if rebase else GREY, width=1.2, dash="dash" if rebase else "dot"))
         desc = " ".join(str(r.description).split())
         short = desc if len(desc) <= CHANGE_LABEL_CHARS else desc[: CHANGE_LABEL_CHARS - 1] + "…"
-        hover = t("change_hover_rebase" if rebase else "change_hover", lang, date=i18n.date(r.changed_on, lang),
-                  text=_plain(desc))
+        when = i18n.period_label(x.date(), "month", lang) if by_month else i18n.date(r.changed_on, lang)
+        hover = t("change_hover_rebase" if rebase else "change_hover", lang, date=when, text=_plain(desc))
         fig.add_annotation(x=x, xref="x", yref="paper", y=1.0 - 0.06 * (k % 3), yanchor="top", xanchor="left",
                            text=_plain(("⟂ " if rebase else "▸ ") + short), hovertext=hover, showarrow=False,
                            font=dict(size=11, color=BLACK if rebase else GREY), bgcolor="rgba(255,255,255,0.7)")

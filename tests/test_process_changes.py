@@ -288,6 +288,12 @@ def test_the_chart_draws_each_change_at_its_date_and_never_as_markup():
     assert "<a" not in notes[0].text and "&lt;a href=" in notes[0].hovertext
     assert "new chart part from here" in notes[0].hovertext and "15" in notes[0].hovertext
     assert notes[1].text == "▸ Training"
+    # a viewer who sees no day (a manager) gets the change at its month, named by the month
+    monthly = charts.spc_chart(frame, outcome_label="Bruising", lang="en", changes=found, changes_by_month=True)
+    lines = [s for s in monthly.layout.shapes if s.type == "line" and s.yref == "paper"]
+    assert [pd.Timestamp(s.x0).date() for s in lines] == [dt.date(2024, 3, 1), dt.date(2024, 5, 1)]
+    hovers = [a.hovertext for a in monthly.layout.annotations if a.hovertext]
+    assert hovers[1] == "May 2024: Training" and "15" not in hovers[0]
     # centre line per part: two centre-line traces
     assert sum(1 for tr in fig.data if tr.legendgroup == "cl") == 2
     assert math.isclose(len(charts.spc_chart(frame, outcome_label="B", lang="en").layout.shapes or ()), 0)

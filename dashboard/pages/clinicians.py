@@ -155,7 +155,8 @@ def main() -> None:
                 fig = charts.cusum_monthly_chart(summary["monthly"], clinician=focus, outcome_label=o.label(lg),
                                                  lang=lg, arl0=analysis.CUSUM_ARL0, min_sessions=ctx.min_sessions)
             charts.add_process_changes(fig, changes.concerning(data.cached(changes.process_changes), key,  # issue 12
-                                                               Filters(clinicians=(focus,))), lg)
+                                                               Filters(clinicians=(focus,))), lg,
+                                       by_month=not per_day)
             ui.show_chart(fig, key="cusum")
     st.subheader(ui.tr("clinician_table"))
     if funnel.empty:

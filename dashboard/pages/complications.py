@@ -219,6 +219,7 @@ def quality_marks(key: str, frame: pd.DataFrame, ctx: ui.Context) -> dict:
     targets.py)."""
     target = data.cached(targets.target_for, key)
     return {"changes": changes.concerning(data.cached(changes.process_changes), key, ctx.filters),
+            "changes_by_month": not ui.sees_sessions(),  # no day for roles without session-level access
             "target": target, "assurance": targets.assurance(frame, key, target)}
 
 
