@@ -304,6 +304,10 @@ def test_the_demos_process_changes_and_targets_are_on_the_charts(demo_db, use_db
     no_exception(at)
     cusum = [f for f in charts(at) if "CUSUM" in title(f) or "C02" in title(f)][-1]
     assert any("New aftercare routine" in str(a.get("hovertext")) for a in cusum["layout"]["annotations"])
+    at = app("data_quality", lang="en")  # the completeness over time of bruising, the page's first outcome
+    no_exception(at)
+    over_time = [f for f in charts(at) if "completeness" in title(f).lower()][0]
+    assert any("New aftercare routine" in str(a.get("hovertext")) for a in over_time["layout"]["annotations"])
 
 
 def test_clinicians_funnel_table_and_cusum(demo_db, use_db):
