@@ -756,8 +756,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "export_funnel_help": ("Per clinician: rate, clinic target, 95 % and 99.8 % limits, z, flags.",
                            "Per behandler: andel, klinikkens andel, 95 % og 99,8 % grenser, z, flagg."),
     "export_spc": ("Control chart", "Styringsdiagram"),
-    "export_spc_help": ("Per period: rate, centre line, limits, run rules and Making Data Count rules.",
-                        "Per periode: andel, senterlinje, grenser, serieregler og Making Data Count-regler."),
+    "export_spc_help": ("Per period: rate, centre line, limits, run rules and Making Data Count rules, the chart "
+                        "part (a re-basing process change starts a new one) and the changes dated in the period; "
+                        "the clinic's target with the variation and assurance readings.",
+                        "Per periode: andel, senterlinje, grenser, serieregler og Making Data Count-regler, delen av "
+                        "diagrammet (en endring som starter en ny del) og endringene datert i perioden; klinikkens "
+                        "mål med variasjons- og måloppnåelsestolkningen."),
     "export_costs": ("Costs", "Kostnader"),
     "export_costs_help": ("Corrections, cost parts, cost per 100 primary treatments and share of revenue.",
                           "Korrigeringer, kostnadsdeler, kostnad per 100 første behandlinger og andel av omsetning."),
@@ -780,11 +784,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "export_signals_help": ("One row per episode of the overview's signals list: kind (spc, funnel, cusum), rule, "
                             "outcome, clinician (empty for the clinic), direction (high, low), concern (true when "
                             "that side is the worse one), first and last date, how many signals the episode "
-                            "holds and the latest one's value and limit. Internal only: never a release.",
+                            "holds and the latest one's value and limit, and its review (open or reviewed, by whom, "
+                            "when, concluding what). Internal only: never a release.",
                             "Én rad per episode i oversiktens signalliste: type (spc, funnel, cusum), regel, "
                             "utfall, behandler (tom for klinikken), retning (high, low), concern (true når den "
                             "siden er den ugunstige), første og siste dato, hvor mange signaler episoden har og "
-                            "verdien og grensen til det siste. Bare internt: aldri en utlevering."),
+                            "verdien og grensen til det siste, og gjennomgangen (åpen eller gjennomgått, av hvem, "
+                            "når, med hvilken konklusjon). Bare internt: aldri en utlevering."),
     "export_by": ("Group by", "Grupper etter"),
     "export_by_none": ("Nothing (clinic)", "Ingenting (klinikken)"),
     "export_period_all": ("Whole period", "Hele perioden"),
