@@ -137,7 +137,7 @@ def test_a_rebasing_change_starts_a_part_in_the_chart_and_the_signals(clinic):
         # clinic's chart shows it, C02 is one of its clinicians)
         starts = [months[i] for i in range(1, len(months)) if frame["part"].iloc[i] != frame["part"].iloc[i - 1]]
         assert starts == [dt.date(2024, 10, 1), dt.date(2024, 12, 1)]
-        for p, sub in frame[frame["period_closed"]].groupby("part"):
+        for _part, sub in frame[frame["period_closed"]].groupby("part"):
             assert sub["cl"].nunique() == 1
             assert sub["cl"].iloc[0] == pytest.approx(sub["numerator_n"].sum() / sub["denominator_n"].sum())
         # another outcome is not re-based, nor bruising for a clinician the C02 change does not concern
