@@ -266,6 +266,10 @@ def spc_chart(
     min_completeness: float | None = None,
     report: tuple[dt.date, dt.date] | None = None,
     report_label: str | None = None,
+    changes: pd.DataFrame | None = None,
+    target: float | None = None,
+    assurance: str = "",
+    changes_by_month: bool = False,
 ) -> go.Figure:
     """p / p' control chart of an analysis.spc frame: points, centre line, 3-sigma limits (2-sigma with the MDC
     rules), flagged points with the rule named in hover, Anhoej run signal on the centre line, reference band.
@@ -273,7 +277,11 @@ def spc_chart(
     A period not closed (`period_closed` False: some windows still open, never judged) is drawn apart from the
     line: a hollow marker labelled "incomplete", in its own legend entry, without limits. A period with low
     follow-up completeness (`is_low_completeness`) is a square (a diamond with a cross when also flagged) with a
-    hover line saying its rate is least reliable; `min_completeness` names the threshold in the legend."""
+    hover line saying its rate is least reliable; `min_completeness` names the threshold in the legend.
+    `changes` (pipelines.metrics.changes.concerning): dated process-change annotations (add_process_changes;
+    `changes_by_month` for viewers who see no day);
+    `target` (a proportion): the clinic's target line (add_target), its legend naming the `assurance` reading
+    (pipelines.metrics.targets.assurance)."""
     chart_name = t("chart_pp" if chart == "pp" else "chart_p", lang)
     title = t("spc_title", lang, outcome=outcome_label, chart=chart_name, period=t(f"by_{period}", lang)
               if f"by_{period}" in i18n.TEXTS else period)
@@ -414,9 +422,13 @@ def spc_chart(
     top_values = [*rates, *(_nan(f["ucl"])[big] if mostly_big else _nan(f["ucl"]))]
     if reference and reference[1] is not None:
         top_values.append(reference[1] / 100)
+    if target is not None and _finite(target):
+        top_values.append(float(target))
     top = np.nanmax(top_values) if np.isfinite(top_values).any() else 0.01
     fig.update_yaxes(range=[0, min(100 * top * 1.12, 100 * 1.12)], ticksuffix=" %")
     _date_range(fig, x, lang)
+    add_target(fig, target, x, lang, assurance)
+    add_process_changes(fig, changes, lang, by_month=changes_by_month)
     return fig
 
 
@@ -443,6 +455,58 @@ def _report_band(fig: go.Figure, report: tuple[dt.date, dt.date] | None, label: 
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip",
                              name=label or t("report_period", lang),
                              marker=dict(symbol="square", size=12, color=REPORT_FILL)))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# process changes and targets on the time charts (issue 12)
+# --------------------------------------------------------------------------------------------------------------
+
+CHANGE_LABEL_CHARS = 28
+
+
+def _plain(text: object) -> str:
+    """Text for a plotly label: Plotly reads a subset of HTML in texts (<b>, <a href=...>), so a description typed
+    by a user is escaped and never becomes markup or a link."""
+    import html
+
+    return html.escape(" ".join(str(text).split()), quote=True)
+
+
+def add_process_changes(fig: go.Figure, changes: pd.DataFrame | None, lang: str, *, by_month: bool = False) -> None:
+    """Each process change (changed_on, description, rebase) as a vertical line at its date, labelled at the top
+    with its (shortened) description; hover gives the date and the whole description. A change that starts a
+    new chart part (`rebase`) is a dashed dark line and says so; the others are dotted grey. `by_month` (viewers
+    who see no day, docs/security.md): drawn at the first day of its month and named by the month."""
+    if changes is None or len(changes) == 0:
+        return
+    for k, r in enumerate(changes.itertuples(index=False)):
+        x = pd.Timestamp(r.changed_on)
+        if by_month:
+            x = x.replace(day=1)
+        rebase = bool(r.rebase)
+        fig.add_shape(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1,
+                      line=dict(color=BLACK if rebase else GREY, width=1.2, dash="dash" if rebase else "dot"))
+        desc = " ".join(str(r.description).split())
+        short = desc if len(desc) <= CHANGE_LABEL_CHARS else desc[: CHANGE_LABEL_CHARS - 1] + "…"
+        when = i18n.period_label(x.date(), "month", lang) if by_month else i18n.date(r.changed_on, lang)
+        hover = t("change_hover_rebase" if rebase else "change_hover", lang, date=when, text=_plain(desc))
+        fig.add_annotation(x=x, xref="x", yref="paper", y=1.0 - 0.06 * (k % 3), yanchor="top", xanchor="left",
+                           text=_plain(("⟂ " if rebase else "▸ ") + short), hovertext=hover, showarrow=False,
+                           font=dict(size=11, color=BLACK if rebase else GREY), bgcolor="rgba(255,255,255,0.7)")
+
+
+def add_target(fig: go.Figure, target: float | None, x, lang: str, assurance: str = "") -> None:
+    """The clinic's target (a proportion) as a dashed horizontal line across the chart, in the legend as
+    "Target n %" and, when given, its assurance reading ("consistently meets", ...)."""
+    if target is None or not _finite(target) or x is None or len(x) == 0:
+        return
+    xs = pd.to_datetime(pd.Series(x))
+    name = t("legend_clinic_target", lang, value=i18n.pct(float(target), lang))
+    if assurance:
+        name += " · " + t("assurance_" + assurance, lang)
+    fig.add_trace(go.Scatter(x=[xs.min(), xs.max()], y=[100 * float(target)] * 2, mode="lines",
+                             line=dict(color=IMPROVING, width=1.5, dash="longdash"), name=name,
+                             hoverinfo="skip"))
 
 
 # --------------------------------------------------------------------------------------------------------------

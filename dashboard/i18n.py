@@ -349,6 +349,89 @@ TEXTS: dict[str, tuple[str, str]] = {
                      "Andeler med 95 % intervall mot publisert referanseområde"),
     "forest_complications": ("Complications, effect and safety", "Komplikasjoner, effekt og sikkerhet"),
     "forest_response": ("Non-response (headache, sweating)", "Manglende respons (hodepine, svette)"),
+    # --- quality meeting: signal reviews, process changes, targets (issue 12) -------------------------------------
+    "page_signals": ("Quality meeting", "Kvalitetsmøte"),
+    "event_edit": ("change recorded", "endring registrert"),
+    "overview_reviews": ("Reviewed in the quality meeting: {reviewed}; open: {open}.",
+                         "Gjennomgått i kvalitetsmøtet: {reviewed}; åpne: {open}."),
+    "signals_page_caption": ("For the quality meeting: review each signal episode, record what changed in the "
+                             "clinic, and read the targets against the process.",
+                             "For kvalitetsmøtet: gå gjennom hver signalepisode, registrer hva som er endret i "
+                             "klinikken, og les målene mot prosessen."),
+    "signals_review_title": ("Signal episodes", "Signalepisoder"),
+    "signals_review_caption": ("The overview's list under the current filters. A review belongs to one episode; a "
+                               "new episode of the same rule, outcome and clinician is open again. Every review "
+                               "is kept (the latest counts) and written to the access log.",
+                               "Listen fra oversikten med gjeldende filtre. En gjennomgang gjelder én episode; en "
+                               "ny episode av samme regel, utfall og behandler er åpen igjen. Alle gjennomganger "
+                               "tas vare på (den siste gjelder) og skrives i tilgangsloggen."),
+    "signals_review_pending": ("The episodes of every chart and CUSUM are still being computed; they appear here "
+                               "when ready.", "Episodene i alle diagrammer og CUSUM beregnes fortsatt; de vises her "
+                               "når de er klare."),
+    "review_show": ("Show", "Vis"),
+    "review_status_open": ("Open", "Åpne"),
+    "review_status_reviewed": ("Reviewed", "Gjennomgått"),
+    "review_status_all": ("All", "Alle"),
+    "conclusion_common_cause": ("Common-cause variation", "Vanlig variasjon"),
+    "conclusion_cause_found": ("Cause found", "Årsak funnet"),
+    "conclusion_action_taken": ("Action taken", "Tiltak iverksatt"),
+    "conclusion_investigating": ("Being investigated", "Under utredning"),
+    "review_conclusion": ("Conclusion", "Konklusjon"),
+    "review_owner": ("Action owner", "Ansvarlig for tiltak"),
+    "review_due": ("Due date", "Frist"),
+    "review_note": ("Note", "Notat"),
+    "review_note_help": ("What was looked at and concluded. No patient names or references.",
+                         "Hva som ble vurdert og konkludert. Ingen pasientnavn eller -referanser."),
+    "review_save": ("Save review", "Lagre gjennomgang"),
+    "review_saved": ("Review saved.", "Gjennomgangen er lagret."),
+    "review_not_saved": ("The review was not saved: {error}", "Gjennomgangen ble ikke lagret: {error}"),
+    "review_history": ("Earlier reviews of this episode, newest first", "Tidligere gjennomganger av episoden, "
+                                                                        "nyeste først"),
+    "col_reviewed_at": ("Reviewed at", "Gjennomgått"),
+    "col_reviewed_by": ("By", "Av"),
+    "reviews_bad_lines": ("Lines {lines} of the review file cannot be read; their episodes show as open.",
+                          "Linje {lines} i gjennomgangsfilen kan ikke leses; episodene deres vises som åpne."),
+    "process_changes_title": ("Process changes", "Endringer i klinikken"),
+    "process_changes_caption": ("What changed in the clinic and when. Every time chart shows the changes as dated "
+                                "marks; a change that starts a new part re-computes the centre line and limits "
+                                "from its date. Saved through the loader's own checks, like a file.",
+                                "Hva som er endret i klinikken, og når. Alle tidsdiagrammer viser endringene som "
+                                "daterte merker; en endring som starter en ny del beregner senterlinje og grenser "
+                                "på nytt fra datoen. Lagres gjennom innlesingens egne kontroller, som en fil."),
+    "process_changes_none": ("No process changes recorded yet.", "Ingen endringer registrert ennå."),
+    "col_changed_on": ("Date", "Dato"),
+    "col_description": ("What changed", "Hva ble endret"),
+    "col_rebase": ("New chart part", "Ny del i diagrammet"),
+    "rebase_help": ("The process before this date is no longer the baseline: the control charts start a new part "
+                    "(own centre line and limits) from here.",
+                    "Prosessen før denne datoen er ikke lenger grunnlaget: styringsdiagrammene starter en ny del "
+                    "(egen senterlinje og grenser) herfra."),
+    "process_change_demo": ("In the demo the database holds only what the demo generator made (its process "
+                            "changes come from its files); adding one here would end demo mode.",
+                            "I demoen inneholder databasen bare det demogeneratoren laget (endringene kommer fra "
+                            "filene); å legge til en her ville avslutte demomodus."),
+    "process_change_add": ("Add process change", "Legg til endring"),
+    "process_change_saved": ("Process change saved; the charts show it from the new snapshot.",
+                             "Endringen er lagret; diagrammene viser den fra det nye øyeblikksbildet."),
+    "process_change_not_saved": ("The process change was not saved: {error}",
+                                 "Endringen ble ikke lagret: {error}"),
+    "change_hover": ("{date}: {text}", "{date}: {text}"),
+    "change_hover_rebase": ("{date}: {text} (new chart part from here)", "{date}: {text} (ny del i diagrammet "
+                                                                         "herfra)"),
+    "legend_clinic_target": ("Target {value}", "Mål {value}"),
+    "targets_title": ("Targets", "Mål"),
+    "targets_caption": ("The clinic's own target per outcome (the targets table) against the process limits of the "
+                        "latest month (Making Data Count assurance), beside the variation reading.",
+                        "Klinikkens eget mål per utfall (måltabellen) mot prosessgrensene i siste måned (Making Data "
+                        "Count-sikkerhet), ved siden av variasjonstolkningen."),
+    "targets_none": ("No targets set: load a targets file (outcome, target_pct).",
+                     "Ingen mål satt: les inn en målfil (outcome, target_pct)."),
+    "col_target": ("Target", "Mål"),
+    "col_assurance": ("Assurance", "Måloppnåelse"),
+    "assurance_consistently_meets": ("Consistently meets the target", "Når målet hver gang"),
+    "assurance_consistently_fails": ("Consistently fails the target", "Bommer på målet hver gang"),
+    "assurance_hit_and_miss": ("Hit and miss", "Treffer og bommer"),
+    "assurance_none": ("No target", "Intet mål"),
     # --- complications -----------------------------------------------------------------------------------------
     "complications_caption": ("For the responsible doctor: one outcome over time, what it is made of, and the "
                               "sessions behind it.",
@@ -838,8 +921,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "export_funnel_help": ("Per clinician: rate, clinic target, 95 % and 99.8 % limits, z, flags.",
                            "Per behandler: andel, klinikkens andel, 95 % og 99,8 % grenser, z, flagg."),
     "export_spc": ("Control chart", "Styringsdiagram"),
-    "export_spc_help": ("Per period: rate, centre line, limits, run rules and Making Data Count rules.",
-                        "Per periode: andel, senterlinje, grenser, serieregler og Making Data Count-regler."),
+    "export_spc_help": ("Per period: rate, centre line, limits, run rules and Making Data Count rules, the chart "
+                        "part (a re-basing process change starts a new one) and the changes dated in the period; "
+                        "the clinic's target with the variation and assurance readings.",
+                        "Per periode: andel, senterlinje, grenser, serieregler og Making Data Count-regler, delen av "
+                        "diagrammet (en endring som starter en ny del) og endringene datert i perioden; klinikkens "
+                        "mål med variasjons- og måloppnåelsestolkningen."),
     "export_costs": ("Costs", "Kostnader"),
     "export_costs_help": ("Corrections, cost parts, cost per 100 primary treatments and share of revenue.",
                           "Korrigeringer, kostnadsdeler, kostnad per 100 første behandlinger og andel av omsetning."),
@@ -862,11 +949,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "export_signals_help": ("One row per episode of the overview's signals list: kind (spc, funnel, cusum), rule, "
                             "outcome, clinician (empty for the clinic), direction (high, low), concern (true when "
                             "that side is the worse one), first and last date, how many signals the episode "
-                            "holds and the latest one's value and limit. Internal only: never a release.",
+                            "holds and the latest one's value and limit, and its review (open or reviewed, by whom, "
+                            "when, concluding what). Internal only: never a release.",
                             "Én rad per episode i oversiktens signalliste: type (spc, funnel, cusum), regel, "
                             "utfall, behandler (tom for klinikken), retning (high, low), concern (true når den "
                             "siden er den ugunstige), første og siste dato, hvor mange signaler episoden har og "
-                            "verdien og grensen til det siste. Bare internt: aldri en utlevering."),
+                            "verdien og grensen til det siste, og gjennomgangen (åpen eller gjennomgått, av hvem, "
+                            "når, med hvilken konklusjon). Bare internt: aldri en utlevering."),
     "export_by": ("Group by", "Grupper etter"),
     "export_by_none": ("Nothing (clinic)", "Ingenting (klinikken)"),
     "export_period_all": ("Whole period", "Hele perioden"),

@@ -283,7 +283,54 @@ FOLLOW_UPS = Table(
     ),
 )
 
-TABLES: tuple[Table, ...] = (CLINICIANS, PRODUCT_PRICES, TREATMENTS, FOLLOW_UPS)
+# The outcomes a process change or a target may name: the keys of pipelines/metrics/registry.py (this base module
+# imports nothing of the project; tests/test_process_changes.py checks the two lists agree).
+OUTCOME_KEYS: tuple[str, ...] = (
+    "insufficient_effect", "correction", "asymmetry", "ptosis", "eyelid_ptosis", "brow_ptosis", "dry_eye",
+    "double_vision", "bruising", "bleeding", "pain", "itching", "infection", "allergic_reaction",
+    "unsatisfactory_result", "headache_non_response", "hyperhidrosis_non_response", "secondary_non_response",
+    "treated_despite_risk",
+)
+OUTCOME_SPELLINGS: dict[str, tuple[str, ...]] = {k: (k,) for k in OUTCOME_KEYS}
+
+PROCESS_CHANGES = Table(
+    name="process_changes",
+    key=("changed_on", "description"),
+    meaning="Reference: what changed in the clinic and when (a new product, a new technique, a new follow-up "
+            "routine, training), drawn on the time charts; `rebase = yes` starts a new chart part from that date "
+            "(centre line and limits recomputed).",
+    load_order=2,  # after clinicians: a change may name a clinician
+    signature=("changed_on", "description"),
+    columns=(
+        Column("changed_on", "date", True, "the day the change took effect", example="2025-03-01"),
+        Column("description", "text", True, "what changed, in a few words (no patient, no names)",
+               example="switched glabella product to Bocouture"),
+        Column("outcome", "enum", False, "the outcome it concerns (empty: every outcome)", allowed=OUTCOME_SPELLINGS,
+               example="ptosis"),
+        Column("product", "enum", False, "the product it concerns (empty: any)", allowed=PRODUCT_SPELLINGS,
+               example="Bocouture"),
+        Column("clinician", "code", False, "the clinician it concerns (empty: the whole clinic); must exist in "
+               "`clinicians`", example=""),
+        _yes_no("rebase", "start a new chart part from this date (the process before it is no longer the "
+                "baseline); empty means no"),
+    ),
+)
+
+TARGETS = Table(
+    name="targets",
+    key=("outcome",),
+    meaning="Reference: the clinic's own target rate per outcome, drawn on the time charts and read against the "
+            "process limits (Making Data Count assurance: consistently meets, consistently fails, hit and miss).",
+    load_order=1,
+    signature=("outcome", "target_pct"),
+    columns=(
+        Column("outcome", "enum", True, "the outcome", allowed=OUTCOME_SPELLINGS, example="ptosis"),
+        Column("target_pct", "number", True, "the target rate in percent (an adverse outcome meets it at or below, "
+               "a response at or above)", min_value=0, max_value=100, example="2"),
+    ),
+)
+
+TABLES: tuple[Table, ...] = (CLINICIANS, PRODUCT_PRICES, TREATMENTS, FOLLOW_UPS, PROCESS_CHANGES, TARGETS)
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 COMPLICATION_FLAGS: tuple[str, ...] = tuple(c.name for c in FOLLOW_UPS.columns if c.kind == "bool")
 

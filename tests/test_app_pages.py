@@ -110,7 +110,7 @@ def cusum_cheap(**query) -> dict:
 # the table fails this test instead of silently breaking links.
 URLS_TODAY = {"overview": "overview", "complications": "complications", "clinicians": "clinicians",
               "responses": "responses", "costs": "costs", "data_quality": "data_quality", "export": "export",
-              "about": "about", "access_log": "access_log", "load": "load"}
+              "about": "about", "access_log": "access_log", "load": "load", "signals": "signals"}
 
 
 def test_every_page_file_is_in_the_page_table_and_every_table_page_has_its_file():
@@ -283,6 +283,32 @@ def test_complications_marks_signals_with_the_rule(demo_db, use_db):
     assert "Signal: Outside the 3-sigma limits" in hover(spc)
     symbols = [s for tr in spc["data"] if tr.get("name") == "Rate" for s in tr["marker"]["symbol"]]
     assert any(s.startswith("diamond") for s in symbols)
+
+
+def test_the_demos_process_changes_and_targets_are_on_the_charts(demo_db, use_db):
+    """Issue 12: the demo's re-basing aftercare change (2025-10-30, 243 days before END) starts a new part of the
+    bruising chart from November 2025 (its own centre line), is marked at its date on the control chart and on
+    the clinicians' CUSUM, and the bruising target (5 %) is drawn with its assurance reading."""
+    use_db(demo_db)
+    at = app("complications", lang="en", outcome="bruising")
+    no_exception(at)
+    spc = charts(at)[0]
+    marks = [a for a in spc["layout"]["annotations"] if a.get("hovertext")]
+    assert [a["hovertext"] for a in marks] == [
+        "2025-10-30: New aftercare routine: cold pack and no massage leaflet for every patient (new chart part "
+        "from here)"]
+    centre = [tr for tr in spc["data"] if tr.get("legendgroup") == "cl"]
+    assert len(centre) == 2 and str(centre[1]["x"][0]).startswith("2025-11-01")
+    target = [tr for tr in spc["data"] if str(tr.get("name", "")).startswith("Target 5.0")]
+    assert len(target) == 1 and target[0]["y"] == [5.0, 5.0]
+    at = app("clinicians", lang="en", outcome="bruising", clinician="C02", tab="cusum")
+    no_exception(at)
+    cusum = [f for f in charts(at) if "CUSUM" in title(f) or "C02" in title(f)][-1]
+    assert any("New aftercare routine" in str(a.get("hovertext")) for a in cusum["layout"]["annotations"])
+    at = app("data_quality", lang="en")  # the completeness over time of bruising, the page's first outcome
+    no_exception(at)
+    over_time = [f for f in charts(at) if "completeness" in title(f).lower()][0]
+    assert any("New aftercare routine" in str(a.get("hovertext")) for a in over_time["layout"]["annotations"])
 
 
 def test_clinicians_funnel_table_and_cusum(demo_db, use_db):

@@ -182,13 +182,15 @@ def test_deterministic_bytes(tmp_path):
     c = generate.write_demo_exports(tmp_path / "c", n_treatments=2_000, seed=4, end_date=END)
     assert [p.name for p in a] == [p.name for p in b]
     assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b))
-    data = [p for p in a if p.name not in generate.REFERENCE_FILES]
+    data = [p for p in a if p.name not in (*generate.REFERENCE_FILES, *generate.QUALITY_FILES)]  # not seeded
     other = {p.name: p for p in c}
     assert all(p.read_bytes() != other[p.name].read_bytes() for p in data if p.name in other)
 
 
 def test_file_names_and_conventions(small):
     paths, _ = small
+    assert [p.name for p in paths[-2:]] == list(generate.QUALITY_FILES)  # issue 12: written last
+    paths = paths[:-2]
     names = [p.name for p in paths[2:]]
     assert all(re.fullmatch(r"(behandlinger|treatments|follow_ups)_\d{4}\.csv", n) for n in names)
     assert any(n.startswith("behandlinger_") for n in names)

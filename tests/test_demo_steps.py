@@ -49,6 +49,9 @@ EXPECTED_SHA256 = {
         "follow_ups_2023.csv": "240003489ce339965028754a66da2600954eb60886cc0aeffa19a0f34e24e763",
         "follow_ups_2024.csv": "f4025d1b41ea137a25acbc0fc0f5b2d7772c13c7153e4e45758a6cffe0b6b59d",
         "follow_ups_2025.csv": "9a26a934529ff779dfadaabf9e3ae8143969474bd1b9d554f31562180a255c26",
+        # issue 12: written last, without random draws, so every file above keeps its bytes
+        "process_changes.csv": "487a3070c4845bd52200c0e0b0b8cd40f3f1299eafc03d3f66c9257e4169bf05",
+        "targets.csv": "899abba535295fbde6c6f4d92effffe2ea8c7dbfb9b9dff001c8f31ef5535fe5",
     },
     ("edited", 300, 8, "2024-10-31"): {
         "clinicians.csv": "02e5801420935323c5e3babd984df0a6e6e2d99be559cf3ccd766cb1cae341e0",
@@ -61,8 +64,26 @@ EXPECTED_SHA256 = {
         "follow_ups_2022.csv": "54c73255acbcaa117800e0d49a04c42aaddd78ba1ab075c1a606cacf1acdfc97",
         "follow_ups_2023.csv": "7145a1767da88c3e8aa58098b8565894c206dc16eca0d239422a1c00cd161342",
         "follow_ups_2024.csv": "a7def851024e1959a245e17745785446b464fcec24579f73519725801a417c1c",
+        "process_changes.csv": "41551032fcb225cad2aed7c6eedd13b6bc56190346eea4778e682a3c71c332ab",
+        "targets.csv": "899abba535295fbde6c6f4d92effffe2ea8c7dbfb9b9dff001c8f31ef5535fe5",
     },
 }
+
+
+def test_the_quality_files_by_hand(tmp_path: Path) -> None:
+    """Issue 12: the demo's process changes sit at the product switch's start and end (426 and 426 - 122 days
+    before end_date: 2024-01-30 and 2024-05-31 for 2025-03-31) and a re-based aftercare change 243 days before
+    (2024-07-31); the targets are the clinic's own."""
+    from pipelines.demo.quality import write_quality_files
+
+    changes, targets = write_quality_files(tmp_path, dt.date(2025, 3, 31))
+    assert changes.read_text(encoding="utf-8").splitlines() == [
+        "changed_on,description,outcome,product,clinician,rebase",
+        "2024-01-30,Supplier shortage: most cosmetic sessions switched to Letybo,insufficient_effect,Letybo,,no",
+        "2024-05-31,Usual products back for cosmetic sessions,insufficient_effect,,,no",
+        "2024-07-31,New aftercare routine: cold pack and no massage leaflet for every patient,bruising,,,yes"]
+    assert targets.read_text(encoding="utf-8").splitlines() == [
+        "outcome,target_pct", "insufficient_effect,10", "correction,8", "ptosis,2", "bruising,5"]
 
 
 @pytest.mark.parametrize("key", list(EXPECTED_SHA256), ids=lambda k: f"{k[0]}-{k[1]}-{k[2]}-{k[3]}")

@@ -71,7 +71,9 @@ def test_spc_columns(metrics_db, tmp_path):
                                         "crossings_min"]
     assert frame.denominator_n.tolist() == [1, 0, 0, 4, 3, 4, 2]
     # issue 17: which periods were judged, and which have low follow-up, at the end
-    assert list(frame.columns[-3:]) == ["followup_completeness", "period_closed", "is_low_completeness"]
+    assert list(frame.columns[-7:-4]) == ["followup_completeness", "period_closed", "is_low_completeness"]
+    # issue 12: the process changes dated in the period, the clinic's target and the two readings, at the very end
+    assert list(frame.columns[-4:]) == ["process_change", "target", "variation", "assurance"]
     # as of 30 June every month up to April is closed (30 April + 28 days = 28 May); correction needs no follow-up
     assert frame.period_closed.all() and not frame.is_low_completeness.any()
 

@@ -15,10 +15,10 @@ import pytest
 from conftest import ROOT
 
 from dashboard import charts, i18n
-from pipelines import contract
+from pipelines import contract, stats
 from pipelines.ingest import history
 from pipelines.metrics import analysis, registry, signals
-from pipelines.release import access, build
+from pipelines.release import access, build, reviews
 
 # where texts are named: the dashboard, and the page table (pipelines/release/access.py names each page's title
 # and menu-section keys)
@@ -145,6 +145,10 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     "review_{}": signals.REVIEW_SETS,
     "export_mode_{}": ("release", "internal"),
     "report_{}": ("last", "quarter", "year"),  # the reporting period presets (dashboard/filters.py)
+    # issue 12: the quality meeting (pages/signals.py, charts.add_target)
+    "conclusion_{}": reviews.CONCLUSIONS,
+    "review_status_{}": (*reviews.STATUSES, "all"),
+    "assurance_{}": (*stats.ASSURANCE_READINGS, "none"),
     # f-strings and `+`
     "role_{}": (*access.ROLES, "none"),
     "spc_rules_{}": analysis.RULE_SETS,

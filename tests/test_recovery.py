@@ -247,11 +247,12 @@ def test_snapshots_lists_versions_with_row_counts(three_versions, capsys):
         (1, 0, False), (2, 2, False), (3, 3, True)]
     assert main(["snapshots", "--db", str(three_versions)]) == 0
     lines = capsys.readouterr().out.splitlines()
+    # issue 12: the process_changes and targets tables have their columns too
     assert lines[0] == ("version  published at             clinicians  product_prices      treatments      "
-                        "follow_ups  pending rejected")
+                        "follow_ups  process_changes         targets  pending rejected")
     assert [line[:7].strip() for line in lines[1:]] == ["3", "2", "1"]
-    assert lines[1].endswith("  (published)") and lines[1].split()[3:8] == ["2", "0", "3", "0", "0"]
-    assert lines[3].split()[3:8] == ["2", "0", "0", "0", "0"]
+    assert lines[1].endswith("  (published)") and lines[1].split()[3:10] == ["2", "0", "3", "0", "0", "0", "0"]
+    assert lines[3].split()[3:10] == ["2", "0", "0", "0", "0", "0", "0"]
 
 
 def test_restore_republishes_an_old_snapshot_and_the_next_load_continues_from_it(three_versions, tmp_path, capsys):
@@ -262,7 +263,8 @@ def test_restore_republishes_an_old_snapshot_and_the_next_load_continues_from_it
     assert main(["restore", "2", "--db", str(db)]) == 0
     STATS["restores"] += 1
     assert capsys.readouterr().out.splitlines() == [
-        "restored snapshot 2 as snapshot 4: clinicians 2, product_prices 0, treatments 2, follow_ups 0",
+        "restored snapshot 2 as snapshot 4: clinicians 2, product_prices 0, treatments 2, follow_ups 0, "
+        "process_changes 0, targets 0",
         f"published {db}; the next load continues from it"]
     assert data_state(db) == v2 and mart_is_current(db)
     assert query(db, "SELECT version, last_load_id FROM snapshot_info") == [(4, 4)]

@@ -9,7 +9,8 @@ import streamlit as st
 
 from dashboard import auth, charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines.metrics import analysis, registry, signals
+from pipelines.metrics import analysis, changes, registry, signals
+from pipelines.metrics.counting import Filters
 
 PAGE_PARAMS = ("outcome", "method", "od", "clinician", "tab")
 TABS = ("funnel", "oe", "cusum")
@@ -171,6 +172,9 @@ def main() -> None:
             else:
                 fig = charts.cusum_monthly_chart(summary["monthly"], clinician=focus, outcome_label=o.label(lg),
                                                  lang=lg, arl0=analysis.CUSUM_ARL0, min_sessions=ctx.min_sessions)
+            charts.add_process_changes(fig, changes.concerning(data.cached(changes.process_changes), key,  # issue 12
+                                                               Filters(clinicians=(focus,))), lg,
+                                       by_month=not per_day)
             ui.show_chart(fig, key="cusum")
             if focus:
                 ui.cases_link(key, focus, label=ui.tr("open_cases_of", clinician=focus, outcome=o.label(lg)))

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import auth, charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines.metrics import analysis, counting, registry, signals, small_cells
+from pipelines.metrics import analysis, changes, counting, registry, signals, small_cells, targets
 
 PAGE_PARAMS = ("outcome", "chart", "rules", "period", "point", "review_clin", "which", "review_page")
 REVIEW_PAGE_SIZE = 25
@@ -247,7 +247,7 @@ def main() -> None:
                            if o.reference else None, higher_is_better=o.higher_is_better, highlight=chosen,
                            min_completeness=least_followed,
                            report=(ctx.report.start, ctx.report.end) if ctx.report and period == "month" else None,
-                           report_label=ui.tr("report_band", period=ui.report_text(ctx)))
+                           report_label=ui.tr("report_band", period=ui.report_text(ctx)), **quality_marks(key, frame, ctx))
     event = ui.show_chart(fig, key=f"spc_{key}_{chart}_{rules}_{period}", on_select="rerun",
                           selection_mode=("points",))
     incomplete_note(frame, period, ctx)
@@ -282,6 +282,15 @@ def main() -> None:
                           key=f"breakdown_{by}")
             ui.hidden_note(part)
     review(o, ctx, frame, period, chosen)
+
+
+def quality_marks(key: str, frame: pd.DataFrame, ctx: ui.Context) -> dict:
+    """The chart's process changes, target and assurance reading (issue 12: pipelines/metrics/changes.py,
+    targets.py)."""
+    target = data.cached(targets.target_for, key)
+    return {"changes": changes.concerning(data.cached(changes.process_changes), key, ctx.filters),
+            "changes_by_month": not ui.sees_sessions(),  # no day for roles without session-level access
+            "target": target, "assurance": targets.assurance(frame, key, target)}
 
 
 ui.run_page(main)

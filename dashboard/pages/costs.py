@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard import charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines.metrics import costs, lookups, registry, small_cells
+from pipelines.metrics import changes, costs, lookups, registry, small_cells
 
 PAGE_PARAMS = ("consumables",)
 EDITORS = ("whatif_prices", "whatif_clinicians")
@@ -316,13 +316,13 @@ def figures(ctx: ui.Context, consumables: float, whatif: dict) -> None:
         monthly = data.cached(small_cells.rates, "correction", period="month", filters=ctx.filters,
                               as_of=ctx.as_of, min_sessions=ctx.min_sessions)
         monthly = monthly[monthly["denominator_n"] > 0]
-        ui.show_chart(charts.rate_time_chart(monthly, lang=lg, title=ui.tr("correction_rate_title"),
-                                             subtitle=ui.tr("correction_rate_subtitle"),
-                                             reference=charts.reference_tuple(registry.get("correction").reference)),
-                      key="correction_rate")
+        fig = charts.rate_time_chart(monthly, lang=lg, title=ui.tr("correction_rate_title"),
+                                     subtitle=ui.tr("correction_rate_subtitle"),
+                                     reference=charts.reference_tuple(registry.get("correction").reference))
+        ui.show_chart(with_changes(fig, "correction", ctx), key="correction_rate")
     with c[1]:
-        ui.show_chart(mark_incomplete_month(charts.cost_time_chart(by_month, lang=lg), ctx.as_of, lg),
-                      key="cost_month")
+        ui.show_chart(mark_incomplete_month(with_changes(charts.cost_time_chart(by_month, lang=lg), "correction", ctx),
+                                            ctx.as_of, lg), key="cost_month")
 
     tabs = st.tabs([ui.tr("clinician"), ui.tr("product")])
     groups = []
@@ -352,6 +352,14 @@ def cost_kpis(k, tot: dict, lg: str) -> None:
     if tot["unknown_chair_time_n"]:
         st.warning(ui.tr("costs_unknown_chair_time", n=i18n.number(tot["unknown_chair_time_n"], lg)),
                    icon=":material/timer_off:")
+
+
+def with_changes(fig, outcome_key: str, ctx: ui.Context):
+    """The process changes concerning the outcome, marked on a time chart (issue 12: pipelines/metrics/changes.py;
+    at their month for roles that see no day)."""
+    found = changes.concerning(data.cached(changes.process_changes), outcome_key, ctx.filters)
+    charts.add_process_changes(fig, found, ctx.lang, by_month=not ui.sees_sessions())
+    return fig
 
 
 ui.run_page(main)

@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard import auth, charts, data, filters, i18n
 from dashboard import components as ui
 from pipelines.ingest import history
-from pipelines.metrics import analysis, counting, registry
+from pipelines.metrics import analysis, changes, counting, registry
 
 PAGE_PARAMS = ("dq_outcome",)
 STALE_DAYS = 14
@@ -109,10 +109,12 @@ def main() -> None:
                             label_key="completeness_outcome")
     o = registry.get(key)
     monthly = data.cached(analysis.completeness, key, period="month", filters=ctx.filters, as_of=ctx.as_of)
-    ui.show_chart(charts.rate_time_chart(
+    fig = charts.rate_time_chart(
         monthly, lang=lg, title=f"{o.label(lg)}: {ui.tr('completeness').lower()}", subtitle=ui.tr("interval"),
-        name=ui.tr("completeness_short"),
-        y_title=ui.tr("completeness_short") + " (%)"), key="completeness_month")
+        name=ui.tr("completeness_short"), y_title=ui.tr("completeness_short") + " (%)")
+    charts.add_process_changes(fig, changes.concerning(data.cached(changes.process_changes), key, ctx.filters), lg,
+                               by_month=not ui.sees_sessions())  # issue 12: what changed, on the time chart
+    ui.show_chart(fig, key="completeness_month")
     grid = data.cached(counting.counts, key, by=("clinician",), period="month", filters=ctx.filters, as_of=ctx.as_of)
     ui.show_chart(charts.completeness_heatmap(grid, outcome_label=o.label(lg), lang=lg), key="completeness_grid")
 

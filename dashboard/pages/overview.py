@@ -14,6 +14,7 @@ import streamlit as st
 from dashboard import charts, data, filters, i18n
 from dashboard import components as ui
 from pipelines.metrics import analysis, lookups, registry, signals, small_cells
+from pipelines.release import reviews
 
 PAGE_PARAMS = ("scope", "since", "improving", "page_n")
 SIGNALS_PER_PAGE = 12
@@ -363,6 +364,11 @@ def main() -> None:
            help=ui.tr("kpi_signals_review_help"),
            delta=ui.tr("kpi_signals_scope", scope=scope_names[scope]) if done
            else ui.tr("kpi_signals_provisional"))
+    in_scope = scopes[scope]
+    in_scope = in_scope[in_scope["concern"].astype(bool)] if not in_scope.empty else in_scope
+    reviewed = reviews.summary(in_scope, reviews.reviews_path_for(data.db_path()), by_month=by_month)  # issue 12
+    st.caption(ui.tr("overview_reviews", open=i18n.number(reviewed["open"], lg),
+                     reviewed=i18n.number(reviewed["reviewed"], lg)))
     if not done:
         cusum_pending(ctx)
     signals_list(shown, lg, by_month,

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines.metrics import analysis, counting, registry, responses, small_cells
+from pipelines.metrics import analysis, changes, counting, registry, responses, small_cells
 
 PAGE_PARAMS = ()
 GROUPS = (  # (indication, registry outcome, published responder rate)
@@ -78,11 +78,14 @@ def main() -> None:
             refs[ind] = published
     if series:
         frame = pd.concat(series, ignore_index=True)
-        ui.show_chart(charts.rate_time_chart(
+        fig = charts.rate_time_chart(
             frame, lang=lg, title=ui.tr("responder_time_title"), subtitle=ui.tr("responder_time_subtitle"),
             series="indication", series_labels={ind: i18n.label("ind", ind, lg) for ind, _, _ in GROUPS},
-            invert=True, references=refs, period="quarter", y_title=ui.tr("responder_rate") + " (%)"),
-            key="responders")
+            invert=True, references=refs, period="quarter", y_title=ui.tr("responder_rate") + " (%)")
+        found = changes.concerning(data.cached(changes.process_changes), None, ctx.filters)  # issue 12
+        found = found[found["outcome"].isin(["", *(key for _, key, _ in GROUPS)])] if len(found) else found
+        charts.add_process_changes(fig, found, lg, by_month=not ui.sees_sessions())
+        ui.show_chart(fig, key="responders")
 
     st.subheader(ui.tr("headache_change"))
     st.caption(ui.tr("headache_change_caption"))

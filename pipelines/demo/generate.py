@@ -77,6 +77,7 @@ from pipelines.demo.params import (  # re-exported: the tests and the docs refer
 )
 from pipelines.demo.patients import Clinic, Window, patient_refs, patient_traits, primary_visits
 from pipelines.demo.planted import plant_secondary_non_response
+from pipelines.demo.quality import QUALITY_FILES, write_quality_files  # noqa: F401 (QUALITY_FILES: re-exported)
 from pipelines.demo.sessions import (
     assemble_treatments,
     choose_corrected,
@@ -126,7 +127,8 @@ def write_demo_exports(
     ``behandlinger_<year>.csv``: Windows-1252, ``;``, ``dd.mm.yyyy``, decimal comma, ja/nei, Norwegian headers and
     values, CRLF; later years ``treatments_<year>.csv``: UTF-8, ``,``, ISO dates), then ``follow_ups_<year>.csv``
     (the legacy years in the legacy convention, the next year UTF-8 with ``;`` / ``dd.mm.yyyy`` / ja/nei and
-    English headers, later years plain UTF-8 CSV). No date in any file is after ``end_date`` (default: today).
+    English headers, later years plain UTF-8 CSV), then ``process_changes.csv`` and ``targets.csv``
+    (pipelines/demo/quality.py). No date in any file is after ``end_date`` (default: today).
     """
     if n_treatments < MIN_TREATMENTS:
         raise UserError(f"--treatments must be at least {MIN_TREATMENTS}")
@@ -139,6 +141,7 @@ def write_demo_exports(
     clinicians = pd.read_csv(reference_dir / "clinicians.csv", dtype=str, keep_default_na=False, encoding="utf-8")
     data = _generate(n_treatments, seed, end, clinicians)
     written += write_files(out_dir, data)
+    written += write_quality_files(out_dir, end)  # no random draws: the files above keep their bytes
     return written
 
 

@@ -15,7 +15,12 @@ def snapshot_info(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Rows per contract table; a table the database does not have yet (published before the table was added to
+    the contract) counts 0."""
+    present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'")
+               .fetchall()}
     parts = " UNION ALL ".join(f"SELECT '{t.name}' AS table_name, count(*) AS rows_n FROM {t.name}"
+                               if t.name in present else f"SELECT '{t.name}' AS table_name, 0 AS rows_n"
                                for t in contract.TABLES)
     return con.execute(parts).df()
 

@@ -309,7 +309,7 @@ def validate_batch(
         con.execute(sql.replace("$today", "CAST($today AS DATE)"), params).fetchall()
         con.execute(f"ALTER TABLE {rel} ADD COLUMN _dup BOOLEAN DEFAULT false").fetchall()
         _check_duplicates(con, table, rel, source_names)
-        if table.name == "treatments":
+        if table.name in ("treatments", "process_changes"):  # a clinician code must name a known clinician
             _check_clinicians(con, rel)
     _check_session_order(con, tables)
     return Batch(tables)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import stats
-from pipelines.metrics import counting, registry, small_cells
+from pipelines.metrics import changes, counting, registry, small_cells
 from pipelines.metrics.counting import Filters
 
 FUNNEL_METHODS = ("arcsine", "exact", "normal")
@@ -165,7 +165,8 @@ def spc(
     still open at the as-of date is drawn with its rate so far, but adds nothing to the centre line, the limits,
     the run rules or Laney's sigma, and no rule fires on it (spc_from_counts).
     `part_starts`: dates of process changes (e.g. a product switch); the chart is re-based from the first period
-    starting on or after each date: its own centre line, limits and run rules.
+    starting on or after each date: its own centre line, limits and run rules. None (the default): the re-basing
+    changes of the `process_changes` table that concern this chart (changes.part_starts); [] for none.
     `min_sessions` > 0 (roles without session-level access): periods of fewer sessions are hidden, with their
     complementary periods, and left out of the chart's statistics (spc_hiding_small).
     `low_completeness_below`: periods with less follow-up are `is_low_completeness` (mark_low_completeness)."""
@@ -176,10 +177,10 @@ def spc(
     as_of = as_of or counting.default_as_of(con)
     counted = counting.counts(con, outcome_key, period=period, filters=filters, as_of=as_of)
     frame = with_period_closed(full_periods(counted, period), outcome_key, period, as_of, filters)
+    if part_starts is None:  # the re-basing process changes of the data (pipelines/metrics/changes.py)
+        part_starts = changes.part_starts(con, outcome_key, filters)
     if part_starts and not frame.empty:
-        starts = list(frame["period_start"])
-        found = {next((i for i, p in enumerate(starts) if p >= d), None) for d in part_starts}
-        parts = sorted(set(parts or []) | {i for i in found if i is not None and 0 < i})
+        parts = sorted(set(parts or []) | set(changes.period_of_part_starts(frame["period_start"], part_starts)))
     return spc_hiding_small(frame, min_sessions, chart=chart, freeze=freeze, parts=parts, rules=rules,
                             higher_is_better=registry.get(outcome_key).higher_is_better,
                             low_completeness_below=completeness_threshold(outcome_key, low_completeness_below))

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import stats
-from pipelines.metrics import analysis, counting, episodes, registry
+from pipelines.metrics import analysis, changes, counting, episodes, registry
 from pipelines.metrics.counting import Filters
 from pipelines.sqltext import ident
 
@@ -75,12 +75,17 @@ def spc_frames(
     keys = _keys(outcome_keys)
     as_of = as_of or counting.default_as_of(con)
     counted = counting.counts(con, keys, period=period, filters=filters, as_of=as_of)
+    process = changes.process_changes(con)  # re-basing changes start new parts, as in analysis.spc
     out = {}
     for key in keys:
         part = counted[counted["metric"] == key]
         frame = analysis.with_period_closed(analysis.full_periods(part, period), key, period, as_of, filters)
+        parts = (changes.period_of_part_starts(frame["period_start"],
+                                               changes.part_starts(con, key, filters, changes=process))
+                 if not frame.empty else None)
         out[key] = analysis.spc_hiding_small(
-            frame, min_sessions, chart=chart, rules=rules, higher_is_better=registry.get(key).higher_is_better,
+            frame, min_sessions, chart=chart, rules=rules, parts=parts or None,
+            higher_is_better=registry.get(key).higher_is_better,
             low_completeness_below=analysis.completeness_threshold(key, low_completeness_below))
     return out
 

@@ -68,6 +68,8 @@ PAGES: tuple[Page, ...] = (
          _FIGURE_ROLES),
     Page("clinicians", "clinicians", "page_clinicians", ":material/groups:", "nav_section_quality", _FIGURE_ROLES),
     Page("responses", "responses", "page_responses", ":material/neurology:", "nav_section_quality", _FIGURE_ROLES),
+    # the quality meeting: review each signal episode, record process changes (pipelines/release/reviews.py)
+    Page("signals", "signals", "page_signals", ":material/rule:", "nav_section_quality", ("doctor", "admin")),
     Page("costs", "costs", "page_costs", ":material/payments:", "nav_section_management", _FIGURE_ROLES),
     Page("data_quality", "data_quality", "page_data_quality", ":material/fact_check:", "nav_section_data",
          ("doctor", "auditor", "admin")),
@@ -208,7 +210,8 @@ def roles_for(claims: Mapping, role_file: Mapping[str, tuple[str, ...]] | None =
 # The access log
 # --------------------------------------------------------------------------------------------------------------
 
-EVENTS = ("sign_in", "sign_out", "page_view", "export", "refused", "alert", "upload", "load")
+EVENTS = ("sign_in", "sign_out", "page_view", "export", "refused", "alert", "upload", "load",
+          "edit")  # edit: a signal review, a process change
 KEY_FILE_ENV = "CLINIC_ACCESS_LOG_KEY_FILE"
 KEY_FORMAT = "clinic-access-log-key/1"
 

@@ -134,6 +134,11 @@ def _oe(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, 
 
 def _spc_options(o: ExportOptions) -> dict[str, object]:
     return {"chart": o.chart, "period": norwegian.code(o.row_period("spc")), "rules": o.rules, "freeze": o.freeze or "",
+            "parts": Said("a process change with rebase = yes starts a new part (centre line, limits and rules per "
+                          "part)", "en prosessendring med rebase = ja starter en ny del (senterlinje, grenser og "
+                          "regler per del)"),
+            "assurance": Said("target against the latest closed period's process limits (Making Data Count)",
+                              "målet mot prosessgrensene i siste lukkede periode (Making Data Count)"),
             "judged": Said("closed periods only (period_closed: every window closed at the as-of date)",
                            "bare lukkede perioder (periode_lukket: hvert vindu lukket på telledatoen)"),
             "low_completeness": _low_completeness(o)}
@@ -209,7 +214,14 @@ def _cusum_options(o: ExportOptions) -> dict[str, object]:
 
 
 def _signals(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
-    return export.signals_frame(con, filters=o.filters, as_of=as_of), {}
+    from pipelines.release import reviews
+
+    path = reviews.reviews_path_for(o.database)
+    found = reviews.read_reviews(path)
+    learned: dict[str, object] = {"reviews": "the latest review of each episode (review_status open | reviewed)"}
+    if found.bad_lines:  # their episodes show as open: say so
+        learned["reviews_unreadable_lines"] = ", ".join(str(n) for n in found.bad_lines[:20])
+    return export.signals_frame(con, filters=o.filters, as_of=as_of, reviews_file=path), learned
 
 
 def _records(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:

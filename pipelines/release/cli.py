@@ -10,7 +10,7 @@ import duckdb
 
 from pipelines.ingest import store
 from pipelines.metrics.counting import Filters
-from pipelines.release import access, build, disclosure, export
+from pipelines.release import access, build, disclosure, export, reviews
 
 ExportOptionError = build.ExportOptionError  # the option checks live with the builder (build.check)
 
@@ -39,10 +39,11 @@ def export_lang(args) -> str:
 def protected_paths(db: Path) -> tuple[list[Path], list[Path]]:
     """(files, folders) an export must never write to: the published database and its write-ahead log, the
     loader's working file, its log and lock, the kept snapshots, the access log (and files beside it named after
-    it, e.g. a key) and the role file."""
+    it, e.g. a key), the role file and the signal review file."""
     paths = store.DbPaths(Path(db))
     log = access.log_path_for(Path(db))
-    files = [paths.published, paths.work, paths.lock, log, access.default_roles_file()]
+    files = [paths.published, paths.work, paths.lock, log, access.default_roles_file(),
+             reviews.reviews_path_for(Path(db))]
     files += [f.with_name(f.name + ".wal") for f in (paths.published, paths.work)]
     return files, [paths.snapshots]
 

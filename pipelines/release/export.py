@@ -52,7 +52,8 @@ FUNNEL_COLUMNS = ["clinician", "numerator_n", "denominator_n", "rate", "target",
 SPC_COLUMNS = ["period_start", "numerator_n", "denominator_n", "rate", "cl", "lcl", "ucl", "sigma_signal",
                "runs_signal", "longest_run", "longest_run_max", "crossings", "crossings_min", "lcl_95", "ucl_95",
                "part", "baseline", "astronomical", "shift", "trend", "two_of_three", "signal", "signal_rules",
-               "followup_completeness", "period_closed", "is_low_completeness"]
+               "followup_completeness", "period_closed", "is_low_completeness", "process_change", "target",
+               "variation", "assurance"]
 # one row per session in chart order (clinician, treatment day, treatment_id): the chart can be recomputed from the
 # file, cusum = max(0, previous cusum + weight) per clinician, 0 again after a row with signal (cusum >= threshold)
 CUSUM_COLUMNS = ["clinician", "treated_on", "cusum", "threshold", "signal", "outcome", "expected", "sessions_n",
@@ -304,9 +305,26 @@ def funnel_frame(con, outcome_key: str, *, method: str = "arcsine", overdispersi
 def spc_frame(con, outcome_key: str, *, chart: str = "p", period: str = "month", rules: str = "anhoej",
               freeze: int | None = None, filters: Filters = Filters(), as_of: dt.date | None = None,
               low_completeness_below: float | None = analysis.LOW_COMPLETENESS_BELOW) -> pd.DataFrame:
+    """The control chart, with `part` (re-basing process changes start a new part: pipelines/metrics/changes.py),
+    `process_change` (the descriptions of the changes concerning the chart dated in the period, '; '-joined), and,
+    repeated on every row, the clinic's `target` (a proportion; empty without one) with the Making Data Count
+    `variation` and `assurance` readings of the latest closed period (pipelines/metrics/targets.py)."""
+    from pipelines.metrics import changes, targets
+
     frame = analysis.spc(con, outcome_key, period=period, chart=chart, rules=rules, freeze=freeze, filters=filters,
                          as_of=as_of, low_completeness_below=low_completeness_below)
-    return frame.reindex(columns=SPC_COLUMNS)
+    out = frame.reindex(columns=SPC_COLUMNS)
+    found = changes.concerning(changes.process_changes(con), outcome_key, filters)
+    starts = list(frame["period_start"]) if len(frame) else []
+    ends = starts[1:] + [dt.date.max]
+    out["process_change"] = ["; ".join(found.loc[(found["changed_on"] >= a) & (found["changed_on"] < b),
+                                                 "description"]) if len(found) else ""
+                             for a, b in zip(starts, ends, strict=True)]
+    target = targets.target_for(con, outcome_key)
+    out["target"] = np.nan if target is None else target
+    out["variation"] = analysis.variation_reading(frame, higher_is_better=registry.get(outcome_key).higher_is_better)
+    out["assurance"] = targets.assurance(frame, outcome_key, target)
+    return out
 
 
 def costs_frame(con, *, by: str = "month", consumables_nok: float = costs.DEFAULT_CONSUMABLES_NOK,
@@ -316,16 +334,23 @@ def costs_frame(con, *, by: str = "month", consumables_nok: float = costs.DEFAUL
 
 # one row per episode of the signals list (pipelines.metrics.signals.episode_list): what fired, where, on which
 # side, whether that side is the worse one, and from when to when; then the latest signal's figures
+# and the review of the episode (pipelines/release/reviews.py): open | reviewed, by whom, when, concluding what
 SIGNALS_COLUMNS = ["kind", "rule", "outcome", "clinician", "direction", "concern", "first_date", "last_date",
-                   "signals_n", "value", "limit", "numerator_n", "denominator_n", "rare"]
+                   "signals_n", "value", "limit", "numerator_n", "denominator_n", "rare", "review_status",
+                   "reviewed_by", "reviewed_at", "conclusion"]
 
 
-def signals_frame(con, *, filters: Filters = Filters(), as_of: dt.date | None = None) -> pd.DataFrame:
+def signals_frame(con, *, filters: Filters = Filters(), as_of: dt.date | None = None,
+                  reviews_file: Path | None = None) -> pd.DataFrame:
     """The overview's signals list as episodes, newest first: `direction` high | low ('' for too few crossings,
-    which has no side), `concern` true | false, dates ISO, `clinician` empty for the clinic as a whole."""
+    which has no side), `concern` true | false, dates ISO, `clinician` empty for the clinic as a whole, and each
+    episode's latest review from `reviews_file` (default: reviews.reviews_path_for the default database;
+    `review_status` open | reviewed, the others empty while open)."""
     from pipelines.metrics import signals
+    from pipelines.release import reviews
 
     ep = signals.episode_list(con, filters=filters, as_of=as_of)
+    ep = reviews.with_reviews(ep, reviews.read_reviews(reviews_file or reviews.reviews_path_for()))
     out = ep.reindex(columns=SIGNALS_COLUMNS).copy()
     out["clinician"] = out["clinician"].fillna("")
     out["direction"] = out["direction"].fillna("")
@@ -378,7 +403,7 @@ RELEASE = {
                                                         "followup_completeness"),
                        ("period_start", "numerator_n", "denominator_n", "rate", "cl", "lcl", "ucl", "sigma_signal",
                         "runs_signal", "longest_run", "longest_run_max", "crossings", "crossings_min", "signal",
-                        "signal_rules", "period_closed")),
+                        "signal_rules", "period_closed", "part")),
     "costs": ReleaseSpec("correction_n", "primary_n", ("correction_cost_nok", "cost_per_100_primary_nok",
                                                        "revenue_nok", "cost_share", "product_cost_nok",
                                                        "chair_cost_nok", "consumables_nok"),
@@ -514,7 +539,11 @@ def _release_spc(out: pd.DataFrame, shown: np.ndarray, *, chart: str, rules: str
     if "period_closed" in out:  # a period not closed stays unjudged in the release's recomputed chart
         counted["period_closed"] = out["period_closed"].astype(bool).to_numpy()
     higher = registry.get(outcome_key).higher_is_better if outcome_key else False
-    chart_frame = analysis.spc_from_counts(counted, chart=chart, freeze=freeze, rules=rules,
+    parts = None
+    if "part" in out:  # the parts of the internal chart (re-basing process changes) are the release's too
+        labels = pd.to_numeric(out["part"]).to_numpy()
+        parts = [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]] or None
+    chart_frame = analysis.spc_from_counts(counted, chart=chart, freeze=freeze, rules=rules, parts=parts,
                                            higher_is_better=higher)
     for c in ("rate", "lcl", "ucl", "lcl_95", "ucl_95", "sigma_signal"):
         _put(out, c, chart_frame[c].to_numpy(), shown)

@@ -13,9 +13,12 @@ from scipy.stats import binom as _binom
 
 from pipelines.stats._common import _as_float, _check_counts
 
-__all__ = ['anhoej_rules', 'p_chart', 'mdc_rules', 'variation_reading', 'MDC_RUN_LENGTH']
+__all__ = ['anhoej_rules', 'p_chart', 'mdc_rules', 'variation_reading', 'assurance_reading', 'MDC_RUN_LENGTH',
+           'ASSURANCE_READINGS']
 
 MDC_RUN_LENGTH = 7  # NHS "Making Data Count": 7 points for a shift and for a trend
+# NHS "Making Data Count" assurance icons: the target against the process limits
+ASSURANCE_READINGS = ("consistently_meets", "consistently_fails", "hit_and_miss")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -367,3 +370,42 @@ def variation_reading(
     worse = (direction == "high") == higher_is_worse
     return "special_cause_concerning" if worse else "special_cause_improving"
 
+
+
+def assurance_reading(
+    chart: pd.DataFrame,
+    target: float | None,
+    *,
+    higher_is_worse: bool = True,
+) -> str:
+    """NHS "Making Data Count" assurance of a target, from the process limits of a chart's latest point.
+
+    ``chart`` is a frame with ``lcl``, ``ucl`` (e.g. :func:`p_chart` output) and optionally ``part``; only the
+    latest part counts (the current process after any re-basing), and the limits read are those of its latest
+    point with finite limits (a p-chart's limits vary with each period's n; the latest are the process as it runs
+    now). As NHSRplotthedots (``ptd_calculate_assurance_type``), with strict inequalities:
+
+    * ``'consistently_meets'``: the whole process lies on the good side of the target: the target is above the
+      upper limit when higher is worse (below the lower limit when higher is better);
+    * ``'consistently_fails'``: the whole process lies on the bad side: the target is below the lower limit when
+      higher is worse (above the upper limit when higher is better);
+    * ``'hit_and_miss'``: the target lies between the limits (or on one): the process will meet it some periods
+      and miss it in others by common-cause variation alone; only a change to the process makes it reliable.
+
+    No target (None / nan) or no point with finite limits gives ``''``.
+    """
+    if target is None or not np.isfinite(float(target)):
+        return ""
+    df = chart
+    if "part" in df.columns and len(df):
+        df = df[df["part"] == df["part"].iloc[-1]]
+    lcl = df["lcl"].to_numpy(dtype=float) if len(df) else np.zeros(0)
+    ucl = df["ucl"].to_numpy(dtype=float) if len(df) else np.zeros(0)
+    ok = np.flatnonzero(np.isfinite(lcl) & np.isfinite(ucl))
+    if ok.size == 0:
+        return ""
+    low, high, t = float(lcl[ok[-1]]), float(ucl[ok[-1]]), float(target)
+    above, below = t > high, t < low
+    if higher_is_worse:
+        return "consistently_meets" if above else "consistently_fails" if below else "hit_and_miss"
+    return "consistently_meets" if below else "consistently_fails" if above else "hit_and_miss"
