@@ -333,7 +333,7 @@ def test_dashboard_csv_equals_cli_export(demo_db, tmp_path, kind, args, kwargs, 
     cmd = [sys.executable, "-m", "pipelines", "export", kind, *args, "--db", str(demo_db), "--output", str(out),
            "--clinician", "C01", "--clinician", "C02", "--from", "2024-06-01"]
     if excel:
-        cmd.append("--excel")
+        cmd += ["--excel", "--lang", "en"]  # Norwegian Excel's format with English headers, as the function below
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     f = Filters(clinicians=("C01", "C02"), date_from=dt.date(2024, 6, 1))

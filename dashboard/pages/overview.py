@@ -364,9 +364,8 @@ def main() -> None:
            help=ui.tr("kpi_signals_review_help"),
            delta=ui.tr("kpi_signals_scope", scope=scope_names[scope]) if done
            else ui.tr("kpi_signals_provisional"))
-    in_scope = scopes[scope]
-    in_scope = in_scope[in_scope["concern"].astype(bool)] if not in_scope.empty else in_scope
-    reviewed = reviews.summary(in_scope, reviews.reviews_path_for(data.db_path()), by_month=by_month)  # issue 12
+    listed = ep[ep["concern"].astype(bool)] if not ep.empty else ep  # every concerning episode, any scope
+    reviewed = reviews.summary(listed, reviews.reviews_path_for(data.db_path()), by_month=by_month)  # issue 12
     st.caption(ui.tr("overview_reviews", open=i18n.number(reviewed["open"], lg),
                      reviewed=i18n.number(reviewed["reviewed"], lg)))
     if not done:
