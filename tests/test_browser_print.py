@@ -39,7 +39,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 END = dt.date(2026, 6, 15)  # the data end in the middle of June: June is an unfinished month
 A4_PT = (595.28, 841.89)  # 210 x 297 mm in PDF points
 PAPER_PX = 718  # A4 less the 10 mm margins of the print style, in CSS px (dashboard/print.py PAPER_WIDTH_PX)
-DRAWN = {"export": "download", "about": "text", "access_log": "text"}
+DRAWN = {"export": "download", "about": "text", "access_log": "text", "load": "text", "signals": "text"}
 SIDEBAR_TEXTS = ("Vis som rolle", "Adressefeltet inneholder filtrene", "Språk")
 
 if not Path(CHROMIUM).exists():  # `make test` installs it (make chromium); never `playwright install`
@@ -192,8 +192,9 @@ def check_printout(page, name: str, title: str, period_line: str) -> str:
 def test_every_page_prints_on_a4_with_the_period_role_and_as_of_date(server, page, facts):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    period_line = (f"Periode {facts['first'].isoformat()} – {facts['last'].isoformat()} · Rolle: Administrator · "
-                   f"Data per {facts['as_of'].isoformat()}")
+    nb = lambda d: d.strftime("%d.%m.%Y")  # noqa: E731 - Norwegian dates (dd.mm.yyyy) on a Norwegian page
+    period_line = (f"Periode {nb(facts['first'])} – {nb(facts['last'])} · Rolle: Administrator · "
+                   f"Data per {nb(facts['as_of'])}")
     for spec in access.PAGES:  # demo mode shows the admin every page
         title = i18n.t(spec.title_key, "nb")
         url = "/" if spec.name == ROOT_PAGE else f"/{spec.url_path}"
@@ -204,7 +205,7 @@ def test_every_page_prints_on_a4_with_the_period_role_and_as_of_date(server, pag
         assert not page.locator('[data-testid="stException"]').count(), f"{spec.name}: {page.inner_text('body')[:500]}"
         flat = check_printout(page, spec.name, title, period_line)
         if spec.name == "costs":  # the unfinished month is marked on the printed cost chart too
-            assert f"juni 2026: ufullstendig, data til {facts['as_of'].isoformat()}" in flat
+            assert f"juni 2026: ufullstendig, data til {nb(facts['as_of'])}" in flat
             assert "Blir det bedre?" in flat and "I år så langt (jan. – mai 2026)" in flat
             # the charts print at their screen size, scaled: their titles whole, not cut to a narrow drawing
             assert "Korrigeringsandel etter måned for første behandling" in flat
@@ -237,6 +238,6 @@ def test_the_manager_prints_whole_months_and_their_role(server, page, facts):
     assert not scrolled, f"a costs table scrolls sideways at 1400 px: {scrolled}"
     page.set_viewport_size({"width": 1440, "height": 900})
     page.wait_for_timeout(1000)
-    line = (f"Periode {start.isoformat()} – {end.isoformat()} · Rolle: Daglig leder · "
-            f"Data per {facts['as_of'].isoformat()}")
+    line = (f"Periode {start.strftime('%d.%m.%Y')} – {end.strftime('%d.%m.%Y')} · Rolle: Daglig leder · "
+            f"Data per {facts['as_of'].strftime('%d.%m.%Y')}")
     check_printout(page, "costs_manager", "Korrigeringer og kostnader", line)
