@@ -86,6 +86,22 @@ PRODUCTS: tuple[Product, ...] = (
     Product("Relfydess", "speywood", 0.37, 1000),
 )
 PRODUCT_NAMES = tuple(p.name for p in PRODUCTS)
+
+# Dose bands (issue 13): a session's dose against the label dose of the areas it treated, in Botox-equivalent units
+# (DOMAIN.md; units x the product's factor). The label dose of a session is the sum over its areas; its band is
+# `below_label` under 75 % of it, `at_label` from 75 % to 125 %, `above_label` above 125 %. Areas without a label
+# dose carry a usual clinical dose (marked estimate).
+LABEL_DOSE_BOTOX_UNITS: dict[str, float] = {
+    "glabella": 20,  # 5 sites x 4 U (Vistabel SmPC)
+    "forehead": 20,  # with the glabella (Botox Cosmetic label)
+    "crows_feet": 24,  # 3 sites x 4 U per side (Vistabel SmPC)
+    "other_face": 10,  # estimate: lips, chin, jaw line
+    "masseter": 50,  # off-label, 20-30 U per side
+    "axillae": 100,  # 50 U per axilla (Botox SmPC)
+    "palms": 200,  # estimate: about 100 U per palm, off-label
+    "head_neck": 155,  # chronic migraine, 31 sites (PREEMPT)
+}
+DOSE_BANDS: tuple[tuple[str, float | None], ...] = (("below_label", 0.75), ("at_label", 1.25), ("above_label", None))
 PRODUCT_SPELLINGS: dict[str, tuple[str, ...]] = {p.name: (p.name,) for p in PRODUCTS}
 
 # Dates earlier than this are refused as implausible (botulinum toxin for wrinkles is approved from 2002).

@@ -98,3 +98,85 @@ def test_decimal_units_by_area_add_up(tmp_path, db):
     row = {**T_GOOD, "units": "37,5", "units_by_area": "glabella:17,5|forehead:20"}
     assert load_treatments(tmp_path, db, [row]).rows_rejected == 0
     assert query(db, "SELECT units_by_area FROM treatments") == [("forehead:20|glabella:17.5",)]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The hand-made lots fixture (tests/fixtures/lots): two lots of Botox (LOTA, LOTB), LOTB also an Azzalure lot
+# ("lotb", stored upper case), two sessions without a lot; counted by hand as of 2024-12-31
+# --------------------------------------------------------------------------------------------------------------
+
+AS_OF = dt.date(2024, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def lots_db(tmp_path_factory):
+    from conftest import FIXTURES
+
+    db_path = tmp_path_factory.mktemp("lots") / "clinic.duckdb"
+    result = load_files(sorted((FIXTURES / "lots").glob("*.csv")), db_path, today=TODAY)
+    assert result.rows_rejected == 0
+    return db_path
+
+
+@pytest.fixture
+def lots_con(lots_db):
+    import duckdb
+
+    con = duckdb.connect(str(lots_db), read_only=True)
+    yield con
+    con.close()
+
+
+def _by(frame, column):
+    return {(None if v is None or v != v else v): tuple(int(x) for x in r)
+            for v, r in zip(frame[column], frame[["eligible_n", "followed_up_n", "numerator_n"]].to_numpy(),
+                            strict=True)}
+
+
+def test_insufficient_effect_by_lot_counted_by_hand(lots_con):
+    """LOTA: T01-T06 eligible, T06 never followed up, T03 partial and T05 none: 2 of 5. LOTB: T07, T08 partial,
+    T13 none, T09 and T10 full: 3 of 5 (T14 is a correction, T15 a migraine session: not eligible). No lot: T11
+    full, T12 partial: 1 of 2."""
+    from pipelines.metrics import counting
+
+    frame = counting.rates(lots_con, "insufficient_effect", by="lot", as_of=AS_OF)
+    assert _by(frame, "lot") == {"LOTA": (6, 5, 2), "LOTB": (5, 5, 3), None: (2, 2, 1)}
+    rates = dict(zip(frame["lot"], frame["rate"], strict=True))
+    assert rates["LOTA"] == pytest.approx(0.4) and rates["LOTB"] == pytest.approx(0.6)
+
+
+def test_insufficient_effect_by_dilution_counted_by_hand(lots_con):
+    """1.25 ml: T05 (none), T06 (no follow-up); 2.5 ml: T01-T04, T07-T10 with T03, T07, T08 insufficient; 4 ml:
+    T13 (none); none recorded: T11, T12."""
+    from pipelines.metrics import counting
+
+    frame = counting.rates(lots_con, "insufficient_effect", by="dilution", as_of=AS_OF)
+    assert _by(frame, "dilution") == {1.25: (2, 1, 1), 2.5: (8, 8, 3), 4.0: (1, 1, 1), None: (2, 2, 1)}
+
+
+def test_dose_bands_counted_by_hand(lots_con):
+    """Glabella's label dose is 20 Botox units: T04 (10 U, 0.5) is below, T08 (30 U, 1.5) above; T02 (15 U, 0.75)
+    and T10 (25 U, 1.25) sit on the edges of the label band and count in it, as does T12 (50 Dysport units x 0.37
+    = 18.5, 0.925)."""
+    from pipelines.metrics import counting
+
+    frame = counting.rates(lots_con, "insufficient_effect", by="dose_band", as_of=AS_OF)
+    assert _by(frame, "dose_band") == {"below_label": (1, 1, 0), "above_label": (1, 1, 1),
+                                       "at_label": (11, 10, 5)}
+    bands = dict(lots_con.execute(
+        f"WITH s AS ({counting.model_sql('sessions')}) SELECT treatment_id, {counting.dose_band_sql('s')} FROM s",
+        {"as_of": AS_OF}).fetchall())
+    assert bands["T02"] == bands["T10"] == bands["T12"] == bands["T15"] == "at_label"  # T15: 400 x 0.37 / 155
+
+
+def test_expired_lot_counted_by_hand(lots_con):
+    """Assessed: the 12 sessions with a lot expiry (T11, T12 and T13 have none: not assessed, never 'not
+    expired'); expired: T09 and T10, treated in April with LOTB of Botox that expired on 31 March."""
+    from pipelines.metrics import counting, registry
+
+    o = registry.get("expired_lot")
+    assert o.watch == "case" and o.group == "safety"
+    r = counting.rates(lots_con, "expired_lot", as_of=AS_OF).iloc[0]
+    assert (r["eligible_n"], r["followed_up_n"], r["numerator_n"], r["denominator_n"]) == (15, 12, 2, 12)
+    listed = counting.session_outcomes(lots_con, "expired_lot", as_of=AS_OF)
+    assert sorted(listed.loc[listed["in_numerator"], "treatment_id"]) == ["T09", "T10"]
