@@ -180,3 +180,86 @@ def test_expired_lot_counted_by_hand(lots_con):
     assert (r["eligible_n"], r["followed_up_n"], r["numerator_n"], r["denominator_n"]) == (15, 12, 2, 12)
     listed = counting.session_outcomes(lots_con, "expired_lot", as_of=AS_OF)
     assert sorted(listed.loc[listed["in_numerator"], "treatment_id"]) == ["T09", "T10"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The exports: rates --by lot | dilution | dose_band, funnel --by clinician | lot | product, and their releases
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _export(db, tmp_path, *args):
+    import pandas as pd
+
+    from pipelines.__main__ import main
+
+    out = tmp_path / "out.csv"
+    assert main(["export", *args, "-o", str(out), "--db", str(db)]) == 0
+    return pd.read_csv(out, comment="#"), out.read_text()
+
+
+@pytest.mark.parametrize("by, expected", [
+    ("lot", {"LOTA": (5, 2), "LOTB": (5, 3), None: (2, 1)}),
+    ("dilution", {1.25: (1, 1), 2.5: (8, 3), 4.0: (1, 1), None: (2, 1)}),
+    ("dose_band", {"above_label": (1, 1), "at_label": (10, 5), "below_label": (1, 0)}),
+])
+def test_export_rates_by_lot_dilution_and_dose_band(lots_db, tmp_path, by, expected):
+    frame, _ = _export(lots_db, tmp_path, "rates", "--outcome", "insufficient_effect", "--by", by, "--period", "all",
+                       "--as-of", AS_OF.isoformat())
+    assert frame.columns[0] == by  # the group column is named after --by
+    got = {(None if v != v else v): (int(d), int(n)) for v, d, n in
+           zip(frame[by], frame["denominator_n"], frame["numerator_n"], strict=True)}
+    assert got == expected
+
+
+@pytest.mark.parametrize("by, units", [("lot", ["LOTA", "LOTB"]), ("product", ["Botox", "Dysport"]),
+                                       ("clinician", ["C01", "C02"])])
+def test_export_funnel_by_lot_product_or_clinician(lots_db, tmp_path, by, units):
+    """Sessions without a lot are no unit of the funnel by lot; the counts per unit are the hand counts above."""
+    frame, text = _export(lots_db, tmp_path, "funnel", "--outcome", "insufficient_effect", "--by", by,
+                          "--as-of", AS_OF.isoformat())
+    assert frame.columns[0] == by and sorted(frame[by]) == units
+    if by == "lot":
+        assert dict(zip(frame["lot"], zip(frame["numerator_n"], frame["denominator_n"], strict=True),
+                        strict=True)) == {"LOTA": (2, 5), "LOTB": (3, 5)}
+        assert "# by: lot" in text
+
+
+def test_the_default_funnel_is_by_clinician_as_before(lots_db, tmp_path):
+    frame, text = _export(lots_db, tmp_path, "funnel", "--outcome", "insufficient_effect", "--as-of",
+                          AS_OF.isoformat())
+    from pipelines.release.export import FUNNEL_COLUMNS
+
+    assert list(frame.columns) == FUNNEL_COLUMNS and "# by:" not in text
+
+
+def test_releases_by_lot_are_suppressed_and_rounded(lots_db, tmp_path):
+    """A release by lot goes through the same disclosure control: every cell here has fewer than 10 sessions, so
+    every count is hidden and marked; nothing of a hidden cell is shown."""
+    for args in (["rates", "--outcome", "insufficient_effect", "--by", "lot", "--period", "month"],
+                 ["funnel", "--outcome", "insufficient_effect", "--by", "lot"]):
+        frame, text = _export(lots_db, tmp_path, *args, "--from", "2024-03-01", "--to", "2024-03-31", "--release")
+        assert "lot" in frame.columns and "# suppression:" in text and "patient_ref" not in frame.columns
+        from pipelines.release.disclosure import MARK
+
+        assert (frame["suppression"] == MARK).all() and (frame["numerator_n"].astype(str) == MARK).all()
+
+
+def test_release_rounds_a_lot_with_enough_sessions(tmp_path):
+    """Twelve sessions of one lot in March, seven with insufficient effect: shown rounded to base 5 (10 and 5)."""
+    import pandas as pd
+
+    write(tmp_path / "c.csv", CLINICIANS_CSV)
+    rows = [{**T_GOOD, "treatment_id": f"T{i:02d}", "patient_ref": f"p{i:02d}", "treated_on": f"2024-03-{i:02d}",
+             "lot_number": "BIG1", "units_by_area": ""} for i in range(1, 13)]
+    write(tmp_path / "t.csv", csv_text(T_COLS, rows))
+    write(tmp_path / "f.csv", "follow_up_id,treatment_id,seen_on,effect\n" + "".join(
+        f"F{i:02d},T{i:02d},2024-03-{i + 14:02d},{'partial' if i <= 7 else 'full'}\n" for i in range(1, 13)))
+    db = tmp_path / "db" / "clinic.duckdb"
+    assert load_files([tmp_path / "c.csv", tmp_path / "t.csv", tmp_path / "f.csv"], db, today=TODAY).rows_rejected == 0
+    frame, _ = _export(db, tmp_path, "rates", "--outcome", "insufficient_effect", "--by", "lot", "--period", "month",
+                       "--from", "2024-03-01", "--to", "2024-03-31", "--release", "--as-of", "2024-04-30")
+    r = frame.iloc[0]
+    assert (r["lot"], str(r["numerator_n"]), str(r["denominator_n"]), r["suppression"] if
+            isinstance(r["suppression"], str) else "") == ("BIG1", "5", "10", "")
+    assert float(r["rate"]) == pytest.approx(0.5)  # recomputed from the rounded counts, never 7/12
+    assert isinstance(pd.Timestamp(r["period_start"]), pd.Timestamp)
