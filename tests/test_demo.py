@@ -59,7 +59,8 @@ def _all_contract_columns() -> set[str]:
 def _parse(table: C.Table, df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     for col in table.columns:
-        s = df[col.name].str.strip()
+        # the old journal system's files have no lot columns (pipelines/demo/lots.py): read as blank
+        s = df[col.name].str.strip() if col.name in df else pd.Series("", index=df.index, dtype=str)
         if col.kind == "date":
             iso = pd.to_datetime(s, format="%Y-%m-%d", errors="coerce")
             nb = pd.to_datetime(s, format="%d.%m.%Y", errors="coerce")

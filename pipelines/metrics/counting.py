@@ -427,7 +427,7 @@ def session_outcomes(
     sql = f"""
 {prefix}
 SELECT p.treatment_id, p.patient_ref, p.treated_on, p.clinician, p.indication, p.areas, p.product, p.units,
-       p.is_repeat, {c["eligible_n"]} AS is_closed, {c["followed_up_n"]} AS is_followed_up,
+       p.is_repeat, p.lot_number, p.lot_expiry, {c["eligible_n"]} AS is_closed, {c["followed_up_n"]} AS is_followed_up,
        {c["event_n"]} AS is_event, {c["numerator_n"]} AS in_numerator, {c["denominator_n"]} AS in_denominator
 FROM {relation} p
 WHERE {cond} AND {where}
