@@ -18,6 +18,7 @@ import pytest
 
 from pipelines import contract as C
 from pipelines.demo import generate
+from pipelines.demo.files import TRACEABILITY_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 END = dt.date(2026, 6, 30)
@@ -220,7 +221,9 @@ def test_file_names_and_conventions(small):
             seen.add("plain")
         for h in meta["raw_headers"]:  # every header is a contract column or mapped to one, of this table
             assert (h if h in table.column_names else COLUMN_MAP.get(h)) in table.column_names, (p.name, h)
-        assert set(df.columns) == set(table.column_names)
+        # the old journal system recorded no lots (pipelines/demo/lots.py): its files lack those columns only
+        legacy = p.name.startswith("behandlinger_")
+        assert set(df.columns) == set(table.column_names) - (set(TRACEABILITY_COLUMNS) if legacy else set())
     assert seen == {"legacy", "semicolon", "plain"}
 
 

@@ -4,6 +4,7 @@ session with the lot (a case list: never released), and the access log records i
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
 
 import pandas as pd
@@ -13,6 +14,8 @@ from conftest import FIXTURES, TODAY
 from pipelines.__main__ import main
 from pipelines.ingest.load import load_files
 from pipelines.release import access
+
+from test_app_auth import downloads  # noqa: F401  (fixture: the callables behind download buttons)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +97,6 @@ def test_the_recall_is_logged_as_a_case_list(db, tmp_path):
     e = entries[0]
     assert e["event"] == "export" and e["role"] == "command line" and e["rows_n"] == 7
     assert e["what"] == "recall (case list) lot LOTB -> recall.csv"
-    import hashlib
     assert e["file_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
 
 
@@ -134,3 +136,89 @@ def test_recall_as_of_leaves_out_later_sessions_and_contacts(lots_db):
     # T13's contact (26 March) is after the as-of date, its session 8 days old: awaiting; T09, T10, T15 later
     assert got == {"T07": ("followed_up", 1), "T08": ("followed_up", 1), "T13": ("awaiting", 0),
                    "T14": ("awaiting", 0)}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The Products and lots page (AppTest on the small demo database of tests/test_app_auth.py): the doctor sees lots
+# and the recall list (logged as a case list); the manager the aggregate by product only
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch):
+    import streamlit as st
+    from test_app_auth import END  # noqa: F401  (the demo's end date: the database below is built with it)
+
+    from pipelines.demo.build import run_demo
+
+    db = tmp_path / "demo" / "clinic.duckdb"
+    run_demo(db, n_treatments=3000, end_date=END, progress=False)
+    monkeypatch.setenv("CLINIC_DB", str(db))
+    monkeypatch.setenv("CLINIC_ACCESS_LOG", str(tmp_path / "access.jsonl"))
+    monkeypatch.setenv("CLINIC_ROLES_FILE", str(tmp_path / "roles.csv"))
+    monkeypatch.setenv("CLINIC_DEMO", "0")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield db
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _page_log(tmp_path):
+    return list(access.read_log(tmp_path / "access.jsonl"))
+
+
+def test_the_doctor_sees_lots_and_the_recall_list_is_logged_as_a_case_list(app_env, tmp_path, downloads):
+    import duckdb
+    from test_app_auth import EMAIL, app, click
+
+    con = duckdb.connect(str(app_env), read_only=True)
+    lot, n = con.execute("SELECT lot_number, count(*) FROM treatments WHERE lot_number IS NOT NULL "
+                         "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1").fetchall()[0]
+    expired = con.execute("SELECT count(*) FROM treatments WHERE treated_on > lot_expiry").fetchall()[0][0]
+    con.close()
+    at = app("doctor", "lots", outcome="insufficient_effect")
+    assert at.title[0].value == "Products and lots"
+    by = at.segmented_control(key="w_lots_by")
+    assert list(by.options) == ["lot", "product", "dilution", "dose band"]
+    assert at.get("plotly_chart")
+    subheaders = [h.value for h in at.subheader]
+    assert "Recall list" in subheaders and "Sessions treated with an expired lot" in subheaders
+    views = [r for r in _page_log(tmp_path) if r["event"] == "page_view"]
+    if expired:  # the expired-lot sessions are a case list too
+        assert [v["what"] for v in views] == ["lots: expired-lot sessions"] and views[0]["rows_n"] == expired
+    at.text_input(key="lots_recall_lot").set_value(lot.lower()).run()
+    assert not at.exception
+    recall_table = at.dataframe[-1].value
+    assert len(recall_table) == n and set(recall_table["lot_number"]) == {lot}
+    views = [r for r in _page_log(tmp_path) if r["event"] == "page_view" and r["what"] == "lots: recall list"]
+    assert len(views) == 1
+    assert (views[0]["user"], views[0]["role"], views[0]["rows_n"]) == (EMAIL["doctor"], "doctor", n)
+    assert views[0]["filters"] == f"lot={lot}"
+    body = click(at, downloads, "Download Recall list")  # the command line's file, logged with its hash
+    exports = [r for r in _page_log(tmp_path) if r["event"] == "export"]
+    assert len(exports) == 1 and exports[0]["what"].startswith(f"recall (case list) lot {lot}: recall_")
+    assert exports[0]["rows_n"] == n and exports[0]["file_sha256"] == hashlib.sha256(body).hexdigest()
+    assert b"# export: recall" in body
+
+
+def test_the_manager_sees_products_only_and_no_case_list(app_env, tmp_path):
+    from test_app_auth import app, texts
+
+    at = app("manager", "lots", outcome="insufficient_effect")
+    assert at.title[0].value == "Products and lots"
+    assert len(at.segmented_control(key="w_lots_by").options) == 1  # product only
+    assert len(at.segmented_control(key="w_funnel_by").options) == 1
+    assert not at.text_input and "Recall list" not in [h.value for h in at.subheader]
+    assert "Lots, dilutions, dose bands and the recall list are for the responsible doctor." in texts(at)
+    assert not [r for r in _page_log(tmp_path) if r["event"] == "page_view"]
+    # a lot in the URL gives the manager nothing either: the choice falls back to product
+    at = app("manager", "lots", outcome="insufficient_effect", lots_by="lot", funnel_by="lot")
+    assert at.segmented_control(key="w_lots_by").value == "product"
+    assert at.segmented_control(key="w_funnel_by").value == "product"
+
+
+def test_only_the_doctor_may_recall():
+    assert access.may(["doctor"], "recall") and not any(access.may([r], "recall")
+                                                         for r in ("manager", "auditor", "admin"))
+    assert not access.may(["manager"], "lots") and access.may(["doctor"], "lots")
