@@ -128,7 +128,9 @@ def lots_con(lots_db):
 
 
 def _by(frame, column):
-    return {(None if v is None or v != v else v): tuple(int(x) for x in r)
+    import pandas as pd
+
+    return {(None if pd.isna(v) else v): tuple(int(x) for x in r)
             for v, r in zip(frame[column], frame[["eligible_n", "followed_up_n", "numerator_n"]].to_numpy(),
                             strict=True)}
 
@@ -203,10 +205,12 @@ def _export(db, tmp_path, *args):
     ("dose_band", {"above_label": (1, 1), "at_label": (10, 5), "below_label": (1, 0)}),
 ])
 def test_export_rates_by_lot_dilution_and_dose_band(lots_db, tmp_path, by, expected):
+    import pandas as pd
+
     frame, _ = _export(lots_db, tmp_path, "rates", "--outcome", "insufficient_effect", "--by", by, "--period", "all",
                        "--as-of", AS_OF.isoformat())
     assert frame.columns[0] == by  # the group column is named after --by
-    got = {(None if v != v else v): (int(d), int(n)) for v, d, n in
+    got = {(None if pd.isna(v) else v): (int(d), int(n)) for v, d, n in
            zip(frame[by], frame["denominator_n"], frame["numerator_n"], strict=True)}
     assert got == expected
 

@@ -15,8 +15,6 @@ from pipelines.__main__ import main
 from pipelines.ingest.load import load_files
 from pipelines.release import access
 
-from test_app_auth import downloads  # noqa: F401  (fixture: the callables behind download buttons)
-
 
 @pytest.fixture(scope="module")
 def lots_db(tmp_path_factory):
@@ -147,7 +145,7 @@ def test_recall_as_of_leaves_out_later_sessions_and_contacts(lots_db):
 @pytest.fixture
 def app_env(tmp_path, monkeypatch):
     import streamlit as st
-    from test_app_auth import END  # noqa: F401  (the demo's end date: the database below is built with it)
+    from test_app_auth import END  # the demo's end date of the app tests
 
     from pipelines.demo.build import run_demo
 
@@ -164,11 +162,28 @@ def app_env(tmp_path, monkeypatch):
     st.cache_resource.clear()
 
 
+@pytest.fixture
+def recall_downloads(monkeypatch) -> dict:
+    """file_id -> the callable a download button registered (as tests/test_app_auth.py `downloads`)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    registered: dict = {}
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, *args, **kwargs):
+        file_id = original(self, data_callable, *args, **kwargs)
+        registered[file_id] = data_callable
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return registered
+
+
 def _page_log(tmp_path):
     return list(access.read_log(tmp_path / "access.jsonl"))
 
 
-def test_the_doctor_sees_lots_and_the_recall_list_is_logged_as_a_case_list(app_env, tmp_path, downloads):
+def test_the_doctor_sees_lots_and_the_recall_list_is_logged_as_a_case_list(app_env, tmp_path, recall_downloads):
     import duckdb
     from test_app_auth import EMAIL, app, click
 
@@ -195,7 +210,7 @@ def test_the_doctor_sees_lots_and_the_recall_list_is_logged_as_a_case_list(app_e
     assert len(views) == 1
     assert (views[0]["user"], views[0]["role"], views[0]["rows_n"]) == (EMAIL["doctor"], "doctor", n)
     assert views[0]["filters"] == f"lot={lot}"
-    body = click(at, downloads, "Download Recall list")  # the command line's file, logged with its hash
+    body = click(at, recall_downloads, "Download Recall list")  # the command line's file, logged with its hash
     exports = [r for r in _page_log(tmp_path) if r["event"] == "export"]
     assert len(exports) == 1 and exports[0]["what"].startswith(f"recall (case list) lot {lot}: recall_")
     assert exports[0]["rows_n"] == n and exports[0]["file_sha256"] == hashlib.sha256(body).hexdigest()
