@@ -267,3 +267,45 @@ def test_release_rounds_a_lot_with_enough_sessions(tmp_path):
             isinstance(r["suppression"], str) else "") == ("BIG1", "5", "10", "")
     assert float(r["rate"]) == pytest.approx(0.5)  # recomputed from the rounded counts, never 7/12
     assert isinstance(pd.Timestamp(r["period_start"]), pd.Timestamp)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The demo: the planted weak lot is flagged by the funnel by lot; the expired lot is counted
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_con(tmp_path_factory):
+    import duckdb
+
+    from pipelines.demo.build import run_demo
+
+    db = tmp_path_factory.mktemp("lots_demo") / "clinic.duckdb"
+    run_demo(db, n_treatments=20_000, end_date=dt.date(2025, 10, 31), progress=False)
+    con = duckdb.connect(str(db), read_only=True)
+    yield con
+    con.close()
+
+
+def test_the_funnel_by_lot_flags_the_planted_lot_in_the_demo(demo_con):
+    from pipelines.demo import lots
+    from pipelines.metrics import analysis
+
+    frame, _ = analysis.funnel(demo_con, "insufficient_effect", by="lot")
+    planted = frame[frame["lot"] == lots.PLANTED_LOT_NUMBER].iloc[0]
+    assert planted["flag"] == "high" and planted["denominator_n"] >= 50
+    # no other Vistabel lot is flagged high
+    others = frame[frame["lot"].str.startswith("V") & (frame["lot"] != lots.PLANTED_LOT_NUMBER)]
+    assert not (others["flag"] == "high").any()
+
+
+def test_the_demo_has_a_few_sessions_after_their_lots_expiry(demo_con):
+    from pipelines.demo import lots
+    from pipelines.metrics import counting
+
+    r = counting.rates(demo_con, "expired_lot").iloc[0]
+    assert 1 <= r["numerator_n"] <= 30 and r["followed_up_n"] < r["eligible_n"]  # some lots not recorded
+    rows = demo_con.execute("SELECT DISTINCT product FROM treatments WHERE treated_on > lot_expiry").fetchall()
+    assert rows == [(lots.EXPIRED_LOT_PRODUCT,)]
+    assert demo_con.execute("SELECT count(*) FROM rejected_rows WHERE column_name IN ('lot_number', 'lot_expiry', "
+                            "'dilution_ml_per_100u', 'units_by_area')").fetchall()[0][0] == 0
