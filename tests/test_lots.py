@@ -309,3 +309,24 @@ def test_the_demo_has_a_few_sessions_after_their_lots_expiry(demo_con):
     assert rows == [(lots.EXPIRED_LOT_PRODUCT,)]
     assert demo_con.execute("SELECT count(*) FROM rejected_rows WHERE column_name IN ('lot_number', 'lot_expiry', "
                             "'dilution_ml_per_100u', 'units_by_area')").fetchall()[0][0] == 0
+
+
+def test_a_database_from_before_the_lot_columns_gets_them_at_the_next_load(tmp_path, db):
+    """A clinic's database created before issue 13 has treatments without the four columns; the next load adds
+    them (store.init_schema) instead of failing on the upsert."""
+    import duckdb
+
+    write(tmp_path / "c.csv", CLINICIANS_CSV)
+    write(tmp_path / "old.csv", "treatment_id,patient_ref,treated_on,clinician,indication,areas,product,units,"
+                                "price_nok\nT2,p2,2024-03-06,C01,cosmetic,glabella,Botox,20,1900\n")
+    assert load_files([tmp_path / "c.csv", tmp_path / "old.csv"], db, today=TODAY).rows_rejected == 0
+    from pipelines.ingest import store
+
+    for path in (db, store.DbPaths(db).work):  # the published database and the loader's working copy
+        con = duckdb.connect(str(path))
+        for c in ("lot_number", "lot_expiry", "dilution_ml_per_100u", "units_by_area"):
+            con.execute(f"ALTER TABLE treatments DROP COLUMN {c}")
+        con.close()
+    write(tmp_path / "t.csv", csv_text(T_COLS, [T_GOOD]))
+    assert load_files([tmp_path / "t.csv"], db, today=TODAY).rows_rejected == 0
+    assert query(db, "SELECT treatment_id, lot_number FROM treatments ORDER BY 1") == [("T1", "C5487C3"), ("T2", None)]
