@@ -40,7 +40,7 @@ NAVIGATION = {  # what each role finds in the menu (pipelines/release/access.py 
     "manager": ["overview", "complications", "lots", "clinicians", "responses", "costs", "about"],
     "auditor": ["data_quality", "export", "about"],
     "admin": ["overview", "complications", "lots", "clinicians", "responses", "costs", "data_quality", "export",
-              "about", "access_log"],
+              "load", "about", "access_log"],
 }
 RELEASE_DOWNLOADS = ["Download Rates", "Download Funnel", "Download Control chart", "Download Costs",
                      "Download Pseudonymised records"]
