@@ -41,6 +41,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "nav_section_data": ("Data and methods", "Data og metode"),
     "page_overview": ("Overview", "Oversikt"),
     "page_complications": ("Complications", "Komplikasjoner"),
+    "page_lots": ("Products and lots", "Preparater og partier"),
     "page_clinicians": ("Clinicians", "Behandlere"),
     "page_costs": ("Corrections and costs", "Korrigeringer og kostnader"),
     "page_responses": ("Headache and sweating", "Hodepine og svette"),
@@ -541,6 +542,55 @@ TEXTS: dict[str, tuple[str, str]] = {
                              "internal, with pseudonymous references; the download is recorded in the access log.",
                              "Alle behandlingene i listen (alle sider) med hvorfor de telles, til kvalitetsmøtet: "
                              "internt, med pseudonyme referanser; nedlastingen føres i tilgangsloggen."),
+    # --- products and lots (dashboard/pages/lots.py, issue 13) ---------------------------------------------------
+    "lots_caption": ("For the responsible doctor: one outcome by lot, product, dilution and dose band, the lots "
+                     "and products against the clinic rate, the sessions treated with an expired lot, and the "
+                     "recall list of a lot.",
+                     "For ansvarlig lege: ett utfall etter parti, preparat, fortynning og dosenivå, partiene og "
+                     "preparatene mot klinikkens andel, behandlinger med utløpt parti og tilbakekallingslisten for "
+                     "et parti."),
+    "lots_caption_product_only": ("One outcome by product, and the products against the clinic rate.",
+                                  "Ett utfall etter preparat, og preparatene mot klinikkens andel."),
+    "lots_for_the_doctor": ("Lots, dilutions, dose bands and the recall list are for the responsible doctor.",
+                            "Partier, fortynning, dosenivå og tilbakekallingslisten er for ansvarlig lege."),
+    "lots_by": ("Rate by", "Andel etter"),
+    "lots_funnel_by": ("Funnel by", "Traktplott etter"),
+    "lots_rates": ("Rate by group", "Andel per gruppe"),
+    "lots_funnel": ("Against the clinic rate", "Mot klinikkens andel"),
+    "lots_funnel_caption": ("Each lot or product's rate by its number of sessions, with the 95 % and 99.8 % limits "
+                            "around the clinic rate. A lot above the upper limit has more events than chance "
+                            "explains: check its storage, reconstitution and supplier, and consider a recall list.",
+                            "Hvert partis eller preparats andel etter antall behandlinger, med 95 %- og 99,8 %-"
+                            "grenser rundt klinikkens andel. Et parti over øvre grense har flere hendelser enn "
+                            "tilfeldighet forklarer: sjekk oppbevaring, oppblanding og leverandør, og vurder en "
+                            "tilbakekallingsliste."),
+    "lots_flagged_high": ("Above the 99.8 % limit ({by}): {units}. More {outcome} than chance explains.",
+                          "Over 99,8 %-grensen ({by}): {units}. Mer {outcome} enn tilfeldighet forklarer."),
+    "lots_not_recorded": ("{n} eligible sessions have no {what} recorded and are not in the chart.",
+                          "{n} aktuelle behandlinger har ikke registrert {what} og er ikke med i figuren."),
+    "lots_dilution_value": ("{ml} ml per 100 U", "{ml} ml per 100 E"),
+    "by_lot": ("lot", "parti"),
+    "by_dilution": ("dilution", "fortynning"),
+    "by_dose_band": ("dose band", "dosenivå"),
+    "dose_band_below_label": ("Below the label dose (under 75 %)", "Under preparatomtalens dose (under 75 %)"),
+    "dose_band_at_label": ("At the label dose (75-125 %)", "Preparatomtalens dose (75-125 %)"),
+    "dose_band_above_label": ("Above the label dose (over 125 %)", "Over preparatomtalens dose (over 125 %)"),
+    "lots_expired": ("Sessions treated with an expired lot", "Behandlinger med utløpt parti"),
+    "lots_expired_none": ("No session was treated after its lot's expiry date (sessions without an expiry date "
+                          "recorded are not assessed).",
+                          "Ingen behandling ble gitt etter partiets utløpsdato (behandlinger uten registrert "
+                          "utløpsdato er ikke vurdert)."),
+    "col_lot": ("Lot", "Parti"),
+    "col_lot_expiry": ("Lot expiry", "Partiets utløpsdato"),
+    "lots_recall": ("Recall list", "Tilbakekallingsliste"),
+    "lots_recall_caption": ("Every session treated with a lot, whatever the filters in the sidebar: patient "
+                            "reference, date, clinician, follow-up status and any adverse outcome. A case list: "
+                            "viewing and downloading it are logged.",
+                            "Alle behandlinger med et parti, uansett filtre i sidepanelet: pasientreferanse, dato, "
+                            "behandler, oppfølgingsstatus og eventuelle bivirkninger. En saksliste: visning og "
+                            "nedlasting logges."),
+    "lots_recall_lot": ("Lot number", "Partinummer"),
+    "lots_recall_none": ("No session has lot {lot}.", "Ingen behandling har parti {lot}."),
     # --- clinicians --------------------------------------------------------------------------------------------
     "open_cases_of": ("{clinician}'s sessions: {outcome}, whole period", "Behandlingene til {clinician}: {outcome}, "
                       "hele perioden"),
@@ -1328,6 +1378,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "export_logged": ("Every file is logged when it is generated: who, when, filters, rows and the file's "
                       "SHA-256.",
                       "Hver fil logges når den lages: hvem, når, filtre, rader og filens SHA-256."),
+    "export_recall": ("Recall list", "Tilbakekallingsliste"),
+    "export_recall_help": ("Every session with one lot (a case list, for use inside the clinic only)",
+                           "Alle behandlinger med ett parti (en saksliste, bare til bruk i klinikken)"),
     "export_records": ("Pseudonymised records", "Pseudonymiserte poster"),
     "export_records_help": ("One row per session with its outcome flags. Patient and session references are "
                             "re-keyed for this file only; clinicians by code; no free text. Dates by month, doses in "
@@ -1715,6 +1768,8 @@ PLURALS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ("Nyeste behandling er {n} dag gammel: er siste eksport lastet inn?",
          "Nyeste behandling er {n} dager gammel: er siste eksport lastet inn?")),
     "export_rows": (("{n} row", "{n} rows"), ("{n} rad", "{n} rader")),
+    "lots_recall_rows": (("{n} session with lot {lot}", "{n} sessions with lot {lot}"),
+                         ("{n} behandling med parti {lot}", "{n} behandlinger med parti {lot}")),
     "export_rows_up_to": (
         ("up to {n} row (sessions that cannot share their values with 4 others are left out)",
          "up to {n} rows (sessions that cannot share their values with 4 others are left out)"),

@@ -5,7 +5,8 @@
     python -m pipelines snapshots [--db PATH]
     python -m pipelines restore VERSION [--db PATH]
     python -m pipelines demo [--treatments N] [--seed S] [--db PATH]
-    python -m pipelines export KIND [options] -o FILE.csv      (KIND: rates, funnel, oe, spc, costs, cusum, signals, records)
+    python -m pipelines export KIND [options] -o FILE.csv      (KIND: rates, funnel, oe, spc, costs, cusum, signals, records,
+                                                                recall)
     python -m pipelines report --month YYYY-MM [--lang nb|en] [--release] -o FILE.pdf|FILE.html
     python -m pipelines docs
 """
@@ -65,11 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(p)
 
     p = sub.add_parser("export", help="write a metric export as CSV (with provenance lines starting with #)")
-    p.add_argument("kind", choices=["rates", "funnel", "oe", "spc", "costs", "cusum", "signals", "records"])
+    p.add_argument("kind", choices=["rates", "funnel", "oe", "spc", "costs", "cusum", "signals", "records", "recall"])
     p.add_argument("-o", "--output", type=Path, required=True, help="the CSV file to write")
     _db_arg(p)
     p.add_argument("--outcome", help="outcome key (rates, funnel, oe, spc, cusum); see docs/metrics.md")
-    p.add_argument("--by", help="rates: clinician|indication|product|area; costs: month|clinician|product")
+    p.add_argument("--by", help="rates: clinician|indication|product|area|lot|dilution|dose_band; funnel: "
+                                "clinician|lot|product (default clinician); costs: month|clinician|product")
+    p.add_argument("--lot", help="recall: the lot number; every session with it is listed (a case list)")
     p.add_argument("--period", help="rates: month|quarter|year|all (default month); spc: month|quarter|week")
     p.add_argument("--from", dest="date_from", type=_date, help="first treatment date counted (YYYY-MM-DD)")
     p.add_argument("--to", dest="date_to", type=_date, help="last treatment date counted (YYYY-MM-DD)")

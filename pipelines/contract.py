@@ -86,6 +86,22 @@ PRODUCTS: tuple[Product, ...] = (
     Product("Relfydess", "speywood", 0.37, 1000),
 )
 PRODUCT_NAMES = tuple(p.name for p in PRODUCTS)
+
+# Dose bands (issue 13): a session's dose against the label dose of the areas it treated, in Botox-equivalent units
+# (DOMAIN.md; units x the product's factor). The label dose of a session is the sum over its areas; its band is
+# `below_label` under 75 % of it, `at_label` from 75 % to 125 %, `above_label` above 125 %. Areas without a label
+# dose carry a usual clinical dose (marked estimate).
+LABEL_DOSE_BOTOX_UNITS: dict[str, float] = {
+    "glabella": 20,  # 5 sites x 4 U (Vistabel SmPC)
+    "forehead": 20,  # with the glabella (Botox Cosmetic label)
+    "crows_feet": 24,  # 3 sites x 4 U per side (Vistabel SmPC)
+    "other_face": 10,  # estimate: lips, chin, jaw line
+    "masseter": 50,  # off-label, 20-30 U per side
+    "axillae": 100,  # 50 U per axilla (Botox SmPC)
+    "palms": 200,  # estimate: about 100 U per palm, off-label
+    "head_neck": 155,  # chronic migraine, 31 sites (PREEMPT)
+}
+DOSE_BANDS: tuple[tuple[str, float | None], ...] = (("below_label", 0.75), ("at_label", 1.25), ("above_label", None))
 PRODUCT_SPELLINGS: dict[str, tuple[str, ...]] = {p.name: (p.name,) for p in PRODUCTS}
 
 # Dates earlier than this are refused as implausible (botulinum toxin for wrinkles is approved from 2002).
@@ -105,7 +121,8 @@ SLASH_DATES_TEXT = (
 # Columns and tables
 # --------------------------------------------------------------------------------------------------------------
 
-KINDS = ("id", "code", "text", "date", "number", "integer", "bool", "enum", "areas")
+KINDS = ("id", "code", "text", "date", "number", "integer", "bool", "enum", "areas", "area_units")
+AREA_UNITS_SEPARATOR = ":"  # units_by_area: `glabella:20|forehead:10`
 
 
 @dataclass(frozen=True)
@@ -119,6 +136,7 @@ class Column:
     max_value: float | None = None
     example: str = ""
     min_exclusive: bool = False  # the value must be strictly above min_value
+    may_be_future: bool = False  # a date that may lie after the load date (an expiry date)
 
     @property
     def sql_type(self) -> str:
@@ -132,11 +150,17 @@ class Column:
             "bool": "BOOLEAN",
             "enum": "VARCHAR",
             "areas": "VARCHAR",
+            "area_units": "VARCHAR",
         }[self.kind]
 
     def describe_type(self) -> str:
         if self.kind == "date":
-            return f"date ({DATE_SPELLINGS_TEXT}; never with slashes)"
+            future = "; may lie in the future" if self.may_be_future else ""
+            return f"date ({DATE_SPELLINGS_TEXT}; never with slashes{future})"
+        if self.kind == "area_units":
+            values = ", ".join(f"`{v}`" for v in self.allowed)
+            return (f"units per area, `area{AREA_UNITS_SEPARATOR}units` separated by `{AREA_SEPARATOR}` (areas: "
+                    f"{values}; each once, among the session's `areas`; units > 0, adding up to `units`)")
         if self.kind == "bool":
             return "yes/no (yes/no, ja/nei, true/false, 1/0)"
         if self.kind in ("enum", "areas"):
@@ -248,6 +272,20 @@ TREATMENTS = Table(
         _yes_no("neuromuscular_disease", "known nerve or muscle disease (ALS, myasthenia gravis, neuropathy)"),
         _yes_no("aminoglycoside_antibiotics", "uses aminoglycoside antibiotics"),
         _yes_no("pregnant_or_breastfeeding", "pregnant or breastfeeding"),
+        # traceability (issue 13): the vial's lot, its expiry, how it was diluted and where the units went
+        Column("lot_number", "code", False,
+               "the product's lot (batch) number as printed on the vial; a recall finds the sessions by it",
+               example="C5487C3"),
+        Column("lot_expiry", "date", False,
+               "the lot's expiry date; a session after it counts as `expired_lot` (blank: not assessed)",
+               example="2025-06-30", may_be_future=True),
+        Column("dilution_ml_per_100u", "number", False,
+               "saline used to reconstitute, in ml per 100 native units (e.g. 2.5 ml per 100 U of Botox)",
+               min_value=0, min_exclusive=True, max_value=10, example="2.5"),
+        Column("units_by_area", "area_units", False,
+               "native units per area treated, e.g. `glabella:20|forehead:10`; the areas must be among the "
+               "session's `areas` and the units must add up to `units`", allowed=AREAS,
+               example="glabella:12|forehead:8"),
     ),
 )
 

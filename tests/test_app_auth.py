@@ -36,13 +36,13 @@ AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret":
 EMAIL = {"doctor": "lege@klinikk.no", "manager": "leder@klinikk.no", "auditor": "revisor@klinikk.no",
          "admin": "admin@klinikk.no"}
 NAVIGATION = {  # what each role finds in the menu (pipelines/release/access.py PAGES: the roles of each page)
-    # issue 12: the quality meeting (signals) is the doctor's and the admin's
-    "doctor": ["overview", "complications", "clinicians", "responses", "signals", "costs", "data_quality", "about"],
-    "manager": ["overview", "complications", "clinicians", "responses", "costs", "about"],
+    # issue 12: the quality meeting (signals) is the doctor's and the admin's; issue 13: products and lots
+    "doctor": ["overview", "complications", "lots", "clinicians", "responses", "signals", "costs", "data_quality",
+               "about"],
+    "manager": ["overview", "complications", "lots", "clinicians", "responses", "costs", "about"],
     "auditor": ["data_quality", "export", "about"],
-    "admin": ["overview", "complications", "clinicians", "responses", "signals", "costs", "data_quality", "export",
-              "load",
-              "about", "access_log"],
+    "admin": ["overview", "complications", "lots", "clinicians", "responses", "signals", "costs", "data_quality",
+              "export", "load", "about", "access_log"],
 }
 RELEASE_DOWNLOADS = ["Download Rates", "Download Funnel", "Download Control chart", "Download Costs",
                      "Download Pseudonymised records"]

@@ -213,7 +213,8 @@ def test_text_cells_in_a_csv_are_neutralised_but_numbers_are_not():
     (["rates", "--outcome", "nope"], "unknown outcome `nope`"),
     (["rates", "--outcome", "ptosis", "--by", "month"], "--by for rates must be one of: clinician, indication"),
     (["costs", "--by", "area"], "--by for costs must be one of: month, clinician, product"),
-    (["funnel", "--outcome", "ptosis", "--by", "clinician"], "export funnel takes no --by"),
+    (["funnel", "--outcome", "ptosis", "--by", "area"], "--by for funnel must be one of: clinician, lot, product"),
+    (["spc", "--outcome", "ptosis", "--by", "lot"], "export spc takes no --by"),
     (["costs", "--outcome", "ptosis"], "export costs takes no --outcome"),
 ])
 def test_option_errors_are_one_line(metrics_db, tmp_path, capsys, args, message):

@@ -221,7 +221,7 @@ def test_an_unknown_kind_is_refused_with_the_kinds_there_are(closed_con):
     with pytest.raises(ExportOptionError) as info:
         build.build(closed_con, "histogram", ExportOptions(outcome="ptosis"))
     assert str(info.value) == ("unknown export kind `histogram`; choose one of: rates, funnel, oe, spc, costs, "
-                               "cusum, signals, records")
+                               "cusum, signals, records, recall")
     with pytest.raises(ExportOptionError, match="unknown export kind `histogram`"):
         build.provenance_options("histogram", ExportOptions())
 
@@ -241,7 +241,10 @@ def test_an_unknown_outcome_is_refused(closed_con):
 
 @pytest.mark.parametrize("kind, options, message", [
     ("costs", ExportOptions(outcome="ptosis"), "export costs takes no --outcome"),
-    ("funnel", ExportOptions(outcome="ptosis", by="clinician"), "export funnel takes no --by"),
+    ("funnel", ExportOptions(outcome="ptosis", by="area"), "--by for funnel must be one of: clinician, lot, product"),
+    ("recall", ExportOptions(lot="LOTB", release=build.disclosure.Rule()),
+     "a recall list names every session and patient reference with the lot (a case list) and cannot be released; "
+     "keep it inside the clinic"),
     ("rates", ExportOptions(outcome="ptosis", period="week"), "--period for rates must be one of: month, quarter, "
                                                                "year, all"),
     ("records", ExportOptions(release=build.disclosure.Rule()), "export records is pseudonymised per export "

@@ -152,7 +152,9 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     # f-strings and `+`
     "role_{}": (*access.ROLES, "none"),
     "spc_rules_{}": analysis.RULE_SETS,
-    "by_{}": ("indication", "area", "product", "clinician", "month", "quarter", "week"),
+    "by_{}": ("indication", "area", "product", "clinician", "month", "quarter", "week", "lot", "dilution",
+              "dose_band"),
+    "dose_band_{}": tuple(band for band, _ in contract.DOSE_BANDS),  # pages/lots.py
     "reading_{}": ("common_cause", "special_cause_concerning", "special_cause_improving", "none"),
     "reading_short_{}": ("common_cause", "special_cause_concerning", "special_cause_improving", "none"),
     "pos_{}": ("high", "low"),

@@ -77,6 +77,8 @@ EXPECTED = {
     "secondary_non_response": (1, 0, 1, 1, 1, 1, 1),
     # all 16 sessions; all three risk questions answered at S15 and S16; S15 has a neuromuscular disease
     "treated_despite_risk": (16, 0, 2, 1, 1, 2, 1),
+    # all 16 sessions; the fixture has no lot_expiry column: no session assessed, the rate not recorded (never 0 %)
+    "expired_lot": (16, 0, 0, 0, 0, 0, 0),
 }
 
 

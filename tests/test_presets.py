@@ -261,8 +261,10 @@ def test_unplaceable_rows_are_rejected_with_their_reason(loaded):
     assert reasons[("booking_appointments.csv", 10)].startswith("product: \"Botoks\" is not one of")
     assert "uses slashes" in reasons[("booking_appointments.csv", 12)]
     assert "unknown clinician code \"C99\"" in reasons[("journal_treatments.csv", 12)]
-    # kept as mapped, with the two columns the preset read; the export's other columns are never stored
-    line = '{"line": "B1007;K506;19.03.2024;C02;cosmetic;glabella;Bocouture;20;;1900;15;;;;;;;;;Botox sinnarynke;REDO"}'
+    # kept as mapped, with the two columns the preset read; the export's other columns are never stored (one empty
+    # field per optional contract column, the four lot columns of issue 13 included)
+    line = ('{"line": "B1007;K506;19.03.2024;C02;cosmetic;glabella;Bocouture;20;;1900;15;;;;;;;;;;;;;Botox '
+            'sinnarynke;REDO"}')
     assert query(db, "SELECT raw_values FROM rejected_rows WHERE row_number = 8 AND file_name LIKE 'booking%'") == [
         (line,)]
     # never loaded as a primary session

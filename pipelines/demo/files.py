@@ -174,6 +174,9 @@ def write_files(out_dir: Path, data: Generated) -> list[Path]:
     f_tid = _replace(f_tid, orphan, [bad_rows.orphan_id(s) for s in f_tid.take(pa.array(orphan)).to_pylist()])
     f_seen = bad_rows.year_too_early(f["seen"], bad["follow_up_before_treatment"])
     invalid_date = set(bad["invalid_date"].tolist())
+    trace = t["trace"]
+    units_by_area = trace.units_by_area.copy()
+    units_by_area[bad["nonpositive_units"]] = ""  # a spoiled units value is the row's only problem
 
     t_files, f_files = [], []
     for y in sorted(conventions):
@@ -182,7 +185,7 @@ def write_files(out_dir: Path, data: Generated) -> list[Path]:
         if len(rows):
             name = f"behandlinger_{y}.csv" if t_conv.norwegian_headers else f"treatments_{y}.csv"
             table = _treatment_table(t, rows, t_conv, t_ids, clin, codes, units, data.patient_ref,
-                                     invalid_date, nb_headers)
+                                     invalid_date, nb_headers, units_by_area)
             t_files.append(_to_csv(table, out_dir / name, t_conv))
         rows = np.flatnonzero(f_year == y)
         if len(rows):
@@ -196,9 +199,14 @@ def _header(name: str, conv: Convention, nb_headers: dict[str, str]) -> str:
     return nb_headers.get(name, name) if conv.norwegian_headers else name
 
 
-def _treatment_table(t, rows, conv, t_ids, clin, codes, units, refs, invalid_date, nb_headers) -> pa.Table:
+TRACEABILITY_COLUMNS = ("lot_number", "lot_expiry", "dilution_ml_per_100u", "units_by_area")
+
+
+def _treatment_table(t, rows, conv, t_ids, clin, codes, units, refs, invalid_date, nb_headers,
+                     units_by_area) -> pa.Table:
     """Treatment ``rows`` as the text columns of a file in ``conv`` (bad values already in ``clin``/``units``;
-    rows in ``invalid_date`` get a 30/31 February)."""
+    rows in ``invalid_date`` get a 30/31 February). The old journal system (Norwegian headers) recorded no lots:
+    its files have none of TRACEABILITY_COLUMNS."""
     nbv, comma = conv.norwegian_values, conv.comma_decimal
     dates = _fmt_dates(t["day"][rows], conv.date)
     bad_at = [i for i, r in enumerate(rows.tolist()) if r in invalid_date]
@@ -228,7 +236,15 @@ def _treatment_table(t, rows, conv, t_ids, clin, codes, units, refs, invalid_dat
         "aminoglycoside_antibiotics": _fmt_bool(t["risk"][rows, 1], conv),
         "pregnant_or_breastfeeding": _fmt_bool(t["risk"][rows, 2], conv),
     }
+    trace = t["trace"]
+    expiry = trace.expiry[rows]
+    cols["lot_number"] = pa.array(trace.lot[rows].tolist(), type=pa.string())
+    cols["lot_expiry"] = pc.if_else(pa.array(expiry < 0), "", _fmt_dates(np.maximum(expiry, 0), conv.date))
+    cols["dilution_ml_per_100u"] = _fmt_num(trace.dilution[rows], comma)
+    cols["units_by_area"] = pa.array(units_by_area[rows].tolist(), type=pa.string())
     assert tuple(cols) == C.TREATMENTS.column_names
+    if conv.norwegian_headers:
+        cols = {k: v for k, v in cols.items() if k not in TRACEABILITY_COLUMNS}
     return pa.table({_header(k, conv, nb_headers): v for k, v in cols.items()})
 
 

@@ -27,7 +27,13 @@ Deliberate patterns for the dashboard to find:
    and insufficient effect (and the corrections that follow) rose to ~16 %;
 3. follow-up registration lags: contacts in the last ~5 weeks before ``end_date`` are missing with rising
    probability (on top of the contacts that have not happened yet), so follow-up completeness falls over the
-   last ~6 weeks of sessions.
+   last ~6 weeks of sessions;
+4. a weak lot: for three months from eight months before ``end_date`` a second Vistabel lot
+   (``lots.PLANTED_LOT_NUMBER``) was in use, with several times the clinic's rate of insufficient effect (the
+   funnel by lot flags it);
+5. an expired lot: a Bocouture lot was used for a few days past its expiry date (``expired_lot``).
+   Lots, their expiry, dilution and units per area are in the files from the first year after the old journal
+   system (``pipelines/demo/lots.py``), drawn from a random stream of their own.
 
 And a few deliberately bad rows (realistic clinic mistakes, at positions fixed by the seed) for the data-quality
 page; ``expected_bad_rows()`` says how many of each kind a call writes.
@@ -55,6 +61,7 @@ import pandas as pd
 
 from pipelines.demo.bad_rows import choose_bad_rows, rows_per_kind
 from pipelines.demo.files import Generated, copy_reference, write_files
+from pipelines.demo import lots
 from pipelines.demo.follow_ups import follow_up_contacts
 from pipelines.demo.params import (  # re-exported: the tests and the docs refer to them here
     BAD_ROW_KINDS,
@@ -175,6 +182,12 @@ def _generate(n_treatments: int, seed: int, end_date: dt.date, clinicians: pd.Da
     # Follow-up contacts (pattern 3: the newest are missing) and the bad rows.
     follow_ups = follow_up_contacts(rng, s, reviews, corrections, row_of, patients.resp, window.end)
     bad = choose_bad_rows(rng, n_treatments, treatments, follow_ups, window.end, clinic.codes)
+
+    # Lots, expiry, dilution and units per area (patterns 4 and 5), from a random stream of their own.
+    lot_rng = np.random.default_rng([seed, RNG_SALT, lots.LOTS_SALT])
+    treatments["trace"] = lots.assign(lot_rng, treatments, row_of[:len(s.day)], window.start, window.end,
+                                      len(clinic.codes))
+    follow_ups = lots.weaken(lot_rng, follow_ups, treatments["trace"], treatments["day"])
     return Generated(treatments=treatments, follow_ups=follow_ups, bad=bad, codes=clinic.codes,
                      patient_ref=patient_refs(seed, len(patients.ind)), start=window.start, end=window.end)
 

@@ -154,6 +154,9 @@ SCHEMA_SQL = [
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     for statement in SCHEMA_SQL:
         con.execute(statement).fetchall()
+    for table in contract.TABLES:  # a database from before an optional column was added to the contract gets it
+        for c in table.columns:
+            con.execute(f'ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS "{c.name}" {c.sql_type}').fetchall()
     con.execute("CREATE OR REPLACE TABLE products (product VARCHAR, unit_type VARCHAR, "
                 "botox_equivalent_factor DOUBLE, max_units_per_session DOUBLE)").fetchall()
     con.executemany("INSERT INTO products VALUES (?, ?, ?, ?)",

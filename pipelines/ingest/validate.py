@@ -141,8 +141,9 @@ def column_sql(col: Column) -> tuple[str, list[Issue]]:
         issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL AND NOT {slash}",
                              f"{_shown(v)} || ' is not a real date (write 2024-03-05 or 05.03.2024)'"))
         issues.append(_issue(col.name, f"{v} IS NOT NULL AND {t} IS NULL AND {slash}", slash_message))
-        issues.append(_issue(col.name, f"{t} > $today",
-                             f"strftime({t}, '%Y-%m-%d') || ' lies in the future'"))
+        if not col.may_be_future:  # an expiry date lies ahead; a session or contact date never does
+            issues.append(_issue(col.name, f"{t} > $today",
+                                 f"strftime({t}, '%Y-%m-%d') || ' lies in the future'"))
         issues.append(_issue(col.name, f"{t} < DATE {sql_str(contract.EARLIEST_DATE)}",
                              f"strftime({t}, '%Y-%m-%d') || ' is before {contract.EARLIEST_DATE}'"))
     elif col.kind in ("number", "integer"):
@@ -183,6 +184,12 @@ def column_sql(col: Column) -> tuple[str, list[Issue]]:
         choices = ", ".join(col.allowed)
         issues.append(_issue(col.name, f"{v} IS NOT NULL AND {bad} IS NOT NULL",
                              f"'\"' || left({bad}, 40) || '\"' || {sql_str(' is not a known area (' + choices + ')')}"))
+    elif col.kind == "area_units":
+        # parsed and judged once per distinct value (see _dictionary and _area_units); the sum and the session's
+        # areas are row rules (_row_rules)
+        typed = f'"a_{col.name}"'
+        bad = f'"ab_{col.name}"'
+        issues.append(_issue(col.name, f"{v} IS NOT NULL AND {bad} IS NOT NULL", bad))
     else:  # pragma: no cover - the contract only uses the kinds above
         raise ValueError(col.kind)
     return typed, issues
@@ -218,8 +225,56 @@ def _dictionary(col: Column) -> str:
         typed = (f"(CASE WHEN len({bad}) = 0 AND len({parts}) > 0 "
                  f"THEN array_to_string(list_sort(list_distinct({mapped})), '|') END)")
         base = f'SELECT *, {typed} AS "a_{name}", {bad}[1] AS "ab_{name}" FROM ({base})'
+    elif col.kind == "area_units":
+        base = _area_units(col, base)
     typed_expr, _ = column_sql(col)
     return f'SELECT *{extra}, {typed_expr} AS "t_{name}" FROM ({base})'
+
+
+AREA_UNITS_EXAMPLE = "glabella:20|forehead:10"
+
+
+def _area_units(col: Column, base: str) -> str:
+    """`units_by_area` (`glabella:20|forehead:10`) parsed once per distinct value: `up_` the parts as structs
+    (txt, area: the contract area or NULL, units), `a_` the canonical text (areas in order, `area:units`), `ab_`
+    the first problem as a message (NULL when the value is fine), `us_` the units' sum and `ua_` the areas listed.
+    The sum against `units` and the areas against the session's `areas` are row rules (_row_rules)."""
+    name, v = col.name, f'"v_{col.name}"'
+    sep = contract.AREA_UNITS_SEPARATOR
+    parts = (f"list_filter(list_transform(string_split({v}, {sql_str(contract.AREA_SEPARATOR)}), "
+             f"lambda x: trim(x, {sql_str(WHITESPACE)})), lambda x: x <> '')")
+    area_text = f"trim(split_part(x, {sql_str(sep)}, 1), {sql_str(WHITESPACE)})"
+    number_text = f"replace(replace(trim(split_part(x, {sql_str(sep)}, 2), {sql_str(WHITESPACE)}), ' ', ''), ',', '.')"
+    structs = (f"list_transform({parts}, lambda x: {{'txt': x, 'area_txt': {area_text}, "
+               f"'area': {_case_lookup(area_text, col.allowed)}, "
+               f"'units': (CASE WHEN isfinite(TRY_CAST({number_text} AS DOUBLE)) "
+               f"THEN TRY_CAST({number_text} AS DOUBLE) END), "
+               f"'form': regexp_full_match(x, '[^:]+:[^:]+')}})")
+    up = f'"up_{name}"'
+    areas = f"list_transform({up}, lambda x: x.area)"
+    unknown_area = sql_str('" is not a known area (' + ", ".join(col.allowed) + ')')
+    first = "[1]"
+    message = (
+        f"CASE WHEN len({up}) = 0 THEN 'is empty; write units per area, e.g. {AREA_UNITS_EXAMPLE}' "
+        f"WHEN len(list_filter({up}, lambda x: NOT x.form OR x.units IS NULL)) > 0 "
+        f"THEN '\"' || left(list_filter({up}, lambda x: NOT x.form OR x.units IS NULL){first}.txt, 40) "
+        f"|| '\" is not area:units; write e.g. {AREA_UNITS_EXAMPLE}' "
+        f"WHEN len(list_filter({up}, lambda x: x.area IS NULL)) > 0 "
+        f"THEN '\"' || left(list_filter({up}, lambda x: x.area IS NULL){first}.area_txt, 40) "
+        f"|| {unknown_area} "
+        f"WHEN len(list_filter({up}, lambda x: x.units <= 0)) > 0 "
+        f"THEN '\"' || left(list_filter({up}, lambda x: x.units <= 0){first}.txt, 40) "
+        f"|| '\": the units must be greater than 0' "
+        f"WHEN len(list_distinct({areas})) < len({areas}) "
+        f"THEN 'names an area more than once; give each area once, e.g. {AREA_UNITS_EXAMPLE}' END")
+    units_text = ("CASE WHEN x.units = round(x.units) THEN CAST(CAST(x.units AS BIGINT) AS VARCHAR) "
+                  "ELSE CAST(x.units AS VARCHAR) END")
+    canonical = (f"array_to_string(list_sort(list_transform({up}, lambda x: x.area || {sql_str(sep)} || "
+                 f"{units_text})), {sql_str(contract.AREA_SEPARATOR)})")
+    return (f'SELECT *, (CASE WHEN "ab_{name}" IS NULL THEN {canonical} END) AS "a_{name}" FROM ('
+            f'SELECT *, {message} AS "ab_{name}", list_sum(list_transform({up}, lambda x: x.units)) AS "us_{name}", '
+            f'list_sort(list_distinct({areas})) AS "ua_{name}" FROM ('
+            f'SELECT *, {structs} AS {up} FROM ({base})))')
 
 
 def _row_rules(table: Table) -> list[Issue]:
@@ -234,6 +289,24 @@ def _row_rules(table: Table) -> list[Issue]:
                f"|| ' units of ' || \"t_product\" || ' for one session'"),
         _issue("corrects_treatment_id", "\"t_corrects_treatment_id\" = \"t_treatment_id\"",
                sql_str("a session cannot correct itself")),
+        *_units_by_area_rules(),
+    ]
+
+
+def _units_by_area_rules() -> list[Issue]:
+    """units_by_area against the row's own `areas` and `units` (judged when both of those are valid)."""
+    fine = '"a_units_by_area" IS NOT NULL'
+    session_areas = "string_split(\"t_areas\", '|')"
+    extra = f'list_filter("ua_units_by_area", lambda x: NOT list_contains({session_areas}, x))'
+    return [
+        _issue("units_by_area", f'{fine} AND "t_areas" IS NOT NULL AND len({extra}) > 0',
+               f"'names ' || array_to_string({extra}, ', ') || ', not among the session''s areas (' "
+               "|| replace(\"t_areas\", '|', ', ') || '); correct units_by_area or areas'"),
+        _issue("units_by_area", f'{fine} AND "t_units" > 0 AND abs("us_units_by_area" - "t_units") > 0.001',
+               "'adds up to ' || (CASE WHEN \"us_units_by_area\" = round(\"us_units_by_area\") "
+               "THEN CAST(CAST(\"us_units_by_area\" AS BIGINT) AS VARCHAR) "
+               "ELSE CAST(round(\"us_units_by_area\", 3) AS VARCHAR) END) || ' units, but units is ' "
+               "|| \"v_units\" || '; make the parts add up to units'"),
     ]
 
 

@@ -327,17 +327,33 @@ def funnel(
     as_of: dt.date | None = None,
     min_sessions: int = 0,
     low_completeness_below: float | None = LOW_COMPLETENESS_BELOW,
+    by: str = "clinician",
 ) -> tuple[pd.DataFrame, dict]:
     """Funnel plot data: one row per clinician with a denominator, limits at 95 % and 99.8 %, and the clinician's
     rate with its Wilson 95 % interval (ci_low, ci_high), follow-up completeness and `is_low_completeness`.
-    `min_sessions` > 0: see funnel_from_counts."""
+    `min_sessions` > 0: see funnel_from_counts.
+
+    `by`: the unit of the funnel, one of FUNNEL_BY (clinician, lot, product); the frame's first column is named
+    after it. Sessions without a value (no lot recorded) are no unit and are left out."""
+    if by not in FUNNEL_BY:
+        raise ValueError(f"a funnel is by one of {', '.join(FUNNEL_BY)}, not `{by}`")
     if method not in FUNNEL_METHODS:
         raise ValueError(f"method must be one of {', '.join(FUNNEL_METHODS)}")
     if overdispersion not in OVERDISPERSION:
         raise ValueError(f"overdispersion must be one of {', '.join(OVERDISPERSION)}")
-    counted = counting.counts(con, outcome_key, by="clinician", filters=filters, as_of=as_of)
-    return funnel_from_counts(counted, method, overdispersion, min_sessions=min_sessions,
-                              low_completeness_below=completeness_threshold(outcome_key, low_completeness_below))
+    counted = counting.counts(con, outcome_key, by=by, filters=filters, as_of=as_of)
+    if by == "clinician":
+        return funnel_from_counts(counted, method, overdispersion, min_sessions=min_sessions,
+                                  low_completeness_below=completeness_threshold(outcome_key, low_completeness_below))
+    # the funnel's code names its unit `clinician`: another unit goes through under that name and back
+    counted = counted[counted[by].notna()].rename(columns={by: "clinician"}).reset_index(drop=True)
+    frame, info = funnel_from_counts(counted, method, overdispersion, min_sessions=min_sessions,
+                                     low_completeness_below=completeness_threshold(outcome_key,
+                                                                                   low_completeness_below))
+    return frame.rename(columns={"clinician": by}), info
+
+
+FUNNEL_BY = ("clinician", "lot", "product")  # the units a funnel compares (export funnel --by)
 
 
 def completeness_threshold(outcome_key: str, below: float | None = LOW_COMPLETENESS_BELOW) -> float | None:

@@ -33,7 +33,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines import stats
+from pipelines import contract, stats
 from pipelines.metrics import registry
 from pipelines.metrics.registry import Outcome
 from pipelines.sqltext import choice, ident, literal
@@ -49,7 +49,23 @@ STRATA: dict[str, str] = {
     "age_band": "p.age_band",
     "sex": "p.sex",
     "treatment": "CASE WHEN p.is_repeat THEN 'repeat' ELSE 'first' END",
+    # traceability (issue 13): the vial's lot, the dilution (ml per 100 native units), the dose band (dose_band_sql)
+    "lot": "p.lot_number",
+    "dilution": "p.dilution_ml_per_100u",
+    "dose_band": "p.dose_band",
 }
+
+
+def dose_band_sql(s: str = "s") -> str:
+    """A session's dose band (contract.DOSE_BANDS): its Botox-equivalent units against the sum of the label doses
+    of its areas (contract.LABEL_DOSE_BOTOX_UNITS). Every value written here is a constant of the contract."""
+    per_area = " ".join(f"WHEN {literal(a)} THEN {dose:g}" for a, dose in contract.LABEL_DOSE_BOTOX_UNITS.items())
+    label = f"list_sum(list_transform({s}.area_list, lambda a: CASE a {per_area} END))"
+    ratio = f"({s}.botox_equivalent_units / nullif({label}, 0))"
+    whens = " ".join(f"WHEN {ratio} {'<' if i == 0 else '<='} {upper:g} THEN {literal(band)}"
+                     for i, (band, upper) in enumerate(contract.DOSE_BANDS) if upper is not None)
+    last = contract.DOSE_BANDS[-1][0]
+    return f"(CASE WHEN {ratio} IS NULL THEN NULL {whens} ELSE {literal(last)} END)"
 COUNT_COLUMNS = ("eligible_n", "followed_up_n", "event_n", "awaiting_n", "numerator_n", "denominator_n",
                  "crude_event_n")
 
@@ -209,7 +225,8 @@ WITH sessions AS ({model_sql('sessions')}),
 contacts AS ({contacts_sql()}),
 contact_agg AS ({contact_agg})
 SELECT s.treatment_id, s.patient_ref, s.treated_on, s.clinician, s.indication, s.areas, s.product, s.units,
-       s.is_primary, s.is_repeat, s.age_band, s.sex, {flags}
+       s.is_primary, s.is_repeat, s.age_band, s.sex, s.lot_number, s.lot_expiry, s.dilution_ml_per_100u,
+       {dose_band_sql('s')} AS dose_band, {flags}
 FROM sessions s LEFT JOIN contact_agg c USING (treatment_id)"""
 
 
@@ -410,7 +427,7 @@ def session_outcomes(
     sql = f"""
 {prefix}
 SELECT p.treatment_id, p.patient_ref, p.treated_on, p.clinician, p.indication, p.areas, p.product, p.units,
-       p.is_repeat, {c["eligible_n"]} AS is_closed, {c["followed_up_n"]} AS is_followed_up,
+       p.is_repeat, p.lot_number, p.lot_expiry, {c["eligible_n"]} AS is_closed, {c["followed_up_n"]} AS is_followed_up,
        {c["event_n"]} AS is_event, {c["numerator_n"]} AS in_numerator, {c["denominator_n"]} AS in_denominator
 FROM {relation} p
 WHERE {cond} AND {where}

@@ -471,6 +471,23 @@ OUTCOMES: tuple[Outcome, ...] = (
                             "patient information sheet; product SmPCs",
                             source_nb="pasientinformasjonen; preparatomtalene"),
     ),
+    Outcome(
+        key="expired_lot",
+        label_en="Treated with an expired lot", label_nb="Behandlet med utløpt parti",
+        description_en="Session treated after the expiry date of its lot (`treated_on` after `lot_expiry`). A "
+                       "safety count to review case by case; 'followed up' here means the lot's expiry date was "
+                       "recorded: a session without it is not assessed (a blank is not a no).",
+        description_nb="Behandling gitt etter utløpsdatoen til partiet (`treated_on` etter `lot_expiry`). En "
+                       "sikkerhetstelling som gjennomgås sak for sak; 'fulgt opp' betyr her at partiets "
+                       "utløpsdato er registrert: en behandling uten den er ikke vurdert (blankt er ikke nei).",
+        group="safety",
+        eligible_sql=ALL_SESSIONS, eligible_en=ALL_SESSIONS_EN, eligible_nb=ALL_SESSIONS_NB,
+        window_days=(0, 0), needs_follow_up=False,
+        session_assessed_sql="(s.lot_expiry IS NOT NULL)",
+        session_event_sql="(s.treated_on > s.lot_expiry)",
+        reference=PublishedRange(0, 0, "should be 0: an expired product is not used", "bør være 0: utløpt "
+                            "legemiddel brukes ikke", "product SmPCs (shelf life)"),
+    ),
 )
 
 WATCH_LEVELS = ("clinician", "clinic", "case")
@@ -481,7 +498,7 @@ WATCH_LEVELS = ("clinician", "clinic", "case")
 WATCHED_PER_CLINICIAN = ("insufficient_effect", "asymmetry", "eyelid_ptosis", "bruising", "unsatisfactory_result")
 # Too rare (or too grave) for a rate to be the alarm: each event is for review, case by case.
 WATCHED_CASE_BY_CASE = ("double_vision", "infection", "allergic_reaction", "secondary_non_response",
-                        "treated_despite_risk")
+                        "treated_despite_risk", "expired_lot")
 
 OUTCOMES_BY_KEY: dict[str, Outcome] = {o.key: o for o in OUTCOMES}
 # every family is named by an outcome of its own key (its label is the family's label on the signals list)

@@ -66,6 +66,9 @@ PAGES: tuple[Page, ...] = (
     Page("overview", "overview", "page_overview", ":material/dashboard:", "nav_section_quality", _FIGURE_ROLES),
     Page("complications", "complications", "page_complications", ":material/monitor_heart:", "nav_section_quality",
          _FIGURE_ROLES),
+    # products and lots (issue 13): the doctor sees lots, the recall list and the expired-lot sessions; the manager
+    # the aggregate by product only, small cells hidden
+    Page("lots", "lots", "page_lots", ":material/inventory_2:", "nav_section_quality", _FIGURE_ROLES),
     Page("clinicians", "clinicians", "page_clinicians", ":material/groups:", "nav_section_quality", _FIGURE_ROLES),
     Page("responses", "responses", "page_responses", ":material/neurology:", "nav_section_quality", _FIGURE_ROLES),
     # the quality meeting: review each signal episode, record process changes (pipelines/release/reviews.py)
@@ -95,6 +98,8 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "case_review": ("doctor", "admin"),  # lists of sessions (pseudonymous references)
     "record_export": ("auditor", "admin"),  # the pseudonymised record-level export
     "unsuppressed_export": ("admin",),  # aggregate exports without small-cell suppression (internal use)
+    "lots": ("doctor", "admin"),  # outcomes by lot, dilution and dose band (a lot is a handful of sessions)
+    "recall": ("doctor",),  # the recall list: every session with a lot (a case list, issue 13)
 }
 EXPORT_ROLES: dict[str, tuple[str, ...]] = {
     "rates": ("auditor", "admin"),
@@ -105,6 +110,7 @@ EXPORT_ROLES: dict[str, tuple[str, ...]] = {
     "costs": ("auditor", "admin"),
     "cusum": ("auditor", "admin"),
     "records": ("auditor", "admin"),
+    "recall": ("doctor",),  # on the Products and lots page, never on the Export page
     "access_log": ("admin",),
 }
 

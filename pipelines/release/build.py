@@ -27,7 +27,8 @@ from pipelines.metrics.counting import Filters
 from pipelines.release import disclosure, export, norwegian, records
 from pipelines.release.norwegian import Said
 
-BY_CHOICES = {"rates": ("clinician", "indication", "product", "area"), "costs": tuple(costs.COST_GROUPS)}
+BY_CHOICES = {"rates": ("clinician", "indication", "product", "area", "lot", "dilution", "dose_band"),
+              "funnel": analysis.FUNNEL_BY, "costs": tuple(costs.COST_GROUPS)}
 PERIOD_CHOICES = {"rates": ("month", "quarter", "year", "all"), "spc": ("week", "month", "quarter")}
 NEEDS_OUTCOME = ("rates", "funnel", "oe", "spc", "cusum")
 INTERNAL_NOTE = Said("internal: small cells not suppressed; not for use outside the clinic",
@@ -43,7 +44,8 @@ class ExportOptions:
     """Everything an export depends on besides its kind and the snapshot. None means "the kind's default"."""
 
     outcome: str | None = None  # rates, funnel, oe, spc, cusum: the registry key
-    by: str | None = None  # rates: a grouping column; costs: month | clinician | product (default month)
+    by: str | None = None  # rates: a grouping column; funnel: clinician | lot | product; costs: month | ...
+    lot: str | None = None  # recall: the lot number (matched as stored: upper case)
     period: str | None = None  # rates: month | quarter | year | all; spc: week | month | quarter (default month)
     method: str = "arcsine"  # funnel limits
     overdispersion: str = "auto"  # funnel adjustment
@@ -95,14 +97,15 @@ def _rates(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[st
 
 
 def _funnel_options(o: ExportOptions) -> dict[str, object]:
-    return {"method": o.method, "overdispersion": o.overdispersion,
+    by = {"by": o.by} if o.by else {}
+    return {**by, "method": o.method, "overdispersion": o.overdispersion,
             "flag": Said("outside the 99.8 % limits", "utenfor 99,8 %-grensene"),
             "low_completeness": _low_completeness(o)}
 
 
 def _funnel(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
     return export.funnel_frame(con, o.outcome, method=o.method, overdispersion=o.overdispersion, filters=o.filters,
-                               as_of=as_of, low_completeness_below=o.min_completeness), {}
+                               as_of=as_of, low_completeness_below=o.min_completeness, by=o.by or "clinician"), {}
 
 
 def _oe_options(o: ExportOptions) -> dict[str, object]:
@@ -274,6 +277,19 @@ def _records_nb(key: str, text: str) -> str:
     return text
 
 
+def _recall_options(o: ExportOptions) -> dict[str, object]:
+    return {"lot": export.escape_text(export.recall_lot(o.lot)),
+            "listed": "every session with this lot (of the products named in the filters, if any), whatever its "
+                      "date, clinician or indication: a case list, for use inside the clinic only",
+            "follow_up_status": f"followed_up (a contact by the as-of date) | awaiting (none yet, the session under "
+                                f"{export.RECALL_FOLLOW_UP_DAYS} days old) | not_followed_up",
+            "adverse_outcomes": "the follow-up columns answered yes at any contact"}
+
+
+def _recall(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
+    return export.recall_frame(con, o.lot, products=o.filters.products, as_of=as_of), {}
+
+
 KINDS: dict[str, Kind] = {
     "rates": Kind(_rates_options, _rates),
     "funnel": Kind(_funnel_options, _funnel),
@@ -284,6 +300,7 @@ KINDS: dict[str, Kind] = {
     "signals": Kind(_signals_options, _signals),
     "records": Kind(lambda o: {"pseudonymisation": Said(records.PSEUDONYMISATION_NOTE, PSEUDONYMISATION_NB)},
                     _records),
+    "recall": Kind(_recall_options, _recall),
 }
 
 
@@ -299,6 +316,24 @@ def check(kind: str, o: ExportOptions) -> None:
         if o.release:
             raise ExportOptionError("export records is pseudonymised per export already; --release is for "
                                     "aggregate exports")
+        return
+    if o.lot is not None and kind != "recall":
+        raise ExportOptionError(f"export {kind} takes no --lot (it is for export recall; filter by --product)")
+    if kind == "recall":
+        if o.release:
+            raise ExportOptionError(export.not_releasable("recall"))
+        if o.outcome or o.by or o.period:
+            raise ExportOptionError("export recall takes no --outcome, --by or --period (it lists every session with "
+                                    "the lot)")
+        f = o.filters
+        if f.date_from or f.date_to or f.clinicians or f.indications or f.areas:
+            raise ExportOptionError("export recall lists every session with the lot; it takes only --lot and "
+                                    "--product (no --from, --to, --clinician, --indication or --area)")
+        try:
+            export.recall_lot(o.lot)
+            export.recall_products(f.products)
+        except export.RecallError as exc:
+            raise ExportOptionError(str(exc)) from None
         return
     if kind == "signals":
         if o.outcome or o.by or o.period:

@@ -21,7 +21,7 @@ def options_from_args(args) -> build.ExportOptions:
                       clinicians=tuple(c.upper() for c in args.clinician), indications=tuple(args.indication),
                       areas=tuple(args.area), products=tuple(args.product))
     return build.ExportOptions(
-        outcome=args.outcome, by=args.by, period=args.period, method=args.method, overdispersion=args.overdispersion,
+        outcome=args.outcome, by=args.by, lot=getattr(args, "lot", None), period=args.period, method=args.method, overdispersion=args.overdispersion,
         chart=args.chart, rules=args.rules, freeze=args.freeze, consumables_nok=args.consumables_nok,
         min_completeness=build.ExportOptions.min_completeness if getattr(args, "min_completeness", None) is None
         else args.min_completeness, filters=filters,
@@ -96,8 +96,11 @@ def run_export(args) -> tuple[Path, int]:
         con.close()
     path = export.write_csv(frame, args.output, prov, excel=options.excel, lang=options.lang)
     # an export from the command line is an export too: it goes into the same access log as the dashboard's
+    what = f"{kind} -> {path.name}" + (" (release)" if options.release else "")
+    if kind == "recall":  # a case list: which lot, which products, how many sessions
+        what = f"recall (case list) lot {prov['lot']} -> {path.name}"
     access.append(access.log_path_for(db), access.Entry(
         user=str(prov["generated_by"]), role="command line", event="export",
-        what=f"{kind} -> {path.name}" + (" (release)" if options.release else ""), filters=str(prov["filters"]),
+        what=what, filters=str(prov["filters"]),
         rows_n=len(frame), file_sha256=hashlib.sha256(path.read_bytes()).hexdigest()))
     return path, len(frame)

@@ -27,14 +27,16 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines import stats
+from pipelines import contract, stats
+from pipelines.errors import UserError
 from pipelines.ingest import history
 from pipelines.metrics import analysis, costs, counting, registry
 from pipelines.metrics.counting import Filters
 from pipelines.release import disclosure, norwegian
 from pipelines.release.norwegian import Said
+from pipelines.sqltext import ident, literal
 
-KINDS = ("rates", "funnel", "oe", "spc", "costs", "cusum", "signals", "records")
+KINDS = ("rates", "funnel", "oe", "spc", "costs", "cusum", "signals", "records", "recall")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # what a spreadsheet may read as the start of a formula once it has skipped leading blanks and line breaks: the
 # ASCII signs and their full-width and small forms (Excel and LibreOffice normalise some of these)
@@ -296,10 +298,85 @@ def _first_date(con) -> dt.date | None:
 
 def funnel_frame(con, outcome_key: str, *, method: str = "arcsine", overdispersion: str = "auto",
                  filters: Filters = Filters(), as_of: dt.date | None = None,
-                 low_completeness_below: float | None = analysis.LOW_COMPLETENESS_BELOW) -> pd.DataFrame:
+                 low_completeness_below: float | None = analysis.LOW_COMPLETENESS_BELOW,
+                 by: str = "clinician") -> pd.DataFrame:
+    """One row per unit (clinician, lot or product: `by`, the first column's name) with a denominator."""
     frame, _ = analysis.funnel(con, outcome_key, method=method, overdispersion=overdispersion, filters=filters,
-                               as_of=as_of, low_completeness_below=low_completeness_below)
-    return frame.reindex(columns=FUNNEL_COLUMNS)
+                               as_of=as_of, low_completeness_below=low_completeness_below, by=by)
+    return frame.reindex(columns=[by, *FUNNEL_COLUMNS[1:]])
+
+
+# one row per session with the lot (a case list: never released), in treatment order; follow_up_status:
+# followed_up (a contact by the as-of date), awaiting (none yet, the session under RECALL_FOLLOW_UP_DAYS old) or
+# not_followed_up; adverse_outcomes: the follow-up columns answered yes at any contact, joined by `|`
+RECALL_COLUMNS = ["treatment_id", "patient_ref", "treated_on", "clinician", "product", "lot_number", "lot_expiry",
+                  "is_expired", "corrects_treatment_id", "follow_up_status", "contacts_n", "last_contact_on",
+                  "latest_effect", "adverse_outcomes"]
+RECALL_FOLLOW_UP_DAYS = 28
+
+
+class RecallError(UserError, ValueError):
+    """A recall without a lot, or with a product the contract does not know."""
+
+
+def recall_lot(lot: str | None) -> str:
+    """The lot as stored (a contract code: trimmed, upper case)."""
+    text = (lot or "").strip()
+    if not text:
+        raise RecallError("export recall needs --lot LOT (the lot number as printed on the vial)")
+    return text.upper()
+
+
+def recall_products(products) -> list[str]:
+    """Product names as stored (contract spellings, any case); an unknown one is refused, never matched to nothing."""
+    lookup = contract.canonical_lookup(contract.PRODUCT_SPELLINGS)
+    out = []
+    for p in products:
+        canonical = lookup.get(str(p).strip().lower())
+        if canonical is None:
+            raise RecallError(f"--product {p!s} is not a product of the data contract; choose one of: "
+                              f"{', '.join(contract.PRODUCT_NAMES)}")
+        out.append(canonical)
+    return out
+
+
+def recall_frame(con, lot: str | None, *, products=(), as_of: dt.date | None = None) -> pd.DataFrame:
+    """Every session with lot `lot` (of `products`, when given), whatever its date, clinician or indication, with
+    its follow-up status and any adverse outcome recorded at a contact by `as_of` (default: the data's date). The
+    lot and products reach SQL as bound values only."""
+    lot_code, chosen = recall_lot(lot), recall_products(products)
+    as_of = as_of or counting.default_as_of(con)
+    flags = ", ".join(f"CASE WHEN bool_or(coalesce(f.{ident(c)}, false)) THEN {literal(c)} END"
+                      for c in contract.COMPLICATION_FLAGS)
+    sql = f"""
+WITH lot_sessions AS (
+    SELECT * FROM treatments
+    WHERE lot_number = $lot AND (len($products::VARCHAR[]) = 0 OR list_contains($products::VARCHAR[], product))
+),
+contacts AS (
+    SELECT f.treatment_id, count(*) AS contacts_n, max(f.seen_on) AS last_contact_on,
+           arg_max(f.effect, (f.seen_on, f.follow_up_id)) AS latest_effect,
+           concat_ws('|', {flags}) AS adverse_outcomes
+    FROM follow_ups f JOIN lot_sessions USING (treatment_id)
+    WHERE f.seen_on <= $as_of
+    GROUP BY f.treatment_id
+)
+SELECT t.treatment_id, t.patient_ref, t.treated_on, t.clinician, t.product, t.lot_number, t.lot_expiry,
+       CASE WHEN t.lot_expiry IS NULL THEN NULL ELSE t.treated_on > t.lot_expiry END AS is_expired,
+       t.corrects_treatment_id,
+       CASE WHEN coalesce(c.contacts_n, 0) > 0 THEN 'followed_up'
+            WHEN t.treated_on + {RECALL_FOLLOW_UP_DAYS} > $as_of THEN 'awaiting'
+            ELSE 'not_followed_up' END AS follow_up_status,
+       coalesce(c.contacts_n, 0) AS contacts_n, c.last_contact_on, c.latest_effect,
+       coalesce(c.adverse_outcomes, '') AS adverse_outcomes
+FROM lot_sessions t LEFT JOIN contacts c USING (treatment_id)
+WHERE t.treated_on <= $as_of
+ORDER BY t.treated_on, t.treatment_id"""
+    out = con.execute(sql, {"lot": lot_code, "products": chosen, "as_of": as_of}).df()
+    for c in ("treated_on", "lot_expiry", "last_contact_on"):
+        out[c] = [None if pd.isna(v) else pd.Timestamp(v).date() for v in out[c]]
+    out["is_expired"] = out["is_expired"].astype(object).where(out["is_expired"].notna(), None)
+    return out.reindex(columns=RECALL_COLUMNS)
 
 
 def spc_frame(con, outcome_key: str, *, chart: str = "p", period: str = "month", rules: str = "anhoej",
@@ -417,6 +494,9 @@ NotForRelease = disclosure.NotForRelease
 
 def not_releasable(kind: str) -> str:
     """Why an export kind cannot leave the clinic, and what to use instead."""
+    if kind == "recall":
+        return ("a recall list names every session and patient reference with the lot (a case list) and cannot "
+                "be released; keep it inside the clinic")
     if kind == "signals":
         return ("a signals export names clinicians and the dates of single signals and cannot be released; keep it "
                 "inside the clinic")
