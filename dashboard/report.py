@@ -30,7 +30,6 @@ import datetime as dt
 import html
 import io
 import os
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,9 +41,9 @@ from dashboard import charts, i18n
 from dashboard.i18n import t
 from pipelines.errors import UserError
 from pipelines.ingest import history
-from pipelines.metrics import analysis, costs, counting, registry
+from pipelines.metrics import analysis, changes, costs, counting, registry, signals, targets
 from pipelines.metrics.counting import Filters
-from pipelines.release import build, disclosure, export
+from pipelines.release import build, disclosure, export, reviews
 
 CHART_OUTCOMES = (*registry.WATCHED_PER_CLINICIAN, "correction")  # the control charts shown, in this order
 CHART_MONTHS = 24  # the charts' span: the report month and the 23 before it
@@ -62,6 +61,7 @@ class ReportOptions:
     lang: str = i18n.DEFAULT_LANG
     release: disclosure.Rule | None = None  # fit to leave the clinic: suppressed figures only
     user: str | None = None  # generated_by (default: the OS account running the process)
+    reviews_file: Path | None = None  # the signal review log (pipelines/release/reviews.py); None: no reviews shown
 
 
 @dataclass
@@ -246,24 +246,37 @@ def _spc_frame(con, key: str, o: ReportOptions, as_of: dt.date) -> pd.DataFrame:
     return frame
 
 
-def control_charts(con, o: ReportOptions, as_of: dt.date,
-                   annotate: Callable[[go.Figure, str], None] | None = None) -> Section:
+def control_charts(con, o: ReportOptions, as_of: dt.date) -> Section:
+    """The watched outcomes' p-charts over CHART_MONTHS months: the month as a band, the process changes that
+    concern each chart as dated lines (a re-basing change starts a new part), the clinic's target and its
+    assurance reading where one is set. A release draws changes by month and only those naming no clinician."""
     lg = o.lang
     section = Section(t("report_charts", lg), [t("report_charts_text", lg, months=CHART_MONTHS)])
+    chart_filters = Filters(date_from=add_months(o.month, 1 - CHART_MONTHS), date_to=month_end(o.month))
+    all_changes = changes.process_changes(con)
+    if o.release is not None and len(all_changes):
+        all_changes = all_changes[all_changes["clinician"] == ""]
     rows = []
     for key in CHART_OUTCOMES:
         outcome = registry.get(key)
         frame = _spc_frame(con, key, o, as_of)
+        target = targets.target_for(con, key)
+        assurance = targets.assurance(frame, key, target) if len(frame) else ""
         fig = charts.spc_chart(frame, outcome_label=_label(outcome, lg), lang=lg,
                                reference=charts.reference_tuple(outcome.reference),
-                               higher_is_better=outcome.higher_is_better, highlight=o.month,
-                               height=CHART_HEIGHT_PX)
-        if annotate is not None:
-            annotate(fig, key)
+                               higher_is_better=outcome.higher_is_better, height=CHART_HEIGHT_PX,
+                               report=(o.month, o.month), report_label=t("report_band", lg,
+                                                                          period=month_name(o.month, lg)),
+                               changes=changes.concerning(all_changes, key, chart_filters), target=target,
+                               assurance=assurance, changes_by_month=o.release is not None)
         reading = analysis.variation_reading(frame, higher_is_better=outcome.higher_is_better) if len(frame) else ""
         section.figures.append((_label(outcome, lg), fig, ""))
-        rows.append([_label(outcome, lg), t(f"reading_{reading or 'none'}", lg)])
-    section.tables.append(Table([t("report_col_outcome", lg), t("report_col_reading", lg)], rows, widths=(3, 4)))
+        rows.append([_label(outcome, lg), t(f"reading_{reading or 'none'}", lg),
+                     "–" if target is None else i18n.pct(target, lg, 1),
+                     t(f"assurance_{assurance or 'none'}", lg)])
+    section.tables.append(Table([t("report_col_outcome", lg), t("report_col_reading", lg),
+                                 t("report_col_target", lg), t("report_col_assurance", lg)], rows,
+                                widths=(3, 2.4, 1.2, 2.4)))
     return section
 
 
@@ -271,35 +284,78 @@ def _month_text(d: object, lg: str) -> str:
     return i18n.month_label(pd.Timestamp(d).date(), lg)
 
 
-def signals_section(con, o: ReportOptions, as_of: dt.date,
-                    reviews: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> Section:
+def signals_section(con, o: ReportOptions, as_of: dt.date) -> Section:
+    """Concerning episodes listed for sessions up to the month's end: new in the month, and older ones, each with
+    its latest review (pipelines/release/reviews.py) or 'not reviewed'. Internal only."""
     lg = o.lang
     if o.release is not None:
         return Section(t("report_signals", lg), [t("report_signals_release", lg)])
-    # sessions up to the month's end, windows closed by the as-of date: what a meeting about the month sees
-    frame = export.signals_frame(con, filters=Filters(date_to=month_end(o.month)), as_of=as_of)
-    frame = frame[frame["concern"] == "true"]
-    if reviews is not None:
-        frame = reviews(frame)
-    first = pd.to_datetime(frame["first_date"]).dt.date
-    is_new = (first >= o.month) & (first <= month_end(o.month))
+    filters = Filters(date_to=month_end(o.month))  # what a meeting about the month sees
+    if o.reviews_file is not None:
+        frame = reviews.episodes_with_reviews(con, o.reviews_file, filters=filters, as_of=as_of)
+    else:
+        frame = signals.episode_list(con, filters=filters, as_of=as_of)
+    frame = frame[frame["concern"].astype(bool)] if len(frame) else frame
+    first = pd.to_datetime(frame["first_date"]).dt.date if len(frame) else pd.Series(dtype=object)
+    is_new = ((first >= o.month) & (first <= month_end(o.month))).to_numpy(dtype=bool)
+    reviewed_n = int((frame["review_status"] == "reviewed").sum()) if "review_status" in frame else 0
     section = Section(t("report_signals", lg), [t("report_signals_text", lg, new=int(is_new.sum()),
-                                                  listed=len(frame), month=month_name(o.month, lg))])
+                                                  listed=len(frame), month=month_name(o.month, lg),
+                                                  reviewed=reviewed_n)])
     columns = [t("report_col_outcome", lg), t("report_col_clinician", lg), t("report_col_rule", lg),
                t("report_col_began", lg), t("report_col_review", lg)]
-    for title, part in ((t("report_signals_new", lg), frame[is_new.to_numpy()]),
-                        (t("report_signals_open", lg), frame[~is_new.to_numpy()])):
-        rows = []
-        for r in part.to_dict("records"):
-            review = r.get("conclusion") or ""
-            review = t(f"report_conclusion_{review}", lg) if f"report_conclusion_{review}" in i18n.TEXTS else \
-                (review or t("report_not_reviewed", lg))
-            rows.append([_label(registry.get(r["outcome"]), lg), r["clinician"] or t("report_clinic", lg),
-                         t(f"report_rule_{r['rule']}", lg) if f"report_rule_{r['rule']}" in i18n.TEXTS else r["rule"],
-                         _month_text(r["first_date"], lg), review])
+    for title, part in ((t("report_signals_new", lg), frame[is_new]), (t("report_signals_open", lg),
+                                                                      frame[~is_new])):
+        rows = [[_label(registry.get(r["outcome"]), lg), _text(r.get("clinician")) or t("report_clinic", lg),
+                 t(f"report_rule_{r['rule']}", lg) if f"report_rule_{r['rule']}" in i18n.TEXTS else r["rule"],
+                 _month_text(r["first_date"], lg), _review_text(r, lg)] for r in part.to_dict("records")]
         section.paragraphs.append(f"{title}: {len(rows)}")
         if rows:
-            section.tables.append(Table(columns, rows, widths=(2.6, 1.4, 3.0, 1.4, 2.2)))
+            section.tables.append(Table(columns, rows, widths=(2.4, 1.3, 2.6, 1.3, 3.0)))
+    return section
+
+
+def _text(value) -> str:
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def _review_text(r: dict, lg: str) -> str:
+    """'Cause found (lege@klinikk.no, 12.11.2026): note. Action: owner by date', or 'not reviewed'."""
+    conclusion = _text(r.get("conclusion"))
+    if r.get("review_status") != "reviewed" or not conclusion:
+        return t("report_not_reviewed", lg)
+    when = _text(r.get("reviewed_at"))[:10]
+    who = ", ".join(x for x in (_text(r.get("reviewed_by")), i18n.date(dt.date.fromisoformat(when), lg)
+                                if len(when) == 10 else "") if x)
+    text = t(f"conclusion_{conclusion}", lg) + (f" ({who})" if who else "")
+    note = _text(r.get("note"))
+    if note:
+        text += f": {note}"
+    owner, due = _text(r.get("action_owner")), _text(r.get("due_on"))[:10]
+    if owner or due:
+        text += " · " + t("report_action", lg, owner=owner or "–",
+                          due=i18n.date(dt.date.fromisoformat(due), lg) if len(due) == 10 else "–")
+    return text
+
+
+def changes_section(con, o: ReportOptions, as_of: dt.date) -> Section:
+    """The month's process changes (a release leaves out those naming a clinician)."""
+    lg = o.lang
+    month = changes.in_month(con, o.month)
+    if o.release is not None and len(month):
+        month = month[month["clinician"] == ""]
+    section = Section(t("report_changes", lg))
+    if month.empty:
+        section.paragraphs.append(t("report_changes_none", lg, month=month_name(o.month, lg)))
+        return section
+    rows = [[i18n.date(r["changed_on"], lg), r["description"],
+             ", ".join(x for x in (_label(registry.get(r["outcome"]), lg) if r["outcome"] else "", r["product"],
+                                   r["clinician"]) if x) or t("report_whole_clinic", lg),
+             t("report_rebase_yes", lg) if r["rebase"] else t("report_rebase_no", lg)]
+            for r in month.to_dict("records")]
+    section.tables.append(Table([t("report_col_date", lg), t("report_col_description", lg),
+                                 t("report_col_concerns", lg), t("report_col_rebase", lg)], rows,
+                                widths=(1.3, 4.5, 2.2, 1.6)))
     return section
 
 
@@ -380,23 +436,14 @@ def provenance(con, o: ReportOptions, data_as_of: dt.date, as_of: dt.date) -> di
     }
 
 
-def build_report(con: duckdb.DuckDBPyConnection, o: ReportOptions, *,
-                 extra_sections: Sequence[Callable[[duckdb.DuckDBPyConnection, ReportOptions, dt.date],
-                                                   Section | None]] = (),
-                 annotate: Callable[[go.Figure, str], None] | None = None,
-                 reviews: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> Report:
+def build_report(con: duckdb.DuckDBPyConnection, o: ReportOptions) -> Report:
     """The report's content (no drawing yet): sections of paragraphs, tables and figures."""
     if o.lang not in i18n.LANGS:
         raise ReportError(f"--lang {o.lang}: choose one of {', '.join(i18n.LANGS)}")
     data_as_of, as_of = _as_of(con, o)
     lg = o.lang
-    sections = [headline(con, o, as_of), control_charts(con, o, as_of, annotate),
-                signals_section(con, o, as_of, reviews)]
-    for make in extra_sections:
-        section = make(con, o, as_of)
-        if section is not None:
-            sections.append(section)
-    sections.append(costs_section(con, o, as_of))
+    sections = [headline(con, o, as_of), control_charts(con, o, as_of), signals_section(con, o, as_of),
+                changes_section(con, o, as_of), costs_section(con, o, as_of)]
     prov = provenance(con, o, data_as_of, as_of)
     month = month_name(o.month, lg)
     footer = " · ".join([t("report_title", lg, month=month), *(f"{k}: {v}" for k, v in prov.items())])
@@ -647,23 +694,11 @@ def render(report: Report, suffix: str) -> bytes:
         return render_pdf(report, images)
 
 
-def report_bytes(con: duckdb.DuckDBPyConnection, o: ReportOptions, suffix: str = ".pdf", **hooks) -> bytes:
+def report_bytes(con: duckdb.DuckDBPyConnection, o: ReportOptions, suffix: str = ".pdf") -> bytes:
     """The report as the bytes of a .pdf or .html file."""
     if suffix not in FORMATS:
         raise ReportError(f"the report is written as .pdf or .html, not {suffix}")
-    return render(build_report(con, o, **hooks), suffix)
-
-
-def write_report(con: duckdb.DuckDBPyConnection, o: ReportOptions, path: Path, **hooks) -> Path:
-    suffix = check_output_name(path)
-    data = report_bytes(con, o, suffix, **hooks)
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    return render(build_report(con, o), suffix)
 
 
 def run_command(args) -> Path:
@@ -675,10 +710,11 @@ def run_command(args) -> Path:
     from pipelines.release import access
     from pipelines.release.cli import check_output
 
-    o = ReportOptions(month=parse_month(args.month), lang=args.lang,
-                      release=disclosure.Rule(args.min_numerator, args.min_denominator) if args.release else None)
-    suffix = check_output_name(args.output)
     db = Path(args.db) if args.db else store.default_db_path()
+    o = ReportOptions(month=parse_month(args.month), lang=args.lang,
+                      release=disclosure.Rule(args.min_numerator, args.min_denominator) if args.release else None,
+                      reviews_file=reviews.reviews_path_for(db))
+    suffix = check_output_name(args.output)
     check_output(args.output, db)
     if not db.exists():
         raise ReportError(f"no database at {db}; load exports first (python -m pipelines load ...)")

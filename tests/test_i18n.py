@@ -169,7 +169,6 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     "{}_text": (*SETUP_KEYS, *METHOD_KEYS),
     "report_rule_{}": (*signals.LISTED_SPC_RULES, "funnel_998", "cusum"),  # dashboard/report.py
     "load_table_{}": ("treatments", "follow_ups", "clinicians", "product_prices"),  # pages/load.py
-    "report_conclusion_{}": ("common_cause", "cause_found", "action_taken", "investigating"),
 }
 KEY_FUNCTIONS = {"t": "TEXTS", "tr": "TEXTS", "tn": "PLURALS"}  # tr: the streamlit-side wrappers of t
 PREFIX_FUNCTIONS = ("label", "labeller", "fmt")

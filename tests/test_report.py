@@ -134,3 +134,57 @@ def test_a_release_of_a_month_whose_end_the_data_have_not_reached_is_refused(fix
     month = f"{newest:%Y-%m}"
     assert report(fixture_db, tmp_path / "r.pdf", "--month", month, "--release") == 1
     assert "release an earlier period" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def demo_with_reviews(tmp_path_factory):
+    """A small demo clinic (data through 2026-06-30) with one reviewed episode and a process change in May 2026."""
+    import datetime as dt
+
+    from pipelines.demo.build import run_demo
+    from pipelines.metrics import signals
+    from pipelines.release import reviews
+
+    folder = tmp_path_factory.mktemp("report_demo")
+    db = folder / "clinic.duckdb"
+    run_demo(db, n_treatments=3000, end_date=dt.date(2026, 6, 30), progress=False)
+    log = access.log_path_for(db)
+    reviews.add_process_change(db, {"changed_on": "2026-05-12", "description": "Ny fortynningsrutine for Vistabel",
+                                    "outcome": "", "product": "", "clinician": "", "rebase": "no"},
+                               user="lege@klinikk.no", role="doctor", access_log=log, today=dt.date(2026, 6, 30))
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        episodes = signals.episode_list(con, filters=__import__("pipelines.metrics.counting", fromlist=["Filters"])
+                                        .Filters(date_to=dt.date(2026, 5, 31)))
+    finally:
+        con.close()
+    concerning = episodes[episodes["concern"].astype(bool)]
+    assert len(concerning) >= 2
+    episode = concerning.iloc[0]
+    reviews.record_review(reviews.reviews_path_for(db), episode,
+                          reviews.Review("action_taken", "Gjennomgått med behandler", "Kari Lege",
+                                         dt.date(2026, 7, 15)),
+                          user="lege@klinikk.no", role="doctor", access_log=log)
+    return db, episode, len(concerning)
+
+
+def test_the_report_holds_the_reviews_and_the_months_process_changes(demo_with_reviews, tmp_path):
+    db, episode, listed = demo_with_reviews
+    out = tmp_path / "rapport.pdf"
+    assert report(db, out, "--month", "2026-05") == 0
+    text = " ".join(pdf_pages(out))
+    assert "Prosessendringer denne måneden" in text
+    assert "12.05.2026 Ny fortynningsrutine for Vistabel hele klinikken nei" in text
+    assert f"står på listen i alt, 1 av dem er vurdert" in text
+    assert f"{listed} står på listen i alt" in text
+    assert "Tiltak iverksatt (lege@klinikk.no" in text and "Gjennomgått med behandler" in text
+    assert "tiltak: Kari Lege innen 15.07.2026" in text
+    assert text.count("ikke vurdert") == listed - 1
+    # a release leaves the reviews out, keeps the clinic-wide change
+    release = tmp_path / "release.pdf"
+    assert report(db, release, "--month", "2026-05", "--release") == 0
+    released = " ".join(pdf_pages(release))
+    assert "Gjennomgått med behandler" not in released and "lege@klinikk.no" not in released
+    assert "Ny fortynningsrutine for Vistabel" in released
