@@ -48,6 +48,7 @@ class LoadResult:
     rejected_examples: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)  # read, validate, write, mart, commit, ...
     notes: list[str] = field(default_factory=list)  # e.g. a follow-up file that records an outcome on no contact
+    mart_build: str = ""  # how the outcome mart was brought up to date: "full", "incremental" or "unchanged"
 
     @property
     def rows_read(self) -> int:
@@ -125,6 +126,7 @@ def load_files(
         con = store.open_work(db_paths)
         try:
             con.execute("BEGIN TRANSACTION").fetchall()
+            changes = store.start_session_changes(con)
             sources: list[Source] = []
             for i, path in enumerate(paths):
                 bar.step(f"reading {Path(path).name}", "read")
@@ -145,7 +147,7 @@ def load_files(
             summaries, examples = _write(con, batch, sources, names, load_id)
             notes = unrecorded_notes(con, batch, sources)
             bar.step("building the outcome mart", "mart")
-            counting.build_mart(con)
+            mart_mode = counting.build_mart(con, changes)
             version = store.bump_snapshot(con, load_id)
             bar.step("committing", "commit")
             con.execute("COMMIT").fetchall()
@@ -162,7 +164,7 @@ def load_files(
         store.publish(db_paths, version)
         bar.close()
     return LoadResult(load_id, version, db_paths.published, summaries, examples,
-                      {k: round(v, 3) for k, v in bar.seconds.items()}, notes)
+                      {k: round(v, 3) for k, v in bar.seconds.items()}, notes, mart_mode)
 
 
 def unrecorded_notes(con, batch: validate.Batch, sources: list[Source]) -> list[str]:

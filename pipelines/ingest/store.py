@@ -238,6 +238,7 @@ def upsert(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id
             LEFT JOIN main.{table.name} t ON {join}"""
     ).fetchall()
     key_list = ", ".join(f'"{k}"' for k in key)
+    _log_session_changes(con, table)
     con.execute(
         f"""DELETE FROM main.{table.name} WHERE ({key_list}) IN
             (SELECT ({key_list}) FROM incoming WHERE _action = 'update')"""
@@ -262,6 +263,48 @@ def upsert(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id
         c.rows_loaded, c.rows_rejected = loaded, rejected
     con.execute("DROP TABLE incoming").fetchall()
     return counts
+
+
+# The sessions a load wrote, for the incremental outcome mart (counting.build_mart): one row per treatments row
+# inserted or replaced (its new and its old version) and per follow-up contact inserted or replaced (the session it
+# belongs to, new and old). Lives in the load's connection only (a temp table).
+SESSION_CHANGES = "temp.main.session_changes"
+
+
+def start_session_changes(con: duckdb.DuckDBPyConnection) -> str:
+    """Start an empty log of the sessions this load writes (call once per load, before the first upsert)."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE session_changes (treatment_id VARCHAR, patient_ref VARCHAR, treated_on DATE, "
+        "corrects_treatment_id VARCHAR)"
+    ).fetchall()
+    return SESSION_CHANGES
+
+
+def _log_session_changes(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Log the sessions an upsert of `incoming` into `table` is about to write, as new and old versions (the old
+    ones read before they are deleted). Only treatments and follow_ups feed the mart."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'session_changes'"
+                       ).fetchall()[0][0]:
+        return  # nobody asked for the log (a catalog look-up: a failed query would abort the transaction)
+    if table.name == "treatments":
+        columns = "treatment_id, patient_ref, treated_on, corrects_treatment_id"
+        con.execute(
+            f"""INSERT INTO {SESSION_CHANGES}
+                SELECT {columns} FROM incoming WHERE _action IN ('insert', 'update')
+                UNION ALL
+                SELECT t.treatment_id, t.patient_ref, t.treated_on, t.corrects_treatment_id
+                FROM main.treatments t SEMI JOIN incoming i
+                  ON i.treatment_id = t.treatment_id AND i._action = 'update'"""
+        ).fetchall()
+    elif table.name == "follow_ups":
+        con.execute(
+            f"""INSERT INTO {SESSION_CHANGES} (treatment_id)
+                SELECT DISTINCT treatment_id FROM (
+                  SELECT treatment_id FROM incoming WHERE _action IN ('insert', 'update')
+                  UNION ALL
+                  SELECT f.treatment_id FROM main.follow_ups f SEMI JOIN incoming i
+                    ON i.follow_up_id = f.follow_up_id AND i._action = 'update')"""
+        ).fetchall()
 
 
 def next_load_id(con: duckdb.DuckDBPyConnection) -> int:
