@@ -228,6 +228,8 @@ def upsert(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id
     """Insert new keys, replace changed rows, leave identical ones alone. Returns counts per source index."""
     cols = table.column_names
     key = list(table.key)
+    if _is_empty(con, table.name):
+        return _insert_all(con, table, batch_rel, load_id, source_names)
     join = " AND ".join(f'i."{k}" = t."{k}"' for k in key)
     same = " AND ".join(f'i."{c}" IS NOT DISTINCT FROM t."{c}"' for c in cols)
     con.execute(
@@ -265,6 +267,37 @@ def upsert(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id
     return counts
 
 
+def _is_empty(con: duckdb.DuckDBPyConnection, table_name: str) -> bool:
+    return not con.execute(f"SELECT EXISTS (SELECT 1 FROM main.{table_name})").fetchall()[0][0]
+
+
+def _insert_all(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id: int,
+                source_names: list[str]) -> dict[int, SourceCounts]:
+    """`upsert` into an empty table (a first load): every accepted row is new, so the typed rows go from the
+    validated batch straight into the table, without the intermediate table that compares them with stored rows.
+    The counts and the rows written are the same as upsert's."""
+    cols = table.column_names
+    col_list = ", ".join(f'"{c}"' for c in cols)
+    accepted = f"SELECT * FROM {batch_rel} WHERE len(_issues) = 0 AND NOT _dup"
+    if _changes_logged(con) and table.name in ("treatments", "follow_ups"):
+        columns = ("treatment_id, patient_ref, treated_on, corrects_treatment_id" if table.name == "treatments"
+                   else "treatment_id")
+        con.execute(f"INSERT INTO {SESSION_CHANGES} ({columns}) SELECT {columns} FROM ({accepted})").fetchall()
+    con.execute(
+        f"""INSERT INTO main.{table.name} ({col_list}, load_id, source_file, source_row)
+            SELECT {col_list}, ?, list_extract(?::VARCHAR[], _src + 1), _row FROM ({accepted})
+            ORDER BY _src, _row""",
+        [load_id, list(source_names)],
+    ).fetchall()
+    counts: dict[int, SourceCounts] = {}
+    for src, loaded, rejected, inserted in con.execute(
+        f"SELECT _src, count(*) FILTER (len(_issues) = 0), count(*) FILTER (len(_issues) > 0), "
+        f"count(*) FILTER (len(_issues) = 0 AND NOT _dup) FROM {batch_rel} GROUP BY _src"
+    ).fetchall():
+        counts[src] = SourceCounts(rows_loaded=loaded, rows_rejected=rejected, rows_inserted=inserted)
+    return counts
+
+
 # The sessions a load wrote, for the incremental outcome mart (counting.build_mart): one row per treatments row
 # inserted or replaced (its new and its old version) and per follow-up contact inserted or replaced (the session it
 # belongs to, new and old). Lives in the load's connection only (a temp table).
@@ -280,12 +313,17 @@ def start_session_changes(con: duckdb.DuckDBPyConnection) -> str:
     return SESSION_CHANGES
 
 
+def _changes_logged(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this load keeps the log (a catalog look-up: a failed query would abort the load's transaction)."""
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'session_changes'"
+                            ).fetchall()[0][0])
+
+
 def _log_session_changes(con: duckdb.DuckDBPyConnection, table: Table) -> None:
     """Log the sessions an upsert of `incoming` into `table` is about to write, as new and old versions (the old
     ones read before they are deleted). Only treatments and follow_ups feed the mart."""
-    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'session_changes'"
-                       ).fetchall()[0][0]:
-        return  # nobody asked for the log (a catalog look-up: a failed query would abort the transaction)
+    if not _changes_logged(con):
+        return  # nobody asked for the log
     if table.name == "treatments":
         columns = "treatment_id, patient_ref, treated_on, corrects_treatment_id"
         con.execute(

@@ -293,8 +293,11 @@ def build_mart(con: duckdb.DuckDBPyConnection, changes: str | None = None) -> st
     products = _products_fingerprint(con)
     mode = "full"
     if changes is not None and _mart_current(con, products):
-        affected_n = _affected_sessions(con, changes)
         sessions_n = con.execute("SELECT count(*) FROM main.treatments").fetchall()[0][0]
+        written_n = con.execute(f"SELECT count(DISTINCT treatment_id) FROM {changes}").fetchall()[0][0]
+        # the sessions written are among the affected ones: when they alone are too many, rebuild whole at once
+        affected_n = (_affected_sessions(con, changes) if written_n <= INCREMENTAL_MAX_SHARE * sessions_n
+                      else sessions_n + 1)
         if affected_n == 0:
             mode = "unchanged"
         elif affected_n <= INCREMENTAL_MAX_SHARE * sessions_n:
