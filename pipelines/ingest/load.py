@@ -125,6 +125,7 @@ def load_files(
         store.clean_stale_temp_files(db_paths)
         con = store.open_work(db_paths)
         try:
+            store.size_memory(con, sum(_file_bytes(p) for p in paths))
             con.execute("BEGIN TRANSACTION").fetchall()
             changes = store.start_session_changes(con)
             sources: list[Source] = []
@@ -165,6 +166,14 @@ def load_files(
         bar.close()
     return LoadResult(load_id, version, db_paths.published, summaries, examples,
                       {k: round(v, 3) for k, v in bar.seconds.items()}, notes, mart_mode)
+
+
+def _file_bytes(path: Path) -> int:
+    """A file's size for sizing memory (0 when it cannot be read: reading it reports why)."""
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
 
 
 def unrecorded_notes(con, batch: validate.Batch, sources: list[Source]) -> list[str]:

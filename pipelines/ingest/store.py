@@ -209,6 +209,29 @@ def open_work(paths: DbPaths) -> duckdb.DuckDBPyConnection:
     return con
 
 
+GIB = 1 << 30
+MEMORY_FLOOR_BYTES = GIB  # a load of a million treatments stays well under 1.5 GB of process memory with it
+MEMORY_PER_INPUT_BYTE = 2.5  # what a large first load needs to sort and join without spilling to disk
+MEMORY_SHARE_OF_MACHINE = 0.4  # never more than this share of the machine's memory
+
+
+def memory_limit_bytes(input_bytes: int, machine_bytes: int | None = None) -> int:
+    """DuckDB's memory limit for a load of `input_bytes` of files: 1 GB, more for very large loads (about 2.5 times
+    the files' size, so ten million treatments sort and join in memory instead of spilling to disk), and never
+    more than 40 % of the machine's memory (nor less than the 1 GB floor)."""
+    if machine_bytes is None:
+        machine_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    ceiling = max(MEMORY_FLOOR_BYTES, int(machine_bytes * MEMORY_SHARE_OF_MACHINE))
+    return max(MEMORY_FLOOR_BYTES, min(int(input_bytes * MEMORY_PER_INPUT_BYTE), ceiling))
+
+
+def size_memory(con: duckdb.DuckDBPyConnection, input_bytes: int) -> int:
+    """Set the working connection's memory limit for a load of `input_bytes` (see memory_limit_bytes)."""
+    limit = memory_limit_bytes(input_bytes)
+    con.execute(f"SET memory_limit = '{limit // (1 << 20)}MiB'").fetchall()
+    return limit
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Writing a validated batch
 # --------------------------------------------------------------------------------------------------------------
