@@ -65,3 +65,37 @@ def test_a_first_load_counts_and_stores_as_an_upsert_does(tmp_path):
     again = load_files(files, db, today=TODAY)
     t = next(s for s in again.sources if s.table == "treatments")
     assert (t.rows_inserted, t.rows_updated, t.rows_unchanged) == (0, 0, 2)
+
+
+def test_rows_are_stored_in_the_order_of_the_files(tmp_path):
+    """Written without a sort when the validated rows already are in file order, with one when they are not."""
+    first = "".join(f"A{i:03d},p{i % 7},2024-01-{1 + i % 28:02d},C01,cosmetic,glabella,Botox,20,1900\n"
+                    for i in range(300))
+    second = "".join(f"B{i:03d},p{i % 5},2024-02-{1 + i % 28:02d},C02,cosmetic,glabella,Botox,20,1900\n"
+                     for i in range(300))
+    files = [write(tmp_path / "in" / "clinicians.csv", CLINICIANS_CSV),
+             write(tmp_path / "in" / "treatments_a.csv", TREATMENT_HEADER + first),
+             write(tmp_path / "in" / "treatments_b.csv", TREATMENT_HEADER + second)]
+    db = tmp_path / "db" / "clinic.duckdb"
+    load_files(files, db, today=TODAY)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        stored = con.execute("SELECT source_file, source_row FROM treatments ORDER BY rowid").fetchall()
+    finally:
+        con.close()
+    assert stored == [("treatments_a.csv", r) for r in range(2, 302)] + [("treatments_b.csv", r)
+                                                                          for r in range(2, 302)]
+
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE ordered AS SELECT 0 AS _src, range AS _row FROM range(2, 1000)").fetchall()
+        con.execute("CREATE TABLE shuffled AS SELECT * FROM ordered ORDER BY hash(_row)").fetchall()
+        assert store._file_order(con, "ordered", "true") == ""
+        assert store._file_order(con, "shuffled", "true") == "ORDER BY _src, _row"
+        # a second source after the first is in order; a second source's rows before the first's are not
+        con.execute("INSERT INTO ordered SELECT 1, range FROM range(2, 5)").fetchall()
+        assert store._file_order(con, "ordered", "true") == ""
+        con.execute("INSERT INTO ordered VALUES (0, 7)").fetchall()
+        assert store._file_order(con, "ordered", "true") == "ORDER BY _src, _row"
+    finally:
+        con.close()

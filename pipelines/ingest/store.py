@@ -272,7 +272,7 @@ def upsert(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id
     con.execute(
         f"""INSERT INTO main.{table.name} ({col_list}, load_id, source_file, source_row)
             SELECT {col_list}, ?, list_extract(?::VARCHAR[], _src + 1), _row FROM incoming
-            WHERE _action IN ('insert', 'update') ORDER BY _src, _row""",
+            WHERE _action IN ('insert', 'update') {_file_order(con, "incoming", "_action IN ('insert', 'update')")}""",
         [load_id, list(source_names)],
     ).fetchall()
     counts: dict[int, SourceCounts] = {}
@@ -288,6 +288,19 @@ def upsert(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id
         c.rows_loaded, c.rows_rejected = loaded, rejected
     con.execute("DROP TABLE incoming").fetchall()
     return counts
+
+
+def _file_order(con: duckdb.DuckDBPyConnection, relation: str, where: str) -> str:
+    """The ORDER BY that stores rows in the order of the files (source, then row), or nothing when `relation`'s
+    rows (those matching `where`) already are in that order: sorting a million rows costs more than checking.
+    The check reads the rows in their stored order (a filter and a window with an empty OVER keep it; DuckDB
+    guarantees both), and an insert from one table through a filter keeps that order too."""
+    out_of_order = con.execute(
+        f"""SELECT count(*) FILTER (WHERE k < previous) FROM (
+              SELECT k, lag(k) OVER () AS previous
+              FROM (SELECT (CAST(_src AS BIGINT) << 32) + _row AS k FROM {relation} WHERE {where}))"""
+    ).fetchall()[0][0]
+    return "ORDER BY _src, _row" if out_of_order else ""
 
 
 def _is_empty(con: duckdb.DuckDBPyConnection, table_name: str) -> bool:
@@ -309,7 +322,7 @@ def _insert_all(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, lo
     con.execute(
         f"""INSERT INTO main.{table.name} ({col_list}, load_id, source_file, source_row)
             SELECT {col_list}, ?, list_extract(?::VARCHAR[], _src + 1), _row FROM ({accepted})
-            ORDER BY _src, _row""",
+            {_file_order(con, batch_rel, "len(_issues) = 0 AND NOT _dup")}""",
         [load_id, list(source_names)],
     ).fetchall()
     counts: dict[int, SourceCounts] = {}
