@@ -55,21 +55,24 @@ def event_ids(db: Path, key: str, as_of: dt.date) -> list[str]:
 # A small case, checked by hand
 # --------------------------------------------------------------------------------------------------------------
 
-# Part 1 (January): patients pa, pb, px, one session each, pa and pb reviewed on day 14 (pa: no effect, pb: full).
+# Part 1: patients pa, pb, px; pa and pb reviewed on day 14, with no effect; pb comes back on 1 April (B3).
 PART1_TREATMENTS = [
     "A1,pa,2024-01-10,C01,cosmetic,glabella,Botox,20,,1900,,",
     "B1,pb,2024-01-12,C01,cosmetic,glabella,Botox,20,,1900,,",
     "X1,px,2024-01-15,C02,cosmetic,forehead,Botox,10,,1500,,",
+    "B3,pb,2024-04-01,C01,cosmetic,glabella,Botox,20,,1900,,",
 ]
-PART1_FOLLOW_UPS = ["RA1,A1,2024-01-24,none", "RB1,B1,2024-01-26,full"]
-# Part 2 (February, March): pa comes back (A2) and has A1 corrected (AC); pa's review RA1 is corrected to full
-# effect (a replaced row); pb comes back (B2); A2 is reviewed with no effect. X1 is untouched.
+PART1_FOLLOW_UPS = ["RA1,A1,2024-01-24,none", "RB1,B1,2024-01-26,none"]
+# Part 2: pa comes back (A2) and has A1 corrected (AC); the reviews RA1 and RB1 are corrected to full effect
+# (replaced rows); pb comes back on 5 March (B2); A2 is reviewed with no effect; px turns out to have been treated
+# before, in December (X0): X1, loaded in part 1 and not in this file, becomes a repeat treatment.
 PART2_TREATMENTS = [
     "AC,pa,2024-01-24,C01,cosmetic,glabella,Botox,6,A1,0,,",
     "A2,pa,2024-03-01,C01,cosmetic,glabella,Botox,20,,1900,,",
     "B2,pb,2024-03-05,C02,cosmetic,glabella,Botox,20,,1900,,",
+    "X0,px,2023-12-01,C02,cosmetic,forehead,Botox,10,,1500,,",
 ]
-PART2_FOLLOW_UPS = ["RA1,A1,2024-01-24,full", "RA2,A2,2024-03-15,none"]
+PART2_FOLLOW_UPS = ["RA1,A1,2024-01-24,full", "RB1,B1,2024-01-26,full", "RA2,A2,2024-03-15,none"]
 
 
 def _files(folder: Path, treatments: list[str], follow_ups: list[str]) -> list[Path]:
@@ -89,35 +92,37 @@ def test_two_parts_give_the_mart_of_one_load_small_case(tmp_path, always_increme
     two = tmp_path / "two" / "clinic.duckdb"
     first = load_files(_files(tmp_path / "p1", PART1_TREATMENTS, PART1_FOLLOW_UPS), two, today=TODAY)
     assert first.mart_build == "full" and first.rows_rejected == 0
-    # before part 2, by hand: nobody is a repeat, A1 has no correction
-    assert mart_columns(two, "is_repeat") == {"A1": (False,), "B1": (False,), "X1": (False,)}
+    # before part 2, by hand: only B3 is a repeat (B1 is earlier); nobody responded, so none is eligible for
+    # secondary non-response
+    assert mart_columns(two, "is_repeat") == {"A1": (False,), "B1": (False,), "B3": (True,), "X1": (False,)}
     second = load_files(_files(tmp_path / "p2", PART2_TREATMENTS, PART2_FOLLOW_UPS), two, today=TODAY)
     assert second.mart_build == "incremental" and second.rows_rejected == 0
 
-    # RA1 is stored once, in its corrected version (full effect)
+    # one load of everything: RA1 and RB1 in their corrected versions (full effect)
     one = tmp_path / "one" / "clinic.duckdb"
-    whole = load_files(_files(tmp_path / "all", PART1_TREATMENTS + PART2_TREATMENTS,
-                              [PART2_FOLLOW_UPS[0], PART1_FOLLOW_UPS[1], PART2_FOLLOW_UPS[1]]), one, today=TODAY)
+    whole = load_files(_files(tmp_path / "all", PART1_TREATMENTS + PART2_TREATMENTS, PART2_FOLLOW_UPS), one,
+                       today=TODAY)
     assert whole.mart_build == "full" and whole.rows_rejected == 0
     assert mart_rows(two) == mart_rows(one)
 
-    # by hand, after part 2: A2, B2 and the correction AC follow an earlier primary session of their patient
-    # (repeats); AC is not primary; X1 is untouched
+    # by hand, after part 2: A2, B2, B3, X1 and the correction AC follow an earlier primary session of their
+    # patient (repeats); AC is not primary. X1 changed only because an earlier session of its patient arrived.
     assert mart_columns(two, "is_repeat", "is_primary") == {
         "A1": (False, True), "A2": (True, True), "AC": (True, False), "B1": (False, True), "B2": (True, True),
-        "X1": (False, True)}
+        "B3": (True, True), "X0": (False, True), "X1": (True, True)}
     as_of = dt.date(2024, 6, 30)
     # A1 was corrected (AC, in part 2): a correction event on a part-1 session
     assert event_ids(two, "correction", as_of) == ["A1"]
     # secondary non-response: A2 is eligible only because RA1 was changed to full effect in part 2 (A1 responded),
-    # and RA2 found no effect -> an event; B2 is eligible (B1 responded) but has no review
+    # and RA2 found no effect -> an event; B2 and B3 are eligible (B1 responded; B3 was loaded in part 1 and
+    # changed only through RB1) but have no review; X1 is not (X0 was never reviewed)
     con = duckdb.connect(str(two), read_only=True)
     try:
         frame = counting.session_outcomes(con, "secondary_non_response", as_of=as_of, only_denominator=False)
     finally:
         con.close()
-    assert sorted(frame["treatment_id"]) == ["A2", "B2"]
-    assert frame.set_index("treatment_id")["is_event"].to_dict() == {"A2": True, "B2": False}
+    assert sorted(frame["treatment_id"]) == ["A2", "B2", "B3"]
+    assert frame.set_index("treatment_id")["is_event"].to_dict() == {"A2": True, "B2": False, "B3": False}
 
 
 def test_only_the_touched_patients_are_recomputed(tmp_path, always_incremental):
@@ -128,13 +133,13 @@ def test_only_the_touched_patients_are_recomputed(tmp_path, always_incremental):
     con = duckdb.connect(str(db))
     try:
         before = con.execute(f"SELECT treatment_id FROM {counting.MART} ORDER BY 1").fetchall()
-        assert before == [("A1",), ("B1",), ("X1",)]
-        # a follow-up of B1 replaced: B1 (and later sessions of pb, none yet) are affected, A1 and X1 are not
+        assert before == [("A1",), ("B1",), ("B3",), ("X1",)]
+        # a follow-up of B1 replaced: B1 and pb's later session B3 are affected, A1 and X1 are not
         con.execute("CREATE TEMP TABLE changes (treatment_id VARCHAR, patient_ref VARCHAR, treated_on DATE, "
                     "corrects_treatment_id VARCHAR)").fetchall()
         con.execute("INSERT INTO changes (treatment_id) VALUES ('B1')").fetchall()
-        assert counting._affected_sessions(con, "temp.main.changes") == 1
-        assert con.execute("SELECT treatment_id FROM mart_affected").fetchall() == [("B1",)]
+        assert counting._affected_sessions(con, "temp.main.changes") == 2
+        assert sorted(con.execute("SELECT treatment_id FROM mart_affected").fetchall()) == [("B1",), ("B3",)]
         # a new correction of A1 by patient pa, dated 2024-01-24: A1 (corrected) and pa's sessions from 10 Jan on
         con.execute("DELETE FROM changes").fetchall()
         con.execute("INSERT INTO changes VALUES ('AC', 'pa', DATE '2024-01-24', 'A1')").fetchall()
@@ -144,7 +149,7 @@ def test_only_the_touched_patients_are_recomputed(tmp_path, always_incremental):
         con.execute("DELETE FROM changes").fetchall()
         assert counting.build_mart(con, "temp.main.changes") == "unchanged"
         # the shadow tables are gone: the loader's own tables are what `treatments` names again
-        assert con.execute("SELECT count(*) FROM treatments").fetchall() == [(3,)]
+        assert con.execute("SELECT count(*) FROM treatments").fetchall() == [(4,)]
         assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name IN "
                            "('treatments', 'follow_ups')").fetchall() == [(0,)]
     finally:
