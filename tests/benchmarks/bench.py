@@ -255,18 +255,28 @@ PAGES_CHILD = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     os.chdir({root!r})
     from streamlit.testing.v1 import AppTest
+    from pipelines.release import access
     pages = {pages!r}
     times = {{}}
     errors = {{}}
+    # signed in as an administrator (sign-in mode without an identity provider, as tests/test_app_auth.py does):
+    # every page is in the menu; demo mode would refuse a database the loader wrote
+    auth = {{"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "bench",
+             "client_id": "dashboard", "client_secret": "bench",
+             "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}}
     for repeat in range({repeat}):
         for page in pages:
             at = AppTest.from_file("streamlit_app.py", default_timeout=600)
+            at.secrets["auth"] = auth
+            at.user = {{"is_logged_in": True, "email": "bench@klinikk.no", "roles": ["admin"]}}
+            at.query_params["lang"] = "en"
             at.run()
             start = time.perf_counter()
-            at.switch_page(f"dashboard/pages/{{page}}.py").run()
+            at.switch_page(access.page(page).file).run()
             times.setdefault(page, []).append(time.perf_counter() - start)
-            if at.exception:
-                errors[page] = str(at.exception[0].value)[:300]
+            problems = [str(e.value)[:300] for e in at.exception] + [str(e.value)[:300] for e in at.error]
+            if problems:
+                errors[page] = problems[0]
     print(json.dumps({{"times": times, "errors": errors,
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """)
@@ -274,7 +284,10 @@ PAGES_CHILD = textwrap.dedent("""
 
 def bench_pages(db: str, repeat: int) -> dict:
     pages = [p for p in PAGES if (ROOT / "dashboard" / "pages" / f"{p}.py").exists()]
-    r = run_child(PAGES_CHILD.format(root=str(ROOT), pages=pages, repeat=repeat), env={"CLINIC_DB": db})
+    side = Path(db).parent
+    r = run_child(PAGES_CHILD.format(root=str(ROOT), pages=pages, repeat=repeat),
+                  env={"CLINIC_DB": db, "CLINIC_DEMO": "0", "CLINIC_ACCESS_LOG": str(side / "bench-access.jsonl"),
+                       "CLINIC_ROLES_FILE": str(side / "bench-roles.csv")})
     return {"page_s": {p: statistics.median(ts) for p, ts in r["times"].items()}, "page_errors": r["errors"],
             "dashboard_peak_mb": r["peak_mb"]}
 
