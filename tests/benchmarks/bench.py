@@ -596,7 +596,7 @@ NOTES = [
 
 def bench_10m(workdir: Path) -> dict:
     print("[bench] 10,000,000 treatments", flush=True)
-    r = bench_load(10_000_000, workdir, 1)
+    r = bench_load(10_000_000, workdir, 2)  # two of each, alternating, so both sides meet the same machine
     con = duckdb.connect(r["db"], read_only=True)
     r["rows_read"] = con.execute("SELECT sum(rows_read) FROM load_log").fetchall()[0][0]
     con.close()
