@@ -34,7 +34,7 @@ import duckdb  # noqa: E402
 from pipelines import contract
 from pipelines.ingest.read import normalise_header, read_column_map  # noqa: E402
 from pipelines.metrics import counting  # noqa: E402
-from pipelines.sqltext import ident  # noqa: E402
+from pipelines.sqltext import ident
 
 COLUMN_MAP = ROOT / "data" / "column_map_nb.csv"
 END_DATE = dt.date(2026, 6, 30)
@@ -445,8 +445,10 @@ def write_report(results: dict, path: Path) -> None:
     if "10m" in results:
         r10 = results["10m"]
         lines += ["", "### Ten million treatments", "",
-                  f"Measured {r10.get('measured_at', results['generated_at'])} in a run of its own (one load, one "
-                  "DuckDB read, side by side)"
+                  f"Measured {r10.get('measured_at', results['generated_at'])}: {len(r10.get('load_runs', [1]))} "
+                  f"load(s) and as many DuckDB reads, alternating (loads: "
+                  + ", ".join(f"{t:.0f} s" for t in r10.get("load_runs", []))
+                  + "; DuckDB: " + ", ".join(f"{t:.0f} s" for t in r10.get("duckdb_runs", [])) + ")"
                   + (f"; load average at its end: {', '.join(f'{x:.2f}' for x in results['load_average_end_10m'])}"
                      if results.get("load_average_end_10m") else "") + ".", "",
                   f"{r10['rows_read']:,} rows ({r10['file_mb']:,.0f} MB of CSV) loaded in {r10['load_s']:.0f} s "
@@ -495,13 +497,13 @@ def write_report(results: dict, path: Path) -> None:
     if other:
         load_avg = max(results["machine"]["load_average"][0], *(results.get("load_average_end") or [0]))
         lines += ["", "### The other misses", "",
-                  f"In this run {' and '.join(other)} missed their targets. They time the dashboard's own queries "
+                  (f"In this run {' and '.join(other)} missed their targets. They time the dashboard's own queries "
                   "and pages, which read the same outcome mart: the incremental mart leaves it row for row as a "
                   "whole rebuild does (tests/test_incremental_mart.py), so these figures are not moved by how the "
                   f"loader builds it. The machine was shared (load average up to {load_avg:.1f} on "
                   f"{results['machine']['cores']} cores), and a page's first render after start-up is a single "
                   "measurement per repeat; rerun `make bench` on a quiet machine before reading these two as a "
-                  "regression."]
+                  "regression.")]
     lines += ["", "## Time against size (log-log)", "", "![time against size](benchmarks.svg)", "",
               "## Notes", ""] + results.get("notes", []) + [""]
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -547,8 +549,8 @@ def load_gap(results: dict) -> list[str]:
         "rows with reasons, conflict rejection, publish and snapshot stay on). Measured against DuckDB's read in the",
         f"same run ({base:.2f} s at {max(results['sizes']):,} treatments), the stages of the load cost:",
         "",
-        f"- reading the files as text with every row numbered as the file shows it, and the privacy scan of the "
-        f"free-text columns: {x('read')};",
+        (f"- reading the files as text with every row numbered as the file shows it, and the privacy scan of the "
+         f"free-text columns: {x('read')};"),
         f"- typing every value and judging every rule, into one validated batch: {x('validate')};",
         f"- writing the accepted rows into the stored tables (plus rejected rows, load log): {x('write')};",
         f"- the outcome mart (whole, on a first load): {x('mart')};",
