@@ -497,13 +497,14 @@ def write_report(results: dict, path: Path) -> None:
     if other:
         load_avg = max(results["machine"]["load_average"][0], *(results.get("load_average_end") or [0]))
         lines += ["", "### The other misses", "",
-                  (f"In this run {' and '.join(other)} missed their targets. They time the dashboard's own queries "
+                  (f"In this run {' and '.join(other)} missed {'their targets' if len(other) > 1 else 'its target'}. "
+                   "They time the dashboard's own queries "
                   "and pages, which read the same outcome mart: the incremental mart leaves it row for row as a "
                   "whole rebuild does (tests/test_incremental_mart.py), so these figures are not moved by how the "
                   f"loader builds it. The machine was shared (load average up to {load_avg:.1f} on "
                   f"{results['machine']['cores']} cores), and a page's first render after start-up is a single "
-                  "measurement per repeat; rerun `make bench` on a quiet machine before reading these two as a "
-                  "regression.")]
+                  "measurement per repeat; rerun `make bench` on a quiet machine before reading "
+                  "them as a regression.")]
     lines += ["", "## Time against size (log-log)", "", "![time against size](benchmarks.svg)", "",
               "## Notes", ""] + results.get("notes", []) + [""]
     path.write_text("\n".join(lines), encoding="utf-8")
