@@ -47,5 +47,7 @@ docs: $(VENV)/.installed
 clean:
 	rm -rf $(VENV) data/*.duckdb data/*.duckdb.wal data/*.work.* data/*.snapshots test-artifacts
 
+# 10k / 100k / 1M side by side with DuckDB; `make bench BENCH_ARGS=--with-10m` adds ten million treatments, and
+# `make bench BENCH_ARGS=--add-10m` measures only those and adds them to the last run's report
 bench: $(VENV)/.installed-test
 	$(PY) tests/benchmarks/bench.py $(BENCH_ARGS)

@@ -49,6 +49,7 @@ class LoadResult:
     rejected_examples: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)  # read, validate, write, mart, commit, ...
     notes: list[str] = field(default_factory=list)  # e.g. a follow-up file that records an outcome on no contact
+    mart_build: str = ""  # how the outcome mart was brought up to date: "full", "incremental" or "unchanged"
 
     @property
     def rows_read(self) -> int:
@@ -139,7 +140,9 @@ def load_files(
         store.clean_stale_temp_files(db_paths)
         con = store.open_work(db_paths)
         try:
+            store.size_memory(con, sum(_file_bytes(p) for p in paths))
             con.execute("BEGIN TRANSACTION").fetchall()
+            changes = store.start_session_changes(con)
             sources: list[Source] = []
             for i, path in enumerate(paths):
                 bar.step(f"reading {Path(path).name}", "read")
@@ -162,7 +165,7 @@ def load_files(
             summaries, examples = _write(con, batch, sources, names, load_id)
             notes = preset_notes + unrecorded_notes(con, batch, sources)
             bar.step("building the outcome mart", "mart")
-            counting.build_mart(con)
+            mart_mode = counting.build_mart(con, changes)
             version = store.bump_snapshot(con, load_id)
             bar.step("committing", "commit")
             con.execute("COMMIT").fetchall()
@@ -179,7 +182,15 @@ def load_files(
         store.publish(db_paths, version)
         bar.close()
     return LoadResult(load_id, version, db_paths.published, summaries, examples,
-                      {k: round(v, 3) for k, v in bar.seconds.items()}, notes)
+                      {k: round(v, 3) for k, v in bar.seconds.items()}, notes, mart_mode)
+
+
+def _file_bytes(path: Path) -> int:
+    """A file's size for sizing memory (0 when it cannot be read: reading it reports why)."""
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
 
 
 def unrecorded_notes(con, batch: validate.Batch, sources: list[Source]) -> list[str]:

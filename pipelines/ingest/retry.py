@@ -87,12 +87,13 @@ def retry_pending(
         con = store.open_work(db_paths)
         try:
             con.execute("BEGIN TRANSACTION").fetchall()
+            changes = store.start_session_changes(con)
             result, changed = _retry(con, db_paths, today)
             if not changed:
                 con.execute("ROLLBACK").fetchall()
                 con.close()
                 return result
-            counting.build_mart(con)  # as load_files does before it publishes: the metrics count the new rows
+            counting.build_mart(con, changes)  # as load_files does before it publishes: the metrics count the new rows
             result.version = store.bump_snapshot(con, result.load_id)
             con.execute("COMMIT").fetchall()
         except BaseException:

@@ -212,6 +212,29 @@ def open_work(paths: DbPaths) -> duckdb.DuckDBPyConnection:
     return con
 
 
+GIB = 1 << 30
+MEMORY_FLOOR_BYTES = GIB  # a load of a million treatments stays well under 1.5 GB of process memory with it
+MEMORY_PER_INPUT_BYTE = 2.5  # what a large first load needs to sort and join without spilling to disk
+MEMORY_SHARE_OF_MACHINE = 0.4  # never more than this share of the machine's memory
+
+
+def memory_limit_bytes(input_bytes: int, machine_bytes: int | None = None) -> int:
+    """DuckDB's memory limit for a load of `input_bytes` of files: 1 GB, more for very large loads (about 2.5 times
+    the files' size, so ten million treatments sort and join in memory instead of spilling to disk), and never
+    more than 40 % of the machine's memory (nor less than the 1 GB floor)."""
+    if machine_bytes is None:
+        machine_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    ceiling = max(MEMORY_FLOOR_BYTES, int(machine_bytes * MEMORY_SHARE_OF_MACHINE))
+    return max(MEMORY_FLOOR_BYTES, min(int(input_bytes * MEMORY_PER_INPUT_BYTE), ceiling))
+
+
+def size_memory(con: duckdb.DuckDBPyConnection, input_bytes: int) -> int:
+    """Set the working connection's memory limit for a load of `input_bytes` (see memory_limit_bytes)."""
+    limit = memory_limit_bytes(input_bytes)
+    con.execute(f"SET memory_limit = '{limit // (1 << 20)}MiB'").fetchall()
+    return limit
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Writing a validated batch
 # --------------------------------------------------------------------------------------------------------------
@@ -231,6 +254,8 @@ def upsert(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id
     """Insert new keys, replace changed rows, leave identical ones alone. Returns counts per source index."""
     cols = table.column_names
     key = list(table.key)
+    if _is_empty(con, table.name):
+        return _insert_all(con, table, batch_rel, load_id, source_names)
     join = " AND ".join(f'i."{k}" = t."{k}"' for k in key)
     same = " AND ".join(f'i."{c}" IS NOT DISTINCT FROM t."{c}"' for c in cols)
     con.execute(
@@ -241,6 +266,7 @@ def upsert(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id
             LEFT JOIN main.{table.name} t ON {join}"""
     ).fetchall()
     key_list = ", ".join(f'"{k}"' for k in key)
+    _log_session_changes(con, table)
     con.execute(
         f"""DELETE FROM main.{table.name} WHERE ({key_list}) IN
             (SELECT ({key_list}) FROM incoming WHERE _action = 'update')"""
@@ -249,7 +275,7 @@ def upsert(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id
     con.execute(
         f"""INSERT INTO main.{table.name} ({col_list}, load_id, source_file, source_row)
             SELECT {col_list}, ?, list_extract(?::VARCHAR[], _src + 1), _row FROM incoming
-            WHERE _action IN ('insert', 'update') ORDER BY _src, _row""",
+            WHERE _action IN ('insert', 'update') {_file_order(con, "incoming", "_action IN ('insert', 'update')")}""",
         [load_id, list(source_names)],
     ).fetchall()
     counts: dict[int, SourceCounts] = {}
@@ -265,6 +291,97 @@ def upsert(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id
         c.rows_loaded, c.rows_rejected = loaded, rejected
     con.execute("DROP TABLE incoming").fetchall()
     return counts
+
+
+def _file_order(con: duckdb.DuckDBPyConnection, relation: str, where: str) -> str:
+    """The ORDER BY that stores rows in the order of the files (source, then row), or nothing when `relation`'s
+    rows (those matching `where`) already are in that order: sorting a million rows costs more than checking.
+    The check reads the rows in their stored order (a filter and a window with an empty OVER keep it; DuckDB
+    guarantees both), and an insert from one table through a filter keeps that order too."""
+    out_of_order = con.execute(
+        f"""SELECT count(*) FILTER (WHERE k < previous) FROM (
+              SELECT k, lag(k) OVER () AS previous
+              FROM (SELECT (CAST(_src AS BIGINT) << 32) + _row AS k FROM {relation} WHERE {where}))"""
+    ).fetchall()[0][0]
+    return "ORDER BY _src, _row" if out_of_order else ""
+
+
+def _is_empty(con: duckdb.DuckDBPyConnection, table_name: str) -> bool:
+    return not con.execute(f"SELECT EXISTS (SELECT 1 FROM main.{table_name})").fetchall()[0][0]
+
+
+def _insert_all(con: duckdb.DuckDBPyConnection, table: Table, batch_rel: str, load_id: int,
+                source_names: list[str]) -> dict[int, SourceCounts]:
+    """`upsert` into an empty table (a first load): every accepted row is new, so the typed rows go from the
+    validated batch straight into the table, without the intermediate table that compares them with stored rows.
+    The counts and the rows written are the same as upsert's."""
+    cols = table.column_names
+    col_list = ", ".join(f'"{c}"' for c in cols)
+    accepted = f"SELECT * FROM {batch_rel} WHERE len(_issues) = 0 AND NOT _dup"
+    if _changes_logged(con) and table.name in ("treatments", "follow_ups"):
+        columns = ("treatment_id, patient_ref, treated_on, corrects_treatment_id" if table.name == "treatments"
+                   else "treatment_id")
+        con.execute(f"INSERT INTO {SESSION_CHANGES} ({columns}) SELECT {columns} FROM ({accepted})").fetchall()
+    con.execute(
+        f"""INSERT INTO main.{table.name} ({col_list}, load_id, source_file, source_row)
+            SELECT {col_list}, ?, list_extract(?::VARCHAR[], _src + 1), _row FROM ({accepted})
+            {_file_order(con, batch_rel, "len(_issues) = 0 AND NOT _dup")}""",
+        [load_id, list(source_names)],
+    ).fetchall()
+    counts: dict[int, SourceCounts] = {}
+    for src, loaded, rejected, inserted in con.execute(
+        f"SELECT _src, count(*) FILTER (len(_issues) = 0), count(*) FILTER (len(_issues) > 0), "
+        f"count(*) FILTER (len(_issues) = 0 AND NOT _dup) FROM {batch_rel} GROUP BY _src"
+    ).fetchall():
+        counts[src] = SourceCounts(rows_loaded=loaded, rows_rejected=rejected, rows_inserted=inserted)
+    return counts
+
+
+# The sessions a load wrote, for the incremental outcome mart (counting.build_mart): one row per treatments row
+# inserted or replaced (its new and its old version) and per follow-up contact inserted or replaced (the session it
+# belongs to, new and old). Lives in the load's connection only (a temp table).
+SESSION_CHANGES = "temp.main.session_changes"
+
+
+def start_session_changes(con: duckdb.DuckDBPyConnection) -> str:
+    """Start an empty log of the sessions this load writes (call once per load, before the first upsert)."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE session_changes (treatment_id VARCHAR, patient_ref VARCHAR, treated_on DATE, "
+        "corrects_treatment_id VARCHAR)"
+    ).fetchall()
+    return SESSION_CHANGES
+
+
+def _changes_logged(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this load keeps the log (a catalog look-up: a failed query would abort the load's transaction)."""
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'session_changes'"
+                            ).fetchall()[0][0])
+
+
+def _log_session_changes(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Log the sessions an upsert of `incoming` into `table` is about to write, as new and old versions (the old
+    ones read before they are deleted). Only treatments and follow_ups feed the mart."""
+    if not _changes_logged(con):
+        return  # nobody asked for the log
+    if table.name == "treatments":
+        columns = "treatment_id, patient_ref, treated_on, corrects_treatment_id"
+        con.execute(
+            f"""INSERT INTO {SESSION_CHANGES}
+                SELECT {columns} FROM incoming WHERE _action IN ('insert', 'update')
+                UNION ALL
+                SELECT t.treatment_id, t.patient_ref, t.treated_on, t.corrects_treatment_id
+                FROM main.treatments t SEMI JOIN incoming i
+                  ON i.treatment_id = t.treatment_id AND i._action = 'update'"""
+        ).fetchall()
+    elif table.name == "follow_ups":
+        con.execute(
+            f"""INSERT INTO {SESSION_CHANGES} (treatment_id)
+                SELECT DISTINCT treatment_id FROM (
+                  SELECT treatment_id FROM incoming WHERE _action IN ('insert', 'update')
+                  UNION ALL
+                  SELECT f.treatment_id FROM main.follow_ups f SEMI JOIN incoming i
+                    ON i.follow_up_id = f.follow_up_id AND i._action = 'update')"""
+        ).fetchall()
 
 
 def next_load_id(con: duckdb.DuckDBPyConnection) -> int:

@@ -312,7 +312,17 @@ def _units_by_area_rules() -> list[Issue]:
 
 def typed_select(source: Source, index: int) -> str:
     """SELECT turning one source's text rows into typed columns plus `_issues`."""
-    table = source.table
+    return typed_select_all(source.table, [(index, source)])
+
+
+def typed_select_all(table: Table, members: list[tuple[int, Source]]) -> str:
+    """SELECT turning the text rows of every source of one table (`(index, source)` pairs, all of `table`) into
+    typed columns plus `_issues`, `_src` naming the source. One statement over the sources' rows together: it is
+    planned once and judges each distinct value once, however many files a load brings."""
+    relation = "(" + " UNION ALL ".join(
+        f"SELECT {int(i)} AS _src, _row, "
+        + ", ".join(f'"{c}"' for c in table.column_names) + f" FROM {s.relation}"
+        for i, s in members) + ")"
     row_cols = [c for c in table.columns if c.kind in ROW_KINDS]
     dict_cols = [c for c in table.columns if c.kind not in ROW_KINDS]
     cleaned = ", ".join([f"{_clean(c.name)} AS \"v_{c.name}\"" for c in row_cols]
@@ -337,13 +347,13 @@ def typed_select(source: Source, index: int) -> str:
     dictionaries = "".join(f"dict_{c.name} AS ({_dictionary(c)}),\n" for c in dict_cols)
     joined = "cleaned c" + "".join(f' LEFT JOIN dict_{c.name} USING ("r_{c.name}")' for c in dict_cols)
     return f"""
-        WITH cleaned AS (SELECT _row, {cleaned} FROM {source.relation}),
+        WITH cleaned AS (SELECT _src, _row, {cleaned} FROM {relation}),
         {dictionaries}with_dictionaries AS (SELECT * FROM {joined}),
         typed AS (SELECT *{''.join(', ' + p for p in typed_parts)} FROM with_dictionaries),
         flagged AS (SELECT *, {any_issue} AS _bad FROM typed),
         judged AS (SELECT *, CASE WHEN _bad THEN {issue_list} ELSE [] END AS _issues,
                           CASE WHEN _bad THEN {raw_json} END AS _raw FROM flagged)
-        SELECT {index} AS _src, _row, {final}, _issues, _raw FROM judged"""
+        SELECT _src, _row, {final}, _issues, _raw FROM judged"""
 
 
 @dataclass
@@ -376,8 +386,7 @@ def validate_batch(
             con.execute(f"DROP TABLE IF EXISTS {rel}")
             continue
         tables.append(table.name)
-        union = " UNION ALL ".join(f"SELECT * FROM ({typed_select(s, i)})" for i, s in members)
-        sql = f"CREATE OR REPLACE TEMP TABLE {rel} AS {union}"
+        sql = f"CREATE OR REPLACE TEMP TABLE {rel} AS {typed_select_all(table, members)}"
         params = {"today": today} if "$today" in sql else {}
         con.execute(sql.replace("$today", "CAST($today AS DATE)"), params).fetchall()
         con.execute(f"ALTER TABLE {rel} ADD COLUMN _dup BOOLEAN DEFAULT false").fetchall()

@@ -287,17 +287,126 @@ def registry_fingerprint() -> str:
     return hashlib.sha256(per_session_sql(list(registry.OUTCOMES)).encode("utf-8")).hexdigest()[:16]
 
 
-def build_mart(con: duckdb.DuckDBPyConnection) -> None:
+# Sessions whose flags a load may have changed, as a share of all sessions, above which the mart is rebuilt whole
+# (recomputing most sessions through the subset tables costs more than one pass over everything).
+INCREMENTAL_MAX_SHARE = 0.25
+# The tables the mart's SQL reads (sql/sessions.sql, sql/contacts.sql) that a load writes.
+_MART_INPUTS = ("treatments", "follow_ups")
+
+
+def build_mart(con: duckdb.DuckDBPyConnection, changes: str | None = None) -> str:
     """Materialise every outcome's per-session flags as `session_outcomes` (the loader calls this before it
     publishes), so that dashboard queries are one aggregate scan. Built as of the data's own date: it serves every
-    as-of date on or after that; an earlier as-of date is computed live from the same definitions."""
+    as-of date on or after that; an earlier as-of date is computed live from the same definitions.
+
+    `changes` names a relation of the session rows a load wrote, as (treatment_id, patient_ref, treated_on,
+    corrects_treatment_id): every treatments row inserted or replaced, in its new and (if replaced) its old version,
+    and for every follow-up contact inserted or replaced, the session it belongs to (new and old; the other columns
+    NULL). With it, and a mart built from the same definitions, only the sessions whose flags may have changed are
+    recomputed (`_affected_sessions`); without it (or when most sessions are affected) the mart is rebuilt whole.
+    Either way the mart holds exactly what a whole rebuild gives (tests/test_incremental_mart.py).
+    Returns how it was built: "full", "incremental" or "unchanged"."""
     as_of = default_as_of(con)
-    con.execute(f"CREATE OR REPLACE TABLE {MART} AS {per_session_sql(list(registry.OUTCOMES))}",
-                {"as_of": as_of}).fetchall()
-    con.execute("CREATE OR REPLACE TABLE mart_info (as_of DATE, registry_fingerprint VARCHAR, built_at TIMESTAMP)"
-                ).fetchall()
-    con.execute("INSERT INTO mart_info VALUES (?, ?, ?)",
-                [as_of, registry_fingerprint(), dt.datetime.now().replace(microsecond=0)]).fetchall()
+    products = _products_fingerprint(con)
+    mode = "full"
+    if changes is not None and _mart_current(con, products):
+        sessions_n = con.execute("SELECT count(*) FROM main.treatments").fetchall()[0][0]
+        written_n = con.execute(f"SELECT count(DISTINCT treatment_id) FROM {changes}").fetchall()[0][0]
+        # the sessions written are among the affected ones: when they alone are too many, rebuild whole at once
+        affected_n = (_affected_sessions(con, changes) if written_n <= INCREMENTAL_MAX_SHARE * sessions_n
+                      else sessions_n + 1)
+        if affected_n == 0:
+            mode = "unchanged"
+        elif affected_n <= INCREMENTAL_MAX_SHARE * sessions_n:
+            mode = "incremental"
+    if mode == "full":
+        con.execute(f"CREATE OR REPLACE TABLE {MART} AS {per_session_sql(list(registry.OUTCOMES))}",
+                    {"as_of": as_of}).fetchall()
+    elif mode == "incremental":
+        _rebuild_affected(con, as_of)
+    con.execute("DROP TABLE IF EXISTS temp.main.mart_affected").fetchall()
+    con.execute("CREATE OR REPLACE TABLE mart_info (as_of DATE, registry_fingerprint VARCHAR, built_at TIMESTAMP, "
+                "products_fingerprint VARCHAR)").fetchall()
+    con.execute("INSERT INTO mart_info VALUES (?, ?, ?, ?)",
+                [as_of, _fingerprint_cached(), dt.datetime.now().replace(microsecond=0), products]).fetchall()
+    return mode
+
+
+def _products_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """The products table (botulinum-equivalent factors, which sessions join): the mart's one input besides the
+    definitions and the loaded rows."""
+    rows = con.execute("SELECT * FROM products ORDER BY ALL").fetchall()
+    return hashlib.sha256(repr(rows).encode("utf-8")).hexdigest()[:16]
+
+
+def _mart_current(con: duckdb.DuckDBPyConnection, products: str) -> bool:
+    """Whether the stored mart was built from these definitions and these products (then it can be updated).
+    Looks in the catalog rather than trying a query: a failed query would abort the load's transaction."""
+    columns = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'mart_info'").fetchall()}
+    has_mart = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' "
+        "AND table_name = ?", [MART]).fetchall()[0][0]
+    if not has_mart or not {"registry_fingerprint", "products_fingerprint"} <= columns:
+        return False  # no mart yet, or one from before products_fingerprint
+    row = con.execute("SELECT registry_fingerprint, products_fingerprint FROM mart_info").fetchall()
+    return len(row) == 1 and row[0] == (_fingerprint_cached(), products)
+
+
+def _affected_sessions(con: duckdb.DuckDBPyConnection, changes: str) -> int:
+    """`mart_affected`: the sessions whose flags the changes may have changed. A session's flags depend on its own
+    row, its follow-up contacts, the sessions that correct it (first correction, corrections) and its patient's
+    sessions on earlier days with their contacts (is_repeat, responded_before: sql/sessions.sql `history`). So:
+    every session written (old and new version), every session whose contacts were written, every session a
+    written session corrects (or corrected), and every later session of those sessions' patients (from the
+    earliest day a change touched, in the old and the new version of a row). Returns how many."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE mart_affected AS
+            WITH touched AS (
+                SELECT treatment_id FROM {changes} WHERE treatment_id IS NOT NULL
+                UNION SELECT corrects_treatment_id FROM {changes} WHERE corrects_treatment_id IS NOT NULL
+            ),
+            anchors AS (
+                SELECT patient_ref, treated_on FROM {changes} WHERE patient_ref IS NOT NULL
+                UNION ALL
+                SELECT t.patient_ref, t.treated_on FROM main.treatments t
+                WHERE t.treatment_id IN (SELECT treatment_id FROM touched)
+            ),
+            since AS (SELECT patient_ref, min(treated_on) AS since_on FROM anchors GROUP BY patient_ref)
+            SELECT treatment_id FROM touched
+            UNION
+            SELECT t.treatment_id FROM main.treatments t JOIN since s
+              ON t.patient_ref = s.patient_ref AND t.treated_on >= s.since_on"""
+    ).fetchall()
+    return con.execute("SELECT count(*) FROM mart_affected").fetchall()[0][0]
+
+
+def _rebuild_affected(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
+    """Recompute the mart rows of `mart_affected` with the mart's own SQL (per_session_sql, unchanged), run over
+    temp tables that shadow `treatments` and `follow_ups` with every row those sessions' flags read: all sessions
+    of their patients (history), the sessions correcting them, and those sessions' contacts. Unqualified names
+    resolve to temp tables first; the shadows are dropped before this returns, by their temp-qualified names."""
+    try:
+        con.execute(
+            """CREATE TEMP TABLE treatments AS SELECT * FROM main.treatments
+               WHERE patient_ref IN (SELECT t.patient_ref FROM main.treatments t
+                                     WHERE t.treatment_id IN (SELECT treatment_id FROM mart_affected))
+                  OR corrects_treatment_id IN (SELECT treatment_id FROM mart_affected)"""
+        ).fetchall()
+        con.execute(
+            """CREATE TEMP TABLE follow_ups AS SELECT * FROM main.follow_ups
+               WHERE treatment_id IN (SELECT treatment_id FROM temp.main.treatments)"""
+        ).fetchall()
+        con.execute(f"DELETE FROM {MART} WHERE treatment_id IN (SELECT treatment_id FROM mart_affected)").fetchall()
+        con.execute(
+            f"""INSERT INTO {MART} SELECT * FROM ({per_session_sql(list(registry.OUTCOMES))})
+                WHERE treatment_id IN (SELECT treatment_id FROM mart_affected)""",
+            {"as_of": as_of},
+        ).fetchall()
+    finally:
+        for name in _MART_INPUTS:
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{name}").fetchall()
 
 
 @cache

@@ -34,11 +34,14 @@ import duckdb  # noqa: E402
 from pipelines import contract
 from pipelines.ingest.read import normalise_header, read_column_map  # noqa: E402
 from pipelines.metrics import counting  # noqa: E402
+from pipelines.sqltext import ident
 
 COLUMN_MAP = ROOT / "data" / "column_map_nb.csv"
 END_DATE = dt.date(2026, 6, 30)
 TARGETS = {
     "load_ratio": 2.0,
+    "load_ratio_10m": 3.0,
+    "increment_share": 0.15,
     "metrics_ratio": 3.0,
     "page_ratio": 2.0,
     "load_peak_mb": 1536,
@@ -90,7 +93,7 @@ def exports_for(size: int, workdir: Path) -> list[Path]:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def duckdb_read_sql(path: Path) -> tuple[str, list]:
+def duckdb_read_sql(path: Path, index: int) -> tuple[str, list]:
     """CREATE TABLE ... AS SELECT * FROM read_csv(...) with the contract's types: DuckDB alone, no validation."""
     mapping = read_column_map(COLUMN_MAP)
     raw = path.read_bytes()
@@ -111,11 +114,13 @@ def duckdb_read_sql(path: Path) -> tuple[str, list]:
             types[n] = "VARCHAR"
             continue
         types[n] = {"bool": "VARCHAR", "enum": "VARCHAR", "areas": "VARCHAR"}.get(c.kind, c.sql_type)
-    columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
     norwegian = delim == ";"
-    sql = (f"CREATE OR REPLACE TABLE \"{path.stem}\" AS SELECT * FROM read_csv(?, delim = ?, header = true, "
-           f"columns = {columns}, dateformat = ?, decimal_separator = ?, encoding = ?, ignore_errors = true)")
-    return sql, [str(path), delim, "%d.%m.%Y" if norwegian else "%Y-%m-%d", "," if norwegian else ".", encoding]
+    # nothing from the file becomes SQL text: the header's names and types are a bound value, the table is named
+    # by position
+    sql = (f"CREATE OR REPLACE TABLE {ident('t' + str(index))} AS SELECT * FROM read_csv(?, delim = ?, "
+           "header = true, columns = ?, dateformat = ?, decimal_separator = ?, encoding = ?, ignore_errors = true)")
+    return sql, [str(path), delim, types, "%d.%m.%Y" if norwegian else "%Y-%m-%d", "," if norwegian else ".",
+                 encoding]
 
 
 LOAD_CHILD = textwrap.dedent("""
@@ -127,6 +132,7 @@ LOAD_CHILD = textwrap.dedent("""
     result = load_files([Path(p) for p in {files!r}], Path({db!r}), column_map=Path({colmap!r}), progress=False)
     print(json.dumps({{"seconds": time.perf_counter() - start, "rows_read": result.rows_read,
                       "rows_rejected": result.rows_rejected, "stages": result.stage_seconds,
+                      "mart_build": result.mart_build,
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """)
 
@@ -148,7 +154,7 @@ BASELINE_CHILD = textwrap.dedent("""
 
 def bench_load(size: int, workdir: Path, repeat: int) -> dict:
     files = exports_for(size, workdir)
-    statements = [duckdb_read_sql(p) for p in files]
+    statements = [duckdb_read_sql(p, i) for i, p in enumerate(files)]
     ours, base, peaks, stages = [], [], [], []
     for i in range(repeat):
         db = workdir / f"load-{size}-{i}" / "clinic.duckdb"
@@ -205,7 +211,8 @@ def bench_incremental(size: int, workdir: Path) -> dict:
     r = run_child(LOAD_CHILD.format(root=str(ROOT), files=[str(p) for p in renamed], db=str(target),
                                     colmap=str(COLUMN_MAP)))
     shutil.rmtree(target.parent, ignore_errors=True)
-    return {"size": size, "increment_rows": r["rows_read"], "increment_s": r["seconds"]}
+    return {"size": size, "increment_rows": r["rows_read"], "increment_s": r["seconds"],
+            "increment_mart": r.get("mart_build", ""), "increment_stages": r.get("stages", {})}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -248,18 +255,28 @@ PAGES_CHILD = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     os.chdir({root!r})
     from streamlit.testing.v1 import AppTest
+    from pipelines.release import access
     pages = {pages!r}
     times = {{}}
     errors = {{}}
+    # signed in as an administrator (sign-in mode without an identity provider, as tests/test_app_auth.py does):
+    # every page is in the menu; demo mode would refuse a database the loader wrote
+    auth = {{"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "bench",
+             "client_id": "dashboard", "client_secret": "bench",
+             "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}}
     for repeat in range({repeat}):
         for page in pages:
             at = AppTest.from_file("streamlit_app.py", default_timeout=600)
+            at.secrets["auth"] = auth
+            at.user = {{"is_logged_in": True, "email": "bench@klinikk.no", "roles": ["admin"]}}
+            at.query_params["lang"] = "en"
             at.run()
             start = time.perf_counter()
-            at.switch_page(f"dashboard/pages/{{page}}.py").run()
+            at.switch_page(access.page(page).file).run()
             times.setdefault(page, []).append(time.perf_counter() - start)
-            if at.exception:
-                errors[page] = str(at.exception[0].value)[:300]
+            problems = [str(e.value)[:300] for e in at.exception] + [str(e.value)[:300] for e in at.error]
+            if problems:
+                errors[page] = problems[0]
     print(json.dumps({{"times": times, "errors": errors,
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """)
@@ -267,7 +284,10 @@ PAGES_CHILD = textwrap.dedent("""
 
 def bench_pages(db: str, repeat: int) -> dict:
     pages = [p for p in PAGES if (ROOT / "dashboard" / "pages" / f"{p}.py").exists()]
-    r = run_child(PAGES_CHILD.format(root=str(ROOT), pages=pages, repeat=repeat), env={"CLINIC_DB": db})
+    side = Path(db).parent
+    r = run_child(PAGES_CHILD.format(root=str(ROOT), pages=pages, repeat=repeat),
+                  env={"CLINIC_DB": db, "CLINIC_DEMO": "0", "CLINIC_ACCESS_LOG": str(side / "bench-access.jsonl"),
+                       "CLINIC_ROLES_FILE": str(side / "bench-roles.csv")})
     return {"page_s": {p: statistics.median(ts) for p, ts in r["times"].items()}, "page_errors": r["errors"],
             "dashboard_peak_mb": r["peak_mb"]}
 
@@ -362,7 +382,11 @@ def write_report(results: dict, path: Path) -> None:
         "## Machine",
         f"- CPU: {m['cpu']} ({m['cores']} cores), memory {m['memory_gb']} GB, {m['os']}",
         f"- Python {m['python']}, DuckDB {m['duckdb']}, pandas {m['pandas']}, Streamlit {m['streamlit']}",
-        f"- load average when the run started: {', '.join(f'{x:.2f}' for x in m['load_average'])}",
+        f"- load average when the run started: {', '.join(f'{x:.2f}' for x in m['load_average'])}"
+        + (f"; when it ended: {', '.join(f'{x:.2f}' for x in results['load_average_end'])}"
+           if results.get("load_average_end") else ""),
+        "- the machine may be shared: a load average above the number of cores means other work ran beside the",
+        "  benchmark, which slows every figure; the ratios compare two sides measured alternately under the same load",
         "",
         "## Results",
         "",
@@ -400,7 +424,16 @@ def write_report(results: dict, path: Path) -> None:
                   f"Loading {inc['increment_rows']:,} new rows (about a month of sessions, with their follow-ups) into the database of {inc['size']:,} "
                   f"treatments took {inc['increment_s']:.2f} s, against {full:.2f} s for the full load "
                   f"({inc['increment_s'] / full:.0%}): rows are upserted by id, only the new file is read and "
-                  "validated; the outcome mart is recomputed over the whole database in SQL."]
+                  "validated, and the outcome mart is brought up to date "
+                  + ("incrementally: only the sessions the load wrote, those whose follow-ups or corrections it "
+                     "wrote, and the later sessions of the same patients are recomputed"
+                     if inc.get("increment_mart") == "incremental" else
+                     f"({inc.get('increment_mart') or 'whole'})")
+                  + ". The new rows are new sessions of new patients with their follow-ups (the demo generator with "
+                  "another seed and fresh ids), about a month's volume."]
+        if inc.get("increment_stages"):
+            lines += ["", "| stage of the month's load | seconds |", "|---|---|"]
+            lines += [f"| {STAGE_TEXT.get(k, k)} | {v:.2f} |" for k, v in inc["increment_stages"].items()]
     big_r = results["by_size"][str(max(sizes))]
     if big_r.get("load_stages"):
         total = sum(big_r["load_stages"].values())
@@ -412,6 +445,12 @@ def write_report(results: dict, path: Path) -> None:
     if "10m" in results:
         r10 = results["10m"]
         lines += ["", "### Ten million treatments", "",
+                  f"Measured {r10.get('measured_at', results['generated_at'])}: {len(r10.get('load_runs', [1]))} "
+                  f"load(s) and as many DuckDB reads, alternating (loads: "
+                  + ", ".join(f"{t:.0f} s" for t in r10.get("load_runs", []))
+                  + "; DuckDB: " + ", ".join(f"{t:.0f} s" for t in r10.get("duckdb_runs", [])) + ")"
+                  + (f"; load average at its end: {', '.join(f'{x:.2f}' for x in results['load_average_end_10m'])}"
+                     if results.get("load_average_end_10m") else "") + ".", "",
                   f"{r10['rows_read']:,} rows ({r10['file_mb']:,.0f} MB of CSV) loaded in {r10['load_s']:.0f} s "
                   f"(DuckDB alone: {r10['duckdb_read_s']:.0f} s, ratio {r10['load_ratio']:.2f}), peak memory "
                   f"{r10['load_peak_mb']:,.0f} MB. Every page rendered"
@@ -431,15 +470,67 @@ def write_report(results: dict, path: Path) -> None:
                      f"worst {worst:.2f}x | {verdict(worst, TARGETS['page_ratio'])} |")
     lines.append(f"| peak memory, load of {big:,} | < {TARGETS['load_peak_mb']} MB | {rb['load_peak_mb']:.0f} MB | "
                  f"{verdict(rb['load_peak_mb'], TARGETS['load_peak_mb'])} |")
+    if results.get("incremental"):
+        inc = results["incremental"]
+        share = inc["increment_s"] / results["by_size"][str(inc["size"])]["load_s"]
+        lines.append(f"| a month into the database of {inc['size']:,} | <= {TARGETS['increment_share']:.0%} of the "
+                     f"full load | {share:.0%} | {verdict(share, TARGETS['increment_share'])} |")
     if "10m" in results:
         r10 = results["10m"]
+        lines.append(f"| load 10,000,000 treatments + follow-ups, with validation | <= {TARGETS['load_ratio_10m']}x "
+                     f"DuckDB's read | {r10['load_ratio']:.2f}x | "
+                     f"{verdict(r10['load_ratio'], TARGETS['load_ratio_10m'])} |")
         lines.append(f"| 10M treatments | loads, every page renders | load {r10['load_s']:.0f} s, pages "
                      f"{'all rendered' if not r10.get('page_errors') else r10['page_errors']} | "
                      f"{'met' if not r10.get('page_errors') else '**missed**'} |")
     else:
+        lines.append(f"| load 10,000,000 treatments + follow-ups, with validation | <= {TARGETS['load_ratio_10m']}x "
+                     "DuckDB's read | not run here (use --with-10m) | not measured |")
         lines.append("| 10M treatments | loads, every page renders | not run here (use --with-10m) | not measured |")
     if rb["load_ratio"] > TARGETS["load_ratio"]:
-        lines += ["", "### Why the load misses its target, and what would close it", ""] + LOAD_GAP
+        lines += ["", "### Why the load misses its target, and the floor it hits", ""] + load_gap(results)
+    inc = results.get("incremental")
+    if inc and inc["increment_s"] / rb["load_s"] > TARGETS["increment_share"] and inc.get("increment_stages"):
+        st = inc["increment_stages"]
+        fixed = st.get("validate", 0) + st.get("checkpoint", 0) + st.get("publish", 0)
+        lines += ["", "### Why the month misses its target, and the floor it hits", "",
+                  (f"The month's load took {inc['increment_s']:.2f} s ({inc['increment_s'] / rb['load_s']:.0%} of "
+                   f"the full load in this run; {TARGETS['increment_share']:.0%} is the target). Its own rows are few; "
+                   f"what it pays is set by the size of the database it joins: every rule across rows judges the new "
+                   "rows against the stored ones (a session's corrections and follow-ups, unknown sessions, "
+                   "stored rows a new version would put out of order), which reads the stored sessions, and the "
+                   "atomic publish copies the whole database file. Validation, checkpoint and "
+                   f"publish alone took {fixed:.2f} s, {fixed / rb['load_s']:.0%} of the full load; the mart, "
+                   f"incremental, took {st.get('mart', 0):.2f} s. On a busy machine the month's fixed costs weigh "
+                   "more than on a quiet one (the full load's own figure moves with the load as well), so this "
+                   "share moves between runs.")]
+    if "10m" in results and results["10m"]["load_ratio"] > TARGETS["load_ratio_10m"]:
+        r10 = results["10m"]
+        st10 = r10.get("load_stages", {})
+        lines += ["", "### Why ten million miss their target", "",
+                  (f"At ten million treatments the load took {r10['load_ratio']:.2f}x DuckDB's read (runs: "
+                   + ", ".join(f"{t:.0f} s" for t in r10.get("load_runs", [])) + " against "
+                   + ", ".join(f"{t:.0f} s" for t in r10.get("duckdb_runs", [])) + "). The stages are those of "
+                   "the million, roughly ten times over (medians: "
+                   + ", ".join(f"{k} {v:.0f} s" for k, v in st10.items())
+                   + "), with the same floor; two runs of each side on a shared machine are a thin sample, and a "
+                   "load that runs for minutes meets more of the other work than a read that runs for seconds.")]
+    other = []
+    if rb["metrics_ratio"] > TARGETS["metrics_ratio"]:
+        other.append(f"the metrics ({rb['metrics_ratio']:.2f}x a plain aggregate)")
+    if page_sizes and len(page_sizes) > 1 and worst > TARGETS["page_ratio"]:
+        other.append(f"the slowest page ({worst:.2f}x)")
+    if other:
+        load_avg = max(results["machine"]["load_average"][0], *(results.get("load_average_end") or [0]))
+        lines += ["", "### The other misses", "",
+                  (f"In this run {' and '.join(other)} missed {'their targets' if len(other) > 1 else 'its target'}. "
+                   "They time the dashboard's own queries "
+                  "and pages, which read the same outcome mart: the incremental mart leaves it row for row as a "
+                  "whole rebuild does (tests/test_incremental_mart.py), so these figures are not moved by how the "
+                  f"loader builds it. The machine was shared (load average up to {load_avg:.1f} on "
+                  f"{results['machine']['cores']} cores), and a page's first render after start-up is a single "
+                  "measurement per repeat; rerun `make bench` on a quiet machine before reading "
+                  "them as a regression.")]
     lines += ["", "## Time against size (log-log)", "", "![time against size](benchmarks.svg)", "",
               "## Notes", ""] + results.get("notes", []) + [""]
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -464,31 +555,57 @@ STAGE_TEXT = {
     "read": "read the files, number the rows, privacy scan of free-text columns",
     "validate": "every validation rule (typed parsing, ranges, references, duplicates), rejected-row privacy check",
     "write": "upserts into the working database, rejected rows, load log",
-    "mart": "outcome mart: every outcome's per-session flags (session_outcomes)",
+    "mart": "outcome mart: every outcome's per-session flags (session_outcomes; whole on a first load, "
+            "else only the sessions the load can have changed)",
     "commit": "commit of the load's transaction",
     "checkpoint": "checkpoint of the working database",
     "publish": "publish: copy the working file, fsync, atomic replace, keep a snapshot",
 }
 
-LOAD_GAP = [
-    "DuckDB's own read parses the files and writes them once. The loader does that and more, none of which may be",
-    "skipped (validation and the privacy checks stay on): it numbers every row as the file shows it, judges every",
-    "value and cross-row rule, writes accepted and rejected rows in one all-or-nothing transaction with an upsert",
-    "against what is already stored, builds the outcome mart that makes every dashboard metric one scan (the",
-    "metrics target is met because of it), and publishes a copy atomically so the dashboard never sees half a load.",
-    "The stage table shows where the time goes: reading alone is close to DuckDB's whole read (the files are read",
-    "as text and their rows numbered), validation and the upsert each cost about as much again, and the mart adds a",
-    "fifth. What would close the gap, roughly in order of gain:",
-    "",
-    "- **Incremental mart**: rebuild the mart rows only for sessions the load touched (and later sessions of the",
-    "  same patients) instead of all of them; a first load still builds it whole.",
-    "- **Read once**: read the CSV straight into the validation query instead of a text table first (needs",
-    "  DuckDB to report the line numbers of accepted rows, which its CSV reader does not today).",
-    "- **Write once**: insert typed rows straight from the validation query when a load has no row that fails a",
-    "  rule across rows (no duplicates or unknown references), skipping the intermediate batch table.",
-    "- At ten million treatments the loader's DuckDB memory limit (1 GB, to stay under the 1.5 GB target at a",
-    "  million) makes it spill to disk; a larger limit for very large first loads would help there.",
-]
+def load_gap(results: dict) -> list[str]:
+    """Why the load misses 2.0x, with the floor this design hits, from the stage times of the largest size."""
+    big = results["by_size"][str(max(results["sizes"]))]
+    st, base = big.get("load_stages", {}), big["duckdb_read_s"]
+
+    def x(*stages: str) -> str:
+        return f"{sum(st.get(k, 0.0) for k in stages) / base:.2f}x"
+
+    return [
+        "DuckDB's own read parses the files and writes typed tables once. The loader does that and more, none of",
+        "which may be skipped (validation, the privacy guard with national-id detection, all-or-nothing, rejected",
+        "rows with reasons, conflict rejection, publish and snapshot stay on). Measured against DuckDB's read in the",
+        f"same run ({base:.2f} s at {max(results['sizes']):,} treatments), the stages of the load cost:",
+        "",
+        (f"- reading the files as text with every row numbered as the file shows it, and the privacy scan of the "
+         f"free-text columns: {x('read')};"),
+        f"- typing every value and judging every rule, into one validated batch: {x('validate')};",
+        f"- writing the accepted rows into the stored tables (plus rejected rows, load log): {x('write')};",
+        f"- the outcome mart (whole, on a first load): {x('mart')};",
+        f"- commit, checkpoint and the atomic publish: {x('commit', 'checkpoint', 'publish')}.",
+        "",
+        f"Reading, validating and writing alone come to {x('read', 'validate', 'write')}: that is the floor of a",
+        "loader that must number rows, judge rows across files and write only what passed, built from DuckDB",
+        "statements. What holds it there:",
+        "",
+        "- **Read once** is not possible with DuckDB's CSV reader today: it does not report the line number of the",
+        "  rows it accepts, and every rejected row must name its row as the file shows it. So each file is read",
+        "  into a text table first (about DuckDB's whole read by itself) and numbered by mapping records onto lines;",
+        "  the validation query then reads that table.",
+        "- **Write once** is not possible for a batch whose rows may fail a rule across rows (duplicates in the",
+        "  load, unknown clinicians, corrections and follow-ups out of order, conflicts with stored rows): the rows",
+        "  are judged in a batch table and only then written. What was done: into an empty table (a first load)",
+        "  the accepted rows go straight from the batch into the stored table, without the table that compared",
+        "  them with stored rows, and without a sort when they already are in file order. The batch is not in file",
+        "  order after the joins of validation (DuckDB does not keep order through joins), so a first load still",
+        "  sorts once to store rows in the order of the files.",
+        "- **Incremental mart**: done. A later load recomputes only the sessions it wrote, those whose follow-ups",
+        "  or corrections it wrote, and the later sessions of the same patients (the month below); a first load",
+        "  still builds the mart whole, which is what the ratio above includes.",
+        "- **Memory limit that follows the machine**: done. 1 GB up to about 400 MB of files (so a million",
+        "  treatments stay under 1.5 GB), 2.5 bytes per byte of input above that, at most 40 % of the machine's",
+        "  memory; ten million treatments no longer spill to disk under a 1 GB limit.",
+    ]
+
 
 
 NOTES = [
@@ -506,6 +623,17 @@ NOTES = [
 ]
 
 
+def bench_10m(workdir: Path) -> dict:
+    print("[bench] 10,000,000 treatments", flush=True)
+    r = bench_load(10_000_000, workdir, 2)  # two of each, alternating, so both sides meet the same machine
+    con = duckdb.connect(r["db"], read_only=True)
+    r["rows_read"] = con.execute("SELECT sum(rows_read) FROM load_log").fetchall()[0][0]
+    con.close()
+    r.update(bench_pages(r["db"], 1))
+    r["measured_at"] = dt.datetime.now().replace(microsecond=0).isoformat()
+    return r
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -517,10 +645,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-incremental", action="store_true")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the report and plot from the JSON of the last run, measuring nothing")
+    parser.add_argument("--add-10m", action="store_true",
+                        help="measure only the 10M load and pages, and add them to the last run's report")
     args = parser.parse_args(argv)
-    if args.report_only:
+    if args.report_only or args.add_10m:
         results = json.loads(args.report.with_suffix(".json").read_text(encoding="utf-8"))
         results["notes"] = list(NOTES)
+        if args.add_10m:
+            results["10m"] = bench_10m(args.workdir)
+            results["load_average_end_10m"] = os.getloadavg()
+            args.report.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
         write_report(results, args.report)
         return results
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -543,13 +677,8 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.no_incremental:
         results["incremental"] = bench_incremental(max(sizes), args.workdir)
     if args.with_10m:
-        print("[bench] 10,000,000 treatments", flush=True)
-        r = bench_load(10_000_000, args.workdir, 1)
-        con = duckdb.connect(r["db"], read_only=True)
-        r["rows_read"] = con.execute("SELECT sum(rows_read) FROM load_log").fetchall()[0][0]
-        con.close()
-        r.update(bench_pages(r["db"], 1))
-        results["10m"] = r
+        results["10m"] = bench_10m(args.workdir)
+    results["load_average_end"] = os.getloadavg()
     args.report.parent.mkdir(parents=True, exist_ok=True)
     (args.report.with_suffix(".json")).write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     write_report(results, args.report)
