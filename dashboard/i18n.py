@@ -1546,6 +1546,17 @@ TEXTS: dict[str, tuple[str, str]] = {
     "event_upload": ("upload", "opplasting"),
     "event_load": ("load", "innlasting"),
     # --- the monthly report (dashboard/report.py) -------------------------------------------------------------
+    "report_heading": ("Monthly report, {month}", "Månedsrapport for {month}"),
+    "report_button": ("Monthly report (PDF)", "Månedsrapport (PDF)"),
+    "report_file_stem": ("quality-report", "kvalitetsrapport"),
+    "report_button_help_internal": ("For the quality meeting: the month's figures, the charts with process changes, "
+                                    "the signals and their reviews, the costs. Internal; the download is logged.",
+                                    "Til kvalitetsmøtet: månedens tall, diagrammene med prosessendringer, "
+                                    "signalene og vurderingene av dem, kostnadene. Internt; nedlastingen logges."),
+    "report_button_help_release": ("The month's figures with small counts hidden and counts rounded, fit to "
+                                   "e-mail; no clinician is named. The download is logged.",
+                                   "Månedens tall med små tall skjult og antall avrundet, egnet for e-post; ingen "
+                                   "behandler navngis. Nedlastingen logges."),
     "report_title": ("Quality report {month}", "Kvalitetsrapport {month}"),
     "report_subtitle": ("Botulinum-toxin treatment: outcomes, signals and correction costs for the quality meeting",
                         "Behandling med botulinumtoksin: resultater, signaler og korrigeringskostnader til "

@@ -327,7 +327,7 @@ OUTCOME_KEYS: tuple[str, ...] = (
     "insufficient_effect", "correction", "asymmetry", "ptosis", "eyelid_ptosis", "brow_ptosis", "dry_eye",
     "double_vision", "bruising", "bleeding", "pain", "itching", "infection", "allergic_reaction",
     "unsatisfactory_result", "headache_non_response", "hyperhidrosis_non_response", "secondary_non_response",
-    "treated_despite_risk",
+    "treated_despite_risk", "expired_lot",
 )
 OUTCOME_SPELLINGS: dict[str, tuple[str, ...]] = {k: (k,) for k in OUTCOME_KEYS}
 

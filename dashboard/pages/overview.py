@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, filters, i18n
+from dashboard import auth, charts, data, filters, i18n
 from dashboard import components as ui
-from pipelines.metrics import analysis, lookups, registry, signals, small_cells
-from pipelines.release import reviews
+from pipelines.metrics import analysis, counting, lookups, registry, signals, small_cells
+from pipelines.release import disclosure, reviews
 
 PAGE_PARAMS = ("scope", "since", "improving", "page_n")
 SIGNALS_PER_PAGE = 12
@@ -286,6 +286,37 @@ def since_input(ctx: ui.Context, container, by_month: bool = False) -> dt.date:
     return value
 
 
+def monthly_report(ctx: ui.Context) -> None:
+    """The quality meeting's monthly report (dashboard/report.py, the same as `python -m pipelines report`) for the
+    reporting period's last month: internal for roles that see sessions, released (small counts suppressed,
+    rounded, no clinician named) for the others. Built when the button is clicked, logged as an export."""
+    from dashboard import report as monthly
+
+    if ctx.report is None:
+        return
+    lg = ctx.lang
+    month = ctx.report.months[-1]
+    who = auth.current()
+    internal = ui.sees_sessions()
+    options = monthly.ReportOptions(month=month, lang=lg, user=who.user,
+                                    release=None if internal else disclosure.Rule(),
+                                    reviews_file=reviews.reviews_path_for(data.db_path()) if internal else None)
+    name = f"{ui.tr('report_file_stem')}-{month:%Y-%m}.pdf"
+
+    def build() -> tuple[bytes, int]:
+        return data.cached(monthly.report_bytes, options, ".pdf"), 1
+
+    with st.container(border=True):
+        cols = st.columns([3, 1.3], vertical_alignment="center")
+        cols[0].markdown(f"**{ui.tr('report_heading', month=monthly.month_name(month, lg))}**  \n"
+                         + ui.tr("report_button_help_internal" if internal else "report_button_help_release"))
+        cols[1].download_button(ui.tr("report_button"), data=auth.logged_download(
+            who, f"report {month:%Y-%m} -> {name}" + ("" if internal else " (release)"),
+            auth.describe(counting.Filters(date_from=month, date_to=monthly.month_end(month))), build),
+            file_name=name, mime="application/pdf", key="download_report", icon=":material/picture_as_pdf:",
+            on_click="ignore", width="stretch")
+
+
 def main() -> None:
     filters.page(PAGE_PARAMS)
     ctx = ui.context()
@@ -297,6 +328,7 @@ def main() -> None:
                         min_sessions=ctx.min_sessions)
     spc = data.cached(signals.spc_frames, None, filters=ctx.filters, as_of=ctx.as_of, min_sessions=ctx.min_sessions)
     rows = headline_rows(rates, spc, lg, ctx.report)
+    monthly_report(ctx)
 
     k = st.columns(4)
     report_n = data.cached(lookups.session_count, ctx.report_filters())

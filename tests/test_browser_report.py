@@ -1,0 +1,42 @@
+"""The monthly report from the overview's button (issue 12, item 3), in a real browser on the demo (demo mode:
+everyone is admin, so the internal report): the PDF downloads, reads back with pypdf as the report of the
+reporting month, and the download is in the access log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pypdf
+import pytest
+from test_browser import (  # noqa: F401 - the launch / context fixtures and the demo server are shared
+    browser_context_args,
+    browser_type_launch_args,
+    server,
+    settle,
+)
+
+from pipelines.release import access
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_overview_button_downloads_the_months_report(server, page, tmp_path_factory):
+    page.goto(f"{server}/?lang=nb")
+    settle(page)
+    page.get_by_text("Månedsrapport for").first.wait_for(timeout=60_000)
+    heading = page.get_by_text("Månedsrapport for").first.inner_text()
+    month = heading.split("Månedsrapport for", 1)[1].strip().splitlines()[0]
+    with page.expect_download(timeout=120_000) as info:
+        page.get_by_role("button", name="Månedsrapport (PDF)").click()
+    download = info.value
+    assert download.suggested_filename.startswith("kvalitetsrapport-") and download.suggested_filename.endswith(".pdf")
+    pages = [" ".join(p.extract_text().split()) for p in pypdf.PdfReader(download.path()).pages]
+    text = " ".join(pages)
+    assert f"Kvalitetsrapport {month}" in text
+    assert "Måneden i tall" in text and "Signaler" in text and "Korrigeringskostnader" in text
+    assert all("Øyeblikksbilde:" in p for p in pages)
+    # the access log sits beside the demo database (test_browser.server: CLINIC_ACCESS_LOG)
+    logs = list(Path(tmp_path_factory.getbasetemp()).rglob("clinic.access.jsonl"))
+    entries = [e for path in logs for e in access.read_log(path) if e["what"].startswith("report ")]
+    assert entries and entries[-1]["event"] == "export" and entries[-1]["what"].endswith(".pdf")
+    assert len(entries[-1]["file_sha256"]) == 64
