@@ -15,6 +15,8 @@ from test_browser import (  # noqa: F401 - the launch / context fixtures and the
     settle,
 )
 
+from test_browser_auth import sign_in, stack  # noqa: F401 - the sign-in stack (provider + app) is shared
+
 from pipelines.release import access
 
 pytestmark = pytest.mark.browser
@@ -40,3 +42,20 @@ def test_the_overview_button_downloads_the_months_report(server, page, tmp_path_
     entries = [e for path in logs for e in access.read_log(path) if e["what"].startswith("report ")]
     assert entries and entries[-1]["event"] == "export" and entries[-1]["what"].endswith(".pdf")
     assert len(entries[-1]["file_sha256"]) == 64
+
+
+def test_the_manager_gets_the_released_report(stack, page):  # noqa: F811 - the sign-in stack of test_browser_auth
+    """The manager sees no session: the overview's report is the release (small counts hidden, rounded, no
+    clinician named, no signals), and its download is logged under the manager's name."""
+    sign_in(page, stack, "manager")
+    page.get_by_text("Monthly report,").first.wait_for(timeout=60_000)
+    with page.expect_download(timeout=120_000) as info:
+        page.get_by_role("button", name="Monthly report (PDF)").click()
+    pages = [" ".join(p.extract_text().split()) for p in pypdf.PdfReader(info.value.path()).pages]
+    text = " ".join(pages)
+    assert all("Use: for use outside the clinic" in p for p in pages)
+    assert "Signals and their reviews name clinicians and are internal" in text
+    for code in ("C01", "C02", "C03", "C04", "C05"):
+        assert code not in text
+    logged = [e for e in access.read_log(stack["log"]) if e["user"] == "leder@klinikk.no" and e["event"] == "export"]
+    assert logged and logged[-1]["what"].startswith("report ") and logged[-1]["what"].endswith("(release)")
