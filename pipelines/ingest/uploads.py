@@ -29,7 +29,7 @@ import duckdb
 
 from pipelines import contract
 from pipelines.ingest import presets, privacy
-from pipelines.ingest.read import InputError, decode_csv, normalise_header, read_sources, sniff_delimiter, sniff_format
+from pipelines.ingest.read import InputError, normalise_header, read_sources
 from pipelines.ingest.store import PRIVATE_FILE_MODE
 from pipelines.sqltext import ident
 
@@ -111,34 +111,8 @@ def forget(path: Path) -> None:
         Path(path).unlink()
 
 
-def _header_of(path: Path) -> list[str]:
-    """The file's header as the loader normalises it (the first sheet with one, for a workbook); [] when it
-    cannot be read. The privacy guard judges header names before anything is loaded; here they are only shown."""
-    try:
-        data = path.read_bytes()
-        fmt = sniff_format(path, data[:8])
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            raw = list(pq.read_schema(path).names)
-        elif fmt == "xlsx":
-            from python_calamine import CalamineWorkbook
-
-            workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-            raw = []
-            for name in workbook.sheet_names:
-                rows = workbook.get_sheet_by_name(name).to_python()
-                if rows and any(v not in (None, "") for v in rows[0]):
-                    raw = [v for v in rows[0]]
-                    break
-        else:
-            text, _ = decode_csv(path, data)
-            first = text.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
-            raw = next(csv.reader([first], delimiter=sniff_delimiter(path, first)))
-    except (InputError, OSError, ValueError, StopIteration):
-        return []
-    except Exception:  # noqa: BLE001 - a damaged workbook: calamine's own errors; the preview says why elsewhere
-        return []
+def _normalised(raw: list[str]) -> list[str]:
+    """A header as the loader normalises it (names only; empty ones left out)."""
     return [normalise_header(v) for v in raw if normalise_header(v)]
 
 
@@ -156,7 +130,7 @@ def preview(path: Path, column_map: dict[str, str] | None = None, table: str | N
         try:
             plan = presets.PresetPlan.for_files([path], Path(db), preset, column_map or {})
         except presets.PresetError as exc:
-            return [FilePreview(path.name, None, header=_header_of(path), problem=str(exc), raw_header=raw)]
+            return [FilePreview(path.name, None, header=_normalised(raw), problem=str(exc), raw_header=raw)]
         column_map, provided = plan.column_map(0), plan.provided_columns(0)
         chosen = plan.choices[0].preset
         label = chosen.label if chosen else ""
@@ -170,7 +144,7 @@ def preview(path: Path, column_map: dict[str, str] | None = None, table: str | N
             sources = read_sources(con, path, column_map=column_map or {}, table_name=table, relation_prefix="pv",
                                    provided_columns=provided)
         except InputError as exc:
-            header = _header_of(path)
+            header = _normalised(raw)
             item = FilePreview(path.name, None, header=header, problem=exc.problem,
                                refused=isinstance(exc, privacy.PrivacyError), preset=label, raw_header=raw)
             names = [(column_map or {}).get(h, h) for h in header]
@@ -184,7 +158,7 @@ def preview(path: Path, column_map: dict[str, str] | None = None, table: str | N
                 item.missing_optional = [c for c in t.column_names if c not in names and c not in t.required_columns]
             return [item]
         out = []
-        header = _header_of(path)
+        header = _normalised(raw)
         mapped = {(column_map or {}).get(h, h) for h in header} | set(provided)
         for source in sources:
             t = source.table
