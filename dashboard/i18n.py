@@ -1639,6 +1639,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                              "a hidden month is shown as –.",
                              "Frigitte tall: antall avrundet til nærmeste 5, beløp regnet fra de avrundede "
                              "tallene; en skjult måned vises som –."),
+    "report_no_period": ("(no whole month of the year yet)", "(ingen hel måned av året ennå)"),
     "report_costs_counts_note": ("Corrections here are every correction session performed in the period, also "
                                  "those more than {days} days after the session they correct; the correction rate "
                                  "in the headline counts the period's primary sessions corrected within {days} "

@@ -359,22 +359,16 @@ def changes_section(con, o: ReportOptions, as_of: dt.date) -> Section:
     return section
 
 
-def _cost_sums(frame: pd.DataFrame, start: dt.date, end: dt.date) -> dict[str, float] | None:
-    months = pd.to_datetime(frame["month"]).dt.date
-    part = frame[((months >= start) & (months <= end)).to_numpy()]
-    if part.empty:
-        return None
-    out = {c: float(part[c].sum()) for c in ("correction_n", "correction_cost_nok", "primary_n")}
-    out["per_100"] = out["correction_cost_nok"] / out["primary_n"] * 100 if out["primary_n"] else float("nan")
-    return out
-
-
-def _cost_row(label: str, sums: dict[str, float] | None, lg: str) -> list[str]:
-    if sums is None:
+def _cost_row(label: str, sums: dict | None, lg: str) -> list[str]:
+    """Period, corrections, primary treatments, cost, cost per 100 with its 95 % interval (costs.per_100_interval)."""
+    if sums is None or sums.get("is_hidden"):
         return [label, "–", "–", "–", "–"]
-    per_100 = i18n.nok(sums["per_100"], lg) if pd.notna(sums["per_100"]) else "–"
+    per_100, low, high = (_number(sums.get(k)) for k in ("per_100_nok", "per_100_low_nok", "per_100_high_nok"))
+    text = "–" if per_100 is None else i18n.nok(per_100, lg)
+    if per_100 is not None and low is not None and high is not None:
+        text += f" ({i18n.nok(low, lg)}–{i18n.nok(high, lg)})"
     return [label, _count(sums["correction_n"], lg), _count(sums["primary_n"], lg),
-            i18n.nok(sums["correction_cost_nok"], lg), per_100]
+            i18n.nok(sums["correction_cost_nok"], lg), text]
 
 
 def costs_section(con, o: ReportOptions, as_of: dt.date) -> Section:
@@ -397,24 +391,26 @@ def costs_section(con, o: ReportOptions, as_of: dt.date) -> Section:
             if len(frame) and frame.iloc[0].get("suppression") != disclosure.MARK:
                 r = frame.iloc[0]
                 sums = {"correction_n": r["correction_n"], "primary_n": r["primary_n"],
-                        "correction_cost_nok": r["correction_cost_nok"], "per_100": r["cost_per_100_primary_nok"]}
+                        "correction_cost_nok": r["correction_cost_nok"], "per_100_nok": r["cost_per_100_primary_nok"]}
             rows.append(_cost_row(i18n.month_label(start, lg), sums, lg))
-        section.tables.append(Table(columns, rows, numeric=(1, 2, 3, 4), widths=(2.4, 1.4, 1.5, 1.8, 1.8)))
+        section.tables.append(Table(columns, rows, numeric=(1, 2, 3, 4), widths=(2.1, 1.3, 1.4, 2.0, 2.6)))
         section.notes.append(t("report_costs_release", lg))
         return section
-    start = min(add_months(m, -23), dt.date(m.year - 1, 1, 1))
-    frame = export.costs_frame(con, by="month", filters=Filters(date_from=start, date_to=m_end), as_of=as_of)
+    frame = export.costs_frame(con, by="month", filters=Filters(date_from=add_months(m, -23), date_to=m_end),
+                               as_of=as_of)
     if frame.empty:
         section.paragraphs.append(t("costs_empty", lg))
         return section
-    ytd_start, ytd_before = dt.date(m.year, 1, 1), dt.date(m.year - 1, 1, 1)
-    spans = [(m, m), (year_ago, year_ago), (ytd_start, m), (ytd_before, add_months(m, -12)),
-             (add_months(m, -11), m), (add_months(m, -23), add_months(m, -12))]
-    rows = [_cost_row(i18n.month_label(a, lg) if a == b else month_span(a, b, lg), _cost_sums(frame, a, b), lg)
-            for a, b in spans]
-    section.tables.append(Table(columns, rows, numeric=(1, 2, 3, 4), widths=(2.4, 1.4, 1.5, 1.8, 1.8)))
-    section.notes.append(t("report_costs_counts_note", lg, days=costs.LATE_AFTER_DAYS))
     months = pd.to_datetime(frame["month"]).dt.date
+    per_month = costs.with_interval(frame).assign(per_100_nok=frame["cost_per_100_primary_nok"])
+    rows = [_cost_row(i18n.month_label(day, lg), next(iter(per_month[(months == day).to_numpy()]
+                                                           .to_dict("records")), None), lg) for day in (m, year_ago)]
+    # this year so far and the last 12 months, each against the year before: the costs page's comparison
+    compared = costs.cost_comparison(con, as_of=as_of, through=m_end)
+    rows += [_cost_row(month_span(r["date_from"], r["date_to"], lg) if r["date_to"] >= r["date_from"] else
+                       t("report_no_period", lg), r, lg) for r in compared.to_dict("records")]
+    section.tables.append(Table(columns, rows, numeric=(1, 2, 3, 4), widths=(2.1, 1.3, 1.4, 2.0, 2.6)))
+    section.notes.append(t("report_costs_counts_note", lg, days=costs.LATE_AFTER_DAYS))
     shown = frame[(months >= add_months(m, 1 - CHART_MONTHS)).to_numpy()]
     section.figures.append((t("cost_month_title", lg), charts.cost_time_chart(shown, lang=lg,
                                                                                 height=CHART_HEIGHT_PX), ""))

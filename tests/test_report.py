@@ -62,8 +62,14 @@ def test_the_costs_count_the_correction_by_hand(internal_nb):
     # S03: 6 units x 32 NOK (price from 2024-03-10) + 10 min x 30 NOK + 100 NOK consumables = 592 NOK; 4 primaries
     # -> 14 800 NOK per 100 primary treatments (the numbers in Norwegian format: a no-break space groups thousands)
     assert re.search(r"mars 2024 1 4 kr\s592 kr\s14\s800", text), text
+    # with its 95 % interval: Garwood limits for 1 correction (0.0253, 5.5716) x 592 NOK x 100 / 4 primaries
+    assert re.search(r"kr\s14\s800 \(kr\s375–kr\s82\s460\)", text), text
     # the same month a year before has no data
     assert "mars 2023 – – – –" in text
+    # this year so far: January-March 2024, primaries S07-S10, S11, S12, S14, S01, S02, S04, S05 = 11, one
+    # correction (592 NOK) -> 5 382 per 100; the last 12 months add S13 (October 2023): 12 -> 4 933
+    assert re.search(r"jan\. 2024–mars 2024 1 11 kr\s592 kr\s5\s382", text), text
+    assert re.search(r"apr\. 2023–mars 2024 1 12 kr\s592 kr\s4\s933", text), text
 
 
 def test_every_page_carries_the_provenance(internal_nb, fixture_db):

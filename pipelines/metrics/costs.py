@@ -308,8 +308,10 @@ def cost_comparison(
     prices: pd.DataFrame | None = None,
     clinician_costs: pd.DataFrame | None = None,
     min_sessions: int = 0,
+    through: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Cost per 100 primary treatments in the periods of comparison_periods (the filters' own dates give way to
+    """Cost per 100 primary treatments in the periods of comparison_periods (ending with the newest whole month
+    by `through`, default the as-of date: the monthly report passes its month's last day) (the filters' own dates give way to
     them; their clinicians, products, indications and areas apply): one row per period with comparison, period,
     date_from, date_to, correction_n, correction_cost_nok, primary_n, per_100_nok, per_100_low_nok,
     per_100_high_nok (per_100_interval) and is_hidden (a period of fewer than `min_sessions` primary
@@ -318,7 +320,7 @@ def cost_comparison(
 
     as_of = as_of or default_as_of(con)
     rows = []
-    for comparison, period, start, end in comparison_periods(as_of):
+    for comparison, period, start, end in comparison_periods(through or as_of):
         if end < start:
             tot = {"correction_n": 0.0, "correction_cost_nok": 0.0, "primary_n": 0.0, "per_100": float("nan"),
                    "is_hidden": False}
