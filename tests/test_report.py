@@ -170,7 +170,7 @@ def demo_with_reviews(tmp_path_factory):
     assert len(concerning) >= 2
     episode = concerning.iloc[0]
     reviews.record_review(reviews.reviews_path_for(db), episode,
-                          reviews.Review("action_taken", "Gjennomgått med behandler", "Kari Lege",
+                          reviews.Review("action_taken", "Gjennomgått med behandler <b>x</b> & co", "Kari Lege",
                                          dt.date(2026, 7, 15)),
                           user="lege@klinikk.no", role="doctor", access_log=log)
     return db, episode, len(concerning)
@@ -185,7 +185,8 @@ def test_the_report_holds_the_reviews_and_the_months_process_changes(demo_with_r
     assert "12.05.2026 Ny fortynningsrutine for Vistabel hele klinikken nei" in text
     assert f"står på listen i alt, 1 av dem er vurdert" in text
     assert f"{listed} står på listen i alt" in text
-    assert "Tiltak iverksatt (lege@klinikk.no" in text and "Gjennomgått med behandler" in text
+    assert "Tiltak iverksatt (lege@klinikk.no" in text
+    assert "Gjennomgått med behandler <b>x</b> & co" in text  # a reviewer's text is text, never PDF markup
     assert "tiltak: Kari Lege innen 15.07.2026" in text
     assert text.count("ikke vurdert") == listed - 1
     # a release leaves the reviews out, keeps the clinic-wide change

@@ -75,8 +75,6 @@ TEXTS = {
     "rule_funnel_998": ("outside the funnel's 99.8 % limit", "utenfor traktens 99,8 %-grense"),
     "rule_cusum": ("the CUSUM crossed its threshold", "CUSUM krysset terskelen"),
 }
-MONTHS_NB = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
-             "november", "desember")
 
 
 class AlertConfigError(UserError):
@@ -265,10 +263,11 @@ def _t(key: str, lang: str, **values) -> str:
 
 
 def _month(text: str, lang: str) -> str:
-    year, month = int(text[:4]), int(text[5:7])
-    if lang == "nb":
-        return f"{MONTHS_NB[month - 1]} {year}"
-    return dt.date(year, month, 1).strftime("%B %Y")
+    """'mai 2025' / 'May 2025' (CLDR, as the dashboard writes a month out)."""
+    from babel import dates as babel_dates
+
+    return babel_dates.format_skeleton("yMMMM", dt.date(int(text[:4]), int(text[5:7]), 1),
+                                       locale="nb_NO" if lang == "nb" else "en_US")
 
 
 def chart_link(episode: Mapping, base_url: str) -> str:
