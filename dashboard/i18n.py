@@ -1624,12 +1624,6 @@ TEXTS: dict[str, tuple[str, str]] = {
                                "en rapport som skal ut av klinikken."),
     "report_not_reviewed": ("not reviewed", "ikke vurdert"),
     "report_clinic": ("the clinic", "klinikken"),
-    "report_rule_sigma": ("a month outside the control limits", "en måned utenfor kontrollgrensene"),
-    "report_rule_runs_longest": ("a long run on one side of the centre line",
-                                 "en lang serie på én side av senterlinjen"),
-    "report_rule_runs_crossings": ("too few crossings of the centre line", "for få kryssinger av senterlinjen"),
-    "report_rule_funnel_998": ("outside the funnel's 99.8 % limit", "utenfor traktens 99,8 %-grense"),
-    "report_rule_cusum": ("the CUSUM crossed its threshold", "CUSUM krysset terskelen"),
     "report_costs": ("Correction costs", "Korrigeringskostnader"),
     "report_costs_text": ("Free corrections of insufficient effect: product, chair time and consumables. Per 100 "
                           "primary treatments, so months of different size compare.",

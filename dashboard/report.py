@@ -307,7 +307,7 @@ def signals_section(con, o: ReportOptions, as_of: dt.date) -> Section:
     for title, part in ((t("report_signals_new", lg), frame[is_new]), (t("report_signals_open", lg),
                                                                       frame[~is_new])):
         rows = [[_label(registry.get(r["outcome"]), lg), _text(r.get("clinician")) or t("report_clinic", lg),
-                 t(f"report_rule_{r['rule']}", lg) if f"report_rule_{r['rule']}" in i18n.TEXTS else r["rule"],
+                 signals.rule_words(r["rule"], lg),
                  _month_text(r["first_date"], lg), _review_text(r, lg)] for r in part.to_dict("records")]
         section.paragraphs.append(f"{title}: {len(rows)}")
         if rows:

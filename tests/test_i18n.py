@@ -167,7 +167,6 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     "responder_reference_{}": ("migraine", "tension_headache", "hyperhidrosis"),
     "{}_title": SETUP_KEYS,
     "{}_text": (*SETUP_KEYS, *METHOD_KEYS),
-    "report_rule_{}": (*signals.LISTED_SPC_RULES, "funnel_998", "cusum"),  # dashboard/report.py
     "load_table_{}": ("treatments", "follow_ups", "clinicians", "product_prices"),  # pages/load.py
 }
 KEY_FUNCTIONS = {"t": "TEXTS", "tr": "TEXTS", "tn": "PLURALS"}  # tr: the streamlit-side wrappers of t

@@ -429,6 +429,23 @@ def collect(*parts: pd.DataFrame) -> pd.DataFrame:
 # The list: which signals are listed, as episodes (the false-alarm budget, docs/signal-budget.md)
 # --------------------------------------------------------------------------------------------------------------
 
+# What fired, in a few plain words per language (English, Norwegian): for texts outside the dashboard's own
+# signal list, which names the figures too (the monthly report, the alert e-mail). Read with rule_words().
+RULE_WORDS: dict[str, tuple[str, str]] = {
+    "sigma": ("a month outside the control limits", "en måned utenfor kontrollgrensene"),
+    "runs_longest": ("a long run on one side of the centre line", "en lang serie på én side av senterlinjen"),
+    "runs_crossings": ("too few crossings of the centre line", "for få kryssinger av senterlinjen"),
+    "funnel_998": ("outside the funnel's 99.8 % limit", "utenfor traktens 99,8 %-grense"),
+    "cusum": ("the CUSUM crossed its threshold", "CUSUM krysset terskelen"),
+}
+
+
+def rule_words(rule: str, lang: str) -> str:
+    """A listed rule in plain words ('nb' or 'en'); an unknown rule as its key."""
+    en, nb = RULE_WORDS.get(rule, (rule, rule))
+    return nb if lang == "nb" else en
+
+
 LISTED_SPC_RULES = ("sigma", "runs_longest", "runs_crossings")
 # The budget: in an in-control clinic of the demo's size (10 clinicians, 36 months, ~20,000 sessions) the list
 # holds at most this many concerning episodes in 36 months on average (one a quarter). Measured with these

@@ -44,7 +44,7 @@ import pandas as pd
 
 from pipelines.errors import UserError
 from pipelines.ingest.store import PRIVATE_FILE_MODE, private_dir
-from pipelines.metrics import registry
+from pipelines.metrics import registry, signals
 from pipelines.release import access, export
 
 ALERT_DEADLINE_SECONDS = 8.0  # the longest a load waits for the mail server (connect, talk, send)
@@ -69,11 +69,6 @@ TEXTS = {
     "retry": ("(sent again: the last attempt could not be delivered)", "(sendt på nytt: forrige forsøk kom ikke fram)"),
     "footer": ("Review each signal on the dashboard's signal list. This message holds no patient data.",
                "Vurder hvert signal i signallisten i dashbordet. Meldingen inneholder ingen pasientopplysninger."),
-    "rule_sigma": ("a month outside the control limits", "en måned utenfor kontrollgrensene"),
-    "rule_runs_longest": ("a long run on one side of the centre line", "en lang serie på én side av senterlinjen"),
-    "rule_runs_crossings": ("too few crossings of the centre line", "for få kryssinger av senterlinjen"),
-    "rule_funnel_998": ("outside the funnel's 99.8 % limit", "utenfor traktens 99,8 %-grense"),
-    "rule_cusum": ("the CUSUM crossed its threshold", "CUSUM krysset terskelen"),
 }
 
 
@@ -285,7 +280,7 @@ def message(episodes: list[dict], config: AlertConfig, *, day: dt.date) -> Email
         o = registry.get(e["outcome"])
         label = o.label_nb if lang == "nb" else o.label_en
         who = e["clinician"] or _t("clinic", lang)
-        rule = _t(f"rule_{e['rule']}", lang) if f"rule_{e['rule']}" in TEXTS else e["rule"]
+        rule = signals.rule_words(e["rule"], lang)
         line = f"- {label} | {who} | {rule} | {_t('began', lang)} {_month(e['first_month'], lang)}"
         if e.get("retry"):
             line += " " + _t("retry", lang)
