@@ -171,16 +171,16 @@ def cost_summary(
 WITH costs AS ({_model(relations)}),
 c AS (SELECT *, string_split(areas, '|') AS area_list FROM costs),
 cost_groups AS (
-    SELECT {cost_group} AS g, count(*) AS correction_n, sum(correction_cost_nok) AS correction_cost_nok,
-           sum(product_cost_nok) AS product_cost_nok, sum(chair_cost_nok) AS chair_cost_nok,
-           sum(consumables_nok) AS consumables_nok, count(*) FILTER (WHERE is_unpriced) AS unpriced_n,
+    SELECT {cost_group} AS g, count(*) AS correction_n, fsum(correction_cost_nok) AS correction_cost_nok,
+           fsum(product_cost_nok) AS product_cost_nok, fsum(chair_cost_nok) AS chair_cost_nok,
+           fsum(consumables_nok) AS consumables_nok, count(*) FILTER (WHERE is_unpriced) AS unpriced_n,
            count(*) FILTER (WHERE is_chair_time_unknown) AS unknown_chair_time_n,
            count(*) FILTER (WHERE is_late) AS late_correction_n
     FROM c WHERE {where_c} GROUP BY 1
 ),
 session_groups AS (
     SELECT {session_group} AS g, count(*) FILTER (WHERE s.corrects_treatment_id IS NULL) AS primary_n,
-           sum(s.price_nok) AS revenue_nok
+           fsum(s.price_nok) AS revenue_nok
     FROM (SELECT *, string_split(areas, '|') AS area_list FROM treatments WHERE treated_on <= $as_of) s
     WHERE {where_s} GROUP BY 1
 )

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -631,6 +632,13 @@ others AS (
 rated AS (SELECT *, {_shrunk_rate_sql()} AS p FROM others)"""
 
 
+def _exact_sum(values: pd.Series) -> float:
+    """SQL's sum of a float column, exactly rounded: the known values summed with math.fsum; NaN when none is
+    known."""
+    known = values.dropna().astype(float)
+    return math.fsum(known) if len(known) else float("nan")
+
+
 def expected_by_clinician(
     con: duckdb.DuckDBPyConnection,
     outcome_key: str,
@@ -655,11 +663,23 @@ def expected_by_clinician(
     Returns clinician, numerator_n (observed), expected_n (NaN when no other clinician has a session), denominator_n.
     """
     prefix, params = _reference_sql(con, registry.get(outcome_key), filters, as_of or default_as_of(con))
+    # one row per clinician and stratum; the expected counts are summed here with math.fsum, which is exactly
+    # rounded and so the same in every run (a parallel SQL sum of floats may differ in the last bits between runs,
+    # and the page's file must be the command line's byte for byte)
     sql = f"""{_loo_cells_sql(prefix)}
-SELECT clinician, CAST(sum(reported_e) AS BIGINT) AS numerator_n, sum(reported_n * p) AS expected_n,
-       CAST(sum(reported_n) AS BIGINT) AS denominator_n
-FROM rated WHERE reported_n > 0 GROUP BY clinician ORDER BY clinician"""
-    out = con.execute(sql, {**params, "k": float(shrink_sessions), "exclude": list(exclude)}).df()
+SELECT clinician, CAST(reported_e AS BIGINT) AS reported_e, CAST(reported_n AS BIGINT) AS reported_n,
+       CAST(reported_n * p AS DOUBLE) AS expected
+FROM rated WHERE reported_n > 0 ORDER BY clinician"""
+    cells = con.execute(sql, {**params, "k": float(shrink_sessions), "exclude": list(exclude)}).df()
+    rows = [
+        {"clinician": clinician, "numerator_n": int(group["reported_e"].sum()),
+         "expected_n": _exact_sum(group["expected"]),
+         "denominator_n": int(group["reported_n"].sum())}
+        for clinician, group in cells.groupby("clinician", sort=True)
+    ]
+    out = pd.DataFrame(rows, columns=["clinician", "numerator_n", "expected_n", "denominator_n"])
+    out["numerator_n"] = out["numerator_n"].astype("int64")
+    out["denominator_n"] = out["denominator_n"].astype("int64")
     out["expected_n"] = out["expected_n"].astype(float)
     return out
 

@@ -91,11 +91,11 @@ SELECT {', '.join(groups)},
        count(p.value) AS measured_n,
        count(*) - count(p.value) AS lost_n,
        count(*) FILTER (WHERE p.value <= 0.5 * p.baseline_headache_days) AS responders_n,
-       avg(p.baseline_headache_days) FILTER (WHERE p.value IS NOT NULL) AS baseline_mean,
-       avg(p.value) AS follow_up_mean,
-       avg(p.value - p.baseline_headache_days) AS change_mean,
+       favg(p.baseline_headache_days) FILTER (WHERE p.value IS NOT NULL) AS baseline_mean,
+       favg(p.value) AS follow_up_mean,
+       favg(p.value - p.baseline_headache_days) AS change_mean,
        stddev_samp(p.value - p.baseline_headache_days) AS change_sd,
-       avg(100 * (p.value - p.baseline_headache_days) / p.baseline_headache_days) AS pct_change_mean,
+       favg(100 * (p.value - p.baseline_headache_days) / p.baseline_headache_days) AS pct_change_mean,
        median(100 * (p.value - p.baseline_headache_days) / p.baseline_headache_days) AS pct_change_median
 FROM base p
 WHERE {where}
