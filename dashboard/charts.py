@@ -458,6 +458,94 @@ def _report_band(fig: go.Figure, report: tuple[dt.date, dt.date] | None, label: 
 
 
 # --------------------------------------------------------------------------------------------------------------
+# g-chart (rare outcomes: sessions between events)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def g_chart(
+    frame: pd.DataFrame,
+    *,
+    outcome_label: str,
+    lang: str,
+    as_of: dt.date | None = None,
+    sessions_since_last: int | None = None,
+    sessions_n: int | None = None,
+    changes: pd.DataFrame | None = None,
+    height: int = 440,
+) -> go.Figure:
+    """g-chart of an analysis.g_chart frame: one point per event at its treatment date, the followed-up sessions
+    without the event since the previous one; the median as centre line and the mean-based 3-sigma upper limit
+    per part (the lower limit is 0). A point above the limit (an unusually long run without the event: better)
+    is a blue diamond; Anhoej's run rules fired on a part: its centre line dashed in the concerning colour with a
+    note (a long run below the median means events coming closer together). `sessions_since_last` (the open gap
+    after the last event, at `as_of`) is drawn apart as a hollow marker: not a point of the chart, never judged."""
+    title = t("g_title", lang, outcome=outcome_label)
+    subtitle = t("g_subtitle", lang)
+    if frame is None or frame.empty:
+        return empty_figure(t("g_empty", lang, n=i18n.number(sessions_n or 0, lang)), lang=lang, title=title)
+    f = frame.reset_index(drop=True)
+    x = pd.to_datetime(pd.Series(f["event_date"]))
+    fig = go.Figure()
+    runs_notes = []
+    for i, (_part, idx) in enumerate(f.groupby("part", sort=True).groups.items()):
+        sub, xs = f.loc[idx], x.loc[idx]
+        fig.add_trace(go.Scatter(x=xs, y=sub["ucl"], mode="lines", line=dict(color=LIGHT_GREY, width=1.5,
+                                 shape="hvh"), name=t("legend_g_ucl", lang), legendgroup="limits",
+                                 showlegend=i == 0, hoverinfo="skip"))
+        runs = bool(sub["runs_signal"].iloc[0])
+        fig.add_trace(go.Scatter(x=xs, y=sub["cl"], mode="lines",
+                                 line=dict(color=CONCERNING if runs else BLACK, width=1.5,
+                                           dash="dash" if runs else "solid"),
+                                 name=t("legend_median", lang), legendgroup="cl", showlegend=i == 0,
+                                 hoverinfo="skip"))
+        if runs:
+            first = sub.iloc[0]
+            parts = []
+            if pd.notna(first["longest_run"]) and first["longest_run"] > first["longest_run_max"]:
+                parts.append(t("runs_longest_note", lang, run=int(first["longest_run"]),
+                               limit=int(first["longest_run_max"])))
+            if pd.notna(first["crossings"]) and first["crossings"] < first["crossings_min"]:
+                parts.append(i18n.tn("runs_crossings_note", int(first["crossings"]), lang,
+                                     limit=int(first["crossings_min"])))
+            runs_notes.append(t("spc_runs_note", lang, text="; ".join(parts)))
+    flagged = f["sigma_signal"].astype(bool).to_numpy()
+    hover = [_hover([f"<b>{i18n.date(r['event_date'], lang)}</b>",
+                     i18n.tn("g_hover_between", int(r["sessions_between"]), lang),
+                     t("g_hover_limits", lang, cl=i18n.number(r["cl"], lang), ucl=i18n.number(r["ucl"], lang, 1)),
+                     f"<b>{t('g_hover_long_gap', lang)}</b>" if fl else None])
+             for r, fl in zip(f.to_dict("records"), flagged, strict=True)]
+    fig.add_trace(go.Scatter(
+        x=x, y=f["sessions_between"], mode="lines+markers", name=t("legend_g_points", lang),
+        line=dict(color=GREY, width=1.5),
+        marker=dict(color=[IMPROVING if fl else GREY for fl in flagged],
+                    symbol=["diamond" if fl else "circle" for fl in flagged], size=[12 if fl else 8 for fl in flagged]),
+        customdata=np.array(hover, dtype=object).reshape(-1, 1), hovertemplate="%{customdata[0]}<extra></extra>"))
+    if flagged.any():
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=t("legend_g_long_gap", lang),
+                                 marker=dict(symbol="diamond", size=11, color=IMPROVING), hoverinfo="skip"))
+    xs_all = list(x)
+    if sessions_since_last is not None and as_of is not None:
+        at = pd.Timestamp(as_of)
+        xs_all.append(at)
+        fig.add_trace(go.Scatter(
+            x=[at], y=[sessions_since_last], mode="markers+text", name=t("legend_g_open", lang),
+            text=[t("g_open_label", lang)], textposition="top left", textfont=dict(size=11, color=GREY),
+            marker=dict(symbol="circle-open", size=10, color=GREY, line=dict(width=1.5, color=GREY)),
+            customdata=[[i18n.tn("g_open_hover", int(sessions_since_last), lang, date=i18n.date(as_of, lang))]],
+            hovertemplate="%{customdata[0]}<extra></extra>"))
+    for k, note in enumerate(runs_notes):
+        fig.add_annotation(text=note, xref="paper", yref="paper", x=1, y=1.0 - 0.07 * k, xanchor="right",
+                           yanchor="bottom", showarrow=False, font=dict(size=12, color=CONCERNING))
+    _layout(fig, title=title, subtitle=subtitle, lang=lang, height=height, y_title=t("axis_sessions_between", lang))
+    top = np.nanmax([*f["sessions_between"].astype(float), *f["ucl"].astype(float),
+                     float(sessions_since_last or 0)])
+    fig.update_yaxes(range=[0, top * 1.08 if top > 0 else 1], rangemode="tozero")
+    _date_range(fig, pd.Series(xs_all), lang)
+    add_process_changes(fig, changes, lang)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------------------
 # process changes and targets on the time charts (issue 12)
 # --------------------------------------------------------------------------------------------------------------
 

@@ -448,6 +448,48 @@ TEXTS: dict[str, tuple[str, str]] = {
                    "variation, for large denominators where a p-chart flags almost everything.",
                    "p-diagram: binomiske 3-sigma-grenser. Laneys p′-diagram utvider dem med variasjonen mellom "
                    "periodene, for store nevnere der et p-diagram flagger nesten alt."),
+    # the g-chart of a rare outcome (sessions between events; issue 13)
+    "chart_short_auto": ("Auto", "Auto"),
+    "chart_short_g": ("g (between events)", "g (mellom hendelser)"),
+    "chart_help_g": ("Auto: the p-chart, or the g-chart when the outcome is rare (a monthly chart would expect "
+                     "fewer than one event a month). p-chart: binomial 3-sigma limits. Laney's p′-chart widens "
+                     "them by the between-period variation, for large denominators where a p-chart flags almost "
+                     "everything. g-chart: one point per event, the sessions without it since the previous one.",
+                     "Auto: p-diagrammet, eller g-diagrammet når utfallet er sjeldent (et månedsdiagram ville "
+                     "vente under én hendelse i måneden). p-diagram: binomiske 3-sigma-grenser. Laneys p′-diagram "
+                     "utvider dem med variasjonen mellom periodene, for store nevnere der et p-diagram flagger nesten "
+                     "alt. g-diagram: ett punkt per hendelse, behandlingene uten hendelsen siden forrige."),
+    "g_title": ("{outcome}: sessions between events (g-chart)",
+                "{outcome}: behandlinger mellom hendelser (g-diagram)"),
+    "g_subtitle": ("One point per event: the followed-up sessions without it since the previous one. Centre line "
+                   "the median, upper limit from the mean (qicharts2); Anhøj's run rules against the median",
+                   "Ett punkt per hendelse: behandlingene som ble fulgt opp uten hendelsen siden forrige. "
+                   "Senterlinjen er medianen, øvre grense fra gjennomsnittet (qicharts2); Anhøjs serieregler mot "
+                   "medianen"),
+    "g_empty": ("No event in the period: {n} followed-up sessions without it.",
+                "Ingen hendelse i perioden: {n} behandlinger fulgt opp uten den."),
+    "g_hover_limits": ("Median {cl}, upper limit {ucl}", "Median {cl}, øvre grense {ucl}"),
+    "g_hover_long_gap": ("Unusually long without the event (above the upper limit)",
+                         "Uvanlig lenge uten hendelsen (over øvre grense)"),
+    "legend_g_points": ("Sessions between events", "Behandlinger mellom hendelser"),
+    "legend_g_ucl": ("Upper 3-sigma limit", "Øvre 3-sigma-grense"),
+    "legend_median": ("Median", "Median"),
+    "legend_g_long_gap": ("Long gap (better)", "Langt opphold (bedre)"),
+    "legend_g_open": ("Since the last event", "Siden siste hendelse"),
+    "g_open_label": ("so far", "så langt"),
+    "axis_sessions_between": ("Sessions between events", "Behandlinger mellom hendelser"),
+    "g_auto_note": ("A rare outcome: a monthly chart would expect fewer than one event a month, so most months are "
+                    "0 % and a single event crosses the limit. The g-chart of the sessions between events is shown "
+                    "instead (choose p for the monthly chart).",
+                    "Et sjeldent utfall: et månedsdiagram ville vente under én hendelse i måneden, så de fleste "
+                    "månedene er 0 % og én enkelt hendelse krysser grensen. Derfor vises g-diagrammet over "
+                    "behandlingene mellom hendelsene (velg p for månedsdiagrammet)."),
+    "g_rare_note": ("A rare outcome: fewer than one event is expected a month, so most months are 0 % and a single "
+                    "event crosses the limit. The g-chart of the sessions between events lists single events and "
+                    "is shown to the roles that see sessions.",
+                    "Et sjeldent utfall: under én hendelse er ventet i måneden, så de fleste månedene er 0 % og én "
+                    "enkelt hendelse krysser grensen. g-diagrammet over behandlingene mellom hendelsene viser "
+                    "enkelthendelser og vises for rollene som ser behandlinger."),
     "rules": ("Rules", "Regler"),
     "rules_anhoej": ("Anhøj", "Anhøj"),
     "rules_mdc": ("NHS MDC", "NHS MDC"),
@@ -1683,6 +1725,14 @@ PLURALS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
                       "Centre line and 3-sigma limits; {rules}; hollow points have fewer than {n} sessions"),
                      ("Senterlinje og 3-sigma-grenser; {rules}; hule punkter har færre enn {n} behandling",
                       "Senterlinje og 3-sigma-grenser; {rules}; hule punkter har færre enn {n} behandlinger")),
+    "g_hover_between": (("{n} session without the event before this one",
+                         "{n} sessions without the event before this one"),
+                        ("{n} behandling uten hendelsen før denne", "{n} behandlinger uten hendelsen før denne")),
+    "g_open_hover": (("{n} session since the last event ({date}), no event yet: not a point of the chart",
+                      "{n} sessions since the last event ({date}), no event yet: not a point of the chart"),
+                     ("{n} behandling siden siste hendelse ({date}), ingen hendelse ennå: ikke et punkt i diagrammet",
+                      "{n} behandlinger siden siste hendelse ({date}), ingen hendelse ennå: ikke et punkt i "
+                      "diagrammet")),
     "hover_awaiting": (("Window still open: {n} session", "Window still open: {n} sessions"),
                        ("Vindu ennå åpent: {n} behandling", "Vindu ennå åpent: {n} behandlinger")),
     "awaiting_short": (("{n} still open", "{n} still open"), ("{n} ennå åpen", "{n} ennå åpne")),

@@ -84,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--area", action="append", default=[], help="only sessions treating these areas (repeatable)")
     p.add_argument("--method", choices=["arcsine", "exact", "normal"], default="arcsine", help="funnel limits")
     p.add_argument("--overdispersion", choices=["auto", "on", "off"], default="auto", help="funnel adjustment")
-    p.add_argument("--chart", choices=["p", "pp"], default="p", help="spc: p-chart or Laney p'-chart")
+    p.add_argument("--chart", choices=["p", "pp", "g"], default="p",
+                   help="spc: p-chart or Laney p'-chart by period, or g-chart of the sessions between events (one "
+                        "row per event; for rare outcomes)")
     p.add_argument("--rules", choices=["anhoej", "mdc"], default="anhoej",
                    help="spc: Anhoej run rules or NHS Making Data Count rules")
     p.add_argument("--freeze", type=int, default=None, help="spc: centre line and limits from the first N points")

@@ -139,7 +139,7 @@ DYNAMIC: dict[str, tuple[str, ...]] = {
     "cusum_{}": ("in control", "watch", "signal", "no_events", "too_rare"),  # statuses, then why no chart
     "method_{}": analysis.FUNNEL_METHODS,
     "od_{}": analysis.OVERDISPERSION,
-    "chart_short_{}": analysis.CHARTS,
+    "chart_short_{}": ("auto", *analysis.CHARTS, "g"),  # the complications page: auto, p, pp, g
     "rules_{}": analysis.RULE_SETS,
     "period_{}": ("week", "month", "quarter", "year"),
     "review_{}": signals.REVIEW_SETS,

@@ -208,6 +208,49 @@ def incomplete_note(frame: pd.DataFrame, period: str, ctx: ui.Context) -> None:
     st.caption(ui.tr("spc_incomplete_note", periods=periods, as_of=i18n.date(ctx.as_of, ctx.lang)))
 
 
+def spc_chart(key: str, o: registry.Outcome, ctx: ui.Context, frame: pd.DataFrame, *, chart: str, rules: str,
+              period: str, chosen: dt.date | None) -> dt.date | None:
+    """The p / p' chart by period; a click on a point chooses the period reviewed below (returned)."""
+    lg = ctx.lang
+    least_followed = auth.min_completeness()
+    fig = charts.spc_chart(frame, outcome_label=o.label(lg), lang=lg, chart=chart, rules=rules, period=period,
+                           reference=charts.reference_tuple(o.reference),
+                           reference_text=(o.reference.text_nb if lg == "nb" else o.reference.text_en)
+                           if o.reference else None, higher_is_better=o.higher_is_better, highlight=chosen,
+                           min_completeness=least_followed,
+                           report=(ctx.report.start, ctx.report.end) if ctx.report and period == "month" else None,
+                           report_label=ui.tr("report_band", period=ui.report_text(ctx)),
+                           **quality_marks(key, frame, ctx))
+    event = ui.show_chart(fig, key=f"spc_{key}_{chart}_{rules}_{period}", on_select="rerun",
+                          selection_mode=("points",))
+    incomplete_note(frame, period, ctx)
+    ui.hidden_note(frame)
+    points = (event.selection.points if event and getattr(event, "selection", None) else None) or []
+    if points:
+        x = points[0].get("x")
+        if x:
+            clicked = pd.Timestamp(x).date()
+            if clicked in set(frame["period_start"]) and clicked != st.session_state.get("_spc_click"):
+                st.session_state["_spc_click"] = clicked
+                filters.canon()["point"] = clicked.isoformat()
+                st.session_state.pop(filters.widget_key("point"), None)
+                st.rerun()
+    return chosen
+
+
+def g_chart(key: str, o: registry.Outcome, ctx: ui.Context, *, auto: bool) -> None:
+    """The g-chart of the sessions between events (a rare outcome; roles that see sessions only)."""
+    lg = ctx.lang
+    frame = data.cached(analysis.g_chart, key, filters=ctx.filters, as_of=ctx.as_of)
+    fig = charts.g_chart(frame, outcome_label=o.label(lg), lang=lg, as_of=ctx.as_of,
+                         sessions_since_last=frame.attrs.get("sessions_since_last"),
+                         sessions_n=frame.attrs.get("sessions_n"),
+                         changes=changes.concerning(data.cached(changes.process_changes), key, ctx.filters))
+    ui.show_chart(fig, key=f"g_{key}")
+    if auto:
+        st.caption(ui.tr("g_auto_note"))
+
+
 def main() -> None:
     filters.page(PAGE_PARAMS)
     ctx = ui.context()
@@ -215,8 +258,13 @@ def main() -> None:
     ui.header("page_complications", ui.tr("complications_caption"))
     c = st.columns([2.3, 1.55, 1.65, 1.9], vertical_alignment="bottom")
     key = ui.outcome_picker(container=c[0])
-    chart = ui.choice("chart", "chart_type", analysis.CHARTS, default="p", prefix="chart_short",
-                      help_key="chart_help", container=c[1])
+    # the g-chart lists single events (their dates): offered to the roles that see sessions; "auto" picks it for a
+    # rare outcome (analysis.is_rare)
+    sees = ui.sees_sessions()
+    picked = ui.choice("chart", "chart_type", ("auto", *analysis.CHARTS, "g") if sees else analysis.CHARTS,
+                       default="auto" if sees else "p", prefix="chart_short",
+                       help_key="chart_help_g" if sees else "chart_help", container=c[1])
+    chart = picked if picked in analysis.CHARTS else "p"
     rules = ui.choice("rules", "rules", analysis.RULE_SETS, default="anhoej", prefix="rules", help_key="rules_help",
                       container=c[2])
     # weeks are for roles with session-level access: a week of one clinician is a handful of sessions
@@ -241,28 +289,13 @@ def main() -> None:
                   if (frame["denominator_n"] > 0).any() else None)
     if chosen is not None and not frame.empty and chosen not in set(frame["period_start"]):
         chosen = None
-    fig = charts.spc_chart(frame, outcome_label=o.label(lg), lang=lg, chart=chart, rules=rules, period=period,
-                           reference=charts.reference_tuple(o.reference),
-                           reference_text=(o.reference.text_nb if lg == "nb" else o.reference.text_en)
-                           if o.reference else None, higher_is_better=o.higher_is_better, highlight=chosen,
-                           min_completeness=least_followed,
-                           report=(ctx.report.start, ctx.report.end) if ctx.report and period == "month" else None,
-                           report_label=ui.tr("report_band", period=ui.report_text(ctx)), **quality_marks(key, frame, ctx))
-    event = ui.show_chart(fig, key=f"spc_{key}_{chart}_{rules}_{period}", on_select="rerun",
-                          selection_mode=("points",))
-    incomplete_note(frame, period, ctx)
-    ui.hidden_note(frame)
-    points = (event.selection.points if event and getattr(event, "selection", None) else None) or []
-    if points:
-        x = points[0].get("x")
-        if x:
-            clicked = pd.Timestamp(x).date()
-            if clicked in set(frame["period_start"]) and clicked != st.session_state.get("_spc_click"):
-                st.session_state["_spc_click"] = clicked
-                filters.canon()["point"] = clicked.isoformat()
-                st.session_state.pop(filters.widget_key("point"), None)
-                chosen = clicked
-                st.rerun()
+    rare = analysis.is_rare(frame)
+    if sees and (picked == "g" or (picked == "auto" and rare)):
+        g_chart(key, o, ctx, auto=picked == "auto")
+    else:
+        chosen = spc_chart(key, o, ctx, frame, chart=chart, rules=rules, period=period, chosen=chosen)
+        if rare and not sees:
+            st.caption(ui.tr("g_rare_note"))
 
     st.subheader(ui.tr("breakdown"))
     st.caption(ui.tr("breakdown_caption"))

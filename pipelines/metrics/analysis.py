@@ -3,6 +3,7 @@ read these, so a chart and its CSV always show the same numbers. Every interval 
 (the dashboard's pages and charts never call pipelines.stats: tests/test_architecture.py).
 
 - spc():       one outcome over time, p or Laney p' chart, Anhoej run rules and the NHS "Making Data Count" rules;
+- g_chart():   a rare outcome as sessions between events (is_rare: a monthly chart would expect under one a month);
 - funnel():    one outcome by clinician against the clinic rate, with limits by the chosen method;
 - completeness(), variation_reading(): follow-up completeness with its interval, an spc frame's MDC reading;
 - periods_closed(), mark_low_completeness(): which periods may be judged (every window closed), and which periods
@@ -30,7 +31,7 @@ from pipelines.metrics.counting import Filters
 
 FUNNEL_METHODS = ("arcsine", "exact", "normal")
 OVERDISPERSION = ("auto", "on", "off")
-CHARTS = ("p", "pp")
+CHARTS = ("p", "pp")  # period charts; the g-chart (one point per event) is g_chart()
 RULE_SETS = ("anhoej", "mdc")
 CUSUM_ODDS_RATIO = 2.0  # the chart looks for a doubling of the odds of the event
 # In-control average run length (sessions) that sets the CUSUM threshold. The list watches one chart per clinician
@@ -184,6 +185,66 @@ def spc(
     return spc_hiding_small(frame, min_sessions, chart=chart, freeze=freeze, parts=parts, rules=rules,
                             higher_is_better=registry.get(outcome_key).higher_is_better,
                             low_completeness_below=completeness_threshold(outcome_key, low_completeness_below))
+
+
+# the g-chart's columns (export spc --chart g): one row per event, in treatment order
+G_COLUMNS = ["event_date", "sessions_between", "cl", "lcl", "ucl", "part", "sigma_signal", "runs_signal",
+             "n_useful", "longest_run", "longest_run_max", "crossings", "crossings_min"]
+
+
+def g_chart(
+    con: duckdb.DuckDBPyConnection,
+    outcome_key: str,
+    *,
+    filters: Filters = Filters(),
+    as_of: dt.date | None = None,
+    part_starts: list[dt.date] | None = None,
+) -> pd.DataFrame:
+    """g-chart of one outcome: one row per event, in treatment-date order (sessions of the same day by
+    treatment_id), among the outcome's denominator sessions (closed window, followed up: counting.session_outcomes).
+
+    `sessions_between`: the denominator sessions without the event since the previous event (for the first event,
+    since the first session counted); `event_date`: the treatment date of the session with the event. Limits and
+    rules as qicharts2's g-chart (stats.g_chart): limits from the mean, the median as centre line, Anhoej's run
+    rules against it. Unlike qicharts2's vignette (x - lag(x), which counts the event's own session), the count
+    here holds only the sessions without the event (Benneyan's g: the number of non-events before each event).
+    `part_starts`: dates of re-basing process changes (None: those of the process_changes table concerning the
+    chart); a new part starts at the first event treated on or after each. `sessions_since_last` (attrs): the
+    sessions without the event after the last one (the open gap, not a point)."""
+    as_of = as_of or counting.default_as_of(con)
+    sessions = counting.session_outcomes(con, outcome_key, filters=filters, as_of=as_of)
+    is_event = sessions["in_numerator"].astype(bool).to_numpy()
+    without_before = np.cumsum(~is_event) - (~is_event)  # sessions without the event before each session
+    at_events = without_before[is_event]
+    between = np.diff(np.r_[0, at_events]).astype(float)
+    dates = list(sessions.loc[is_event, "treated_on"])
+    if part_starts is None:
+        part_starts = changes.part_starts(con, outcome_key, filters)
+    parts = changes.period_of_part_starts(dates, part_starts) if part_starts and dates else None
+    chart = stats.g_chart(between, parts=parts)
+    out = pd.DataFrame({"event_date": dates, "sessions_between": between.astype("int64")})
+    for c in G_COLUMNS[2:]:
+        out[c] = chart[c].to_numpy()
+    out = out.reindex(columns=G_COLUMNS)
+    out.attrs["sessions_since_last"] = int((~is_event).sum() - (at_events[-1] if at_events.size else 0))
+    out.attrs["sessions_n"] = int(len(sessions))
+    return out
+
+
+def is_rare(frame: pd.DataFrame) -> bool:
+    """Whether a monthly (period) chart of this outcome would expect fewer than one event per period: its latest
+    part's centre line times the mean sessions of its closed periods with sessions is below 1. Then most periods
+    hold no event, the p-chart's lower limit is 0 and one event crosses its upper limit: a g-chart of the sessions
+    between events says more (analysis.g_chart). An spc frame (spc()); False when nothing is closed."""
+    if frame is None or frame.empty:
+        return False
+    f = frame[frame["part"] == frame["part"].iloc[-1]] if "part" in frame else frame
+    if "period_closed" in f:
+        f = f[f["period_closed"].astype(bool)]
+    f = f[f["denominator_n"] > 0]
+    if f.empty or not np.isfinite(float(f["cl"].iloc[-1])):
+        return False
+    return float(f["cl"].iloc[-1]) * float(f["denominator_n"].mean()) < 1.0
 
 
 SPC_HIDDEN = (*small_cells.RATE_VALUES, "lcl", "ucl", "lcl_95", "ucl_95")

@@ -49,7 +49,7 @@ class ExportOptions:
     period: str | None = None  # rates: month | quarter | year | all; spc: week | month | quarter (default month)
     method: str = "arcsine"  # funnel limits
     overdispersion: str = "auto"  # funnel adjustment
-    chart: str = "p"  # spc: p or pp (Laney p')
+    chart: str = "p"  # spc: p or pp (Laney p'), or g (sessions between events: one row per event)
     rules: str = "anhoej"  # spc: anhoej or mdc
     freeze: int | None = None  # spc: centre line and limits from the first N points
     consumables_nok: float | None = None  # costs: consumables per correction (default costs.DEFAULT_CONSUMABLES_NOK)
@@ -147,7 +147,31 @@ def _spc_options(o: ExportOptions) -> dict[str, object]:
             "low_completeness": _low_completeness(o)}
 
 
+def _g_options(o: ExportOptions) -> dict[str, object]:
+    return {"chart": "g",
+            "rows": Said("one per event, in treatment order (sessions of the same day by treatment_id)",
+                         "én per hendelse, i behandlingsrekkefølge (behandlinger samme dag etter treatment_id)"),
+            "sessions_between": Said("the followed-up sessions with a closed window and without the event since "
+                                     "the previous event (the first event: since the first session counted)",
+                                     "behandlingene fulgt opp med lukket vindu og uten hendelsen siden forrige "
+                                     "hendelse (første hendelse: siden første behandling som telles)"),
+            "limits": Said("qicharts2 g-chart: ucl = mean + 3 sqrt(mean (mean + 1)), lcl the same below, floored at "
+                           "0; centre line cl = the median; Anhoej run rules against the median",
+                           "qicharts2 g-diagram: ucl = snitt + 3 sqrt(snitt (snitt + 1)), lcl tilsvarende under, "
+                           "minst 0; senterlinjen cl = medianen; Anhøjs serieregler mot medianen"),
+            "parts": Said("a process change with rebase = yes starts a new part at the first event on or after it",
+                          "en prosessendring med rebase = ja starter en ny del ved første hendelse på eller etter "
+                          "den")}
+
+
+def _spc_or_g_options(o: ExportOptions) -> dict[str, object]:
+    return _g_options(o) if o.chart == "g" else _spc_options(o)
+
+
 def _spc(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
+    if o.chart == "g":
+        frame = export.g_frame(con, o.outcome, filters=o.filters, as_of=as_of)
+        return frame, {"sessions_since_last_event": frame.attrs.get("sessions_since_last", 0)}
     return export.spc_frame(con, o.outcome, chart=o.chart, period=o.row_period("spc"), rules=o.rules,
                             freeze=o.freeze, filters=o.filters, as_of=as_of,
                             low_completeness_below=o.min_completeness), {}
@@ -294,7 +318,7 @@ KINDS: dict[str, Kind] = {
     "rates": Kind(_rates_options, _rates),
     "funnel": Kind(_funnel_options, _funnel),
     "oe": Kind(_oe_options, _oe),
-    "spc": Kind(_spc_options, _spc),
+    "spc": Kind(_spc_or_g_options, _spc),
     "costs": Kind(_costs_options, _costs),
     "cusum": Kind(_cusum_options, _cusum),
     "signals": Kind(_signals_options, _signals),
@@ -352,6 +376,14 @@ def check(kind: str, o: ExportOptions) -> None:
             raise ExportOptionError(f"export {kind} takes no --by")
         if o.by not in BY_CHOICES[kind]:
             raise ExportOptionError(f"--by for {kind} must be one of: {', '.join(BY_CHOICES[kind])}")
+    if kind == "spc" and o.chart == "g":
+        if o.release:
+            raise ExportOptionError(export.not_releasable("g"))
+        if o.period or o.freeze or o.rules != "anhoej":
+            raise ExportOptionError("export spc --chart g has one row per event: it takes no --period or --freeze, "
+                                    "and its rules are Anhoej's against the median (leave out --rules mdc)")
+    elif o.chart not in ("p", "pp"):
+        raise ExportOptionError(f"--chart must be p, pp or g (got `{o.chart}`)")
     if o.period is not None:
         if kind not in PERIOD_CHOICES:
             raise ExportOptionError(f"export {kind} takes no --period")

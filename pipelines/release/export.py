@@ -404,6 +404,16 @@ def spc_frame(con, outcome_key: str, *, chart: str = "p", period: str = "month",
     return out
 
 
+def g_frame(con, outcome_key: str, *, filters: Filters = Filters(), as_of: dt.date | None = None) -> pd.DataFrame:
+    """The g-chart of a rare outcome (analysis.g_chart): one row per event, event_date ISO; `attrs` keeps
+    sessions_since_last (the open gap after the last event)."""
+    frame = analysis.g_chart(con, outcome_key, filters=filters, as_of=as_of)
+    out = frame.copy()
+    out["event_date"] = [d.isoformat() for d in frame["event_date"]]
+    out.attrs.update(frame.attrs)
+    return out
+
+
 def costs_frame(con, *, by: str = "month", consumables_nok: float = costs.DEFAULT_CONSUMABLES_NOK,
                 filters: Filters = Filters(), as_of: dt.date | None = None) -> pd.DataFrame:
     return costs.cost_summary(con, by, consumables_nok=consumables_nok, filters=filters, as_of=as_of)
@@ -497,6 +507,9 @@ def not_releasable(kind: str) -> str:
     if kind == "recall":
         return ("a recall list names every session and patient reference with the lot (a case list) and cannot "
                 "be released; keep it inside the clinic")
+    if kind == "g":
+        return ("a g-chart has one row per event with its treatment date (single sessions of a rare outcome) and "
+                "cannot be released; release the monthly chart instead (export spc --chart p --release)")
     if kind == "signals":
         return ("a signals export names clinicians and the dates of single signals and cannot be released; keep it "
                 "inside the clinic")

@@ -73,6 +73,7 @@ COLUMNS_NB: dict[str, str] = {
     "crossings": "kryssinger", "crossings_min": "kryssinger_minst", "part": "del", "baseline": "grunnlinje",
     "astronomical": "astronomisk_punkt", "shift": "skift", "trend": "trend", "two_of_three": "to_av_tre",
     "signal": "signal", "signal_rules": "signalregler", "period_closed": "periode_lukket",
+    "event_date": "hendelsesdato", "sessions_between": "behandlinger_mellom", "n_useful": "nyttige_punkter",
     # CUSUM
     "cusum": "cusum", "threshold": "terskel", "outcome": "utfall", "expected": "forventet",
     "sessions_n": "behandlinger", "weight": "vekt",

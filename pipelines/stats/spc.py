@@ -13,7 +13,7 @@ from scipy.stats import binom as _binom
 
 from pipelines.stats._common import _as_float, _check_counts
 
-__all__ = ['anhoej_rules', 'p_chart', 'mdc_rules', 'variation_reading', 'assurance_reading', 'MDC_RUN_LENGTH',
+__all__ = ['anhoej_rules', 'p_chart', 'g_chart', 'mdc_rules', 'variation_reading', 'assurance_reading', 'MDC_RUN_LENGTH',
            'ASSURANCE_READINGS']
 
 MDC_RUN_LENGTH = 7  # NHS "Making Data Count": 7 points for a shift and for a trend
@@ -214,6 +214,58 @@ def p_chart(
         },
         index=index,
     )
+    for k in ("n_useful", "longest_run", "longest_run_max", "crossings", "crossings_min"):
+        out[k] = pd.array([pd.NA if v is None else int(v) for v in runs[k]], dtype="Int64")
+    out["runs_signal"] = runs["runs_signal"].astype(bool)
+    return out
+
+
+def g_chart(values: ArrayLike, *, parts: ArrayLike | None = None) -> pd.DataFrame:
+    """g-chart of the opportunities between rare events (Benneyan 2001), matching qicharts2 0.8.1 ``qic.g``.
+
+    ``values``: one number per event, in event order: the opportunities (here: followed-up sessions without the
+    event) since the previous event. Per part (``parts`` = 0-based indices where a new part starts):
+
+    * the limits come from the mean m of the part's values (a geometric distribution, Montgomery p. 319):
+      sigma = sqrt(m (m + 1)); ``ucl`` = m + 3 sigma, ``ucl_95`` = m + 2 sigma; ``lcl`` = m - 3 sigma and
+      ``lcl_95`` = m - 2 sigma, floored at 0 (for a geometric count m - 3 sigma is always below 0);
+    * the centre line ``cl`` is the part's median (the data are skewed; qicharts2 draws the median);
+    * ``sigma_signal``: a value strictly above ``ucl`` (or below a positive ``lcl``): an unusually long run of
+      sessions without the event;
+    * the Anhoej run rules (:func:`anhoej_rules`) against the median, the summary repeated on each row of the part:
+      a long run below the median means events coming closer together.
+
+    Missing values are not counted (nan limits when a part has none)."""
+    y = _as_float(values)
+    if y.ndim != 1:
+        raise ValueError("values must be 1-d")
+    if np.any(y[~np.isnan(y)] < 0):
+        raise ValueError("the values of a g-chart are counts of sessions between events: none may be negative")
+    m = y.size
+    part = _part_labels(parts, m)
+    cl = np.full(m, np.nan)
+    mean = np.full(m, np.nan)
+    runs: dict[str, np.ndarray] = {
+        k: np.empty(m, dtype=object)
+        for k in ("n_useful", "longest_run", "longest_run_max", "crossings", "crossings_min", "runs_signal")
+    }
+    for p in np.unique(part):
+        idx = np.flatnonzero(part == p)
+        known = y[idx][~np.isnan(y[idx])]
+        centre_mean = float(known.mean()) if known.size else np.nan
+        median = float(np.median(known)) if known.size else np.nan
+        mean[idx] = centre_mean
+        cl[idx] = median
+        rules = anhoej_rules(y[idx], median)
+        for k in runs:
+            runs[k][idx] = rules[k]
+    with np.errstate(invalid="ignore"):
+        sd = np.sqrt(mean * (mean + 1.0))
+        ucl, ucl95 = mean + 3.0 * sd, mean + 2.0 * sd
+        lcl, lcl95 = np.maximum(mean - 3.0 * sd, 0.0), np.maximum(mean - 2.0 * sd, 0.0)
+        sigma_signal = (y > ucl) | (y < lcl)
+    out = pd.DataFrame({"value": y, "mean": mean, "cl": cl, "lcl": lcl, "ucl": ucl, "lcl_95": lcl95,
+                        "ucl_95": ucl95, "sigma_signal": sigma_signal, "part": part})
     for k in ("n_useful", "longest_run", "longest_run_max", "crossings", "crossings_min"):
         out[k] = pd.array([pd.NA if v is None else int(v) for v in runs[k]], dtype="Int64")
     out["runs_signal"] = runs["runs_signal"].astype(bool)
