@@ -459,6 +459,12 @@ TEXTS: dict[str, tuple[str, str]] = {
                      "vente under én hendelse i måneden). p-diagram: binomiske 3-sigma-grenser. Laneys p′-diagram "
                      "utvider dem med variasjonen mellom periodene, for store nevnere der et p-diagram flagger nesten "
                      "alt. g-diagram: ett punkt per hendelse, behandlingene uten hendelsen siden forrige."),
+    "export_g_note": ("One row per event of the outcome with its treatment date and the followed-up sessions "
+                      "without it since the previous one (qicharts2 g-chart limits, Anhøj's rules against the "
+                      "median). For rare outcomes; an internal file, never a release.",
+                      "Én rad per hendelse med behandlingsdatoen og behandlingene fulgt opp uten hendelsen siden "
+                      "forrige (qicharts2 g-diagramgrenser, Anhøjs regler mot medianen). For sjeldne utfall; en "
+                      "intern fil, aldri en frigivelse."),
     "g_title": ("{outcome}: sessions between events (g-chart)",
                 "{outcome}: behandlinger mellom hendelser (g-diagram)"),
     "g_subtitle": ("One point per event: the followed-up sessions without it since the previous one. Centre line "

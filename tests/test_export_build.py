@@ -139,6 +139,13 @@ CASES = {
          "spc": ["--outcome", "correction"], "costs": [], "cusum": ["--outcome", "correction"],
          "oe": ["--outcome", "correction"], "records": []},
         []),
+    "internal, the g-chart of a rare outcome": (
+        "admin",
+        {"outcome": "double_vision", "mode": "internal", "chart": "g"},
+        {"rates": ["--outcome", "double_vision"], "funnel": ["--outcome", "double_vision"],
+         "spc": ["--outcome", "double_vision", "--chart", "g"], "costs": [],
+         "cusum": ["--outcome", "double_vision"], "oe": ["--outcome", "double_vision"], "records": []},
+        []),
     "release of a quarter, a stricter rule, the whole period per row": (
         "auditor",
         {"outcome": "insufficient_effect", "release_period": "2025-Q2", "hide_num": "9", "hide_den": "30",

@@ -263,14 +263,20 @@ def main() -> None:
         with st.container(border=True):
             st.markdown(f"**{ui.tr('export_spc')}** · {o.label(lg)}")
             cc = st.columns(3)
-            chart = ui.choice("chart", "chart_type", analysis.CHARTS, default="p", prefix="chart_short",
-                              container=cc[0])
-            rules = ui.choice("rules", "rules", analysis.RULE_SETS, default="anhoej", prefix="rules",
-                              container=cc[1])
-            spc_period = ui.choice("spc_period", "period_choice", periods(SPC_PERIODS), default="month",
-                                   prefix="period", container=cc[2])
-            download("spc", key, ctx, who, excel, rule=rule, f=f, as_of=as_of, chart=chart, period=spc_period,
-                     rules=rules)
+            # the g-chart (one row per event, for a rare outcome) is an internal file: never a release
+            chart = ui.choice("chart", "chart_type", analysis.CHARTS if rule else (*analysis.CHARTS, "g"),
+                              default="p", prefix="chart_short", container=cc[0])
+            if chart == "g":
+                st.caption(ui.tr("export_g_note"))
+                download("spc", key, ctx, who, excel, rule=None, f=f, as_of=as_of, chart="g", period=None,
+                         rules="anhoej")
+            else:
+                rules = ui.choice("rules", "rules", analysis.RULE_SETS, default="anhoej", prefix="rules",
+                                  container=cc[1])
+                spc_period = ui.choice("spc_period", "period_choice", periods(SPC_PERIODS), default="month",
+                                       prefix="period", container=cc[2])
+                download("spc", key, ctx, who, excel, rule=rule, f=f, as_of=as_of, chart=chart, period=spc_period,
+                         rules=rules)
 
     if files is not None and who.may_export("costs"):
         with st.container(border=True):
