@@ -104,8 +104,10 @@ T11,p11,2024-01-15,C02,cosmetic,glabella,Botox,20,1900
 T12,p12,2024-01-16,C01,cosmetic,glabella,Botox,20,1900
 T13,p13,2024-01-17,C02,cosmetic,glabella,Botox,20,1900
 T14,p14,2024-03-20,C01,cosmetic,glabella,Botox,20,1900
+T15,p15,2024-01-18,C01,cosmetic,glabella,Botox,20,1900
 """
-# T07 (migraine, head and neck) is not eligible for double vision (upper face only); T09 is never followed up;
+# T07 (migraine, head and neck) is not eligible for double vision (upper face only); T09 is never followed up; T15's
+# follow-up left double vision blank (not assessed: not followed up for it);
 # T14's window (28 days) is still open on the data's date (its follow-up on 2024-03-25 is the newest date); T04 and
 # T05 share a day and are ordered by treatment_id (T04 first). Double vision at T03, T05, T12, T14.
 FOLLOW_UPS = """follow_up_id,treatment_id,seen_on,effect,double_vision
@@ -122,6 +124,7 @@ F11,T11,2024-01-29,full,no
 F12,T12,2024-01-30,full,yes
 F13,T13,2024-01-31,full,no
 F14,T14,2024-03-25,full,yes
+F15,T15,2024-02-01,full,
 """
 
 
@@ -139,7 +142,7 @@ def test_sessions_between_counted_by_hand(tiny):
     con = duckdb.connect(str(tiny), read_only=True)
     g = analysis.g_chart(con, "double_vision")
     # counted sessions in order: T01, T02, T03*, T04, T05*, T06, T08, T10, T11, T12*, T13 (T07 not eligible, T09
-    # not followed up, T14 still open). First event T03: T01, T02 before it -> 2; T05: T04 -> 1 (T04 first on the
+    # not followed up, T15 not assessed, T14 still open). First event T03: T01, T02 before it -> 2; T05: T04 -> 1 (T04 first on the
     # shared day); T12: T06, T08, T10, T11 -> 4; after it T13: 1 session so far
     assert g["event_date"].tolist() == [dt.date(2024, 1, 4), dt.date(2024, 1, 5), dt.date(2024, 1, 16)]
     assert g["sessions_between"].tolist() == [2, 1, 4]
