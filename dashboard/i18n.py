@@ -220,8 +220,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "kind_short_cusum": ("CUSUM", "CUSUM"),
     "rule_sigma": ("Outside the 3-sigma limits: {value} against the limit {limit}",
                    "Utenfor 3-sigma-grensene: {value} mot grensen {limit}"),
-    "rule_rare_note": ("Rare event: fewer than one expected per month, so runs of empty months are expected.",
-                       "Sjelden hendelse: under én forventet per måned, så serier av tomme måneder er ventet."),
+    "rule_rare_note": ("Rare event: fewer than one expected per month, so runs of empty months are expected. The "
+                       "Complications page draws it as a g-chart of the sessions between events (for the roles that "
+                       "see sessions).",
+                       "Sjelden hendelse: under én forventet per måned, så serier av tomme måneder er ventet. Siden "
+                       "Komplikasjoner viser det som et g-diagram over behandlingene mellom hendelsene (for rollene "
+                       "som ser behandlinger)."),
     "side_above": ("above", "over"),
     "side_below": ("below", "under"),
     "rule_mdc_astronomical": ("The latest point is outside the control limits ({value}): rare with common-cause "
