@@ -454,7 +454,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                    "periodene, for store nevnere der et p-diagram flagger nesten alt."),
     # the g-chart of a rare outcome (sessions between events; issue 13)
     "chart_short_auto": ("Auto", "Auto"),
-    "chart_short_g": ("g (between events)", "g (mellom hendelser)"),
+    "chart_short_g": ("g", "g"),
     "chart_help_g": ("Auto: the p-chart, or the g-chart when the outcome is rare (a monthly chart would expect "
                      "fewer than one event a month). p-chart: binomial 3-sigma limits. Laney's p′-chart widens "
                      "them by the between-period variation, for large denominators where a p-chart flags almost "

@@ -256,7 +256,7 @@ def main() -> None:
     ctx = ui.context()
     lg = ctx.lang
     ui.header("page_complications", ui.tr("complications_caption"))
-    c = st.columns([2.3, 1.55, 1.65, 1.9], vertical_alignment="bottom")
+    c = st.columns([2.1, 1.9, 1.5, 1.8], vertical_alignment="bottom")
     key = ui.outcome_picker(container=c[0])
     # the g-chart lists single events (their dates): offered to the roles that see sessions; "auto" picks it for a
     # rare outcome (analysis.is_rare)
