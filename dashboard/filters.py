@@ -249,7 +249,9 @@ def date_field(name: str, label: str, value: dt.date, *, first: dt.date, last: d
                container: Any, check: Callable[[dt.date], str | None] | None = None, help: str | None = None) -> None:
     """A date typed in the page's language (date_text), bound to the state `name` (None when it is `default` or
     the field is emptied). A date that cannot be read, lies outside first..last or fails `check` (which returns a
-    message) is refused with a message below the field, and the state keeps its date. The caller writes the URL."""
+    message) is refused with a message below the field (shown until a date field or its date changes: a rerun of
+    the page, e.g. when a background check finishes, keeps it), and the state keeps its date. The caller writes the
+    URL."""
     lg = lang()
     state = canon()
     key = widget_key(name)
@@ -257,30 +259,31 @@ def date_field(name: str, label: str, value: dt.date, *, first: dt.date, last: d
 
     def changed() -> None:  # runs before the script, on Enter or when the field loses focus
         text = (st.session_state.get(key) or "").strip()
-        errors.pop(name, None)
+        errors.clear()  # the newest refusal is the one shown
         if not text:
             state[name] = None
             return
         try:
             picked = parse_date_text(text)
         except ValueError:
-            errors[name] = i18n.t("date_unreadable", lg, text=text, example=date_text(last, lg))
-            return
-        if not first <= picked <= last:
-            errors[name] = i18n.t("date_outside", lg, date=date_text(picked, lg), first=date_text(first, lg),
-                                  last=date_text(last, lg))
-            return
-        problem = check(picked) if check else None
+            problem = i18n.t("date_unreadable", lg, text=text, example=date_text(last, lg))
+        else:
+            problem = (i18n.t("date_outside", lg, date=date_text(picked, lg), first=date_text(first, lg),
+                              last=date_text(last, lg)) if not first <= picked <= last else
+                       check(picked) if check else None)
         if problem:
-            errors[name] = problem
+            errors[name] = (problem, state.get(name))  # the message belongs to the date the state keeps
             return
         state[name] = None if picked == default else picked
 
     st.session_state[key] = date_text(value, lg)  # the field always shows the state's date
     container.text_input(label, key=key, on_change=changed, help=help, max_chars=10,
                          placeholder=i18n.t("date_placeholder", lg))
-    if errors.get(name):
-        container.error(errors.pop(name), icon=":material/event_busy:")
+    problem, kept = errors.get(name) or (None, None)
+    if problem and kept == state.get(name):
+        container.error(problem, icon=":material/event_busy:")
+    else:
+        errors.pop(name, None)
 
 
 # --------------------------------------------------------------------------------------------------------------
