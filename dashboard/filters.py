@@ -25,6 +25,7 @@ the reporting period, and the pages judge and count that period (the overview's 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,8 @@ LIST_PARAMS = {"clin", "ind", "area", "prod"}
 DATE_PARAMS = {"from", "to", "since"}
 # the date inputs' format per language (what the user types: 30.11.2026 in Norwegian); the URL keeps ISO dates
 DATE_INPUT_FORMAT = {"nb": "DD.MM.YYYY", "en": "YYYY-MM-DD"}
+DATE_FIELD_FORMAT = {"nb": "%d.%m.%Y", "en": "%Y-%m-%d"}  # the same, for the typed date fields (date_field)
+_DATE_ERRORS = "_date_errors"
 REPORT_PRESETS = ("last", "quarter", "year")
 # the outcome whose windows decide which month is closed: its 28 days are those of the complications watched per
 # clinician (ptosis, asymmetry, corrections); an outcome with a longer window (satisfaction: 42 days, headache: 84)
@@ -213,6 +216,77 @@ def synced(widget: Callable[..., Any], name: str, label: str, *, options: Sequen
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Typed dates
+# --------------------------------------------------------------------------------------------------------------
+# Streamlit's st.date_input (1.67) opens a calendar whose month and weekday names and first weekday follow the
+# browser's language (its frontend hands `navigator.language` to the calendar; st.date_input has no locale
+# parameter), and it adds English words of its own ("Date range", "Select...", "Past Week", "Choose date"): a
+# Norwegian page on an English browser showed "July 2023" and "S M T W T F S". The dashboard's dates are therefore
+# typed into text fields in the page's language (30.11.2026 in Norwegian, 2026-11-30 in English; either form is
+# read in both), applied on Enter or Tab like any text field, with messages in the page's language.
+
+
+def date_text(d: dt.date | None, lg: str) -> str:
+    """A date as it is typed into the date fields: 30.11.2026 in Norwegian, 2026-11-30 in English."""
+    return "" if d is None else d.strftime(DATE_FIELD_FORMAT.get(lg, DATE_FIELD_FORMAT["en"]))
+
+
+def parse_date_text(text: str) -> dt.date:
+    """A typed date: day.month.year (30.11.2026, 1.2.2026; / or - between the numbers also work) or ISO
+    (2026-11-30). Raises ValueError for anything else, including days that do not exist (31.02.2026)."""
+    text = text.strip()
+    iso = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+    if iso:
+        year, month, day = (int(g) for g in iso.groups())
+        return dt.date(year, month, day)
+    dmy = re.fullmatch(r"(\d{1,2})([./-])(\d{1,2})\2(\d{4})", text)
+    if dmy:
+        return dt.date(int(dmy.group(4)), int(dmy.group(3)), int(dmy.group(1)))
+    raise ValueError(f"not a date: {text!r}")
+
+
+def date_field(name: str, label: str, value: dt.date, *, first: dt.date, last: dt.date, default: dt.date | None,
+               container: Any, check: Callable[[dt.date], str | None] | None = None, help: str | None = None) -> None:
+    """A date typed in the page's language (date_text), bound to the state `name` (None when it is `default` or
+    the field is emptied). A date that cannot be read, lies outside first..last or fails `check` (which returns a
+    message) is refused with a message below the field (shown until a date field or its date changes: a rerun of
+    the page, e.g. when a background check finishes, keeps it), and the state keeps its date. The caller writes the
+    URL."""
+    lg = lang()
+    state = canon()
+    key = widget_key(name)
+    errors = st.session_state.setdefault(_DATE_ERRORS, {})
+
+    def changed() -> None:  # runs before the script, on Enter or when the field loses focus
+        text = (st.session_state.get(key) or "").strip()
+        errors.clear()  # the newest refusal is the one shown
+        if not text:
+            state[name] = None
+            return
+        try:
+            picked = parse_date_text(text)
+        except ValueError:
+            problem = i18n.t("date_unreadable", lg, text=text, example=date_text(last, lg))
+        else:
+            problem = (i18n.t("date_outside", lg, date=date_text(picked, lg), first=date_text(first, lg),
+                              last=date_text(last, lg)) if not first <= picked <= last else
+                       check(picked) if check else None)
+        if problem:
+            errors[name] = (problem, state.get(name))  # the message belongs to the date the state keeps
+            return
+        state[name] = None if picked == default else picked
+
+    st.session_state[key] = date_text(value, lg)  # the field always shows the state's date
+    container.text_input(label, key=key, on_change=changed, help=help, max_chars=10,
+                         placeholder=i18n.t("date_placeholder", lg))
+    problem, kept = errors.get(name) or (None, None)
+    if problem and kept == state.get(name):
+        container.error(problem, icon=":material/event_busy:")
+    else:
+        errors.pop(name, None)
+
+
+# --------------------------------------------------------------------------------------------------------------
 # The sidebar
 # --------------------------------------------------------------------------------------------------------------
 
@@ -243,7 +317,7 @@ def _reset() -> None:
     state = canon()
     for name in ("from", "to", "clin", "ind", "area", "prod"):
         state[name] = None if name in DATE_PARAMS else ()
-    st.session_state.pop("_dates_half", None)
+    st.session_state.pop(_DATE_ERRORS, None)
 
 
 def render_filters(options: dict | None, as_of: dt.date | None = None) -> Filters:
@@ -265,23 +339,13 @@ def render_filters(options: dict | None, as_of: dt.date | None = None) -> Filter
     start, end = max(min(start, last), first), min(max(end, first), last)
     if start > end:
         start, end = first, last
-    dkey = widget_key("dates")
-
-    def dates_changed() -> None:
-        picked = st.session_state.get(dkey)
-        picked = tuple(picked) if isinstance(picked, (tuple, list)) else (picked,)
-        if len(picked) == 2 and all(picked):
-            state["from"] = picked[0] if picked[0] != first else None
-            state["to"] = picked[1] if picked[1] != last else None
-            st.session_state.pop("_dates_half", None)
-        else:  # the second date is still being chosen: leave the widget alone until it is
-            st.session_state["_dates_half"] = True
-
-    if not st.session_state.get("_dates_half"):
-        st.session_state[dkey] = (start, end)
-    sb.date_input(i18n.t("filter_period", lg), key=dkey, min_value=first, max_value=last,
-                  format=DATE_INPUT_FORMAT.get(lg, DATE_INPUT_FORMAT["en"]), help=i18n.t("filter_period_help", lg),
-                  on_change=dates_changed)
+    date_field("from", i18n.t("filter_from", lg), start, first=first, last=last, default=first, container=sb,
+               help=i18n.t("filter_period_help", lg),
+               check=lambda d: None if d <= (state.get("to") or last) else
+               i18n.t("date_after_to", lg, date=date_text(d, lg), to=date_text(state.get("to") or last, lg)))
+    date_field("to", i18n.t("filter_to", lg), end, first=first, last=last, default=last, container=sb,
+               check=lambda d: None if d >= (state.get("from") or first) else
+               i18n.t("date_before_from", lg, date=date_text(d, lg), start=date_text(state.get("from") or first, lg)))
 
     def fmt(prefix: str) -> Callable[[str], str]:
         return lambda v: i18n.label(prefix, v, lg)

@@ -51,7 +51,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     # --- sidebar filters ---------------------------------------------------------------------------------------
     "language": ("Language", "Språk"),
     "filters": ("Filters", "Filtre"),
-    "filter_period": ("Treatment dates", "Behandlingsdato"),
+    # typed date fields (dashboard/filters.py date_field: no browser calendar, whose names follow the browser)
+    "filter_from": ("Treated from", "Behandlet fra"),
+    "filter_to": ("Treated up to", "Behandlet til"),
+    "date_placeholder": ("yyyy-mm-dd", "dd.mm.åååå"),
+    "date_unreadable": ("“{text}” is not a date: type it as {example}.",
+                        "«{text}» er ikke en dato: skriv den som {example}."),
+    "date_outside": ("{date} is outside the data: type a date from {first} to {last}.",
+                     "{date} er utenfor dataene: skriv en dato fra {first} til {last}."),
+    "date_after_to": ("{date} is after the end date {to}: change the end date first, or type an earlier date.",
+                      "{date} er etter sluttdatoen {to}: endre sluttdatoen først, eller skriv en tidligere dato."),
+    "date_before_from": ("{date} is before the start date {start}: change the start date first, or type a later "
+                         "date.",
+                         "{date} er før startdatoen {start}: endre startdatoen først, eller skriv en senere dato."),
     "filter_period_help": ("Sessions treated in this period are counted. Outcomes count only once their "
                            "observation window has closed.",
                            "Behandlinger i denne perioden telles. Et utfall telles først når "
@@ -275,11 +287,11 @@ TEXTS: dict[str, tuple[str, str]] = {
                                     "retning."),
     "since_label": ("Last meeting", "Forrige møte"),
     "since_help": ("The day of the last quality meeting: \"new\" is what became known after it (a signal is "
-                   "known once the windows of its sessions have closed). Type it as 30.11.2026 or pick it; it stays "
-                   "in the address.",
+                   "known once the windows of its sessions have closed). Type it as 30.11.2026 and press Enter; "
+                   "it stays in the address.",
                    "Dagen for forrige kvalitetsmøte: «ny» er det som ble kjent etter den (et signal er kjent når "
-                   "vinduene til behandlingene bak det er lukket). Skriv den som 30.11.2026 eller velg den; den "
-                   "blir stående i adressen."),
+                   "vinduene til behandlingene bak det er lukket). Skriv den som 30.11.2026 og trykk Enter; "
+                   "den blir stående i adressen."),
     "since_month_label": ("Last meeting (month)", "Forrige møte (måned)"),
     "since_month_help": ("The month of the last quality meeting: \"new\" is what became known after its last day "
                          "(your role sees months, not days).",

@@ -112,7 +112,7 @@ def test_reporting_month_keeps_the_history_and_counts_the_month(demo_db):
     assert delta == f"{i18n.number(n, 'nb')} i mars 2026"
     assert any("Rapporteringsmåned: mars 2026" in c.value for c in at.caption)
     # the sidebar's dates still span the whole data
-    assert at.date_input(key="w_dates").value[1] == END
+    assert at.text_input(key="w_from").value == "03.07.2023" and at.text_input(key="w_to").value == "30.06.2026"
 
 
 def test_reporting_month_defaults_to_the_last_closed_month_and_offers_presets():
@@ -127,11 +127,37 @@ def test_reporting_month_defaults_to_the_last_closed_month_and_offers_presets():
 
 
 def test_date_fields_take_norwegian_dates():
+    """Typed fields, not Streamlit's calendar (whose month names follow the browser's language, not the page's:
+    tests/test_browser_datepicker.py): 30.11.2026 in Norwegian, applied on Enter/Tab; a date that cannot be, lies
+    outside the data or after the end date is refused with a Norwegian message and the period stays."""
     at = ok(app(clin=["C01", "C02"]))
-    assert at.date_input(key="w_dates").proto.format == "DD.MM.YYYY"
-    assert at.date_input(key=filters.widget_key("since")).proto.format == "DD.MM.YYYY"
+    assert not at.date_input, "no date field opens the browser's calendar"
+    assert at.text_input(key="w_from").value == "03.07.2023" and at.text_input(key="w_to").value == "30.06.2026"
+    assert at.text_input(key=filters.widget_key("since")).value == "30.05.2026"
+    at.text_input(key="w_from").set_value("01.10.2025").run()
+    at.text_input(key="w_to").set_value("30.11.2025").run()
+    ok(at)
+    assert (at.query_params["from"], at.query_params["to"]) == ("2025-10-01", "2025-11-30")
+    assert at.text_input(key="w_from").value == "01.10.2025"
+    at.text_input(key="w_from").set_value("31.02.2025").run()
+    assert [e.value for e in at.error] == ["«31.02.2025» er ikke en dato: skriv den som 30.06.2026."]
+    assert at.text_input(key="w_from").value == "01.10.2025" and at.query_params["from"] == "2025-10-01"
+    at.run()  # a rerun (the background CUSUM check ends with one) keeps the message
+    assert [e.value for e in at.error] == ["«31.02.2025» er ikke en dato: skriv den som 30.06.2026."]
+    at.text_input(key="w_from").set_value("1.12.2025").run()
+    assert [e.value for e in at.error] == ["01.12.2025 er etter sluttdatoen 30.11.2025: endre sluttdatoen først, "
+                                           "eller skriv en tidligere dato."]
+    at.text_input(key="w_to").set_value("01.07.2026").run()
+    assert [e.value for e in at.error] == ["01.07.2026 er utenfor dataene: skriv en dato fra 03.07.2023 til "
+                                           "30.06.2026."]
+    assert at.query_params["to"] == "2025-11-30"
+    at.text_input(key="w_to").set_value("").run()  # emptied: up to the data's last day
+    ok(at)
+    assert "to" not in at.query_params and at.text_input(key="w_to").value == "30.06.2026"
     at = ok(app(lang="en", clin=["C01", "C02"]))
-    assert at.date_input(key="w_dates").proto.format == "YYYY-MM-DD"
+    assert at.text_input(key="w_from").value == "2023-07-03"
+    at.text_input(key="w_to").set_value("2025-11-30").run()
+    assert ok(at).query_params["to"] == "2025-11-30"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -165,14 +191,14 @@ def test_the_list_defaults_to_new_since_the_last_meeting():
     every = int(kpis(at)["Signaler å gjennomgå"][0])
     at = cusum_done(ok(app(clin=["C01", "C02"], since="2026-06-29")))
     scope = at.get("button_group")
-    assert at.date_input(key=filters.widget_key("since")).value == dt.date(2026, 6, 29)
+    assert at.text_input(key=filters.widget_key("since")).value == "29.06.2026"
     assert kpis(at)["Signaler å gjennomgå"][1] == "i listen: Nye siden 29.06.2026"
     # nothing becomes known after the data's last day but a day: fewer rows than the whole list
     assert int(kpis(at)["Signaler å gjennomgå"][0]) <= every
     assert scope
     # a day before the data's first (from a link) is its first day: everything is new
     at = cusum_done(ok(app(clin=["C01", "C02"], since="2023-07-01")))
-    assert at.date_input(key=filters.widget_key("since")).value == dt.date(2023, 7, 3)
+    assert at.text_input(key=filters.widget_key("since")).value == "03.07.2023"
     assert int(kpis(at)["Signaler å gjennomgå"][0]) == every
 
 
@@ -256,7 +282,7 @@ def test_previewed_role_is_kept_in_the_url():
 def test_url_values_from_a_link_fall_back_safely():
     at = ok(app(clin=["C01", "C02"], since="30.11.2026", rep="<script>", scope="everything"))
     assert at.selectbox(key=filters.widget_key("rep")).value == "last"
-    assert at.date_input(key=filters.widget_key("since")).value == filters.default_since(END)
+    assert at.text_input(key=filters.widget_key("since")).value == filters.date_text(filters.default_since(END), "nb")
     at = ok(app("complications", outcome="correction", point="all", review_clin="'; DROP TABLE treatments; --"))
     assert at.selectbox(key=filters.widget_key("review_clin")).value == ""  # all clinicians
 
@@ -286,4 +312,4 @@ def test_a_role_that_sees_months_picks_the_last_meeting_by_month_and_gets_no_sma
     n = dict(months)[small[-1]]
     doctor = cusum_done(ok(app(role="doctor", **query)))
     assert kpis(doctor)["Sessions in the period"][1].startswith(f"{n} in ")
-    assert doctor.date_input(key=filters.widget_key("since")).value == dt.date(2026, 5, 30)
+    assert doctor.text_input(key=filters.widget_key("since")).value == "2026-05-30"

@@ -272,16 +272,8 @@ def since_input(ctx: ui.Context, container, by_month: bool = False) -> dt.date:
     value = state.get("since") if isinstance(state.get("since"), dt.date) else default
     # a date from a link outside the data's span is the nearest day inside it (the field refuses others)
     value = min(max(value, first), ctx.as_of)
-    key = filters.widget_key("since")
-
-    def changed() -> None:
-        picked = st.session_state.get(key)
-        state["since"] = picked if isinstance(picked, dt.date) and picked != default else None
-
-    st.session_state[key] = value
-    container.date_input(ui.tr("since_label"), key=key, min_value=first, max_value=ctx.as_of,
-                         format=filters.DATE_INPUT_FORMAT.get(ctx.lang, "YYYY-MM-DD"), on_change=changed,
-                         help=ui.tr("since_help"))
+    filters.date_field("since", ui.tr("since_label"), value, first=first, last=ctx.as_of, default=default,
+                       container=container, help=ui.tr("since_help"))
     filters.write_url(["since"], {"since": None})
     return value
 
