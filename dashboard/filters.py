@@ -245,6 +245,17 @@ def parse_date_text(text: str) -> dt.date:
     raise ValueError(f"not a date: {text!r}")
 
 
+def form_date(text: str, lg: str) -> tuple[dt.date | None, str | None]:
+    """A date typed into a form's text field (date_text), read when the form is submitted: (date, None), (None,
+    None) for an empty field, or (None, the message in the page's language) when it cannot be read."""
+    if not (text or "").strip():
+        return None, None
+    try:
+        return parse_date_text(text), None
+    except ValueError:
+        return None, i18n.t("date_unreadable", lg, text=text.strip(), example=date_text(dt.date.today(), lg))
+
+
 def date_field(name: str, label: str, value: dt.date, *, first: dt.date, last: dt.date, default: dt.date | None,
                container: Any, check: Callable[[dt.date], str | None] | None = None, help: str | None = None) -> None:
     """A date typed in the page's language (date_text), bound to the state `name` (None when it is `default` or

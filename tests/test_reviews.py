@@ -307,11 +307,22 @@ def test_the_quality_meeting_page_saves_a_review(signal_clinic, tmp_path, monkey
     first = at.expander[0]
     first.selectbox[0].set_value("cause_found")
     first.text_area[0].input("Checked the sessions")
+    # the due date is typed (not Streamlit's calendar, whose words follow the browser's language): a day that does
+    # not exist is refused in the page's language and nothing is saved
+    first.text_input[1].input("31.02.2027")
+    first.button[0].click()
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("“31.02.2027” is not a date" in e.value for e in at.error)
+    assert reviews.read_reviews(reviews.reviews_path_for(db)) == []
+    first = at.expander[0]
+    first.text_input[1].input("1.3.2027")  # day.month.year, as the clinic writes it
     first.button[0].click()
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     found = reviews.read_reviews(reviews.reviews_path_for(db))
-    assert [(r["conclusion"], r["note"]) for r in found] == [("cause_found", "Checked the sessions")]
+    assert [(r["conclusion"], r["note"], r["due_on"]) for r in found] == [("cause_found", "Checked the sessions",
+                                                                           "2027-03-01")]
     assert [e["event"] for e in access.read_log(tmp_path / "access.jsonl") if e["event"] == "edit"] == ["edit"]
     # the page lists it as reviewed now, and the overview counts it
     assert sum("Reviewed · Cause found" in e.label for e in at.expander) == 0  # open ones shown by default

@@ -67,11 +67,18 @@ def review_form(e: dict, who: auth.Viewer, lg: str) -> None:
                                     format_func=ui.labeller("conclusion"), key=f"conclusion_{key}")
         owner = c[1].text_input(ui.tr("review_owner"), value=e["action_owner"], max_chars=reviews.OWNER_MAX_CHARS,
                                 key=f"owner_{key}")
-        due = c[2].date_input(ui.tr("review_due"), value=dt.date.fromisoformat(e["due_on"]) if e["due_on"] else None,
-                              key=f"due_{key}", format="YYYY-MM-DD")
+        # typed in the page's language (dashboard/filters.py: Streamlit's calendar follows the browser's language)
+        due_text = c[2].text_input(ui.tr("review_due"), max_chars=10, key=f"due_{key}",
+                                   value=filters.date_text(dt.date.fromisoformat(e["due_on"]) if e["due_on"] else None,
+                                                           lg),
+                                   placeholder=ui.tr("date_placeholder"))
         note = st.text_area(ui.tr("review_note"), value=e["note"], max_chars=reviews.NOTE_MAX_CHARS,
                             help=ui.tr("review_note_help"), key=f"note_{key}")
         if st.form_submit_button(ui.tr("review_save"), icon=":material/task_alt:"):
+            due, problem = filters.form_date(due_text, lg)
+            if problem:
+                st.error(problem, icon=":material/event_busy:")
+                return
             try:
                 reviews.record_review(_reviews_file(), e, reviews.Review(conclusion, note, owner, due),
                                       user=who.user, role=who.role, access_log=auth.log_path())
@@ -171,8 +178,7 @@ def changes_section(ctx: ui.Context, who: auth.Viewer) -> None:
         return
     with st.form("process_change", clear_on_submit=True):
         c = st.columns([1, 3])
-        changed_on = c[0].date_input(ui.tr("col_changed_on"), value=None, max_value=dt.date.today(),
-                                     format="YYYY-MM-DD")
+        changed_text = c[0].text_input(ui.tr("col_changed_on"), max_chars=10, placeholder=ui.tr("date_placeholder"))
         description = c[1].text_input(ui.tr("col_description"), max_chars=200)
         c = st.columns([2, 1.3, 1, 1])
         outcome = c[0].selectbox(ui.tr("col_outcome"), ["", *registry.OUTCOMES_BY_KEY],
@@ -183,6 +189,10 @@ def changes_section(ctx: ui.Context, who: auth.Viewer) -> None:
                                    format_func=lambda p: p or ui.tr("clinic"))
         rebase = c[3].checkbox(ui.tr("col_rebase"), help=ui.tr("rebase_help"))
         if st.form_submit_button(ui.tr("process_change_add"), icon=":material/add:"):
+            changed_on, problem = filters.form_date(changed_text, ctx.lang)
+            if problem:
+                st.error(problem, icon=":material/event_busy:")
+                return
             row = {"changed_on": changed_on, "description": description, "outcome": outcome, "product": product,
                    "clinician": clinician, "rebase": rebase}
             try:
