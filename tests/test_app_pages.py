@@ -59,6 +59,8 @@ def app(page: str | None = None, **query) -> AppTest:
     holds); sign-in and roles: tests/test_app_auth.py."""
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     at.secrets["tests"] = {"note": "secrets without an [auth] section"}
+    if page and "admin" not in access.page(page).roles:  # demo mode previews the admin: preview a role of the page
+        query.setdefault("role", access.page(page).roles[0])
     for k, v in query.items():
         at.query_params[k] = v
     if page and page != "overview":
@@ -110,7 +112,8 @@ def cusum_cheap(**query) -> dict:
 # the table fails this test instead of silently breaking links.
 URLS_TODAY = {"overview": "overview", "complications": "complications", "clinicians": "clinicians",
               "responses": "responses", "costs": "costs", "data_quality": "data_quality", "export": "export",
-              "about": "about", "access_log": "access_log", "load": "load", "signals": "signals", "lots": "lots"}
+              "about": "about", "access_log": "access_log", "load": "load", "signals": "signals", "lots": "lots",
+              "adverse_events": "adverse_events"}
 
 
 def test_every_page_file_is_in_the_page_table_and_every_table_page_has_its_file():
