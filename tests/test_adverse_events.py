@@ -337,7 +337,7 @@ def test_only_the_doctor_may_export_open_or_record():
     for role in ("manager", "auditor", "admin"):
         assert not access.may_export([role], "adverse-events"), role
         assert not access.may([role], ae.REPORT_CAPABILITY), role
-        assert not access.may_open([role], "adverse_events"), role
+        assert not access.may_open([role], "adverse_events") or role == "admin", role
     assert "adverse-events" in build.KINDS
 
 
@@ -440,7 +440,17 @@ def test_a_bad_reference_is_refused_on_the_page(app_env, tmp_path):
     assert not ae.status_path_for(app_env).exists()
 
 
-@pytest.mark.parametrize("role", ["manager", "auditor", "admin"])
+def test_the_admin_opens_the_page_but_sees_no_case(app_env, tmp_path):
+    from test_app_auth import app
+
+    at = app("admin", "adverse_events")
+    assert at.title[0].value == "Adverse events"
+    assert any(i.value == "Adverse-event reports are for the responsible doctor." for i in at.info)
+    assert not at.dataframe and not at.code and not at.get("download_button") and not at.text_input
+    assert not [r for r in page_log(tmp_path) if r["event"] == "page_view"]
+
+
+@pytest.mark.parametrize("role", ["manager", "auditor"])
 def test_other_roles_are_refused_the_page(app_env, tmp_path, role):
     from test_app_auth import EMAIL, app
 
@@ -453,4 +463,4 @@ def test_other_roles_are_refused_the_page(app_env, tmp_path, role):
 
 def test_the_page_is_in_the_page_table():
     p = access.page("adverse_events")
-    assert p.roles == ("doctor",) and p.section_key == "nav_section_quality" and (ROOT / p.file).exists()
+    assert p.roles == ("doctor", "admin") and p.section_key == "nav_section_quality" and (ROOT / p.file).exists()

@@ -41,8 +41,8 @@ NAVIGATION = {  # what each role finds in the menu (pipelines/release/access.py 
                "data_quality", "about"],
     "manager": ["overview", "complications", "lots", "clinicians", "responses", "costs", "about"],
     "auditor": ["data_quality", "export", "about"],
-    "admin": ["overview", "complications", "lots", "clinicians", "responses", "signals", "costs", "data_quality",
-              "export", "load", "about", "access_log"],
+    "admin": ["overview", "complications", "lots", "clinicians", "responses", "signals", "adverse_events", "costs",
+              "data_quality", "export", "load", "about", "access_log"],
 }
 RELEASE_DOWNLOADS = ["Download Rates", "Download Funnel", "Download Control chart", "Download Costs",
                      "Download Pseudonymised records"]

@@ -59,8 +59,6 @@ def app(page: str | None = None, **query) -> AppTest:
     holds); sign-in and roles: tests/test_app_auth.py."""
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     at.secrets["tests"] = {"note": "secrets without an [auth] section"}
-    if page and "admin" not in access.page(page).roles:  # demo mode previews the admin: preview a role of the page
-        query.setdefault("role", access.page(page).roles[0])
     for k, v in query.items():
         at.query_params[k] = v
     if page and page != "overview":

@@ -73,9 +73,11 @@ PAGES: tuple[Page, ...] = (
     Page("responses", "responses", "page_responses", ":material/neurology:", "nav_section_quality", _FIGURE_ROLES),
     # the quality meeting: review each signal episode, record process changes (pipelines/release/reviews.py)
     Page("signals", "signals", "page_signals", ":material/rule:", "nav_section_quality", ("doctor", "admin")),
-    # adverse-event report drafts for melde.no and their reporting status (issue 13): a case list, the doctor's only
+    # adverse-event report drafts for melde.no and their reporting status (issue 13): the case list, the drafts and
+    # the recording are the doctor's only (capability `adverse_event_report`); the admin opens the page (every page
+    # is the admin's) and sees only that it is the doctor's
     Page("adverse_events", "adverse_events", "page_adverse_events", ":material/report:", "nav_section_quality",
-         ("doctor",)),
+         ("doctor", "admin")),
     Page("costs", "costs", "page_costs", ":material/payments:", "nav_section_management", _FIGURE_ROLES),
     Page("data_quality", "data_quality", "page_data_quality", ":material/fact_check:", "nav_section_data",
          ("doctor", "auditor", "admin")),
