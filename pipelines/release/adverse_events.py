@@ -560,7 +560,7 @@ def draft(row, lang: str = "nb", *, reporter_role: str = "doctor") -> Draft:
     by_area = [] if _missing(row["units_by_area"]) else [
         part.split(contract.AREA_UNITS_SEPARATOR) for part in str(row["units_by_area"]).split(contract.AREA_SEPARATOR)]
     indication = str(row["indication"])
-    is_off, why = off_label(product, indication, areas)
+    is_off, _ = off_label(product, indication, areas)
     off_text = _w("yes" if is_off else "no", lang)
     if is_off:
         approved = [u for u in APPROVED_USES[product]]
