@@ -42,6 +42,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "page_overview": ("Overview", "Oversikt"),
     "page_complications": ("Complications", "Komplikasjoner"),
     "page_lots": ("Products and lots", "Preparater og partier"),
+    "page_adverse_events": ("Adverse events", "Bivirkningsmeldinger"),
     "page_clinicians": ("Clinicians", "Behandlere"),
     "page_costs": ("Corrections and costs", "Korrigeringer og kostnader"),
     "page_responses": ("Headache and sweating", "Hodepine og svette"),
@@ -655,6 +656,50 @@ TEXTS: dict[str, tuple[str, str]] = {
                             "nedlasting logges."),
     "lots_recall_lot": ("Lot number", "Partinummer"),
     "lots_recall_none": ("No session has lot {lot}.", "Ingen behandling har parti {lot}."),
+    # --- adverse events (pages/adverse_events.py, pipelines/release/adverse_events.py) -------------------------
+    "ae_caption": ("Serious or unexpected reactions to report to the medicines agency (melde.no): double vision, "
+                   "allergic reaction, infection, and ptosis still present after its usual window. Open a "
+                   "de-identified draft, send it through melde.no, then record the date and the reference here. A "
+                   "case list: viewing, drafts and files are logged.",
+                   "Alvorlige eller uventede reaksjoner som skal meldes til DMP (melde.no): dobbeltsyn, allergisk "
+                   "reaksjon, infeksjon, og ptose som varer utover det vanlige. Åpne et avidentifisert utkast, send "
+                   "det via melde.no, og registrer dato og referanse her. En saksliste: visning, utkast og filer "
+                   "logges."),
+    "ae_for_the_doctor": ("Adverse-event reports are for the responsible doctor.",
+                          "Bivirkningsmeldinger er for ansvarlig lege."),
+    "ae_none": ("No reportable reaction has been recorded.", "Ingen meldepliktig reaksjon er registrert."),
+    "ae_status_not_reported": ("Not reported", "Ikke meldt"),
+    "ae_status_reported": ("Reported", "Meldt"),
+    "ae_bad_lines": ("Lines {lines} of the report file cannot be read; their reactions show as not reported.",
+                     "Linje {lines} i meldefilen kan ikke leses; reaksjonene deres vises som ikke meldt."),
+    "ae_unreadable": ("The report file cannot be read: {error}", "Meldefilen kan ikke leses: {error}"),
+    "ae_pick": ("Reaction", "Reaksjon"),
+    "ae_draft": ("Draft for melde.no", "Utkast til melde.no"),
+    "ae_draft_caption": ("Copy the text into the form, or download it as PDF. It holds no name, birth date, patient "
+                         "reference or treatment id: the draft number links it to the session in this list.",
+                         "Kopier teksten inn i skjemaet, eller last den ned som PDF. Den inneholder ikke navn, "
+                         "fødselsdato, pasientreferanse eller behandlings-ID: utkastnummeret kobler den til "
+                         "behandlingen i denne listen."),
+    "ae_download_pdf": ("Download the draft (PDF)", "Last ned utkastet (PDF)"),
+    "ae_record": ("Record that it was reported", "Registrer at den er meldt"),
+    "ae_reported_on": ("Date reported", "Meldt dato"),
+    "ae_reference": ("melde.no reference", "Referanse fra melde.no"),
+    "ae_reference_help": ("The receipt or case number melde.no gave the report (one line, at most {n} characters).",
+                          "Kvitterings- eller saksnummeret melde.no ga meldingen (én linje, høyst {n} tegn)."),
+    "ae_save": ("Save", "Lagre"),
+    "ae_saved": ("Recorded as reported.", "Registrert som meldt."),
+    "ae_not_saved": ("Not saved: {error}", "Ikke lagret: {error}"),
+    "ae_history": ("Earlier records of this reaction (the latest counts)",
+                   "Tidligere registreringer av denne reaksjonen (den siste gjelder)"),
+    "col_draft_number": ("Draft", "Utkast"),
+    "col_reaction": ("Reaction", "Reaksjon"),
+    "col_onset_on": ("First recorded", "Først registrert"),
+    "col_off_label": ("Off-label", "Off-label"),
+    "col_report_status": ("Status", "Status"),
+    "col_reported_on": ("Reported", "Meldt"),
+    "col_report_reference": ("Reference", "Referanse"),
+    "col_recorded_by": ("Recorded by", "Registrert av"),
+    "col_recorded_at": ("Recorded at", "Registrert"),
     # --- clinicians --------------------------------------------------------------------------------------------
     "open_cases_of": ("{clinician}'s sessions: {outcome}, whole period", "Behandlingene til {clinician}: {outcome}, "
                       "hele perioden"),
@@ -1442,6 +1487,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "export_logged": ("Every file is logged when it is generated: who, when, filters, rows and the file's "
                       "SHA-256.",
                       "Hver fil logges når den lages: hvem, når, filtre, rader og filens SHA-256."),
+    "export_adverse-events": ("Adverse events", "Bivirkningsmeldinger"),
+    "export_adverse-events_help": ("Every reportable reaction with its reporting status (a case list, for use inside "
+                                   "the clinic only)",
+                                   "Alle meldepliktige reaksjoner med meldestatus (en saksliste, bare til bruk i "
+                                   "klinikken)"),
     "export_recall": ("Recall list", "Tilbakekallingsliste"),
     "export_recall_help": ("Every session with one lot (a case list, for use inside the clinic only)",
                            "Alle behandlinger med ett parti (en saksliste, bare til bruk i klinikken)"),

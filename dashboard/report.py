@@ -43,7 +43,7 @@ from pipelines.errors import UserError
 from pipelines.ingest import history
 from pipelines.metrics import analysis, changes, costs, counting, registry, signals, targets
 from pipelines.metrics.counting import Filters
-from pipelines.release import build, disclosure, export, reviews
+from pipelines.release import build, disclosure, export, pdf, reviews
 
 CHART_OUTCOMES = (*registry.WATCHED_PER_CLINICIAN, "correction")  # the control charts shown, in this order
 CHART_MONTHS = 24  # the charts' span: the report month and the 23 before it
@@ -562,27 +562,9 @@ td.num{text-align:right;white-space:nowrap} img{max-width:100%}
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _pdf_fonts() -> tuple[str, str]:
-    """A Unicode TrueType font embedded in the PDF (reportlab ships Bitstream Vera): æ ø å, minus, dashes."""
-    from reportlab import rl_config
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if "ReportVera" not in pdfmetrics.getRegisteredFontNames():
-        folder = Path(rl_config.__file__).parent / "fonts"
-        pdfmetrics.registerFont(TTFont("ReportVera", str(folder / "Vera.ttf")))
-        pdfmetrics.registerFont(TTFont("ReportVeraBold", str(folder / "VeraBd.ttf")))
-    return "ReportVera", "ReportVeraBold"
-
-
-_PDF_REPLACE = {"\u202f": "\u00a0", "\u2009": " ", "\u2192": "->", "\u2713": "v"}
-
-
-def _pdf_text(text: str) -> str:
-    """Text for a reportlab Paragraph: characters the font lacks replaced, markup characters escaped."""
-    for a, b in _PDF_REPLACE.items():
-        text = text.replace(a, b)
-    return html.escape(text, quote=False)
+# the font and the Paragraph text: pipelines/release/pdf.py (shared with the adverse-event report draft)
+_pdf_fonts = pdf.fonts
+_pdf_text = pdf.paragraph_text
 
 
 def render_pdf(report: Report, images: ChartImages) -> bytes:

@@ -6,7 +6,7 @@
     python -m pipelines restore VERSION [--db PATH]
     python -m pipelines demo [--treatments N] [--seed S] [--db PATH]
     python -m pipelines export KIND [options] -o FILE.csv      (KIND: rates, funnel, oe, spc, costs, cusum, signals, records,
-                                                                recall)
+                                                                recall, adverse-events)
     python -m pipelines report --month YYYY-MM [--lang nb|en] [--release] -o FILE.pdf|FILE.html
     python -m pipelines docs
 """
@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(p)
 
     p = sub.add_parser("export", help="write a metric export as CSV (with provenance lines starting with #)")
-    p.add_argument("kind", choices=["rates", "funnel", "oe", "spc", "costs", "cusum", "signals", "records", "recall"])
+    p.add_argument("kind", choices=["rates", "funnel", "oe", "spc", "costs", "cusum", "signals", "records", "recall",
+                                    "adverse-events"])
     p.add_argument("-o", "--output", type=Path, required=True, help="the CSV file to write")
     _db_arg(p)
     p.add_argument("--outcome", help="outcome key (rates, funnel, oe, spc, cusum); see docs/metrics.md")

@@ -37,12 +37,12 @@ EMAIL = {"doctor": "lege@klinikk.no", "manager": "leder@klinikk.no", "auditor": 
          "admin": "admin@klinikk.no"}
 NAVIGATION = {  # what each role finds in the menu (pipelines/release/access.py PAGES: the roles of each page)
     # issue 12: the quality meeting (signals) is the doctor's and the admin's; issue 13: products and lots
-    "doctor": ["overview", "complications", "lots", "clinicians", "responses", "signals", "costs", "data_quality",
-               "about"],
+    "doctor": ["overview", "complications", "lots", "clinicians", "responses", "signals", "adverse_events", "costs",
+               "data_quality", "about"],
     "manager": ["overview", "complications", "lots", "clinicians", "responses", "costs", "about"],
     "auditor": ["data_quality", "export", "about"],
-    "admin": ["overview", "complications", "lots", "clinicians", "responses", "signals", "costs", "data_quality",
-              "export", "load", "about", "access_log"],
+    "admin": ["overview", "complications", "lots", "clinicians", "responses", "signals", "adverse_events", "costs",
+              "data_quality", "export", "load", "about", "access_log"],
 }
 RELEASE_DOWNLOADS = ["Download Rates", "Download Funnel", "Download Control chart", "Download Costs",
                      "Download Pseudonymised records"]

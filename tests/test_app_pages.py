@@ -110,7 +110,8 @@ def cusum_cheap(**query) -> dict:
 # the table fails this test instead of silently breaking links.
 URLS_TODAY = {"overview": "overview", "complications": "complications", "clinicians": "clinicians",
               "responses": "responses", "costs": "costs", "data_quality": "data_quality", "export": "export",
-              "about": "about", "access_log": "access_log", "load": "load", "signals": "signals", "lots": "lots"}
+              "about": "about", "access_log": "access_log", "load": "load", "signals": "signals", "lots": "lots",
+              "adverse_events": "adverse_events"}
 
 
 def test_every_page_file_is_in_the_page_table_and_every_table_page_has_its_file():

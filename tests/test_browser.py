@@ -32,7 +32,8 @@ pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 END = dt.date(2026, 6, 30)
-DRAWN = {"export": "download", "about": "text", "access_log": "text", "load": "text", "signals": "text"}  # what must be drawn; else a chart
+DRAWN = {"export": "download", "about": "text", "access_log": "text", "load": "text", "signals": "text",
+         "adverse_events": "text"}  # what must be drawn; else a chart
 PAGES = [(i18n.t(p.title_key, "en"), p, DRAWN.get(p.name, "chart")) for p in access.PAGES]  # (menu label, page, what)
 
 if not Path(CHROMIUM).exists():  # `make test` installs it (make chromium); never `playwright install`

@@ -39,7 +39,8 @@ ARTIFACTS = ROOT / "test-artifacts"
 END = dt.date(2026, 6, 15)  # the data end in the middle of June: June is an unfinished month
 A4_PT = (595.28, 841.89)  # 210 x 297 mm in PDF points
 PAPER_PX = 718  # A4 less the 10 mm margins of the print style, in CSS px (dashboard/print.py PAPER_WIDTH_PX)
-DRAWN = {"export": "download", "about": "text", "access_log": "text", "load": "text", "signals": "text"}
+DRAWN = {"export": "download", "about": "text", "access_log": "text", "load": "text", "signals": "text",
+         "adverse_events": "text"}
 SIDEBAR_TEXTS = ("Vis som rolle", "Adressefeltet inneholder filtrene", "Språk")
 
 if not Path(CHROMIUM).exists():  # `make test` installs it (make chromium); never `playwright install`

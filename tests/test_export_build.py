@@ -228,7 +228,7 @@ def test_an_unknown_kind_is_refused_with_the_kinds_there_are(closed_con):
     with pytest.raises(ExportOptionError) as info:
         build.build(closed_con, "histogram", ExportOptions(outcome="ptosis"))
     assert str(info.value) == ("unknown export kind `histogram`; choose one of: rates, funnel, oe, spc, costs, "
-                               "cusum, signals, records, recall")
+                               "cusum, signals, records, recall, adverse-events")
     with pytest.raises(ExportOptionError, match="unknown export kind `histogram`"):
         build.provenance_options("histogram", ExportOptions())
 

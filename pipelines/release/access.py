@@ -73,6 +73,11 @@ PAGES: tuple[Page, ...] = (
     Page("responses", "responses", "page_responses", ":material/neurology:", "nav_section_quality", _FIGURE_ROLES),
     # the quality meeting: review each signal episode, record process changes (pipelines/release/reviews.py)
     Page("signals", "signals", "page_signals", ":material/rule:", "nav_section_quality", ("doctor", "admin")),
+    # adverse-event report drafts for melde.no and their reporting status (issue 13): the case list, the drafts and
+    # the recording are the doctor's only (capability `adverse_event_report`); the admin opens the page (every page
+    # is the admin's) and sees only that it is the doctor's
+    Page("adverse_events", "adverse_events", "page_adverse_events", ":material/report:", "nav_section_quality",
+         ("doctor", "admin")),
     Page("costs", "costs", "page_costs", ":material/payments:", "nav_section_management", _FIGURE_ROLES),
     Page("data_quality", "data_quality", "page_data_quality", ":material/fact_check:", "nav_section_data",
          ("doctor", "auditor", "admin")),
@@ -100,6 +105,7 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "unsuppressed_export": ("admin",),  # aggregate exports without small-cell suppression (internal use)
     "lots": ("doctor", "admin"),  # outcomes by lot, dilution and dose band (a lot is a handful of sessions)
     "recall": ("doctor",),  # the recall list: every session with a lot (a case list, issue 13)
+    "adverse_event_report": ("doctor",),  # open an adverse-event draft, record it reported (a case, issue 13)
 }
 EXPORT_ROLES: dict[str, tuple[str, ...]] = {
     "rates": ("auditor", "admin"),
@@ -111,6 +117,7 @@ EXPORT_ROLES: dict[str, tuple[str, ...]] = {
     "cusum": ("auditor", "admin"),
     "records": ("auditor", "admin"),
     "recall": ("doctor",),  # on the Products and lots page, never on the Export page
+    "adverse-events": ("doctor",),  # on the Adverse events page, never on the Export page (a case list)
     "access_log": ("admin",),
 }
 

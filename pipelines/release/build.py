@@ -314,6 +314,32 @@ def _recall(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[s
     return export.recall_frame(con, o.lot, products=o.filters.products, as_of=as_of), {}
 
 
+def _adverse_events_options(o: ExportOptions) -> dict[str, object]:
+    from pipelines.release import adverse_events as ae
+
+    return {"listed": Said("every reportable reaction (one row per session x reaction), whatever its date, "
+                           "clinician or indication: " + "; ".join(f"{r.key}: {r.definition('en')}"
+                                                                   for r in ae.REPORTABLE)
+                           + ". A case list, for use inside the clinic only",
+                           "hver meldepliktig reaksjon (én rad per behandling x reaksjon), uansett dato, behandler "
+                           "eller indikasjon: " + "; ".join(f"{r.key}: {r.definition('nb')}" for r in ae.REPORTABLE)
+                           + ". En saksliste, bare til bruk i klinikken"),
+            "off_label": Said(ae.APPROVED_USES_SOURCE, ae.APPROVED_USES_SOURCE_NB)}
+
+
+def _adverse_events(con, o: ExportOptions, as_of: dt.date) -> tuple[pd.DataFrame, dict[str, object]]:
+    from pipelines.release import adverse_events as ae
+
+    path = ae.status_path_for(o.database)
+    found = ae.read_reports(path)
+    learned: dict[str, object] = {"report_status": Said(
+        "the latest record of each session and reaction in the clinic's report file (not_reported | reported)",
+        "siste registrering for hver behandling og reaksjon i klinikkens meldefil (not_reported | reported)")}
+    if found.bad_lines:  # their reactions show as not reported: say so
+        learned["status_unreadable_lines"] = ", ".join(str(n) for n in found.bad_lines[:20])
+    return ae.with_status(ae.reactions(con, as_of=as_of), found).reindex(columns=ae.EXPORT_COLUMNS), learned
+
+
 KINDS: dict[str, Kind] = {
     "rates": Kind(_rates_options, _rates),
     "funnel": Kind(_funnel_options, _funnel),
@@ -325,6 +351,7 @@ KINDS: dict[str, Kind] = {
     "records": Kind(lambda o: {"pseudonymisation": Said(records.PSEUDONYMISATION_NOTE, PSEUDONYMISATION_NB)},
                     _records),
     "recall": Kind(_recall_options, _recall),
+    "adverse-events": Kind(_adverse_events_options, _adverse_events),
 }
 
 
@@ -358,6 +385,16 @@ def check(kind: str, o: ExportOptions) -> None:
             export.recall_products(f.products)
         except export.RecallError as exc:
             raise ExportOptionError(str(exc)) from None
+        return
+    if kind == "adverse-events":
+        if o.release:
+            raise ExportOptionError(export.not_releasable(kind))
+        f = o.filters
+        if o.outcome or o.by or o.period or f.date_from or f.date_to or f.clinicians or f.indications or f.areas \
+                or f.products:
+            raise ExportOptionError("export adverse-events lists every reportable reaction; it takes no --outcome, "
+                                    "--by, --period, --from, --to, --clinician, --indication, --area or --product "
+                                    "(only --as-of, --lang and --excel)")
         return
     if kind == "signals":
         if o.outcome or o.by or o.period:

@@ -10,7 +10,7 @@ import duckdb
 
 from pipelines.ingest import store
 from pipelines.metrics.counting import Filters
-from pipelines.release import access, build, disclosure, export, reviews
+from pipelines.release import access, adverse_events, build, disclosure, export, reviews
 
 ExportOptionError = build.ExportOptionError  # the option checks live with the builder (build.check)
 
@@ -39,11 +39,11 @@ def export_lang(args) -> str:
 def protected_paths(db: Path) -> tuple[list[Path], list[Path]]:
     """(files, folders) an export must never write to: the published database and its write-ahead log, the
     loader's working file, its log and lock, the kept snapshots, the access log (and files beside it named after
-    it, e.g. a key), the role file and the signal review file."""
+    it, e.g. a key), the role file, the signal review file and the adverse-event report file."""
     paths = store.DbPaths(Path(db))
     log = access.log_path_for(Path(db))
     files = [paths.published, paths.work, paths.lock, log, access.default_roles_file(),
-             reviews.reviews_path_for(Path(db))]
+             reviews.reviews_path_for(Path(db)), adverse_events.status_path_for(Path(db))]
     files += [f.with_name(f.name + ".wal") for f in (paths.published, paths.work)]
     return files, [paths.snapshots]
 
@@ -99,6 +99,8 @@ def run_export(args) -> tuple[Path, int]:
     what = f"{kind} -> {path.name}" + (" (release)" if options.release else "")
     if kind == "recall":  # a case list: which lot, which products, how many sessions
         what = f"recall (case list) lot {prov['lot']} -> {path.name}"
+    if kind == "adverse-events":  # a case list: the reportable reactions with their reporting status
+        what = f"adverse-events (case list) -> {path.name}"
     access.append(access.log_path_for(db), access.Entry(
         user=str(prov["generated_by"]), role="command line", event="export",
         what=what, filters=str(prov["filters"]),

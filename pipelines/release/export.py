@@ -36,7 +36,7 @@ from pipelines.release import disclosure, norwegian
 from pipelines.release.norwegian import Said
 from pipelines.sqltext import ident, literal
 
-KINDS = ("rates", "funnel", "oe", "spc", "costs", "cusum", "signals", "records", "recall")
+KINDS = ("rates", "funnel", "oe", "spc", "costs", "cusum", "signals", "records", "recall", "adverse-events")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # what a spreadsheet may read as the start of a formula once it has skipped leading blanks and line breaks: the
 # ASCII signs and their full-width and small forms (Excel and LibreOffice normalise some of these)
@@ -510,6 +510,9 @@ def not_releasable(kind: str) -> str:
     if kind == "g":
         return ("a g-chart has one row per event with its treatment date (single sessions of a rare outcome) and "
                 "cannot be released; release the monthly chart instead (export spc --chart p --release)")
+    if kind == "adverse-events":
+        return ("an adverse-events list names sessions with a serious or unexpected reaction (a case list) and cannot "
+                "be released; keep it inside the clinic (the de-identified draft is what goes to melde.no)")
     if kind == "signals":
         return ("a signals export names clinicians and the dates of single signals and cannot be released; keep it "
                 "inside the clinic")

@@ -91,6 +91,11 @@ COLUMNS_NB: dict[str, str] = {
     # records
     "patient_key": "pasientnøkkel", "session_key": "behandlingsnøkkel", "units": "enheter",
     "is_primary": "første_behandling", "is_repeat": "gjentatt", "age_band": "aldersgruppe", "sex": "kjønn",
+    # adverse events (pipelines/release/adverse_events.py EXPORT_COLUMNS)
+    "reaction": "reaksjon", "draft_number": "utkastnummer", "onset_on": "først_registrert",
+    "days_to_onset": "dager_til_registrert", "reaction_outcome": "forløp", "outcome_on": "forløp_dato",
+    "is_off_label": "utenfor_godkjent_bruk", "report_status": "meldestatus", "reported_on": "meldt_dato",
+    "report_reference": "meldereferanse", "recorded_by": "registrert_av",
     # a release
     "suppression": "skjuling",
 }
@@ -126,7 +131,8 @@ PROVENANCE_NB: dict[str, str] = {
     "odds_ratio": "odds_ratio", "in_control_arl": "arl_i_kontroll", "reset": "nullstilles",
     "updated": "oppdateres", "expected_risk": "forventet_risiko", "threshold": "terskel", "weight": "vekt",
     "release_period": "utleveringsperiode", "suppression": "skjuling", "rounding": "avrunding",
-    "release": "utlevering",
+    "release": "utlevering", "off_label": "utenfor_godkjent_bruk", "report_status": "meldestatus",
+    "status_unreadable_lines": "uleselige_linjer_i_meldefilen",
 }
 
 

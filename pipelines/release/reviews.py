@@ -182,6 +182,17 @@ def record_review(path: Path, episode, review: Review, *, user: str, role: str, 
               "direction": ident[4], "first_date": ident[5], "conclusion": review.conclusion, "note": review.note,
               "action_owner": review.action_owner, "due_on": review.due_on.isoformat() if review.due_on else "",
               "reviewed_by": str(user).strip(), "role": role, "reviewed_at": now.isoformat()}
+    append_logged(path, record, access_log=access_log, at=now,
+                  entry=access.Entry(str(user).strip(), role, "edit", f"signal review: {key}",
+                                     filters=f"conclusion {review.conclusion}"))
+    return record
+
+
+def append_logged(path: Path, record: dict, *, access_log: Path, entry: access.Entry, at: dt.datetime) -> None:
+    """Append one record to an append-only JSON Lines file (owner-only, created with its folder if need be): under
+    the file's exclusive lock, `entry` is written to the access log first (an AccessLogError refuses the record),
+    then the record as one ASCII line. Shared by the review file and the adverse-event report file
+    (pipelines/release/adverse_events.py)."""
     path = Path(path)
     store.private_dir(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, store.PRIVATE_FILE_MODE)
@@ -189,12 +200,10 @@ def record_review(path: Path, episode, review: Review, *, user: str, role: str, 
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             store.tighten(fh.fileno())
-            access.append(access_log, access.Entry(str(user).strip(), role, "edit", f"signal review: {key}",
-                                                   filters=f"conclusion {review.conclusion}"), at=now)
+            access.append(access_log, entry, at=at)
             _append_line(fh, record)
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-    return record
 
 
 class Reviews(list):
@@ -220,24 +229,32 @@ def _parse(raw: bytes) -> dict | None:
 
 def read_reviews(path: Path) -> Reviews:
     """Every readable review of the file, oldest first (a missing file: none)."""
+    records, bad = read_lines(path, _parse, what="review file", env=REVIEWS_FILE_ENV, error=ReviewError)
+    return Reviews(records, bad)
+
+
+def read_lines(path: Path, parse, *, what: str, env: str, error: type[Exception]) -> tuple[list[dict], list[int]]:
+    """(records, 1-based numbers of the lines `parse` refused) of an append-only JSON Lines file, oldest first; a
+    missing file has none. A file that exists but cannot be read raises `error` (fail closed: no list that would
+    show everything as open / not reported)."""
     path = Path(path)
     if not path.exists():
-        return Reviews()
+        return [], []
     try:
         data = path.read_bytes()
-    except OSError as exc:  # fail closed: no list that would show every episode as open
-        raise ReviewError(f"the review file {path} cannot be read ({exc.strerror}); give the dashboard's account "
-                          f"read access to it (or point ${REVIEWS_FILE_ENV} at the right file)") from None
+    except OSError as exc:
+        raise error(f"the {what} {path} cannot be read ({exc.strerror}); give the dashboard's account read access "
+                    f"to it (or point ${env} at the right file)") from None
     records, bad = [], []
     for n, raw in enumerate(data.split(b"\n"), start=1):
         if not raw.strip():
             continue
-        record = _parse(raw)
+        record = parse(raw)
         if record is None:
             bad.append(n)
         else:
             records.append(record)
-    return Reviews(records, bad)
+    return records, bad
 
 
 def latest(reviews: list[dict]) -> dict[str, dict]:
@@ -357,4 +374,5 @@ def add_process_change(db_path: Path, change: dict, *, user: str, role: str, acc
 
 __all__ = ["reviews_path_for", "identity", "episode_key", "Review", "record_review", "read_reviews", "latest",
            "history", "with_reviews", "review_counts", "summary", "episodes_with_reviews", "add_process_change",
+           "append_logged", "read_lines",
            "CONCLUSIONS", "STATUSES", "REVIEW_ROLES", "REVIEW_COLUMNS", "ReviewError"]
