@@ -58,6 +58,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "date_placeholder": ("yyyy-mm-dd", "dd.mm.åååå"),
     "date_unreadable": ("“{text}” is not a date: type it as {example}.",
                         "«{text}» er ikke en dato: skriv den som {example}."),
+    "date_required": ("Type the date, e.g. {example}.", "Skriv datoen, for eksempel {example}."),
     "date_outside": ("{date} is outside the data: type a date from {first} to {last}.",
                      "{date} er utenfor dataene: skriv en dato fra {first} til {last}."),
     "date_after_to": ("{date} is after the end date {to}: change the end date first, or type an earlier date.",

@@ -422,8 +422,9 @@ def test_the_doctor_lists_opens_a_draft_downloads_it_and_records_the_report(app_
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     found = ae.read_reports(ae.status_path_for(app_env))
-    assert [(r["treatment_id"], r["reaction"], r["reference"], r["recorded_by"]) for r in found] == [
-        (first["treatment_id"], first["reaction"], "DMP-2026-42", EMAIL["doctor"])]
+    assert [(r["treatment_id"], r["reaction"], r["reference"], r["recorded_by"], r["reported_on"])
+            for r in found] == [(first["treatment_id"], first["reaction"], "DMP-2026-42", EMAIL["doctor"],
+                                 dt.date.today().isoformat())]  # the date field's default: today
     assert at.dataframe[0].value["Status"].iloc[0] == "Reported"
     assert [r["what"] for r in page_log(tmp_path) if r["event"] == "edit"] == [
         f"adverse-event report recorded: {first['draft_number']} {first['reaction']}"]
@@ -438,6 +439,14 @@ def test_a_bad_reference_is_refused_on_the_page(app_env, tmp_path):
     at.run()
     assert any("give the reference melde.no gave the report" in e.value for e in at.error)
     assert not ae.status_path_for(app_env).exists()
+    # the date is typed in the page's language: a day that does not exist, or none, saves nothing
+    for typed, message in (("31.02.2026", "is not a date"), ("", "Type the date")):
+        at.text_input(key="ae_reference").input("DMP-2026-42")
+        at.text_input(key="ae_reported_on").input(typed)
+        next(b for b in at.button if b.label == "Save").click()
+        at.run()
+        assert any(message in e.value for e in at.error), typed
+        assert not ae.status_path_for(app_env).exists()
 
 
 def test_the_admin_opens_the_page_but_sees_no_case(app_env, tmp_path):
@@ -446,7 +455,8 @@ def test_the_admin_opens_the_page_but_sees_no_case(app_env, tmp_path):
     at = app("admin", "adverse_events")
     assert at.title[0].value == "Adverse events"
     assert any(i.value == "Adverse-event reports are for the responsible doctor." for i in at.info)
-    assert not at.dataframe and not at.code and not at.get("download_button") and not at.text_input
+    assert not at.dataframe and not at.code and not at.get("download_button")
+    assert {t.key for t in at.text_input} <= {"w_from", "w_to"}  # the sidebar's date fields only: no form
     assert not [r for r in page_log(tmp_path) if r["event"] == "page_view"]
 
 

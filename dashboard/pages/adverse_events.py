@@ -14,7 +14,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, data, i18n
+from dashboard import auth, data, filters, i18n
 from dashboard import components as ui
 from pipelines.release import access, build
 from pipelines.release import adverse_events as ae
@@ -76,12 +76,18 @@ def record_form(row, who: auth.Viewer, found: list[dict]) -> None:
     with st.form("ae_record_form", clear_on_submit=False, border=False):
         c = st.columns([1, 2])
         today = dt.date.today()
-        reported_on = c[0].date_input(ui.tr("ae_reported_on"), value=today, max_value=today, key="ae_reported_on",
-                                      format="YYYY-MM-DD")
+        # typed in the page's language (dashboard/filters.py: Streamlit's calendar follows the browser's language)
+        reported_text = c[0].text_input(ui.tr("ae_reported_on"), value=filters.date_text(today, ui.lang()),
+                                        max_chars=10, key="ae_reported_on", placeholder=ui.tr("date_placeholder"))
         reference = c[1].text_input(ui.tr("ae_reference"), value=row["report_reference"] or "",
                                     max_chars=ae.REFERENCE_MAX_CHARS, key="ae_reference",
                                     help=ui.tr("ae_reference_help", n=ae.REFERENCE_MAX_CHARS))
         if st.form_submit_button(ui.tr("ae_save"), icon=":material/task_alt:"):
+            reported_on, problem = filters.form_date(reported_text, ui.lang())
+            if problem or reported_on is None:
+                st.error(problem or ui.tr("date_required", example=filters.date_text(today, ui.lang())),
+                         icon=":material/event_busy:")
+                return
             try:
                 ae.record_report(_status_file(), row, reported_on=reported_on, reference=reference, user=who.user,
                                  role=who.role, access_log=auth.log_path(), today=today)
