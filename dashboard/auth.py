@@ -380,8 +380,9 @@ class Route:
 def navigation(who: Viewer | None, lang: str) -> Route:
     """st.navigation over every page of the page table (pipelines/release/access.py PAGES), each with its own URL
     path (`st.Page(url_path=...)`): pages the viewer may open are shown, the others are registered hidden (so their
-    URL resolves to a refusal, not to "page not found"). Nobody signed in / no role: no menu at all."""
-    admitted = who is not None and bool(who.roles)
+    URL resolves to a refusal, not to "page not found"). Nobody signed in / no role / the clinician role without
+    exactly one known code: no menu at all."""
+    admitted = who is not None and bool(who.roles) and not clinician_problem(who)
     menu: dict[str, list] = {}
     built: list[tuple[Any, access.Page]] = []
     for spec in access.PAGES:
