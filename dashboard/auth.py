@@ -8,7 +8,7 @@ Modes (decided by `sign_in_setup` from the secrets and the environment, before a
   `redirect_uri` (ending in /oauth2callback), `cookie_secret`, and an identity provider: `client_id`,
   `client_secret` and `server_metadata_url` in `[auth]` itself or in provider sections `[auth.NAME]`. Streamlit's
   OpenID Connect sign-in (`st.login`) identifies the user; the roles come from the token's `roles` / `role` claim
-  (the four names only, after the optional `[clinic] role_prefix`), else from the role file for a verified e-mail
+  (access.ROLES only, after the optional `[clinic] role_prefix`), else from the role file for a verified e-mail
   (`access.roles_for`; `[clinic] role_file_match_preferred_username = true` also matches `preferred_username`).
   Nobody signed in: a sign-in page. Signed in without a role: a "no access" page and nothing else.
   The `clinician` role (one injector's own results, issue 13 item 7) also needs exactly one clinician code (the
