@@ -280,6 +280,26 @@ def test_the_page_shows_the_clinicians_own_rate_beside_the_clinics(demo_db):
                                    "Clinic 95 %"]
 
 
+def test_the_period_filter_narrows_the_figures_to_whole_months(demo_db):
+    """As for every role without session-level access, a period is widened to whole calendar months: 10 March to
+    20 August 2025 counts 1 March to 31 August (hand count with plain SQL, as above)."""
+    con = duckdb.connect(str(demo_db), read_only=True)
+    try:
+        where = ("clinician = ? AND treated_on BETWEEN ? AND ? AND neuromuscular_disease IS NOT NULL AND "
+                 "aminoglycoside_antibiotics IS NOT NULL AND pregnant_or_breastfeeding IS NOT NULL")
+        params = [CODE, dt.date(2025, 3, 1), dt.date(2025, 8, 31)]
+        den = con.execute(f"SELECT count(*) FROM treatments WHERE {where}", params).fetchall()[0][0]
+        num = con.execute(f"SELECT count(*) FROM treatments WHERE {where} AND (neuromuscular_disease OR "
+                          "aminoglycoside_antibiotics OR pregnant_or_breastfeeding)", params).fetchall()[0][0]
+    finally:
+        con.close()
+    at = clinician("my_results", **{"from": "2025-03-10", "to": "2025-08-20"})
+    table = at.dataframe[0].value
+    row = table[table["Outcome"] == "Treated despite a listed risk"].iloc[0]
+    assert 10 <= den < 100 and (row["Sessions"], row["Events"]) == (f"{den}", str(num))
+    assert any("clinician C03, 2025-03-01 to 2025-08-31" in c.value for c in at.caption)
+
+
 def test_the_page_names_no_other_clinician_anywhere(codes):
     others = [c for c in codes if c != CODE]
     for outcome in ("insufficient_effect", "eyelid_ptosis", "bruising"):
@@ -350,6 +370,8 @@ def test_the_clinician_filter_from_the_url_is_ignored():
      "the clinician code C99, but the database has no clinician with that code"),
     ({"roles": ["clinician"], "clinician_code": "c03"}, None, "unknown code", "the clinician code c03"),
     ({**VERIFIED}, "clinician,\n", "no code", "no clinician code is given for you"),
+    # with another role beside it: the whole sign-in is refused until the configuration is fixed
+    ({"roles": ["doctor", "clinician"]}, None, "no code", "no clinician code is given for you"),
 ])
 def test_the_clinician_role_without_exactly_one_known_code_sees_nothing(claims, roles_csv, problem, words,
                                                                           tmp_path, menu):
