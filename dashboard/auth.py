@@ -8,13 +8,18 @@ Modes (decided by `sign_in_setup` from the secrets and the environment, before a
   `redirect_uri` (ending in /oauth2callback), `cookie_secret`, and an identity provider: `client_id`,
   `client_secret` and `server_metadata_url` in `[auth]` itself or in provider sections `[auth.NAME]`. Streamlit's
   OpenID Connect sign-in (`st.login`) identifies the user; the roles come from the token's `roles` / `role` claim
-  (the four names only, after the optional `[clinic] role_prefix`), else from the role file for a verified e-mail
+  (access.ROLES only, after the optional `[clinic] role_prefix`), else from the role file for a verified e-mail
   (`access.roles_for`; `[clinic] role_file_match_preferred_username = true` also matches `preferred_username`).
   Nobody signed in: a sign-in page. Signed in without a role: a "no access" page and nothing else.
+  The `clinician` role (one injector's own results, issue 13 item 7) also needs exactly one clinician code (the
+  token's `clinician_code` claim, else the role file's `clinician_code` column: access.clinician_codes_for) that
+  the database's clinicians table holds; without one, with two, or with an unknown one the viewer gets a "no
+  access" page naming the problem (`clinician_problem`, logged as `refused`) and nothing else.
 - **Demo mode**: only when asked for (`CLINIC_DEMO=1`, which `make run` sets), there is no `[auth]` section, and
   the pinned database is one the demo generator made (pipelines/demo/build.py `demo_status`); anything else under
   CLINIC_DEMO=1 is refused with a message. A banner on every page says so, the viewer acts as admin (user "demo"),
-  and "Preview as role" in the sidebar shows what each role would see, with the same gating and logging.
+  and "Preview as role" in the sidebar shows what each role would see, with the same gating and logging; previewing
+  the clinician role, a second box chooses the clinician code (kept in the URL as `preview_code`, demo mode only).
 - Otherwise **nothing is shown**: no secrets file or no `[auth]` section gives a "sign-in is not configured" page;
   a secrets file that is not valid TOML, an `[Auth]` (wrong case) section, an incomplete `[auth]` or a bad
   `[clinic]` option gives an error page naming the problem. No page runs and the database is not opened.
@@ -58,9 +63,12 @@ from pipelines.release import access
 
 DEMO_USER = "demo"
 ROOT_PAGE = "overview"  # the page at the app's root URL, the same for every role so that links mean one page
-HOME_ORDER = (ROOT_PAGE, "export", "data_quality", "about")  # a role's start page: the first it may open
+# a role's start page: the first it may open
+HOME_ORDER = (ROOT_PAGE, "export", "data_quality", "my_results", "about")
 _PREVIEW = "_preview_role"
 PREVIEW_PARAM = "role"  # demo mode: the previewed role in the URL (filters.GLOBAL_PARAMS)
+_PREVIEW_CODE = "_preview_code"
+PREVIEW_CODE_PARAM = "preview_code"  # demo mode: the previewed clinician code in the URL (filters.GLOBAL_PARAMS)
 _PREVIEW_CHANGED = "_preview_role_changed"
 _SIGNED_IN = "_signed_in_logged"
 _SHOWN_NOW = "_access_shown_now"
@@ -104,11 +112,29 @@ class Viewer:
     demo: bool = False
     name: str = ""
     signed_in_at: str = ""  # when the identity provider issued the ID token ("" if it does not say)
+    # the clinician codes found for the `clinician` role (token claim or role file; demo: the previewed one):
+    # exactly one is needed, and only `clinician_code` is ever used to choose data
+    clinician_codes: tuple[str, ...] = ()
+
+    @property
+    def clinician_code(self) -> str:
+        """The one clinician code of a viewer with the clinician role; "" with none, two, or without the role."""
+        if access.CLINICIAN_ROLE in self.roles and len(self.clinician_codes) == 1:
+            return self.clinician_codes[0]
+        return ""
 
     @property
     def role(self) -> str:
-        """The roles as the access log records them."""
-        return "|".join(self.roles) or "none"
+        """The roles as the access log records them; the clinician role with its code(s): `clinician:C03`."""
+        def named(r: str) -> str:
+            if r != access.CLINICIAN_ROLE or not self.clinician_codes:
+                return r
+            return f"{r}:" + "+".join(c[:40] for c in self.clinician_codes)
+        return "|".join(named(r) for r in self.roles) or "none"
+
+    def offers_clinician_filter(self) -> bool:
+        """The sidebar's clinician filter: never for a viewer whose only role is the clinician's own view."""
+        return any(r != access.CLINICIAN_ROLE for r in self.roles)
 
     def may_open(self, page: str) -> bool:
         return access.may_open(self.roles, page)
@@ -257,25 +283,35 @@ def auth_configured() -> bool:
     return sign_in_setup().mode == "sign_in"
 
 
-_ROLE_FILES: dict[tuple[str, int, int], dict[str, tuple[str, ...]]] = {}
+_ROLE_FILES: dict[tuple[str, int, int], list[access.RoleRow]] = {}
 
 
-def role_file() -> dict[str, tuple[str, ...]]:
-    """The role file's mapping (re-read when the file changes); RoleFileError names a bad row."""
+def _role_rows() -> list[access.RoleRow]:
+    """The role file's rows (re-read when the file changes); RoleFileError names a bad row."""
     path = access.default_roles_file()
     try:
         stat = path.stat()
     except FileNotFoundError:
-        return {}
+        return []
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     if key not in _ROLE_FILES:
         try:
-            mapping = access.read_role_file(path)
+            rows = access.read_role_rows(path)
         except (ValueError, OSError, UnicodeDecodeError) as exc:
             raise RoleFileError(f"{path}: {exc}") from exc
         _ROLE_FILES.clear()
-        _ROLE_FILES[key] = mapping
+        _ROLE_FILES[key] = rows
     return _ROLE_FILES[key]
+
+
+def role_file() -> dict[str, tuple[str, ...]]:
+    """The role file's mapping e-mail -> roles (re-read when the file changes); RoleFileError names a bad row."""
+    return access.role_mapping(_role_rows())
+
+
+def role_file_codes() -> dict[str, tuple[str, ...]]:
+    """The role file's clinician codes, e-mail -> codes of its `clinician` rows; RoleFileError names a bad row."""
+    return access.clinician_code_mapping(_role_rows())
 
 
 def viewer() -> Viewer | None:
@@ -283,7 +319,9 @@ def viewer() -> Viewer | None:
     there is neither sign-in nor demo mode; RoleFileError when the role file is needed and cannot be read."""
     setup = sign_in_setup()
     if setup.mode == "demo":
-        return Viewer(DEMO_USER, (preview_role(),), demo=True)
+        role = preview_role()
+        code = preview_clinician_code() if role == access.CLINICIAN_ROLE else ""
+        return Viewer(DEMO_USER, (role,), demo=True, clinician_codes=(code,) if code else ())
     if setup.mode != "sign_in":
         raise SignInNotConfigured(setup)
     user = st.user
@@ -297,8 +335,14 @@ def viewer() -> Viewer | None:
         claims, setup.match_preferred_username)
     roles = access.roles_for(claims, role_file() if needs_file else {}, prefix=setup.role_prefix,
                              match_preferred_username=setup.match_preferred_username)
+    codes: tuple[str, ...] = ()
+    if access.CLINICIAN_ROLE in roles:  # the code from the token's claim, else the role file: never the URL
+        codes = access.token_clinician_codes(claims)
+        if not codes and access.role_file_keys(claims, setup.match_preferred_username):
+            codes = access.clinician_codes_for(claims, role_file_codes(),
+                                               match_preferred_username=setup.match_preferred_username)
     return Viewer(identity or "unknown", tuple(dict.fromkeys(roles)), name=str(claims.get("name") or ""),
-                  signed_in_at=_issued_at(claims))
+                  signed_in_at=_issued_at(claims), clinician_codes=codes)
 
 
 def _issued_at(claims: Mapping) -> str:
@@ -336,8 +380,9 @@ class Route:
 def navigation(who: Viewer | None, lang: str) -> Route:
     """st.navigation over every page of the page table (pipelines/release/access.py PAGES), each with its own URL
     path (`st.Page(url_path=...)`): pages the viewer may open are shown, the others are registered hidden (so their
-    URL resolves to a refusal, not to "page not found"). Nobody signed in / no role: no menu at all."""
-    admitted = who is not None and bool(who.roles)
+    URL resolves to a refusal, not to "page not found"). Nobody signed in / no role / the clinician role without
+    exactly one known code: no menu at all."""
+    admitted = who is not None and bool(who.roles) and not clinician_problem(who)
     menu: dict[str, list] = {}
     built: list[tuple[Any, access.Page]] = []
     for spec in access.PAGES:
@@ -368,10 +413,51 @@ def admitted(who: Viewer | None) -> bool:
                 return False
         else:
             st.warning(tr("demo_banner"), icon=":material/science:")
+        if access.CLINICIAN_ROLE in who.roles:
+            problem = clinician_problem(who)
+            if problem:
+                clinician_refused_page(who, problem)
+                return False
     except access.AccessLogError as exc:  # nothing is shown that could not be logged
         st.error(tr("access_log_unwritable", error=str(exc)), icon=":material/error:")
         return False
     return True
+
+
+# why a clinician-role viewer sees nothing -> the text that names it (and how to fix it)
+CLINICIAN_PROBLEMS = {"no_code": "clinician_no_code", "two_codes": "clinician_two_codes",
+                      "unknown_code": "clinician_unknown_code", "unchecked": "clinician_unchecked"}
+
+
+def clinician_problem(who: Viewer) -> str:
+    """Why a viewer with the clinician role may see nothing (fail closed), "" when their one code is in the
+    database's clinicians table: "no_code" (no code in the token or the role file), "two_codes" (more than one),
+    "unknown_code" (a code the clinicians table does not hold), "unchecked" (no database to check it against)."""
+    if access.CLINICIAN_ROLE not in who.roles:
+        return ""
+    if not who.clinician_codes:
+        return "no_code"
+    if len(who.clinician_codes) > 1:
+        return "two_codes"
+    try:
+        known = data.run(access.clinician_known, who.clinician_codes[0])
+    except (data.NoDatabase, data.BadDatabase):
+        return "unchecked"
+    return "" if known else "unknown_code"
+
+
+def clinician_refused_page(who: Viewer, problem: str) -> None:
+    """The clinician role without exactly one known code: a page naming the problem, no data; logged."""
+    filters.render_language()
+    st.title(tr("no_access_title"))
+    codes = ", ".join(who.clinician_codes)
+    st.error(tr(CLINICIAN_PROBLEMS[problem], user=who.user, codes=codes, claim=access.CLINICIAN_CODE_CLAIM,
+                column=access.CLINICIAN_CODE_COLUMN), icon=":material/lock:")
+    if who.demo:
+        sidebar(who)  # the demo can still switch to another role or code
+    else:
+        sign_out_button(who)
+    log_once(who, "refused", f"dashboard: clinician role, {problem.replace('_', ' ')}")
 
 
 class DemoRefused(Exception):
@@ -528,6 +614,36 @@ def _on_preview() -> None:
     st.session_state[_PREVIEW_CHANGED] = True
 
 
+def demo_clinician_codes() -> tuple[str, ...]:
+    """The codes of the database's clinicians table, for the demo's preview box ("()" without a database)."""
+    try:
+        return tuple(data.cached(access.clinician_codes))
+    except (data.NoDatabase, data.BadDatabase):
+        return ()
+
+
+def preview_clinician_code() -> str:
+    """Demo mode only, previewing the clinician role: the clinician code being previewed, kept in the URL
+    (?preview_code=C03) like the role; a code the clinicians table does not hold is the first one it does. Never
+    read outside demo mode: a signed-in clinician's code comes from the token or the role file only."""
+    filters.apply_url([PREVIEW_CODE_PARAM])
+    state = filters.canon()
+    codes = demo_clinician_codes()
+    code = state.get(PREVIEW_CODE_PARAM)
+    if code not in codes:
+        kept = st.session_state.get(_PREVIEW_CODE)
+        code = kept if kept in codes else (codes[0] if codes else "")
+    state[PREVIEW_CODE_PARAM] = code or None
+    st.session_state[_PREVIEW_CODE] = code
+    return code
+
+
+def _on_preview_code() -> None:
+    code = st.session_state.get("w_preview_code") or ""
+    st.session_state[_PREVIEW_CODE] = code
+    filters.canon()[PREVIEW_CODE_PARAM] = code or None
+
+
 def sidebar(who: Viewer) -> None:
     """Who is looking, at the top of the sidebar: the demo's role preview, or the signed-in user and sign-out."""
     sb = st.sidebar
@@ -537,8 +653,17 @@ def sidebar(who: Viewer) -> None:
         sb.selectbox(tr("preview_role"), access.ROLES, key="w_preview_role", on_change=_on_preview,
                      format_func=lambda r: i18n.t(f"role_{r}", lg), help=tr("preview_role_help"))
         filters.write_url([PREVIEW_PARAM], {PREVIEW_PARAM: "admin"})  # a reload or a shared link keeps the role
+        codes = demo_clinician_codes()
+        if who.roles[0] == access.CLINICIAN_ROLE and codes:  # which clinician's own view (demo mode only)
+            st.session_state["w_preview_code"] = who.clinician_code if who.clinician_code in codes else codes[0]
+            sb.selectbox(tr("preview_code"), codes, key="w_preview_code", on_change=_on_preview_code,
+                         help=tr("preview_code_help"))
+        else:
+            filters.canon()[PREVIEW_CODE_PARAM] = None
+        filters.write_url([PREVIEW_CODE_PARAM])
         return
-    sb.caption(tr("signed_in_as", user=who.user, roles=role_names(who.roles)))
+    roles = role_names(who.roles) + (f" {who.clinician_code}" if who.clinician_code else "")
+    sb.caption(tr("signed_in_as", user=who.user, roles=roles))
     sign_out_button(who, sb)
 
 

@@ -243,7 +243,7 @@ def sidebar() -> counting.Filters:
         as_of = data.cached(counting.default_as_of) if options and options.get("first_date") else None
     except (data.NoDatabase, data.BadDatabase):
         options, as_of = None, None
-    result = filters.render_filters(options, as_of)
+    result = filters.render_filters(options, as_of, clinician_filter=auth.current().offers_clinician_filter())
     caption = snapshot_caption()
     if caption:
         st.sidebar.caption(caption)

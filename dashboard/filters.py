@@ -13,7 +13,7 @@ widget's on_change callback (which runs before the script). So a value survives 
 memory can be stale there), language switches (labels change, the coded value does not) and reruns.
 
 Global parameters (every page): lang, from, to, clin, ind, area, prod, the reporting period `rep` and, in demo
-mode only, the previewed role `role` (dashboard/auth.py). Pages add their own (outcome, clinician, point, chart,
+mode only, the previewed role `role` and clinician code `preview_code` (dashboard/auth.py). Pages add their own (outcome, clinician, point, chart,
 rules, ...) through `synced(...)`.
 
 The **reporting period** (`rep`, `Report`) is what the monthly quality meeting looks at: the last closed month by
@@ -36,7 +36,7 @@ from dashboard import i18n
 from pipelines.metrics import analysis
 from pipelines.metrics.counting import Filters
 
-GLOBAL_PARAMS = ("lang", "from", "to", "clin", "ind", "area", "prod", "rep", "role")
+GLOBAL_PARAMS = ("lang", "from", "to", "clin", "ind", "area", "prod", "rep", "role", "preview_code")
 LIST_PARAMS = {"clin", "ind", "area", "prod"}
 DATE_PARAMS = {"from", "to", "since"}
 # the date inputs' format per language (what the user types: 30.11.2026 in Norwegian); the URL keeps ISO dates
@@ -331,13 +331,17 @@ def _reset() -> None:
     st.session_state.pop(_DATE_ERRORS, None)
 
 
-def render_filters(options: dict | None, as_of: dt.date | None = None) -> Filters:
+def render_filters(options: dict | None, as_of: dt.date | None = None, *,
+                   clinician_filter: bool = True) -> Filters:
     """The filters in the sidebar, from the values present in the data (`pipelines.metrics.lookups.filter_options`),
     with the reporting period above them (`as_of`: the data's date). Returns the Filters every page passes to the
-    pipelines (values reach SQL only as bound parameters)."""
+    pipelines (values reach SQL only as bound parameters). `clinician_filter=False` (the clinician role's own
+    view): no clinician filter is offered, and any clinician chosen before (a URL, another role) is dropped."""
     lg = lang()
     apply_url(["from", "to", "clin", "ind", "area", "prod"])
     state = canon()
+    if not clinician_filter:
+        state["clin"] = ()
     sb = st.sidebar
     if options and options.get("first_date") is not None:
         render_report(options["first_date"], as_of or options["last_date"], sb)
@@ -361,8 +365,9 @@ def render_filters(options: dict | None, as_of: dt.date | None = None) -> Filter
     def fmt(prefix: str) -> Callable[[str], str]:
         return lambda v: i18n.label(prefix, v, lg)
 
-    synced(st.multiselect, "clin", i18n.t("filter_clinicians", lg), options=list(options["clinicians"]),
-           default=(), url=False, container=sb, placeholder=i18n.t("filter_all", lg))
+    if clinician_filter:
+        synced(st.multiselect, "clin", i18n.t("filter_clinicians", lg), options=list(options["clinicians"]),
+               default=(), url=False, container=sb, placeholder=i18n.t("filter_all", lg))
     synced(st.multiselect, "ind", i18n.t("filter_indications", lg), options=list(options["indications"]),
            default=(), url=False, container=sb, placeholder=i18n.t("filter_all", lg), format_func=fmt("ind"))
     synced(st.multiselect, "area", i18n.t("filter_areas", lg), options=list(options["areas"]),

@@ -49,6 +49,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "page_data_quality": ("Data quality", "Datakvalitet"),
     "page_export": ("Export", "Eksport"),
     "page_about": ("About the metrics", "Om målene"),
+    "page_my_results": ("My results", "Mine resultater"),
     # --- sidebar filters ---------------------------------------------------------------------------------------
     "language": ("Language", "Språk"),
     "filters": ("Filters", "Filtre"),
@@ -1345,7 +1346,71 @@ TEXTS: dict[str, tuple[str, str]] = {
     "role_manager": ("Clinic manager", "Daglig leder"),
     "role_auditor": ("Quality auditor", "Kvalitetsrevisor"),
     "role_admin": ("Administrator", "Administrator"),
+    "role_clinician": ("Clinician (own results)", "Behandler (egne resultater)"),
     "role_none": ("no role", "ingen rolle"),
+    # --- the clinician role's own view (dashboard/pages/my_results.py, issue 13 item 7) ------------------------
+    "preview_code": ("Clinician code", "Behandlerkode"),
+    "preview_code_help": ("Demo mode only: whose own results the clinician role shows. Once sign-in is set up, the "
+                          "code comes from the sign-in (the token's clinician_code) or the role file, never from "
+                          "here.",
+                          "Bare i demomodus: hvem sine egne resultater behandlerrollen viser. Når innlogging er "
+                          "satt opp, kommer koden fra innloggingen (tokenets clinician_code) eller rollefilen, "
+                          "aldri herfra."),
+    "clinician_no_code": (
+        "You are signed in as {user} with the clinician role, but no clinician code is given for you, so the "
+        "dashboard shows you nothing. Ask the clinic's administrator to add your code: the `{claim}` claim in "
+        "the sign-in token, or the `{column}` column of your clinician row in the role file.",
+        "Du er logget inn som {user} med behandlerrollen, men ingen behandlerkode er oppgitt for deg, så "
+        "dashbordet viser deg ingenting. Be klinikkens administrator legge inn koden din: `{claim}` i "
+        "innloggingstokenet, eller kolonnen `{column}` på behandlerraden din i rollefilen."),
+    "clinician_two_codes": (
+        "You are signed in as {user} with the clinician role, but more than one clinician code is given for you "
+        "({codes}), so the dashboard shows you nothing rather than guess. Ask the clinic's administrator to "
+        "leave exactly one code (the `{claim}` claim in the token, or the `{column}` column in the role file).",
+        "Du er logget inn som {user} med behandlerrollen, men mer enn én behandlerkode er oppgitt for deg "
+        "({codes}), så dashbordet viser deg ingenting i stedet for å gjette. Be klinikkens administrator la "
+        "nøyaktig én kode stå (`{claim}` i tokenet, eller kolonnen `{column}` i rollefilen)."),
+    "clinician_unknown_code": (
+        "You are signed in as {user} with the clinician role and the clinician code {codes}, but the database "
+        "has no clinician with that code, so the dashboard shows you nothing. Ask the clinic's administrator to "
+        "correct the code (as written in the clinicians table, e.g. C03) in the token's `{claim}` claim or the "
+        "role file's `{column}` column.",
+        "Du er logget inn som {user} med behandlerrollen og behandlerkoden {codes}, men databasen har ingen "
+        "behandler med den koden, så dashbordet viser deg ingenting. Be klinikkens administrator rette koden "
+        "(slik den står i behandlertabellen, f.eks. C03) i tokenets `{claim}` eller rollefilens kolonne "
+        "`{column}`."),
+    "clinician_unchecked": (
+        "You are signed in as {user} with the clinician role, but your clinician code {codes} cannot be checked "
+        "because the database cannot be read right now, so the dashboard shows you nothing. Try again in a "
+        "moment; if it persists, tell the clinic's administrator.",
+        "Du er logget inn som {user} med behandlerrollen, men behandlerkoden din {codes} kan ikke kontrolleres "
+        "fordi databasen ikke kan leses akkurat nå, så dashbordet viser deg ingenting. Prøv igjen om litt; "
+        "fortsetter det, si fra til klinikkens administrator."),
+    "my_results_caption": ("Your own results as clinician {clinician}, {period}: your colleagues appear only as "
+                           "unnamed points in the funnel.",
+                           "Dine egne resultater som behandler {clinician}, {period}: kollegene dine vises bare "
+                           "som punkter uten navn i trakten."),
+    "my_rates": ("Your rates and the clinic's", "Dine andeler og klinikkens"),
+    "my_rate": ("Your rate", "Din andel"),
+    "clinic_rate": ("Clinic rate", "Klinikkens andel"),
+    "clinic_interval": ("Clinic 95 %", "Klinikken 95 %"),
+    "my_rates_note": ("Crude rates with their 95 % (Wilson) interval; the clinic's rate counts every clinician, "
+                      "you included. ⚠: fewer than {n} sessions, read with care.",
+                      "Ujusterte andeler med 95 % (Wilson) intervall; klinikkens andel teller alle behandlere, "
+                      "deg også. ⚠: færre enn {n} behandlinger, les med forsiktighet."),
+    "my_outcome": ("One outcome: your place among colleagues", "Ett utfall: din plass blant kollegene"),
+    "colleague": ("Colleague", "Kollega"),
+    "my_position_help": ("Where your rate lies in the funnel: within the limits, or outside the 95 % or 99.8 % "
+                         "limits around the clinic rate for your number of sessions.",
+                         "Hvor andelen din ligger i trakten: innenfor grensene, eller utenfor 95 % eller 99,8 % "
+                         "grensene rundt klinikkens andel for ditt antall behandlinger."),
+    "my_position_none": ("No position: too few sessions for this outcome under these filters, or no funnel.",
+                         "Ingen plass: for få behandlinger for dette utfallet med disse filtrene, eller ingen "
+                         "trakt."),
+    "my_oe_delta": ("{observed} / {expected} · 95 %: {low}–{high}", "{observed} / {expected} · 95 %: {low}–{high}"),
+    "my_funnel_note": ("Your point is ringed and labelled with your code; every other point is a colleague, "
+                       "unnamed.",
+                       "Punktet ditt har ring og koden din; alle andre punkter er kolleger, uten navn."),
     # --- print: the header a printed page carries (dashboard/print.py, issue 16, item 8) --------------------------
     "print_title": ("Clinic outcomes · {page}", "Klinikkens resultater · {page}"),
     "print_period": ("Period {start} – {end} · Role: {role} · Data as of {as_of}",

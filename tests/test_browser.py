@@ -34,7 +34,9 @@ ARTIFACTS = ROOT / "test-artifacts"
 END = dt.date(2026, 6, 30)
 DRAWN = {"export": "download", "about": "text", "access_log": "text", "load": "text", "signals": "text",
          "adverse_events": "text"}  # what must be drawn; else a chart
-PAGES = [(i18n.t(p.title_key, "en"), p, DRAWN.get(p.name, "chart")) for p in access.PAGES]  # (menu label, page, what)
+# (menu label, page, what): every page the demo's admin opens (not the clinician role's own view, issue 13 item 7)
+PAGES = [(i18n.t(p.title_key, "en"), p, DRAWN.get(p.name, "chart")) for p in access.PAGES
+         if access.may_open(["admin"], p.name)]
 
 if not Path(CHROMIUM).exists():  # `make test` installs it (make chromium); never `playwright install`
     pytest.fail("Debian's chromium is not installed: run `make chromium` (make test does)", pytrace=False)

@@ -5,10 +5,15 @@ may open it), because which role opens which page is an access rule; the dashboa
 from this table and never lists pages itself (tests/test_app_pages.py checks it against dashboard/pages/).
 
 Roles come from the identity provider's token (a `roles` or `role` claim) or, when the provider sends none, from a
-role file mapping e-mail addresses to roles (CSV `email,role`; default `data/roles.csv`, or `$CLINIC_ROLES_FILE`).
-A token role counts only when it is one of the four names (after an optional deployment prefix such as
-`klinikk.`); the role file counts only for an e-mail address the provider says it has verified (or, when the
-deployment turns it on, for the `preferred_username`).
+role file mapping e-mail addresses to roles (CSV `email,role[,clinician_code]`; default `data/roles.csv`, or
+`$CLINIC_ROLES_FILE`). A token role counts only when it is one of the role names (after an optional deployment
+prefix such as `klinikk.`); the role file counts only for an e-mail address the provider says it has verified (or,
+when the deployment turns it on, for the `preferred_username`).
+
+The `clinician` role (issue 13, item 7) is one injector's own view, tied to one clinician code: the token's
+`clinician_code` claim, else the `clinician_code` column of the user's `clinician` rows in the role file
+(`clinician_codes_for`). No code, two different codes, or a code the database's `clinicians` table does not hold
+(`clinician_known`) is refused with a page naming the problem (dashboard/auth.py), never shown data.
 
 The access log is an append-only JSON Lines file beside the published database (`data/clinic.access.jsonl`, or
 `$CLINIC_ACCESS_LOG`), written in ASCII (`ensure_ascii`), one entry per `\\n`-terminated line. Each entry carries an
@@ -37,7 +42,9 @@ from pathlib import Path
 from pipelines.errors import UserError
 from pipelines.ingest.store import PRIVATE_FILE_MODE, private_dir, tighten
 
-ROLES = ("doctor", "manager", "auditor", "admin")
+ROLES = ("doctor", "manager", "auditor", "admin", "clinician")
+CLINICIAN_ROLE = "clinician"  # one injector's own results only, tied to a clinician code (issue 13, item 7)
+CLINICIAN_CODE_CLAIM = "clinician_code"  # the token claim (a string) naming the clinician code
 
 _FIGURE_ROLES = ("doctor", "manager", "admin")  # the quality and cost figures
 
@@ -70,6 +77,9 @@ PAGES: tuple[Page, ...] = (
     # the aggregate by product only, small cells hidden
     Page("lots", "lots", "page_lots", ":material/inventory_2:", "nav_section_quality", _FIGURE_ROLES),
     Page("clinicians", "clinicians", "page_clinicians", ":material/groups:", "nav_section_quality", _FIGURE_ROLES),
+    # issue 13, item 7: one injector's own rates, funnel position among unnamed peers, O/E and CUSUM
+    Page("my_results", "my_results", "page_my_results", ":material/person:", "nav_section_quality",
+         (CLINICIAN_ROLE,)),
     Page("responses", "responses", "page_responses", ":material/neurology:", "nav_section_quality", _FIGURE_ROLES),
     # the quality meeting: review each signal episode, record process changes (pipelines/release/reviews.py)
     Page("signals", "signals", "page_signals", ":material/rule:", "nav_section_quality", ("doctor", "admin")),
@@ -143,26 +153,106 @@ def default_roles_file() -> Path:
     return Path(os.environ.get("CLINIC_ROLES_FILE") or "data/roles.csv")
 
 
-def read_role_file(path: Path | None = None) -> dict[str, tuple[str, ...]]:
-    """e-mail (lower case) -> roles. A missing file means no mapping."""
+@dataclass(frozen=True)
+class RoleRow:
+    """One row of the role file: an e-mail address (lower case), a role and, for the clinician role, its code."""
+    email: str
+    role: str
+    clinician_code: str = ""
+
+
+CLINICIAN_CODE_COLUMN = "clinician_code"  # the role file's optional column (only on `clinician` rows)
+
+
+def read_role_rows(path: Path | None = None) -> list[RoleRow]:
+    """The role file's rows (CSV `email,role` with an optional `clinician_code` column). A missing file means no
+    rows; ValueError names a bad row: an unknown role, or a clinician code on a row that is not `clinician`."""
     path = Path(path) if path else default_roles_file()
     if not path.exists():
-        return {}
-    out: dict[str, list[str]] = {}
+        return []
+    rows: list[RoleRow] = []
     for i, row in enumerate(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))), start=2):
         email = (row.get("email") or "").strip().lower()
         role = (row.get("role") or "").strip().lower()
+        code = (row.get(CLINICIAN_CODE_COLUMN) or "").strip()
         if not email or role not in ROLES:
             raise ValueError(f"{path.name}: row {i}: needs an e-mail and one of the roles {', '.join(ROLES)}")
-        out.setdefault(email, []).append(role)
+        if code and role != CLINICIAN_ROLE:
+            raise ValueError(f"{path.name}: row {i}: a {CLINICIAN_CODE_COLUMN} belongs on a `{CLINICIAN_ROLE}` row "
+                             f"only (this row gives the role `{role}`): leave the column empty here, or give the "
+                             f"code its own row with the role {CLINICIAN_ROLE}")
+        rows.append(RoleRow(email, role, code))
+    return rows
+
+
+def role_mapping(rows: list[RoleRow]) -> dict[str, tuple[str, ...]]:
+    """e-mail -> roles, in file order."""
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        out.setdefault(r.email, []).append(r.role)
     return {k: tuple(v) for k, v in out.items()}
+
+
+def clinician_code_mapping(rows: list[RoleRow]) -> dict[str, tuple[str, ...]]:
+    """e-mail -> the distinct clinician codes of its `clinician` rows (a row without a code adds none)."""
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        if r.role == CLINICIAN_ROLE and r.clinician_code and r.clinician_code not in out.get(r.email, []):
+            out.setdefault(r.email, []).append(r.clinician_code)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def read_role_file(path: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """e-mail (lower case) -> roles. A missing file means no mapping."""
+    return role_mapping(read_role_rows(path))
+
+
+def token_clinician_codes(claims: Mapping) -> tuple[str, ...]:
+    """The clinician codes in the token's `clinician_code` claim: a string (trimmed; blank is none), or a list of
+    strings (each trimmed, distinct; other items ignored, so the app can say "two codes" rather than pick one).
+    Any other shape gives none. Codes are compared as written (C03 is not c03), as in the clinicians table."""
+    raw = claims.get(CLINICIAN_CODE_CLAIM)
+    values = [raw] if isinstance(raw, str) else ([x for x in raw if isinstance(x, str)]
+                                                 if isinstance(raw, (list, tuple)) else [])
+    return tuple(dict.fromkeys(v.strip() for v in values if v.strip()))
+
+
+def clinician_codes_for(claims: Mapping, role_codes: Mapping[str, tuple[str, ...]] | None = None, *,
+                        match_preferred_username: bool = False) -> tuple[str, ...]:
+    """The clinician codes of a signed-in user: the token's `clinician_code` claim when it has one, else the
+    role file's codes for the verified e-mail (or preferred_username when turned on; role_file_keys). One code is
+    what the clinician role needs; none or two are refused by the app (dashboard/auth.py), never resolved here.
+    Never from the URL or a widget."""
+    found = token_clinician_codes(claims)
+    if found:
+        return found
+    keys = role_file_keys(claims, match_preferred_username)
+    if not keys:
+        return ()
+    if role_codes is None:
+        role_codes = clinician_code_mapping(read_role_rows())
+    for key in keys:
+        if key in role_codes:
+            return role_codes[key]
+    return ()
+
+
+def clinician_codes(con) -> tuple[str, ...]:
+    """The codes of the database's `clinicians` table, sorted (the demo's preview box offers them)."""
+    return tuple(r[0] for r in con.execute("SELECT clinician FROM clinicians ORDER BY clinician").fetchall())
+
+
+def clinician_known(con, code: str) -> bool:
+    """True when `code` is a row of the database's `clinicians` table (the value bound, never pasted into SQL)."""
+    return bool(con.execute("SELECT count(*) FROM clinicians WHERE clinician = ?", [code]).fetchall()[0][0])
 
 
 def token_roles(claims: Mapping, prefix: str = "") -> tuple[str, ...]:
     """The roles in the token's `roles` claim (or `role` when there is no `roles`): a string of names separated by
     commas or spaces, or a list of strings (other items are ignored); any other shape (a dict, a number) gives none.
     Each name is trimmed and lower-cased; with a `prefix` (e.g. "klinikk.") only prefixed names count and the
-    prefix is removed (`klinikk.doctor` -> doctor, a bare `doctor` -> nothing). Only the four role names count."""
+    prefix is removed (`klinikk.doctor` -> doctor, a bare `doctor` -> nothing). Only the role names (ROLES)
+    count."""
     raw = claims.get("roles") if "roles" in claims else claims.get("role")
     if isinstance(raw, str):
         names = raw.replace(",", " ").split()
