@@ -395,7 +395,8 @@ def navigation(who: Viewer | None, lang: str) -> Route:
     hidden = menu.pop("", [])
     if hidden:
         menu[""] = hidden
-    chosen = st.navigation(menu, position="sidebar" if admitted else "hidden")
+    # expanded: every page of the role in the menu (collapsed, Streamlit hides all but ten behind "View more")
+    chosen = st.navigation(menu, position="sidebar" if admitted else "hidden", expanded=True)
     return Route(chosen, next(spec for page, spec in built if page is chosen))
 
 

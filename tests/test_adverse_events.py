@@ -425,7 +425,9 @@ def test_the_doctor_lists_opens_a_draft_downloads_it_and_records_the_report(app_
     assert [(r["treatment_id"], r["reaction"], r["reference"], r["recorded_by"], r["reported_on"])
             for r in found] == [(first["treatment_id"], first["reaction"], "DMP-2026-42", EMAIL["doctor"],
                                  dt.date.today().isoformat())]  # the date field's default: today
-    assert at.dataframe[0].value["Status"].iloc[0] == "Reported"
+    from dashboard import i18n
+
+    assert at.dataframe[0].value["Status"].iloc[0] == f"Reported · {i18n.date(dt.date.today(), 'en')} · DMP-2026-42"
     assert [r["what"] for r in page_log(tmp_path) if r["event"] == "edit"] == [
         f"adverse-event report recorded: {first['draft_number']} {first['reaction']}"]
 

@@ -43,13 +43,23 @@ def case_table(frame: pd.DataFrame, lg: str) -> None:
         ui.tr("col_treated_on"): [i18n.date(d, lg) for d in frame["treated_on"]],
         ui.tr("col_onset_on"): [i18n.date(d, lg) for d in frame["onset_on"]],
         ui.tr("product"): frame["product"],
-        ui.tr("col_lot"): frame["lot_number"],
+        ui.tr("col_lot"): ["" if pd.isna(v) else v for v in frame["lot_number"]],
         ui.tr("clinician"): frame["clinician"],
         ui.tr("col_off_label"): [yes if v else no for v in frame["is_off_label"]],
-        ui.tr("col_report_status"): [_status(r) for _, r in frame.iterrows()],
-        ui.tr("col_reported_on"): frame["reported_on"],
-        ui.tr("col_report_reference"): frame["report_reference"],
+        # status, date and reference in one column: every column fits at 1400 px without sideways scrolling
+        ui.tr("col_report_status"): [_status_text(r, lg) for _, r in frame.iterrows()],
     }))
+
+
+def _status_text(row, lg: str) -> str:
+    """"Not reported", or "Reported 12.08.2026 · REF" (the date in the page's language)."""
+    if row["report_status"] != "reported":
+        return _status(row)
+    on = row["reported_on"]
+    if isinstance(on, str) and on:
+        on = dt.date.fromisoformat(on)
+    when = i18n.date(on, lg) if isinstance(on, dt.date) else ""
+    return " · ".join(x for x in (_status(row), when, str(row["report_reference"] or "")) if x)
 
 
 def draft_section(row, who: auth.Viewer, lg: str) -> None:
