@@ -1,10 +1,11 @@
 """Issue 13, item 5: rare events on a g-chart of the sessions between events.
 
-- the limits are qicharts2 0.8.1's `qic.g` (R/helper.functions.R): from the mean m, sigma = sqrt(m (m + 1)),
+- the limits are qicharts2's `qic.g` (R/helper.functions.R): from the mean m, sigma = sqrt(m (m + 1)),
   ucl = m + 3 sigma, lcl = m - 3 sigma floored at 0; the centre line drawn is the median, and the Anhoej run rules
-  are read against it. No R-run g-chart reference is in tests/reference_data (the shared reference set has none),
-  so the published example is worked by hand: the "Surgeries between deaths" values printed in the qicharts2
-  vignette (`head(fatalities)`: dd = NA, 23, 39, 15, 34, 1);
+  are read against it. Checked point by point against qicharts2's own functions run in R
+  (tests/reference_computed: the shared reference set has no g-chart) on the published example, the "Surgeries
+  between deaths" values the qicharts2 vignette prints (`head(fatalities)$dd`: NA, 23, 39, 15, 34, 1), on the demo
+  clinic's ptosis (with and without a second part) and on two made-up sequences; and worked by hand below;
 - `sessions_between` counted by hand on a tiny clinic loaded through the real loader;
 - `export spc --chart g` (one row per event, never released) and the dashboard's automatic choice.
 """
@@ -303,3 +304,34 @@ def test_the_manager_gets_the_monthly_chart_of_a_rare_outcome_with_a_note(demo_d
     at = _page(demo_db, tmp_path, monkeypatch, outcome="double_vision", chart="g", role="manager")
     assert "p-chart" in _titles(at)[0]  # no g-chart (single events with their dates) for a role without sessions
     assert any("lists single events" in c.value for c in at.caption)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# qicharts2's own g-chart, run in R (tests/reference_computed/README.md)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_the_g_chart_equals_qicharts2_point_by_point():
+    from conftest import ROOT
+
+    folder = ROOT / "tests" / "reference_computed"
+    inputs = pd.read_csv(folder / "g_chart_inputs.csv")
+    expected = pd.read_csv(folder / "g_chart_qicharts2.csv")
+    assert set(inputs["case"]) == set(expected["case"]) and len(inputs) == len(expected) == 186
+    for case, rows in inputs.groupby("case", sort=False):
+        ref = expected[expected["case"] == case].reset_index(drop=True)
+        starts = rows["part_start"].dropna().unique()
+        ours = stats.g_chart(rows["y"].to_numpy(dtype=float), parts=[int(s) for s in starts] or None)
+        for a, b in (("cl", "cl"), ("lcl", "lcl"), ("ucl", "ucl"), ("lcl_95", "lcl.95"), ("ucl_95", "ucl.95")):
+            np.testing.assert_allclose(ours[a].to_numpy(dtype=float), ref[b].to_numpy(dtype=float), rtol=0,
+                                       atol=1e-9, err_msg=f"{case}: {a}")
+        for a, b in (("part", "part"), ("n_useful", "n.useful"), ("longest_run", "longest.run"),
+                     ("longest_run_max", "longest.run.max"), ("crossings", "n.crossings"),
+                     ("crossings_min", "n.crossings.min")):
+            assert ours[a].astype(int).tolist() == ref[b].astype(int).tolist(), f"{case}: {a}"
+        assert ours["sigma_signal"].tolist() == ref["sigma.signal"].tolist(), case
+        assert ours["runs_signal"].tolist() == ref["runs.signal"].tolist(), case
+    # what the cases were chosen to show
+    assert expected.loc[expected["case"] == "closer_together", "runs.signal"].all()
+    assert expected.loc[expected["case"] == "long_gap", "sigma.signal"].tolist() == [False] * 5 + [True]
+    assert set(expected.loc[expected["case"] == "demo_ptosis_two_parts", "part"]) == {1, 2}

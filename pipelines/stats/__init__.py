@@ -15,9 +15,9 @@ values worked out by hand in the test:
 * ``observed_expected`` - exact Poisson (gamma) limits written out by hand (``test_stats_ci.py``);
 * ``p_chart`` - qicharts2 0.8.1 ``qic(chart = "p")`` and ``chart = "pp"`` on its ``cabg`` data,
   per point and summary; freeze / parts / n = 0 by hand (``test_stats_spc.py``);
-* ``g_chart`` - qicharts2 0.8.1 ``qic.g`` (mean-based limits, median centre line) worked by hand on the
-  sessions-between values of the qicharts2 vignette's published "Surgeries between deaths" table; no R-run
-  g-chart reference is in ``tests/reference_data`` (``test_stats_spc.py``);
+* ``g_chart`` - qicharts2's ``qic.g`` with its run rules, run in R on the qicharts2 vignette's published
+  "Surgeries between deaths" values, the demo's ptosis (one and two parts) and two made-up sequences
+  (``tests/reference_computed``, ``test_g_chart.py``), and worked by hand;
 * ``anhoej_rules`` - qicharts2 run-rule limits for n_useful = 1..100 (``test_stats_spc.py``);
 * ``mdc_rules``, ``variation_reading`` - hand-counted sequences (``test_stats_spc.py``);
 * ``funnel_proportions``, ``funnel_limit_curve`` - FunnelPlotR 0.6.0 ``data_type = "PR"`` on
