@@ -224,7 +224,9 @@ def test_the_manager_sees_products_only_and_no_case_list(app_env, tmp_path):
     assert at.title[0].value == "Products and lots"
     assert len(at.segmented_control(key="w_lots_by").options) == 1  # product only
     assert len(at.segmented_control(key="w_funnel_by").options) == 1
-    assert not at.text_input and "Recall list" not in [h.value for h in at.subheader]
+    # no lot field (the sidebar's typed date fields are the only text inputs)
+    assert {t.key for t in at.text_input} <= {"w_from", "w_to"}
+    assert "Recall list" not in [h.value for h in at.subheader]
     assert "Lots, dilutions, dose bands and the recall list are for the responsible doctor." in texts(at)
     assert not [r for r in _page_log(tmp_path) if r["event"] == "page_view"]
     # a lot in the URL gives the manager nothing either: the choice falls back to product
