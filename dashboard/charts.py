@@ -249,6 +249,17 @@ def _low_legend(min_completeness: float | None, lang: str) -> str:
     return t("legend_low_completeness", lang, pct=i18n.pct(min_completeness, lang, 0))
 
 
+def _runs_note(first: Mapping, lang: str) -> str:
+    """The note of a chart part whose Anhoej run rules fired (its first row holds the part's run counts): which
+    rule, with the count and its limit."""
+    parts = []
+    if pd.notna(first["longest_run"]) and first["longest_run"] > first["longest_run_max"]:
+        parts.append(t("runs_longest_note", lang, run=int(first["longest_run"]), limit=int(first["longest_run_max"])))
+    if pd.notna(first["crossings"]) and first["crossings"] < first["crossings_min"]:
+        parts.append(i18n.tn("runs_crossings_note", int(first["crossings"]), lang, limit=int(first["crossings_min"])))
+    return t("spc_runs_note", lang, text="; ".join(parts))
+
+
 def spc_chart(
     frame: pd.DataFrame,
     *,
@@ -317,15 +328,7 @@ def spc_chart(
                                  name=t("legend_centre", lang), legendgroup="cl", showlegend=i == 0,
                                  hoverinfo="skip"))
         if runs:
-            first = sub.iloc[0]
-            parts = []
-            if pd.notna(first["longest_run"]) and first["longest_run"] > first["longest_run_max"]:
-                parts.append(t("runs_longest_note", lang, run=int(first["longest_run"]),
-                               limit=int(first["longest_run_max"])))
-            if pd.notna(first["crossings"]) and first["crossings"] < first["crossings_min"]:
-                parts.append(i18n.tn("runs_crossings_note", int(first["crossings"]), lang,
-                               limit=int(first["crossings_min"])))
-            runs_notes.append(t("spc_runs_note", lang, text="; ".join(parts)))
+            runs_notes.append(_runs_note(sub.iloc[0], lang))
 
     # the series; periods not closed are drawn apart (below) and never judged
     closed = (f["period_closed"].fillna(True).to_numpy(dtype=bool) if "period_closed" in f
@@ -499,15 +502,7 @@ def g_chart(
                                  name=t("legend_median", lang), legendgroup="cl", showlegend=i == 0,
                                  hoverinfo="skip"))
         if runs:
-            first = sub.iloc[0]
-            parts = []
-            if pd.notna(first["longest_run"]) and first["longest_run"] > first["longest_run_max"]:
-                parts.append(t("runs_longest_note", lang, run=int(first["longest_run"]),
-                               limit=int(first["longest_run_max"])))
-            if pd.notna(first["crossings"]) and first["crossings"] < first["crossings_min"]:
-                parts.append(i18n.tn("runs_crossings_note", int(first["crossings"]), lang,
-                                     limit=int(first["crossings_min"])))
-            runs_notes.append(t("spc_runs_note", lang, text="; ".join(parts)))
+            runs_notes.append(_runs_note(sub.iloc[0], lang))
     flagged = f["sigma_signal"].astype(bool).to_numpy()
     hover = [_hover([f"<b>{i18n.date(r['event_date'], lang)}</b>",
                      i18n.tn("g_hover_between", int(r["sessions_between"]), lang),

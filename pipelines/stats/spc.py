@@ -90,6 +90,22 @@ def _part_labels(parts: ArrayLike | None, n_points: int) -> np.ndarray:
     return labels
 
 
+_RUN_COUNTS = ("n_useful", "longest_run", "longest_run_max", "crossings", "crossings_min")
+
+
+def _empty_runs(m: int) -> dict[str, np.ndarray]:
+    """Per point, the run-rule summary of its part (anhoej_rules' keys), filled part by part."""
+    return {k: np.empty(m, dtype=object) for k in (*_RUN_COUNTS, "runs_signal")}
+
+
+def _with_runs(out: pd.DataFrame, runs: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The run-rule columns added to a chart frame: counts as nullable integers (missing without a useful point)."""
+    for k in _RUN_COUNTS:
+        out[k] = pd.array([pd.NA if v is None else int(v) for v in runs[k]], dtype="Int64")
+    out["runs_signal"] = runs["runs_signal"].astype(bool)
+    return out
+
+
 def _laney_sigma_z(rate: np.ndarray, cl: float, sd: np.ndarray, screen_mr: bool) -> float:
     """Laney's sigma_z: mean moving range of the z-scores / 1.128, MRs >= 3.267 x mean screened out.
 
@@ -166,10 +182,7 @@ def p_chart(
 
     cl = np.full(m, np.nan)
     sd = np.full(m, np.nan)
-    runs: dict[str, np.ndarray] = {
-        k: np.empty(m, dtype=object)
-        for k in ("n_useful", "longest_run", "longest_run_max", "crossings", "crossings_min", "runs_signal")
-    }
+    runs = _empty_runs(m)
     for p in np.unique(part):
         idx = np.flatnonzero(part == p)
         base = idx[baseline[idx]]
@@ -214,10 +227,7 @@ def p_chart(
         },
         index=index,
     )
-    for k in ("n_useful", "longest_run", "longest_run_max", "crossings", "crossings_min"):
-        out[k] = pd.array([pd.NA if v is None else int(v) for v in runs[k]], dtype="Int64")
-    out["runs_signal"] = runs["runs_signal"].astype(bool)
-    return out
+    return _with_runs(out, runs)
 
 
 def g_chart(values: ArrayLike, *, parts: ArrayLike | None = None) -> pd.DataFrame:
@@ -245,10 +255,7 @@ def g_chart(values: ArrayLike, *, parts: ArrayLike | None = None) -> pd.DataFram
     part = _part_labels(parts, m)
     cl = np.full(m, np.nan)
     mean = np.full(m, np.nan)
-    runs: dict[str, np.ndarray] = {
-        k: np.empty(m, dtype=object)
-        for k in ("n_useful", "longest_run", "longest_run_max", "crossings", "crossings_min", "runs_signal")
-    }
+    runs = _empty_runs(m)
     for p in np.unique(part):
         idx = np.flatnonzero(part == p)
         known = y[idx][~np.isnan(y[idx])]
@@ -266,10 +273,7 @@ def g_chart(values: ArrayLike, *, parts: ArrayLike | None = None) -> pd.DataFram
         sigma_signal = (y > ucl) | (y < lcl)
     out = pd.DataFrame({"value": y, "mean": mean, "cl": cl, "lcl": lcl, "ucl": ucl, "lcl_95": lcl95,
                         "ucl_95": ucl95, "sigma_signal": sigma_signal, "part": part})
-    for k in ("n_useful", "longest_run", "longest_run_max", "crossings", "crossings_min"):
-        out[k] = pd.array([pd.NA if v is None else int(v) for v in runs[k]], dtype="Int64")
-    out["runs_signal"] = runs["runs_signal"].astype(bool)
-    return out
+    return _with_runs(out, runs)
 
 
 def _flag_runs(mask_codes: np.ndarray, min_len: int) -> np.ndarray:
