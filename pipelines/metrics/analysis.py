@@ -645,14 +645,24 @@ def cusum_from_risks(risks: pd.DataFrame, odds_ratio: float = CUSUM_ODDS_RATIO,
     signals), which is what "too rare" means."""
     if risks.empty:
         return pd.DataFrame(columns=CUSUM_COLUMNS)
-    clinicians = risks["clinician"].to_numpy(dtype=object)
-    order = np.argsort(clinicians, kind="stable")  # by clinician, keeping each one's sessions in chart order
-    clinicians = clinicians[order]
+    column = risks["clinician"]
+    numbered = pd.factorize(column, sort=True)[0] if isinstance(column.dtype, pd.StringDtype) else None
+    if numbered is not None and (numbered >= 0).all():
+        # by clinician, keeping each one's sessions in chart order: a stable sort of the codes numbered in sorted
+        # order (the order of the strings themselves), and the column taken in that order without a Python
+        # object per session
+        order = np.argsort(numbered, kind="stable")
+        clinicians = column.array.take(order)
+        starts = np.flatnonzero(np.r_[True, numbered[order][1:] != numbered[order][:-1]])
+    else:
+        objects = column.to_numpy(dtype=object)
+        order = np.argsort(objects, kind="stable")  # by clinician, keeping each one's sessions in chart order
+        clinicians = objects[order]
+        starts = np.flatnonzero(np.r_[True, clinicians[1:] != clinicians[:-1]])
     p = risks["expected"].to_numpy(dtype=float)[order]
     y = risks["y"].to_numpy(dtype=float)[order]
     weight = y * np.log(odds_ratio) - np.log(1.0 - p + odds_ratio * p)
     path, signal, thresholds = np.empty(p.size), np.zeros(p.size, dtype=bool), np.empty(p.size)
-    starts = np.flatnonzero(np.r_[True, clinicians[1:] != clinicians[:-1]])
     for a, b in zip(starts, np.r_[starts[1:], p.size], strict=True):
         running = np.cumsum(p[a:b]) / np.arange(1, b - a + 1)
         threshold_for(float(running[-1]), odds_ratio, arl0)  # the clinician's chart as a whole: CusumTooRare
