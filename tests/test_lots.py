@@ -182,6 +182,9 @@ def test_expired_lot_counted_by_hand(lots_con):
     assert (r["eligible_n"], r["followed_up_n"], r["numerator_n"], r["denominator_n"]) == (15, 12, 2, 12)
     listed = counting.session_outcomes(lots_con, "expired_lot", as_of=AS_OF)
     assert sorted(listed.loc[listed["in_numerator"], "treatment_id"]) == ["T09", "T10"]
+    # the page's list asks SQL for the expired sessions only (not every session with a lot)
+    expired = counting.session_outcomes(lots_con, "expired_lot", as_of=AS_OF, only_numerator=True)
+    assert expired["treatment_id"].tolist() == ["T09", "T10"] and expired["in_numerator"].all()
 
 
 # --------------------------------------------------------------------------------------------------------------

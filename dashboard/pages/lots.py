@@ -74,8 +74,9 @@ def expired_sessions(ctx: ui.Context, who: auth.Viewer) -> None:
     lg = ctx.lang
     st.subheader(ui.tr("lots_expired"))
     st.caption(registry.get("expired_lot").description(lg))
-    listed = data.cached(counting.session_outcomes, "expired_lot", filters=ctx.filters, as_of=ctx.as_of)
-    listed = listed[listed["in_numerator"].astype(bool)].reset_index(drop=True)
+    # only the expired sessions leave the database (not every session with a lot, filtered here)
+    listed = data.cached(counting.session_outcomes, "expired_lot", filters=ctx.filters, as_of=ctx.as_of,
+                         only_numerator=True)
     if listed.empty:
         st.info(ui.tr("lots_expired_none"))
         return

@@ -526,14 +526,18 @@ def session_outcomes(
     filters: Filters = Filters(),
     as_of: dt.date | None = None,
     only_denominator: bool = True,
+    only_numerator: bool = False,
 ) -> pd.DataFrame:
-    """Row-level view of one outcome: one row per eligible session, with its flags (pseudonymous ids only)."""
+    """Row-level view of one outcome: one row per eligible session (`only_denominator`: per denominator session;
+    `only_numerator`: only the sessions counted in the numerator, filtered in SQL), with its flags (pseudonymous ids
+    only)."""
     o = registry.get(outcome_key)
     as_of = as_of or default_as_of(con)
     where, params = filters.sql("p")
     c = counting_sql(o)
     prefix, relation = per_session_source(con, [o], as_of)
-    cond = c["denominator_n"] if only_denominator else flag_sql(o, "eligible")
+    cond = (c["numerator_n"] if only_numerator else c["denominator_n"] if only_denominator
+            else flag_sql(o, "eligible"))
     sql = f"""
 {prefix}
 SELECT p.treatment_id, p.patient_ref, p.treated_on, p.clinician, p.indication, p.areas, p.product, p.units,
