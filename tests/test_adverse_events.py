@@ -476,3 +476,12 @@ def test_other_roles_are_refused_the_page(app_env, tmp_path, role):
 def test_the_page_is_in_the_page_table():
     p = access.page("adverse_events")
     assert p.roles == ("doctor", "admin") and p.section_key == "nav_section_quality" and (ROOT / p.file).exists()
+
+
+def test_a_reference_that_looks_like_a_formula_is_written_as_text(db, tmp_path):
+    """The doctor types the melde.no reference: in the CSV a spreadsheet must show it, never run it."""
+    record(db, reactions(db).iloc[0], "=HYPERLINK(\"http://x\")")
+    out = tmp_path / "adverse.csv"
+    assert main(["export", "adverse-events", "-o", str(out), "--db", str(db)]) == 0
+    frame = pd.read_csv(out, comment="#", dtype=str, keep_default_na=False)
+    assert frame.loc[0, "report_reference"] == "'=HYPERLINK(\"http://x\")"
