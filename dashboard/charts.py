@@ -249,6 +249,14 @@ def _low_legend(min_completeness: float | None, lang: str) -> str:
     return t("legend_low_completeness", lang, pct=i18n.pct(min_completeness, lang, 0))
 
 
+def _centre_line(x, y, runs: bool, name: str, *, first: bool) -> go.Scatter:
+    """A chart part's centre line: solid black, or dashed in the concerning colour when its Anhoej run rules fired
+    (qicharts2's convention); in the legend once."""
+    return go.Scatter(x=x, y=y, mode="lines", line=dict(color=CONCERNING if runs else BLACK, width=1.5,
+                                                        dash="dash" if runs else "solid"),
+                      name=name, legendgroup="cl", showlegend=first, hoverinfo="skip")
+
+
 def _runs_note(first: Mapping, lang: str) -> str:
     """The note of a chart part whose Anhoej run rules fired (its first row holds the part's run counts): which
     rule, with the count and its limit."""
@@ -322,11 +330,8 @@ def spc_chart(
     for i, (_part, idx) in enumerate(f.groupby("part", sort=True).groups.items()):
         sub = f.loc[idx]
         runs = bool(sub["runs_signal"].iloc[0]) and rules == "anhoej"
-        fig.add_trace(go.Scatter(x=pd.to_datetime(sub["period_start"]), y=_pcts(sub["cl"]), mode="lines",
-                                 line=dict(color=CONCERNING if runs else BLACK, width=1.5,
-                                           dash="dash" if runs else "solid"),
-                                 name=t("legend_centre", lang), legendgroup="cl", showlegend=i == 0,
-                                 hoverinfo="skip"))
+        fig.add_trace(_centre_line(pd.to_datetime(sub["period_start"]), _pcts(sub["cl"]), runs,
+                                   t("legend_centre", lang), first=i == 0))
         if runs:
             runs_notes.append(_runs_note(sub.iloc[0], lang))
 
@@ -496,11 +501,7 @@ def g_chart(
                                  shape="hvh"), name=t("legend_g_ucl", lang), legendgroup="limits",
                                  showlegend=i == 0, hoverinfo="skip"))
         runs = bool(sub["runs_signal"].iloc[0])
-        fig.add_trace(go.Scatter(x=xs, y=sub["cl"], mode="lines",
-                                 line=dict(color=CONCERNING if runs else BLACK, width=1.5,
-                                           dash="dash" if runs else "solid"),
-                                 name=t("legend_median", lang), legendgroup="cl", showlegend=i == 0,
-                                 hoverinfo="skip"))
+        fig.add_trace(_centre_line(xs, sub["cl"], runs, t("legend_median", lang), first=i == 0))
         if runs:
             runs_notes.append(_runs_note(sub.iloc[0], lang))
     flagged = f["sigma_signal"].astype(bool).to_numpy()

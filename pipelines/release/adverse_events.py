@@ -44,7 +44,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -351,11 +350,8 @@ def _as_date(value) -> dt.date | None:
 
 
 def _parse(raw: bytes) -> dict | None:
-    try:
-        record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
-    if not isinstance(record, dict) or any(not isinstance(record.get(k), str) for k in _RECORD_TEXT):
+    record = reviews.json_record(raw, _RECORD_TEXT)
+    if record is None:
         return None
     if record["reaction"] not in REPORTABLE_BY_KEY or record["key"] != f"{record['treatment_id']}|{record['reaction']}":
         return None

@@ -215,14 +215,21 @@ class Reviews(list):
         self.bad_lines: list[int] = list(bad_lines)
 
 
-def _parse(raw: bytes) -> dict | None:
+def json_record(raw: bytes, text_fields) -> dict | None:
+    """One line of an append-only JSON Lines file as a record: a JSON object whose `text_fields` are all strings;
+    None for anything else (a torn or edited line: read_lines counts it as unreadable)."""
     try:
         record = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
-    if not isinstance(record, dict) or any(not isinstance(record.get(k), str) for k in _RECORD_TEXT):
+    if not isinstance(record, dict) or any(not isinstance(record.get(k), str) for k in text_fields):
         return None
-    if record["conclusion"] not in CONCLUSIONS:
+    return record
+
+
+def _parse(raw: bytes) -> dict | None:
+    record = json_record(raw, _RECORD_TEXT)
+    if record is None or record["conclusion"] not in CONCLUSIONS:
         return None
     return record
 
