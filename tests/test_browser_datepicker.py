@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 from test_browser import (  # noqa: F401 - the launch / context fixtures and the demo server are shared
     ARTIFACTS,
     browser_context_args,
@@ -72,7 +73,11 @@ def test_a_norwegian_page_has_norwegian_dates_in_any_browser_language(server, br
 
         # the treatment dates are typed as Norwegian dates, applied on Enter and on Tab
         start, end = sidebar.get_by_role("textbox", name="Behandlet fra"), sidebar.get_by_role("textbox", name="Behandlet til")
-        assert (start.input_value(), end.input_value()) == ("03.07.2023", "30.06.2026")
+        # read with a wait (a CI run under load once read the first field empty, once: a text field is drawn before
+        # Streamlit hands it its value, e.g. when the overview reruns as its CUSUM check finishes); the value must
+        # still come within the wait
+        expect(start).to_have_value("03.07.2023", timeout=30_000)
+        expect(end).to_have_value("30.06.2026", timeout=30_000)
         assert start.get_attribute("placeholder") == "dd.mm.åååå"
         start.fill("01.10.2025")
         start.press("Enter")
@@ -82,19 +87,21 @@ def test_a_norwegian_page_has_norwegian_dates_in_any_browser_language(server, br
         end.press("Tab")
         settle(page)
         page.wait_for_function("() => window.location.search.includes('to=2025-11-30')", timeout=30_000)
-        assert (start.input_value(), end.input_value()) == ("01.10.2025", "30.11.2025")
-        assert page.get_by_text("01.10.2025 – 30.11.2025", exact=False).count() >= 1  # the page's period
+        expect(start).to_have_value("01.10.2025", timeout=30_000)
+        expect(end).to_have_value("30.11.2025", timeout=30_000)
+        expect(page.get_by_text("01.10.2025 – 30.11.2025", exact=False)).not_to_have_count(0, timeout=30_000)  # period
         # a day that does not exist is refused in Norwegian, and the period stays
         start.fill("31.02.2025")
         start.press("Enter")
         settle(page)
         sidebar.get_by_text("«31.02.2025» er ikke en dato: skriv den som 30.06.2026.").wait_for(timeout=30_000)
-        assert start.input_value() == "01.10.2025" and "from=2025-10-01" in page.url
+        expect(start).to_have_value("01.10.2025", timeout=30_000)
+        assert "from=2025-10-01" in page.url
         ARTIFACTS.mkdir(exist_ok=True)
         start.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / f"nb_dates_fields_{browser_locale}.png"))
         # the last meeting (overview) is a Norwegian date too
-        assert page.get_by_role("textbox", name="Forrige møte").input_value() == "30.05.2026"
+        expect(page.get_by_role("textbox", name="Forrige møte")).to_have_value("30.05.2026", timeout=30_000)
 
         # months are picked by their Norwegian names (the reporting month)
         sidebar.get_by_role("combobox", name="Rapporteringsmåned").click()
