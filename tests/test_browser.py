@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 import pytest
 from conftest import ROOT
+from playwright.sync_api import expect
 
 from dashboard import i18n
 from dashboard.auth import ROOT_PAGE
@@ -132,7 +133,7 @@ def test_every_page_filter_language_and_download(server, page):
     page.goto(f"{server}/?lang=en")
     settle(page)
     page.get_by_role("heading", name="Overview").wait_for()
-    assert page.get_by_text("Demo mode: no sign-in configured").count() == 1
+    expect(page.get_by_text("Demo mode: no sign-in configured")).to_have_count(1, timeout=30_000)
 
     nav = page.locator('[data-testid="stSidebarNav"]')
     for label, spec, what in PAGES:
@@ -146,7 +147,7 @@ def test_every_page_filter_language_and_download(server, page):
         wait_for_content(page, what)
         assert not page.locator('[data-testid="stException"]').count(), f"{label}: {page.inner_text('body')[:500]}"
         if what == "chart":
-            assert page.locator('[data-testid="stPlotlyChart"] .main-svg').count() >= 1
+            expect(page.locator('[data-testid="stPlotlyChart"] .main-svg')).not_to_have_count(0, timeout=30_000)
         assert screenshot(page, f"en_{stem}").stat().st_size > 20_000
 
     # a filter: only clinician C01; it lands in the URL and stays when switching pages
@@ -160,7 +161,7 @@ def test_every_page_filter_language_and_download(server, page):
     open_page(page, "Export")
     page.wait_for_selector('[data-testid="stDownloadButton"]', timeout=60_000)
     assert "clin=C01" in page.url
-    assert page.get_by_text("Filters in the files: clinicians = C01", exact=False).count() == 1
+    expect(page.get_by_text("Filters in the files: clinicians = C01", exact=False)).to_have_count(1, timeout=30_000)
     page.get_by_text("Internal (not suppressed)", exact=True).click()  # demo mode acts as admin
     settle(page)
     page.get_by_role("button", name="Download CUSUM").wait_for(timeout=30_000)
@@ -187,12 +188,12 @@ def test_every_page_filter_language_and_download(server, page):
     sidebar.get_by_text("Norsk", exact=True).click()
     settle(page)
     page.get_by_role("heading", name="Eksport", exact=True).wait_for(timeout=30_000)
-    assert page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Oversikt").count() == 1
+    expect(page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Oversikt")).to_have_count(1, timeout=30_000)
     assert "clin=C01" in page.url and "lang=" not in page.url
     open_page(page, "Komplikasjoner")
     page.get_by_role("heading", name="Komplikasjoner", exact=True).wait_for(timeout=60_000)
     wait_for_content(page, "chart")
-    assert page.get_by_text("p-diagram per måned").count() >= 1
+    expect(page.get_by_text("p-diagram per måned")).not_to_have_count(0, timeout=30_000)
     screenshot(page, "nb_complications_C01")
 
     # back on the overview the CUSUM check (run in the background) has finished and its note is gone

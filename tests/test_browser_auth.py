@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from playwright.sync_api import expect
 from test_browser import (  # noqa: F401 - the launch / context fixtures are shared with the demo-mode test
     _free_port,
     browser_context_args,
@@ -128,7 +129,7 @@ def refused(page, stack, stem: str, title: str, shot: str | None = None) -> None
     page.goto(f"{stack['base']}/{stem}?lang=en")
     settle(page)
     page.get_by_role("heading", name="Not available for your role").wait_for(timeout=30_000)
-    assert page.get_by_text(f"“{title}” is not open to your role").count() == 1
+    expect(page.get_by_text(f"“{title}” is not open to your role")).to_have_count(1, timeout=30_000)
     assert not page.locator('[data-testid="stPlotlyChart"], [data-testid="stDownloadButton"]').count()
     if shot:
         screenshot(page, shot)
@@ -149,7 +150,7 @@ def test_doctor(stack, page):
     sign_in(page, stack, "doctor")
     page.get_by_role("heading", name="Overview", exact=True).wait_for(timeout=60_000)
     assert menu(page) == set(PAGES) - {"Export", "Access log", "Load data"}
-    assert page.get_by_text("Signed in as lege@klinikk.no (Doctor)").count() == 1
+    expect(page.get_by_text("Signed in as lege@klinikk.no (Doctor)")).to_have_count(1, timeout=30_000)
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Complications", exact=True).click()
     settle(page)
     page.get_by_role("heading", name="Sessions behind a point").wait_for(timeout=60_000)
@@ -256,7 +257,7 @@ def test_admin_sees_the_access_log(stack, page):
 def test_a_user_without_a_role_sees_nothing(stack, page):
     sign_in(page, stack, "nobody")
     page.get_by_role("heading", name="No access").wait_for(timeout=30_000)
-    assert page.get_by_text("ask the clinic's administrator for a role").count() == 1
+    expect(page.get_by_text("ask the clinic's administrator for a role")).to_have_count(1, timeout=30_000)
     assert not page.locator('[data-testid="stSidebarNav"]').count()
     assert not page.locator('[data-testid="stPlotlyChart"], [data-testid="stDataFrame"]').count()
     screenshot(page, "auth_no_role")

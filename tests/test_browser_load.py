@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, query
+from playwright.sync_api import expect
 from test_browser import (  # noqa: F401 - the launch / context fixtures are shared
     _free_port,
     browser_context_args,
@@ -101,7 +102,7 @@ def test_the_admin_uploads_the_exports_loads_them_and_finds_them_on_the_overview
     table = page.locator('[data-testid="stDataFrame"], [data-testid="stTable"], table').first
     table.wait_for(timeout=30_000)
     for p in stack["second"]:
-        assert page.get_by_text(p.name).count() >= 1
+        expect(page.get_by_text(p.name)).not_to_have_count(0, timeout=30_000)
     screenshot(page, "load_recognised")
     page.get_by_role("button", name="Load", exact=True).click()
     settle(page, timeout=180_000)
@@ -110,7 +111,7 @@ def test_the_admin_uploads_the_exports_loads_them_and_finds_them_on_the_overview
     # the rows are in the published database, and the data quality link is there
     newest = query(stack["db"], "SELECT max(treated_on) FROM treatments")[0][0]
     assert newest > dt.date(2026, 1, 1)
-    assert page.get_by_role("link", name="Data quality: every load and every rejected row").count() == 1
+    expect(page.get_by_role("link", name="Data quality: every load and every rejected row")).to_have_count(1, timeout=30_000)
     # the overview shows the new months: its period reaches the new newest date
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Overview", exact=True).click()
     settle(page, timeout=120_000)
@@ -137,7 +138,7 @@ def test_a_file_with_a_national_id_is_refused_and_nothing_of_it_is_kept(page, st
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files([str(bad)])
     settle(page)
     page.get_by_text("is refused and was not kept").wait_for(timeout=60_000)
-    assert page.get_by_text("national identity number").count() >= 1
+    expect(page.get_by_text("national identity number")).not_to_have_count(0, timeout=30_000)
     assert fnr not in page.content()
     assert page.get_by_role("button", name="Load", exact=True).is_disabled()
     screenshot(page, "load_refused")
@@ -163,8 +164,8 @@ def test_a_booking_system_export_is_recognised_by_its_preset_and_loaded(page, st
     page.get_by_role("button", name="Load", exact=True).click()
     settle(page, timeout=180_000)
     page.get_by_text("Loaded and published as snapshot").wait_for(timeout=180_000)
-    assert page.get_by_text("7 rows loaded, 5 rejected").count() == 1
-    assert page.get_by_text("preset booking_appointments v1 applied to booking_appointments.csv").count() == 1
+    expect(page.get_by_text("7 rows loaded, 5 rejected")).to_have_count(1, timeout=30_000)
+    expect(page.get_by_text("preset booking_appointments v1 applied to booking_appointments.csv")).to_have_count(1, timeout=30_000)
     assert query(stack["db"], "SELECT indication, areas FROM treatments WHERE treatment_id = 'B1002'") == [
         ("hyperhidrosis", "axillae")]
     loads = [e for e in access.read_log(stack["log"]) if e["event"] == "load"]
