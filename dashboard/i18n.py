@@ -372,8 +372,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     # --- quality meeting: signal reviews, process changes, targets (issue 12) -------------------------------------
     "page_signals": ("Quality meeting", "Kvalitetsmøte"),
     "event_edit": ("change recorded", "endring registrert"),
-    "overview_reviews": ("Reviewed in the quality meeting: {reviewed}; open: {open}.",
-                         "Gjennomgått i kvalitetsmøtet: {reviewed}; åpne: {open}."),
+    "overview_reviews": ("Quality meeting, every signal episode of any period (a row in the list can hold several): "
+                         "{reviewed} reviewed, {open} open.",
+                         "Kvalitetsmøtet, alle signalepisoder fra hele perioden (en rad i listen kan romme flere): "
+                         "{reviewed} gjennomgått, {open} åpne."),
     "signals_page_caption": ("For the quality meeting: review each signal episode, record what changed in the "
                              "clinic, and read the targets against the process.",
                              "For kvalitetsmøtet: gå gjennom hver signalepisode, registrer hva som er endret i "
