@@ -8,18 +8,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
-import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from browser_stack import dashboard_server, settle
 from conftest import ROOT
 from playwright.sync_api import expect
 
@@ -55,48 +48,12 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1440, "height": 900}, "accept_downloads": True}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     db = tmp_path_factory.mktemp("browser") / "clinic.duckdb"
     run_demo(db, n_treatments=3000, end_date=END, progress=False)
-    port = _free_port()
-    env = {**os.environ, "CLINIC_DB": str(db), "CLINIC_ACCESS_LOG": str(db.with_suffix(".access.jsonl")),
-           "CLINIC_DEMO": "1"}  # demo mode is asked for (make run does the same), on the demo's database
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false", "--secrets.files", str(db.with_name("no-secrets.toml"))],
-        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.25)
-        else:
-            raise RuntimeError("streamlit did not start: " + proc.stderr.read().decode(errors="replace")[-2000:])
+    with dashboard_server(db) as base:
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def settle(page, timeout: float = 60_000) -> None:
-    """Wait until the script has finished running (it may start a moment after an interaction)."""
-    page.wait_for_timeout(250)
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
 
 
 def wait_for_content(page, what: str) -> None:

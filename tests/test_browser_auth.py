@@ -11,21 +11,12 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import json
-import os
-import secrets
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from browser_stack import signed_in_stack
 from playwright.sync_api import expect
 from test_browser import (  # noqa: F401 - the launch / context fixtures are shared with the demo-mode test
-    _free_port,
     browser_context_args,
     browser_type_launch_args,
     screenshot,
@@ -50,60 +41,14 @@ PAGES = {"Overview": "overview", "Complications": "complications", "Clinicians":
          "Export": "export", "About the metrics": "about", "Access log": "access_log", "Load data": "load"}
 
 
-def _wait(url: str, proc: subprocess.Popen, what: str) -> None:
-    for _ in range(160):
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.25)
-    raise RuntimeError(f"{what} did not start: " + proc.stderr.read().decode(errors="replace")[-2000:])
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """The identity provider and the dashboard in sign-in mode, on free ports; everything under a temp dir."""
     tmp = tmp_path_factory.mktemp("browser_auth")
     db = tmp / "clinic.duckdb"
     run_demo(db, n_treatments=3000, end_date=END, progress=False)
-    (tmp / "roles.csv").write_text("email,role\nleder@klinikk.no,manager\n", encoding="utf-8")
-    idp_port, app_port = _free_port(), _free_port()
-    issuer, base = f"http://127.0.0.1:{idp_port}", f"http://127.0.0.1:{app_port}"
-    (tmp / "secrets.toml").write_text(
-        "[auth]\n"
-        f'redirect_uri = "{base}/oauth2callback"\n'
-        f'cookie_secret = "{secrets.token_hex(32)}"\n'
-        'client_id = "clinic-dashboard"\n'
-        'client_secret = "test-only"\n'
-        f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n', encoding="utf-8")
-    users = [arg for sub, claims in USERS.items() for arg in ("--user-claims", json.dumps({"sub": sub, **claims}))]
-    idp = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--port", str(idp_port), *users],
-                           start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    env = {**os.environ, "CLINIC_DB": str(db), "CLINIC_ACCESS_LOG": str(tmp / "access.jsonl"),
-           "CLINIC_ROLES_FILE": str(tmp / "roles.csv")}
-    app = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "127.0.0.1",
-         "--server.port", str(app_port), "--server.headless", "true", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false", "--secrets.files", str(tmp / "secrets.toml")],
-        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait(f"{issuer}/.well-known/openid-configuration", idp, "oidc-provider-mock")
-        _wait(f"{base}/_stcore/health", app, "streamlit")
-        yield {"base": base, "log": tmp / "access.jsonl", "db": db}
-    finally:
-        _stop(app)
-        _stop(idp)
+    with signed_in_stack(tmp, db, USERS, "email,role\nleder@klinikk.no,manager\n") as stack:
+        yield stack
 
 
 def sign_in(page, stack, sub: str) -> None:

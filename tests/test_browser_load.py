@@ -7,23 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from browser_stack import signed_in_stack
 from conftest import ROOT, query
 from playwright.sync_api import expect
 from test_browser import (  # noqa: F401 - the launch / context fixtures are shared
-    _free_port,
     browser_context_args,
     browser_type_launch_args,
     screenshot,
     settle,
 )
-from test_browser_auth import USERS, _stop, _wait, sign_in
+from test_browser_auth import USERS, sign_in
 from test_privacy import fnr_with_check_digits
 
 from pipelines.demo.build import COLUMN_MAP
@@ -49,34 +45,8 @@ def stack(tmp_path_factory):
     load_files(first, db, column_map=COLUMN_MAP, today=END, progress=False)
     # the later files in the clinic's own export format: the 2025 files as they are (already the contract's
     # headers), for the page to recognise without a mapping
-    idp_port, app_port = _free_port(), _free_port()
-    issuer, base = f"http://127.0.0.1:{idp_port}", f"http://127.0.0.1:{app_port}"
-    (tmp / "secrets.toml").write_text(
-        "[auth]\n"
-        f'redirect_uri = "{base}/oauth2callback"\n'
-        f'cookie_secret = "{secrets.token_hex(32)}"\n'
-        'client_id = "clinic-dashboard"\n'
-        'client_secret = "test-only"\n'
-        f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n', encoding="utf-8")
-    (tmp / "roles.csv").write_text("email,role\n", encoding="utf-8")
-    users = [arg for sub, claims in USERS.items() for arg in ("--user-claims", json.dumps({"sub": sub, **claims}))]
-    idp = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--port", str(idp_port), *users],
-                           start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    env = {**os.environ, "CLINIC_DB": str(db), "CLINIC_ACCESS_LOG": str(tmp / "access.jsonl"),
-           "CLINIC_ROLES_FILE": str(tmp / "roles.csv")}
-    env.pop("CLINIC_DEMO", None)
-    app = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "127.0.0.1",
-         "--server.port", str(app_port), "--server.headless", "true", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false", "--secrets.files", str(tmp / "secrets.toml")],
-        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait(f"{issuer}/.well-known/openid-configuration", idp, "oidc-provider-mock")
-        _wait(f"{base}/_stcore/health", app, "streamlit")
-        yield {"base": base, "log": tmp / "access.jsonl", "db": db, "second": second, "tmp": tmp}
-    finally:
-        _stop(app)
-        _stop(idp)
+    with signed_in_stack(tmp, db, USERS, "email,role\n") as signed_in:
+        yield {**signed_in, "second": second, "tmp": tmp}
 
 
 def open_load(page, stack) -> None:

@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 import unicodedata
-import urllib.request
-from pathlib import Path
 
 import duckdb
 import pypdf  # the test extra (pyproject.toml): reads the printed PDFs back
 import pytest
-from conftest import ROOT
+from browser_stack import dashboard_server, settle
+from test_browser import (  # noqa: F401 - Debian's chromium (its check and launch arguments) as everywhere
+    ARTIFACTS,
+    DRAWN,
+    browser_type_launch_args,
+)
 
 from dashboard import i18n
 from dashboard.auth import ROOT_PAGE
@@ -34,35 +31,14 @@ from pipelines.release import access
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
 END = dt.date(2026, 6, 15)  # the data end in the middle of June: June is an unfinished month
 A4_PT = (595.28, 841.89)  # 210 x 297 mm in PDF points
 PAPER_PX = 718  # A4 less the 10 mm margins of the print style, in CSS px (dashboard/print.py PAPER_WIDTH_PX)
-DRAWN = {"export": "download", "about": "text", "access_log": "text", "load": "text", "signals": "text",
-         "adverse_events": "text"}
 SIDEBAR_TEXTS = ("Vis som rolle", "Adressefeltet inneholder filtrene", "Språk")
-
-if not Path(CHROMIUM).exists():  # `make test` installs it (make chromium); never `playwright install`
-    pytest.fail("Debian's chromium is not installed: run `make chromium` (make test does)", pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": CHROMIUM,
-            "args": ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync"]}
-
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1440, "height": 900}}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -74,32 +50,8 @@ def demo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(demo):
-    port = _free_port()
-    env = {**os.environ, "CLINIC_DB": str(demo), "CLINIC_ACCESS_LOG": str(demo.with_suffix(".access.jsonl")),
-           "CLINIC_DEMO": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false", "--secrets.files", str(demo.with_name("no-secrets.toml"))],
-        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.25)
-        else:
-            raise RuntimeError("streamlit did not start: " + proc.stderr.read().decode(errors="replace")[-2000:])
+    with dashboard_server(demo) as base:
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -114,11 +66,6 @@ def facts(demo) -> dict:
     finally:
         con.close()
     return {"first": first, "last": last, "as_of": as_of}
-
-
-def settle(page, timeout: float = 60_000) -> None:
-    page.wait_for_timeout(250)
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
 
 
 def wait_for_content(page, what: str) -> None:

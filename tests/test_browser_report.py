@@ -14,7 +14,6 @@ from test_browser import (  # noqa: F401 - the launch / context fixtures and the
     server,
     settle,
 )
-
 from test_browser_auth import sign_in, stack  # noqa: F401 - the sign-in stack (provider + app) is shared
 
 from pipelines.release import access
