@@ -163,7 +163,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "reading_none": ("Too few periods", "For få perioder"),
     "reading_short_common_cause": ("Common cause", "Vanlig variasjon"),
     "reading_short_special_cause_concerning": ("Special: concerning", "Spesiell: bekymring"),
-    "reading_short_special_cause_improving": ("Special: improving", "Spesiell: forbedring"),
+    "reading_short_special_cause_improving": ("Special: improving", "Spesiell: bedring"),
     "reading_short_none": ("Too few periods", "For få perioder"),
     "reading_help": ("NHS \"Making Data Count\" reading of the latest month of the p-chart: common cause "
                      "(only random variation), or special cause (a point beyond the 3-sigma limits, a shift or "

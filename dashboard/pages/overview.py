@@ -125,10 +125,10 @@ def headline_table(rows: pd.DataFrame, lg: str, report_label: str = "") -> None:
         ui.tr("col_reference"): st.column_config.TextColumn(width=70, help=ui.tr("reference_band")),
         report_col: st.column_config.TextColumn(width=70, help=ui.tr("col_report_rate_help")),
         ui.tr("col_reading"): st.column_config.TextColumn(help=f"{ui.tr('reading_help')} {ui.tr('reading_closed_note')}",
-                                                          width=132),
+                                                          width=144),  # "▾ Spesiell: bekymring" whole
         ui.tr("col_completeness"): st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f %%",
-                                                                   help=ui.tr("kpi_completeness_help"), width=70),
-        ui.tr("col_trend"): st.column_config.LineChartColumn(y_min=0, width=58, help=ui.tr("col_trend_help")),
+                                                                   help=ui.tr("kpi_completeness_help"), width=64),
+        ui.tr("col_trend"): st.column_config.LineChartColumn(y_min=0, width=52, help=ui.tr("col_trend_help")),
         ui.tr("col_link"): st.column_config.LinkColumn(display_text=":material/open_in_new:", width=56,
                                                        help=ui.tr("open_chart")),
     })
