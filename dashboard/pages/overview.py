@@ -337,6 +337,8 @@ def main() -> None:
            help=f"{ui.tr('kpi_special_help')} {ui.tr('reading_closed_note')}",
            delta=ui.tr("kpi_special_delta", period=report))
     signals_slot = k[3].empty()
+    # the card is drawn at once and its count below replaces it: it keeps its place while the signals are gathered
+    ui.kpi(signals_slot, ui.tr("kpi_signals_review"), "…", help=ui.tr("kpi_signals_review_help"))
 
     st.subheader(ui.tr("headline_rates"))
     tab_table, tab_chart = st.tabs([ui.tr("tab_table"), ui.tr("tab_chart")])
