@@ -64,7 +64,7 @@ from pipelines.release import access
 DEMO_USER = "demo"
 ROOT_PAGE = "overview"  # the page at the app's root URL, the same for every role so that links mean one page
 # a role's start page: the first it may open
-HOME_ORDER = (ROOT_PAGE, "export", "data_quality", "my_results", "about")
+HOME_ORDER = (ROOT_PAGE, "export", "data_quality", "my_results", "load", "about")
 _PREVIEW = "_preview_role"
 PREVIEW_PARAM = "role"  # demo mode: the previewed role in the URL (filters.GLOBAL_PARAMS)
 _PREVIEW_CODE = "_preview_code"
@@ -133,8 +133,14 @@ class Viewer:
         return "|".join(named(r) for r in self.roles) or "none"
 
     def offers_clinician_filter(self) -> bool:
-        """The sidebar's clinician filter: never for a viewer whose only role is the clinician's own view."""
-        return any(r != access.CLINICIAN_ROLE for r in self.roles)
+        """The sidebar's clinician filter: only with a role that sees the clinic's figures (not for the clinician's
+        own view, nor the loader's, alone or together)."""
+        return any(r not in (access.CLINICIAN_ROLE, access.LOADER_ROLE) for r in self.roles)
+
+    def sees_figures(self) -> bool:
+        """Whether a page of the viewer's roles shows the clinic's figures, and so the sidebar's filters (whose
+        choices come from the data): not for the loader alone, who opens only Load data and About."""
+        return any(self.may_open(p.name) for p in access.PAGES if p.name not in access.PAGES_WITHOUT_FIGURES)
 
     def may_open(self, page: str) -> bool:
         return access.may_open(self.roles, page)

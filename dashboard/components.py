@@ -238,12 +238,18 @@ def link_url(page: str, **params: Any) -> str:
 def sidebar() -> counting.Filters:
     """Language, filters and the snapshot line in the sidebar (rendered on every page by streamlit_app.py)."""
     filters.render_language()
+    who = auth.current()
+    if not who.sees_figures():  # the loader: no filters, whose choices would come from the data
+        caption = snapshot_caption()
+        if caption:
+            st.sidebar.caption(caption)
+        return counting.Filters()
     try:
         options = data.cached(lookups.filter_options)
         as_of = data.cached(counting.default_as_of) if options and options.get("first_date") else None
     except (data.NoDatabase, data.BadDatabase):
         options, as_of = None, None
-    result = filters.render_filters(options, as_of, clinician_filter=auth.current().offers_clinician_filter())
+    result = filters.render_filters(options, as_of, clinician_filter=who.offers_clinician_filter())
     caption = snapshot_caption()
     if caption:
         st.sidebar.caption(caption)

@@ -1349,6 +1349,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "role_auditor": ("Quality auditor", "Kvalitetsrevisor"),
     "role_admin": ("Administrator", "Administrator"),
     "role_clinician": ("Clinician (own results)", "Behandler (egne resultater)"),
+    "role_loader": ("Data loader (loads files only)", "Datainnlaster (bare innlasting)"),
     "role_none": ("no role", "ingen rolle"),
     # --- the clinician role's own view (dashboard/pages/my_results.py, issue 13 item 7) ------------------------
     "preview_code": ("Clinician code", "Behandlerkode"),

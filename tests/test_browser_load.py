@@ -19,7 +19,8 @@ from test_browser import (  # noqa: F401 - the launch / context fixtures are sha
     screenshot,
     settle,
 )
-from test_browser_auth import USERS, sign_in
+from test_browser_auth import USERS as SIGN_IN_USERS
+from test_browser_auth import sign_in
 from test_privacy import fnr_with_check_digits
 
 from pipelines.demo.build import COLUMN_MAP
@@ -31,6 +32,8 @@ from pipelines.release import access
 pytestmark = pytest.mark.browser
 
 END = dt.date(2026, 6, 30)
+# the provider's users: the sign-in test's, and the person at the front desk who loads the month's exports
+USERS = {**SIGN_IN_USERS, "loader": {"email": "resepsjon@klinikk.no", "name": "Resepsjon", "roles": ["loader"]}}
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +128,14 @@ def test_a_booking_system_export_is_recognised_by_its_preset_and_loaded(page, st
     correction markers): the page names the preset, and the load maps services and links the corrections
     (hand counts of the fixture in tests/test_presets.py: 12 read, 7 loaded, 5 rejected)."""
     booking = ROOT / "tests" / "fixtures" / "presets" / "booking_appointments.csv"
-    sign_in(page, stack, "admin")
+    sign_in(page, stack, "loader")  # the loader role: its start page is Load data, the only page besides About
+    page.get_by_role("heading", name="Load data").wait_for(timeout=30_000)
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    assert nav.get_by_role("link").count() == 2
+    assert all(nav.get_by_role("link", name=n, exact=True).count() == 1 for n in ("Load data", "About the metrics"))
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert not sidebar.get_by_role("textbox").count() and not sidebar.get_by_text("Clinicians").count(), \
+        "no filters (their choices come from the data)"
     open_load(page, stack)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files([str(booking)])
     settle(page)
@@ -138,8 +148,11 @@ def test_a_booking_system_export_is_recognised_by_its_preset_and_loaded(page, st
     expect(page.get_by_text("preset booking_appointments v1 applied to booking_appointments.csv")).to_have_count(1, timeout=30_000)
     assert query(stack["db"], "SELECT indication, areas FROM treatments WHERE treatment_id = 'B1002'") == [
         ("hyperhidrosis", "axillae")]
+    assert not page.get_by_role("link", name="Data quality: every load and every rejected row").count(), \
+        "the data-quality page is not the loader's"
+    screenshot(page, "load_by_loader")
     loads = [e for e in access.read_log(stack["log"]) if e["event"] == "load"]
-    assert loads[-1]["what"].startswith("1 file(s) -> snapshot")
+    assert loads[-1]["what"].startswith("1 file(s) -> snapshot") and loads[-1]["role"] == "loader"
 
 
 def test_other_roles_cannot_open_the_page(page, stack):

@@ -92,7 +92,7 @@ def _mapping_assistant(previews: list[uploads.FilePreview]) -> None:
                     chosen.pop(column, None)
 
 
-def _show_result(result: dict) -> None:
+def _show_result(who: auth.Viewer, result: dict) -> None:
     lg = ui.lang()
     st.success(ui.tr("load_done", version=result["version"], rows=i18n.number(result["rows_loaded"], lg),
                      rejected=i18n.number(result["rows_rejected"], lg)), icon=":material/check_circle:")
@@ -116,7 +116,8 @@ def _show_result(result: dict) -> None:
         st.download_button(ui.tr("load_rejected_download"), shown.to_csv(index=False).encode("utf-8-sig"),
                            file_name=f"rejected-load-{result['load_id']}.csv", mime="text/csv",
                            icon=":material/download:")
-    ui.page_link("data_quality", ui.tr("load_to_data_quality"))
+    if who.may_open("data_quality"):  # not the loader's: the page lists every load and rejected row
+        ui.page_link("data_quality", ui.tr("load_to_data_quality"))
 
 
 def _preset_choice(db) -> str:
@@ -233,7 +234,7 @@ def main() -> None:
         st.info(ui.tr("load_demo_off"), icon=":material/info:")
         return
     if _RESULT in st.session_state:
-        _show_result(st.session_state.pop(_RESULT))
+        _show_result(who, st.session_state.pop(_RESULT))
     files = st.file_uploader(ui.tr("load_files"), type=TYPES, accept_multiple_files=True,
                              key=f"load_uploader_{st.session_state.get(_UPLOADER, 0)}", help=ui.tr("load_files_help"))
     if not files:

@@ -42,8 +42,11 @@ from pathlib import Path
 from pipelines.errors import UserError
 from pipelines.ingest.store import PRIVATE_FILE_MODE, private_dir, tighten
 
-ROLES = ("doctor", "manager", "auditor", "admin", "clinician")
+ROLES = ("doctor", "manager", "auditor", "admin", "clinician", "loader")
 CLINICIAN_ROLE = "clinician"  # one injector's own results only, tied to a clinician code (issue 13, item 7)
+# loads the month's exports from the browser and sees nothing else: the person who exports from the booking or
+# journal system (issue 14); what a load shows of its own files (counts, rejected rows) was in those files already
+LOADER_ROLE = "loader"
 CLINICIAN_CODE_CLAIM = "clinician_code"  # the token claim (a string) naming the clinician code
 
 _FIGURE_ROLES = ("doctor", "manager", "admin")  # the quality and cost figures
@@ -92,12 +95,14 @@ PAGES: tuple[Page, ...] = (
     Page("data_quality", "data_quality", "page_data_quality", ":material/fact_check:", "nav_section_data",
          ("doctor", "auditor", "admin")),
     Page("export", "export", "page_export", ":material/download:", "nav_section_data", ("auditor", "admin")),
-    Page("load", "load", "page_load", ":material/upload_file:", "nav_section_data", ("admin",)),
+    Page("load", "load", "page_load", ":material/upload_file:", "nav_section_data", ("admin", LOADER_ROLE)),
     Page("about", "about", "page_about", ":material/menu_book:", "nav_section_data", ROLES),
     Page("access_log", "access_log", "page_access_log", ":material/policy:", "nav_section_data", ("admin",)),
 )
 PAGES_BY_NAME: dict[str, Page] = {p.name: p for p in PAGES}
 PAGE_ROLES: dict[str, tuple[str, ...]] = {p.name: p.roles for p in PAGES}  # page -> roles that may open it
+# pages that show none of the clinic's figures (no sidebar filters for a role that opens only these)
+PAGES_WITHOUT_FIGURES = ("load", "about")
 
 
 def page(name: str) -> Page:
