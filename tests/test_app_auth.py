@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 import pytest
 import streamlit as st
+from app_session import AUTH, isolated_app, navigation_spy
 from conftest import CLINICIANS_CSV, ROOT, TODAY, write
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
@@ -31,8 +32,6 @@ from pipelines.release import access
 
 END = dt.date(2026, 6, 30)
 TIMEOUT = 60
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test", "client_id": "dashboard",
-        "client_secret": "test", "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
 EMAIL = {"doctor": "lege@klinikk.no", "manager": "leder@klinikk.no", "auditor": "revisor@klinikk.no",
          "admin": "admin@klinikk.no"}
 NAVIGATION = {  # what each role finds in the menu (pipelines/release/access.py PAGES: the roles of each page)
@@ -58,39 +57,12 @@ def demo_db(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def _isolated(demo_db, tmp_path, monkeypatch):
     """Each test: the demo database, its own access log and role file, fresh caches."""
-    monkeypatch.setenv("CLINIC_DB", str(demo_db))
-    monkeypatch.setenv("CLINIC_ACCESS_LOG", str(tmp_path / "access.jsonl"))
-    monkeypatch.setenv("CLINIC_ROLES_FILE", str(tmp_path / "roles.csv"))
-    monkeypatch.setenv("CLINIC_DEMO", "0")  # demo() turns it on; monkeypatch puts the original back afterwards
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-def page_name(page) -> str:
-    """The page table's name of an st.Page, from its public URL path (the root page's is "")."""
-    return next(p.name for p in access.PAGES if p.url_path == page.url_path) if page.url_path else ROOT_PAGE
+    yield from isolated_app(demo_db, tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def menu(monkeypatch) -> dict:
-    """The pages of the last st.navigation call: {"visible": [names], "hidden": [names], "position": ...,
-    "urls": {name: URL path}}."""
-    seen: dict = {}
-    original = st.navigation
-
-    def spy(pages, **kwargs):
-        entries = [p for section in pages.values() for p in section]
-        seen["visible"] = [page_name(p) for p in entries if p.visibility == "visible"]
-        seen["hidden"] = [page_name(p) for p in entries if p.visibility == "hidden"]
-        seen["urls"] = {page_name(p): p.url_path for p in entries}
-        seen["position"] = kwargs.get("position")
-        return original(pages, **kwargs)
-
-    monkeypatch.setattr(st, "navigation", spy)
-    return seen
+    return navigation_spy(monkeypatch)
 
 
 @pytest.fixture

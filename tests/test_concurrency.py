@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from app_session import AUTH
 from conftest import CLINICIANS_CSV, ROOT
 from corpus import report
 
@@ -39,8 +40,6 @@ TREATMENTS_PER_LOAD = 1500
 BAD_PER_LOAD = 5
 RATE_COLUMNS = ["metric", "eligible_n", "followed_up_n", "event_n", "numerator_n", "denominator_n"]
 RESULTS: dict = {}
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test", "client_id": "dashboard",
-        "client_secret": "test", "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
 
 PAGE_READER = r"""
 import json, sys

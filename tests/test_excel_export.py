@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import streamlit as st
+from app_session import AUTH
 from conftest import ROOT
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
@@ -230,8 +231,6 @@ def test_the_preview_is_the_file(con):
 # the Export page
 # --------------------------------------------------------------------------------------------------------------
 
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test", "client_id": "dashboard",
-        "client_secret": "test", "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import streamlit as st
+from app_session import AUTH
 from conftest import ROOT
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
@@ -27,8 +28,6 @@ from pipelines.release import build, export, records
 from pipelines.release.build import ExportOptionError, ExportOptions
 
 TIMEOUT = 90
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test", "client_id": "dashboard",
-        "client_secret": "test", "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
 EMAIL = {"auditor": "revisor@klinikk.no", "admin": "admin@klinikk.no"}
 NOW = dt.datetime(2026, 7, 1, 9, 30, 0)
 INTERNAL_LINE = {"en": "# release: internal: small cells not suppressed; not for use outside the clinic",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
+from app_session import AUTH, isolated_app
 from conftest import ROOT
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
@@ -22,8 +22,6 @@ from streamlit.testing.v1 import AppTest
 from pipelines.demo.build import run_demo
 
 TIMEOUT = 60
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test", "client_id": "dashboard",
-        "client_secret": "test", "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
 EMAIL = {"auditor": "revisor@klinikk.no", "admin": "admin@klinikk.no"}
 BAD_URL = "The link held a value this page cannot use for"
 RULE_SENTENCE = ("Release files cover one whole calendar month, quarter or year, hide small counts and round every "
@@ -39,14 +37,7 @@ def demo_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated(demo_db, tmp_path, monkeypatch):
-    monkeypatch.setenv("CLINIC_DB", str(demo_db))
-    monkeypatch.setenv("CLINIC_ACCESS_LOG", str(tmp_path / "access.jsonl"))
-    monkeypatch.setenv("CLINIC_ROLES_FILE", str(tmp_path / "roles.csv"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    yield from isolated_app(demo_db, tmp_path, monkeypatch)
 
 
 @pytest.fixture

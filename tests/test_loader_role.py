@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
-import streamlit as st
+from app_session import AUTH, isolated_app, navigation_spy
 from conftest import ROOT, write
 from streamlit.testing.v1 import AppTest
 
@@ -24,8 +24,6 @@ from pipelines.release import access
 
 END = dt.date(2026, 6, 30)
 TIMEOUT = 90
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test", "client_id": "dashboard",
-        "client_secret": "test", "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
 EMAIL = "resepsjon@klinikk.no"
 LOAD_PAGE = "load"
 RESULT = {"version": 4, "rows_loaded": 7, "rows_rejected": 0, "load_id": 9, "notes": [],
@@ -41,32 +39,12 @@ def demo_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated(demo_db, tmp_path, monkeypatch):
-    monkeypatch.setenv("CLINIC_DB", str(demo_db))
-    monkeypatch.setenv("CLINIC_ACCESS_LOG", str(tmp_path / "access.jsonl"))
-    monkeypatch.setenv("CLINIC_ROLES_FILE", str(tmp_path / "roles.csv"))
-    monkeypatch.setenv("CLINIC_DEMO", "0")
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-def page_name(page) -> str:
-    return next(p.name for p in access.PAGES if p.url_path == page.url_path) if page.url_path else ROOT_PAGE
+    yield from isolated_app(demo_db, tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def menu(monkeypatch) -> dict:
-    seen: dict = {}
-    original = st.navigation
-
-    def spy(pages, **kwargs):
-        seen["visible"] = [page_name(p) for section in pages.values() for p in section if p.visibility == "visible"]
-        return original(pages, **kwargs)
-
-    monkeypatch.setattr(st, "navigation", spy)
-    return seen
+    return navigation_spy(monkeypatch)
 
 
 def log() -> list[dict]:

@@ -36,7 +36,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
+from app_session import AUTH, isolated_app
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
@@ -49,8 +49,6 @@ from pipelines.release import access
 END = dt.date(2026, 6, 30)
 MIN = 10  # the release rule's minimum denominator (pipelines/release/disclosure.py Rule), counted here by hand
 TIMEOUT = 90
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test", "client_id": "dashboard",
-        "client_secret": "test", "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
 EMAIL = {"doctor": "lege@klinikk.no", "manager": "leder@klinikk.no"}
 # outcomes whose CUSUM is drawn on the demo database, and a clinician (with a signal, except on bruising)
 CUSUM_CASES = [("insufficient_effect", "C02"), ("correction", "C02"), ("ptosis", "C04"), ("bruising", "C01")]
@@ -66,14 +64,7 @@ def demo_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated(demo_db, tmp_path, monkeypatch):
-    monkeypatch.setenv("CLINIC_DB", str(demo_db))
-    monkeypatch.setenv("CLINIC_ACCESS_LOG", str(tmp_path / "access.jsonl"))
-    monkeypatch.setenv("CLINIC_ROLES_FILE", str(tmp_path / "roles.csv"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    yield from isolated_app(demo_db, tmp_path, monkeypatch)
 
 
 @pytest.fixture
