@@ -1,14 +1,18 @@
 """What the AppTest tests of the signed-in app share: a sign-in configuration (`AUTH`, the `[auth]` section put in
 `at.secrets`, with `at.user` as the signed-in user), each test's own environment (`isolated_app`), and the pages
-of the last st.navigation call (`navigation_spy`)."""
+of the last st.navigation call (`navigation_spy`), and the app opened signed in (`signed_in_app`) or in demo mode
+(`demo_app`) on a page (`open_page`)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import streamlit as st
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
 
 from dashboard.auth import ROOT_PAGE
 from pipelines.release import access
@@ -53,3 +57,39 @@ def navigation_spy(monkeypatch: pytest.MonkeyPatch) -> dict:
 
     monkeypatch.setattr(st, "navigation", spy)
     return seen
+
+
+def open_page(at: AppTest, page: str | None, **query) -> AppTest:
+    """Run `at` in English with these URL parameters, on `page` (its name in pipelines/release/access.py PAGES;
+    found by its file before the first run), and check that the run raised nothing."""
+    at.query_params["lang"] = "en"
+    for k, v in query.items():
+        at.query_params[k] = v
+    if page:
+        at.switch_page(access.page(page).file)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def signed_in_app(user: dict, page: str | None = None, *, clinic: dict | None = None, state: dict | None = None,
+                  timeout: float = 90, **query) -> AppTest:
+    """The app in sign-in mode (`AUTH`) with `user` as st.user; `clinic`: the secrets' [clinic] section; `state`:
+    session state set before the first run."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=timeout)
+    at.secrets["auth"] = AUTH
+    if clinic is not None:
+        at.secrets["clinic"] = clinic
+    at.user = user
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    return open_page(at, page, **query)
+
+
+def demo_app(page: str | None = None, *, timeout: float = 90, **query) -> AppTest:
+    """The app in demo mode: CLINIC_DEMO=1 (isolated_app puts the original back) and secrets without an [auth]
+    section (whatever .streamlit/ holds)."""
+    os.environ["CLINIC_DEMO"] = "1"
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=timeout)
+    at.secrets["tests"] = {"note": "secrets without an [auth] section"}
+    return open_page(at, page, **query)

@@ -20,7 +20,14 @@ import duckdb
 import pandas as pd
 import pytest
 import streamlit as st
-from app_session import AUTH, isolated_app, navigation_spy
+from app_session import (
+    AUTH,
+    demo_app,
+    isolated_app,
+    navigation_spy,
+    open_page,
+    signed_in_app,
+)
 from conftest import CLINICIANS_CSV, ROOT, TODAY, write
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
@@ -88,35 +95,17 @@ def app(role: str | None = "doctor", page: str | None = None, *, email: str | No
         signed_in: bool = True, clinic: dict | None = None, **query) -> AppTest:
     """The app in sign-in mode, signed in with `role` (None: a user without a role claim); `clinic`: the secrets'
     [clinic] section."""
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.secrets["auth"] = AUTH
-    if clinic is not None:
-        at.secrets["clinic"] = clinic
     if signed_in:
         address = {} if email == "" else {"email": email or EMAIL.get(role, "someone@klinikk.no")}  # "": none
-        at.user = {"is_logged_in": True, **address, **({"roles": [role]} if role else {}), **(claims or {})}
+        user = {"is_logged_in": True, **address, **({"roles": [role]} if role else {}), **(claims or {})}
     else:
-        at.user = {"is_logged_in": False}
-    return open_page(at, page, **query)
+        user = {"is_logged_in": False}
+    return signed_in_app(user, page, clinic=clinic, timeout=TIMEOUT, **query)
 
 
 def demo(page: str | None = None, **query) -> AppTest:
-    """The app in demo mode: CLINIC_DEMO=1 and secrets without an [auth] section (whatever .streamlit/ holds)."""
-    os.environ["CLINIC_DEMO"] = "1"
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.secrets["tests"] = {"note": "secrets without an [auth] section"}
-    return open_page(at, page, **query)
+    return demo_app(page, timeout=TIMEOUT, **query)
 
-
-def open_page(at: AppTest, page: str | None, **query) -> AppTest:
-    at.query_params["lang"] = "en"
-    for k, v in query.items():
-        at.query_params[k] = v
-    if page:  # before the first run: the page is found by its file (pipelines/release/access.py PAGES)
-        at.switch_page(access.page(page).file)
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def labels(at: AppTest) -> list[str]:

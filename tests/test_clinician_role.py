@@ -12,14 +12,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pytest
-from app_session import AUTH, isolated_app, navigation_spy
-from conftest import ROOT, write
+from app_session import demo_app, isolated_app, navigation_spy, signed_in_app
+from conftest import write
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
@@ -67,34 +66,18 @@ def log() -> list[dict]:
 
 def signed_in(claims: dict, page: str | None = None, *, clinic: dict | None = None, **query) -> AppTest:
     """The app in sign-in mode, signed in as EMAIL with these token claims."""
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.secrets["auth"] = AUTH
-    if clinic is not None:
-        at.secrets["clinic"] = clinic
-    at.user = {"is_logged_in": True, "email": EMAIL, **claims}
-    return open_page(at, page, **query)
+    return signed_in_app({"is_logged_in": True, "email": EMAIL, **claims}, page, clinic=clinic, timeout=TIMEOUT,
+                         **query)
+
+
+def demo(page: str | None = None, **query) -> AppTest:
+    return demo_app(page, timeout=TIMEOUT, **query)
 
 
 def clinician(page: str | None = None, code: object = CODE, **query) -> AppTest:
     return signed_in({"roles": ["clinician"], "clinician_code": code}, page, **query)
 
 
-def demo(page: str | None = None, **query) -> AppTest:
-    os.environ["CLINIC_DEMO"] = "1"
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.secrets["tests"] = {"note": "secrets without an [auth] section"}
-    return open_page(at, page, **query)
-
-
-def open_page(at: AppTest, page: str | None, **query) -> AppTest:
-    at.query_params["lang"] = "en"
-    for k, v in query.items():
-        at.query_params[k] = v
-    if page:
-        at.switch_page(access.page(page).file)
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def charts(at: AppTest) -> list[str]:

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 import pytest
-from app_session import AUTH, isolated_app, navigation_spy
-from conftest import ROOT, write
+from app_session import isolated_app, navigation_spy, signed_in_app
+from conftest import write
 from streamlit.testing.v1 import AppTest
 
 from dashboard.auth import ROOT_PAGE, Viewer
@@ -52,17 +52,7 @@ def log() -> list[dict]:
 
 
 def signed_in(claims: dict, page: str | None = None, *, state: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.secrets["auth"] = AUTH
-    at.user = {"is_logged_in": True, "email": EMAIL, **claims}
-    at.query_params["lang"] = "en"
-    for key, value in (state or {}).items():
-        at.session_state[key] = value
-    if page:
-        at.switch_page(access.page(page).file)
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
+    return signed_in_app({"is_logged_in": True, "email": EMAIL, **claims}, page, state=state, timeout=TIMEOUT)
 
 
 def loader(page: str | None = None, **kwargs) -> AppTest:
